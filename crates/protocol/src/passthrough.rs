@@ -1,0 +1,240 @@
+//! Same-dialect traffic is not re-serialised: these helpers find and patch single top-level
+//! fields of a JSON object in place (the `model` name both ways, the `usage` object), leaving
+//! every other byte as the upstream or client wrote it.
+
+use std::ops::Range;
+
+use serde::Deserialize;
+
+/// Byte range of the value of top-level `key` in the JSON object `json`, or `None` if `json`
+/// is not an object or has no such key. Nested objects are skipped, never searched.
+pub fn top_level_value(json: &[u8], key: &str) -> Option<Range<usize>> {
+    let mut s = Scanner { b: json, i: 0 };
+    s.ws();
+    if s.peek()? != b'{' {
+        return None;
+    }
+    s.i += 1;
+    loop {
+        s.ws();
+        match s.peek()? {
+            b'}' => return None,
+            b',' => {
+                s.i += 1;
+                continue;
+            }
+            b'"' => {}
+            _ => return None,
+        }
+        let k = s.string()?;
+        s.ws();
+        if s.peek()? != b':' {
+            return None;
+        }
+        s.i += 1;
+        s.ws();
+        let start = s.i;
+        s.value()?;
+        if &json[k.start + 1..k.end - 1] == key.as_bytes() {
+            return Some(start..s.i);
+        }
+    }
+}
+
+/// The top-level string field `key`, unescaped.
+pub fn top_level_str(json: &[u8], key: &str) -> Option<String> {
+    let r = top_level_value(json, key)?;
+    serde_json::from_slice::<String>(&json[r]).ok()
+}
+
+/// The top-level boolean field `key` (`None` when missing or not a boolean).
+pub fn top_level_bool(json: &[u8], key: &str) -> Option<bool> {
+    match &json[top_level_value(json, key)?] {
+        b"true" => Some(true),
+        b"false" => Some(false),
+        _ => None,
+    }
+}
+
+/// Returns `json` with the top-level string `key` replaced by `value`; `None` when the field
+/// is absent (the caller decides whether that is an error).
+pub fn replace_top_level_str(json: &[u8], key: &str, value: &str) -> Option<Vec<u8>> {
+    let r = top_level_value(json, key)?;
+    let encoded = serde_json::to_vec(value).ok()?;
+    let mut out = Vec::with_capacity(json.len() + encoded.len());
+    out.extend_from_slice(&json[..r.start]);
+    out.extend_from_slice(&encoded);
+    out.extend_from_slice(&json[r.end..]);
+    Some(out)
+}
+
+/// Token counts as an upstream reported them (OpenAI Chat naming; other dialects convert).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+pub struct Usage {
+    #[serde(default)]
+    pub prompt_tokens: u64,
+    #[serde(default)]
+    pub completion_tokens: u64,
+    #[serde(default)]
+    pub cached_tokens: u64,
+    #[serde(default)]
+    pub reasoning_tokens: u64,
+}
+
+#[derive(Deserialize)]
+struct ChatUsageWire {
+    #[serde(default)]
+    prompt_tokens: u64,
+    #[serde(default)]
+    completion_tokens: u64,
+    #[serde(default)]
+    prompt_tokens_details: Option<CachedWire>,
+    #[serde(default)]
+    completion_tokens_details: Option<ReasoningWire>,
+}
+
+#[derive(Deserialize)]
+struct CachedWire {
+    #[serde(default)]
+    cached_tokens: u64,
+}
+
+#[derive(Deserialize)]
+struct ReasoningWire {
+    #[serde(default)]
+    reasoning_tokens: u64,
+}
+
+/// Reads an OpenAI Chat `usage` object from a response body or stream chunk, if present and
+/// not null. Cheap when absent: a byte search before any parsing.
+pub fn openai_chat_usage(json: &[u8]) -> Option<Usage> {
+    memchr::memmem::find(json, b"\"usage\"")?;
+    let r = top_level_value(json, "usage")?;
+    let wire: ChatUsageWire = serde_json::from_slice(&json[r]).ok()?;
+    Some(Usage {
+        prompt_tokens: wire.prompt_tokens,
+        completion_tokens: wire.completion_tokens,
+        cached_tokens: wire.prompt_tokens_details.map_or(0, |d| d.cached_tokens),
+        reasoning_tokens: wire
+            .completion_tokens_details
+            .map_or(0, |d| d.reasoning_tokens),
+    })
+}
+
+struct Scanner<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+impl Scanner<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    fn ws(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.i += 1;
+        }
+    }
+
+    /// Consumes a string starting at `"`, returning its range including quotes.
+    fn string(&mut self) -> Option<Range<usize>> {
+        let start = self.i;
+        self.i += 1;
+        loop {
+            let off = memchr::memchr2(b'"', b'\\', self.b.get(self.i..)?)?;
+            self.i += off;
+            if self.b[self.i] == b'\\' {
+                self.i += 2;
+            } else {
+                self.i += 1;
+                return Some(start..self.i);
+            }
+        }
+    }
+
+    fn value(&mut self) -> Option<()> {
+        match self.peek()? {
+            b'"' => {
+                self.string()?;
+            }
+            b'{' | b'[' => {
+                let mut depth = 0usize;
+                loop {
+                    match self.peek()? {
+                        b'"' => {
+                            self.string()?;
+                            continue;
+                        }
+                        b'{' | b'[' => depth += 1,
+                        b'}' | b']' => {
+                            depth -= 1;
+                            if depth == 0 {
+                                self.i += 1;
+                                return Some(());
+                            }
+                        }
+                        _ => {}
+                    }
+                    self.i += 1;
+                }
+            }
+            _ => {
+                while !matches!(
+                    self.peek(),
+                    None | Some(b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')
+                ) {
+                    self.i += 1;
+                }
+            }
+        }
+        Some(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patches_only_the_top_level_model() {
+        let body = br#"{"messages":[{"role":"user","content":"{\"model\":\"x\"}","model":"inner"}], "model" : "gpt-5.5","stream":true}"#;
+        let out = replace_top_level_str(body, "model", "deepseek-chat").unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["model"], "deepseek-chat");
+        assert_eq!(v["messages"][0]["model"], "inner");
+        assert_eq!(v["messages"][0]["content"], "{\"model\":\"x\"}");
+        assert_eq!(top_level_bool(body, "stream"), Some(true));
+        assert_eq!(top_level_str(body, "model").as_deref(), Some("gpt-5.5"));
+    }
+
+    #[test]
+    fn escapes_the_new_value() {
+        let out = replace_top_level_str(br#"{"model":"a"}"#, "model", "we\"ird\\").unwrap();
+        assert_eq!(out, br#"{"model":"we\"ird\\"}"#);
+    }
+
+    #[test]
+    fn missing_or_malformed_is_none() {
+        assert_eq!(top_level_value(b"[1,2]", "model"), None);
+        assert_eq!(top_level_value(br#"{"a":1}"#, "model"), None);
+        assert_eq!(top_level_value(br#"{"model":"unterminated"#, "model"), None);
+        assert_eq!(top_level_value(b"", "model"), None);
+    }
+
+    #[test]
+    fn reads_usage_with_details() {
+        let chunk = br#"{"id":"c","choices":[],"usage":{"prompt_tokens":12,"completion_tokens":5,"prompt_tokens_details":{"cached_tokens":4},"completion_tokens_details":{"reasoning_tokens":2}}}"#;
+        assert_eq!(
+            openai_chat_usage(chunk),
+            Some(Usage {
+                prompt_tokens: 12,
+                completion_tokens: 5,
+                cached_tokens: 4,
+                reasoning_tokens: 2
+            })
+        );
+        assert_eq!(openai_chat_usage(br#"{"usage":null}"#), None);
+        assert_eq!(openai_chat_usage(br#"{"choices":[]}"#), None);
+    }
+}

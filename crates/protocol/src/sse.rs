@@ -1,0 +1,283 @@
+//! Server-sent events: an incremental decoder that is independent of how the byte stream is
+//! split (events or UTF-8 sequences across chunks, CRLF / CR / LF line ends, `data:x` and
+//! `data: x`), and an encoder that always writes complete frames.
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+/// One dispatched event. `event` is `None` when the stream gave no `event:` field.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SseEvent {
+    pub event: Option<String>,
+    pub data: String,
+}
+
+impl SseEvent {
+    pub fn data(data: impl Into<String>) -> Self {
+        SseEvent {
+            event: None,
+            data: data.into(),
+        }
+    }
+
+    pub fn named(event: impl Into<String>, data: impl Into<String>) -> Self {
+        SseEvent {
+            event: Some(event.into()),
+            data: data.into(),
+        }
+    }
+
+    /// The OpenAI-style terminator `data: [DONE]`.
+    pub fn is_done(&self) -> bool {
+        self.data == "[DONE]"
+    }
+
+    /// Writes this event as one complete frame.
+    pub fn encode_into(&self, out: &mut BytesMut) {
+        if let Some(event) = &self.event {
+            out.put_slice(b"event: ");
+            out.put_slice(event.as_bytes());
+            out.put_u8(b'\n');
+        }
+        for line in self.data.split('\n') {
+            out.put_slice(b"data: ");
+            out.put_slice(line.as_bytes());
+            out.put_u8(b'\n');
+        }
+        out.put_u8(b'\n');
+    }
+
+    pub fn encode(&self) -> Bytes {
+        let mut out = BytesMut::with_capacity(self.data.len() + 32);
+        self.encode_into(&mut out);
+        out.freeze()
+    }
+}
+
+/// The stream broke a limit; the caller ends the stream with an error.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SseError {
+    #[error("SSE line longer than {limit} bytes")]
+    LineTooLong { limit: usize },
+}
+
+/// Default cap on a single SSE line (and so on one event's data): 8 MiB, enough for a large
+/// base64 image echoed back, small enough that a runaway stream cannot exhaust memory.
+pub const DEFAULT_MAX_LINE: usize = 8 * 1024 * 1024;
+
+/// Incremental decoder. Feed it chunks as they arrive; it returns the events completed by
+/// each chunk. Feeding the same bytes split differently yields the same events.
+#[derive(Debug)]
+pub struct SseDecoder {
+    line: Vec<u8>,
+    /// The previous chunk ended in `\r`: a `\n` at the start of the next chunk belongs to it.
+    pending_cr: bool,
+    event: Option<String>,
+    data: Vec<u8>,
+    has_data: bool,
+    max_line: usize,
+}
+
+impl Default for SseDecoder {
+    fn default() -> Self {
+        SseDecoder::new(DEFAULT_MAX_LINE)
+    }
+}
+
+impl SseDecoder {
+    pub fn new(max_line: usize) -> Self {
+        SseDecoder {
+            line: Vec::new(),
+            pending_cr: false,
+            event: None,
+            data: Vec::new(),
+            has_data: false,
+            max_line,
+        }
+    }
+
+    /// Decodes `chunk`, appending completed events to `out`.
+    pub fn push(&mut self, mut chunk: &[u8], out: &mut Vec<SseEvent>) -> Result<(), SseError> {
+        if self.pending_cr {
+            self.pending_cr = false;
+            if let Some(rest) = chunk.strip_prefix(b"\n") {
+                chunk = rest;
+            }
+        }
+        while !chunk.is_empty() {
+            match memchr::memchr2(b'\n', b'\r', chunk) {
+                Some(i) => {
+                    self.extend_line(&chunk[..i])?;
+                    let is_cr = chunk[i] == b'\r';
+                    chunk = &chunk[i + 1..];
+                    if is_cr {
+                        if chunk.is_empty() {
+                            self.pending_cr = true;
+                        } else if chunk[0] == b'\n' {
+                            chunk = &chunk[1..];
+                        }
+                    }
+                    let line = std::mem::take(&mut self.line);
+                    self.process_line(&line, out);
+                    self.line = line;
+                    self.line.clear();
+                }
+                None => {
+                    self.extend_line(chunk)?;
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Convenience wrapper returning a fresh vector.
+    pub fn decode(&mut self, chunk: &[u8]) -> Result<Vec<SseEvent>, SseError> {
+        let mut out = Vec::new();
+        self.push(chunk, &mut out)?;
+        Ok(out)
+    }
+
+    /// Ends the stream: an event still being assembled (no blank line after it) is dispatched,
+    /// as lenient clients do.
+    pub fn finish(&mut self, out: &mut Vec<SseEvent>) {
+        if !self.line.is_empty() {
+            let line = std::mem::take(&mut self.line);
+            self.process_line(&line, out);
+        }
+        self.dispatch(out);
+    }
+
+    fn extend_line(&mut self, bytes: &[u8]) -> Result<(), SseError> {
+        if self.line.len() + bytes.len() > self.max_line {
+            return Err(SseError::LineTooLong {
+                limit: self.max_line,
+            });
+        }
+        self.line.extend_from_slice(bytes);
+        Ok(())
+    }
+
+    fn process_line(&mut self, line: &[u8], out: &mut Vec<SseEvent>) {
+        if line.is_empty() {
+            self.dispatch(out);
+            return;
+        }
+        if line[0] == b':' {
+            return; // comment / keep-alive
+        }
+        let (field, value) = match memchr::memchr(b':', line) {
+            Some(i) => {
+                let value = &line[i + 1..];
+                (&line[..i], value.strip_prefix(b" ").unwrap_or(value))
+            }
+            None => (line, &b""[..]),
+        };
+        match field {
+            b"data" => {
+                if self.has_data {
+                    self.data.push(b'\n');
+                }
+                self.data.extend_from_slice(value);
+                self.has_data = true;
+            }
+            b"event" => self.event = Some(String::from_utf8_lossy(value).into_owned()),
+            _ => {} // id, retry and unknown fields carry nothing we route on
+        }
+    }
+
+    fn dispatch(&mut self, out: &mut Vec<SseEvent>) {
+        if !self.has_data {
+            self.event = None;
+            return;
+        }
+        let data = String::from_utf8_lossy(&self.data).into_owned();
+        out.push(SseEvent {
+            event: self.event.take(),
+            data,
+        });
+        self.data.clear();
+        self.has_data = false;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn decode_all(chunks: &[&[u8]]) -> Vec<SseEvent> {
+        let mut d = SseDecoder::default();
+        let mut out = Vec::new();
+        for c in chunks {
+            d.push(c, &mut out).unwrap();
+        }
+        d.finish(&mut out);
+        out
+    }
+
+    const FIXTURE: &[u8] = "event: message_start\r\ndata: {\"a\":1}\r\n\r\n: keep-alive\n\ndata:x\ndata: y\n\nevent: delta\rdata: {\"t\":\"h\u{e9}llo \u{1F600}\"}\r\rdata: [DONE]\n\n".as_bytes();
+
+    #[test]
+    fn decodes_mixed_line_endings_and_fields() {
+        let events = decode_all(&[FIXTURE]);
+        assert_eq!(
+            events,
+            vec![
+                SseEvent::named("message_start", "{\"a\":1}"),
+                SseEvent::data("x\ny"),
+                SseEvent::named("delta", "{\"t\":\"h\u{e9}llo \u{1F600}\"}"),
+                SseEvent::data("[DONE]"),
+            ]
+        );
+        assert!(events[3].is_done());
+    }
+
+    #[test]
+    fn split_at_every_offset_is_identical() {
+        let whole = decode_all(&[FIXTURE]);
+        for i in 0..=FIXTURE.len() {
+            let (a, b) = FIXTURE.split_at(i);
+            assert_eq!(decode_all(&[a, b]), whole, "split at {i}");
+        }
+    }
+
+    #[test]
+    fn line_cap_is_enforced() {
+        let mut d = SseDecoder::new(16);
+        let mut out = Vec::new();
+        assert!(d.push(b"data: 0123456789", &mut out).is_ok());
+        assert_eq!(
+            d.push(b"abcdefgh", &mut out),
+            Err(SseError::LineTooLong { limit: 16 })
+        );
+    }
+
+    #[test]
+    fn encode_then_decode_round_trips() {
+        let ev = SseEvent::named("response.completed", "{\"x\":\"a\nb\"}\nsecond");
+        assert_eq!(decode_all(&[&ev.encode()]), vec![ev]);
+    }
+
+    proptest! {
+        #[test]
+        fn decoding_is_split_invariant(cuts in proptest::collection::vec(0usize..FIXTURE.len(), 0..12)) {
+            let mut cuts = cuts;
+            cuts.sort_unstable();
+            let mut chunks = Vec::new();
+            let mut last = 0;
+            for c in cuts {
+                chunks.push(&FIXTURE[last..c]);
+                last = c;
+            }
+            chunks.push(&FIXTURE[last..]);
+            prop_assert_eq!(decode_all(&chunks), decode_all(&[FIXTURE]));
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic_and_stay_split_invariant(bytes in proptest::collection::vec(any::<u8>(), 0..512), cut in 0usize..512) {
+            let cut = cut.min(bytes.len());
+            let (a, b) = bytes.split_at(cut);
+            prop_assert_eq!(decode_all(&[a, b]), decode_all(&[&bytes]));
+        }
+    }
+}

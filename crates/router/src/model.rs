@@ -1,0 +1,340 @@
+//! The configuration model: providers, their keys, routes (aliases) and settings. These are
+//! the values the store persists, the admin API edits and the engine snapshots.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use switchboard_protocol::Dialect;
+use utoipa::ToSchema;
+
+use crate::secret::Secret;
+
+/// Per-provider timeouts, in milliseconds. Zero disables a bound (never the default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct Timeouts {
+    /// TCP + TLS connect.
+    pub connect_ms: u64,
+    /// From sending the request to the response headers (and, for streams, the first event).
+    pub first_byte_ms: u64,
+    /// Longest silence between two chunks of a streamed body.
+    pub idle_ms: u64,
+    /// Whole attempt, headers to last byte.
+    pub total_ms: u64,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect_ms: 10_000,
+            first_byte_ms: 120_000,
+            idle_ms: 120_000,
+            total_ms: 900_000,
+        }
+    }
+}
+
+/// Where a model entry came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelSource {
+    /// From the provider's model list (refreshed on discovery).
+    Discovered,
+    /// Entered by the user (kept across discoveries).
+    Manual,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ModelInfo {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_window: Option<u64>,
+    pub source: ModelSource,
+}
+
+/// An upstream API provider.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Provider {
+    /// Unique name, used by routes and in logs.
+    pub name: String,
+    /// The dialect the provider speaks.
+    #[schema(value_type = String, example = "openai_chat")]
+    pub kind: Dialect,
+    /// API root as the provider documents it (e.g. `https://api.deepseek.com/v1`).
+    pub base_url: String,
+    /// Extra headers sent on every request (not secrets: use keys for those).
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    #[serde(default)]
+    pub timeouts: Timeouts,
+    /// Lower is preferred when a model is served by several providers.
+    #[serde(default)]
+    pub priority: i32,
+    #[serde(default = "one")]
+    pub weight: u32,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Request body fields this provider rejects; removed before sending.
+    #[serde(default)]
+    pub drop_params: Vec<String>,
+    #[serde(default)]
+    pub models: Vec<ModelInfo>,
+}
+
+/// A key as everyone but the egress adapter sees it: never the secret itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct KeyInfo {
+    pub id: i64,
+    pub provider: String,
+    pub label: String,
+    pub weight: u32,
+    pub enabled: bool,
+    /// First 12 hex digits of SHA-256 of the secret.
+    pub fingerprint: String,
+    /// Last four characters of the secret (empty for short secrets).
+    pub last4: String,
+    /// `env:NAME` when the secret is read from the environment, else absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env_ref: Option<String>,
+}
+
+/// A key with its secret, as the engine holds it in the snapshot.
+#[derive(Debug, Clone)]
+pub struct Key {
+    pub info: KeyInfo,
+    pub secret: Secret,
+}
+
+/// How a route picks among its targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Strategy {
+    /// Tiers by priority, in order; the next tier only when the one above has no usable key.
+    #[default]
+    Priority,
+    /// Smooth weighted round robin.
+    Weighted,
+    RoundRobin,
+    /// Fewest in-flight requests per unit of weight.
+    LeastBusy,
+    /// Lowest EWMA time to first byte, with a little exploration.
+    Fastest,
+    /// Lowest configured price.
+    Cheapest,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Target {
+    pub provider: String,
+    /// The model name sent upstream.
+    pub model: String,
+    #[serde(default)]
+    pub priority: i32,
+    #[serde(default = "one")]
+    pub weight: u32,
+}
+
+/// A model alias: the name clients send, mapped to ordered upstream targets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Route {
+    pub alias: String,
+    #[serde(default)]
+    pub strategy: Strategy,
+    pub targets: Vec<Target>,
+}
+
+/// Engine-wide settings the admin API edits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct Settings {
+    /// Alias that catches model names no route or provider claims.
+    pub default_route: Option<String>,
+    /// Largest accepted request body, bytes.
+    pub body_limit_bytes: u64,
+    /// Attempts per request across keys and targets.
+    pub attempt_budget: u32,
+    /// Days of request log kept.
+    pub log_retention_days: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            default_route: None,
+            body_limit_bytes: 32 * 1024 * 1024,
+            attempt_budget: 4,
+            log_retention_days: 30,
+        }
+    }
+}
+
+/// Everything the engine routes with, as loaded from the store.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    pub providers: Vec<Provider>,
+    pub keys: Vec<Key>,
+    pub routes: Vec<Route>,
+    pub settings: Settings,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Field-level validation shared by the admin API and the config file: returns the offending
+/// field and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct Invalid {
+    pub field: String,
+    pub message: String,
+}
+
+impl Invalid {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Invalid {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+fn check_name(field: &str, name: &str) -> Result<(), Invalid> {
+    if name.trim().is_empty() {
+        return Err(Invalid::new(field, "must not be empty"));
+    }
+    if name.len() > 200 || name.chars().any(char::is_control) {
+        return Err(Invalid::new(
+            field,
+            "must be at most 200 characters, without control characters",
+        ));
+    }
+    Ok(())
+}
+
+impl Provider {
+    pub fn validate(&self) -> Result<(), Invalid> {
+        check_name("name", &self.name)?;
+        let url = self.base_url.trim();
+        let (scheme, rest) = url
+            .split_once("://")
+            .ok_or_else(|| Invalid::new("base_url", "must be an http(s) URL"))?;
+        let host = rest
+            .split(['/', '?', '#'])
+            .next()
+            .unwrap_or_default()
+            .rsplit_once('@')
+            .map_or(
+                rest.split(['/', '?', '#']).next().unwrap_or_default(),
+                |(_, h)| h,
+            );
+        if host.is_empty() {
+            return Err(Invalid::new("base_url", "has no host"));
+        }
+        match scheme {
+            "https" => {}
+            "http" if is_local_host(host) => {}
+            "http" => {
+                return Err(Invalid::new(
+                    "base_url",
+                    "must use https unless the host is local (localhost, 127.0.0.1, ::1)",
+                ));
+            }
+            _ => return Err(Invalid::new("base_url", "must be an http(s) URL")),
+        }
+        if self.weight == 0 {
+            return Err(Invalid::new("weight", "must be at least 1"));
+        }
+        for name in self.headers.keys() {
+            if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                return Err(Invalid::new(
+                    format!("headers.{name}"),
+                    "is not a valid header name",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Hosts a provider may be reached on over plain HTTP: this machine only.
+pub fn is_local_host(host_port: &str) -> bool {
+    let host = if let Some(rest) = host_port.strip_prefix('[') {
+        rest.split(']').next().unwrap_or_default()
+    } else {
+        host_port.split(':').next().unwrap_or_default()
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+impl Route {
+    pub fn validate(&self) -> Result<(), Invalid> {
+        check_name("alias", &self.alias)?;
+        if self.targets.is_empty() {
+            return Err(Invalid::new("targets", "needs at least one target"));
+        }
+        for (i, t) in self.targets.iter().enumerate() {
+            check_name(&format!("targets[{i}].provider"), &t.provider)?;
+            check_name(&format!("targets[{i}].model"), &t.model)?;
+            if t.weight == 0 {
+                return Err(Invalid::new(
+                    format!("targets[{i}].weight"),
+                    "must be at least 1",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn provider(url: &str) -> Provider {
+        Provider {
+            name: "p".into(),
+            kind: Dialect::OpenaiChat,
+            base_url: url.into(),
+            headers: BTreeMap::new(),
+            timeouts: Timeouts::default(),
+            priority: 0,
+            weight: 1,
+            enabled: true,
+            drop_params: vec![],
+            models: vec![],
+        }
+    }
+
+    #[test]
+    fn base_url_must_be_https_unless_local() {
+        assert!(provider("https://api.deepseek.com/v1").validate().is_ok());
+        assert!(provider("http://127.0.0.1:8080/v1").validate().is_ok());
+        assert!(provider("http://localhost/v1").validate().is_ok());
+        assert!(provider("http://[::1]:9/v1").validate().is_ok());
+        let err = provider("http://api.example.com/v1")
+            .validate()
+            .unwrap_err();
+        assert_eq!(err.field, "base_url");
+        assert!(provider("http://127.0.0.1.nip.io/v1").validate().is_err());
+        assert!(provider("ftp://x").validate().is_err());
+        assert!(provider("nonsense").validate().is_err());
+    }
+
+    #[test]
+    fn route_needs_targets() {
+        let r = Route {
+            alias: "gpt".into(),
+            strategy: Strategy::Priority,
+            targets: vec![],
+        };
+        assert_eq!(r.validate().unwrap_err().field, "targets");
+    }
+}
