@@ -50,6 +50,13 @@ pub struct ModelInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context_window: Option<u64>,
     pub source: ModelSource,
+    /// Price in USD per million input tokens, when known (used by the `cheapest` strategy
+    /// and the usage page).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_price: Option<f64>,
+    /// Price in USD per million output tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_price: Option<f64>,
 }
 
 /// An upstream API provider.
@@ -155,6 +162,13 @@ pub struct Settings {
     pub attempt_budget: u32,
     /// Days of request log kept.
     pub log_retention_days: u32,
+    /// How long a conversation sticks to the key that served it, seconds.
+    pub affinity_ttl_secs: u64,
+    /// When every candidate is cooling and the earliest recovers within this many
+    /// milliseconds, hold the request instead of failing it (0: answer at once).
+    pub max_wait_ms: u64,
+    /// Whole-request deadline across attempts, milliseconds.
+    pub request_deadline_ms: u64,
 }
 
 impl Default for Settings {
@@ -164,6 +178,9 @@ impl Default for Settings {
             body_limit_bytes: 32 * 1024 * 1024,
             attempt_budget: 4,
             log_retention_days: 30,
+            affinity_ttl_secs: 3600,
+            max_wait_ms: 0,
+            request_deadline_ms: 600_000,
         }
     }
 }

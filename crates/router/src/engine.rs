@@ -1,0 +1,193 @@
+//! The engine: the current snapshot (swapped atomically, never locked on the hot path), the
+//! health board, the affinity table, the upstream clients and the background prober.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use bytes::Bytes;
+use switchboard_protocol::Dialect;
+use tokio_util::sync::CancellationToken;
+
+use crate::affinity::AffinityTable;
+use crate::classify::classify_status;
+use crate::clock::SharedClock;
+use crate::dispatch::RecordSink;
+use crate::health::{CooldownPolicy, HealthBoard, HealthEntry, Outcome, Scope};
+use crate::model::Config;
+use crate::snapshot::{KeyRt, LatencyBook, ProviderRt, Snapshot};
+use crate::upstream::{Clients, endpoint_url, models_url, request_headers};
+
+#[derive(Debug)]
+pub struct Engine {
+    snapshot: ArcSwap<Snapshot>,
+    pub health: Arc<HealthBoard>,
+    pub(crate) latency: LatencyBook,
+    pub(crate) affinity: AffinityTable,
+    pub(crate) clients: Clients,
+    pub(crate) sink: Arc<dyn RecordSink>,
+    pub(crate) in_flight: Arc<AtomicU64>,
+    pub(crate) clock: SharedClock,
+}
+
+impl std::fmt::Debug for dyn RecordSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RecordSink")
+    }
+}
+
+/// How often the prober looks for cooldowns that have ended.
+const PROBE_TICK: Duration = Duration::from_millis(500);
+/// A probe that takes longer than this counts as a temporary error.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl Engine {
+    pub fn new(
+        config: &Config,
+        sink: Arc<dyn RecordSink>,
+        clock: SharedClock,
+        policy: CooldownPolicy,
+    ) -> Arc<Engine> {
+        Arc::new(Engine {
+            snapshot: ArcSwap::from_pointee(Snapshot::build(config, None)),
+            health: Arc::new(HealthBoard::new(clock.clone(), policy)),
+            latency: LatencyBook::default(),
+            affinity: AffinityTable::default(),
+            clients: Clients::default(),
+            sink,
+            in_flight: Arc::new(AtomicU64::new(0)),
+            clock,
+        })
+    }
+
+    /// The current snapshot. Cheap: one atomic load and a reference count.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.snapshot.load_full()
+    }
+
+    /// Installs a new configuration. Requests in flight finish on the snapshot they started
+    /// with; health of keys that no longer exist is forgotten.
+    pub fn reload(&self, config: &Config) {
+        let next = Snapshot::build(config, Some(&self.snapshot.load()));
+        self.snapshot.store(Arc::new(next));
+        let ids: std::collections::HashSet<i64> = config.keys.iter().map(|k| k.info.id).collect();
+        self.health.retain_keys(|id| ids.contains(&id));
+    }
+
+    /// Requests being served right now.
+    pub fn in_flight(&self) -> u64 {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+
+    pub fn restore_health(&self, entries: Vec<HealthEntry>) {
+        self.health.restore(entries);
+    }
+
+    /// Runs the background prober until `stop` is cancelled: every scope whose cooldown has
+    /// ended gets one cheap request (the model list for key-wide problems, a one-token
+    /// completion for a key × model) that returns it to healthy or to a longer cooldown.
+    pub async fn run_prober(self: Arc<Self>, stop: CancellationToken) {
+        let mut tick = tokio::time::interval(PROBE_TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            for entry in self.health.due_probes() {
+                let probe = self.probe(&entry);
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    () = probe => {}
+                }
+            }
+        }
+    }
+
+    /// Probes one scope now (also used by the admin API's "probe now").
+    pub async fn probe(&self, entry: &HealthEntry) {
+        let snap = self.snapshot();
+        let Some(prov) = snap.providers.get(&entry.provider) else {
+            return;
+        };
+        let (key, model) = match &entry.scope {
+            Scope::Key { key_id } => (find_key(prov, *key_id), None),
+            Scope::KeyModel { key_id, model } => (find_key(prov, *key_id), Some(model.clone())),
+            Scope::Provider { .. } => (prov.keys.first().cloned(), None),
+        };
+        let Some(key) = key else {
+            // The key is gone or disabled: report nothing and let `reload` forget it.
+            self.health
+                .report(&entry.provider, 0, "", &Outcome::Cancelled);
+            return;
+        };
+        let outcome = self.send_probe(prov, &key, model.as_deref()).await;
+        tracing::info!(provider = %entry.provider, key_id = key.info.id, ?outcome, "probe finished");
+        self.health.report(
+            &entry.provider,
+            key.info.id,
+            model.as_deref().unwrap_or(""),
+            &outcome,
+        );
+    }
+
+    async fn send_probe(&self, prov: &ProviderRt, key: &KeyRt, model: Option<&str>) -> Outcome {
+        let provider = &prov.provider;
+        let Ok(client) = self.clients.get(provider.timeouts.connect_ms) else {
+            return Outcome::TemporaryError { retry_after: None };
+        };
+        let headers = request_headers(provider, &key.secret, &[]);
+        let request = match model {
+            Some(m) => client
+                .post(endpoint_url(provider, m, false))
+                .headers(headers)
+                .body(probe_body(provider.kind, m)),
+            None => client.get(models_url(provider)).headers(headers),
+        };
+        match tokio::time::timeout(PROBE_TIMEOUT, request.send()).await {
+            Ok(Ok(resp)) => {
+                let status = resp.status().as_u16();
+                let headers = resp.headers().clone();
+                let body = tokio::time::timeout(PROBE_TIMEOUT, resp.bytes())
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
+                    .unwrap_or_default();
+                classify_status(
+                    status,
+                    &headers,
+                    &body[..body.len().min(64 * 1024)],
+                    self.clock.now_ms(),
+                )
+            }
+            _ => Outcome::TemporaryError { retry_after: None },
+        }
+    }
+}
+
+fn find_key(prov: &ProviderRt, key_id: i64) -> Option<Arc<KeyRt>> {
+    prov.keys.iter().find(|k| k.info.id == key_id).cloned()
+}
+
+/// The cheapest real request a provider of `dialect` answers: one token of output.
+fn probe_body(dialect: Dialect, model: &str) -> Bytes {
+    let v = match dialect {
+        Dialect::OpenaiChat => serde_json::json!({
+            "model": model, "max_tokens": 1, "stream": false,
+            "messages": [{"role": "user", "content": "ping"}],
+        }),
+        Dialect::OpenaiResponses => serde_json::json!({
+            "model": model, "max_output_tokens": 16, "input": "ping", "store": false,
+        }),
+        Dialect::Anthropic => serde_json::json!({
+            "model": model, "max_tokens": 1,
+            "messages": [{"role": "user", "content": "ping"}],
+        }),
+        Dialect::Gemini => serde_json::json!({
+            "contents": [{"role": "user", "parts": [{"text": "ping"}]}],
+            "generationConfig": {"maxOutputTokens": 1},
+        }),
+    };
+    Bytes::from(v.to_string())
+}

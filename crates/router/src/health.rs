@@ -1,0 +1,738 @@
+//! Key health: where a failure applies, how long it lasts, and who hears about it.
+//!
+//! Failures are tracked at the scope they belong to (DESIGN.md "Key health and failover"):
+//! auth and balance errors per key; rate limits and model errors per key × upstream model;
+//! outages per provider (a circuit breaker fed by consecutive temporary errors). When a
+//! cooldown ends the entry becomes `probing`: the background prober or one live request (never
+//! two at once) decides between healthy and a longer cooldown. Every transition is published
+//! on a broadcast bus.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
+use utoipa::ToSchema;
+
+use crate::clock::SharedClock;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CoolReason {
+    RateLimited,
+    InsufficientBalance,
+    TemporaryError,
+}
+
+impl CoolReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CoolReason::RateLimited => "rate_limited",
+            CoolReason::InsufficientBalance => "insufficient_balance",
+            CoolReason::TemporaryError => "temporary_error",
+        }
+    }
+}
+
+/// The state of one scope, as the admin API and the dashboard show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum HealthState {
+    Healthy,
+    Cooling,
+    AuthError,
+    Probing,
+    Disabled,
+}
+
+/// What a failure is attached to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "scope", rename_all = "snake_case")]
+pub enum Scope {
+    Key { key_id: i64 },
+    KeyModel { key_id: i64, model: String },
+    Provider { provider: String },
+}
+
+impl Scope {
+    pub fn key_id(&self) -> Option<i64> {
+        match self {
+            Scope::Key { key_id } | Scope::KeyModel { key_id, .. } => Some(*key_id),
+            Scope::Provider { .. } => None,
+        }
+    }
+}
+
+/// How an attempt ended, classified once (see [`crate::classify`]) and acted on here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Success,
+    /// 429: cool this key for this model for the hint (or the default).
+    RateLimited {
+        retry_after: Option<Duration>,
+    },
+    /// 401/403: the key is wrong or revoked.
+    AuthError,
+    /// 402 or an insufficient-quota body.
+    InsufficientBalance {
+        retry_after: Option<Duration>,
+    },
+    /// 5xx, connect error, timeout, empty stream, in-band error before content.
+    TemporaryError {
+        retry_after: Option<Duration>,
+    },
+    /// The client's own mistake (other 4xx): nobody is blamed.
+    ClientError,
+    /// The client went away; says nothing about the key.
+    Cancelled,
+}
+
+/// Cooldown lengths per reason; settings users can change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct CooldownPolicy {
+    /// Used when a 429 carries no reset hint.
+    pub rate_limited_ms: u64,
+    pub insufficient_balance_ms: u64,
+    /// First temporary-error cooldown; doubled on each repeat up to `temporary_max_ms`.
+    pub temporary_base_ms: u64,
+    pub temporary_max_ms: u64,
+    /// Upper bound on any provider-supplied reset hint (a sanity cap).
+    pub max_hint_ms: u64,
+    /// Consecutive temporary errors across a provider's keys that open its breaker.
+    pub breaker_threshold: u32,
+    pub breaker_open_ms: u64,
+}
+
+impl Default for CooldownPolicy {
+    fn default() -> Self {
+        CooldownPolicy {
+            rate_limited_ms: 60_000,
+            insufficient_balance_ms: 3_600_000,
+            temporary_base_ms: 5_000,
+            temporary_max_ms: 300_000,
+            max_hint_ms: 6 * 3_600_000,
+            breaker_threshold: 8,
+            breaker_open_ms: 30_000,
+        }
+    }
+}
+
+/// One health transition, as published on the bus and streamed to the dashboard.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct HealthEvent {
+    #[serde(flatten)]
+    pub scope: Scope,
+    /// Provider the key belongs to (for key scopes, too: the dashboard groups by it).
+    pub provider: String,
+    pub state: HealthState,
+    pub reason: Option<CoolReason>,
+    /// Unix ms when a cooling scope may be tried again.
+    pub until_ms: Option<i64>,
+    pub at_ms: i64,
+}
+
+/// A persisted or displayed entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct HealthEntry {
+    #[serde(flatten)]
+    pub scope: Scope,
+    pub provider: String,
+    pub state: HealthState,
+    pub reason: Option<CoolReason>,
+    pub until_ms: Option<i64>,
+    /// Consecutive failures, for exponential backoff.
+    pub failures: u32,
+}
+
+/// May this key be used for this model right now?
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Availability {
+    Usable,
+    /// Usable as the one live probe of a scope whose cooldown ended; report the outcome.
+    Probe,
+    /// Not before `until_ms` (`None`: not until a user acts, e.g. an auth error).
+    Blocked {
+        until_ms: Option<i64>,
+    },
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    provider: String,
+    state: HealthState,
+    reason: Option<CoolReason>,
+    until_ms: Option<i64>,
+    failures: u32,
+    probe_in_flight: bool,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    entries: HashMap<Scope, Entry>,
+    /// Consecutive temporary errors per provider since its last success.
+    streaks: HashMap<String, u32>,
+}
+
+/// The health of every scope. Cheap to query: one short critical section, no I/O, no await.
+#[derive(Debug)]
+pub struct HealthBoard {
+    inner: Mutex<Inner>,
+    policy: Mutex<CooldownPolicy>,
+    events: broadcast::Sender<HealthEvent>,
+    clock: SharedClock,
+}
+
+impl HealthBoard {
+    pub fn new(clock: SharedClock, policy: CooldownPolicy) -> Self {
+        let (events, _) = broadcast::channel(1024);
+        HealthBoard {
+            inner: Mutex::new(Inner::default()),
+            policy: Mutex::new(policy),
+            events,
+            clock,
+        }
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<HealthEvent> {
+        self.events.subscribe()
+    }
+
+    pub fn set_policy(&self, policy: CooldownPolicy) {
+        *self.policy.lock() = policy;
+    }
+
+    pub fn policy(&self) -> CooldownPolicy {
+        *self.policy.lock()
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    /// Can `key_id` of `provider` serve `model` now? A scope whose cooldown has ended turns
+    /// into `probing` and hands out exactly one `Probe` until its outcome is reported.
+    pub fn check(&self, provider: &str, key_id: i64, model: &str) -> Availability {
+        let now = self.clock.now_ms();
+        let mut inner = self.inner.lock();
+        if inner.entries.is_empty() {
+            return Availability::Usable;
+        }
+        let scopes = [
+            Scope::Provider {
+                provider: provider.to_owned(),
+            },
+            Scope::Key { key_id },
+            Scope::KeyModel {
+                key_id,
+                model: model.to_owned(),
+            },
+        ];
+        let mut result = Availability::Usable;
+        let mut probe_scope = None;
+        for scope in scopes {
+            let Some(entry) = inner.entries.get(&scope) else {
+                continue;
+            };
+            match availability(entry, now) {
+                Availability::Usable => {}
+                Availability::Blocked { until_ms } => return Availability::Blocked { until_ms },
+                Availability::Probe => {
+                    result = Availability::Probe;
+                    probe_scope = Some(scope);
+                }
+            }
+        }
+        if let Some(scope) = probe_scope {
+            let events = self.mark_probing(&mut inner, &scope, now);
+            drop(inner);
+            self.publish(events);
+        }
+        result
+    }
+
+    /// Records how an attempt went and applies the transition it implies.
+    pub fn report(&self, provider: &str, key_id: i64, model: &str, outcome: &Outcome) {
+        let now = self.clock.now_ms();
+        let policy = self.policy();
+        let mut events = Vec::new();
+        let mut inner = self.inner.lock();
+        let key_scope = Scope::Key { key_id };
+        let model_scope = Scope::KeyModel {
+            key_id,
+            model: model.to_owned(),
+        };
+        let provider_scope = Scope::Provider {
+            provider: provider.to_owned(),
+        };
+        match outcome {
+            Outcome::Success => {
+                inner.streaks.remove(provider);
+                for scope in [provider_scope, key_scope, model_scope] {
+                    if inner.entries.remove(&scope).is_some() {
+                        events.push(event(
+                            &scope,
+                            provider,
+                            HealthState::Healthy,
+                            None,
+                            None,
+                            now,
+                        ));
+                    }
+                }
+            }
+            Outcome::RateLimited { retry_after } => {
+                let ms = hint_or(*retry_after, policy.rate_limited_ms, policy.max_hint_ms);
+                events.push(cool(
+                    &mut inner,
+                    model_scope,
+                    provider,
+                    CoolReason::RateLimited,
+                    |_| ms,
+                    now,
+                ));
+            }
+            Outcome::InsufficientBalance { retry_after } => {
+                let ms = hint_or(
+                    *retry_after,
+                    policy.insufficient_balance_ms,
+                    policy.max_hint_ms,
+                );
+                events.push(cool(
+                    &mut inner,
+                    key_scope,
+                    provider,
+                    CoolReason::InsufficientBalance,
+                    |_| ms,
+                    now,
+                ));
+            }
+            Outcome::AuthError => {
+                let entry = Entry {
+                    provider: provider.to_owned(),
+                    state: HealthState::AuthError,
+                    reason: None,
+                    until_ms: None,
+                    failures: 1,
+                    probe_in_flight: false,
+                };
+                inner.entries.insert(key_scope.clone(), entry);
+                events.push(event(
+                    &key_scope,
+                    provider,
+                    HealthState::AuthError,
+                    None,
+                    None,
+                    now,
+                ));
+            }
+            Outcome::TemporaryError { retry_after } => {
+                let base = policy.temporary_base_ms;
+                let max = policy.temporary_max_ms;
+                let hint = retry_after.map(|d| clamp_ms(d, policy.max_hint_ms));
+                events.push(cool(
+                    &mut inner,
+                    model_scope,
+                    provider,
+                    CoolReason::TemporaryError,
+                    |failures| hint.unwrap_or_else(|| backoff(base, max, failures)),
+                    now,
+                ));
+                let streak = inner.streaks.entry(provider.to_owned()).or_default();
+                *streak += 1;
+                if *streak >= policy.breaker_threshold {
+                    *streak = 0;
+                    let open = policy.breaker_open_ms;
+                    events.push(cool(
+                        &mut inner,
+                        provider_scope,
+                        provider,
+                        CoolReason::TemporaryError,
+                        |failures| backoff(open, max.max(open), failures),
+                        now,
+                    ));
+                }
+            }
+            Outcome::ClientError | Outcome::Cancelled => {
+                // Nothing learned about the key; a probe that ended this way may be retried.
+                for scope in [key_scope, model_scope, provider_scope] {
+                    if let Some(entry) = inner.entries.get_mut(&scope) {
+                        entry.probe_in_flight = false;
+                    }
+                }
+            }
+        }
+        drop(inner);
+        self.publish(events);
+    }
+
+    /// Clears every entry of a key (a user edit, "clear cooldown", or a successful probe).
+    pub fn clear_key(&self, key_id: i64) {
+        let now = self.clock.now_ms();
+        let mut inner = self.inner.lock();
+        let scopes: Vec<Scope> = inner
+            .entries
+            .keys()
+            .filter(|s| s.key_id() == Some(key_id))
+            .cloned()
+            .collect();
+        let mut events = Vec::new();
+        for scope in scopes {
+            if let Some(entry) = inner.entries.remove(&scope) {
+                events.push(event(
+                    &scope,
+                    &entry.provider,
+                    HealthState::Healthy,
+                    None,
+                    None,
+                    now,
+                ));
+            }
+        }
+        drop(inner);
+        self.publish(events);
+    }
+
+    /// Forgets keys that no longer exist.
+    pub fn retain_keys(&self, exists: impl Fn(i64) -> bool) {
+        self.inner
+            .lock()
+            .entries
+            .retain(|scope, _| scope.key_id().is_none_or(&exists));
+    }
+
+    /// Scopes whose cooldown has ended and that nobody is probing: the background prober's
+    /// work list. They are marked `probing` as they are handed out.
+    pub fn due_probes(&self) -> Vec<HealthEntry> {
+        let now = self.clock.now_ms();
+        let mut inner = self.inner.lock();
+        let due: Vec<Scope> = inner
+            .entries
+            .iter()
+            .filter(|(_, e)| availability(e, now) == Availability::Probe)
+            .map(|(s, _)| s.clone())
+            .collect();
+        let mut events = Vec::new();
+        for scope in &due {
+            events.extend(self.mark_probing(&mut inner, scope, now));
+        }
+        let out = due
+            .into_iter()
+            .filter_map(|s| inner.entries.get(&s).map(|e| to_entry(&s, e)))
+            .collect();
+        drop(inner);
+        self.publish(events);
+        out
+    }
+
+    /// Every non-healthy scope, for the admin API and persistence.
+    pub fn entries(&self) -> Vec<HealthEntry> {
+        let inner = self.inner.lock();
+        let mut out: Vec<HealthEntry> = inner.entries.iter().map(|(s, e)| to_entry(s, e)).collect();
+        out.sort_by(|a, b| format!("{:?}", a.scope).cmp(&format!("{:?}", b.scope)));
+        out
+    }
+
+    /// Restores persisted entries (at start). A scope that was `probing` when the process
+    /// stopped comes back as a cooldown that has just ended, so it is probed again.
+    pub fn restore(&self, entries: Vec<HealthEntry>) {
+        let mut inner = self.inner.lock();
+        for e in entries {
+            let state = if e.state == HealthState::Probing {
+                HealthState::Cooling
+            } else {
+                e.state
+            };
+            inner.entries.insert(
+                e.scope,
+                Entry {
+                    provider: e.provider,
+                    state,
+                    reason: e.reason,
+                    until_ms: e.until_ms,
+                    failures: e.failures,
+                    probe_in_flight: false,
+                },
+            );
+        }
+    }
+
+    /// The earliest time any of `scopes`' blocks end, for "retry after" answers.
+    pub fn earliest_recovery(until: impl IntoIterator<Item = Option<i64>>) -> Option<i64> {
+        until.into_iter().flatten().min()
+    }
+
+    fn mark_probing(&self, inner: &mut Inner, scope: &Scope, now: i64) -> Option<HealthEvent> {
+        let entry = inner.entries.get_mut(scope)?;
+        entry.probe_in_flight = true;
+        if entry.state == HealthState::Probing {
+            return None;
+        }
+        entry.state = HealthState::Probing;
+        Some(event(
+            scope,
+            &entry.provider.clone(),
+            HealthState::Probing,
+            entry.reason,
+            None,
+            now,
+        ))
+    }
+
+    fn publish(&self, events: impl IntoIterator<Item = HealthEvent>) {
+        for e in events {
+            tracing::info!(scope = ?e.scope, provider = %e.provider, state = ?e.state, reason = ?e.reason, until_ms = ?e.until_ms, "key health changed");
+            // No subscriber is fine: the dashboard or tray may not be open.
+            let _ = self.events.send(e);
+        }
+    }
+}
+
+fn availability(entry: &Entry, now: i64) -> Availability {
+    match entry.state {
+        HealthState::Healthy => Availability::Usable,
+        HealthState::Disabled | HealthState::AuthError => Availability::Blocked { until_ms: None },
+        HealthState::Cooling | HealthState::Probing => match entry.until_ms {
+            Some(until) if until > now => Availability::Blocked {
+                until_ms: Some(until),
+            },
+            _ if entry.probe_in_flight => Availability::Blocked { until_ms: None },
+            _ => Availability::Probe,
+        },
+    }
+}
+
+fn cool(
+    inner: &mut Inner,
+    scope: Scope,
+    provider: &str,
+    reason: CoolReason,
+    duration_ms: impl FnOnce(u32) -> u64,
+    now: i64,
+) -> HealthEvent {
+    let failures = inner
+        .entries
+        .get(&scope)
+        .filter(|e| e.reason == Some(reason))
+        .map_or(0, |e| e.failures)
+        + 1;
+    let until = now.saturating_add(i64::try_from(duration_ms(failures)).unwrap_or(i64::MAX));
+    inner.entries.insert(
+        scope.clone(),
+        Entry {
+            provider: provider.to_owned(),
+            state: HealthState::Cooling,
+            reason: Some(reason),
+            until_ms: Some(until),
+            failures,
+            probe_in_flight: false,
+        },
+    );
+    event(
+        &scope,
+        provider,
+        HealthState::Cooling,
+        Some(reason),
+        Some(until),
+        now,
+    )
+}
+
+fn event(
+    scope: &Scope,
+    provider: &str,
+    state: HealthState,
+    reason: Option<CoolReason>,
+    until_ms: Option<i64>,
+    at_ms: i64,
+) -> HealthEvent {
+    HealthEvent {
+        scope: scope.clone(),
+        provider: provider.to_owned(),
+        state,
+        reason,
+        until_ms,
+        at_ms,
+    }
+}
+
+fn to_entry(scope: &Scope, e: &Entry) -> HealthEntry {
+    HealthEntry {
+        scope: scope.clone(),
+        provider: e.provider.clone(),
+        state: e.state,
+        reason: e.reason,
+        until_ms: e.until_ms,
+        failures: e.failures,
+    }
+}
+
+fn clamp_ms(d: Duration, cap_ms: u64) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX).min(cap_ms)
+}
+
+fn hint_or(hint: Option<Duration>, default_ms: u64, cap_ms: u64) -> u64 {
+    hint.map_or(default_ms, |d| clamp_ms(d, cap_ms))
+}
+
+/// `base · 2^(failures-1)`, capped.
+fn backoff(base_ms: u64, max_ms: u64, failures: u32) -> u64 {
+    let shift = failures.saturating_sub(1).min(20);
+    base_ms.saturating_mul(1u64 << shift).min(max_ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::clock::{Clock, ManualClock};
+
+    fn board() -> (HealthBoard, ManualClock) {
+        let clock = ManualClock::new(1_000_000);
+        (
+            HealthBoard::new(Arc::new(clock.clone()), CooldownPolicy::default()),
+            clock,
+        )
+    }
+
+    #[test]
+    fn rate_limit_cools_key_for_model_then_probes_once() {
+        let (b, clock) = board();
+        let mut rx = b.subscribe();
+        b.report(
+            "p",
+            1,
+            "m",
+            &Outcome::RateLimited {
+                retry_after: Some(Duration::from_secs(7)),
+            },
+        );
+        assert_eq!(
+            b.check("p", 1, "m"),
+            Availability::Blocked {
+                until_ms: Some(1_007_000)
+            }
+        );
+        assert_eq!(
+            b.check("p", 1, "other"),
+            Availability::Usable,
+            "other models unaffected"
+        );
+        assert_eq!(
+            b.check("p", 2, "m"),
+            Availability::Usable,
+            "other keys unaffected"
+        );
+        let ev = rx.try_recv().unwrap();
+        assert_eq!(ev.state, HealthState::Cooling);
+        assert_eq!(ev.reason, Some(CoolReason::RateLimited));
+        assert_eq!(ev.until_ms, Some(1_007_000));
+
+        clock.advance_ms(7_000);
+        assert_eq!(b.check("p", 1, "m"), Availability::Probe);
+        assert_eq!(rx.try_recv().unwrap().state, HealthState::Probing);
+        assert!(
+            matches!(b.check("p", 1, "m"), Availability::Blocked { .. }),
+            "one probe at a time"
+        );
+        b.report("p", 1, "m", &Outcome::Success);
+        assert_eq!(b.check("p", 1, "m"), Availability::Usable);
+        assert_eq!(rx.try_recv().unwrap().state, HealthState::Healthy);
+    }
+
+    #[test]
+    fn auth_error_blocks_until_cleared() {
+        let (b, clock) = board();
+        b.report("p", 1, "m", &Outcome::AuthError);
+        clock.advance_ms(10 * 3_600_000);
+        assert_eq!(
+            b.check("p", 1, "any"),
+            Availability::Blocked { until_ms: None }
+        );
+        b.clear_key(1);
+        assert_eq!(b.check("p", 1, "any"), Availability::Usable);
+    }
+
+    #[test]
+    fn temporary_errors_back_off_exponentially_and_open_the_breaker() {
+        let (b, clock) = board();
+        let policy = b.policy();
+        b.report("p", 1, "m", &Outcome::TemporaryError { retry_after: None });
+        let first = b.entries()[0].until_ms.unwrap() - clock.now_ms();
+        clock.advance_ms(first);
+        assert_eq!(b.check("p", 1, "m"), Availability::Probe);
+        b.report("p", 1, "m", &Outcome::TemporaryError { retry_after: None });
+        let second = b.entries()[0].until_ms.unwrap() - clock.now_ms();
+        assert_eq!(second, first * 2);
+        for key in 10..(10 + i64::from(policy.breaker_threshold)) {
+            b.report(
+                "p",
+                key,
+                "m",
+                &Outcome::TemporaryError { retry_after: None },
+            );
+        }
+        assert!(
+            matches!(b.check("p", 99, "fresh"), Availability::Blocked { .. }),
+            "breaker open"
+        );
+        assert_eq!(b.check("q", 99, "fresh"), Availability::Usable);
+    }
+
+    #[test]
+    fn hints_are_capped_and_client_errors_blame_nobody() {
+        let (b, clock) = board();
+        b.report(
+            "p",
+            1,
+            "m",
+            &Outcome::RateLimited {
+                retry_after: Some(Duration::from_secs(10 * 86_400)),
+            },
+        );
+        let until = b.entries()[0].until_ms.unwrap();
+        assert_eq!(
+            until - clock.now_ms(),
+            i64::try_from(b.policy().max_hint_ms).unwrap()
+        );
+        b.report("p", 2, "m", &Outcome::ClientError);
+        assert_eq!(b.check("p", 2, "m"), Availability::Usable);
+    }
+
+    #[test]
+    fn restore_round_trips_and_probing_becomes_due() {
+        let (b, clock) = board();
+        b.report("p", 1, "m", &Outcome::AuthError);
+        b.report(
+            "p",
+            2,
+            "m",
+            &Outcome::RateLimited {
+                retry_after: Some(Duration::from_secs(5)),
+            },
+        );
+        let saved = serde_json::to_string(&b.entries()).unwrap();
+        let b2 = HealthBoard::new(Arc::new(clock.clone()), CooldownPolicy::default());
+        b2.restore(serde_json::from_str(&saved).unwrap());
+        assert_eq!(b2.entries(), b.entries());
+        assert_eq!(
+            b2.check("p", 1, "m"),
+            Availability::Blocked { until_ms: None }
+        );
+        assert!(b2.due_probes().is_empty());
+        clock.advance_ms(5_000);
+        let due = b2.due_probes();
+        assert_eq!(due.len(), 1);
+        assert_eq!(
+            due[0].scope,
+            Scope::KeyModel {
+                key_id: 2,
+                model: "m".into()
+            }
+        );
+        assert_eq!(due[0].state, HealthState::Probing);
+        assert!(b2.due_probes().is_empty(), "handed out once");
+    }
+}

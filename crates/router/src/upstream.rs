@@ -1,0 +1,157 @@
+//! The upstream HTTP client: one pooled reqwest client per connect timeout, URLs and auth per
+//! provider dialect. Redirects are never followed (a redirect would carry the key elsewhere).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{HeaderMap, HeaderName, HeaderValue};
+use parking_lot::Mutex;
+use switchboard_protocol::Dialect;
+
+use crate::model::Provider;
+use crate::secret::Secret;
+
+/// Why the client could not be built; only at start-up.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot build the upstream HTTP client: {0}")]
+pub struct ClientBuildError(String);
+
+/// Pooled clients keyed by connect timeout (reqwest sets it per client, not per request).
+#[derive(Debug, Clone, Default)]
+pub struct Clients {
+    by_connect_ms: Arc<Mutex<HashMap<u64, reqwest::Client>>>,
+}
+
+impl Clients {
+    pub fn get(&self, connect_ms: u64) -> Result<reqwest::Client, ClientBuildError> {
+        let mut map = self.by_connect_ms.lock();
+        if let Some(c) = map.get(&connect_ms) {
+            return Ok(c.clone());
+        }
+        let mut builder = reqwest::Client::builder()
+            .tcp_nodelay(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_idle_timeout(Duration::from_secs(90))
+            .pool_max_idle_per_host(256)
+            .user_agent(concat!("switchboard/", env!("CARGO_PKG_VERSION")));
+        if connect_ms > 0 {
+            builder = builder.connect_timeout(Duration::from_millis(connect_ms));
+        }
+        let client = builder
+            .build()
+            .map_err(|e| ClientBuildError(e.to_string()))?;
+        map.insert(connect_ms, client.clone());
+        Ok(client)
+    }
+}
+
+/// The URL of the generation endpoint for `provider` and `model`.
+pub fn endpoint_url(provider: &Provider, model: &str, stream: bool) -> String {
+    let base = provider.base_url.trim_end_matches('/');
+    match provider.kind {
+        Dialect::OpenaiChat => format!("{base}/chat/completions"),
+        Dialect::OpenaiResponses => format!("{base}/responses"),
+        Dialect::Anthropic => format!("{base}/messages"),
+        Dialect::Gemini if stream => format!("{base}/models/{model}:streamGenerateContent?alt=sse"),
+        Dialect::Gemini => format!("{base}/models/{model}:generateContent"),
+    }
+}
+
+/// The model-list URL, used by discovery and by probes.
+pub fn models_url(provider: &Provider) -> String {
+    format!("{}/models", provider.base_url.trim_end_matches('/'))
+}
+
+/// Default `anthropic-version` when the client did not send one.
+const ANTHROPIC_VERSION: &str = "2023-06-01";
+
+/// Headers for one upstream call: the provider's extras, then auth for its dialect. Auth is
+/// marked sensitive so no tracing layer prints it.
+pub fn request_headers(
+    provider: &Provider,
+    key: &Secret,
+    forwarded: &[(HeaderName, HeaderValue)],
+) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    for (name, value) in &provider.headers {
+        if let (Ok(n), Ok(v)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            h.insert(n, v);
+        }
+    }
+    for (n, v) in forwarded {
+        h.insert(n.clone(), v.clone());
+    }
+    h.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    let auth = |prefix: &str| {
+        HeaderValue::from_str(&format!("{prefix}{}", key.expose())).map(|mut v| {
+            v.set_sensitive(true);
+            v
+        })
+    };
+    match provider.kind {
+        Dialect::OpenaiChat | Dialect::OpenaiResponses => {
+            if let Ok(v) = auth("Bearer ") {
+                h.insert(http::header::AUTHORIZATION, v);
+            }
+        }
+        Dialect::Anthropic => {
+            if let Ok(v) = auth("") {
+                h.insert(HeaderName::from_static("x-api-key"), v);
+            }
+            h.entry(HeaderName::from_static("anthropic-version"))
+                .or_insert(HeaderValue::from_static(ANTHROPIC_VERSION));
+        }
+        Dialect::Gemini => {
+            if let Ok(v) = auth("") {
+                h.insert(HeaderName::from_static("x-goog-api-key"), v);
+            }
+        }
+    }
+    h
+}
+
+/// Replaces any occurrence of `secret` (or a long-enough prefix of it, as providers echo
+/// truncated keys) in text that is about to leave the process.
+pub fn scrub(text: &[u8], secret: &Secret) -> Vec<u8> {
+    let s = secret.expose().as_bytes();
+    if s.len() < 8 {
+        return text.to_vec();
+    }
+    let needle = &s[..8.min(s.len())];
+    let mut out = Vec::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(pos) = memchr::memmem::find(rest, needle) {
+        out.extend_from_slice(&rest[..pos]);
+        out.extend_from_slice(b"****");
+        // Skip the rest of the token the match starts.
+        let tail = &rest[pos..];
+        let len = tail
+            .iter()
+            .position(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'*')))
+            .unwrap_or(tail.len());
+        rest = &tail[len..];
+    }
+    out.extend_from_slice(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scrub_removes_whole_and_truncated_keys() {
+        let k = Secret::new("sk-CANARY-abcdefghijklmnop");
+        let text = br#"{"error":"Incorrect API key provided: sk-CANARY-abcdefghijklmnop. Also sk-CANARY-abc***nop"}"#;
+        let out = String::from_utf8(scrub(text, &k)).unwrap();
+        assert!(!out.contains("CANARY"), "{out}");
+        assert!(out.contains("Incorrect API key provided: ****"));
+    }
+}
