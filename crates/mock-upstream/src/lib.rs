@@ -1,1 +1,268 @@
-//! placeholder
+//! A fake LLM provider for integration tests, benchmarks and demos.
+//!
+//! It speaks the four dialects the router talks to — OpenAI Chat Completions, OpenAI
+//! Responses, Anthropic Messages and Gemini — as JSON and as SSE, with tool calls and
+//! reasoning, and it fails on demand: every fault is chosen by data (the key, the model name,
+//! a request header, or a call from the test), never by a code path in the router under test.
+//! It records what it received so tests can assert on auth headers, forwarded headers and
+//! bodies, and it counts requests in flight so tests can prove a cancelled client also
+//! cancelled the upstream request.
+//!
+//! It must never depend on other Switchboard crates: it is the independent party the router is
+//! measured against, so its wire format is written out here with `serde_json::json!`, not
+//! borrowed from `switchboard-protocol`.
+//!
+//! # Endpoints
+//!
+//! | Dialect | Request |
+//! |---|---|
+//! | OpenAI Chat | `POST /v1/chat/completions` |
+//! | OpenAI Responses | `POST /v1/responses` |
+//! | Anthropic | `POST /v1/messages`, `POST /v1/messages/count_tokens` |
+//! | Gemini | `POST /v1beta/models/{model}:generateContent`, `:streamGenerateContent[?alt=sse]` (also under `/v1`) |
+//! | model lists | `GET /v1/models` (Anthropic's shape when `anthropic-version` is sent), `GET /v1beta/models` |
+//! | probe | `HEAD /`, `GET /` → 200 |
+//!
+//! The key is read from `Authorization: Bearer`, `x-api-key`, `x-goog-api-key` or `?key=`.
+//!
+//! # Replies
+//!
+//! Replies are deterministic. The text is `Hello from mock model {model}.`, split into
+//! `chunks` stream deltas (default 4). When the request offers tools and the last user
+//! message contains the word `weather` (or the `tool` directive is given), the reply is a call
+//! to `get_weather` with `{"city":"Paris"}`, its arguments streamed in `chunks` deltas (Gemini
+//! sends the call whole, as the real API does). When the last message is a tool result, the
+//! text quotes that result. The `reasoning` directive adds reasoning first: Chat
+//! `reasoning_content`, an Anthropic thinking block with a signature, a Responses reasoning
+//! item, Gemini `thought` parts. Keys are never echoed, except by the `echo_key` fault.
+//!
+//! # Directive grammar
+//!
+//! A directive list is comma-separated `name` or `name=value` items:
+//!
+//! ```text
+//! directives := item ("," item)*
+//! item       := name | name "=" value
+//! ```
+//!
+//! It can be given in three places; for each setting the later one wins:
+//! 1. the model name, after the first `@`: model `mock-small@fault=429,retry_after=7`
+//!    (percent-encode it in Gemini paths if your client does not);
+//! 2. the key, after the first `@`: key `sk-test@fault=500`;
+//! 3. the `x-mock-fault` header: `x-mock-fault: fault=reset,after=3`.
+//!
+//! A fault given by directive takes precedence over programmatic faults (which are then left
+//! untouched). Among programmatic faults, one-shot ones come before persistent ones and the
+//! key before the model. An invalid directive list is answered with 400 naming the problem.
+//!
+//! | Item | Meaning |
+//! |---|---|
+//! | `fault=STATUS` | answer STATUS (400–599) with the dialect's error body |
+//! | `retry_after=S` | with a status: `Retry-After: S` |
+//! | `retry_after_date=S` | with a status: `Retry-After` as an HTTP date S seconds ahead |
+//! | `retry_after_ms=MS` | with a status: `retry-after-ms: MS` |
+//! | `reset_requests=D` | with a status: `x-ratelimit-reset-requests: D` verbatim, e.g. `6m0s` |
+//! | `anthropic_reset=S` | with a status: `anthropic-ratelimit-requests-reset`, RFC 3339, S seconds ahead |
+//! | `retry_delay=S` | with a status: Gemini body detail `RetryInfo.retryDelay: "Ss"` |
+//! | `fault=quota` | 429 with an insufficient-quota body (402 bodies say the same) |
+//! | `fault=echo_key[,status=N]` | N (default 401) with the presented key quoted in the body |
+//! | `fault=hang` | never send headers; the request ends when the client goes away |
+//! | `fault=slow_first_byte[,delay_ms=MS]` | headers at once, first body byte after MS (default 1000) |
+//! | `fault=slow_second_chunk[,delay_ms=MS]` | MS (default 1000) between the first and second chunk |
+//! | `fault=reset[,after=N]` | send N (default 1) events, then drop the connection with no terminal event |
+//! | `fault=empty` | 200 with stream headers, then end at once |
+//! | `fault=error_event` | 200, then the dialect's in-band error event before any content |
+//! | `latency_ms=MS` | wait MS before sending headers |
+//! | `chunks=N` | split text, reasoning and tool arguments into N deltas |
+//! | `chunk_delay_ms=MS` | wait MS between stream events |
+//! | `tool` | answer with the tool call when tools are offered |
+//! | `reasoning` | emit reasoning before the answer |
+//!
+//! For JSON (non-streaming) requests the stream faults act on the body: `empty` sends an empty
+//! 200, `error_event` the error object with status 200, and `reset`, `slow_first_byte`,
+//! `slow_second_chunk` act on the body sent in two halves.
+//!
+//! # Example
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use switchboard_mock_upstream::{Dialect, Fault, MockUpstream};
+//! let mock = MockUpstream::start().await?;
+//! let base = mock.base_url(Dialect::OpenAiChat); // http://127.0.0.1:PORT/v1
+//! mock.push_fault_for_key("sk-a", "fault=429,retry_after=7".parse().unwrap_or(Fault::status(429)));
+//! // ... point the router at `base` with key sk-a, send a request ...
+//! assert_eq!(mock.count_for_key("sk-a"), 0);
+//! mock.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+mod book;
+mod dialect;
+mod directive;
+mod server;
+mod turn;
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub use book::RecordedRequest;
+use book::Target;
+pub use dialect::Dialect;
+pub use directive::{DirectiveError, Fault, ResetHints};
+use server::Shared;
+
+/// How the server behaves when a request does not say otherwise.
+#[derive(Clone, Debug)]
+pub struct MockOptions {
+    /// Port on 127.0.0.1; 0 picks a free one.
+    pub port: u16,
+    /// Wait before sending response headers.
+    pub latency: Duration,
+    /// Number of deltas text, reasoning and tool arguments are split into.
+    pub chunks: usize,
+    /// Wait between stream events.
+    pub chunk_delay: Duration,
+    /// Keep every request for [`MockUpstream::requests`]. Benchmarks turn it off so memory
+    /// stays flat; counters are kept either way.
+    pub record: bool,
+}
+
+impl Default for MockOptions {
+    fn default() -> MockOptions {
+        MockOptions {
+            port: 0,
+            latency: Duration::ZERO,
+            chunks: 4,
+            chunk_delay: Duration::ZERO,
+            record: true,
+        }
+    }
+}
+
+/// A running mock provider. Dropping it stops the server; [`MockUpstream::shutdown`] also
+/// waits until every connection is closed.
+pub struct MockUpstream {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    task: Option<JoinHandle<()>>,
+}
+
+impl MockUpstream {
+    /// Starts with default options on a free loopback port.
+    pub async fn start() -> std::io::Result<MockUpstream> {
+        MockUpstream::start_with(MockOptions::default()).await
+    }
+
+    pub async fn start_with(opts: MockOptions) -> std::io::Result<MockUpstream> {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, opts.port)).await?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared::new(opts, CancellationToken::new()));
+        let task = tokio::spawn(server::accept_loop(listener, Arc::clone(&shared)));
+        Ok(MockUpstream {
+            shared,
+            addr,
+            task: Some(task),
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The API root a provider config would name: `http://127.0.0.1:PORT/v1`, or `/v1beta`
+    /// for Gemini.
+    pub fn base_url(&self, dialect: Dialect) -> String {
+        let root = match dialect {
+            Dialect::Gemini => "v1beta",
+            Dialect::OpenAiChat | Dialect::OpenAiResponses | Dialect::Anthropic => "v1",
+        };
+        format!("http://{}/{root}", self.addr)
+    }
+
+    /// Queues a fault for the next request presenting `key` (exactly, directives included).
+    /// Queued faults are used one per request, first in first out.
+    pub fn push_fault_for_key(&self, key: &str, fault: Fault) {
+        self.shared.book.push_fault(Target::Key, key, fault);
+    }
+
+    /// Sets (or with `None` clears) a fault for every request presenting `key`.
+    pub fn set_fault_for_key(&self, key: &str, fault: Option<Fault>) {
+        self.shared.book.set_fault(Target::Key, key, fault);
+    }
+
+    /// Queues a fault for the next request naming `model` (exactly, as presented).
+    pub fn push_fault_for_model(&self, model: &str, fault: Fault) {
+        self.shared.book.push_fault(Target::Model, model, fault);
+    }
+
+    /// Sets (or with `None` clears) a fault for every request naming `model`.
+    pub fn set_fault_for_model(&self, model: &str, fault: Option<Fault>) {
+        self.shared.book.set_fault(Target::Model, model, fault);
+    }
+
+    /// Every request received since start or [`MockUpstream::reset`], oldest first (empty
+    /// when recording is off).
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.shared.book.requests()
+    }
+
+    /// Requests received, of any kind.
+    pub fn request_count(&self) -> usize {
+        self.shared.book.total()
+    }
+
+    /// Requests that presented `key` (exactly, directives included).
+    pub fn count_for_key(&self, key: &str) -> usize {
+        self.shared.book.count(Target::Key, key)
+    }
+
+    /// Requests that named `model` (exactly, as presented).
+    pub fn count_for_model(&self, model: &str) -> usize {
+        self.shared.book.count(Target::Model, model)
+    }
+
+    /// Requests received whose response body has not been dropped yet.
+    pub fn in_flight(&self) -> usize {
+        self.shared.book.in_flight()
+    }
+
+    /// Accepted TCP connections not yet closed (idle pooled connections included).
+    pub fn open_connections(&self) -> usize {
+        self.shared.book.connections()
+    }
+
+    /// Polls until no request is in flight; false if `timeout` passed first.
+    pub async fn wait_idle(&self, timeout: Duration) -> bool {
+        let settled = async {
+            while self.in_flight() > 0 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        };
+        tokio::time::timeout(timeout, settled).await.is_ok()
+    }
+
+    /// Forgets recorded requests, counters and programmatic faults.
+    pub fn reset(&self) {
+        self.shared.book.reset();
+    }
+
+    /// Stops accepting, aborts open connections (hung requests included) and waits for them.
+    pub async fn shutdown(mut self) {
+        self.shared.shutdown.cancel();
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for MockUpstream {
+    fn drop(&mut self) {
+        // The accept loop sees this and aborts its connections on its own.
+        self.shared.shutdown.cancel();
+    }
+}

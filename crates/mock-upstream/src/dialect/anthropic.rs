@@ -1,0 +1,173 @@
+//! Anthropic Messages (`POST /v1/messages`), the dialect of Claude Code. Without
+//! `content_block_stop` Claude Code shows an empty answer, so every block is closed.
+
+use bytes::Bytes;
+use serde_json::{Value, json};
+
+use super::Failure;
+use crate::turn::{Answer, Ask, Last, TOOL_ARGS, TOOL_NAME, Turn, content_text, pieces, sse_event};
+
+/// Thinking blocks carry a signature the client must send back unchanged; any opaque string
+/// serves for the mock.
+const SIGNATURE: &str = "bW9jay10aGlua2luZy1zaWduYXR1cmU=";
+
+pub(crate) fn read(v: &Value) -> Ask {
+    let last = v["messages"].as_array().and_then(|m| m.last());
+    let last = match last {
+        Some(m) if m["role"] == "user" => {
+            let result = m["content"]
+                .as_array()
+                .and_then(|blocks| blocks.iter().rfind(|b| b["type"] == "tool_result"));
+            match result {
+                Some(r) => Last::ToolResult(content_text(&r["content"])),
+                None => Last::User(content_text(&m["content"])),
+            }
+        }
+        _ => Last::Other,
+    };
+    Ask {
+        model: v["model"].as_str().map(str::to_owned),
+        stream: v["stream"].as_bool().unwrap_or(false),
+        include_usage: false,
+        has_tools: v["tools"].as_array().is_some_and(|t| !t.is_empty()),
+        last,
+    }
+}
+
+fn stop_reason(t: &Turn) -> &'static str {
+    match t.answer {
+        Answer::Text(_) => "end_turn",
+        Answer::Tool => "tool_use",
+    }
+}
+
+fn tool_id(t: &Turn) -> String {
+    format!("toolu_{}", t.id)
+}
+
+fn message(t: &Turn, content: Vec<Value>, stop: Option<&str>, output_tokens: u64) -> Value {
+    json!({
+        "id": format!("msg_{}", t.id),
+        "type": "message",
+        "role": "assistant",
+        "model": t.model,
+        "content": content,
+        "stop_reason": stop,
+        "stop_sequence": null,
+        "usage": {
+            "input_tokens": t.input_tokens,
+            "cache_creation_input_tokens": 0,
+            "cache_read_input_tokens": 0,
+            "output_tokens": output_tokens,
+        },
+    })
+}
+
+pub(crate) fn json(t: &Turn) -> Value {
+    let mut content = Vec::with_capacity(2);
+    if let Some(r) = &t.reasoning {
+        content.push(json!({ "type": "thinking", "thinking": r, "signature": SIGNATURE }));
+    }
+    content.push(match &t.answer {
+        Answer::Text(text) => json!({ "type": "text", "text": text }),
+        Answer::Tool => json!({
+            "type": "tool_use",
+            "id": tool_id(t),
+            "name": TOOL_NAME,
+            "input": { "city": "Paris" },
+        }),
+    });
+    message(t, content, Some(stop_reason(t)), t.output_tokens)
+}
+
+pub(crate) fn frames(t: &Turn, _ask: &Ask) -> Vec<Bytes> {
+    let mut out = vec![sse_event(
+        "message_start",
+        &json!({ "type": "message_start", "message": message(t, vec![], None, 1) }),
+    )];
+    let block = |out: &mut Vec<Bytes>, index: usize, start: Value, deltas: Vec<Value>| {
+        out.push(sse_event(
+            "content_block_start",
+            &json!({ "type": "content_block_start", "index": index, "content_block": start }),
+        ));
+        for d in deltas {
+            out.push(sse_event(
+                "content_block_delta",
+                &json!({ "type": "content_block_delta", "index": index, "delta": d }),
+            ));
+        }
+        out.push(sse_event(
+            "content_block_stop",
+            &json!({ "type": "content_block_stop", "index": index }),
+        ));
+    };
+    let mut index = 0;
+    if let Some(r) = &t.reasoning {
+        let mut deltas: Vec<Value> = pieces(r, t.chunks)
+            .into_iter()
+            .map(|p| json!({ "type": "thinking_delta", "thinking": p }))
+            .collect();
+        deltas.push(json!({ "type": "signature_delta", "signature": SIGNATURE }));
+        block(
+            &mut out,
+            index,
+            json!({ "type": "thinking", "thinking": "" }),
+            deltas,
+        );
+        index += 1;
+    }
+    match &t.answer {
+        Answer::Text(text) => block(
+            &mut out,
+            index,
+            json!({ "type": "text", "text": "" }),
+            pieces(text, t.chunks)
+                .into_iter()
+                .map(|p| json!({ "type": "text_delta", "text": p }))
+                .collect(),
+        ),
+        Answer::Tool => block(
+            &mut out,
+            index,
+            json!({ "type": "tool_use", "id": tool_id(t), "name": TOOL_NAME, "input": {} }),
+            pieces(TOOL_ARGS, t.chunks)
+                .into_iter()
+                .map(|p| json!({ "type": "input_json_delta", "partial_json": p }))
+                .collect(),
+        ),
+    }
+    out.push(sse_event(
+        "message_delta",
+        &json!({
+            "type": "message_delta",
+            "delta": { "stop_reason": stop_reason(t), "stop_sequence": null },
+            "usage": { "output_tokens": t.output_tokens },
+        }),
+    ));
+    out.push(sse_event(
+        "message_stop",
+        &json!({ "type": "message_stop" }),
+    ));
+    out
+}
+
+pub(crate) fn error(f: &Failure) -> Value {
+    let kind = match f.status {
+        _ if f.quota => "billing_error",
+        400 => "invalid_request_error",
+        401 => "authentication_error",
+        402 => "billing_error",
+        403 => "permission_error",
+        404 => "not_found_error",
+        413 => "request_too_large",
+        429 => "rate_limit_error",
+        503 | 529 => "overloaded_error",
+        s if s >= 500 => "api_error",
+        _ => "invalid_request_error",
+    };
+    json!({ "type": "error", "error": { "type": kind, "message": f.message } })
+}
+
+pub(crate) fn error_event(f: &Failure) -> Bytes {
+    sse_event("error", &error(f))
+}

@@ -1,0 +1,278 @@
+//! Faults and the directive grammar that selects them from request data.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Something the mock does instead of (or while) answering normally.
+///
+/// Every fault can be chosen by data: programmatically per key or model, or by a directive in
+/// the model name, the key, or the `x-mock-fault` header (see the crate docs for the grammar;
+/// `Fault` also parses from that grammar, e.g. `"fault=429,retry_after=7".parse()`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// Answer with this status and the dialect's error body; `hints` add reset hints.
+    Status { status: u16, hints: ResetHints },
+    /// 429 whose body says the account is out of credit (OpenAI's `insufficient_quota`).
+    QuotaExhausted,
+    /// Answer with this status and an error body that quotes the presented key, the way some
+    /// providers do, so tests can check that the key is scrubbed before reaching a client.
+    EchoKey { status: u16 },
+    /// Never send headers; the request ends only when the client goes away.
+    Hang,
+    /// Send headers at once, then wait this long before the first body byte.
+    SlowFirstByte(Duration),
+    /// Send this many body chunks (SSE events, or for JSON the first half of the body), then
+    /// drop the connection without a terminal event.
+    ResetAfter(usize),
+    /// 200 with the usual headers, then end the body without sending anything.
+    EmptyStream,
+    /// 200, then the dialect's in-band error event before any content (for JSON requests, the
+    /// error object as a 200 body).
+    ErrorEvent,
+    /// Send the first chunk, then wait this long before the second.
+    SlowSecondChunk(Duration),
+}
+
+impl Fault {
+    /// A plain status fault without reset hints.
+    pub fn status(status: u16) -> Fault {
+        Fault::Status {
+            status,
+            hints: ResetHints::default(),
+        }
+    }
+}
+
+/// Reset hints attached to a status fault. Each present field adds one hint in its provider's
+/// format, so a test can check that the router reads exactly that format.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ResetHints {
+    /// `Retry-After: <seconds>`.
+    pub retry_after: Option<u64>,
+    /// `Retry-After: <HTTP date this many seconds from now>`.
+    pub retry_after_date: Option<u64>,
+    /// `retry-after-ms: <milliseconds>` (OpenAI).
+    pub retry_after_ms: Option<u64>,
+    /// `x-ratelimit-reset-requests: <value>` sent verbatim, e.g. `6m0s` (OpenAI).
+    pub reset_requests: Option<String>,
+    /// `anthropic-ratelimit-requests-reset: <RFC 3339 time this many seconds from now>`.
+    pub anthropic_reset: Option<u64>,
+    /// Gemini body detail `google.rpc.RetryInfo` with `retryDelay: "<seconds>s"`.
+    pub retry_delay: Option<u64>,
+}
+
+impl ResetHints {
+    fn is_empty(&self) -> bool {
+        *self == ResetHints::default()
+    }
+}
+
+/// Everything a request can ask of the mock by directive. Fields left `None` fall back to the
+/// next source (header over key over model name, then programmatic faults and server options).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Directives {
+    pub fault: Option<Fault>,
+    pub latency: Option<Duration>,
+    pub chunks: Option<usize>,
+    pub chunk_delay: Option<Duration>,
+    pub tool: bool,
+    pub reasoning: bool,
+}
+
+impl Directives {
+    /// Fields set in `over` win; flags accumulate.
+    pub fn overlay(self, over: Directives) -> Directives {
+        Directives {
+            fault: over.fault.or(self.fault),
+            latency: over.latency.or(self.latency),
+            chunks: over.chunks.or(self.chunks),
+            chunk_delay: over.chunk_delay.or(self.chunk_delay),
+            tool: self.tool || over.tool,
+            reasoning: self.reasoning || over.reasoning,
+        }
+    }
+}
+
+/// A directive list that does not follow the grammar.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DirectiveError(String);
+
+impl fmt::Display for DirectiveError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "bad mock directive: {}", self.0)
+    }
+}
+
+impl std::error::Error for DirectiveError {}
+
+pub(crate) fn bad(msg: impl Into<String>) -> DirectiveError {
+    DirectiveError(msg.into())
+}
+
+/// Splits `name@directives` into the name and its parsed directives.
+pub(crate) fn split_name(s: &str) -> Result<(&str, Directives), DirectiveError> {
+    match s.split_once('@') {
+        Some((name, spec)) => Ok((name, parse(spec)?)),
+        None => Ok((s, Directives::default())),
+    }
+}
+
+/// The fault kind before its parameters are known.
+enum Kind {
+    Status(u16),
+    Quota,
+    EchoKey,
+    Hang,
+    SlowFirstByte,
+    Reset,
+    Empty,
+    ErrorEvent,
+    SlowSecondChunk,
+}
+
+/// Parses a comma-separated directive list.
+pub(crate) fn parse(spec: &str) -> Result<Directives, DirectiveError> {
+    let mut out = Directives::default();
+    let mut kind = None;
+    let mut status = None;
+    let mut after = None;
+    let mut delay = None;
+    let mut hints = ResetHints::default();
+    for item in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let (name, value) = match item.split_once('=') {
+            Some((n, v)) => (n.trim(), Some(v.trim())),
+            None => (item, None),
+        };
+        let num = || -> Result<u64, DirectiveError> {
+            let v = value.ok_or_else(|| bad(format!("`{name}` needs a value")))?;
+            v.parse()
+                .map_err(|_| bad(format!("`{name}={v}` is not a whole number")))
+        };
+        let millis = || num().map(Duration::from_millis);
+        match name {
+            "fault" => {
+                let v = value.ok_or_else(|| bad("`fault` needs a value"))?;
+                kind = Some(match v {
+                    "quota" => Kind::Quota,
+                    "echo_key" => Kind::EchoKey,
+                    "hang" => Kind::Hang,
+                    "slow_first_byte" => Kind::SlowFirstByte,
+                    "reset" => Kind::Reset,
+                    "empty" => Kind::Empty,
+                    "error_event" => Kind::ErrorEvent,
+                    "slow_second_chunk" => Kind::SlowSecondChunk,
+                    _ => Kind::Status(parse_status(v)?),
+                });
+            }
+            "status" => status = Some(parse_status(value.unwrap_or_default())?),
+            "after" => after = Some(usize::try_from(num()?).map_err(|_| bad("`after` too big"))?),
+            "delay_ms" => delay = Some(millis()?),
+            "retry_after" => hints.retry_after = Some(num()?),
+            "retry_after_date" => hints.retry_after_date = Some(num()?),
+            "retry_after_ms" => hints.retry_after_ms = Some(num()?),
+            "reset_requests" => {
+                let v = value.unwrap_or_default();
+                if v.is_empty() || !v.chars().all(|c| c.is_ascii_alphanumeric() || c == '.') {
+                    return Err(bad(format!(
+                        "`reset_requests={v}` is not a duration like 6m0s"
+                    )));
+                }
+                hints.reset_requests = Some(v.to_owned());
+            }
+            "anthropic_reset" => hints.anthropic_reset = Some(num()?),
+            "retry_delay" => hints.retry_delay = Some(num()?),
+            "latency_ms" => out.latency = Some(millis()?),
+            "chunks" => {
+                out.chunks = Some(usize::try_from(num()?.max(1)).map_err(|_| bad("too many"))?)
+            }
+            "chunk_delay_ms" => out.chunk_delay = Some(millis()?),
+            "tool" => out.tool = true,
+            "reasoning" => out.reasoning = true,
+            other => return Err(bad(format!("unknown directive `{other}`"))),
+        }
+    }
+    if !hints.is_empty() && !matches!(kind, Some(Kind::Status(_))) {
+        return Err(bad("reset hints need `fault=STATUS`"));
+    }
+    const DEFAULT_DELAY: Duration = Duration::from_secs(1);
+    out.fault = kind.map(|k| match k {
+        Kind::Status(status) => Fault::Status { status, hints },
+        Kind::Quota => Fault::QuotaExhausted,
+        Kind::EchoKey => Fault::EchoKey {
+            status: status.unwrap_or(401),
+        },
+        Kind::Hang => Fault::Hang,
+        Kind::SlowFirstByte => Fault::SlowFirstByte(delay.unwrap_or(DEFAULT_DELAY)),
+        Kind::Reset => Fault::ResetAfter(after.unwrap_or(1)),
+        Kind::Empty => Fault::EmptyStream,
+        Kind::ErrorEvent => Fault::ErrorEvent,
+        Kind::SlowSecondChunk => Fault::SlowSecondChunk(delay.unwrap_or(DEFAULT_DELAY)),
+    });
+    Ok(out)
+}
+
+fn parse_status(v: &str) -> Result<u16, DirectiveError> {
+    match v.parse::<u16>() {
+        Ok(s) if (400..=599).contains(&s) => Ok(s),
+        _ => Err(bad(format!(
+            "`{v}` is neither a fault name nor a status 400-599"
+        ))),
+    }
+}
+
+impl FromStr for Fault {
+    type Err = DirectiveError;
+
+    /// Parses the directive grammar; the list must select a fault.
+    fn from_str(s: &str) -> Result<Fault, DirectiveError> {
+        parse(s)?
+            .fault
+            .ok_or_else(|| bad(format!("`{s}` selects no fault")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_status_with_hints() {
+        let f: Fault = "fault=429, retry_after=7,reset_requests=6m0s"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            f,
+            Fault::Status {
+                status: 429,
+                hints: ResetHints {
+                    retry_after: Some(7),
+                    reset_requests: Some("6m0s".into()),
+                    ..ResetHints::default()
+                }
+            }
+        );
+    }
+
+    #[test]
+    fn splits_name_and_overlays() {
+        let (name, d) = split_name("mock@chunks=3,tool,fault=reset,after=2").unwrap();
+        assert_eq!(name, "mock");
+        assert_eq!(d.chunks, Some(3));
+        assert!(d.tool);
+        assert_eq!(d.fault, Some(Fault::ResetAfter(2)));
+        let over = parse("fault=hang").unwrap();
+        let merged = d.overlay(over);
+        assert_eq!(merged.fault, Some(Fault::Hang));
+        assert_eq!(merged.chunks, Some(3));
+    }
+
+    #[test]
+    fn rejects_nonsense() {
+        assert!(parse("fault=200").is_err());
+        assert!(parse("retry_after=7").is_err());
+        assert!(parse("frobnicate").is_err());
+        assert!(parse("chunks=x").is_err());
+        assert!("chunks=2".parse::<Fault>().is_err());
+    }
+}

@@ -1,0 +1,579 @@
+//! The accept loop and the request pipeline: route, record, pick a fault, answer.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::{Duration, SystemTime};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::Response;
+use bytes::Bytes;
+use futures_util::stream;
+use http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, HeaderName, HeaderValue};
+use http::{HeaderMap, Method, StatusCode};
+use http_body::{Frame, SizeHint};
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::MockOptions;
+use crate::book::{Book, InFlight, OpenConnection, RecordedRequest};
+use crate::dialect::{self, Dialect, Failure};
+use crate::directive::{self, Directives, Fault, ResetHints};
+use crate::turn::{Turn, json_bytes};
+
+/// Everything a handler needs; built once per server.
+pub(crate) struct Shared {
+    pub opts: MockOptions,
+    pub book: Arc<Book>,
+    pub shutdown: CancellationToken,
+    seq: AtomicU64,
+    openai_models: Bytes,
+    anthropic_models: Bytes,
+    gemini_models: Bytes,
+}
+
+impl Shared {
+    pub fn new(opts: MockOptions, shutdown: CancellationToken) -> Shared {
+        Shared {
+            book: Arc::new(Book::new(opts.record)),
+            opts,
+            shutdown,
+            seq: AtomicU64::new(1),
+            openai_models: dialect::openai_models(),
+            anthropic_models: dialect::anthropic_models(),
+            gemini_models: dialect::gemini_models(),
+        }
+    }
+}
+
+/// Accepts connections until shutdown, then aborts the ones still open (hung requests
+/// included), so no connection outlives the server.
+pub(crate) async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+    let app = Router::new()
+        .fallback(handle)
+        .with_state(Arc::clone(&shared));
+    let mut conns = JoinSet::new();
+    loop {
+        tokio::select! {
+            () = shared.shutdown.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, _)) => {
+                    // Without it every small chunk waits on Nagle + delayed ACK (~40 ms).
+                    let _ = tcp.set_nodelay(true);
+                    let open = OpenConnection::open(&shared.book);
+                    let service = TowerToHyperService::new(app.clone());
+                    conns.spawn(async move {
+                        let _open = open;
+                        let _ = http1::Builder::new()
+                            .timer(TokioTimer::new())
+                            .serve_connection(TokioIo::new(tcp), service)
+                            .await;
+                    });
+                }
+                // Out of file descriptors or similar: back off instead of spinning.
+                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+            },
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+        }
+    }
+    conns.shutdown().await;
+}
+
+enum Endpoint {
+    Generate(Dialect),
+    Gemini { model: String, stream: bool },
+    Models,
+    GeminiModels,
+    CountTokens,
+    Probe,
+    Unknown,
+}
+
+fn route(method: &Method, path: &str) -> Endpoint {
+    match (method, path) {
+        (&Method::POST, "/v1/chat/completions") => Endpoint::Generate(Dialect::OpenAiChat),
+        (&Method::POST, "/v1/responses") => Endpoint::Generate(Dialect::OpenAiResponses),
+        (&Method::POST, "/v1/messages") => Endpoint::Generate(Dialect::Anthropic),
+        (&Method::POST, "/v1/messages/count_tokens") => Endpoint::CountTokens,
+        (&Method::GET, "/v1/models") => Endpoint::Models,
+        (&Method::GET, "/v1beta/models") => Endpoint::GeminiModels,
+        (&Method::HEAD | &Method::GET, "/") => Endpoint::Probe,
+        (&Method::POST, p) => {
+            // google-genai uses /v1 as well as /v1beta.
+            let target = p
+                .strip_prefix("/v1beta/models/")
+                .or_else(|| p.strip_prefix("/v1/models/"));
+            let decoded = target.map(percent_decode);
+            match decoded.as_deref().and_then(|t| t.rsplit_once(':')) {
+                Some((model, "generateContent")) => Endpoint::Gemini {
+                    model: model.to_owned(),
+                    stream: false,
+                },
+                Some((model, "streamGenerateContent")) => Endpoint::Gemini {
+                    model: model.to_owned(),
+                    stream: true,
+                },
+                _ => Endpoint::Unknown,
+            }
+        }
+        _ => Endpoint::Unknown,
+    }
+}
+
+async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
+    let in_flight = InFlight::enter(&shared.book);
+    let response = answer(&shared, req).await;
+    response.map(|inner| {
+        Body::new(Tracked {
+            inner,
+            _in_flight: in_flight,
+        })
+    })
+}
+
+async fn answer(shared: &Shared, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let path = parts.uri.path().to_owned();
+    let query = parts.uri.query().map(str::to_owned);
+    let endpoint = route(&parts.method, &path);
+    let key = presented_key(&parts.headers, query.as_deref());
+    let Ok(body) = axum::body::to_bytes(body, usize::MAX).await else {
+        // The client went away while sending; nobody is left to answer.
+        return plain(StatusCode::BAD_REQUEST, Bytes::new());
+    };
+    let dialect = match &endpoint {
+        Endpoint::Generate(d) => Some(*d),
+        Endpoint::Gemini { .. } => Some(Dialect::Gemini),
+        _ => None,
+    };
+    let parsed: Option<Value> = match dialect {
+        Some(_) => serde_json::from_slice(&body).ok(),
+        None => None,
+    };
+    let ask = match (dialect, &parsed) {
+        (Some(d), Some(v)) => Some(d.read(v)),
+        _ => None,
+    };
+    let model = match &endpoint {
+        Endpoint::Gemini { model, .. } => Some(model.clone()),
+        _ => ask.as_ref().and_then(|a| a.model.clone()),
+    };
+    let fault = shared.book.admit(RecordedRequest {
+        method: parts.method,
+        path,
+        query: query.clone(),
+        headers: parts.headers.clone(),
+        body: body.clone(),
+        key: key.clone(),
+        model: model.clone(),
+        dialect,
+    });
+
+    let (dialect, mut ask) = match (endpoint, dialect, ask) {
+        (Endpoint::Models, ..) => {
+            let anthropic = parts.headers.contains_key("anthropic-version");
+            let list = if anthropic {
+                &shared.anthropic_models
+            } else {
+                &shared.openai_models
+            };
+            return json_response(StatusCode::OK, list.clone());
+        }
+        (Endpoint::GeminiModels, ..) => {
+            return json_response(StatusCode::OK, shared.gemini_models.clone());
+        }
+        (Endpoint::CountTokens, ..) => {
+            let tokens = (body.len() / 4).max(1);
+            let v = serde_json::json!({ "input_tokens": tokens });
+            return json_response(StatusCode::OK, json_bytes(&v));
+        }
+        (Endpoint::Probe, ..) => return plain(StatusCode::OK, Bytes::new()),
+        (Endpoint::Unknown, ..) => {
+            let f = Failure::new(
+                404,
+                format!("The mock serves no {path}", path = parts.uri.path()),
+            );
+            return error_response(Dialect::OpenAiChat, &f, &ResetHints::default());
+        }
+        (_, Some(d), None) => {
+            let f = Failure::new(400, "The request body is not valid JSON.");
+            return error_response(d, &f, &ResetHints::default());
+        }
+        (ep, Some(d), Some(ask)) => {
+            let ask = match ep {
+                Endpoint::Gemini { stream, .. } => crate::turn::Ask { stream, ..ask },
+                _ => ask,
+            };
+            (d, ask)
+        }
+        (_, None, _) => return plain(StatusCode::NOT_FOUND, Bytes::new()),
+    };
+
+    let directives = match request_directives(model.as_deref(), key.as_deref(), &parts.headers) {
+        Ok(d) => d,
+        Err(e) => {
+            return error_response(
+                dialect,
+                &Failure::new(400, e.to_string()),
+                &ResetHints::default(),
+            );
+        }
+    };
+    let (base_model, _) = directive::split_name(model.as_deref().unwrap_or("mock"))
+        .unwrap_or(("mock", Directives::default()));
+    let fault = directives.fault.clone().or(fault);
+
+    let latency = directives.latency.unwrap_or(shared.opts.latency);
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+
+    match fault {
+        Some(Fault::Hang) => {
+            // Ends only when the client goes away (the server drops this future) or shutdown.
+            shared.shutdown.cancelled().await;
+            return plain(StatusCode::SERVICE_UNAVAILABLE, Bytes::new());
+        }
+        Some(Fault::Status { status, hints }) => {
+            let mut f = Failure::new(status, default_message(status));
+            f.retry_delay = hints.retry_delay;
+            return error_response(dialect, &f, &hints);
+        }
+        Some(Fault::QuotaExhausted) => {
+            let mut f = Failure::new(429, default_message(402));
+            f.quota = true;
+            return error_response(dialect, &f, &ResetHints::default());
+        }
+        Some(Fault::EchoKey { status }) => {
+            let presented = key.as_deref().unwrap_or("");
+            let f = Failure::new(
+                status,
+                format!("Incorrect API key provided: {presented}. (mock fault)"),
+            );
+            return error_response(dialect, &f, &ResetHints::default());
+        }
+        _ => {}
+    }
+
+    let seq = shared.seq.fetch_add(1, Ordering::Relaxed);
+    let gemini_sse = query
+        .as_deref()
+        .and_then(|q| query_param(q, "alt"))
+        .is_some_and(|alt| alt == "sse");
+    let is_sse = ask.stream && (dialect != Dialect::Gemini || gemini_sse);
+    ask.stream = is_sse;
+    let turn = Turn::plan(
+        seq,
+        base_model,
+        &ask,
+        body.len(),
+        directives.tool,
+        directives.reasoning,
+        directives.chunks.unwrap_or(shared.opts.chunks),
+    );
+    let chunk_delay = directives.chunk_delay.unwrap_or(shared.opts.chunk_delay);
+    let in_band = Failure::new(
+        500,
+        "The mock upstream failed after sending headers. (mock fault)",
+    );
+
+    let mut pace = Pace {
+        first: Duration::ZERO,
+        second: Duration::ZERO,
+        between: Duration::ZERO,
+        reset_after: None,
+    };
+    let frames = if is_sse {
+        pace.between = chunk_delay;
+        match &fault {
+            Some(Fault::EmptyStream) => vec![],
+            Some(Fault::ErrorEvent) => vec![dialect.error_event(&in_band)],
+            _ => dialect.frames(&turn, &ask),
+        }
+    } else {
+        let whole = if dialect == Dialect::Gemini && ask.stream {
+            Dialect::gemini_array(&turn)
+        } else {
+            dialect.json(&turn)
+        };
+        match &fault {
+            Some(Fault::EmptyStream) => vec![],
+            Some(Fault::ErrorEvent) => vec![dialect.error(&in_band)],
+            None => return json_response(StatusCode::OK, whole),
+            // Timing faults need at least two pieces to act between.
+            Some(_) => {
+                let (a, b) = whole.split_at(whole.len() / 2);
+                vec![Bytes::copy_from_slice(a), Bytes::copy_from_slice(b)]
+            }
+        }
+    };
+    match fault {
+        Some(Fault::SlowFirstByte(d)) => pace.first = d,
+        Some(Fault::SlowSecondChunk(d)) => pace.second = d,
+        // Never let the terminal event through: the point is a stream that does not end.
+        Some(Fault::ResetAfter(n)) => {
+            pace.reset_after = Some(n.min(frames.len().saturating_sub(1)))
+        }
+        _ => {}
+    }
+    let content_type = if is_sse {
+        "text/event-stream"
+    } else {
+        "application/json"
+    };
+    let mut response = Response::new(paced(frames, pace));
+    let h = response.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if is_sse {
+        h.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    }
+    response
+}
+
+/// Directives from the model name, the key and the `x-mock-fault` header; later sources win.
+fn request_directives(
+    model: Option<&str>,
+    key: Option<&str>,
+    headers: &HeaderMap,
+) -> Result<Directives, directive::DirectiveError> {
+    let from_model = match model {
+        Some(m) => directive::split_name(m)?.1,
+        None => Directives::default(),
+    };
+    let from_key = match key {
+        Some(k) => directive::split_name(k)?.1,
+        None => Directives::default(),
+    };
+    let from_header = match headers.get("x-mock-fault").map(HeaderValue::to_str) {
+        Some(Ok(v)) => directive::parse(v)?,
+        Some(Err(_)) => return Err(directive::bad("`x-mock-fault` is not text")),
+        None => Directives::default(),
+    };
+    Ok(from_model.overlay(from_key).overlay(from_header))
+}
+
+fn presented_key(headers: &HeaderMap, query: Option<&str>) -> Option<String> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    header(AUTHORIZATION.as_str())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .or_else(|| header("x-api-key"))
+        .or_else(|| header("x-goog-api-key"))
+        .map(|k| k.trim().to_owned())
+        .or_else(|| query.and_then(|q| query_param(q, "key")))
+}
+
+fn query_param(query: &str, name: &str) -> Option<String> {
+    query.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (k == name).then(|| percent_decode(&v.replace('+', " ")))
+    })
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (b, ..) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn default_message(status: u16) -> &'static str {
+    match status {
+        400 => "Invalid request. (mock fault)",
+        401 => "Invalid API key. (mock fault)",
+        402 => {
+            "You exceeded your current quota, please check your plan and billing details. (mock fault)"
+        }
+        403 => "Permission denied. (mock fault)",
+        404 => "The model does not exist. (mock fault)",
+        429 => "Rate limit reached for requests. (mock fault)",
+        503 => "The server is overloaded. (mock fault)",
+        s if s >= 500 => "The server had an error while processing your request. (mock fault)",
+        _ => "The request failed. (mock fault)",
+    }
+}
+
+fn error_response(dialect: Dialect, f: &Failure, hints: &ResetHints) -> Response {
+    let status = StatusCode::from_u16(f.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = json_response(status, dialect.error(f));
+    let h = response.headers_mut();
+    let mut put = |name: &'static str, value: String| {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            h.insert(HeaderName::from_static(name), v);
+        }
+    };
+    if let Some(s) = hints.retry_after {
+        put("retry-after", s.to_string());
+    }
+    if let Some(s) = hints.retry_after_date {
+        put(
+            "retry-after",
+            httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(s)),
+        );
+    }
+    if let Some(ms) = hints.retry_after_ms {
+        put("retry-after-ms", ms.to_string());
+    }
+    if let Some(v) = &hints.reset_requests {
+        put("x-ratelimit-reset-requests", v.clone());
+    }
+    if let Some(s) = hints.anthropic_reset {
+        put("anthropic-ratelimit-requests-reset", rfc3339_after(s));
+    }
+    response
+}
+
+/// Now plus `secs`, as RFC 3339 in UTC with whole seconds, the way Anthropic writes it.
+fn rfc3339_after(secs: u64) -> String {
+    let at = time::OffsetDateTime::now_utc() + Duration::from_secs(secs);
+    let at = at.replace_nanosecond(0).unwrap_or(at);
+    at.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+fn json_response(status: StatusCode, body: Bytes) -> Response {
+    let mut response = plain(status, body);
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+fn plain(status: StatusCode, body: Bytes) -> Response {
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = status;
+    response
+}
+
+/// When each body chunk goes out.
+struct Pace {
+    /// Before the first chunk (headers are already sent).
+    first: Duration,
+    /// Before the second chunk.
+    second: Duration,
+    /// Before every chunk after the first.
+    between: Duration,
+    /// Drop the connection after this many chunks.
+    reset_after: Option<usize>,
+}
+
+fn paced(frames: Vec<Bytes>, pace: Pace) -> Body {
+    if pace.first.is_zero()
+        && pace.second.is_zero()
+        && pace.between.is_zero()
+        && pace.reset_after.is_none()
+    {
+        // The benchmark path: everything is ready, hand it over in one go.
+        return Body::from_stream(stream::iter(frames.into_iter().map(Ok::<_, io::Error>)));
+    }
+    let state = (frames.into_iter(), 0usize, pace);
+    Body::from_stream(stream::unfold(Some(state), |state| async move {
+        let (mut frames, sent, pace) = state?;
+        if pace.reset_after == Some(sent) {
+            // Give the chunks already written time to leave before the connection drops.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let reset = io::Error::new(
+                io::ErrorKind::ConnectionReset,
+                "mock fault: reset mid-stream",
+            );
+            return Some((Err(reset), None));
+        }
+        let frame = frames.next()?;
+        let wait = match sent {
+            0 => pace.first,
+            1 => pace.second.max(pace.between),
+            _ => pace.between,
+        };
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+        Some((Ok(frame), Some((frames, sent + 1, pace))))
+    }))
+}
+
+/// A response body that holds the request's in-flight guard until hyper drops it.
+struct Tracked {
+    inner: Body,
+    _in_flight: InFlight,
+}
+
+impl http_body::Body for Tracked {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        Pin::new(&mut self.get_mut().inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_gemini_paths() {
+        match route(
+            &Method::POST,
+            "/v1beta/models/mock%40fault%3D429:streamGenerateContent",
+        ) {
+            Endpoint::Gemini { model, stream } => {
+                assert_eq!(model, "mock@fault=429");
+                assert!(stream);
+            }
+            _ => panic!("not a Gemini route"),
+        }
+        assert!(matches!(route(&Method::GET, "/nope"), Endpoint::Unknown));
+    }
+
+    #[test]
+    fn finds_the_key() {
+        let mut h = HeaderMap::new();
+        assert_eq!(
+            presented_key(&h, Some("alt=sse&key=AIza%2Bx")),
+            Some("AIza+x".into())
+        );
+        h.insert("x-goog-api-key", HeaderValue::from_static("g"));
+        assert_eq!(presented_key(&h, None), Some("g".into()));
+        h.insert(AUTHORIZATION, HeaderValue::from_static("Bearer sk-1"));
+        assert_eq!(presented_key(&h, None), Some("sk-1".into()));
+    }
+}
