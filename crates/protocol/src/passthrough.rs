@@ -1,6 +1,7 @@
 //! Same-dialect traffic is not re-serialised: these helpers find and patch single top-level
 //! fields of a JSON object in place (the `model` name both ways, the `usage` object), leaving
-//! every other byte as the upstream or client wrote it.
+//! every other byte as the upstream or client wrote it. The usage readers here serve both
+//! the request log of pass-through traffic and the dialect decoders.
 
 use std::ops::Range;
 
@@ -93,16 +94,16 @@ struct ChatUsageWire {
     completion_tokens_details: Option<ReasoningWire>,
 }
 
-#[derive(Deserialize)]
-struct CachedWire {
+#[derive(Deserialize, Default)]
+pub(crate) struct CachedWire {
     #[serde(default)]
-    cached_tokens: u64,
+    pub cached_tokens: u64,
 }
 
-#[derive(Deserialize)]
-struct ReasoningWire {
+#[derive(Deserialize, Default)]
+pub(crate) struct ReasoningWire {
     #[serde(default)]
-    reasoning_tokens: u64,
+    pub reasoning_tokens: u64,
 }
 
 /// Reads an OpenAI Chat `usage` object from a response body or stream chunk, if present and
@@ -119,6 +120,121 @@ pub fn openai_chat_usage(json: &[u8]) -> Option<Usage> {
             .completion_tokens_details
             .map_or(0, |d| d.reasoning_tokens),
     })
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(crate) struct AnthropicUsageWire {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cache_read_input_tokens: Option<u64>,
+    pub cache_creation_input_tokens: Option<u64>,
+}
+
+impl AnthropicUsageWire {
+    /// Anthropic's `input_tokens` excludes cache reads and writes; the IR counts all input.
+    pub(crate) fn to_usage(&self) -> Usage {
+        let cached = self.cache_read_input_tokens.unwrap_or(0);
+        Usage {
+            prompt_tokens: self.input_tokens
+                + cached
+                + self.cache_creation_input_tokens.unwrap_or(0),
+            completion_tokens: self.output_tokens,
+            cached_tokens: cached,
+            reasoning_tokens: 0,
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(crate) struct ResponsesUsageWire {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub input_tokens_details: Option<CachedWire>,
+    pub output_tokens_details: Option<ReasoningWire>,
+}
+
+impl ResponsesUsageWire {
+    pub(crate) fn to_usage(&self) -> Usage {
+        Usage {
+            prompt_tokens: self.input_tokens,
+            completion_tokens: self.output_tokens,
+            cached_tokens: self
+                .input_tokens_details
+                .as_ref()
+                .map_or(0, |d| d.cached_tokens),
+            reasoning_tokens: self
+                .output_tokens_details
+                .as_ref()
+                .map_or(0, |d| d.reasoning_tokens),
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+pub(crate) struct GeminiUsageWire {
+    pub prompt_token_count: u64,
+    pub candidates_token_count: u64,
+    pub cached_content_token_count: u64,
+    pub thoughts_token_count: u64,
+}
+
+impl GeminiUsageWire {
+    /// Gemini counts thoughts apart from candidates; the IR's output includes reasoning.
+    pub(crate) fn to_usage(&self) -> Usage {
+        Usage {
+            prompt_tokens: self.prompt_token_count,
+            completion_tokens: self.candidates_token_count + self.thoughts_token_count,
+            cached_tokens: self.cached_content_token_count,
+            reasoning_tokens: self.thoughts_token_count,
+        }
+    }
+}
+
+fn field<T: serde::de::DeserializeOwned>(json: &[u8], key: &str) -> Option<T> {
+    memchr::memmem::find(json, key.as_bytes())?;
+    let r = top_level_value(json, key)?;
+    serde_json::from_slice(&json[r]).ok()
+}
+
+/// Usage of an Anthropic Messages response body.
+pub fn anthropic_usage(json: &[u8]) -> Option<Usage> {
+    field::<AnthropicUsageWire>(json, "usage").map(|u| u.to_usage())
+}
+
+/// Usage in one Anthropic stream event: input in `message_start`, output in `message_delta`.
+pub fn anthropic_event_usage(json: &[u8]) -> Option<Usage> {
+    #[derive(Deserialize)]
+    struct Start {
+        usage: AnthropicUsageWire,
+    }
+    if let Some(start) = field::<Start>(json, "message") {
+        return Some(start.usage.to_usage());
+    }
+    anthropic_usage(json)
+}
+
+/// Usage of a Responses body.
+pub fn responses_usage(json: &[u8]) -> Option<Usage> {
+    field::<ResponsesUsageWire>(json, "usage").map(|u| u.to_usage())
+}
+
+/// Usage in a Responses stream event (`response.completed` / `.incomplete` carry it).
+pub fn responses_event_usage(json: &[u8]) -> Option<Usage> {
+    #[derive(Deserialize)]
+    struct Wrapped {
+        usage: Option<ResponsesUsageWire>,
+    }
+    field::<Wrapped>(json, "response")?
+        .usage
+        .map(|u| u.to_usage())
+}
+
+/// Usage of a Gemini response body or stream chunk (`usageMetadata`).
+pub fn gemini_usage(json: &[u8]) -> Option<Usage> {
+    field::<GeminiUsageWire>(json, "usageMetadata").map(|u| u.to_usage())
 }
 
 struct Scanner<'a> {

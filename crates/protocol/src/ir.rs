@@ -1,0 +1,256 @@
+//! The intermediate representation every dialect converts to and from. Translation between two
+//! dialects is always `decode (A → IR)` then `encode (IR → B)`: four adapters, not twelve
+//! pairwise converters. The IR keeps what at least one dialect can express and a client or
+//! upstream would notice losing; fields no dialect maps are dropped at decode time.
+
+use serde_json::Value;
+
+use crate::Dialect;
+pub use crate::passthrough::Usage;
+
+/// A generation request, dialect-free.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Request {
+    /// The model the client asked for (for Gemini: from the URL, set by the caller).
+    pub model: String,
+    /// System / developer instructions, in order. Instructions that appeared between turns
+    /// (a `role: "system"` message inside Anthropic `messages`, a Responses `developer` item)
+    /// are hoisted here: not every dialect can place them mid-conversation.
+    pub system: Vec<String>,
+    pub messages: Vec<Message>,
+    pub tools: Vec<Tool>,
+    pub tool_choice: Option<ToolChoice>,
+    pub parallel_tool_calls: Option<bool>,
+    pub sampling: Sampling,
+    pub response_format: Option<ResponseFormat>,
+    pub reasoning: Option<ReasoningConfig>,
+    pub stream: bool,
+    pub metadata: Metadata,
+}
+
+/// Who said it. Tool results travel in `User` messages (as Anthropic and Gemini model them);
+/// the Chat and Responses adapters split them into their own tool messages / items.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    User,
+    Assistant,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    pub role: Role,
+    pub content: Vec<Part>,
+}
+
+/// One typed piece of a message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Part {
+    Text(String),
+    Image(Image),
+    ToolCall(ToolCall),
+    ToolResult(ToolResult),
+    Reasoning(Reasoning),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Image {
+    Url(String),
+    Base64 { media_type: String, data: String },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolCall {
+    pub id: String,
+    pub name: String,
+    /// The arguments as JSON text, exactly as the model produced them (it may be invalid JSON
+    /// mid-stream or from a weak model; adapters that need an object parse it leniently).
+    pub arguments: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolResult {
+    pub call_id: String,
+    /// The function's name when the dialect carried it (Gemini needs it; others look it up).
+    pub name: Option<String>,
+    /// Text and image parts only.
+    pub content: Vec<Part>,
+    pub is_error: bool,
+}
+
+/// Model reasoning. `signature` is an Anthropic thinking signature or a Gemini thought
+/// signature; `encrypted` is Responses `encrypted_content` or, with `redacted`, Anthropic
+/// `redacted_thinking` data. Both are opaque and only valid for the provider that made them.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Reasoning {
+    pub text: String,
+    pub signature: Option<String>,
+    pub encrypted: Option<String>,
+    pub redacted: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Tool {
+    Function(FunctionTool),
+    /// A provider-hosted tool (`web_search`, Anthropic server tools) kept verbatim; only sent
+    /// to an upstream speaking the dialect it came from, dropped elsewhere.
+    Hosted {
+        dialect: Dialect,
+        spec: Value,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FunctionTool {
+    pub name: String,
+    pub description: Option<String>,
+    /// JSON Schema, kept intact (2020-12 keywords included).
+    pub parameters: Value,
+    pub strict: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ToolChoice {
+    Auto,
+    None,
+    /// The model must call some tool.
+    Required,
+    /// The model must call this tool.
+    Tool(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Sampling {
+    pub temperature: Option<f64>,
+    pub top_p: Option<f64>,
+    pub stop: Vec<String>,
+    pub max_tokens: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ResponseFormat {
+    Text,
+    JsonObject,
+    JsonSchema {
+        name: String,
+        schema: Value,
+        strict: Option<bool>,
+    },
+}
+
+/// How much the model should think. Dialects express this as an effort level (OpenAI, Anthropic
+/// `output_config`), a token budget (Anthropic `thinking`, Gemini `thinkingBudget`) or both;
+/// adapters convert one to the other with [`effort_to_budget`] / [`budget_to_effort`].
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ReasoningConfig {
+    /// `minimal`, `low`, `medium`, `high`, `xhigh` (kept as the client spelled it).
+    pub effort: Option<String>,
+    pub budget_tokens: Option<u64>,
+    /// Responses `reasoning.summary` (`auto`, `concise`, `detailed`).
+    pub summary: Option<String>,
+    /// Thinking explicitly switched off.
+    pub disabled: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Metadata {
+    pub user_id: Option<String>,
+    pub prompt_cache_key: Option<String>,
+}
+
+/// Why generation stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    EndTurn,
+    MaxTokens,
+    StopSequence,
+    ToolUse,
+    ContentFilter,
+}
+
+/// A complete (non-streaming) response.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Response {
+    pub id: String,
+    pub model: String,
+    /// The assistant's parts: text, reasoning, tool calls.
+    pub content: Vec<Part>,
+    pub stop_reason: Option<StopReason>,
+    pub usage: Usage,
+}
+
+/// One step of a streamed response. Decoders turn upstream events into these; encoders turn
+/// them into client events, opening and closing blocks / items / parts as the kind changes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StreamEvent {
+    Text(String),
+    Reasoning(String),
+    ReasoningSignature(String),
+    ReasoningEncrypted {
+        data: String,
+        redacted: bool,
+    },
+    /// A tool call begins. `index` is the call's ordinal within this response.
+    ToolCallStart {
+        index: u32,
+        id: String,
+        name: String,
+    },
+    ToolCallArgs {
+        index: u32,
+        delta: String,
+    },
+    /// Counts seen so far; later events overwrite non-zero fields.
+    Usage(Usage),
+    Stop(StopReason),
+    /// The upstream's terminal event.
+    Done,
+}
+
+/// Default thinking budget for an effort level (Anthropic and Gemini want tokens).
+pub fn effort_to_budget(effort: &str) -> u64 {
+    match effort {
+        "minimal" | "none" => 1024,
+        "low" => 2048,
+        "medium" => 8192,
+        "xhigh" | "max" => 32768,
+        _ => 16384, // high, and unknown levels: generous rather than crippled
+    }
+}
+
+/// Effort level for a thinking budget (OpenAI wants a level).
+pub fn budget_to_effort(budget: u64) -> &'static str {
+    match budget {
+        0..=2048 => "low",
+        2049..=8192 => "medium",
+        _ => "high",
+    }
+}
+
+impl Usage {
+    /// Folds in a later report: providers repeat or refine counts across stream events, so a
+    /// non-zero field replaces the earlier one.
+    pub fn merge(&mut self, later: Usage) {
+        let pick = |a: &mut u64, b: u64| {
+            if b != 0 {
+                *a = b;
+            }
+        };
+        pick(&mut self.prompt_tokens, later.prompt_tokens);
+        pick(&mut self.completion_tokens, later.completion_tokens);
+        pick(&mut self.cached_tokens, later.cached_tokens);
+        pick(&mut self.reasoning_tokens, later.reasoning_tokens);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        *self == Usage::default()
+    }
+}
+
+impl Message {
+    pub fn text(role: Role, text: impl Into<String>) -> Self {
+        Message {
+            role,
+            content: vec![Part::Text(text.into())],
+        }
+    }
+}

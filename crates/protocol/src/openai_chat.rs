@@ -1,0 +1,878 @@
+//! OpenAI Chat Completions (`/v1/chat/completions`) and the many providers that copy it
+//! (DeepSeek, MiMo, OpenRouter, vLLM, …): request, response and stream chunks to and from the IR.
+//!
+//! Chat has no tool-result role in the IR sense: tool results are `role: "tool"` messages, which
+//! decode into a user message of `ToolResult` parts and encode back the same way. Reasoning is
+//! DeepSeek's `reasoning_content` (also read from `reasoning`, as OpenRouter names it).
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Value, json};
+
+use crate::error::ClientError;
+use crate::ir::{
+    self, FunctionTool, Image, Message, Part, ReasoningConfig, ResponseFormat, Role, StopReason,
+    StreamEvent, Tool, ToolCall, ToolChoice, ToolResult, Usage,
+};
+use crate::lenient::{
+    Obj, as_obj, get, invalid, opt_array, opt_bool, opt_f64, opt_obj, opt_str, opt_u64,
+    parse_data_url, parse_object, req_str, stop_list, text_of,
+};
+use crate::sse::SseEvent;
+use crate::translate::{
+    ClientStream, MaxTokensField, Quirks, StreamError, UpstreamStream, fresh_id, now_secs,
+    upstream_error,
+};
+use crate::{Dialect, passthrough};
+
+// ---------------------------------------------------------------------------------------------
+// Requests
+
+pub(crate) fn decode_request(body: &[u8]) -> Result<ir::Request, ClientError> {
+    let o = parse_object(body)?;
+    let mut req = ir::Request {
+        model: req_str(&o, "model", "")?.to_owned(),
+        stream: opt_bool(&o, "stream", "")?.unwrap_or(false),
+        ..Default::default()
+    };
+    let messages = match get(&o, "messages") {
+        Some(Value::Array(a)) => a,
+        Some(_) => return Err(invalid("messages", "`messages` must be an array")),
+        None => return Err(invalid("messages", "`messages` is required")),
+    };
+    for (i, m) in messages.iter().enumerate() {
+        let path = format!("messages[{i}]");
+        let m = as_obj(m, &path)?;
+        decode_message(m, &path, &mut req)?;
+    }
+    for (i, t) in opt_array(&o, "tools", "")?.iter().enumerate() {
+        let path = format!("tools[{i}]");
+        let t = as_obj(t, &path)?;
+        req.tools.push(decode_tool(t, &path)?);
+    }
+    req.tool_choice = match get(&o, "tool_choice") {
+        None => None,
+        Some(Value::String(s)) => Some(match s.as_str() {
+            "none" => ToolChoice::None,
+            "required" => ToolChoice::Required,
+            _ => ToolChoice::Auto,
+        }),
+        Some(Value::Object(c)) => {
+            let f = opt_obj(c, "function", "tool_choice")?;
+            match f.and_then(|f| f.get("name")).and_then(Value::as_str) {
+                Some(name) => Some(ToolChoice::Tool(name.to_owned())),
+                None => Some(ToolChoice::Required),
+            }
+        }
+        Some(_) => {
+            return Err(invalid(
+                "tool_choice",
+                "`tool_choice` must be a string or object",
+            ));
+        }
+    };
+    req.parallel_tool_calls = opt_bool(&o, "parallel_tool_calls", "")?;
+    req.sampling.temperature = opt_f64(&o, "temperature", "")?;
+    req.sampling.top_p = opt_f64(&o, "top_p", "")?;
+    req.sampling.stop = stop_list(&o, "stop", "")?;
+    req.sampling.max_tokens = match opt_u64(&o, "max_completion_tokens", "")? {
+        Some(n) => Some(n),
+        None => opt_u64(&o, "max_tokens", "")?,
+    };
+    if let Some(rf) = opt_obj(&o, "response_format", "")? {
+        req.response_format = decode_response_format(rf)?;
+    }
+    if let Some(effort) = opt_str(&o, "reasoning_effort", "")? {
+        req.reasoning = Some(ReasoningConfig {
+            effort: Some(effort.to_owned()),
+            disabled: effort == "none",
+            ..Default::default()
+        });
+    }
+    req.metadata.user_id = match opt_str(&o, "safety_identifier", "")? {
+        Some(s) => Some(s.to_owned()),
+        None => opt_str(&o, "user", "")?.map(str::to_owned),
+    };
+    req.metadata.prompt_cache_key = opt_str(&o, "prompt_cache_key", "")?.map(str::to_owned);
+    Ok(req)
+}
+
+fn decode_message(m: &Obj, path: &str, req: &mut ir::Request) -> Result<(), ClientError> {
+    let role = req_str(m, "role", path)?;
+    let content = get(m, "content");
+    match role {
+        "system" | "developer" => {
+            let text = content.map(text_of).unwrap_or_default();
+            req.system.push(text);
+        }
+        "user" => {
+            let parts = decode_user_content(content, &format!("{path}.content"))?;
+            req.messages.push(Message {
+                role: Role::User,
+                content: parts,
+            });
+        }
+        "assistant" => {
+            let mut parts = Vec::new();
+            let reasoning = match opt_str(m, "reasoning_content", path)? {
+                Some(r) => Some(r),
+                None => opt_str(m, "reasoning", path)?,
+            };
+            if let Some(r) = reasoning.filter(|r| !r.is_empty()) {
+                parts.push(Part::Reasoning(ir::Reasoning {
+                    text: r.to_owned(),
+                    ..Default::default()
+                }));
+            }
+            let text = content.map(text_of).unwrap_or_default();
+            if !text.is_empty() {
+                parts.push(Part::Text(text));
+            }
+            for (j, c) in opt_array(m, "tool_calls", path)?.iter().enumerate() {
+                let cpath = format!("{path}.tool_calls[{j}]");
+                let c = as_obj(c, &cpath)?;
+                let f = opt_obj(c, "function", &cpath)?.ok_or_else(|| {
+                    invalid(&format!("{cpath}.function"), "`function` is required")
+                })?;
+                parts.push(Part::ToolCall(ToolCall {
+                    id: opt_str(c, "id", &cpath)?.unwrap_or_default().to_owned(),
+                    name: req_str(f, "name", &format!("{cpath}.function"))?.to_owned(),
+                    arguments: arguments_text(f.get("arguments")),
+                }));
+            }
+            req.messages.push(Message {
+                role: Role::Assistant,
+                content: parts,
+            });
+        }
+        "tool" | "function" => {
+            let call_id = match opt_str(m, "tool_call_id", path)? {
+                Some(id) => id.to_owned(),
+                None => opt_str(m, "name", path)?.unwrap_or_default().to_owned(),
+            };
+            let result = Part::ToolResult(ToolResult {
+                call_id,
+                name: None,
+                content: vec![Part::Text(content.map(text_of).unwrap_or_default())],
+                is_error: false,
+            });
+            // Consecutive tool messages answer one assistant turn: keep them in one user turn.
+            match req.messages.last_mut() {
+                Some(last)
+                    if last.role == Role::User
+                        && last
+                            .content
+                            .iter()
+                            .all(|p| matches!(p, Part::ToolResult(_))) =>
+                {
+                    last.content.push(result)
+                }
+                _ => req.messages.push(Message {
+                    role: Role::User,
+                    content: vec![result],
+                }),
+            }
+        }
+        other => {
+            return Err(invalid(
+                &format!("{path}.role"),
+                format!("unknown message role `{other}`"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Arguments arrive as a JSON string; some providers send an object instead.
+fn arguments_text(v: Option<&Value>) -> String {
+    match v {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Null) | None => String::new(),
+        Some(other) => other.to_string(),
+    }
+}
+
+fn decode_user_content(content: Option<&Value>, path: &str) -> Result<Vec<Part>, ClientError> {
+    match content {
+        None => Ok(Vec::new()),
+        Some(Value::String(s)) => Ok(vec![Part::Text(s.clone())]),
+        Some(Value::Array(items)) => {
+            let mut parts = Vec::new();
+            for (i, p) in items.iter().enumerate() {
+                let ppath = format!("{path}[{i}]");
+                let p = as_obj(p, &ppath)?;
+                match opt_str(p, "type", &ppath)?.unwrap_or("text") {
+                    "text" => parts.push(Part::Text(req_str(p, "text", &ppath)?.to_owned())),
+                    "image_url" => {
+                        let url = match get(p, "image_url") {
+                            Some(Value::String(u)) => u.as_str(),
+                            Some(Value::Object(o)) => {
+                                req_str(o, "url", &format!("{ppath}.image_url"))?
+                            }
+                            _ => {
+                                return Err(invalid(
+                                    &format!("{ppath}.image_url"),
+                                    "`image_url` is required",
+                                ));
+                            }
+                        };
+                        parts.push(Part::Image(image_from_url(url)));
+                    }
+                    // Audio and files have no IR equivalent across dialects; skipped.
+                    _ => {}
+                }
+            }
+            Ok(parts)
+        }
+        Some(_) => Err(invalid(path, "`content` must be a string or an array")),
+    }
+}
+
+pub(crate) fn image_from_url(url: &str) -> Image {
+    match parse_data_url(url) {
+        Some((media_type, data)) => Image::Base64 { media_type, data },
+        None => Image::Url(url.to_owned()),
+    }
+}
+
+fn decode_tool(t: &Obj, path: &str) -> Result<Tool, ClientError> {
+    match opt_str(t, "type", path)?.unwrap_or("function") {
+        "function" => {
+            let fpath = format!("{path}.function");
+            let f = opt_obj(t, "function", path)?
+                .ok_or_else(|| invalid(&fpath, "`function` is required"))?;
+            Ok(Tool::Function(FunctionTool {
+                name: req_str(f, "name", &fpath)?.to_owned(),
+                description: opt_str(f, "description", &fpath)?.map(str::to_owned),
+                parameters: get(f, "parameters").cloned().unwrap_or_else(empty_schema),
+                strict: opt_bool(f, "strict", &fpath)?,
+            }))
+        }
+        _ => Ok(Tool::Hosted {
+            dialect: Dialect::OpenaiChat,
+            spec: Value::Object(t.clone()),
+        }),
+    }
+}
+
+pub(crate) fn empty_schema() -> Value {
+    json!({"type": "object", "properties": {}})
+}
+
+fn decode_response_format(rf: &Obj) -> Result<Option<ResponseFormat>, ClientError> {
+    Ok(match opt_str(rf, "type", "response_format")? {
+        Some("json_object") => Some(ResponseFormat::JsonObject),
+        Some("json_schema") => {
+            let js = opt_obj(rf, "json_schema", "response_format")?.ok_or_else(|| {
+                invalid("response_format.json_schema", "`json_schema` is required")
+            })?;
+            Some(ResponseFormat::JsonSchema {
+                name: opt_str(js, "name", "response_format.json_schema")?
+                    .unwrap_or("response")
+                    .to_owned(),
+                schema: get(js, "schema").cloned().unwrap_or_else(empty_schema),
+                strict: opt_bool(js, "strict", "response_format.json_schema")?,
+            })
+        }
+        Some("text") => Some(ResponseFormat::Text),
+        _ => None,
+    })
+}
+
+pub(crate) fn encode_request(req: &ir::Request, model: &str, quirks: &Quirks) -> Value {
+    let mut messages = Vec::new();
+    if !req.system.is_empty() {
+        messages.push(json!({"role": "system", "content": req.system.join("\n\n")}));
+    }
+    for m in &req.messages {
+        match m.role {
+            Role::User => encode_user(m, &mut messages),
+            Role::Assistant => messages.push(encode_assistant(&m.content, quirks)),
+        }
+    }
+    let mut o = Map::new();
+    o.insert("model".into(), json!(model));
+    o.insert("messages".into(), Value::Array(messages));
+    let tools: Vec<Value> = req
+        .tools
+        .iter()
+        .filter_map(|t| match t {
+            Tool::Function(f) => Some(encode_function_tool(f)),
+            Tool::Hosted {
+                dialect: Dialect::OpenaiChat,
+                spec,
+            } => Some(spec.clone()),
+            Tool::Hosted { .. } => None,
+        })
+        .collect();
+    let has_tools = !tools.is_empty();
+    if has_tools {
+        o.insert("tools".into(), Value::Array(tools));
+        if let Some(tc) = &req.tool_choice {
+            o.insert(
+                "tool_choice".into(),
+                match tc {
+                    ToolChoice::Auto => json!("auto"),
+                    ToolChoice::None => json!("none"),
+                    ToolChoice::Required => json!("required"),
+                    ToolChoice::Tool(name) => {
+                        json!({"type": "function", "function": {"name": name}})
+                    }
+                },
+            );
+        }
+        if let Some(p) = req.parallel_tool_calls {
+            o.insert("parallel_tool_calls".into(), json!(p));
+        }
+    }
+    insert_sampling(&mut o, req, quirks);
+    if let Some(rf) = &req.response_format {
+        o.insert("response_format".into(), encode_response_format(rf));
+    }
+    if let Some(effort) = reasoning_effort(req.reasoning.as_ref()) {
+        o.insert("reasoning_effort".into(), json!(effort));
+    }
+    if req.stream {
+        o.insert("stream".into(), json!(true));
+        o.insert("stream_options".into(), json!({"include_usage": true}));
+    }
+    // OpenAI caps `user` at 64 characters; longer ids (Claude Code's JSON blob) are not sent.
+    if let Some(user) = req.metadata.user_id.as_deref().filter(|u| u.len() <= 64) {
+        o.insert("user".into(), json!(user));
+    }
+    if let Some(key) = &req.metadata.prompt_cache_key {
+        o.insert("prompt_cache_key".into(), json!(key));
+    }
+    Value::Object(o)
+}
+
+fn insert_sampling(o: &mut Obj, req: &ir::Request, quirks: &Quirks) {
+    let s = &req.sampling;
+    if let Some(t) = s.temperature {
+        o.insert("temperature".into(), json!(t));
+    }
+    if let Some(p) = s.top_p {
+        o.insert("top_p".into(), json!(p));
+    }
+    if !s.stop.is_empty() {
+        o.insert("stop".into(), json!(s.stop));
+    }
+    if let Some(n) = s.max_tokens {
+        let field = match quirks.max_tokens_field {
+            Some(MaxTokensField::MaxCompletionTokens) => "max_completion_tokens",
+            _ => "max_tokens",
+        };
+        o.insert(field.into(), json!(n));
+    }
+}
+
+/// OpenAI wants a level; a budget-only request (Anthropic, Gemini) is converted.
+pub(crate) fn reasoning_effort(r: Option<&ReasoningConfig>) -> Option<String> {
+    let r = r?;
+    if r.disabled {
+        return None;
+    }
+    r.effort
+        .clone()
+        .or_else(|| r.budget_tokens.map(|b| ir::budget_to_effort(b).to_owned()))
+}
+
+fn encode_function_tool(f: &FunctionTool) -> Value {
+    let mut func = Map::new();
+    func.insert("name".into(), json!(f.name));
+    if let Some(d) = &f.description {
+        func.insert("description".into(), json!(d));
+    }
+    func.insert("parameters".into(), f.parameters.clone());
+    if let Some(s) = f.strict {
+        func.insert("strict".into(), json!(s));
+    }
+    json!({"type": "function", "function": func})
+}
+
+fn encode_response_format(rf: &ResponseFormat) -> Value {
+    match rf {
+        ResponseFormat::Text => json!({"type": "text"}),
+        ResponseFormat::JsonObject => json!({"type": "json_object"}),
+        ResponseFormat::JsonSchema {
+            name,
+            schema,
+            strict,
+        } => {
+            let mut js = json!({"name": name, "schema": schema});
+            if let (Some(s), Some(o)) = (strict, js.as_object_mut()) {
+                o.insert("strict".into(), json!(s));
+            }
+            json!({"type": "json_schema", "json_schema": js})
+        }
+    }
+}
+
+fn encode_user(m: &Message, messages: &mut Vec<Value>) {
+    let mut rest = Vec::new();
+    for p in &m.content {
+        match p {
+            Part::ToolResult(r) => {
+                let mut text = tool_result_text(r);
+                if r.is_error && !text.starts_with("Error") {
+                    // Chat has no error flag on tool messages; say it in the content.
+                    text = format!("Error: {text}");
+                }
+                messages.push(json!({"role": "tool", "tool_call_id": r.call_id, "content": text}));
+                // Images returned by a tool cannot ride in a tool message: follow with them.
+                rest.extend(
+                    r.content
+                        .iter()
+                        .filter(|p| matches!(p, Part::Image(_)))
+                        .cloned(),
+                );
+            }
+            other => rest.push(other.clone()),
+        }
+    }
+    if rest.is_empty() {
+        return;
+    }
+    let content = match rest.as_slice() {
+        [Part::Text(t)] => json!(t),
+        parts => Value::Array(parts.iter().filter_map(encode_user_part).collect()),
+    };
+    messages.push(json!({"role": "user", "content": content}));
+}
+
+pub(crate) fn tool_result_text(r: &ToolResult) -> String {
+    r.content
+        .iter()
+        .filter_map(|p| match p {
+            Part::Text(t) => Some(t.as_str()),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn encode_user_part(p: &Part) -> Option<Value> {
+    match p {
+        Part::Text(t) => Some(json!({"type": "text", "text": t})),
+        Part::Image(img) => {
+            Some(json!({"type": "image_url", "image_url": {"url": image_url(img)}}))
+        }
+        _ => None,
+    }
+}
+
+pub(crate) fn image_url(img: &Image) -> String {
+    match img {
+        Image::Url(u) => u.clone(),
+        Image::Base64 { media_type, data } => crate::lenient::data_url(media_type, data),
+    }
+}
+
+fn encode_assistant(parts: &[Part], quirks: &Quirks) -> Value {
+    let mut text = String::new();
+    let mut reasoning = String::new();
+    let mut calls = Vec::new();
+    for p in parts {
+        match p {
+            Part::Text(t) => text.push_str(t),
+            Part::Reasoning(r) => reasoning.push_str(&r.text),
+            Part::ToolCall(c) => calls.push(json!({
+                "id": c.id,
+                "type": "function",
+                "function": {"name": c.name, "arguments": c.arguments},
+            })),
+            Part::Image(_) | Part::ToolResult(_) => {}
+        }
+    }
+    let mut o = Map::new();
+    o.insert("role".into(), json!("assistant"));
+    o.insert(
+        "content".into(),
+        if text.is_empty() && !calls.is_empty() {
+            Value::Null
+        } else {
+            json!(text)
+        },
+    );
+    if quirks.replay_reasoning_content && !reasoning.is_empty() {
+        o.insert("reasoning_content".into(), json!(reasoning));
+    }
+    if !calls.is_empty() {
+        o.insert("tool_calls".into(), Value::Array(calls));
+    }
+    Value::Object(o)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Responses (non-streaming)
+
+pub(crate) fn decode_response(body: &[u8]) -> Result<ir::Response, ClientError> {
+    let o = parse_object(body).map_err(crate::translate::bad_upstream)?;
+    if let Some(err) = get(&o, "error") {
+        return Err(upstream_error(Dialect::OpenaiChat, 502, err));
+    }
+    let mut resp = ir::Response {
+        id: get(&o, "id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
+        model: get(&o, "model")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
+        usage: passthrough::openai_chat_usage(body).unwrap_or_default(),
+        ..Default::default()
+    };
+    let choice = get(&o, "choices")
+        .and_then(|c| c.get(0))
+        .and_then(Value::as_object);
+    if let Some(choice) = choice {
+        resp.stop_reason = choice
+            .get("finish_reason")
+            .and_then(Value::as_str)
+            .map(stop_from_finish);
+        if let Some(msg) = choice.get("message").and_then(Value::as_object) {
+            let reasoning = msg
+                .get("reasoning_content")
+                .or_else(|| msg.get("reasoning"))
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            if !reasoning.is_empty() {
+                resp.content.push(Part::Reasoning(ir::Reasoning {
+                    text: reasoning.to_owned(),
+                    ..Default::default()
+                }));
+            }
+            let text = msg.get("content").map(text_of).unwrap_or_default();
+            if !text.is_empty() {
+                resp.content.push(Part::Text(text));
+            }
+            for c in msg
+                .get("tool_calls")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let f = c.get("function");
+                resp.content.push(Part::ToolCall(ToolCall {
+                    id: c
+                        .get("id")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned(),
+                    name: f
+                        .and_then(|f| f.get("name"))
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned(),
+                    arguments: arguments_text(f.and_then(|f| f.get("arguments"))),
+                }));
+            }
+        }
+    }
+    Ok(resp)
+}
+
+pub(crate) fn stop_from_finish(reason: &str) -> StopReason {
+    match reason {
+        "length" => StopReason::MaxTokens,
+        "tool_calls" | "function_call" => StopReason::ToolUse,
+        "content_filter" => StopReason::ContentFilter,
+        _ => StopReason::EndTurn,
+    }
+}
+
+fn finish_reason(stop: StopReason) -> &'static str {
+    match stop {
+        StopReason::EndTurn | StopReason::StopSequence => "stop",
+        StopReason::MaxTokens => "length",
+        StopReason::ToolUse => "tool_calls",
+        StopReason::ContentFilter => "content_filter",
+    }
+}
+
+fn usage_json(u: &Usage) -> Value {
+    json!({
+        "prompt_tokens": u.prompt_tokens,
+        "completion_tokens": u.completion_tokens,
+        "total_tokens": u.prompt_tokens + u.completion_tokens,
+        "prompt_tokens_details": {"cached_tokens": u.cached_tokens},
+        "completion_tokens_details": {"reasoning_tokens": u.reasoning_tokens},
+    })
+}
+
+pub(crate) fn encode_response(resp: &ir::Response, client_model: &str) -> Value {
+    let mut parts = resp.content.clone();
+    // The client sees reasoning whenever it is present; `replay` only governs requests.
+    let quirks = Quirks {
+        replay_reasoning_content: true,
+        ..Default::default()
+    };
+    parts.retain(|p| !matches!(p, Part::Reasoning(r) if r.text.is_empty()));
+    let message = encode_assistant(&parts, &quirks);
+    json!({
+        "id": chat_id(&resp.id),
+        "object": "chat.completion",
+        "created": now_secs(),
+        "model": client_model,
+        "choices": [{
+            "index": 0,
+            "message": message,
+            "logprobs": null,
+            "finish_reason": finish_reason(resp.stop_reason.unwrap_or(StopReason::EndTurn)),
+        }],
+        "usage": usage_json(&resp.usage),
+    })
+}
+
+fn chat_id(upstream: &str) -> String {
+    if upstream.starts_with("chatcmpl-") {
+        upstream.to_owned()
+    } else {
+        fresh_id("chatcmpl-")
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Streaming: upstream chunks → IR
+
+/// Reads Chat chunks. Tool calls are keyed by the chunk's `index`; a provider that reuses an
+/// index for a new call (a new `id` on a started index) gets a fresh ordinal.
+#[derive(Default)]
+pub(crate) struct ChatUpstream {
+    /// upstream index → (our ordinal, call id)
+    calls: HashMap<u64, (u32, String)>,
+    next_call: u32,
+}
+
+impl UpstreamStream for ChatUpstream {
+    fn push(&mut self, ev: &SseEvent, out: &mut Vec<StreamEvent>) -> Result<(), StreamError> {
+        if ev.is_done() {
+            out.push(StreamEvent::Done);
+            return Ok(());
+        }
+        let Ok(Value::Object(o)) = serde_json::from_str::<Value>(&ev.data) else {
+            return Ok(()); // keep-alives and junk lines carry nothing
+        };
+        if let Some(err) = get(&o, "error") {
+            return Err(StreamError::from_client(upstream_error(
+                Dialect::OpenaiChat,
+                502,
+                err,
+            )));
+        }
+        let choice = get(&o, "choices").and_then(|c| c.get(0));
+        if let Some(delta) = choice.and_then(|c| c.get("delta")) {
+            let reasoning = delta
+                .get("reasoning_content")
+                .or_else(|| delta.get("reasoning"))
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            if !reasoning.is_empty() {
+                out.push(StreamEvent::Reasoning(reasoning.to_owned()));
+            }
+            if let Some(t) = delta
+                .get("content")
+                .and_then(Value::as_str)
+                .filter(|t| !t.is_empty())
+            {
+                out.push(StreamEvent::Text(t.to_owned()));
+            }
+            let calls = delta.get("tool_calls").and_then(Value::as_array);
+            for (pos, c) in calls.into_iter().flatten().enumerate() {
+                self.tool_delta(c, pos as u64, out);
+            }
+        }
+        if let Some(reason) = choice
+            .and_then(|c| c.get("finish_reason"))
+            .and_then(Value::as_str)
+        {
+            out.push(StreamEvent::Stop(stop_from_finish(reason)));
+        }
+        if let Some(u) = passthrough::openai_chat_usage(ev.data.as_bytes()) {
+            out.push(StreamEvent::Usage(u));
+        }
+        Ok(())
+    }
+}
+
+impl ChatUpstream {
+    fn tool_delta(&mut self, c: &Value, pos: u64, out: &mut Vec<StreamEvent>) {
+        let key = c.get("index").and_then(Value::as_u64).unwrap_or(pos);
+        let id = c
+            .get("id")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty());
+        let f = c.get("function");
+        let name = f
+            .and_then(|f| f.get("name"))
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let args = arguments_text(f.and_then(|f| f.get("arguments")));
+        let known = self.calls.get(&key).cloned();
+        let index = match (known, id) {
+            (Some((index, known_id)), Some(id)) if known_id == id || known_id.is_empty() => index,
+            (Some((index, _)), None) => index,
+            (_, id) => {
+                let index = self.next_call;
+                self.next_call += 1;
+                let id = id.map_or_else(|| format!("call_{index}"), str::to_owned);
+                self.calls.insert(key, (index, id.clone()));
+                out.push(StreamEvent::ToolCallStart {
+                    index,
+                    id,
+                    name: name.to_owned(),
+                });
+                index
+            }
+        };
+        if !args.is_empty() {
+            out.push(StreamEvent::ToolCallArgs { index, delta: args });
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Streaming: IR → client chunks
+
+/// Writes Chat chunks: a role chunk with the first delta, content / `reasoning_content` /
+/// `tool_calls` deltas, one chunk carrying `finish_reason`, a usage chunk, then `[DONE]`.
+pub(crate) struct ChatClient {
+    id: String,
+    created: u64,
+    model: String,
+    sent_role: bool,
+}
+
+impl ChatClient {
+    pub(crate) fn new(client_model: &str) -> Self {
+        ChatClient {
+            id: fresh_id("chatcmpl-"),
+            created: now_secs(),
+            model: client_model.to_owned(),
+            sent_role: false,
+        }
+    }
+
+    fn chunk(&self, delta: Value, finish: Option<&str>) -> SseEvent {
+        SseEvent::data(
+            json!({
+                "id": self.id,
+                "object": "chat.completion.chunk",
+                "created": self.created,
+                "model": self.model,
+                "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}],
+            })
+            .to_string(),
+        )
+    }
+
+    fn delta(&mut self, mut delta: Map<String, Value>, out: &mut Vec<SseEvent>) {
+        if !self.sent_role {
+            self.sent_role = true;
+            delta.insert("role".into(), json!("assistant"));
+        }
+        out.push(self.chunk(Value::Object(delta), None));
+    }
+}
+
+impl ClientStream for ChatClient {
+    fn content(&mut self, ev: &StreamEvent, _usage: &Usage, out: &mut Vec<SseEvent>) {
+        let mut d = Map::new();
+        match ev {
+            StreamEvent::Text(t) => {
+                d.insert("content".into(), json!(t));
+            }
+            StreamEvent::Reasoning(t) => {
+                d.insert("reasoning_content".into(), json!(t));
+            }
+            StreamEvent::ToolCallStart { index, id, name } => {
+                d.insert(
+                    "tool_calls".into(),
+                    json!([{"index": index, "id": id, "type": "function",
+                            "function": {"name": name, "arguments": ""}}]),
+                );
+            }
+            StreamEvent::ToolCallArgs { index, delta } => {
+                d.insert(
+                    "tool_calls".into(),
+                    json!([{"index": index, "function": {"arguments": delta}}]),
+                );
+            }
+            // Signatures and encrypted reasoning have no place in a Chat stream.
+            _ => return,
+        }
+        self.delta(d, out);
+    }
+
+    fn finish(&mut self, stop: StopReason, usage: &Usage, out: &mut Vec<SseEvent>) {
+        let mut d = Map::new();
+        if !self.sent_role {
+            self.sent_role = true;
+            d.insert("role".into(), json!("assistant"));
+            d.insert("content".into(), json!(""));
+        }
+        out.push(self.chunk(Value::Object(d), Some(finish_reason(stop))));
+        if !usage.is_empty() {
+            out.push(SseEvent::data(
+                json!({
+                    "id": self.id,
+                    "object": "chat.completion.chunk",
+                    "created": self.created,
+                    "model": self.model,
+                    "choices": [],
+                    "usage": usage_json(usage),
+                })
+                .to_string(),
+            ));
+        }
+        out.push(SseEvent::data("[DONE]"));
+    }
+
+    fn fail(&mut self, err: &ClientError, out: &mut Vec<SseEvent>) {
+        out.extend(error_event(err));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pass-through inspection
+
+pub(crate) fn classify(ev: &SseEvent) -> crate::translate::EventClass {
+    use crate::translate::EventClass;
+    if ev.is_done() {
+        return EventClass::Done;
+    }
+    let Ok(v) = serde_json::from_str::<Value>(&ev.data) else {
+        return EventClass::Meta;
+    };
+    if let Some(err) = v.get("error").filter(|e| !e.is_null()) {
+        return EventClass::Error {
+            message: crate::translate::error_message(err),
+        };
+    }
+    let Some(delta) = v.pointer("/choices/0/delta") else {
+        return EventClass::Meta;
+    };
+    let has_text = |k: &str| {
+        delta
+            .get(k)
+            .and_then(Value::as_str)
+            .is_some_and(|s| !s.is_empty())
+    };
+    let has_calls = delta
+        .get("tool_calls")
+        .and_then(Value::as_array)
+        .is_some_and(|a| !a.is_empty());
+    if has_text("content") || has_text("reasoning_content") || has_text("reasoning") || has_calls {
+        EventClass::Content
+    } else {
+        EventClass::Meta
+    }
+}
+
+pub(crate) fn error_event(err: &ClientError) -> Vec<SseEvent> {
+    vec![
+        SseEvent::data(err.to_body(Dialect::OpenaiChat).to_string()),
+        SseEvent::data("[DONE]"),
+    ]
+}
