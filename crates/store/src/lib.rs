@@ -1,1 +1,35 @@
-//! placeholder
+//! Switchboard's persistence: the SQLite database (providers, keys, routes, settings, key
+//! health, the request log) through sqlx with embedded migrations, and the secret stores that
+//! hold API keys and the local credentials.
+//!
+//! The database never holds a secret: a key row refers to the secret store or to an
+//! environment variable. Every SQL statement binds its inputs.
+//!
+//! Used by `switchboard-server`; the engine (`switchboard-router`) sees storage only through
+//! the values it is handed and the request-log channel. This crate must never depend on axum,
+//! the server, or tauri — it builds and tests headless.
+
+mod config;
+mod db;
+mod error;
+mod id;
+mod requests;
+pub mod secrets;
+mod tokens;
+mod writer;
+
+pub use config::{HealthRow, KeyPatch, KeyProblem, KeySecret};
+pub use db::{DB_FILE, Store};
+pub use error::StoreError;
+pub use id::{new_request_id, now_ms, request_id_at, request_id_time_ms};
+pub use requests::{Bucket, GroupBy, MAX_PAGE, RequestFilter, StatusFilter, UsageQuery, UsageRow};
+#[cfg(any(test, feature = "test-util"))]
+pub use secrets::MemorySecretStore;
+pub use secrets::{
+    EncryptedFileStore, MASTER_KEY_ENV, MasterKey, MigrateReport, SecretError, SecretStore,
+    SecretStoreKind, default_key_file, migrate_secrets,
+};
+pub use tokens::LocalToken;
+pub use writer::{
+    BATCH_ROWS, BATCH_WINDOW, DEFAULT_CAPACITY, RequestLogSink, RequestLogTask, RequestLogWriter,
+};

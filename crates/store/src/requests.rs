@@ -1,0 +1,453 @@
+//! The request log: batched inserts, filtered and cursor-paged reads, pruning, and the
+//! aggregates the usage page draws.
+
+use std::collections::BTreeMap;
+
+use futures_util::TryStreamExt;
+use sqlx::{QueryBuilder, Sqlite};
+use switchboard_router::log::{AttemptRecord, RequestRecord};
+
+use crate::db::Store;
+use crate::error::StoreError;
+use crate::id::request_id_at;
+
+/// Largest page [`Store::query_requests`] returns.
+pub const MAX_PAGE: u32 = 1000;
+
+/// Which statuses to show: one code, or a class such as `5xx`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusFilter {
+    Exact(u16),
+    /// The hundreds digit: 2 for `2xx`, 5 for `5xx`.
+    Class(u8),
+}
+
+impl StatusFilter {
+    /// Parses `429`, `5xx` (or `5XX`).
+    pub fn parse(s: &str) -> Option<StatusFilter> {
+        let s = s.trim();
+        if let Some(d) = s
+            .strip_suffix("xx")
+            .or_else(|| s.strip_suffix("XX"))
+            .filter(|d| d.len() == 1)
+        {
+            return d
+                .parse::<u8>()
+                .ok()
+                .filter(|d| (1..=5).contains(d))
+                .map(StatusFilter::Class);
+        }
+        s.parse::<u16>()
+            .ok()
+            .filter(|c| (100..=599).contains(c))
+            .map(StatusFilter::Exact)
+    }
+}
+
+/// What to read from the request log; newest first.
+#[derive(Debug, Clone, Default)]
+pub struct RequestFilter {
+    pub alias: Option<String>,
+    pub provider: Option<String>,
+    pub status: Option<StatusFilter>,
+    /// Inclusive lower bound on `started_at_ms`.
+    pub since_ms: Option<i64>,
+    /// Exclusive upper bound on `started_at_ms`.
+    pub until_ms: Option<i64>,
+    /// Cursor: only requests whose id sorts before this one (the last id of the previous page).
+    pub before_id: Option<String>,
+    /// Page size; 0 means 100, capped at [`MAX_PAGE`].
+    pub limit: u32,
+}
+
+/// Bucket width for usage aggregates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Bucket {
+    #[default]
+    Day,
+    Hour,
+}
+
+impl Bucket {
+    fn ms(self) -> i64 {
+        match self {
+            Bucket::Day => 86_400_000,
+            Bucket::Hour => 3_600_000,
+        }
+    }
+}
+
+/// What usage rows are grouped by inside a bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GroupBy {
+    #[default]
+    None,
+    Provider,
+    /// The upstream model.
+    Model,
+    /// The key id (as a string).
+    Key,
+    Alias,
+}
+
+impl GroupBy {
+    /// The column grouped on; constant SQL, never input.
+    fn column(self) -> &'static str {
+        match self {
+            GroupBy::None => "NULL",
+            GroupBy::Provider => "provider",
+            GroupBy::Model => "upstream_model",
+            GroupBy::Key => "CAST(key_id AS TEXT)",
+            GroupBy::Alias => "alias",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct UsageQuery {
+    /// Inclusive lower bound on `started_at_ms`.
+    pub since_ms: i64,
+    /// Exclusive upper bound; `None` for now.
+    pub until_ms: Option<i64>,
+    pub bucket: Bucket,
+    pub group_by: GroupBy,
+    /// Added to timestamps before bucketing, so days start at local midnight
+    /// (e.g. +3 600 000 for UTC+1). 0 for UTC.
+    pub utc_offset_ms: i64,
+}
+
+/// One bucket × group of the usage aggregate.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct UsageRow {
+    /// Start of the bucket, Unix ms (UTC instant of the local bucket start).
+    pub bucket_start_ms: i64,
+    /// The group's value; `None` when not grouping or the value is unknown (no provider
+    /// reached, for example).
+    pub group: Option<String>,
+    pub requests: u64,
+    /// Requests answered with status 400 or above (client cancellations, 499, included).
+    pub errors: u64,
+    pub tokens_in: u64,
+    pub tokens_out: u64,
+    pub tokens_cached: u64,
+    pub tokens_reasoning: u64,
+    pub p50_latency_ms: Option<u64>,
+    pub p95_latency_ms: Option<u64>,
+    pub avg_ttfb_ms: Option<u64>,
+}
+
+#[derive(sqlx::FromRow)]
+struct RequestRow {
+    id: String,
+    started_at_ms: i64,
+    dialect: String,
+    alias: String,
+    provider: Option<String>,
+    key_id: Option<i64>,
+    upstream_model: Option<String>,
+    status: i64,
+    stream: bool,
+    latency_ms: i64,
+    ttfb_ms: Option<i64>,
+    tokens_in: i64,
+    tokens_out: i64,
+    tokens_cached: i64,
+    tokens_reasoning: i64,
+    error: Option<String>,
+    attempts: String,
+}
+
+fn to_u64(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+fn to_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+impl RequestRow {
+    fn into_record(self) -> Result<RequestRecord, StoreError> {
+        let attempts: Vec<AttemptRecord> =
+            serde_json::from_str(&self.attempts).map_err(|source| StoreError::Corrupt {
+                what: format!("attempts of request {}", self.id),
+                source,
+            })?;
+        Ok(RequestRecord {
+            id: self.id,
+            started_at_ms: self.started_at_ms,
+            dialect: self.dialect,
+            alias: self.alias,
+            provider: self.provider,
+            key_id: self.key_id,
+            upstream_model: self.upstream_model,
+            status: u16::try_from(self.status).unwrap_or(0),
+            stream: self.stream,
+            latency_ms: to_u64(self.latency_ms),
+            ttfb_ms: self.ttfb_ms.map(to_u64),
+            tokens_in: to_u64(self.tokens_in),
+            tokens_out: to_u64(self.tokens_out),
+            tokens_cached: to_u64(self.tokens_cached),
+            tokens_reasoning: to_u64(self.tokens_reasoning),
+            error: self.error,
+            attempts,
+        })
+    }
+}
+
+const REQUEST_COLUMNS: &str = "id, started_at_ms, dialect, alias, provider, key_id, \
+     upstream_model, status, stream, latency_ms, ttfb_ms, tokens_in, tokens_out, tokens_cached, \
+     tokens_reasoning, error, attempts";
+
+/// Percentile by nearest rank over sorted values.
+fn percentile(sorted: &[u64], p: f64) -> Option<u64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted.get(rank - 1).copied()
+}
+
+impl Store {
+    /// Inserts records in one transaction. Records with an empty id get one made from their
+    /// start time; the ids used are returned in order. A record whose id is already stored
+    /// is replaced (a retried batch does not duplicate rows).
+    pub async fn insert_requests(
+        &self,
+        records: &[RequestRecord],
+    ) -> Result<Vec<String>, StoreError> {
+        let mut ids = Vec::with_capacity(records.len());
+        if records.is_empty() {
+            return Ok(ids);
+        }
+        let mut tx = self.begin("writing the request log").await?;
+        for r in records {
+            let id = if r.id.is_empty() {
+                request_id_at(r.started_at_ms)
+            } else {
+                r.id.clone()
+            };
+            let attempts =
+                serde_json::to_string(&r.attempts).map_err(|source| StoreError::Corrupt {
+                    what: format!("attempts of request {id}"),
+                    source,
+                })?;
+            sqlx::query(
+                "INSERT OR REPLACE INTO request_log (id, started_at_ms, dialect, alias, provider, \
+                 key_id, upstream_model, status, stream, latency_ms, ttfb_ms, tokens_in, \
+                 tokens_out, tokens_cached, tokens_reasoning, error, attempts) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(&id)
+            .bind(r.started_at_ms)
+            .bind(&r.dialect)
+            .bind(&r.alias)
+            .bind(&r.provider)
+            .bind(r.key_id)
+            .bind(&r.upstream_model)
+            .bind(i64::from(r.status))
+            .bind(r.stream)
+            .bind(to_i64(r.latency_ms))
+            .bind(r.ttfb_ms.map(to_i64))
+            .bind(to_i64(r.tokens_in))
+            .bind(to_i64(r.tokens_out))
+            .bind(to_i64(r.tokens_cached))
+            .bind(to_i64(r.tokens_reasoning))
+            .bind(&r.error)
+            .bind(attempts)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::db("writing the request log"))?;
+            ids.push(id);
+        }
+        tx.commit()
+            .await
+            .map_err(StoreError::db("writing the request log"))?;
+        Ok(ids)
+    }
+
+    /// A page of the request log, newest first. Page on with `before_id` set to the last id
+    /// returned.
+    pub async fn query_requests(
+        &self,
+        filter: &RequestFilter,
+    ) -> Result<Vec<RequestRecord>, StoreError> {
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
+            "SELECT {REQUEST_COLUMNS} FROM request_log WHERE 1 = 1"
+        ));
+        if let Some(a) = &filter.alias {
+            q.push(" AND alias = ").push_bind(a.clone());
+        }
+        if let Some(p) = &filter.provider {
+            q.push(" AND provider = ").push_bind(p.clone());
+        }
+        match filter.status {
+            Some(StatusFilter::Exact(c)) => {
+                q.push(" AND status = ").push_bind(i64::from(c));
+            }
+            Some(StatusFilter::Class(d)) => {
+                let lo = i64::from(d) * 100;
+                q.push(" AND status >= ")
+                    .push_bind(lo)
+                    .push(" AND status < ")
+                    .push_bind(lo + 100);
+            }
+            None => {}
+        }
+        if let Some(t) = filter.since_ms {
+            q.push(" AND started_at_ms >= ").push_bind(t);
+        }
+        if let Some(t) = filter.until_ms {
+            q.push(" AND started_at_ms < ").push_bind(t);
+        }
+        if let Some(id) = &filter.before_id {
+            q.push(" AND id < ").push_bind(id.clone());
+        }
+        let limit = match filter.limit {
+            0 => 100,
+            n => n.min(MAX_PAGE),
+        };
+        q.push(" ORDER BY id DESC LIMIT ")
+            .push_bind(i64::from(limit));
+        let rows: Vec<RequestRow> = q
+            .build_query_as()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::db("reading the request log"))?;
+        rows.into_iter().map(RequestRow::into_record).collect()
+    }
+
+    pub async fn get_request(&self, id: &str) -> Result<Option<RequestRecord>, StoreError> {
+        let row: Option<RequestRow> = sqlx::query_as(&format!(
+            "SELECT {REQUEST_COLUMNS} FROM request_log WHERE id = ?"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::db("reading a request"))?;
+        row.map(RequestRow::into_record).transpose()
+    }
+
+    /// Deletes requests that started before `older_than_ms`; returns how many.
+    pub async fn prune_requests(&self, older_than_ms: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM request_log WHERE started_at_ms < ?")
+            .bind(older_than_ms)
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::db("pruning the request log"))?;
+        Ok(done.rows_affected())
+    }
+
+    /// Requests, errors, tokens and latency percentiles per time bucket and group, oldest
+    /// bucket first. Percentiles are computed here from the bucket's latencies (streamed, not
+    /// held as rows).
+    pub async fn usage_stats(&self, query: &UsageQuery) -> Result<Vec<UsageRow>, StoreError> {
+        let size = query.bucket.ms();
+        let off = query.utc_offset_ms;
+        let until = query.until_ms.unwrap_or(i64::MAX);
+        let group = query.group_by.column();
+        // Only constant SQL is formatted in (the group column comes from a fixed list).
+        let sql = format!(
+            "SELECT ((started_at_ms + ?) / ?) * ? - ? AS bucket, {group} AS grp, status, \
+             latency_ms, ttfb_ms, tokens_in, tokens_out, tokens_cached, tokens_reasoning \
+             FROM request_log WHERE started_at_ms >= ? AND started_at_ms < ?"
+        );
+        type Acc = (UsageRow, Vec<u64>, u64, u64);
+        let mut acc: BTreeMap<(i64, Option<String>), Acc> = BTreeMap::new();
+        {
+            let mut rows = sqlx::query_as::<
+                _,
+                (
+                    i64,
+                    Option<String>,
+                    i64,
+                    i64,
+                    Option<i64>,
+                    i64,
+                    i64,
+                    i64,
+                    i64,
+                ),
+            >(&sql)
+            .bind(off)
+            .bind(size)
+            .bind(size)
+            .bind(off)
+            .bind(query.since_ms)
+            .bind(until)
+            .fetch(&self.pool);
+            while let Some((bucket, grp, status, lat, ttfb, tin, tout, tcached, treason)) = rows
+                .try_next()
+                .await
+                .map_err(StoreError::db("aggregating usage"))?
+            {
+                let e = acc.entry((bucket, grp.clone())).or_insert_with(|| {
+                    (
+                        UsageRow {
+                            bucket_start_ms: bucket,
+                            group: grp,
+                            requests: 0,
+                            errors: 0,
+                            tokens_in: 0,
+                            tokens_out: 0,
+                            tokens_cached: 0,
+                            tokens_reasoning: 0,
+                            p50_latency_ms: None,
+                            p95_latency_ms: None,
+                            avg_ttfb_ms: None,
+                        },
+                        Vec::new(),
+                        0,
+                        0,
+                    )
+                });
+                e.0.requests += 1;
+                if status >= 400 {
+                    e.0.errors += 1;
+                }
+                e.0.tokens_in += to_u64(tin);
+                e.0.tokens_out += to_u64(tout);
+                e.0.tokens_cached += to_u64(tcached);
+                e.0.tokens_reasoning += to_u64(treason);
+                e.1.push(to_u64(lat));
+                if let Some(t) = ttfb {
+                    e.2 += to_u64(t);
+                    e.3 += 1;
+                }
+            }
+        }
+        Ok(acc
+            .into_values()
+            .map(|(mut row, mut lat, ttfb_sum, ttfb_n)| {
+                lat.sort_unstable();
+                row.p50_latency_ms = percentile(&lat, 0.50);
+                row.p95_latency_ms = percentile(&lat, 0.95);
+                row.avg_ttfb_ms = (ttfb_n > 0).then(|| ttfb_sum / ttfb_n);
+                row
+            })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_filters_parse() {
+        assert_eq!(StatusFilter::parse("5xx"), Some(StatusFilter::Class(5)));
+        assert_eq!(StatusFilter::parse("4XX"), Some(StatusFilter::Class(4)));
+        assert_eq!(StatusFilter::parse("429"), Some(StatusFilter::Exact(429)));
+        assert_eq!(StatusFilter::parse("9xx"), None);
+        assert_eq!(StatusFilter::parse("42"), None);
+        assert_eq!(StatusFilter::parse("x"), None);
+    }
+
+    #[test]
+    fn percentiles_by_nearest_rank() {
+        let v: Vec<u64> = (1..=100).collect();
+        assert_eq!(percentile(&v, 0.5), Some(50));
+        assert_eq!(percentile(&v, 0.95), Some(95));
+        assert_eq!(percentile(&[7], 0.95), Some(7));
+        assert_eq!(percentile(&[], 0.5), None);
+    }
+}

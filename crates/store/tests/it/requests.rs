@@ -1,0 +1,285 @@
+use switchboard_store::{
+    Bucket, GroupBy, RequestFilter, StatusFilter, UsageQuery, request_id_time_ms,
+};
+
+use crate::common::{mem_store, record};
+
+const DAY: i64 = 86_400_000;
+const T0: i64 = 1_700_000_000_000 / DAY * DAY; // a UTC midnight
+
+#[tokio::test]
+async fn batch_insert_get_and_filters() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = mem_store(dir.path()).await;
+    let mut recs = Vec::new();
+    for i in 0..60i64 {
+        let alias = if i % 2 == 0 { "gpt" } else { "claude" };
+        let provider = if i % 3 == 0 { "deepseek" } else { "mimo" };
+        let status = match i % 10 {
+            0 => 500,
+            1 => 429,
+            2 => 503,
+            _ => 200,
+        };
+        recs.push(record(T0 + i * 1000, alias, provider, status));
+    }
+    let ids = store.insert_requests(&recs).await.unwrap();
+    assert_eq!(ids.len(), 60);
+    assert_eq!(
+        request_id_time_ms(&ids[5]),
+        Some(T0 + 5000),
+        "ids carry the start time"
+    );
+
+    let got = store.get_request(&ids[7]).await.unwrap().unwrap();
+    let mut want = recs[7].clone();
+    want.id = ids[7].clone();
+    assert_eq!(got, want);
+    assert_eq!(store.get_request("nope").await.unwrap(), None);
+
+    let all = store
+        .query_requests(&RequestFilter {
+            limit: 1000,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 60);
+    assert!(all.windows(2).all(|w| w[0].id > w[1].id), "newest first");
+    assert_eq!(all[0].started_at_ms, T0 + 59_000);
+
+    let q = |f: RequestFilter| {
+        let store = store.clone();
+        async move {
+            store
+                .query_requests(&RequestFilter { limit: 1000, ..f })
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        q(RequestFilter {
+            alias: Some("gpt".into()),
+            ..Default::default()
+        })
+        .await
+        .len(),
+        30
+    );
+    assert_eq!(
+        q(RequestFilter {
+            provider: Some("deepseek".into()),
+            ..Default::default()
+        })
+        .await
+        .len(),
+        20
+    );
+    assert_eq!(
+        q(RequestFilter {
+            status: Some(StatusFilter::Exact(429)),
+            ..Default::default()
+        })
+        .await
+        .len(),
+        6
+    );
+    let fives = q(RequestFilter {
+        status: StatusFilter::parse("5xx"),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(fives.len(), 12);
+    assert!(fives.iter().all(|r| r.status >= 500));
+    let window = q(RequestFilter {
+        since_ms: Some(T0 + 10_000),
+        until_ms: Some(T0 + 20_000),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(window.len(), 10);
+    let combined = q(RequestFilter {
+        alias: Some("gpt".into()),
+        provider: Some("deepseek".into()),
+        status: Some(StatusFilter::Class(2)),
+        ..Default::default()
+    })
+    .await;
+    assert!(
+        combined.iter().all(|r| r.alias == "gpt"
+            && r.provider.as_deref() == Some("deepseek")
+            && r.status == 200)
+    );
+    assert_eq!(combined.len(), 6);
+
+    // Parameters are bound: quotes in a filter are just characters.
+    assert!(
+        q(RequestFilter {
+            alias: Some("x' OR '1'='1".into()),
+            ..Default::default()
+        })
+        .await
+        .is_empty()
+    );
+
+    // Pruning.
+    assert_eq!(store.prune_requests(T0 + 30_000).await.unwrap(), 30);
+    assert_eq!(q(RequestFilter::default()).await.len(), 30);
+}
+
+#[tokio::test]
+async fn cursor_paging_visits_every_row_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = mem_store(dir.path()).await;
+    // Several rows per millisecond, so ids (not times) must order the pages.
+    let recs: Vec<_> = (0..53i64)
+        .map(|i| record(T0 + i / 4, "a", "p", 200))
+        .collect();
+    let mut ids = store.insert_requests(&recs).await.unwrap();
+    ids.sort();
+    ids.reverse();
+    let mut seen = Vec::new();
+    let mut before = None;
+    loop {
+        let page = store
+            .query_requests(&RequestFilter {
+                before_id: before.clone(),
+                limit: 7,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        if page.is_empty() {
+            break;
+        }
+        assert!(page.len() <= 7);
+        before = page.last().map(|r| r.id.clone());
+        seen.extend(page.into_iter().map(|r| r.id));
+    }
+    assert_eq!(seen, ids);
+}
+
+#[tokio::test]
+async fn usage_aggregates_by_bucket_and_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = mem_store(dir.path()).await;
+    let mut recs = Vec::new();
+    // Day 0: 10 deepseek (latency 10..100, 2 errors), 5 mimo. Day 1: 3 deepseek.
+    for i in 0..10i64 {
+        let mut r = record(
+            T0 + i * 60_000,
+            "gpt",
+            "deepseek",
+            if i < 2 { 500 } else { 200 },
+        );
+        r.latency_ms = (i as u64 + 1) * 10;
+        r.tokens_in = 100;
+        r.tokens_out = 20;
+        recs.push(r);
+    }
+    for i in 0..5i64 {
+        recs.push(record(T0 + 3_600_000 + i, "claude", "mimo", 200));
+    }
+    for i in 0..3i64 {
+        recs.push(record(T0 + DAY + i, "gpt", "deepseek", 200));
+    }
+    // Before the window: ignored.
+    recs.push(record(T0 - 1, "gpt", "deepseek", 200));
+    store.insert_requests(&recs).await.unwrap();
+
+    let rows = store
+        .usage_stats(&UsageQuery {
+            since_ms: T0,
+            bucket: Bucket::Day,
+            group_by: GroupBy::Provider,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 3);
+    let ds0 = &rows[0];
+    assert_eq!(
+        (ds0.bucket_start_ms, ds0.group.as_deref()),
+        (T0, Some("deepseek"))
+    );
+    assert_eq!(
+        (ds0.requests, ds0.errors, ds0.tokens_in, ds0.tokens_out),
+        (10, 2, 1000, 200)
+    );
+    assert_eq!(ds0.p50_latency_ms, Some(50));
+    assert_eq!(ds0.p95_latency_ms, Some(100));
+    assert_eq!(ds0.avg_ttfb_ms, Some(10));
+    assert_eq!(
+        (rows[1].group.as_deref(), rows[1].requests),
+        (Some("mimo"), 5)
+    );
+    assert_eq!((rows[2].bucket_start_ms, rows[2].requests), (T0 + DAY, 3));
+
+    let hourly = store
+        .usage_stats(&UsageQuery {
+            since_ms: T0,
+            until_ms: Some(T0 + DAY),
+            bucket: Bucket::Hour,
+            group_by: GroupBy::None,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(hourly.len(), 2);
+    assert_eq!(
+        (
+            hourly[0].bucket_start_ms,
+            hourly[0].requests,
+            hourly[0].group.clone()
+        ),
+        (T0, 10, None)
+    );
+    assert_eq!(
+        (hourly[1].bucket_start_ms, hourly[1].requests),
+        (T0 + 3_600_000, 5)
+    );
+
+    let by_alias = store
+        .usage_stats(&UsageQuery {
+            since_ms: T0,
+            group_by: GroupBy::Alias,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(by_alias.iter().map(|r| r.requests).sum::<u64>(), 18);
+    let by_model = store
+        .usage_stats(&UsageQuery {
+            since_ms: T0,
+            group_by: GroupBy::Model,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(
+        by_model
+            .iter()
+            .any(|r| r.group.as_deref() == Some("mimo-model"))
+    );
+    let by_key = store
+        .usage_stats(&UsageQuery {
+            since_ms: T0,
+            group_by: GroupBy::Key,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(by_key.iter().all(|r| r.group.as_deref() == Some("1")));
+
+    // Local days: with UTC+1 the mimo rows (01:00 UTC) fall on the same local day.
+    let local = store
+        .usage_stats(&UsageQuery {
+            since_ms: T0,
+            bucket: Bucket::Day,
+            utc_offset_ms: 3_600_000,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(local[0].bucket_start_ms, T0 - 3_600_000);
+}

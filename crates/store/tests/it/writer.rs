@@ -1,0 +1,90 @@
+use std::time::{Duration, Instant};
+
+use switchboard_store::{RequestFilter, RequestLogWriter};
+
+use crate::common::{mem_store, record};
+
+async fn count(store: &switchboard_store::Store) -> i64 {
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM request_log")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    n
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_flushes_everything_queued() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = mem_store(dir.path()).await;
+    let (sink, task) = RequestLogWriter::spawn(store.clone());
+    let other = sink.clone();
+    for i in 0..3000i64 {
+        let s = if i % 2 == 0 { &sink } else { &other };
+        s.record(record(1_700_000_000_000 + i, "a", "p", 200));
+    }
+    task.shutdown().await;
+    assert_eq!(sink.dropped(), 0);
+    assert_eq!(sink.written(), 3000);
+    assert_eq!(count(&store).await, 3000);
+    // After shutdown records are dropped (counted), not queued forever.
+    sink.record(record(1, "a", "p", 200));
+    assert_eq!(sink.dropped(), 1);
+}
+
+#[tokio::test]
+async fn writes_within_the_batch_window_while_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = mem_store(dir.path()).await;
+    let (sink, task) = RequestLogWriter::spawn(store.clone());
+    sink.record(record(1_700_000_000_000, "a", "p", 200));
+    let started = Instant::now();
+    while count(&store).await == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "row never written"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        store
+            .query_requests(&RequestFilter::default())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    task.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_full_queue_drops_and_never_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = mem_store(dir.path()).await;
+    let (sink, task) = RequestLogWriter::spawn_with_capacity(store.clone(), 16);
+    // On this single-threaded runtime the writer cannot run during the loop: the queue fills.
+    let started = Instant::now();
+    for i in 0..10_000i64 {
+        sink.record(record(1_700_000_000_000 + i, "a", "p", 200));
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "record() must not wait"
+    );
+    assert_eq!(sink.dropped(), 10_000 - 16);
+    task.shutdown().await;
+    assert_eq!(sink.written(), 16);
+    assert_eq!(count(&store).await, 16);
+}
+
+#[tokio::test]
+async fn ends_when_every_sink_is_gone() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = mem_store(dir.path()).await;
+    let (sink, task) = RequestLogWriter::spawn(store.clone());
+    sink.record(record(1_700_000_000_000, "a", "p", 200));
+    drop(sink);
+    tokio::time::timeout(Duration::from_secs(5), task.shutdown())
+        .await
+        .unwrap();
+    assert_eq!(count(&store).await, 1);
+}
