@@ -78,6 +78,16 @@ struct Ledger {
     faults: FaultTable,
 }
 
+/// Counts without allocating a key that is already there.
+fn bump(counts: &mut HashMap<String, usize>, name: &str) {
+    match counts.get_mut(name) {
+        Some(n) => *n += 1,
+        None => {
+            counts.insert(name.to_owned(), 1);
+        }
+    }
+}
+
 /// Which fault table a programmatic fault goes into.
 #[derive(Clone, Copy)]
 pub(crate) enum Target {
@@ -109,22 +119,26 @@ impl Book {
         self.ledger.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Records and counts a request, then takes the programmatic fault that applies to it.
-    pub fn admit(&self, request: RecordedRequest) -> Option<Fault> {
+    /// Counts a request (and records it, if recording is on), then takes the programmatic
+    /// fault that applies to it. The record is built only when it will be kept, so the
+    /// benchmark path copies no headers.
+    pub fn admit(
+        &self,
+        key: Option<&str>,
+        model: Option<&str>,
+        record: impl FnOnce() -> RecordedRequest,
+    ) -> Option<Fault> {
+        let request = self.record.then(record);
         let mut l = self.ledger();
         l.total += 1;
-        if let Some(k) = &request.key {
-            *l.per_key.entry(k.clone()).or_default() += 1;
+        if let Some(k) = key {
+            bump(&mut l.per_key, k);
         }
-        if let Some(m) = &request.model {
-            *l.per_model.entry(m.clone()).or_default() += 1;
+        if let Some(m) = model {
+            bump(&mut l.per_model, m);
         }
-        let fault = l
-            .faults
-            .take(request.key.as_deref(), request.model.as_deref());
-        if self.record {
-            l.requests.push(request);
-        }
+        let fault = l.faults.take(key, model);
+        l.requests.extend(request);
         fault
     }
 

@@ -142,81 +142,42 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
 
 async fn answer(shared: &Shared, req: Request) -> Response {
     let (parts, body) = req.into_parts();
-    let path = parts.uri.path().to_owned();
-    let query = parts.uri.query().map(str::to_owned);
-    let endpoint = route(&parts.method, &path);
-    let key = presented_key(&parts.headers, query.as_deref());
+    let endpoint = route(&parts.method, parts.uri.path());
+    let query = parts.uri.query();
+    let key = presented_key(&parts.headers, query);
     let Ok(body) = axum::body::to_bytes(body, usize::MAX).await else {
         // The client went away while sending; nobody is left to answer.
         return plain(StatusCode::BAD_REQUEST, Bytes::new());
     };
-    let dialect = match &endpoint {
-        Endpoint::Generate(d) => Some(*d),
-        Endpoint::Gemini { .. } => Some(Dialect::Gemini),
-        _ => None,
+    let (dialect, gemini) = match endpoint {
+        Endpoint::Generate(d) => (d, None),
+        Endpoint::Gemini { model, stream } => (Dialect::Gemini, Some((model, stream))),
+        other => {
+            shared.book.admit(key.as_deref(), None, || {
+                record(&parts, &body, key.clone(), None, None)
+            });
+            return serve_other(shared, other, &parts, &body);
+        }
     };
-    let parsed: Option<Value> = match dialect {
-        Some(_) => serde_json::from_slice(&body).ok(),
-        None => None,
+    let ask = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .map(|v| dialect.read(&v));
+    let model = match (&gemini, &ask) {
+        (Some((model, _)), _) => Some(model.clone()),
+        (None, Some(ask)) => ask.model.clone(),
+        (None, None) => None,
     };
-    let ask = match (dialect, &parsed) {
-        (Some(d), Some(v)) => Some(d.read(v)),
-        _ => None,
-    };
-    let model = match &endpoint {
-        Endpoint::Gemini { model, .. } => Some(model.clone()),
-        _ => ask.as_ref().and_then(|a| a.model.clone()),
-    };
-    let fault = shared.book.admit(RecordedRequest {
-        method: parts.method,
-        path,
-        query: query.clone(),
-        headers: parts.headers.clone(),
-        body: body.clone(),
-        key: key.clone(),
-        model: model.clone(),
-        dialect,
+    let fault = shared.book.admit(key.as_deref(), model.as_deref(), || {
+        record(&parts, &body, key.clone(), model.clone(), Some(dialect))
     });
-
-    let (dialect, mut ask) = match (endpoint, dialect, ask) {
-        (Endpoint::Models, ..) => {
-            let anthropic = parts.headers.contains_key("anthropic-version");
-            let list = if anthropic {
-                &shared.anthropic_models
-            } else {
-                &shared.openai_models
-            };
-            return json_response(StatusCode::OK, list.clone());
-        }
-        (Endpoint::GeminiModels, ..) => {
-            return json_response(StatusCode::OK, shared.gemini_models.clone());
-        }
-        (Endpoint::CountTokens, ..) => {
-            let tokens = (body.len() / 4).max(1);
-            let v = serde_json::json!({ "input_tokens": tokens });
-            return json_response(StatusCode::OK, json_bytes(&v));
-        }
-        (Endpoint::Probe, ..) => return plain(StatusCode::OK, Bytes::new()),
-        (Endpoint::Unknown, ..) => {
-            let f = Failure::new(
-                404,
-                format!("The mock serves no {path}", path = parts.uri.path()),
-            );
-            return error_response(Dialect::OpenAiChat, &f, &ResetHints::default());
-        }
-        (_, Some(d), None) => {
-            let f = Failure::new(400, "The request body is not valid JSON.");
-            return error_response(d, &f, &ResetHints::default());
-        }
-        (ep, Some(d), Some(ask)) => {
-            let ask = match ep {
-                Endpoint::Gemini { stream, .. } => crate::turn::Ask { stream, ..ask },
-                _ => ask,
-            };
-            (d, ask)
-        }
-        (_, None, _) => return plain(StatusCode::NOT_FOUND, Bytes::new()),
+    let Some(mut ask) = ask else {
+        let f = Failure::new(400, "The request body is not valid JSON.");
+        return error_response(dialect, &f, &ResetHints::default());
     };
+    if let Some((_, stream)) = gemini {
+        // Gemini says "stream" in the path, not the body.
+        ask.stream = stream;
+    }
 
     let directives = match request_directives(model.as_deref(), key.as_deref(), &parts.headers) {
         Ok(d) => d,
@@ -266,11 +227,10 @@ async fn answer(shared: &Shared, req: Request) -> Response {
 
     let seq = shared.seq.fetch_add(1, Ordering::Relaxed);
     let gemini_sse = query
-        .as_deref()
         .and_then(|q| query_param(q, "alt"))
         .is_some_and(|alt| alt == "sse");
     let is_sse = ask.stream && (dialect != Dialect::Gemini || gemini_sse);
-    ask.stream = is_sse;
+    let gemini_array = dialect == Dialect::Gemini && ask.stream && !gemini_sse;
     let turn = Turn::plan(
         seq,
         base_model,
@@ -300,7 +260,7 @@ async fn answer(shared: &Shared, req: Request) -> Response {
             _ => dialect.frames(&turn, &ask),
         }
     } else {
-        let whole = if dialect == Dialect::Gemini && ask.stream {
+        let whole = if gemini_array {
             Dialect::gemini_array(&turn)
         } else {
             dialect.json(&turn)
@@ -311,8 +271,8 @@ async fn answer(shared: &Shared, req: Request) -> Response {
             None => return json_response(StatusCode::OK, whole),
             // Timing faults need at least two pieces to act between.
             Some(_) => {
-                let (a, b) = whole.split_at(whole.len() / 2);
-                vec![Bytes::copy_from_slice(a), Bytes::copy_from_slice(b)]
+                let half = whole.len() / 2;
+                vec![whole.slice(..half), whole.slice(half..)]
             }
         }
     };
@@ -337,6 +297,52 @@ async fn answer(shared: &Shared, req: Request) -> Response {
         h.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     }
     response
+}
+
+fn record(
+    parts: &http::request::Parts,
+    body: &Bytes,
+    key: Option<String>,
+    model: Option<String>,
+    dialect: Option<Dialect>,
+) -> RecordedRequest {
+    RecordedRequest {
+        method: parts.method.clone(),
+        path: parts.uri.path().to_owned(),
+        query: parts.uri.query().map(str::to_owned),
+        headers: parts.headers.clone(),
+        body: body.clone(),
+        key,
+        model,
+        dialect,
+    }
+}
+
+/// Everything but generation: model lists, token counts, the probe, unknown paths.
+fn serve_other(
+    shared: &Shared,
+    endpoint: Endpoint,
+    parts: &http::request::Parts,
+    body: &Bytes,
+) -> Response {
+    match endpoint {
+        Endpoint::Models if parts.headers.contains_key("anthropic-version") => {
+            json_response(StatusCode::OK, shared.anthropic_models.clone())
+        }
+        Endpoint::Models => json_response(StatusCode::OK, shared.openai_models.clone()),
+        Endpoint::GeminiModels => json_response(StatusCode::OK, shared.gemini_models.clone()),
+        Endpoint::CountTokens => {
+            let tokens = (body.len() / 4).max(1);
+            let v = serde_json::json!({ "input_tokens": tokens });
+            json_response(StatusCode::OK, json_bytes(&v))
+        }
+        Endpoint::Probe => plain(StatusCode::OK, Bytes::new()),
+        Endpoint::Generate(_) | Endpoint::Gemini { .. } | Endpoint::Unknown => {
+            let path = parts.uri.path();
+            let f = Failure::new(404, format!("The mock serves no {path}."));
+            error_response(Dialect::OpenAiChat, &f, &ResetHints::default())
+        }
+    }
 }
 
 /// Directives from the model name, the key and the `x-mock-fault` header; later sources win.
