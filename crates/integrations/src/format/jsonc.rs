@@ -557,6 +557,13 @@ fn insert(style: &Style<'_>, obj: &Object, key: &str, value: &Value) -> Vec<Spli
         None => {
             let (at, at_break) = end_of_line(text, last.value.end);
             let at = if at_break { at } else { last.value.end };
+            if at == last.value.end {
+                return vec![Splice {
+                    start: at,
+                    end: at,
+                    text: format!(",{nl}{member}"),
+                }];
+            }
             vec![
                 Splice {
                     start: last.value.end,

@@ -182,7 +182,7 @@ pub(super) fn get(text: &str, key: &str) -> Result<Option<Value>, EditError> {
 }
 
 pub(super) fn set(text: &str, key: &str, value: &str) -> Result<String, EditError> {
-    let rendered = Value::String(value.to_owned()).to_string();
+    let rendered = render(value);
     let (_, found) = find(text, key)?;
     let mut out = text.to_owned();
     match found {
@@ -203,6 +203,30 @@ pub(super) fn set(text: &str, key: &str, value: &str) -> Result<String, EditErro
         }
     }
     Ok(out)
+}
+
+/// A plain scalar when YAML reads it back as the same string, else double-quoted.
+fn render(value: &str) -> String {
+    let keyword = [
+        "true", "false", "yes", "no", "on", "off", "y", "n", "null", "~",
+    ]
+    .iter()
+    .any(|k| value.eq_ignore_ascii_case(k));
+    let plain = value
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric() || c == '/' || c == '.')
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-./:@+".contains(c))
+        && !value.ends_with(':')
+        && !keyword
+        && value.parse::<f64>().is_err();
+    if plain {
+        value.to_owned()
+    } else {
+        Value::String(value.to_owned()).to_string()
+    }
 }
 
 pub(super) fn remove(text: &str, key: &str) -> Result<String, EditError> {
