@@ -85,13 +85,21 @@
 //! # Example
 //!
 //! ```no_run
-//! # async fn demo() -> std::io::Result<()> {
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::time::Duration;
 //! use switchboard_mock_upstream::{Dialect, Fault, MockUpstream};
+//!
 //! let mock = MockUpstream::start().await?;
 //! let base = mock.base_url(Dialect::OpenAiChat); // http://127.0.0.1:PORT/v1
-//! mock.push_fault_for_key("sk-a", "fault=429,retry_after=7".parse().unwrap_or(Fault::status(429)));
-//! // ... point the router at `base` with key sk-a, send a request ...
-//! assert_eq!(mock.count_for_key("sk-a"), 0);
+//! // The next request with key sk-a gets a 429 saying "retry in 7 s"; later ones succeed.
+//! mock.push_fault_for_key("sk-a", "fault=429,retry_after=7".parse()?);
+//! // Every request naming mock-large fails with 503 until cleared.
+//! mock.set_fault_for_model("mock-large", Some(Fault::status(503)));
+//!
+//! // ... point the router at `base` with keys sk-a and sk-b, send a request, then:
+//! assert_eq!(mock.count_for_key("sk-a"), 1);
+//! assert_eq!(mock.requests()[0].header("authorization"), Some("Bearer sk-a"));
+//! assert!(mock.wait_idle(Duration::from_millis(500)).await);
 //! mock.shutdown().await;
 //! # Ok(()) }
 //! ```

@@ -169,3 +169,23 @@ async fn shutdown_ends_hung_requests() {
         .unwrap();
     assert!(pending.await.unwrap().is_err());
 }
+
+#[tokio::test]
+async fn in_flight_returns_to_zero_after_client_leaves_before_headers() {
+    let mock = MockUpstream::start().await.unwrap();
+    let err = crate::support::client_with_timeout(Duration::from_millis(200))
+        .post(format!("http://{}/v1/chat/completions", mock.addr()))
+        .bearer_auth("sk-a")
+        .json(&chat_body("m@latency_ms=5000", false))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(err.is_timeout());
+    assert!(
+        mock.wait_idle(Duration::from_millis(500)).await,
+        "still in flight"
+    );
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(mock.open_connections(), 0);
+    assert_eq!(mock.count_for_model("m@latency_ms=5000"), 1);
+}
