@@ -27,7 +27,7 @@ pub use requests::{Bucket, GroupBy, MAX_PAGE, RequestFilter, StatusFilter, Usage
 pub use secrets::MemorySecretStore;
 pub use secrets::{
     EncryptedFileStore, MASTER_KEY_ENV, MasterKey, MigrateReport, SecretError, SecretStore,
-    SecretStoreKind, default_key_file, migrate_secrets,
+    SecretStoreKind, default_key_file, default_key_file_for, migrate_secrets,
 };
 pub use tokens::LocalToken;
 pub use writer::{

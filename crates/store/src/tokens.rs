@@ -85,14 +85,7 @@ impl Store {
         }
         let id = which.secret_id();
         let token = self
-            .with_secrets(move |st| {
-                if let Some(s) = st.get(id)? {
-                    return Ok(s);
-                }
-                let s = which.generate();
-                st.put(id, &s)?;
-                Ok(s)
-            })
+            .with_secrets(move |st| st.get_or_insert(id, &mut || which.generate()))
             .await?;
         Ok(token)
     }

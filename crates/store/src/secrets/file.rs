@@ -96,7 +96,30 @@ pub fn default_key_file() -> Option<PathBuf> {
     dirs::config_dir().map(|d| d.join("switchboard").join("master.key"))
 }
 
+/// The first of [`default_key_file`], `<config dir>/switchboard-master-key/master.key` and
+/// `~/.switchboard-master-key/master.key` that is not inside `data_dir` (on macOS and Windows
+/// the config and data directories are the same folder). `None` if each of them would be.
+pub fn default_key_file_for(data_dir: &Path) -> Option<PathBuf> {
+    let data = canonical_or_self(data_dir);
+    let candidates = [
+        default_key_file(),
+        dirs::config_dir().map(|d| d.join("switchboard-master-key").join("master.key")),
+        dirs::home_dir().map(|d| d.join(".switchboard-master-key").join("master.key")),
+    ];
+    candidates.into_iter().flatten().find(|k| {
+        !k.parent()
+            .map(canonical_or_self)
+            .is_some_and(|d| d.starts_with(&data))
+    })
+}
+
 impl MasterKey {
+    /// `SWITCHBOARD_MASTER_KEY` if set and not empty, else `key_file`, else
+    /// [`default_key_file_for`] `data_dir`. What the server uses.
+    pub fn resolve(data_dir: &Path, key_file: Option<PathBuf>) -> Result<MasterKey, SecretError> {
+        Self::from_env_or_key_file(key_file.or_else(|| default_key_file_for(data_dir)))
+    }
+
     /// `SWITCHBOARD_MASTER_KEY` if set and not empty, else `key_file` (or
     /// [`default_key_file`] when `None`).
     pub fn from_env_or_key_file(key_file: Option<PathBuf>) -> Result<MasterKey, SecretError> {
@@ -342,6 +365,15 @@ impl EncryptedFileStore {
         Ok(store)
     }
 
+    /// [`EncryptedFileStore::open`] with [`MasterKey::resolve`]: `SWITCHBOARD_MASTER_KEY`,
+    /// else `key_file`, else the default key file for this data directory.
+    pub fn open_default(
+        data_dir: &Path,
+        key_file: Option<PathBuf>,
+    ) -> Result<EncryptedFileStore, SecretError> {
+        Self::open(data_dir, MasterKey::resolve(data_dir, key_file)?)
+    }
+
     /// The path of `secrets.enc`.
     pub fn path(&self) -> &Path {
         &self.path
@@ -577,5 +609,31 @@ impl SecretStore for EncryptedFileStore {
 
     fn delete(&self, id: &str) -> Result<(), SecretError> {
         self.modify(|map| map.remove(id).is_some())
+    }
+
+    fn get_or_insert(
+        &self,
+        id: &str,
+        make: &mut dyn FnMut() -> Secret,
+    ) -> Result<Secret, SecretError> {
+        check_id(id)?;
+        if let Some(s) = self.state()?.cache.get(id) {
+            return Ok(s.clone());
+        }
+        let mut out = None;
+        self.modify(|map| {
+            if let Some(s) = map.get(id) {
+                out = Some(s.clone());
+                return false;
+            }
+            let s = make();
+            map.insert(id.to_owned(), s.clone());
+            out = Some(s);
+            true
+        })?;
+        out.ok_or_else(|| SecretError::Backend {
+            id: id.to_owned(),
+            reason: "no value produced".into(),
+        })
     }
 }

@@ -12,7 +12,9 @@ mod memory;
 use std::path::PathBuf;
 
 pub(crate) use file::create_private_dir;
-pub use file::{EncryptedFileStore, MASTER_KEY_ENV, MasterKey, default_key_file};
+pub use file::{
+    EncryptedFileStore, MASTER_KEY_ENV, MasterKey, default_key_file, default_key_file_for,
+};
 #[cfg(any(test, feature = "test-util"))]
 pub use memory::MemorySecretStore;
 use switchboard_router::Secret;
@@ -86,6 +88,22 @@ pub trait SecretStore: Send + Sync {
     fn put(&self, id: &str, secret: &Secret) -> Result<(), SecretError>;
     fn get(&self, id: &str) -> Result<Option<Secret>, SecretError>;
     fn delete(&self, id: &str) -> Result<(), SecretError>;
+
+    /// The secret under `id`, or `make()` stored under it if there is none. Backends that
+    /// can (the encrypted file) do this atomically, so two processes starting at once agree
+    /// on one generated value; the default is a plain get-then-put.
+    fn get_or_insert(
+        &self,
+        id: &str,
+        make: &mut dyn FnMut() -> Secret,
+    ) -> Result<Secret, SecretError> {
+        if let Some(s) = self.get(id)? {
+            return Ok(s);
+        }
+        let s = make();
+        self.put(id, &s)?;
+        Ok(s)
+    }
 }
 
 /// Copies the secrets named by `ids` from one backend to another (for example from the

@@ -5,6 +5,7 @@
 
 mod common;
 mod config;
+mod logs;
 mod open;
 mod requests;
 mod secrets;

@@ -344,3 +344,42 @@ fn secrets_migrate_between_backends() {
     assert_eq!(to.get("key:1").unwrap(), Some(Secret::new("one")));
     assert_eq!(from.len(), 2, "source untouched");
 }
+
+#[test]
+fn get_or_insert_agrees_across_handles() {
+    let data = tempfile::tempdir().unwrap();
+    let keys = tempfile::tempdir().unwrap();
+    let a = file_store(data.path(), keys.path());
+    let b = file_store(data.path(), keys.path());
+    let first = a
+        .get_or_insert("local:x", &mut || Secret::new("from-a"))
+        .unwrap();
+    // `b` has not seen the entry yet (its cache is from before), but must not overwrite it.
+    let second = b
+        .get_or_insert("local:x", &mut || Secret::new("from-b"))
+        .unwrap();
+    assert_eq!(first, Secret::new("from-a"));
+    assert_eq!(second, first);
+}
+
+#[test]
+fn default_key_file_is_never_inside_the_data_dir() {
+    let Some(config) = dirs::config_dir() else {
+        return;
+    };
+    for data in [
+        config.join("switchboard"),
+        config.clone(),
+        std::env::temp_dir().join("sb-data"),
+    ] {
+        let Some(key) = switchboard_store::default_key_file_for(&data) else {
+            continue;
+        };
+        assert!(
+            !key.starts_with(&data),
+            "{} inside {}",
+            key.display(),
+            data.display()
+        );
+    }
+}
