@@ -97,7 +97,8 @@ impl SseDecoder {
 
     /// Decodes `chunk`, appending completed events to `out`.
     pub fn push(&mut self, mut chunk: &[u8], out: &mut Vec<SseEvent>) -> Result<(), SseError> {
-        if self.pending_cr {
+        // An empty chunk says nothing about whether a `\n` follows the pending `\r`.
+        if self.pending_cr && !chunk.is_empty() {
             self.pending_cr = false;
             if let Some(rest) = chunk.strip_prefix(b"\n") {
                 chunk = rest;
@@ -239,6 +240,12 @@ mod tests {
             let (a, b) = FIXTURE.split_at(i);
             assert_eq!(decode_all(&[a, b]), whole, "split at {i}");
         }
+    }
+
+    #[test]
+    fn empty_chunk_after_cr_keeps_the_crlf_together() {
+        let (a, b) = FIXTURE.split_at(21);
+        assert_eq!(decode_all(&[a, b"", b]), decode_all(&[FIXTURE]));
     }
 
     #[test]
