@@ -11,8 +11,8 @@ use serde_json::{Map, Value, json};
 
 use crate::error::ClientError;
 use crate::ir::{
-    self, FunctionTool, Image, Message, Part, ReasoningConfig, ResponseFormat, Role, StopReason,
-    StreamEvent, Tool, ToolCall, ToolChoice, ToolResult, Usage,
+    self, FunctionTool, Image, Message, Part, ReasoningConfig, ResponseFormat, Role, Signature,
+    StopReason, StreamEvent, Tool, ToolCall, ToolChoice, ToolResult, Usage,
 };
 use crate::lenient::{
     Obj, arguments_object, as_obj, get, invalid, opt_array, opt_bool, opt_f64, opt_obj, opt_str,
@@ -224,13 +224,16 @@ fn decode_block(b: &Obj, path: &str) -> Result<Option<Part>, ClientError> {
             text: opt_str(b, "thinking", path)?.unwrap_or_default().to_owned(),
             signature: opt_str(b, "signature", path)?
                 .filter(|s| !s.is_empty())
-                .map(str::to_owned),
-            ..Default::default()
+                .map(|s| Signature::from_client(Dialect::Anthropic, s)),
+            redacted: false,
         }),
         "redacted_thinking" => Part::Reasoning(ir::Reasoning {
-            encrypted: Some(req_str(b, "data", path)?.to_owned()),
+            text: String::new(),
+            signature: Some(Signature::new(
+                Dialect::Anthropic,
+                req_str(b, "data", path)?,
+            )),
             redacted: true,
-            ..Default::default()
         }),
         // Documents, server tool blocks, search results: no IR equivalent.
         _ => return Ok(None),
@@ -240,18 +243,6 @@ fn decode_block(b: &Obj, path: &str) -> Result<Option<Part>, ClientError> {
 pub(crate) fn encode_request(req: &ir::Request, model: &str, quirks: &Quirks) -> Value {
     let mut o = Map::new();
     o.insert("model".into(), json!(model));
-    let default_cap = quirks.default_max_tokens.unwrap_or(DEFAULT_MAX_TOKENS);
-    let thinking_budget = thinking_budget(
-        req.reasoning.as_ref(),
-        req.sampling.max_tokens.unwrap_or(u64::MAX),
-    );
-    let max_tokens = match (req.sampling.max_tokens, thinking_budget) {
-        (Some(cap), _) => cap,
-        // No cap from the client: leave room for an answer after the thinking.
-        (None, Some(budget)) => budget + default_cap,
-        (None, None) => default_cap,
-    };
-    o.insert("max_tokens".into(), json!(max_tokens));
     let mut system = req.system.join("\n\n");
     if let Some(instruction) = json_instruction(req.response_format.as_ref()) {
         // No JSON mode on the Messages API: ask for it in the system prompt.
@@ -283,6 +274,19 @@ pub(crate) fn encode_request(req: &ir::Request, model: &str, quirks: &Quirks) ->
             json!({"role": if role == Role::User {"user"} else {"assistant"}, "content": blocks})
         })
         .collect();
+    let default_cap = quirks.default_max_tokens.unwrap_or(DEFAULT_MAX_TOKENS);
+    let thinking_budget = thinking_budget(
+        req.reasoning.as_ref(),
+        req.sampling.max_tokens.unwrap_or(u64::MAX),
+    )
+    .filter(|_| tool_turn_is_signed(&messages));
+    let max_tokens = match (req.sampling.max_tokens, thinking_budget) {
+        (Some(cap), _) => cap,
+        // No cap from the client: leave room for an answer after the thinking.
+        (None, Some(budget)) => budget + default_cap,
+        (None, None) => default_cap,
+    };
+    o.insert("max_tokens".into(), json!(max_tokens));
     o.insert("messages".into(), Value::Array(messages));
     let tools: Vec<Value> = req
         .tools
@@ -345,6 +349,22 @@ pub(crate) fn encode_request(req: &ir::Request, model: &str, quirks: &Quirks) ->
     Value::Object(o)
 }
 
+/// With thinking on, Anthropic requires the assistant turn whose tool calls are being answered
+/// to open with a signed thinking block. A history that came through another dialect usually
+/// has none; thinking is then left off for this request rather than failing it. Judged on the
+/// encoded `messages`, i.e. what Anthropic will actually see.
+fn tool_turn_is_signed(messages: &[Value]) -> bool {
+    let Some(last) = messages.iter().rev().find(|m| m["role"] == "assistant") else {
+        return true;
+    };
+    let blocks = last["content"].as_array().map_or(&[][..], Vec::as_slice);
+    let kind = |b: &Value| b["type"].as_str().unwrap_or_default().to_owned();
+    !blocks.iter().any(|b| kind(b) == "tool_use")
+        || blocks
+            .first()
+            .is_some_and(|b| matches!(kind(b).as_str(), "thinking" | "redacted_thinking"))
+}
+
 /// The thinking budget to request, if any: the explicit budget or one derived from the effort,
 /// kept below `max_tokens` as Anthropic requires; `None` when that leaves less than the minimum.
 fn thinking_budget(r: Option<&ReasoningConfig>, max_tokens: u64) -> Option<u64> {
@@ -405,15 +425,15 @@ fn encode_blocks(role: Role, parts: &[Part]) -> Vec<Value> {
                 }
                 Some(b)
             }
-            Part::Reasoning(r) if role == Role::Assistant => match (&r.signature, &r.encrypted) {
-                (_, Some(data)) if r.redacted => {
-                    Some(json!({"type": "redacted_thinking", "data": data}))
-                }
-                (Some(sig), _) => {
-                    Some(json!({"type": "thinking", "thinking": r.text, "signature": sig}))
-                }
-                _ => None,
-            },
+            // Only Anthropic's own signatures are accepted, and unsigned thinking is rejected.
+            Part::Reasoning(r) if role == Role::Assistant => {
+                let sig = r.signature.as_ref()?.for_upstream(Dialect::Anthropic)?;
+                Some(if r.redacted {
+                    json!({"type": "redacted_thinking", "data": sig})
+                } else {
+                    json!({"type": "thinking", "thinking": r.text, "signature": sig})
+                })
+            }
             Part::Reasoning(_) => None,
         })
         .collect()
@@ -512,13 +532,14 @@ pub(crate) fn encode_response(resp: &ir::Response, client_model: &str) -> Value 
                 "input": arguments_object(&c.arguments),
             })),
             Part::Reasoning(r) if r.redacted => r
-                .encrypted
+                .signature
                 .as_ref()
+                .and_then(|s| s.for_upstream(Dialect::Anthropic))
                 .map(|d| json!({"type": "redacted_thinking", "data": d})),
             Part::Reasoning(r) if !r.text.is_empty() || r.signature.is_some() => Some(json!({
                 "type": "thinking",
                 "thinking": r.text,
-                "signature": r.signature.clone().unwrap_or_default(),
+                "signature": r.signature.as_ref().map(|s| s.to_client(Dialect::Anthropic)).unwrap_or_default(),
             })),
             _ => None,
         })
@@ -587,10 +608,9 @@ impl UpstreamStream for AnthropicUpstream {
                         StreamEvent::Reasoning,
                         str_at("/content_block/thinking"),
                     ),
-                    "redacted_thinking" => out.push(StreamEvent::ReasoningEncrypted {
-                        data: str_at("/content_block/data").to_owned(),
-                        redacted: true,
-                    }),
+                    "redacted_thinking" => out.push(StreamEvent::RedactedReasoning(
+                        str_at("/content_block/data").to_owned(),
+                    )),
                     "tool_use" => {
                         let call = self.next_call;
                         self.next_call += 1;
@@ -687,6 +707,8 @@ enum Block {
 /// (`content_block_start`, deltas, `content_block_stop`), then `message_delta` and
 /// `message_stop`.
 pub(crate) struct AnthropicClient {
+    /// Who issued the signatures in this stream.
+    upstream: Dialect,
     id: String,
     model: String,
     started: bool,
@@ -698,8 +720,9 @@ pub(crate) struct AnthropicClient {
 }
 
 impl AnthropicClient {
-    pub(crate) fn new(client_model: &str) -> Self {
+    pub(crate) fn new(client_model: &str, upstream: Dialect) -> Self {
         AnthropicClient {
+            upstream,
             id: fresh_id("msg_"),
             model: client_model.to_owned(),
             started: false,
@@ -788,12 +811,15 @@ impl ClientStream for AnthropicClient {
             }
             StreamEvent::ReasoningSignature(s) => {
                 let i = self.open(Block::Thinking, thinking_start(), out);
-                Self::delta(out, i, json!({"type": "signature_delta", "signature": s}));
+                let signature =
+                    Signature::new(self.upstream, s.as_str()).to_client(Dialect::Anthropic);
+                Self::delta(
+                    out,
+                    i,
+                    json!({"type": "signature_delta", "signature": signature}),
+                );
             }
-            StreamEvent::ReasoningEncrypted {
-                data,
-                redacted: true,
-            } => {
+            StreamEvent::RedactedReasoning(data) => {
                 self.close(out);
                 let index = self.next_block;
                 self.next_block += 1;
@@ -827,8 +853,7 @@ impl ClientStream for AnthropicClient {
                     );
                 }
             }
-            // Responses' encrypted reasoning is only valid for OpenAI; usage and stop are
-            // handled by `finish`.
+            // Usage and stop are handled by `finish`.
             _ => {}
         }
     }

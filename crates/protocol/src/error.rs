@@ -67,7 +67,8 @@ impl ErrorKind {
         }
     }
 
-    fn openai_type(self) -> &'static str {
+    /// The OpenAI `error.type` for this kind.
+    pub fn openai_type(self) -> &'static str {
         match self {
             ErrorKind::InvalidRequest
             | ErrorKind::NotFound

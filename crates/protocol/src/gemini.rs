@@ -14,8 +14,8 @@ use serde_json::{Map, Value, json};
 
 use crate::error::ClientError;
 use crate::ir::{
-    self, FunctionTool, Image, Message, Part, ReasoningConfig, ResponseFormat, Role, StopReason,
-    StreamEvent, Tool, ToolCall, ToolChoice, ToolResult, Usage,
+    self, FunctionTool, Image, Message, Part, ReasoningConfig, ResponseFormat, Role, Signature,
+    StopReason, StreamEvent, Tool, ToolCall, ToolChoice, ToolResult, Usage,
 };
 use crate::lenient::{
     Obj, arguments_object, as_obj, get, invalid, opt_array, opt_bool, opt_f64, opt_obj, opt_str,
@@ -229,7 +229,7 @@ fn decode_part(
 ) -> Result<(), ClientError> {
     let signature = pick(p, "thoughtSignature", "thought_signature")
         .and_then(Value::as_str)
-        .map(str::to_owned);
+        .map(|s| Signature::from_client(Dialect::Gemini, s));
     let thought = opt_bool(p, "thought", path)?.unwrap_or(false);
     if let Some(text) = opt_str(p, "text", path)? {
         if thought {
@@ -295,7 +295,7 @@ fn decode_part(
 
 /// A signature riding on a non-thought part becomes an empty reasoning part just before it;
 /// the encoder puts it back on the following part.
-fn push_signature(out: &mut Vec<Part>, signature: Option<String>) {
+fn push_signature(out: &mut Vec<Part>, signature: Option<Signature>) {
     if let Some(signature) = signature {
         out.push(Part::Reasoning(ir::Reasoning {
             signature: Some(signature),
@@ -324,19 +324,25 @@ fn response_text(v: Option<&Value>) -> (String, bool) {
 pub(crate) fn encode_request(req: &ir::Request) -> Value {
     let mut o = Map::new();
     let mut names = std::collections::HashMap::new();
-    let mut contents = Vec::new();
+    let mut contents: Vec<(Role, Vec<Value>)> = Vec::new();
     for m in &req.messages {
-        let parts = encode_parts(&m.content, &mut names);
+        let mut parts = encode_parts(&m.content, &mut names, false);
         if parts.is_empty() {
             continue;
         }
-        let role = if m.role == Role::User {
-            "user"
-        } else {
-            "model"
-        };
-        contents.push(json!({"role": role, "parts": parts}));
+        match contents.last_mut() {
+            // One turn per role change, as Gemini expects (Chat splits tool results off).
+            Some((role, prev)) if *role == m.role => prev.append(&mut parts),
+            _ => contents.push((m.role, parts)),
+        }
     }
+    let contents: Vec<Value> = contents
+        .into_iter()
+        .map(|(role, parts)| {
+            let role = if role == Role::User { "user" } else { "model" };
+            json!({"role": role, "parts": parts})
+        })
+        .collect();
     if !req.system.is_empty() {
         o.insert(
             "systemInstruction".into(),
@@ -414,7 +420,12 @@ pub(crate) fn encode_request(req: &ir::Request) -> Value {
         } else {
             let budget = r
                 .budget_tokens
-                .or_else(|| r.effort.as_deref().map(ir::effort_to_budget));
+                .or_else(|| r.effort.as_deref().map(ir::effort_to_budget))
+                // Thoughts count against maxOutputTokens: leave room for the answer.
+                .map(|b| match s.max_tokens {
+                    Some(max) if b >= max => max / 2,
+                    _ => b,
+                });
             match budget {
                 Some(b) => json!({"thinkingBudget": b, "includeThoughts": true}),
                 None => json!({"includeThoughts": true}),
@@ -429,25 +440,34 @@ pub(crate) fn encode_request(req: &ir::Request) -> Value {
 }
 
 /// Encodes one message's parts. `names` maps call ids to function names, which Gemini's
-/// `functionResponse` requires and other dialects do not carry.
+/// `functionResponse` requires and other dialects do not carry. Only Gemini's own thought
+/// signatures are written; thoughts without one are kept only for a client
+/// (`keep_unsigned_thoughts`): an upstream gains nothing from them.
 fn encode_parts(
     parts: &[Part],
     names: &mut std::collections::HashMap<String, String>,
+    keep_unsigned_thoughts: bool,
 ) -> Vec<Value> {
     let mut out: Vec<Value> = Vec::new();
     let mut pending_signature: Option<&str> = None;
     for p in parts {
         let mut part = match p {
-            Part::Reasoning(r) if r.redacted || (r.text.is_empty() && r.signature.is_none()) => {
-                continue;
-            }
-            Part::Reasoning(r) if r.text.is_empty() => {
-                pending_signature = r.signature.as_deref();
-                continue;
-            }
+            Part::Reasoning(r) if r.redacted => continue,
             Part::Reasoning(r) => {
+                let sig = r
+                    .signature
+                    .as_ref()
+                    .and_then(|s| s.for_upstream(Dialect::Gemini));
+                if r.text.is_empty() {
+                    // The signature of a non-thought part: it rides on the next part.
+                    pending_signature = sig.or(pending_signature);
+                    continue;
+                }
+                if sig.is_none() && !keep_unsigned_thoughts {
+                    continue;
+                }
                 let mut v = json!({"text": r.text, "thought": true});
-                if let (Some(sig), Some(o)) = (&r.signature, v.as_object_mut()) {
+                if let (Some(sig), Some(o)) = (sig, v.as_object_mut()) {
                     o.insert("thoughtSignature".into(), json!(sig));
                 }
                 out.push(v);
@@ -596,7 +616,7 @@ fn usage_json(u: &Usage) -> Value {
 }
 
 pub(crate) fn encode_response(resp: &ir::Response, client_model: &str) -> Value {
-    let mut parts = encode_parts(&resp.content, &mut std::collections::HashMap::new());
+    let mut parts = encode_parts(&resp.content, &mut std::collections::HashMap::new(), true);
     if parts.is_empty() {
         parts.push(json!({"text": ""}));
     }
@@ -642,11 +662,13 @@ impl UpstreamStream for GeminiUpstream {
             let signature = p
                 .get("thoughtSignature")
                 .or_else(|| p.get("thought_signature"))
-                .and_then(Value::as_str);
-            if let Some(sig) = signature {
-                out.push(StreamEvent::ReasoningSignature(sig.to_owned()));
-            }
+                .and_then(Value::as_str)
+                .map(|s| StreamEvent::ReasoningSignature(s.to_owned()));
             let thought = p.get("thought").and_then(Value::as_bool) == Some(true);
+            // A thought's signature closes it; any other part's signature precedes the part.
+            if !thought {
+                out.extend(signature.clone());
+            }
             if let Some(t) = p
                 .get("text")
                 .and_then(Value::as_str)
@@ -657,6 +679,9 @@ impl UpstreamStream for GeminiUpstream {
                 } else {
                     StreamEvent::Text(t.to_owned())
                 });
+            }
+            if thought {
+                out.extend(signature);
             }
             if let Some(fc) = p.get("functionCall").or_else(|| p.get("function_call")) {
                 let index = self.next_call;
@@ -709,6 +734,8 @@ impl UpstreamStream for GeminiUpstream {
 /// written whole once its arguments are complete (Gemini never streams partial arguments); the
 /// last chunk carries `finishReason` and `usageMetadata`.
 pub(crate) struct GeminiClient {
+    /// Who issued the thought signatures in this stream.
+    upstream: Dialect,
     id: String,
     model: String,
     /// The call being assembled: (id, name, arguments)
@@ -717,8 +744,9 @@ pub(crate) struct GeminiClient {
 }
 
 impl GeminiClient {
-    pub(crate) fn new(client_model: &str) -> Self {
+    pub(crate) fn new(client_model: &str, upstream: Dialect) -> Self {
         GeminiClient {
+            upstream,
             id: fresh_id(""),
             model: client_model.to_owned(),
             call: None,
@@ -763,7 +791,10 @@ impl ClientStream for GeminiClient {
             return;
         }
         if let StreamEvent::ReasoningSignature(sig) = ev {
-            self.signature = Some(sig.clone());
+            // google-genai reads the slot as base64 bytes: only Gemini's own tokens fit.
+            if self.upstream == Dialect::Gemini {
+                self.signature = Some(sig.clone());
+            }
             return;
         }
         if let Some(part) = self.flush_call() {

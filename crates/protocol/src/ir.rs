@@ -77,15 +77,64 @@ pub struct ToolResult {
     pub is_error: bool,
 }
 
-/// Model reasoning. `signature` is an Anthropic thinking signature or a Gemini thought
-/// signature; `encrypted` is Responses `encrypted_content` or, with `redacted`, Anthropic
-/// `redacted_thinking` data. Both are opaque and only valid for the provider that made them.
+/// Model reasoning: its visible text (an Anthropic thinking block, a Responses summary, DeepSeek
+/// `reasoning_content`, a Gemini thought) and the opaque token that lets the provider resume it.
+/// `redacted` marks Anthropic `redacted_thinking`, whose data is the signature value.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Reasoning {
     pub text: String,
-    pub signature: Option<String>,
-    pub encrypted: Option<String>,
+    pub signature: Option<Signature>,
     pub redacted: bool,
+}
+
+/// An opaque reasoning token: an Anthropic thinking signature, a Responses
+/// `encrypted_content`, a Gemini `thoughtSignature`. Only the provider family that issued it
+/// can read it, so it remembers its `origin`.
+///
+/// When a token reaches a client of another dialect it is written into that dialect's slot
+/// tagged with its origin (`sbsig:{origin}:{value}`), so that when the client replays the
+/// history the token goes back to the upstream that can read it, and nowhere else. Gemini
+/// clients only ever receive Gemini tokens: their SDK types the slot as base64 bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signature {
+    pub origin: Dialect,
+    pub value: String,
+}
+
+const SIGNATURE_TAG: &str = "sbsig:";
+
+impl Signature {
+    pub fn new(origin: Dialect, value: impl Into<String>) -> Self {
+        Signature {
+            origin,
+            value: value.into(),
+        }
+    }
+
+    /// The value to write into `client`'s slot: bare when the client's own dialect issued it,
+    /// tagged with the origin otherwise.
+    pub fn to_client(&self, client: Dialect) -> String {
+        if self.origin == client {
+            self.value.clone()
+        } else {
+            format!("{SIGNATURE_TAG}{}:{}", self.origin, self.value)
+        }
+    }
+
+    /// Reads a token from a request's `slot` dialect: a tagged value names its origin, a bare
+    /// one was issued by the slot's own dialect.
+    pub fn from_client(slot: Dialect, value: &str) -> Self {
+        value
+            .strip_prefix(SIGNATURE_TAG)
+            .and_then(|rest| rest.split_once(':'))
+            .and_then(|(origin, v)| Some(Signature::new(Dialect::parse(origin)?, v)))
+            .unwrap_or_else(|| Signature::new(slot, value))
+    }
+
+    /// The raw value, if an upstream of `dialect` can read it.
+    pub fn for_upstream(&self, dialect: Dialect) -> Option<&str> {
+        (self.origin == dialect).then_some(self.value.as_str())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -184,11 +233,10 @@ pub struct Response {
 pub enum StreamEvent {
     Text(String),
     Reasoning(String),
+    /// The opaque token closing the current reasoning (issued by the stream's upstream).
     ReasoningSignature(String),
-    ReasoningEncrypted {
-        data: String,
-        redacted: bool,
-    },
+    /// Anthropic `redacted_thinking` data.
+    RedactedReasoning(String),
     /// A tool call begins. `index` is the call's ordinal within this response.
     ToolCallStart {
         index: u32,

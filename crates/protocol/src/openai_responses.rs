@@ -14,8 +14,8 @@ use serde_json::{Map, Value, json};
 
 use crate::error::ClientError;
 use crate::ir::{
-    self, FunctionTool, Message, Part, ReasoningConfig, ResponseFormat, Role, StopReason,
-    StreamEvent, Tool, ToolCall, ToolChoice, ToolResult, Usage,
+    self, FunctionTool, Message, Part, ReasoningConfig, ResponseFormat, Role, Signature,
+    StopReason, StreamEvent, Tool, ToolCall, ToolChoice, ToolResult, Usage,
 };
 use crate::lenient::{
     Obj, as_obj, get, invalid, opt_array, opt_bool, opt_f64, opt_obj, opt_str, opt_u64,
@@ -202,8 +202,9 @@ fn decode_item(item: &Obj, path: &str, req: &mut ir::Request) -> Result<(), Clie
                 .collect();
             let reasoning = ir::Reasoning {
                 text: summary.join("\n\n"),
-                encrypted: opt_str(item, "encrypted_content", path)?.map(str::to_owned),
-                ..Default::default()
+                signature: opt_str(item, "encrypted_content", path)?
+                    .map(|e| Signature::from_client(Dialect::OpenaiResponses, e)),
+                redacted: false,
             };
             push_part(req, Role::Assistant, Part::Reasoning(reasoning));
         }
@@ -347,7 +348,13 @@ pub(crate) fn encode_request(req: &ir::Request, model: &str) -> Value {
                 name,
                 schema,
                 strict,
-            } => json!({"type": "json_schema", "name": name, "schema": schema, "strict": strict}),
+            } => {
+                let mut f = json!({"type": "json_schema", "name": name, "schema": schema});
+                if let (Some(strict), Some(o)) = (strict, f.as_object_mut()) {
+                    o.insert("strict".into(), json!(strict));
+                }
+                f
+            }
         };
         o.insert("text".into(), json!({"format": format}));
     }
@@ -413,11 +420,19 @@ fn encode_assistant(parts: &[Part], input: &mut Vec<Value>) {
                 "arguments": c.arguments,
             })),
             // Only OpenAI's own encrypted reasoning can be replayed to it.
-            Part::Reasoning(r) if !r.redacted && r.encrypted.is_some() => input.push(json!({
-                "type": "reasoning",
-                "summary": summary_json(&r.text),
-                "encrypted_content": r.encrypted,
-            })),
+            Part::Reasoning(r) => {
+                if let Some(e) = r
+                    .signature
+                    .as_ref()
+                    .and_then(|s| s.for_upstream(Dialect::OpenaiResponses))
+                {
+                    input.push(json!({
+                        "type": "reasoning",
+                        "summary": summary_json(&r.text),
+                        "encrypted_content": e,
+                    }));
+                }
+            }
             _ => {}
         }
     }
@@ -478,11 +493,11 @@ pub(crate) fn decode_response(body: &[u8]) -> Result<ir::Response, ClientError> 
             }
             Some("reasoning") => resp.content.push(Part::Reasoning(ir::Reasoning {
                 text: item.get("summary").map(text_of).unwrap_or_default(),
-                encrypted: item
+                signature: item
                     .get("encrypted_content")
                     .and_then(Value::as_str)
-                    .map(str::to_owned),
-                ..Default::default()
+                    .map(|e| Signature::new(Dialect::OpenaiResponses, e)),
+                redacted: false,
             })),
             Some("function_call") => {
                 let s = |k: &str| {
@@ -583,11 +598,17 @@ pub(crate) fn encode_response(resp: &ir::Response, client_model: &str) -> Value 
                 }
                 _ => output.push(message_item(&fresh_id("msg_"), t, "completed")),
             },
-            Part::Reasoning(r) if !r.redacted => output.push(reasoning_item(
-                &fresh_id("rs_"),
-                &r.text,
-                r.encrypted.as_deref(),
-            )),
+            Part::Reasoning(r) if !r.redacted => {
+                let encrypted = r
+                    .signature
+                    .as_ref()
+                    .map(|s| s.to_client(Dialect::OpenaiResponses));
+                output.push(reasoning_item(
+                    &fresh_id("rs_"),
+                    &r.text,
+                    encrypted.as_deref(),
+                ))
+            }
             Part::ToolCall(c) => output.push(function_item(
                 &fresh_id("fc_"),
                 &c.id,
@@ -747,10 +768,7 @@ impl UpstreamStream for ResponsesUpstream {
                 match item.get("type").and_then(Value::as_str) {
                     Some("reasoning") => {
                         if let Some(e) = item.get("encrypted_content").and_then(Value::as_str) {
-                            out.push(StreamEvent::ReasoningEncrypted {
-                                data: e.to_owned(),
-                                redacted: false,
-                            });
+                            out.push(StreamEvent::ReasoningSignature(e.to_owned()));
                         }
                     }
                     Some("function_call") => {
@@ -824,9 +842,16 @@ impl UpstreamStream for ResponsesUpstream {
 // Streaming: IR → client events
 
 enum ItemKind {
-    Message { text: String },
-    Reasoning { text: String },
-    Function { call: u32 },
+    Message {
+        text: String,
+    },
+    Reasoning {
+        text: String,
+        encrypted: Option<String>,
+    },
+    Function {
+        call: u32,
+    },
 }
 
 struct OpenItem {
@@ -840,6 +865,8 @@ struct OpenItem {
 /// complete item), and `response.completed` (or `.incomplete`) with the whole output. Every
 /// event carries `type` and `sequence_number`, and its SSE event name equals its type.
 pub(crate) struct ResponsesClient {
+    /// Who issued the reasoning tokens in this stream.
+    upstream: Dialect,
     id: String,
     model: String,
     created_at: u64,
@@ -853,8 +880,9 @@ pub(crate) struct ResponsesClient {
 }
 
 impl ResponsesClient {
-    pub(crate) fn new(client_model: &str) -> Self {
+    pub(crate) fn new(client_model: &str, upstream: Dialect) -> Self {
         ResponsesClient {
+            upstream,
             id: fresh_id("resp_"),
             model: client_model.to_owned(),
             created_at: now_secs(),
@@ -944,15 +972,12 @@ impl ResponsesClient {
                 );
                 out.push(ev);
             }
-            ItemKind::Reasoning { .. } => {
-                let ev = self.emit(
-                    "response.reasoning_summary_part.added",
-                    json!({"item_id": id, "output_index": output_index, "summary_index": 0,
-                           "part": {"type": "summary_text", "text": ""}}),
-                );
-                out.push(ev);
+            // A summary part exists only once there is summary text (an item opened for an
+            // encrypted token alone has none).
+            ItemKind::Reasoning { text, .. } if !text.is_empty() => {
+                self.summary_part_added(&id, output_index, out);
             }
-            ItemKind::Function { .. } => {}
+            ItemKind::Reasoning { .. } | ItemKind::Function { .. } => {}
         }
         self.open = Some(OpenItem {
             output_index,
@@ -960,6 +985,15 @@ impl ResponsesClient {
             kind,
         });
         (output_index, id)
+    }
+
+    fn summary_part_added(&mut self, item_id: &str, output_index: usize, out: &mut Vec<SseEvent>) {
+        let ev = self.emit(
+            "response.reasoning_summary_part.added",
+            json!({"item_id": item_id, "output_index": output_index, "summary_index": 0,
+                   "part": {"type": "summary_text", "text": ""}}),
+        );
+        out.push(ev);
     }
 
     fn close(&mut self, out: &mut Vec<SseEvent>) {
@@ -982,7 +1016,10 @@ impl ResponsesClient {
                 out.push(ev);
                 message_item(&id, &text, "completed")
             }
-            ItemKind::Reasoning { text } => {
+            ItemKind::Reasoning { text, encrypted } if text.is_empty() => {
+                reasoning_item(&id, &text, encrypted.as_deref())
+            }
+            ItemKind::Reasoning { text, encrypted } => {
                 let ev = self.emit(
                     "response.reasoning_summary_text.done",
                     json!({"item_id": id, "output_index": oi, "summary_index": 0, "text": text}),
@@ -994,7 +1031,7 @@ impl ResponsesClient {
                            "part": {"type": "summary_text", "text": text}}),
                 );
                 out.push(ev);
-                reasoning_item(&id, &text, None)
+                reasoning_item(&id, &text, encrypted.as_deref())
             }
             ItemKind::Function { call } => {
                 let (call_id, name, args) = self
@@ -1051,12 +1088,23 @@ impl ClientStream for ResponsesClient {
                     Some(OpenItem {
                         output_index,
                         id,
-                        kind: ItemKind::Reasoning { text },
+                        kind: ItemKind::Reasoning { text, .. },
                     }) => {
+                        let first = text.is_empty();
                         text.push_str(t);
-                        (*output_index, id.clone())
+                        let (oi, id) = (*output_index, id.clone());
+                        if first {
+                            self.summary_part_added(&id, oi, out);
+                        }
+                        (oi, id)
                     }
-                    _ => self.open_item(ItemKind::Reasoning { text: t.clone() }, out),
+                    _ => self.open_item(
+                        ItemKind::Reasoning {
+                            text: t.clone(),
+                            encrypted: None,
+                        },
+                        out,
+                    ),
                 };
                 let ev = self.emit(
                     "response.reasoning_summary_text.delta",
@@ -1103,7 +1151,26 @@ impl ClientStream for ResponsesClient {
                 );
                 out.push(ev);
             }
-            // Signatures and other providers' encrypted reasoning mean nothing to OpenAI.
+            StreamEvent::ReasoningSignature(sig) => {
+                let value =
+                    Signature::new(self.upstream, sig.as_str()).to_client(Dialect::OpenaiResponses);
+                match &mut self.open {
+                    Some(OpenItem {
+                        kind: ItemKind::Reasoning { encrypted, .. },
+                        ..
+                    }) => *encrypted = Some(value),
+                    _ => {
+                        self.open_item(
+                            ItemKind::Reasoning {
+                                text: String::new(),
+                                encrypted: Some(value),
+                            },
+                            out,
+                        );
+                    }
+                }
+            }
+            // Anthropic's redacted thinking cannot be carried by a Responses client.
             _ => {}
         }
     }
@@ -1132,7 +1199,7 @@ impl ClientStream for ResponsesClient {
 
 /// `error` then `response.failed`, numbered from `seq`.
 pub(crate) fn error_events(err: &ClientError, seq: u64) -> Vec<SseEvent> {
-    let code = err.code.unwrap_or("upstream_error");
+    let code = err.code.unwrap_or(err.kind.openai_type());
     let error = json!({
         "type": "error",
         "sequence_number": seq,

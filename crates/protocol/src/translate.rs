@@ -143,7 +143,6 @@ fn strip_signatures(req: &ir::Request) -> ir::Request {
         m.content.retain_mut(|p| match p {
             ir::Part::Reasoning(r) => {
                 r.signature = None;
-                r.encrypted = None;
                 !r.redacted && !r.text.is_empty()
             }
             _ => true,
@@ -307,10 +306,10 @@ impl StreamTranslator {
         let client: Box<dyn ClientStream> = match to {
             Dialect::OpenaiChat => Box::new(openai_chat::ChatClient::new(client_model)),
             Dialect::OpenaiResponses => {
-                Box::new(openai_responses::ResponsesClient::new(client_model))
+                Box::new(openai_responses::ResponsesClient::new(client_model, from))
             }
-            Dialect::Anthropic => Box::new(anthropic::AnthropicClient::new(client_model)),
-            Dialect::Gemini => Box::new(gemini::GeminiClient::new(client_model)),
+            Dialect::Anthropic => Box::new(anthropic::AnthropicClient::new(client_model, from)),
+            Dialect::Gemini => Box::new(gemini::GeminiClient::new(client_model, from)),
         };
         StreamTranslator {
             upstream,

@@ -605,3 +605,81 @@ fn bad_requests_name_the_field() {
     let err = decode_request(Dialect::OpenaiChat, b"{not json").unwrap_err();
     assert_eq!((err.status(), err.code), (400, Some("invalid_json")));
 }
+
+#[test]
+fn reasoning_tokens_find_their_way_back_through_a_foreign_client() {
+    // Claude answers Codex with signed thinking and a tool call…
+    let upstream = "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":5,\"output_tokens\":1}}}\n\n\
+        event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"thinking\",\"thinking\":\"\"}}\n\n\
+        event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"thinking_delta\",\"thinking\":\"Run ls.\"}}\n\n\
+        event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"signature_delta\",\"signature\":\"EqQBsig\"}}\n\n\
+        event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n\
+        event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":1,\"content_block\":{\"type\":\"tool_use\",\"id\":\"toolu_1\",\"name\":\"shell\",\"input\":{}}}\n\n\
+        event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{\\\"command\\\":[\\\"ls\\\"]}\"}}\n\n\
+        event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":1}\n\n\
+        event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"tool_use\"},\"usage\":{\"output_tokens\":9}}\n\n\
+        event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
+    let mut t = StreamTranslator::new(Dialect::Anthropic, Dialect::OpenaiResponses, "gpt-5.5");
+    let mut out = Vec::new();
+    for ev in crate::fixtures::decode_sse(upstream.as_bytes()) {
+        t.push(&ev, &mut out).unwrap();
+    }
+    let completed = data(out.last().unwrap());
+    let reasoning = completed["response"]["output"][0].clone();
+    assert_eq!(reasoning["type"], "reasoning");
+    assert_eq!(reasoning["encrypted_content"], "sbsig:anthropic:EqQBsig");
+    let call = completed["response"]["output"][1].clone();
+
+    // …Codex replays the items with the tool output; the next request to Claude carries the
+    // signed thinking block first, so thinking can stay on for the tool loop.
+    let next = json!({
+        "model": "gpt-5.5", "reasoning": {"effort": "high"},
+        "input": [
+            {"role": "user", "content": "list files"},
+            reasoning,
+            call,
+            {"type": "function_call_output", "call_id": "toolu_1", "output": "a.rs"},
+        ],
+    });
+    let req = decode_request(Dialect::OpenaiResponses, next.to_string().as_bytes()).unwrap();
+    let body: Value = serde_json::from_slice(
+        &encode_request(Dialect::Anthropic, &req, "claude", &Quirks::default()).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        body["messages"][1]["content"][0],
+        json!({"type": "thinking", "thinking": "Run ls.", "signature": "EqQBsig"})
+    );
+    assert_eq!(body["messages"][1]["content"][1]["type"], "tool_use");
+    assert_eq!(body["thinking"]["type"], "enabled");
+
+    // The same history sent to a Responses upstream does not leak Claude's token to OpenAI,
+    // and to Gemini not at all.
+    let openai: Value = serde_json::from_slice(
+        &encode_request(Dialect::OpenaiResponses, &req, "gpt-5", &Quirks::default()).unwrap(),
+    )
+    .unwrap();
+    assert!(!openai.to_string().contains("EqQBsig"));
+    let gemini: Value = serde_json::from_slice(
+        &encode_request(Dialect::Gemini, &req, "g", &Quirks::default()).unwrap(),
+    )
+    .unwrap();
+    assert!(!gemini.to_string().contains("EqQBsig"));
+
+    // Without a signed thinking block on the tool turn, Anthropic would reject thinking: it
+    // is left off.
+    let unsigned = json!({
+        "model": "m", "reasoning_effort": "high",
+        "messages": [
+            {"role": "user", "content": "list files"},
+            {"role": "assistant", "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "shell", "arguments": "{}"}}]},
+            {"role": "tool", "tool_call_id": "c1", "content": "a.rs"},
+        ],
+    });
+    let req = decode_request(Dialect::OpenaiChat, unsigned.to_string().as_bytes()).unwrap();
+    let body: Value = serde_json::from_slice(
+        &encode_request(Dialect::Anthropic, &req, "claude", &Quirks::default()).unwrap(),
+    )
+    .unwrap();
+    assert!(body.get("thinking").is_none());
+}

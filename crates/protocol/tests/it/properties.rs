@@ -73,12 +73,13 @@ fn conversation() -> impl Strategy<Value = Vec<Message>> {
             0..3,
         ),
         any::<bool>(),
+        prop::sample::select(Dialect::ALL.to_vec()),
     );
     prop::collection::vec(turn, 1..4).prop_map(|turns| {
         let mut messages = Vec::new();
         let mut call_n = 0;
         let mut pending: Vec<(String, bool)> = Vec::new();
-        for (user, reasoning, answer, calls, error) in turns {
+        for (user, reasoning, answer, calls, error, origin) in turns {
             let mut content: Vec<Part> = pending
                 .drain(..)
                 .map(|(id, is_error)| {
@@ -99,8 +100,8 @@ fn conversation() -> impl Strategy<Value = Vec<Message>> {
             if let Some(r) = reasoning {
                 content.push(Part::Reasoning(ir::Reasoning {
                     text: r,
-                    signature: Some("sig".into()),
-                    ..Default::default()
+                    signature: Some(ir::Signature::new(origin, "sig")),
+                    redacted: false,
                 }));
             }
             if let Some(a) = answer {
