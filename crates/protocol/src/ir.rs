@@ -302,3 +302,53 @@ impl Message {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signatures_are_tagged_only_for_foreign_clients() {
+        let sig = Signature::new(Dialect::Anthropic, "EqQB");
+        assert_eq!(sig.to_client(Dialect::Anthropic), "EqQB");
+        let tagged = sig.to_client(Dialect::OpenaiResponses);
+        assert_eq!(tagged, "sbsig:anthropic:EqQB");
+        assert_eq!(
+            Signature::from_client(Dialect::OpenaiResponses, &tagged),
+            sig
+        );
+        assert_eq!(
+            Signature::from_client(Dialect::OpenaiResponses, "gAAAA"),
+            Signature::new(Dialect::OpenaiResponses, "gAAAA")
+        );
+        // An unknown origin is not ours: the value is kept whole.
+        assert_eq!(
+            Signature::from_client(Dialect::Anthropic, "sbsig:other:x").value,
+            "sbsig:other:x"
+        );
+        assert_eq!(sig.for_upstream(Dialect::Anthropic), Some("EqQB"));
+        assert_eq!(sig.for_upstream(Dialect::Gemini), None);
+    }
+
+    #[test]
+    fn usage_reports_merge_field_by_field() {
+        let mut u = Usage {
+            prompt_tokens: 10,
+            cached_tokens: 4,
+            ..Default::default()
+        };
+        u.merge(Usage {
+            completion_tokens: 7,
+            ..Default::default()
+        });
+        assert_eq!(
+            u,
+            Usage {
+                prompt_tokens: 10,
+                completion_tokens: 7,
+                cached_tokens: 4,
+                reasoning_tokens: 0
+            }
+        );
+    }
+}

@@ -220,17 +220,17 @@ pub fn decode_error(dialect: Dialect, status: u16, body: &[u8]) -> ClientError {
 /// Maps the `error` member of an upstream body (any dialect's shape) to a [`ClientError`].
 pub(crate) fn upstream_error(dialect: Dialect, status: u16, err: &Value) -> ClientError {
     let message = error_message(err);
-    let type_name = err
-        .get("type")
-        .or_else(|| err.get("status"))
-        .or_else(|| err.get("code"))
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+    // Providers put the machine-readable class in `type` (OpenAI, Anthropic), `status`
+    // (Gemini) or a string `code` (OpenAI-compatibles); the first one we know wins.
+    let named = ["type", "status", "code"]
+        .iter()
+        .filter_map(|k| err.get(*k).and_then(Value::as_str))
+        .find_map(kind_from_type);
     let code_status = err
         .get("code")
         .and_then(Value::as_u64)
         .and_then(|c| u16::try_from(c).ok());
-    let kind = match kind_from_type(type_name) {
+    let kind = match named {
         Some(k) => k,
         None if status >= 400 => ErrorKind::from_status(status),
         None => code_status.map_or(ErrorKind::BadGateway, ErrorKind::from_status),
@@ -466,4 +466,42 @@ pub(crate) fn now_secs() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upstream_errors_map_by_class_then_status() {
+        let e = decode_error(
+            Dialect::OpenaiChat,
+            0,
+            br#"{"error":{"message":"slow down","type":"requests","code":"rate_limit_exceeded"}}"#,
+        );
+        assert_eq!(
+            (e.kind, e.message.as_str()),
+            (ErrorKind::RateLimited, "slow down")
+        );
+        let e = decode_error(
+            Dialect::Gemini,
+            429,
+            br#"[{"error":{"code":429,"message":"quota","status":"RESOURCE_EXHAUSTED"}}]"#,
+        );
+        assert_eq!(e.kind, ErrorKind::RateLimited);
+        let e = decode_error(Dialect::Anthropic, 502, b"<html>Bad Gateway</html>");
+        assert_eq!(e.kind, ErrorKind::BadGateway);
+        assert!(e.message.contains("Bad Gateway"));
+        let e = decode_error(Dialect::OpenaiChat, 401, br#"{"error":{"message":"no"}}"#);
+        assert_eq!(e.kind, ErrorKind::Authentication);
+    }
+
+    #[test]
+    fn drop_params_reach_nested_fields_only_where_they_exist() {
+        let mut v = serde_json::json!({"a": {"b": 1, "c": 2}, "d": 3});
+        drop_path(&mut v, "a.b");
+        drop_path(&mut v, "x.y");
+        drop_path(&mut v, "d.e");
+        assert_eq!(v, serde_json::json!({"a": {"c": 2}, "d": 3}));
+    }
 }
