@@ -287,7 +287,10 @@ pub(crate) fn encode_request(req: &ir::Request, model: &str, quirks: &Quirks) ->
     for m in &req.messages {
         match m.role {
             Role::User => encode_user(m, &mut messages),
-            Role::Assistant => messages.push(encode_assistant(&m.content, quirks)),
+            Role::Assistant => messages.push(encode_assistant(
+                &m.content,
+                quirks.replay_reasoning_content,
+            )),
         }
     }
     let mut o = Map::new();
@@ -468,7 +471,8 @@ pub(crate) fn image_url(img: &Image) -> String {
     }
 }
 
-fn encode_assistant(parts: &[Part], quirks: &Quirks) -> Value {
+/// An assistant message; reasoning goes in `reasoning_content` when `with_reasoning`.
+fn encode_assistant(parts: &[Part], with_reasoning: bool) -> Value {
     let mut text = String::new();
     let mut reasoning = String::new();
     let mut calls = Vec::new();
@@ -494,7 +498,7 @@ fn encode_assistant(parts: &[Part], quirks: &Quirks) -> Value {
             json!(text)
         },
     );
-    if quirks.replay_reasoning_content && !reasoning.is_empty() {
+    if with_reasoning && !reasoning.is_empty() {
         o.insert("reasoning_content".into(), json!(reasoning));
     }
     if !calls.is_empty() {
@@ -602,14 +606,8 @@ fn usage_json(u: &Usage) -> Value {
 }
 
 pub(crate) fn encode_response(resp: &ir::Response, client_model: &str) -> Value {
-    let mut parts = resp.content.clone();
-    // The client sees reasoning whenever it is present; `replay` only governs requests.
-    let quirks = Quirks {
-        replay_reasoning_content: true,
-        ..Default::default()
-    };
-    parts.retain(|p| !matches!(p, Part::Reasoning(r) if r.text.is_empty()));
-    let message = encode_assistant(&parts, &quirks);
+    // The client sees reasoning whenever there is some; the quirk only governs requests.
+    let message = encode_assistant(&resp.content, true);
     json!({
         "id": chat_id(&resp.id),
         "object": "chat.completion",

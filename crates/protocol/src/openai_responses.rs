@@ -854,6 +854,15 @@ enum ItemKind {
     },
 }
 
+/// A function call being streamed; its arguments accumulate for the `.done` events.
+struct CallItem {
+    output_index: usize,
+    item_id: String,
+    call_id: String,
+    name: String,
+    arguments: String,
+}
+
 struct OpenItem {
     output_index: usize,
     id: String,
@@ -875,8 +884,8 @@ pub(crate) struct ResponsesClient {
     open: Option<OpenItem>,
     /// Completed items, by output index.
     output: Vec<Value>,
-    /// tool-call ordinal → (output index, item id, call id, name, arguments)
-    calls: HashMap<u32, (usize, String, String, String, String)>,
+    /// tool-call ordinal → the call's item
+    calls: HashMap<u32, CallItem>,
 }
 
 impl ResponsesClient {
@@ -950,7 +959,7 @@ impl ResponsesClient {
                 let (call_id, name) = self
                     .calls
                     .get(call)
-                    .map(|c| (c.2.clone(), c.3.clone()))
+                    .map(|c| (c.call_id.clone(), c.name.clone()))
                     .unwrap_or_default();
                 (
                     id.clone(),
@@ -1037,7 +1046,7 @@ impl ResponsesClient {
                 let (call_id, name, args) = self
                     .calls
                     .get(&call)
-                    .map(|c| (c.2.clone(), c.3.clone(), c.4.clone()))
+                    .map(|c| (c.call_id.clone(), c.name.clone(), c.arguments.clone()))
                     .unwrap_or_default();
                 let ev = self.emit(
                     "response.function_call_arguments.done",
@@ -1120,30 +1129,30 @@ impl ClientStream for ResponsesClient {
                 };
                 self.calls.insert(
                     *index,
-                    (
-                        self.output.len(),
-                        String::new(),
+                    CallItem {
+                        output_index: 0,
+                        item_id: String::new(),
                         call_id,
-                        name.clone(),
-                        String::new(),
-                    ),
+                        name: name.clone(),
+                        arguments: String::new(),
+                    },
                 );
                 let (oi, item_id) = self.open_item(ItemKind::Function { call: *index }, out);
                 if let Some(c) = self.calls.get_mut(index) {
-                    c.0 = oi;
-                    c.1 = item_id;
+                    c.output_index = oi;
+                    c.item_id = item_id;
                 }
             }
             StreamEvent::ToolCallArgs { index, delta } => {
                 let Some(c) = self.calls.get_mut(index) else {
                     return;
                 };
-                c.4.push_str(delta);
-                let (oi, item_id) = (c.0, c.1.clone());
+                c.arguments.push_str(delta);
+                let (oi, item_id) = (c.output_index, c.item_id.clone());
                 // A late delta for an already-closed call (interleaving providers) also
                 // updates the finished item.
                 if let Some(Value::Object(item)) = self.output.get_mut(oi) {
-                    item.insert("arguments".into(), json!(c.4));
+                    item.insert("arguments".into(), json!(c.arguments));
                 }
                 let ev = self.emit(
                     "response.function_call_arguments.delta",
