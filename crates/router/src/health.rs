@@ -214,6 +214,16 @@ impl HealthBoard {
     /// Can `key_id` of `provider` serve `model` now? A scope whose cooldown has ended turns
     /// into `probing` and hands out exactly one `Probe` until its outcome is reported.
     pub fn check(&self, provider: &str, key_id: i64, model: &str) -> Availability {
+        self.availability(provider, key_id, model, true)
+    }
+
+    /// Like [`HealthBoard::check`] without claiming a probe slot: for views ("what would
+    /// happen now?"), never for dispatch.
+    pub fn peek(&self, provider: &str, key_id: i64, model: &str) -> Availability {
+        self.availability(provider, key_id, model, false)
+    }
+
+    fn availability(&self, provider: &str, key_id: i64, model: &str, claim: bool) -> Availability {
         let now = self.clock.now_ms();
         let mut inner = self.inner.lock();
         if inner.entries.is_empty() {
@@ -244,7 +254,7 @@ impl HealthBoard {
                 }
             }
         }
-        if let Some(scope) = probe_scope {
+        if let Some(scope) = probe_scope.filter(|_| claim) {
             let events = self.mark_probing(&mut inner, &scope, now);
             drop(inner);
             self.publish(events);

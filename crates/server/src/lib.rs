@@ -1,1 +1,19 @@
-//! placeholder
+//! Switchboard's HTTP surface and app facade. [`Switchboard::start`] opens the store, applies
+//! a declarative config file, builds the engine and serves the public API (the four client
+//! dialects), the admin API and the dashboard. The headless CLI and the desktop app both start
+//! the engine through it; neither holds routing logic.
+//!
+//! Must never depend on tauri or any GUI toolkit.
+
+mod admin;
+mod app;
+pub mod config_file;
+mod dashboard;
+mod guard;
+mod ingress;
+mod listener;
+mod state;
+
+pub use app::{Options, StartError, Switchboard, SwitchboardHandle};
+pub use guard::GuardConfig;
+pub use state::openapi_json;

@@ -1,0 +1,474 @@
+//! The app facade: [`Switchboard::start`] → [`SwitchboardHandle`], used by `switchboard serve`
+//! and by the desktop app alike.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::{get, post};
+use switchboard_router::clock::{SharedClock, SystemClock};
+use switchboard_router::health::{CooldownPolicy, HealthEntry, HealthEvent, HealthState, Scope};
+use switchboard_router::{Engine, Secret};
+use switchboard_store::{
+    EncryptedFileStore, HealthRow, LocalToken, MasterKey, RequestLogTask, RequestLogWriter,
+    SecretStore, Store, StoreError,
+};
+use tokio::net::TcpListener;
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+
+use crate::admin;
+use crate::config_file::{ConfigFileError, FileConfig};
+use crate::guard::{GuardConfig, guard};
+use crate::ingress;
+use crate::listener::{ListenLimits, Listener};
+use crate::state::{AppState, Sink};
+
+/// How to start. `Options::new(data_dir)` gives the defaults of `switchboard serve`.
+#[derive(Clone)]
+pub struct Options {
+    pub host: IpAddr,
+    /// 0 picks a free port (tests).
+    pub port: u16,
+    pub data_dir: PathBuf,
+    pub config_file: Option<PathBuf>,
+    /// Overrides the stored access key (`SWITCHBOARD_ACCESS_KEY`).
+    pub access_key: Option<Secret>,
+    /// Overrides the stored admin token (`SWITCHBOARD_ADMIN_TOKEN`).
+    pub admin_token: Option<Secret>,
+    /// Where API keys live; `None`: the encrypted file keyed by `SWITCHBOARD_MASTER_KEY` or
+    /// the machine key file.
+    pub secrets: Option<Arc<dyn SecretStore>>,
+    /// Machine key file for the encrypted store (default: the platform config dir).
+    pub key_file: Option<PathBuf>,
+    /// Accept peers beyond loopback. Binding to a non-loopback address requires it.
+    pub remote: bool,
+    pub allowed_hosts: Vec<String>,
+    pub header_read_timeout: Duration,
+    pub max_connections: usize,
+    pub shutdown_grace: Duration,
+    pub clock: SharedClock,
+}
+
+impl Options {
+    pub fn new(data_dir: impl Into<PathBuf>) -> Options {
+        Options {
+            host: IpAddr::from([127, 0, 0, 1]),
+            port: 9911,
+            data_dir: data_dir.into(),
+            config_file: None,
+            access_key: None,
+            admin_token: None,
+            secrets: None,
+            key_file: None,
+            remote: false,
+            allowed_hosts: Vec::new(),
+            header_read_timeout: Duration::from_secs(10),
+            max_connections: 4096,
+            shutdown_grace: Duration::from_secs(20),
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot open the secret store: {0}")]
+    Secrets(#[from] switchboard_store::SecretError),
+    #[error(transparent)]
+    ConfigFile(#[from] ConfigFileError),
+    #[error("cannot listen on {addr}: {source}{hint}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+        hint: &'static str,
+    },
+    #[error(
+        "refusing to listen on {0}: binding beyond loopback needs remote mode (--remote) and an access key"
+    )]
+    NotLoopback(IpAddr),
+}
+
+pub struct Switchboard;
+
+/// A running Switchboard.
+pub struct SwitchboardHandle {
+    state: Arc<AppState>,
+    app: Router,
+    listener: tokio::sync::Mutex<Option<Listener>>,
+    bind: SocketAddr,
+    limits: ListenLimits,
+    log_task: RequestLogTask,
+    background: CancellationToken,
+    tasks: tokio::task::JoinSet<()>,
+}
+
+impl Switchboard {
+    pub async fn start(opts: Options) -> Result<SwitchboardHandle, StartError> {
+        // One TLS crypto provider for every reqwest client in the process; a second install
+        // (e.g. by the desktop shell) is harmless.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let secrets: Arc<dyn SecretStore> = match opts.secrets.clone() {
+            Some(s) => s,
+            None => {
+                let key_file = opts
+                    .key_file
+                    .clone()
+                    .or_else(switchboard_store::default_key_file);
+                let master = MasterKey::from_env_or_key_file(key_file)?;
+                Arc::new(EncryptedFileStore::open(&opts.data_dir, master)?)
+            }
+        };
+        let store = Store::open(&opts.data_dir, secrets).await?;
+        let file = match &opts.config_file {
+            Some(path) => {
+                let f = FileConfig::load(path)?;
+                f.apply(&store, path).await?;
+                Some((f, path.clone()))
+            }
+            None => None,
+        };
+        let mut access_keys: Vec<Secret> = match &file {
+            Some((f, path)) => f.access_keys(path)?,
+            None => Vec::new(),
+        };
+        if access_keys.is_empty() || opts.access_key.is_some() {
+            access_keys.insert(
+                0,
+                store
+                    .local_token(LocalToken::AccessKey, opts.access_key.clone())
+                    .await?,
+            );
+        }
+        let admin_token = store
+            .local_token(LocalToken::AdminToken, opts.admin_token.clone())
+            .await?;
+        let remote = opts.remote || file.as_ref().is_some_and(|(f, _)| f.server.remote);
+        if !opts.host.is_loopback() && !remote {
+            return Err(StartError::NotLoopback(opts.host));
+        }
+        let mut allowed_hosts = opts.allowed_hosts.clone();
+        if let Some((f, _)) = &file {
+            allowed_hosts.extend(f.server.allowed_hosts.iter().cloned());
+        }
+        let (config, problems) = store.load_config_with_problems().await?;
+        for p in problems {
+            tracing::warn!(key_id = p.key_id, provider = %p.provider, error = %p.error, "key left out of routing");
+        }
+        let policy: CooldownPolicy = store
+            .get_value(admin::COOLDOWNS)
+            .await?
+            .and_then(|v| serde_json::from_value(v).ok())
+            .unwrap_or_default();
+        let (log_sink, log_task) = RequestLogWriter::spawn(store.clone());
+        let (live, _) = broadcast::channel(1024);
+        let sink = Arc::new(Sink {
+            log: log_sink,
+            live: live.clone(),
+        });
+        let engine = Engine::new(&config, sink, opts.clock.clone(), policy);
+        engine.restore_health(
+            store
+                .load_health()
+                .await?
+                .into_iter()
+                .filter_map(|r| serde_json::from_value::<HealthEntry>(r.state).ok())
+                .collect(),
+        );
+        let routing = store
+            .get_value("routing_enabled")
+            .await?
+            .and_then(|v| v.as_bool())
+            .unwrap_or(true);
+        let state = Arc::new(AppState {
+            engine: engine.clone(),
+            store: store.clone(),
+            access_keys: parking_lot::RwLock::new(access_keys.into()),
+            admin_token: parking_lot::RwLock::new(admin_token),
+            guard: GuardConfig {
+                remote,
+                extra_hosts: allowed_hosts,
+            },
+            live,
+            routing: AtomicBool::new(routing),
+            edits: tokio::sync::Mutex::new(()),
+            started_at_ms: switchboard_store::now_ms(),
+        });
+        let background = CancellationToken::new();
+        let mut tasks = tokio::task::JoinSet::new();
+        tasks.spawn(engine.clone().run_prober(background.clone()));
+        tasks.spawn(persist_health(
+            store.clone(),
+            engine.health.subscribe(),
+            background.clone(),
+        ));
+        let app = router(state.clone());
+        let limits = ListenLimits {
+            header_read_timeout: opts.header_read_timeout,
+            max_connections: opts.max_connections,
+            shutdown_grace: opts.shutdown_grace,
+        };
+        let bind = SocketAddr::new(opts.host, opts.port);
+        let listener = listen(bind, app.clone(), limits).await?;
+        let bound = listener.addr;
+        tracing::info!(addr = %bound, data_dir = %opts.data_dir.display(), secret_store = store.secret_store_kind().as_str(), "Switchboard listening");
+        Ok(SwitchboardHandle {
+            state,
+            app,
+            listener: tokio::sync::Mutex::new(Some(listener)),
+            bind: bound,
+            limits,
+            log_task,
+            background,
+            tasks,
+        })
+    }
+}
+
+async fn listen(
+    addr: SocketAddr,
+    app: Router,
+    limits: ListenLimits,
+) -> Result<Listener, StartError> {
+    let bind_err = |source: std::io::Error| {
+        let hint = if source.kind() == std::io::ErrorKind::AddrInUse {
+            " (the port is in use: another Switchboard, or another program; choose another port with --port)"
+        } else {
+            ""
+        };
+        StartError::Bind { addr, source, hint }
+    };
+    let tcp = TcpListener::bind(addr).await.map_err(bind_err)?;
+    Listener::start(tcp, app, limits).map_err(bind_err)
+}
+
+fn router(state: Arc<AppState>) -> Router {
+    let public = Router::new()
+        .route("/v1/chat/completions", post(ingress::chat_completions))
+        .route("/v1/responses", post(ingress::responses))
+        .route("/v1/messages", post(ingress::messages))
+        .route("/v1beta/models/{model_action}", post(ingress::gemini))
+        .route("/v1/models/{model_action}", post(ingress::gemini))
+        .route("/v1/models", get(ingress::models))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            routing_on,
+        ));
+    let admin = Router::new()
+        .route("/api/v1/status", get(admin::status))
+        .route("/api/v1/routing", axum::routing::put(admin::set_routing))
+        .route(
+            "/api/v1/providers",
+            get(admin::list_providers).post(admin::put_provider),
+        )
+        .route(
+            "/api/v1/providers/{name}",
+            get(admin::get_provider)
+                .put(admin::update_provider)
+                .delete(admin::delete_provider),
+        )
+        .route(
+            "/api/v1/providers/{name}/discover",
+            post(admin::discover_models),
+        )
+        .route("/api/v1/keys", get(admin::list_keys).post(admin::add_key))
+        .route(
+            "/api/v1/keys/{id}",
+            axum::routing::patch(admin::update_key).delete(admin::delete_key),
+        )
+        .route("/api/v1/keys/{id}/clear", post(admin::clear_key))
+        .route("/api/v1/keys/{id}/probe", post(admin::probe_key))
+        .route(
+            "/api/v1/routes",
+            get(admin::list_routes).post(admin::put_route),
+        )
+        .route(
+            "/api/v1/routes/{alias}",
+            axum::routing::put(admin::update_route).delete(admin::delete_route),
+        )
+        .route("/api/v1/routes/{alias}/plan", get(admin::route_plan))
+        .route(
+            "/api/v1/settings",
+            get(admin::get_settings).put(admin::put_settings),
+        )
+        .route(
+            "/api/v1/settings/cooldowns",
+            get(admin::get_cooldowns).put(admin::put_cooldowns),
+        )
+        .route("/api/v1/access-key", get(admin::access_key))
+        .route("/api/v1/access-key/rotate", post(admin::rotate_access_key))
+        .route("/api/v1/health", get(admin::health))
+        .route("/api/v1/health/events", get(admin::health_events))
+        .route("/api/v1/requests", get(admin::requests))
+        .route("/api/v1/requests/live", get(admin::requests_live))
+        .route("/api/v1/requests/{id}", get(admin::request))
+        .route("/api/v1/usage", get(admin::usage))
+        .route("/api/v1/presets", get(admin::presets))
+        .route("/api/v1/openapi.json", get(admin::openapi));
+    Router::new()
+        .merge(public)
+        .merge(admin)
+        .route("/health", get(ingress::health))
+        .route("/", get(|| async { crate::dashboard::page("/") }).head(|| async {}))
+        .fallback(fallback)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guard))
+        .with_state(state)
+}
+
+async fn fallback(method: http::Method, uri: http::Uri) -> axum::response::Response {
+    if method == http::Method::GET && crate::dashboard::serves(uri.path()) {
+        return crate::dashboard::page(uri.path());
+    }
+    let dialect = crate::guard::dialect_of_path(uri.path());
+    crate::guard::error_response(
+        dialect,
+        &switchboard_protocol::ClientError::new(
+            switchboard_protocol::ErrorKind::NotFound,
+            format!("No such endpoint: {}", uri.path()),
+        ),
+    )
+}
+
+/// `/v1/*` while routing is switched off in the dashboard: a clear 503, nothing upstream.
+async fn routing_on(
+    axum::extract::State(state): axum::extract::State<Arc<AppState>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    if state.routing.load(Ordering::Relaxed) {
+        return next.run(req).await;
+    }
+    let dialect = crate::guard::dialect_of_path(req.uri().path());
+    crate::guard::error_response(
+        dialect,
+        &switchboard_protocol::ClientError::new(
+            switchboard_protocol::ErrorKind::Unavailable,
+            "Routing is switched off in Switchboard.",
+        )
+        .with_code("routing_off"),
+    )
+}
+
+/// Keeps the persisted health in step with the board: every transition is written (they are
+/// rare), so cooldowns and auth errors survive a restart.
+async fn persist_health(
+    store: Store,
+    mut events: broadcast::Receiver<HealthEvent>,
+    stop: CancellationToken,
+) {
+    loop {
+        let ev = tokio::select! {
+            () = stop.cancelled() => return,
+            ev = events.recv() => ev,
+        };
+        let ev = match ev {
+            Ok(ev) => ev,
+            Err(broadcast::error::RecvError::Lagged(_)) => continue,
+            Err(broadcast::error::RecvError::Closed) => return,
+        };
+        let (key_id, scope) = match &ev.scope {
+            Scope::Key { key_id } => (*key_id, "key".to_owned()),
+            Scope::KeyModel { key_id, model } => (*key_id, format!("model:{model}")),
+            // The breaker is short-lived by design; it starts closed after a restart.
+            Scope::Provider { .. } => continue,
+        };
+        let result = if ev.state == HealthState::Healthy {
+            store.delete_health(key_id, Some(&scope)).await
+        } else {
+            let entry = HealthEntry {
+                scope: ev.scope.clone(),
+                provider: ev.provider.clone(),
+                state: ev.state,
+                reason: ev.reason,
+                until_ms: ev.until_ms,
+                failures: 1,
+            };
+            match serde_json::to_value(&entry) {
+                Ok(state) => {
+                    store
+                        .save_health(&[HealthRow {
+                            key_id,
+                            scope,
+                            state,
+                            updated_at_ms: ev.at_ms,
+                        }])
+                        .await
+                }
+                Err(_) => Ok(()),
+            }
+        };
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "could not persist key health");
+        }
+    }
+}
+
+impl SwitchboardHandle {
+    /// The address the router listens on (or last listened on, while routing is off).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.bind
+    }
+
+    /// The base URL tools use.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}/v1", self.bind)
+    }
+
+    pub fn access_key(&self) -> Option<Secret> {
+        self.state.access_key()
+    }
+
+    pub fn admin_token(&self) -> Secret {
+        self.state.admin_token.read().clone()
+    }
+
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.state.engine
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.state.store
+    }
+
+    pub fn subscribe_health(&self) -> broadcast::Receiver<HealthEvent> {
+        self.state.engine.health.subscribe()
+    }
+
+    pub async fn is_listening(&self) -> bool {
+        self.listener.lock().await.is_some()
+    }
+
+    /// Stops or restarts the listener (the desktop tray's routing switch); persisted.
+    pub async fn set_listening(&self, on: bool) -> Result<(), StartError> {
+        let mut guard = self.listener.lock().await;
+        match (on, guard.take()) {
+            (true, None) => *guard = Some(listen(self.bind, self.app.clone(), self.limits).await?),
+            (true, Some(l)) => *guard = Some(l),
+            (false, Some(l)) => l.stop().await,
+            (false, None) => {}
+        }
+        self.state
+            .store
+            .put_value("listening", &serde_json::json!(on))
+            .await?;
+        Ok(())
+    }
+
+    /// Graceful shutdown: stop accepting, let requests in flight finish (up to the grace
+    /// period), stop background work, flush the request log, close the database.
+    pub async fn shutdown(mut self) {
+        if let Some(l) = self.listener.lock().await.take() {
+            l.stop().await;
+        }
+        self.background.cancel();
+        while self.tasks.join_next().await.is_some() {}
+        self.log_task.shutdown().await;
+        self.state.store.close().await;
+        tracing::info!("Switchboard stopped");
+    }
+}

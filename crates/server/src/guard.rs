@@ -1,0 +1,296 @@
+//! The guard stack. Every request passes these checks, in this order, before routing and
+//! before its body is read (SECURITY.md T1–T4, T11):
+//!
+//! 1. **Peer** — a non-loopback peer is refused unless remote mode is on (T4).
+//! 2. **Host** — the `Host` header must name this machine (`localhost`, `127.0.0.1`, `[::1]`,
+//!    any case, any port) or a configured extra name; otherwise 403 (DNS rebinding, T1).
+//! 3. **Origin** — a foreign `Origin` or `Sec-Fetch-Site: cross-site` is refused (CSRF, T2).
+//!    No response ever carries CORS headers (T3).
+//! 4. **Credential** — `/v1/*` needs the access key (`Authorization: Bearer`, `x-api-key`,
+//!    `x-goog-api-key` or `?key=`); `/api/*` and `/metrics` need the admin token. Compared in
+//!    constant time. `GET /health`, `HEAD /` and the dashboard's static files are open.
+//! 5. **Content type** — requests with a body must be JSON (415), so a cross-site "simple"
+//!    `text/plain` POST never reaches a handler.
+//! 6. **Body size** — a declared `Content-Length` over the limit is refused with 413 without
+//!    reading it; handlers cap undeclared (chunked) bodies while reading.
+//!
+//! Errors are written in the dialect of the path, so every client can read them.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use http::{HeaderMap, Method, header};
+use switchboard_protocol::{ClientError, Dialect, ErrorKind};
+
+use crate::listener::PeerAddr;
+use crate::state::AppState;
+
+#[derive(Debug, Clone)]
+pub struct GuardConfig {
+    /// Accept peers beyond loopback (an explicit setting; requires auth).
+    pub remote: bool,
+    /// Host names accepted besides the loopback names.
+    pub extra_hosts: Vec<String>,
+}
+
+/// The dialect whose error shape a path's clients read.
+pub fn dialect_of_path(path: &str) -> Dialect {
+    if path.starts_with("/v1/messages") {
+        Dialect::Anthropic
+    } else if path.starts_with("/v1/responses") {
+        Dialect::OpenaiResponses
+    } else if path.starts_with("/v1beta/")
+        || (path.starts_with("/v1/models/") && path.contains(':'))
+    {
+        Dialect::Gemini
+    } else {
+        Dialect::OpenaiChat
+    }
+}
+
+pub fn error_response(dialect: Dialect, err: &ClientError) -> Response {
+    let body = serde_json::to_vec(&err.to_body(dialect)).unwrap_or_default();
+    Response::builder()
+        .status(err.status())
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body))
+        .unwrap_or_default()
+}
+
+fn deny(path: &str, kind: ErrorKind, message: &str) -> Response {
+    error_response(dialect_of_path(path), &ClientError::new(kind, message))
+}
+
+pub fn is_loopback_name(host: &str) -> bool {
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        match rest.split_once(']') {
+            Some((inner, tail)) if tail.is_empty() || tail.starts_with(':') => inner,
+            _ => return false,
+        }
+    } else {
+        match host.rsplit_once(':') {
+            Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h,
+            Some(_) => return false,
+            None => host,
+        }
+    };
+    name.eq_ignore_ascii_case("localhost") || name == "127.0.0.1" || name == "::1"
+}
+
+fn host_allowed(host: &str, cfg: &GuardConfig) -> bool {
+    if is_loopback_name(host) {
+        return true;
+    }
+    let name = host.rsplit_once(':').map_or(host, |(h, p)| {
+        if p.chars().all(|c| c.is_ascii_digit()) {
+            h
+        } else {
+            host
+        }
+    });
+    cfg.extra_hosts.iter().any(|h| h.eq_ignore_ascii_case(name))
+}
+
+/// Which credential a path needs.
+enum Needs {
+    Nothing,
+    AccessKey,
+    AdminToken,
+}
+
+fn needs(method: &Method, path: &str) -> Needs {
+    if path.starts_with("/v1/") || path.starts_with("/v1beta/") {
+        Needs::AccessKey
+    } else if path.starts_with("/api/") || path == "/metrics" {
+        Needs::AdminToken
+    } else if path == "/health" || method == Method::HEAD || method == Method::GET {
+        Needs::Nothing
+    } else {
+        Needs::AdminToken
+    }
+}
+
+/// The credential a client presented, in any of the ways the four dialects send it.
+fn presented(headers: &HeaderMap, query: Option<&str>) -> Option<Vec<u8>> {
+    if let Some(v) = headers.get(header::AUTHORIZATION) {
+        let v = v.as_bytes();
+        let token = v
+            .strip_prefix(b"Bearer ")
+            .or_else(|| v.strip_prefix(b"bearer "))
+            .unwrap_or(v);
+        return Some(token.trim_ascii().to_vec());
+    }
+    for name in ["x-api-key", "x-goog-api-key"] {
+        if let Some(v) = headers.get(name) {
+            return Some(v.as_bytes().trim_ascii().to_vec());
+        }
+    }
+    query?
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("key="))
+        .map(|k| k.as_bytes().to_vec())
+}
+
+pub async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_owned();
+    // 1. Peer.
+    let peer_ok = req
+        .extensions()
+        .get::<PeerAddr>()
+        .is_none_or(|p| p.0.ip().is_loopback() || state.guard.remote);
+    if !peer_ok {
+        return deny(
+            &path,
+            ErrorKind::PermissionDenied,
+            "Remote clients are not accepted: remote mode is off.",
+        );
+    }
+    // 2. Host.
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok());
+    if !host.is_some_and(|h| host_allowed(h, &state.guard)) {
+        return deny(&path, ErrorKind::PermissionDenied, "Host not allowed.");
+    }
+    // 3. Origin.
+    let headers = req.headers();
+    if headers
+        .get("sec-fetch-site")
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site"))
+    {
+        return deny(
+            &path,
+            ErrorKind::PermissionDenied,
+            "Cross-site requests are not allowed.",
+        );
+    }
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let same = origin
+            .to_str()
+            .ok()
+            .and_then(|o| {
+                o.strip_prefix("http://")
+                    .or_else(|| o.strip_prefix("https://"))
+            })
+            .is_some_and(|h| host_allowed(h, &state.guard) && Some(h) == host);
+        // Tauri's webview loads the dashboard from its own scheme and talks to us from there.
+        let desktop = origin.as_bytes() == b"tauri://localhost"
+            || origin.as_bytes() == b"http://tauri.localhost";
+        if !same && !desktop {
+            return deny(
+                &path,
+                ErrorKind::PermissionDenied,
+                "Requests from other origins are not allowed.",
+            );
+        }
+    }
+    // 4. Credential.
+    let method = req.method().clone();
+    let ok = match needs(&method, &path) {
+        Needs::Nothing => true,
+        Needs::AccessKey => presented(headers, req.uri().query()).is_some_and(|p| {
+            let keys = state.access_keys.read().clone();
+            // Check every key so timing does not reveal which one matched.
+            keys.iter().fold(false, |acc, k| k.ct_eq(&p) | acc)
+        }),
+        Needs::AdminToken => {
+            presented(headers, None).is_some_and(|p| state.admin_token.read().ct_eq(&p))
+        }
+    };
+    if !ok {
+        let message = match needs(&method, &path) {
+            Needs::AdminToken => "Missing or wrong admin token.",
+            _ => {
+                "Missing or wrong access key. Send the Switchboard access key as `Authorization: Bearer …` or `x-api-key`."
+            }
+        };
+        return deny(&path, ErrorKind::Authentication, message);
+    }
+    // 5. Content type.
+    if matches!(method, Method::POST | Method::PUT | Method::PATCH) {
+        let declared_len = headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        let has_body = declared_len != Some(0) || headers.contains_key(header::TRANSFER_ENCODING);
+        let json = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| {
+                let mime = ct
+                    .split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase();
+                mime == "application/json" || mime.ends_with("+json")
+            });
+        if has_body && !json {
+            return deny(
+                &path,
+                ErrorKind::UnsupportedMediaType,
+                "Request bodies must be JSON (Content-Type: application/json).",
+            );
+        }
+        // 6. Body size.
+        let limit = state.engine.snapshot().settings.body_limit_bytes;
+        if declared_len.is_some_and(|n| n > limit) {
+            return deny(
+                &path,
+                ErrorKind::PayloadTooLarge,
+                &format!("Request body is larger than the limit of {limit} bytes."),
+            );
+        }
+    }
+    next.run(req).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_names() {
+        for ok in [
+            "localhost",
+            "LOCALHOST:9911",
+            "127.0.0.1",
+            "127.0.0.1:80",
+            "[::1]",
+            "[::1]:9911",
+            "LocalHost",
+        ] {
+            assert!(is_loopback_name(ok), "{ok}");
+        }
+        for bad in [
+            "evil.example:9911",
+            "127.0.0.1.nip.io",
+            "localhost.evil.example",
+            "0.0.0.0:9911",
+            "[::1]x",
+            "127.0.0.2",
+            "",
+        ] {
+            assert!(!is_loopback_name(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn dialect_by_path() {
+        assert_eq!(dialect_of_path("/v1/messages"), Dialect::Anthropic);
+        assert_eq!(dialect_of_path("/v1/responses"), Dialect::OpenaiResponses);
+        assert_eq!(
+            dialect_of_path("/v1beta/models/g:generateContent"),
+            Dialect::Gemini
+        );
+        assert_eq!(
+            dialect_of_path("/v1/models/g:streamGenerateContent"),
+            Dialect::Gemini
+        );
+        assert_eq!(dialect_of_path("/v1/models"), Dialect::OpenaiChat);
+    }
+}

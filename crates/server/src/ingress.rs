@@ -1,0 +1,244 @@
+//! The public API: one handler per client dialect, all funnelled into the engine's
+//! dispatcher. Handlers read only what routing needs (model, stream flag, a session id);
+//! the body travels on as bytes.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, Query, RawQuery, State};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, StatusCode, header};
+use serde::Deserialize;
+use switchboard_protocol::passthrough::{top_level_bool, top_level_str, top_level_value};
+use switchboard_protocol::{ClientError, Dialect, ErrorKind};
+use switchboard_router::affinity::session_id;
+use switchboard_router::{IngressRequest, Reply, ReplyBody};
+
+use crate::guard::error_response;
+use crate::state::AppState;
+
+pub async fn chat_completions(
+    State(s): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    generate(s, Dialect::OpenaiChat, None, headers, body).await
+}
+
+pub async fn responses(State(s): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
+    generate(s, Dialect::OpenaiResponses, None, headers, body).await
+}
+
+pub async fn messages(State(s): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
+    generate(s, Dialect::Anthropic, None, headers, body).await
+}
+
+#[derive(Deserialize)]
+pub struct GeminiQuery {
+    alt: Option<String>,
+}
+
+/// `/v1beta/models/{model}:generateContent` and `:streamGenerateContent` (also under `/v1`).
+pub async fn gemini(
+    State(s): State<Arc<AppState>>,
+    Path(model_action): Path<String>,
+    Query(q): Query<GeminiQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let Some((model, action)) = model_action.rsplit_once(':') else {
+        return not_found(Dialect::Gemini);
+    };
+    let stream = match action {
+        "generateContent" => false,
+        "streamGenerateContent" => true,
+        _ => return not_found(Dialect::Gemini),
+    };
+    // `streamGenerateContent` without `alt=sse` means a JSON array stream; we answer SSE,
+    // which every current SDK requests.
+    let _ = q.alt;
+    generate(
+        s,
+        Dialect::Gemini,
+        Some((model.to_owned(), stream)),
+        headers,
+        body,
+    )
+    .await
+}
+
+fn not_found(dialect: Dialect) -> Response {
+    error_response(
+        dialect,
+        &ClientError::new(ErrorKind::NotFound, "Unknown endpoint."),
+    )
+}
+
+/// Reads a body up to the configured limit (a chunked body that grows past it is cut off
+/// with 413 without being buffered whole).
+pub async fn read_body(state: &AppState, dialect: Dialect, body: Body) -> Result<Bytes, Response> {
+    let limit =
+        usize::try_from(state.engine.snapshot().settings.body_limit_bytes).unwrap_or(usize::MAX);
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let too_large = std::error::Error::source(&e)
+            .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
+            || e.to_string().contains("length limit");
+        let err = if too_large {
+            ClientError::new(
+                ErrorKind::PayloadTooLarge,
+                format!("Request body is larger than the limit of {limit} bytes."),
+            )
+        } else {
+            ClientError::new(
+                ErrorKind::InvalidRequest,
+                "Could not read the request body.",
+            )
+        };
+        error_response(dialect, &err)
+    })
+}
+
+async fn generate(
+    state: Arc<AppState>,
+    dialect: Dialect,
+    from_path: Option<(String, bool)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let received_at = tokio::time::Instant::now();
+    let received_at_ms = switchboard_store::now_ms();
+    let body = match read_body(&state, dialect, body).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&body) {
+        let err = ClientError::new(
+            ErrorKind::InvalidRequest,
+            format!("Request body is not valid JSON: {e}"),
+        )
+        .with_code("invalid_json");
+        return error_response(dialect, &err);
+    }
+    if !body.trim_ascii_start().starts_with(b"{") {
+        return error_response(
+            dialect,
+            &ClientError::new(
+                ErrorKind::InvalidRequest,
+                "Request body must be a JSON object.",
+            ),
+        );
+    }
+    let (model, stream) = match from_path {
+        Some(p) => p,
+        None => {
+            let Some(model) = top_level_str(&body, "model").filter(|m| !m.is_empty()) else {
+                let err = ClientError::new(
+                    ErrorKind::InvalidRequest,
+                    "`model` is required and must be a non-empty string.",
+                )
+                .with_param("model");
+                return error_response(dialect, &err);
+            };
+            (model, top_level_bool(&body, "stream").unwrap_or(false))
+        }
+    };
+    let forward_headers = headers
+        .iter()
+        .filter(|(n, _)| n.as_str() == "anthropic-version" || n.as_str() == "anthropic-beta")
+        .map(|(n, v)| (n.clone(), v.clone()))
+        .collect();
+    let req = IngressRequest {
+        dialect,
+        session: Some(session_of(&headers, &body)),
+        model,
+        stream,
+        body,
+        forward_headers,
+        received_at,
+        received_at_ms,
+    };
+    into_response(state.engine.dispatch(req).await)
+}
+
+/// A conversation id for session affinity: an explicit session header or cache key when the
+/// client sends one (CLIENTS.md), else a hash of the system prompt and the start of the
+/// conversation (which stays the same as the conversation grows).
+fn session_of(headers: &HeaderMap, body: &[u8]) -> u64 {
+    for name in ["session-id", "x-session-id", "x-session-affinity"] {
+        if let Some(v) = headers.get(name) {
+            return session_id(&[name.as_bytes(), v.as_bytes()]);
+        }
+    }
+    if let Some(r) = top_level_value(body, "prompt_cache_key") {
+        return session_id(&[b"pck", &body[r]]);
+    }
+    if let Some(user) = top_level_value(body, "metadata").and_then(|r| {
+        let meta = &body[r];
+        top_level_value(meta, "user_id").map(|u| meta[u].to_vec())
+    }) {
+        return session_id(&[b"user", &user]);
+    }
+    const PREFIX: usize = 4096;
+    let part = |key: &str| {
+        top_level_value(body, key).map_or(&b""[..], |r| &body[r.start..r.end.min(r.start + PREFIX)])
+    };
+    session_id(&[
+        part("system"),
+        part("instructions"),
+        part("systemInstruction"),
+        part("messages"),
+        part("input"),
+        part("contents"),
+    ])
+}
+
+pub fn into_response(reply: Reply) -> Response {
+    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::BAD_GATEWAY);
+    let body = match reply.body {
+        ReplyBody::Full(b) => Body::from(b),
+        ReplyBody::Stream(s) => Body::from_stream(s),
+    };
+    let mut resp = Response::new(body);
+    *resp.status_mut() = status;
+    *resp.headers_mut() = reply.headers;
+    if status == StatusCode::OK
+        && resp
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .is_some_and(|v| v == "text/event-stream")
+    {
+        // Tell reverse proxies not to buffer the stream.
+        resp.headers_mut().insert(
+            HeaderName::from_static("x-accel-buffering"),
+            http::HeaderValue::from_static("no"),
+        );
+    }
+    resp
+}
+
+/// `GET /v1/models`: aliases and directly served models, OpenAI-shaped (Anthropic clients
+/// read the same `data[].id`).
+pub async fn models(State(s): State<Arc<AppState>>, RawQuery(_q): RawQuery) -> Response {
+    let snap = s.engine.snapshot();
+    let data: Vec<serde_json::Value> = snap
+        .model_names()
+        .into_iter()
+        .map(|(id, window)| {
+            let mut m = serde_json::json!({
+                "id": id, "object": "model", "type": "model", "created": 0, "owned_by": "switchboard",
+                "display_name": id,
+            });
+            if let Some(w) = window {
+                m["context_window"] = w.into();
+            }
+            m
+        })
+        .collect();
+    Json(serde_json::json!({ "object": "list", "data": data, "has_more": false })).into_response()
+}
+
+pub async fn health() -> Response {
+    Json(serde_json::json!({ "status": "ok" })).into_response()
+}
