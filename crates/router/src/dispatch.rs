@@ -16,7 +16,7 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
 use http::{HeaderMap, HeaderName, HeaderValue};
-use switchboard_protocol::passthrough::Usage;
+use switchboard_protocol::Usage;
 use switchboard_protocol::sse::{SseDecoder, SseEvent};
 use switchboard_protocol::{ClientError, Dialect, ErrorKind};
 use tokio::time::Instant;
@@ -25,7 +25,7 @@ use crate::classify::classify_status;
 use crate::engine::Engine;
 use crate::health::{HealthBoard, Outcome};
 use crate::log::{AttemptRecord, RequestRecord};
-use crate::pipe::{Pipe, PipeError};
+use crate::pipe::{InBandError, Pipe};
 use crate::secret::Secret;
 use crate::snapshot::{Pick, ProviderRt, Unroutable, order_targets, pick_key};
 use crate::upstream::{endpoint_url, request_headers, scrub};
@@ -635,15 +635,9 @@ impl Engine {
                 }
             }
             for ev in events.drain(..) {
-                if let Err(e) = pipe.push(ev, &mut out) {
-                    let f = match e {
-                        PipeError::InBand(message) => Failure::in_band(
-                            provider,
-                            &scrub(message.as_bytes(), &pick.key.secret),
-                            self.clock.now_ms(),
-                        ),
-                        PipeError::Malformed => Failure::malformed(provider),
-                    };
+                if let Err(InBandError(message)) = pipe.push(ev, &mut out) {
+                    let message = scrub(message.as_bytes(), &pick.key.secret);
+                    let f = Failure::in_band(provider, &message, self.clock.now_ms());
                     return self.fail(req, rec, &mut guard, started, f);
                 }
             }
@@ -667,7 +661,6 @@ impl Engine {
         }
         let idle = Duration::from_millis(provider.timeouts.idle_ms);
         let provider_name = provider.name.clone();
-        let client_dialect = req.dialect;
         let secret = pick.key.secret.clone();
         let upstream: Option<UpstreamStream> = if ended {
             None
@@ -685,7 +678,6 @@ impl Engine {
                 rec,
                 guard,
                 provider: provider_name,
-                client_dialect,
                 secret,
             }
             .into_stream()
@@ -885,7 +877,6 @@ struct Pump {
     rec: Recorder,
     guard: AttemptGuard,
     provider: String,
-    client_dialect: Dialect,
     secret: Secret,
 }
 
@@ -928,14 +919,9 @@ impl Pump {
                     }
                 }
                 for ev in events {
-                    if let Err(e) = pump.pipe.push(ev, &mut out) {
-                        let msg = match e {
-                            PipeError::InBand(m) => {
-                                String::from_utf8_lossy(&scrub(m.as_bytes(), &pump.secret))
-                                    .into_owned()
-                            }
-                            PipeError::Malformed => "the provider sent a malformed event".into(),
-                        };
+                    if let Err(InBandError(m)) = pump.pipe.push(ev, &mut out) {
+                        let msg = String::from_utf8_lossy(&scrub(m.as_bytes(), &pump.secret))
+                            .into_owned();
                         pump.pending.push_back(encode_events(&out));
                         out.clear();
                         pump.break_stream(&msg);
@@ -961,10 +947,8 @@ impl Pump {
             format!("Provider `{}`: {why}.", self.provider),
         )
         .with_code("stream_interrupted");
-        self.pending.push_back(encode_events(&Pipe::stream_error(
-            self.client_dialect,
-            &err,
-        )));
+        let events = self.pipe.fail(&err);
+        self.pending.push_back(encode_events(&events));
         self.guard
             .report(&Outcome::TemporaryError { retry_after: None });
         if let Some(last) = self.rec.rec.attempts.last_mut() {

@@ -86,6 +86,40 @@ pub struct Provider {
     pub drop_params: Vec<String>,
     #[serde(default)]
     pub models: Vec<ModelInfo>,
+    #[serde(default)]
+    pub quirks: Quirks,
+}
+
+/// Known provider quirks, as data (DESIGN.md "Translation"): what a provider needs that its
+/// dialect's reference API does not.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct Quirks {
+    /// OpenAI Chat upstreams: send the output cap as `max_completion_tokens` (OpenAI's
+    /// reasoning models) instead of `max_tokens`.
+    pub max_completion_tokens: bool,
+    /// Replay earlier reasoning as `reasoning_content` on assistant turns (DeepSeek thinking
+    /// mode rejects tool turns without it).
+    pub replay_reasoning_content: bool,
+    /// Drop thinking signatures issued by other providers from replayed history.
+    pub strip_foreign_signatures: bool,
+    /// Output cap when the upstream requires one and the client gave none.
+    pub default_max_tokens: Option<u64>,
+}
+
+impl Quirks {
+    /// The protocol crate's view, with the provider's dropped parameters.
+    pub fn to_protocol(&self, drop_params: &[String]) -> switchboard_protocol::Quirks {
+        switchboard_protocol::Quirks {
+            drop_params: drop_params.to_vec(),
+            max_tokens_field: self
+                .max_completion_tokens
+                .then_some(switchboard_protocol::MaxTokensField::MaxCompletionTokens),
+            replay_reasoning_content: self.replay_reasoning_content,
+            strip_foreign_signatures: self.strip_foreign_signatures,
+            default_max_tokens: self.default_max_tokens,
+        }
+    }
 }
 
 /// A key as everyone but the egress adapter sees it: never the secret itself.
@@ -327,6 +361,7 @@ mod tests {
             enabled: true,
             drop_params: vec![],
             models: vec![],
+            quirks: Quirks::default(),
         }
     }
 

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use serde::Deserialize;
-use switchboard_router::model::{ModelInfo, Timeouts};
+use switchboard_router::model::{ModelInfo, Quirks, Timeouts};
 use switchboard_router::{Provider, Route, Secret};
 use switchboard_store::{KeySecret, Store, StoreError};
 
@@ -58,6 +58,8 @@ pub struct FileProvider {
     pub drop_params: Vec<String>,
     #[serde(default)]
     pub models: Vec<ModelInfo>,
+    #[serde(default)]
+    pub quirks: Quirks,
 }
 
 fn one() -> u32 {
@@ -156,6 +158,7 @@ impl FileConfig {
                 weight: fp.weight,
                 enabled: fp.enabled,
                 drop_params: fp.drop_params.clone(),
+                quirks: fp.quirks.clone(),
                 // Keep models discovered earlier unless the file lists its own.
                 models: if fp.models.is_empty() {
                     existing.map(|p| p.models).unwrap_or_default()

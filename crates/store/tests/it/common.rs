@@ -25,6 +25,7 @@ pub fn provider(name: &str) -> Provider {
         enabled: true,
         drop_params: vec!["thinking".into()],
         models: vec![],
+        quirks: Default::default(),
     }
 }
 
