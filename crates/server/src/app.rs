@@ -51,6 +51,8 @@ pub struct Options {
     pub max_connections: usize,
     pub shutdown_grace: Duration,
     pub clock: SharedClock,
+    /// Serve `GET /metrics` without the admin token (`--open-metrics`).
+    pub open_metrics: bool,
 }
 
 impl Options {
@@ -70,6 +72,7 @@ impl Options {
             max_connections: 4096,
             shutdown_grace: Duration::from_secs(20),
             clock: Arc::new(SystemClock),
+            open_metrics: false,
         }
     }
 }
@@ -167,9 +170,11 @@ impl Switchboard {
             .unwrap_or_default();
         let (log_sink, log_task) = RequestLogWriter::spawn(store.clone());
         let (live, _) = broadcast::channel(1024);
+        let metrics = Arc::new(crate::metrics::Metrics::new());
         let sink = Arc::new(Sink {
             log: log_sink,
             live: live.clone(),
+            metrics: metrics.clone(),
         });
         let engine = Engine::new(&config, sink, opts.clock.clone(), policy);
         engine.restore_health(
@@ -193,11 +198,13 @@ impl Switchboard {
             guard: GuardConfig {
                 remote,
                 extra_hosts: allowed_hosts,
+                open_metrics: opts.open_metrics,
             },
             live,
             routing: AtomicBool::new(routing),
             edits: tokio::sync::Mutex::new(()),
             started_at_ms: switchboard_store::now_ms(),
+            metrics,
         });
         let background = CancellationToken::new();
         let mut tasks = tokio::task::JoinSet::new();
@@ -252,6 +259,7 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/v1/chat/completions", post(ingress::chat_completions))
         .route("/v1/responses", post(ingress::responses))
         .route("/v1/messages", post(ingress::messages))
+        .route("/v1/messages/count_tokens", post(ingress::count_tokens))
         .route("/v1beta/models/{model_action}", post(ingress::gemini))
         .route("/v1/models/{model_action}", post(ingress::gemini))
         .route("/v1/models", get(ingress::models))
@@ -314,7 +322,11 @@ fn router(state: Arc<AppState>) -> Router {
         .merge(public)
         .merge(admin)
         .route("/health", get(ingress::health))
-        .route("/", get(|| async { crate::dashboard::page("/") }).head(|| async {}))
+        .route("/metrics", get(crate::metrics::scrape))
+        .route(
+            "/",
+            get(|| async { crate::dashboard::page("/") }).head(|| async {}),
+        )
         .fallback(fallback)
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard))
         .with_state(state)

@@ -35,6 +35,22 @@ pub async fn messages(State(s): State<Arc<AppState>>, headers: HeaderMap, body: 
     generate(s, Dialect::Anthropic, None, headers, body).await
 }
 
+/// `POST /v1/messages/count_tokens`, answered locally with a token estimate of the whole
+/// request (system prompt and tools included), whatever the upstream.
+pub async fn count_tokens(State(s): State<Arc<AppState>>, body: Body) -> Response {
+    let body = match read_body(&s, Dialect::Anthropic, body).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    match switchboard_protocol::decode_request(Dialect::Anthropic, &body) {
+        Ok(req) => {
+            Json(serde_json::json!({ "input_tokens": switchboard_protocol::count_tokens(&req) }))
+                .into_response()
+        }
+        Err(e) => error_response(Dialect::Anthropic, &e),
+    }
+}
+
 #[derive(Deserialize)]
 pub struct GeminiQuery {
     alt: Option<String>,

@@ -1,4 +1,10 @@
 //! Integration tests of the server, one binary with topic modules.
 
+// Helpers outside #[test] functions may panic: a panic there is a failed test.
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
 mod dashboard;
+mod metrics;
 mod openapi;
+mod routing;
