@@ -46,10 +46,17 @@ fn file_response(rel: &str, bytes: std::borrow::Cow<'static, [u8]>) -> Response 
     if ext == "html" {
         return html(StatusCode::OK, bytes);
     }
-    let cache = if rel.starts_with("assets/") { "public, max-age=31536000, immutable" } else { "no-cache" };
+    let cache = if rel.starts_with("assets/") {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    };
     let mut resp = Response::new(Body::from(bytes));
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type(ext)));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(content_type(ext)),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
     common_headers(h);
     resp
@@ -59,9 +66,15 @@ fn html(status: StatusCode, bytes: std::borrow::Cow<'static, [u8]>) -> Response 
     let mut resp = Response::new(Body::from(bytes));
     *resp.status_mut() = status;
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     common_headers(h);
     resp
@@ -70,14 +83,23 @@ fn html(status: StatusCode, bytes: std::borrow::Cow<'static, [u8]>) -> Response 
 fn plain(status: StatusCode, text: &'static str) -> Response {
     let mut resp = Response::new(Body::from(text));
     *resp.status_mut() = status;
-    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     common_headers(resp.headers_mut());
     resp
 }
 
 fn common_headers(h: &mut http::HeaderMap) {
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
 }
 
 fn content_type(ext: &str) -> &'static str {
@@ -129,10 +151,25 @@ mod tests {
 
     #[test]
     fn api_paths_are_not_the_dashboard() {
-        for p in ["/v1", "/v1/models", "/v1beta/models/x", "/api", "/api/v1/nope", "/health", "/metrics"] {
+        for p in [
+            "/v1",
+            "/v1/models",
+            "/v1beta/models/x",
+            "/api",
+            "/api/v1/nope",
+            "/health",
+            "/metrics",
+        ] {
             assert!(!serves(p), "{p}");
         }
-        for p in ["/", "/providers", "/routes/gpt-5.5", "/assets/index-abc.js", "/v1x", "/apis"] {
+        for p in [
+            "/",
+            "/providers",
+            "/routes/gpt-5.5",
+            "/assets/index-abc.js",
+            "/v1x",
+            "/apis",
+        ] {
             assert!(serves(p), "{p}");
         }
     }
@@ -140,7 +177,12 @@ mod tests {
     #[test]
     fn html_carries_the_policy() {
         let resp = page("/requests");
-        assert_eq!(resp.headers().get(header::CONTENT_SECURITY_POLICY).and_then(|v| v.to_str().ok()), Some(CSP));
+        assert_eq!(
+            resp.headers()
+                .get(header::CONTENT_SECURITY_POLICY)
+                .and_then(|v| v.to_str().ok()),
+            Some(CSP)
+        );
         assert!(!CSP.contains("unsafe"));
     }
 }

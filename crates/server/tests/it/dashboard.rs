@@ -31,7 +31,10 @@ async fn get(sb: &SwitchboardHandle, path: &str) -> reqwest::Response {
 }
 
 fn header<'a>(r: &'a reqwest::Response, name: &str) -> &'a str {
-    r.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+    r.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
 }
 
 #[tokio::test]
@@ -43,7 +46,10 @@ async fn root_and_app_routes_serve_html_with_a_strict_policy() {
         assert_eq!(r.status(), 200, "{path}");
         assert_eq!(header(&r, "content-security-policy"), CSP, "{path}");
         assert!(!header(&r, "content-security-policy").contains("unsafe"));
-        assert!(header(&r, "content-type").starts_with("text/html"), "{path}");
+        assert!(
+            header(&r, "content-type").starts_with("text/html"),
+            "{path}"
+        );
         assert_eq!(header(&r, "x-content-type-options"), "nosniff");
         assert_eq!(header(&r, "referrer-policy"), "no-referrer");
         assert_eq!(header(&r, "cache-control"), "no-cache");
@@ -51,7 +57,10 @@ async fn root_and_app_routes_serve_html_with_a_strict_policy() {
         let body = r.text().await.unwrap();
         assert!(body.contains("Switchboard"), "{path}: {body}");
         // No inline scripts or styles: the policy would block them.
-        assert!(!body.contains("<script>") && !body.contains("<style"), "{path}");
+        assert!(
+            !body.contains("<script>") && !body.contains("<style"),
+            "{path}"
+        );
     }
     sb.shutdown().await;
 }
@@ -69,7 +78,10 @@ async fn hashed_assets_are_immutable_and_missing_ones_are_404() {
         let r = get(&sb, asset).await;
         assert_eq!(r.status(), 200, "{asset}");
         assert!(header(&r, "cache-control").contains("immutable"));
-        assert!(header(&r, "content-type").starts_with("text/javascript") || header(&r, "content-type").starts_with("text/css"));
+        assert!(
+            header(&r, "content-type").starts_with("text/javascript")
+                || header(&r, "content-type").starts_with("text/css")
+        );
     }
     let r = get(&sb, "/assets/no-such-file-1234.js").await;
     assert_eq!(r.status(), 404);
@@ -89,7 +101,10 @@ async fn api_paths_keep_their_json_404() {
             .await
             .unwrap();
         assert_eq!(r.status(), 404, "{path}");
-        assert!(header(&r, "content-type").starts_with("application/json"), "{path}");
+        assert!(
+            header(&r, "content-type").starts_with("application/json"),
+            "{path}"
+        );
         assert!(r.headers().get("content-security-policy").is_none());
         let v: serde_json::Value = r.json().await.unwrap();
         assert!(v.get("error").is_some(), "{path}: {v}");
@@ -103,10 +118,19 @@ async fn api_paths_keep_their_json_404() {
     assert_eq!(r.status(), 404);
     assert!(header(&r, "content-type").starts_with("application/json"));
     // Non-GET methods on dashboard paths are not the dashboard.
-    let r = client.post(format!("http://{}/providers", sb.local_addr())).bearer_auth("admin-test-token").send().await.unwrap();
+    let r = client
+        .post(format!("http://{}/providers", sb.local_addr()))
+        .bearer_auth("admin-test-token")
+        .send()
+        .await
+        .unwrap();
     assert_ne!(r.status(), 200);
     // HEAD / stays the cheap connectivity probe.
-    let r = client.head(format!("http://{}/", sb.local_addr())).send().await.unwrap();
+    let r = client
+        .head(format!("http://{}/", sb.local_addr()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     sb.shutdown().await;
 }

@@ -1,0 +1,136 @@
+import { type ReactNode, useEffect, useState } from "react";
+import { Activity, BarChart3, Blocks, FlaskConical, KeyRound, LayoutDashboard, Moon, Route as RouteIcon, Settings as SettingsIcon, Sun, Waypoints } from "lucide-react";
+import { ToastProvider } from "./components/Toasts";
+import { Link, useLocation } from "./lib/router";
+import { getAdminToken, setAdminToken, setUnauthorizedHandler } from "./api/client";
+import { clearToken, saveToken } from "./lib/token";
+import { applyTheme, resolveTheme, storedTheme, type ThemeChoice } from "./lib/theme";
+import { startLive, useLive } from "./lib/live";
+import { resetQueries } from "./lib/query";
+import { Overview } from "./pages/Overview";
+import { Providers } from "./pages/Providers";
+import { Routes } from "./pages/Routes";
+import { Playground } from "./pages/Playground";
+import { Requests } from "./pages/Requests";
+import { Usage } from "./pages/Usage";
+import { Integrations } from "./pages/Integrations";
+import { SettingsPage } from "./pages/Settings";
+import { TokenGate } from "./pages/TokenGate";
+
+interface Page {
+  path: string;
+  title: string;
+  icon: ReactNode;
+  render: () => ReactNode;
+}
+
+const PAGES: Page[] = [
+  { path: "/", title: "Overview", icon: <LayoutDashboard size={17} />, render: () => <Overview /> },
+  { path: "/providers", title: "Providers & keys", icon: <KeyRound size={17} />, render: () => <Providers /> },
+  { path: "/routes", title: "Routes", icon: <RouteIcon size={17} />, render: () => <Routes /> },
+  { path: "/playground", title: "Playground", icon: <FlaskConical size={17} />, render: () => <Playground /> },
+  { path: "/requests", title: "Requests", icon: <Activity size={17} />, render: () => <Requests /> },
+  { path: "/usage", title: "Usage", icon: <BarChart3 size={17} />, render: () => <Usage /> },
+  { path: "/integrations", title: "Integrations", icon: <Blocks size={17} />, render: () => <Integrations /> },
+  { path: "/settings", title: "Settings", icon: <SettingsIcon size={17} />, render: () => <SettingsPage /> },
+];
+
+function pageFor(path: string): Page | undefined {
+  if (path === "/" || path === "/index.html") return PAGES[0];
+  return PAGES.find((p) => p.path !== "/" && (path === p.path || path.startsWith(`${p.path}/`)));
+}
+
+export function App() {
+  const [token, setToken] = useState<string | null>(getAdminToken());
+  useEffect(() => {
+    setUnauthorizedHandler(() => {
+      clearToken();
+      setAdminToken(null);
+      resetQueries();
+      setToken(null);
+    });
+  }, []);
+  const signIn = (t: string) => {
+    saveToken(t);
+    setAdminToken(t);
+    resetQueries();
+    setToken(t);
+  };
+  return <ToastProvider>{token ? <Shell key={token} /> : <TokenGate onToken={signIn} />}</ToastProvider>;
+}
+
+function ThemeToggle() {
+  const [choice, setChoice] = useState<ThemeChoice>(storedTheme());
+  const current = resolveTheme(choice);
+  useEffect(() => {
+    if (choice !== "system") return;
+    const mq = window.matchMedia?.("(prefers-color-scheme: dark)");
+    const on = () => applyTheme("system");
+    mq?.addEventListener?.("change", on);
+    return () => mq?.removeEventListener?.("change", on);
+  }, [choice]);
+  const toggle = () => {
+    const next: ThemeChoice = current === "dark" ? "light" : "dark";
+    applyTheme(next);
+    setChoice(next);
+  };
+  return (
+    <button type="button" className="nav-link btn ghost" onClick={toggle} aria-label={`Switch to ${current === "dark" ? "light" : "dark"} theme`} data-testid="theme-toggle">
+      {current === "dark" ? <Sun size={17} /> : <Moon size={17} />}
+      <span className="label">{current === "dark" ? "Light theme" : "Dark theme"}</span>
+    </button>
+  );
+}
+
+function Shell() {
+  const { path } = useLocation();
+  const { live } = useLive();
+  useEffect(() => startLive(), []);
+  const page = pageFor(path);
+  useEffect(() => {
+    document.title = page ? `${page.title} · Switchboard` : "Switchboard";
+  }, [page]);
+  return (
+    <div className="shell">
+      <nav className="sidebar" aria-label="Main">
+        <div className="brand">
+          <span className="brand-mark" aria-hidden="true">
+            <Waypoints size={16} />
+          </span>
+          <span>Switchboard</span>
+        </div>
+        {PAGES.map((p) => (
+          <Link key={p.path} to={p.path} className="nav-link" aria-current={page === p ? "page" : undefined} title={p.title}>
+            {p.icon}
+            <span>{p.title}</span>
+          </Link>
+        ))}
+        <div className="nav-spacer" />
+        <div className="sidebar-foot">
+          <span className={`pill ${live ? "green live" : ""}`} title={live ? "Live updates connected" : "Connecting to live updates…"} data-testid="live-pill">
+            <span className="dot" />
+            <span className="label">{live ? "Live" : "Connecting"}</span>
+          </span>
+          <ThemeToggle />
+        </div>
+      </nav>
+      <main className="main" id="main">
+        {page ? (
+          page.render()
+        ) : (
+          <>
+            <header className="topbar">
+              <h1>Not found</h1>
+            </header>
+            <div className="content">
+              <p className="muted">
+                There is no page at <code>{path}</code>. <Link to="/">Go to the overview</Link>.
+              </p>
+            </div>
+          </>
+        )}
+      </main>
+    </div>
+  );
+}
+

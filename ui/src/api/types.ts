@@ -1,0 +1,24 @@
+// Names for the generated schema types.
+import type { components } from "./schema";
+
+type S = components["schemas"];
+export type Status = S["Status"];
+export type Provider = S["Provider"];
+export type Preset = S["Preset"];
+export type KeyView = S["KeyView"];
+export type KeyInfo = S["KeyInfo"];
+export type Route = S["Route"];
+export type Target = S["Target"];
+export type Strategy = S["Strategy"];
+export type FlowPlan = S["FlowPlan"];
+export type FlowStep = S["FlowStep"];
+export type Settings = S["Settings"];
+export type CooldownPolicy = S["CooldownPolicy"];
+export type HealthEvent = S["HealthEvent"];
+export type HealthState = S["HealthState"];
+export type RequestRecord = S["RequestRecord"];
+export type AttemptRecord = S["AttemptRecord"];
+export type UsagePoint = S["UsagePoint"];
+export type ModelInfo = S["ModelInfo"];
+
+export const STRATEGIES: Strategy[] = ["priority", "weighted", "round_robin", "least_busy", "fastest", "cheapest"];

@@ -1,0 +1,108 @@
+// The live feeds from the router's event bus: key health transitions and finished requests.
+// One connection each for the whole app; pages subscribe to what they show.
+
+import { useSyncExternalStore } from "react";
+import { follow } from "../api/client";
+import type { HealthEvent, RequestRecord } from "../api/types";
+import { RECENT_KEY } from "../api/queries";
+import { invalidate, setQueryData } from "./query";
+
+type Listener<T> = (v: T) => void;
+
+const requestListeners = new Set<Listener<RequestRecord>>();
+let events: HealthEvent[] = [];
+let connected = { health: false, requests: false };
+const stateSubs = new Set<() => void>();
+let snapshot = { events, live: false };
+
+function publish() {
+  snapshot = { events, live: connected.health && connected.requests };
+  stateSubs.forEach((s) => s());
+}
+
+let pending: ReturnType<typeof setTimeout> | undefined;
+function refreshHealthViews() {
+  if (pending) return;
+  pending = setTimeout(() => {
+    pending = undefined;
+    invalidate("keys", "status", "plan");
+  }, 120);
+}
+
+export function onHealthEvent(ev: HealthEvent): void {
+  events = [ev, ...events].slice(0, 50);
+  publish();
+  // Show the new state at once, then refetch for the whole picture.
+  if (ev.scope === "key" || ev.scope === "key_model") {
+    setQueryData<import("../api/types").KeyView[]>("keys", (keys) =>
+      keys?.map((k) => (k.id === ev.key_id && k.state !== "disabled" ? { ...k, state: ev.state, reason: ev.reason ?? null, until_ms: ev.until_ms ?? null } : k)),
+    );
+  }
+  refreshHealthViews();
+}
+
+export function onRequestRecord(r: RequestRecord): void {
+  setQueryData<RequestRecord[]>(RECENT_KEY, (old) => (old ? [r, ...old.filter((x) => x.id !== r.id)].slice(0, 1000) : old));
+  requestListeners.forEach((l) => l(r));
+}
+
+/** Starts both feeds; returns a stop function. */
+export function startLive(): () => void {
+  const stopHealth = follow(
+    "/api/v1/health/events",
+    (ev) => {
+      if (ev.event === "health") {
+        try {
+          onHealthEvent(JSON.parse(ev.data) as HealthEvent);
+        } catch {
+          /* malformed event: ignore */
+        }
+      } else if (ev.event === "lagged") refreshHealthViews();
+    },
+    {
+      onOpen: refreshHealthViews,
+      onState: (live) => {
+        connected = { ...connected, health: live };
+        publish();
+      },
+    },
+  );
+  const stopRequests = follow(
+    "/api/v1/requests/live",
+    (ev) => {
+      if (ev.event === "request") {
+        try {
+          onRequestRecord(JSON.parse(ev.data) as RequestRecord);
+        } catch {
+          /* ignore */
+        }
+      } else if (ev.event === "lagged") invalidate(RECENT_KEY, "requests");
+    },
+    {
+      onOpen: () => invalidate(RECENT_KEY),
+      onState: (live) => {
+        connected = { ...connected, requests: live };
+        publish();
+      },
+    },
+  );
+  return () => {
+    stopHealth();
+    stopRequests();
+  };
+}
+
+export function subscribeRequests(l: Listener<RequestRecord>): () => void {
+  requestListeners.add(l);
+  return () => requestListeners.delete(l);
+}
+
+export function useLive(): { events: HealthEvent[]; live: boolean } {
+  return useSyncExternalStore(
+    (cb) => {
+      stateSubs.add(cb);
+      return () => stateSubs.delete(cb);
+    },
+    () => snapshot,
+  );
+}

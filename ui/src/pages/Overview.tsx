@@ -1,0 +1,301 @@
+import { useMemo, useState } from "react";
+import { ArrowRightLeft, Eye, EyeOff, HeartPulse, KeyRound, Plus, Radio, Zap } from "lucide-react";
+import { PageHeader } from "../components/PageHeader";
+import { Card, CopyButton, EmptyState, ErrorNote, Pill, Skeleton, SkeletonRows, StatePill, Switch } from "../components/ui";
+import { KeyActions } from "../components/KeyActions";
+import { Sparkline } from "../components/Charts";
+import { useToast } from "../components/Toasts";
+import { api, must } from "../api/client";
+import { useAccessKey, useKeys, useRecent, useStatus } from "../api/queries";
+import type { KeyView, RequestRecord } from "../api/types";
+import { setQueryData } from "../lib/query";
+import { failovers, rates } from "../lib/metrics";
+import { formatAgo, formatMs, formatPercent, humanize } from "../lib/format";
+import { useNow } from "../lib/now";
+import { Link, navigate } from "../lib/router";
+import { useLive } from "../lib/live";
+
+export function Overview() {
+  const status = useStatus();
+  return (
+    <>
+      <PageHeader title="Overview">
+        {status.data && (
+          <span className="faint small">
+            v{status.data.version} · secrets in {humanize(status.data.secret_store)}
+          </span>
+        )}
+      </PageHeader>
+      <div className="content">
+        {status.data && status.data.providers === 0 && (
+          <Card>
+            <EmptyState
+              icon={<Plus size={22} />}
+              title="Add your first provider"
+              action={
+                <Link to="/providers?add=1" className="btn primary">
+                  <Plus size={15} /> Add a provider
+                </Link>
+              }
+            >
+              Switchboard routes your AI tools' requests to providers like OpenAI, Anthropic, DeepSeek or a local Ollama. Add one with its API keys to get started.
+            </EmptyState>
+          </Card>
+        )}
+        <EndpointCard />
+        <Stats />
+        <HealthBoard />
+        <div className="grid two">
+          <Failovers />
+          <Transitions />
+        </div>
+      </div>
+    </>
+  );
+}
+
+function EndpointCard() {
+  const status = useStatus();
+  const key = useAccessKey();
+  const toast = useToast();
+  const [show, setShow] = useState(false);
+  const routing = status.data?.routing ?? true;
+  const setRouting = async (enabled: boolean) => {
+    try {
+      await must(api.PUT("/api/v1/routing", { body: { enabled } }));
+      setQueryData<typeof status.data>("status", (s) => (s ? { ...s, routing: enabled } : s));
+      toast.ok(enabled ? "Routing is on" : "Routing is off: tools get 503 until you turn it back on");
+    } catch (e) {
+      toast.error(e instanceof Error ? e.message : String(e));
+    }
+  };
+  const masked = key.data ? `${key.data.access_key.slice(0, 6)}${"•".repeat(18)}${key.data.access_key.slice(-4)}` : "";
+  return (
+    <Card
+      title="Endpoint"
+      icon={<Radio size={16} />}
+      actions={
+        <div className="row">
+          <Pill color={routing ? "green" : ""}>
+            <span className="dot" /> Routing {routing ? "on" : "off"}
+          </Pill>
+          <Switch checked={routing} onChange={setRouting} label="Routing" disabled={!status.data} />
+        </div>
+      }
+    >
+      <div className="card-body">
+        <dl className="endpoint">
+          <dt>Base URL</dt>
+          <dd>{status.data ? <div className="code-box" data-testid="endpoint-url">{status.data.endpoint}</div> : <Skeleton />}</dd>
+          <dd>{status.data && <CopyButton text={status.data.endpoint} label="Copy URL" small />}</dd>
+          <dt>Access key</dt>
+          <dd>{key.data ? <div className="code-box">{show ? key.data.access_key : masked}</div> : <Skeleton />}</dd>
+          <dd className="row">
+            <button type="button" className="btn sm icon" onClick={() => setShow((s) => !s)} aria-label={show ? "Hide access key" : "Show access key"} disabled={!key.data}>
+              {show ? <EyeOff size={14} /> : <Eye size={14} />}
+            </button>
+            {key.data && <CopyButton text={key.data.access_key} label="Copy key" small />}
+          </dd>
+        </dl>
+      </div>
+    </Card>
+  );
+}
+
+function Stats() {
+  const recent = useRecent();
+  const status = useStatus();
+  const now = useNow();
+  // Recompute every few seconds, not every tick.
+  const bucket = Math.floor(now / 5000);
+  const r = useMemo(() => rates(recent.data ?? [], Date.now()), [recent.data, bucket]); // eslint-disable-line react-hooks/exhaustive-deps
+  const loading = recent.loading && !recent.data;
+  const s = status.data;
+  return (
+    <div className="grid stats">
+      <section className="card stat">
+        <span className="stat-label">
+          <Zap size={13} /> Requests / min
+        </span>
+        <span className="stat-value" data-testid="rpm">
+          {loading ? <Skeleton width={60} height={26} /> : r.rpm.toFixed(r.rpm < 10 ? 1 : 0)}
+        </span>
+        <Sparkline values={r.perMinute} label="Requests per minute, last 30 minutes" />
+      </section>
+      <section className="card stat">
+        <span className="stat-label">Error rate</span>
+        <span className="stat-value">{loading ? <Skeleton width={60} height={26} /> : formatPercent(r.errorRate)}</span>
+        <span className="stat-sub">{r.total} requests · last 30 min</span>
+      </section>
+      <section className="card stat">
+        <span className="stat-label">Latency p50</span>
+        <span className="stat-value">{loading ? <Skeleton width={60} height={26} /> : formatMs(r.p50)}</span>
+        <span className="stat-sub">successful requests</span>
+      </section>
+      <section className="card stat">
+        <span className="stat-label">Latency p95</span>
+        <span className="stat-value">{loading ? <Skeleton width={60} height={26} /> : formatMs(r.p95)}</span>
+        <span className="stat-sub">successful requests</span>
+      </section>
+      <section className="card stat">
+        <span className="stat-label">
+          <KeyRound size={13} /> Keys
+        </span>
+        <span className="stat-value">{s ? s.keys : <Skeleton width={40} height={26} />}</span>
+        <span className="stat-sub">
+          {s ? (
+            <>
+              <span className="tnum">{s.keys_healthy}</span> healthy · <span className="tnum">{s.keys_cooling}</span> cooling · <span className="tnum">{s.keys_failed}</span> failed
+            </>
+          ) : (
+            " "
+          )}
+        </span>
+      </section>
+    </div>
+  );
+}
+
+function scopeText(k: KeyView): string {
+  if (k.scope === "key_model" && k.model) return `model ${k.model}`;
+  if (k.scope === "key") return "whole key";
+  if (k.scope === "provider") return "provider";
+  return "—";
+}
+
+export function HealthBoard() {
+  const keys = useKeys();
+  const order: Record<string, number> = { auth_error: 0, cooling: 1, probing: 2, healthy: 3, disabled: 4 };
+  const sorted = [...(keys.data ?? [])].sort((a, b) => (order[a.state] ?? 9) - (order[b.state] ?? 9) || a.provider.localeCompare(b.provider) || a.id - b.id);
+  return (
+    <Card title="Key health" icon={<HeartPulse size={16} />} actions={<span className="faint small">{keys.data ? `${keys.data.length} keys` : ""}</span>}>
+      {keys.error && !keys.data ? (
+        <ErrorNote error={keys.error} onRetry={keys.reload} />
+      ) : !keys.data ? (
+        <SkeletonRows rows={3} />
+      ) : keys.data.length === 0 ? (
+        <EmptyState icon={<KeyRound size={22} />} title="No keys yet" action={<Link to="/providers" className="btn">Add keys</Link>}>
+          Keys appear here with their live state: healthy, cooling down after a rate limit, or failing authentication.
+        </EmptyState>
+      ) : (
+        <div className="table-wrap">
+          <table data-testid="health-board">
+            <thead>
+              <tr>
+                <th>Key</th>
+                <th>Provider</th>
+                <th>State</th>
+                <th>Reason</th>
+                <th>Scope</th>
+                <th aria-label="Actions" />
+              </tr>
+            </thead>
+            <tbody>
+              {sorted.map((k) => (
+                <tr key={k.id} data-key-id={k.id}>
+                  <td>
+                    <div className="col" style={{ gap: 1 }}>
+                      <span style={{ fontWeight: 500 }}>{k.label}</span>
+                      <span className="mono faint">
+                        {k.env_ref ? k.env_ref : `••••${k.last4}`} · {k.fingerprint.slice(0, 8)}
+                      </span>
+                    </div>
+                  </td>
+                  <td>{k.provider}</td>
+                  <td>
+                    <StatePill state={k.state} untilMs={k.until_ms} />
+                  </td>
+                  <td className="muted">{k.reason ? humanize(k.reason) : k.state === "auth_error" ? "rejected credentials" : "—"}</td>
+                  <td className="muted mono">{scopeText(k)}</td>
+                  <td style={{ textAlign: "right" }}>
+                    <KeyActions k={k} compact />
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </Card>
+  );
+}
+
+function Failovers() {
+  const recent = useRecent();
+  const list = failovers(recent.data ?? []).slice(0, 6);
+  return (
+    <Card title="Recent failovers" icon={<ArrowRightLeft size={16} />}>
+      {!recent.data ? (
+        <SkeletonRows rows={3} />
+      ) : list.length === 0 ? (
+        <div className="card-body muted small">No failovers in the last 30 minutes: every request was served by its first choice.</div>
+      ) : (
+        <div className="table-wrap">
+          <table>
+            <tbody>
+              {list.map((r: RequestRecord) => (
+                <tr key={r.id} className="clickable" onClick={() => navigate(`/requests?id=${encodeURIComponent(r.id)}`)}>
+                  <td>
+                    <div className="col" style={{ gap: 2 }}>
+                      <span className="mono">{r.alias}</span>
+                      <span className="small faint">
+                        {r.attempts
+                          .slice(0, -1)
+                          .map((a) => `${a.provider} ${a.status ?? a.outcome}`)
+                          .join(" → ")}{" "}
+                        → {r.provider ?? "—"}
+                      </span>
+                    </div>
+                  </td>
+                  <td className="num">
+                    <Pill color={r.status < 400 ? "green" : "red"}>{r.status}</Pill>
+                  </td>
+                  <td className="num faint small">{formatAgo(r.started_at_ms)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </Card>
+  );
+}
+
+function Transitions() {
+  const { events } = useLive();
+  const keys = useKeys();
+  useNow();
+  const label = (id: number) => keys.data?.find((k) => k.id === id)?.label;
+  return (
+    <Card title="Health events" icon={<HeartPulse size={16} />} actions={<span className="faint small">since this page opened</span>}>
+      {events.length === 0 ? (
+        <div className="card-body muted small">Key state changes appear here as they happen.</div>
+      ) : (
+        <div className="table-wrap">
+          <table>
+            <tbody>
+              {events.slice(0, 8).map((e, i) => (
+                <tr key={`${e.at_ms}-${i}`}>
+                  <td>
+                    <div className="col" style={{ gap: 2 }}>
+                      <span>
+                        {e.scope === "provider" ? e.provider : (label(e.key_id) ?? `key ${e.key_id}`)}{" "}
+                        <span className="faint small">{e.scope === "key_model" ? `· ${e.model}` : `· ${e.provider}`}</span>
+                      </span>
+                      {e.reason && <span className="small faint">{humanize(e.reason)}</span>}
+                    </div>
+                  </td>
+                  <td>
+                    <StatePill state={e.state} untilMs={e.until_ms} />
+                  </td>
+                  <td className="num faint small">{formatAgo(e.at_ms)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </Card>
+  );
+}
+

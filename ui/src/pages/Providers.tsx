@@ -1,0 +1,431 @@
+import { type FormEvent, useEffect, useMemo, useState } from "react";
+import { Boxes, KeyRound, Loader2, Plus, RefreshCw, Server, Trash2 } from "lucide-react";
+import { PageHeader } from "../components/PageHeader";
+import { Card, EmptyState, ErrorNote, Pill, SkeletonRows, StatePill, Switch } from "../components/ui";
+import { Dialog } from "../components/Dialog";
+import { useToast } from "../components/Toasts";
+import { KeyActions } from "../components/KeyActions";
+import { api, must } from "../api/client";
+import { useKeys, usePresets, useProviders } from "../api/queries";
+import type { KeyView, Preset, Provider } from "../api/types";
+import { invalidate } from "../lib/query";
+import { humanize } from "../lib/format";
+import { setQuery, useLocation } from "../lib/router";
+
+export const DIALECTS: { id: string; label: string }[] = [
+  { id: "openai_chat", label: "OpenAI Chat Completions" },
+  { id: "openai_responses", label: "OpenAI Responses" },
+  { id: "anthropic", label: "Anthropic Messages" },
+  { id: "gemini", label: "Google Gemini" },
+];
+
+export const dialectLabel = (id: string) => DIALECTS.find((d) => d.id === id)?.label ?? id;
+
+export function Providers() {
+  const providers = useProviders();
+  const keys = useKeys();
+  const { query } = useLocation();
+  const adding = query.get("add") === "1";
+  const setAdding = (v: boolean) => setQuery({ add: v ? "1" : null });
+  return (
+    <>
+      <PageHeader title="Providers & keys">
+        <button type="button" className="btn primary" onClick={() => setAdding(true)}>
+          <Plus size={15} /> Add provider
+        </button>
+      </PageHeader>
+      <div className="content">
+        {providers.error && !providers.data ? (
+          <Card>
+            <ErrorNote error={providers.error} onRetry={providers.reload} />
+          </Card>
+        ) : !providers.data ? (
+          <Card>
+            <SkeletonRows rows={5} />
+          </Card>
+        ) : providers.data.length === 0 ? (
+          <Card>
+            <EmptyState
+              icon={<Server size={22} />}
+              title="No providers yet"
+              action={
+                <button type="button" className="btn primary" onClick={() => setAdding(true)}>
+                  <Plus size={15} /> Add a provider
+                </button>
+              }
+            >
+              A provider is an API Switchboard forwards requests to: OpenAI, Anthropic, Gemini, DeepSeek, OpenRouter, a local Ollama or any OpenAI-compatible server. Pick a preset, paste a key, done.
+            </EmptyState>
+          </Card>
+        ) : (
+          providers.data.map((p) => <ProviderCard key={p.name} p={p} keys={(keys.data ?? []).filter((k) => k.provider === p.name)} keysLoading={!keys.data} />)
+        )}
+      </div>
+      {adding && <AddProviderDialog onClose={() => setAdding(false)} />}
+    </>
+  );
+}
+
+function ProviderCard({ p, keys, keysLoading }: { p: Provider; keys: KeyView[]; keysLoading: boolean }) {
+  const toast = useToast();
+  const [discovering, setDiscovering] = useState(false);
+  const [addingKey, setAddingKey] = useState(false);
+  const [confirmDelete, setConfirmDelete] = useState(false);
+  const enabled = p.enabled ?? true;
+  const models = p.models ?? [];
+  const [showAll, setShowAll] = useState(false);
+  const setEnabled = async (v: boolean) => {
+    try {
+      await must(api.PUT("/api/v1/providers/{name}", { params: { path: { name: p.name } }, body: { ...p, enabled: v } }));
+      invalidate("providers", "keys", "status", "plan");
+      toast.ok(`${p.name} ${v ? "enabled" : "disabled"}`);
+    } catch (e) {
+      toast.error(e instanceof Error ? e.message : String(e));
+    }
+  };
+  const discover = async () => {
+    setDiscovering(true);
+    try {
+      const updated = await must(api.POST("/api/v1/providers/{name}/discover", { params: { path: { name: p.name } } }));
+      invalidate("providers");
+      toast.ok(`Found ${(updated.models ?? []).length} models on ${p.name}`);
+    } catch (e) {
+      toast.error(e instanceof Error ? e.message : String(e));
+    } finally {
+      setDiscovering(false);
+    }
+  };
+  const remove = async () => {
+    try {
+      await must(api.DELETE("/api/v1/providers/{name}", { params: { path: { name: p.name } } }));
+      invalidate("providers", "keys", "status", "routes", "plan");
+      toast.ok(`Removed ${p.name}`);
+    } catch (e) {
+      toast.error(e instanceof Error ? e.message : String(e));
+    }
+    setConfirmDelete(false);
+  };
+  const shown = showAll ? models : models.slice(0, 18);
+  return (
+    <section className="card" data-provider={p.name} aria-label={`Provider ${p.name}`}>
+      <div className="provider-head">
+        <span className="avatar" aria-hidden="true">
+          {p.name.trim().slice(0, 1)}
+        </span>
+        <div className="col spacer" style={{ gap: 1, minWidth: 0 }}>
+          <div className="row wrap">
+            <span className="provider-name" data-testid="provider-name">
+              {p.name}
+            </span>
+            <span className="tag">{p.kind}</span>
+            {!enabled && <Pill>Disabled</Pill>}
+          </div>
+          <span className="mono faint truncate">{p.base_url}</span>
+        </div>
+        <div className="row wrap">
+          <button type="button" className="btn sm" onClick={discover} disabled={discovering || keys.length === 0} aria-busy={discovering} title={keys.length === 0 ? "Add a key first" : "Read the provider's model list"}>
+            {discovering ? <Loader2 size={13} className="spin" /> : <RefreshCw size={13} />}
+            <span>{discovering ? "Discovering…" : "Discover models"}</span>
+          </button>
+          <button type="button" className="btn sm" onClick={() => setAddingKey(true)}>
+            <KeyRound size={13} /> <span>Add key</span>
+          </button>
+          <Switch checked={enabled} onChange={setEnabled} label={`Enable ${p.name}`} />
+          <button type="button" className="btn sm ghost icon" aria-label={`Delete ${p.name}`} onClick={() => setConfirmDelete(true)}>
+            <Trash2 size={14} />
+          </button>
+        </div>
+      </div>
+      {discovering && (
+        <div className="progress" role="progressbar" aria-label="Discovering models">
+          <div />
+        </div>
+      )}
+      <KeysTable keys={keys} loading={keysLoading} onAdd={() => setAddingKey(true)} />
+      <div className="models" aria-label="Models">
+        {models.length === 0 ? (
+          <span className="faint small">
+            <Boxes size={13} style={{ verticalAlign: -2 }} /> No models known yet: discover them, or use any model name in a route.
+          </span>
+        ) : (
+          <>
+            {shown.map((m) => (
+              <span key={m.id} className="tag" title={m.context_window ? `${m.context_window.toLocaleString()} tokens of context` : undefined}>
+                {m.id}
+              </span>
+            ))}
+            {models.length > shown.length && (
+              <button type="button" className="btn ghost sm" onClick={() => setShowAll(true)}>
+                +{models.length - shown.length} more
+              </button>
+            )}
+          </>
+        )}
+      </div>
+      {addingKey && <AddKeyDialog provider={p.name} onClose={() => setAddingKey(false)} />}
+      {confirmDelete && (
+        <Dialog
+          title={`Delete ${p.name}?`}
+          onClose={() => setConfirmDelete(false)}
+          footer={
+            <>
+              <button type="button" className="btn" onClick={() => setConfirmDelete(false)}>
+                Cancel
+              </button>
+              <button type="button" className="btn primary" onClick={remove}>
+                Delete provider
+              </button>
+            </>
+          }
+        >
+          <p className="muted">Its keys are deleted too. Routes that point at it will skip it.</p>
+        </Dialog>
+      )}
+    </section>
+  );
+}
+
+function KeysTable({ keys, loading, onAdd }: { keys: KeyView[]; loading: boolean; onAdd: () => void }) {
+  const toast = useToast();
+  const patch = async (k: KeyView, body: { enabled?: boolean }) => {
+    try {
+      await must(api.PATCH("/api/v1/keys/{id}", { params: { path: { id: k.id } }, body }));
+      invalidate("keys", "status", "plan");
+    } catch (e) {
+      toast.error(e instanceof Error ? e.message : String(e));
+    }
+  };
+  const remove = async (k: KeyView) => {
+    try {
+      await must(api.DELETE("/api/v1/keys/{id}", { params: { path: { id: k.id } } }));
+      invalidate("keys", "status", "plan");
+      toast.ok(`Deleted key “${k.label}”`);
+    } catch (e) {
+      toast.error(e instanceof Error ? e.message : String(e));
+    }
+  };
+  if (loading) return <SkeletonRows rows={2} />;
+  if (keys.length === 0)
+    return (
+      <div className="card-body row" style={{ borderTop: "1px solid var(--border)" }}>
+        <span className="muted small spacer">No keys yet. Requests can't reach this provider until it has one (local servers take any value).</span>
+        <button type="button" className="btn sm primary" onClick={onAdd}>
+          <Plus size={13} /> Add key
+        </button>
+      </div>
+    );
+  return (
+    <div className="table-wrap" style={{ borderTop: "1px solid var(--border)" }}>
+      <table>
+        <thead>
+          <tr>
+            <th>Label</th>
+            <th>Key</th>
+            <th>State</th>
+            <th className="num">Weight</th>
+            <th>Enabled</th>
+            <th aria-label="Actions" />
+          </tr>
+        </thead>
+        <tbody>
+          {keys.map((k) => (
+            <tr key={k.id} data-key-label={k.label}>
+              <td style={{ fontWeight: 500 }}>{k.label}</td>
+              <td className="mono faint">
+                {k.env_ref ? k.env_ref : `••••${k.last4}`} <span title="SHA-256 fingerprint">· {k.fingerprint}</span>
+              </td>
+              <td>
+                <div className="col" style={{ gap: 2, alignItems: "flex-start" }}>
+                  <StatePill state={k.state} untilMs={k.until_ms} />
+                  {k.reason && <span className="faint small">{humanize(k.reason)}{k.model ? ` · ${k.model}` : ""}</span>}
+                </div>
+              </td>
+              <td className="num">{k.weight}</td>
+              <td>
+                <Switch checked={k.enabled} onChange={(v) => patch(k, { enabled: v })} label={`Enable key ${k.label}`} />
+              </td>
+              <td>
+                <div className="row" style={{ justifyContent: "flex-end" }}>
+                  <KeyActions k={k} />
+                  <button type="button" className="btn sm ghost icon" aria-label={`Delete key ${k.label}`} onClick={() => remove(k)}>
+                    <Trash2 size={13} />
+                  </button>
+                </div>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+function AddKeyDialog({ provider, onClose }: { provider: string; onClose: () => void }) {
+  const toast = useToast();
+  const [label, setLabel] = useState("");
+  const [secret, setSecret] = useState("");
+  const [weight, setWeight] = useState(1);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      const envMatch = /^env:([A-Za-z_][A-Za-z0-9_]*)$/.exec(secret.trim());
+      const body = envMatch ? { provider, label, env: envMatch[1], weight } : { provider, label, secret, weight };
+      const info = await must(api.POST("/api/v1/keys", { body }));
+      invalidate("keys", "status", "plan");
+      toast.ok(`Added key “${info.label}” (••••${info.last4})`);
+      onClose();
+    } catch (err) {
+      setError(err instanceof Error ? err.message : String(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <Dialog
+      title={`Add a key to ${provider}`}
+      onClose={onClose}
+      footer={
+        <>
+          <button type="button" className="btn" onClick={onClose}>
+            Cancel
+          </button>
+          <button type="submit" form="add-key" className="btn primary" disabled={busy || !secret.trim()}>
+            {busy ? "Adding…" : "Add key"}
+          </button>
+        </>
+      }
+    >
+      <form id="add-key" className="stack" onSubmit={submit}>
+        <label className="field">
+          <span>Label</span>
+          <input className="input" value={label} onChange={(e) => setLabel(e.target.value)} placeholder="personal, team-a, backup…" data-autofocus />
+        </label>
+        <label className="field">
+          <span>API key</span>
+          <input className="input mono" type="password" autoComplete="off" value={secret} onChange={(e) => setSecret(e.target.value)} placeholder="sk-… or env:VARIABLE_NAME" />
+          <span className="hint">Write-only: stored encrypted, never shown again. Only a fingerprint and the last four characters are kept visible.</span>
+        </label>
+        <label className="field">
+          <span>Weight</span>
+          <input className="input" type="number" min={1} value={weight} onChange={(e) => setWeight(Math.max(1, Number(e.target.value) || 1))} />
+          <span className="hint">Share of traffic relative to the provider's other keys.</span>
+        </label>
+        {error && (
+          <p className="field-error" role="alert">
+            {error}
+          </p>
+        )}
+      </form>
+    </Dialog>
+  );
+}
+
+function AddProviderDialog({ onClose }: { onClose: () => void }) {
+  const presets = usePresets();
+  const toast = useToast();
+  const [preset, setPreset] = useState<Preset | null>(null);
+  const [name, setName] = useState("");
+  const [kind, setKind] = useState("openai_chat");
+  const [baseUrl, setBaseUrl] = useState("");
+  const [secret, setSecret] = useState("");
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const existing = useProviders().data ?? [];
+  const pick = (p: Preset) => {
+    setPreset(p);
+    let n = p.id === "custom" ? "" : p.id;
+    if (n && existing.some((x) => x.name === n)) n = `${n}-2`;
+    setName(n);
+    setKind(p.kind);
+    setBaseUrl(p.base_url);
+  };
+  useEffect(() => {
+    if (!preset && presets.data?.length) pick(presets.data[0]);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [presets.data]);
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      const p = await must(api.POST("/api/v1/providers", { body: { name: name.trim(), kind, base_url: baseUrl.trim() } }));
+      if (secret.trim()) await must(api.POST("/api/v1/keys", { body: { provider: p.name, label: "key 1", secret: secret.trim() } }));
+      // Local servers take no key, but routing needs one to pick: store a placeholder.
+      else if (!needsKey) await must(api.POST("/api/v1/keys", { body: { provider: p.name, label: "local", secret: "local" } }));
+      invalidate("providers", "keys", "status");
+      toast.ok(`Added ${p.name}`);
+      onClose();
+    } catch (err) {
+      setError(err instanceof Error ? err.message : String(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  const needsKey = preset?.needs_key ?? true;
+  const nameTaken = useMemo(() => existing.some((x) => x.name === name.trim()), [existing, name]);
+  return (
+    <Dialog
+      title="Add a provider"
+      wide
+      onClose={onClose}
+      footer={
+        <>
+          <button type="button" className="btn" onClick={onClose}>
+            Cancel
+          </button>
+          <button type="submit" form="add-provider" className="btn primary" disabled={busy || !name.trim() || !baseUrl.trim()}>
+            {busy ? "Adding…" : nameTaken ? "Replace provider" : "Add provider"}
+          </button>
+        </>
+      }
+    >
+      <div className="presets" role="group" aria-label="Presets">
+        {(presets.data ?? []).map((p) => (
+          <button type="button" key={p.id} className="preset" aria-pressed={preset?.id === p.id} onClick={() => pick(p)}>
+            <span style={{ fontWeight: 500 }}>{p.name}</span>
+            <small>{p.needs_key ? dialectLabel(p.kind) : "no key needed"}</small>
+          </button>
+        ))}
+      </div>
+      <form id="add-provider" className="stack" onSubmit={submit}>
+        <div className="form-grid">
+          <label className="field">
+            <span>Name</span>
+            <input className="input" value={name} onChange={(e) => setName(e.target.value)} placeholder="my-provider" required data-autofocus />
+            {nameTaken && <span className="hint">A provider with this name exists and will be replaced.</span>}
+          </label>
+          <label className="field">
+            <span>API dialect</span>
+            <select className="select" value={kind} onChange={(e) => setKind(e.target.value)}>
+              {DIALECTS.map((d) => (
+                <option key={d.id} value={d.id}>
+                  {d.label}
+                </option>
+              ))}
+            </select>
+          </label>
+        </div>
+        <label className="field">
+          <span>Base URL</span>
+          <input className="input mono" value={baseUrl} onChange={(e) => setBaseUrl(e.target.value)} placeholder="https://api.example.com/v1" required />
+          <span className="hint">The API root as the provider documents it; https unless the server is local.</span>
+        </label>
+        <label className="field">
+          <span>API key {needsKey ? "" : "(optional)"}</span>
+          <input className="input mono" type="password" autoComplete="off" value={secret} onChange={(e) => setSecret(e.target.value)} placeholder={needsKey ? "sk-…" : "not needed for local servers"} />
+          <span className="hint">You can add more keys (and labels) afterwards.</span>
+        </label>
+        {error && (
+          <p className="field-error" role="alert">
+            {error}
+          </p>
+        )}
+      </form>
+    </Dialog>
+  );
+}
+

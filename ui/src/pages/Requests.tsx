@@ -1,0 +1,204 @@
+import { useEffect, useMemo, useState } from "react";
+import { Activity, ArrowRightLeft, Pause, Play, X } from "lucide-react";
+import { PageHeader } from "../components/PageHeader";
+import { Card, EmptyState, ErrorNote, Pill, SkeletonRows } from "../components/ui";
+import { RequestDetail, statusColor } from "../components/RequestDetail";
+import { api, must } from "../api/client";
+import { useKeys, useProviders, useRoutes } from "../api/queries";
+import type { RequestRecord } from "../api/types";
+import { useQuery } from "../lib/query";
+import { subscribeRequests } from "../lib/live";
+import { formatMs, formatTime } from "../lib/format";
+import { isError } from "../lib/metrics";
+import { setQuery, useLocation } from "../lib/router";
+
+const RANGES: { id: string; label: string; ms: number | null }[] = [
+  { id: "15m", label: "15 min", ms: 15 * 60_000 },
+  { id: "1h", label: "1 hour", ms: 3_600_000 },
+  { id: "24h", label: "24 hours", ms: 86_400_000 },
+  { id: "7d", label: "7 days", ms: 7 * 86_400_000 },
+  { id: "all", label: "All", ms: null },
+];
+
+function matches(r: RequestRecord, f: { alias: string; provider: string; status: string }): boolean {
+  if (f.alias && r.alias !== f.alias) return false;
+  if (f.provider && r.provider !== f.provider) return false;
+  if (f.status) {
+    if (f.status === "error") return isError(r);
+    if (f.status.endsWith("xx")) return Math.floor(r.status / 100) === Number(f.status[0]);
+    return r.status === Number(f.status);
+  }
+  return true;
+}
+
+export function Requests() {
+  const { query } = useLocation();
+  const f = { alias: query.get("alias") ?? "", provider: query.get("provider") ?? "", status: query.get("status") ?? "", range: query.get("range") ?? "24h" };
+  const selectedId = query.get("id");
+  const [live, setLive] = useState(true);
+  const [extra, setExtra] = useState<RequestRecord[]>([]);
+  const [fresh, setFresh] = useState<Set<string>>(new Set());
+  const range = RANGES.find((r) => r.id === f.range) ?? RANGES[2];
+  const key = `requests?${f.alias}|${f.provider}|${f.status}|${f.range}`;
+  const list = useQuery<RequestRecord[]>(key, () =>
+    must(
+      api.GET("/api/v1/requests", {
+        params: { query: { alias: f.alias || undefined, provider: f.provider || undefined, status: f.status || undefined, since_ms: range.ms ? Date.now() - range.ms : undefined, limit: 200 } },
+      }),
+    ),
+  );
+  const keys = useKeys();
+  const routes = useRoutes();
+  const providers = useProviders();
+  useEffect(() => setExtra([]), [key]);
+  useEffect(() => {
+    if (!live) return;
+    return subscribeRequests((r) => {
+      if (!matches(r, f)) return;
+      setExtra((xs) => [r, ...xs.filter((x) => x.id !== r.id)].slice(0, 500));
+      setFresh((s) => new Set(s).add(r.id));
+    });
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [live, key]);
+  const rows = useMemo(() => {
+    const seen = new Set<string>();
+    return [...extra, ...(list.data ?? [])].filter((r) => (seen.has(r.id) ? false : (seen.add(r.id), true)));
+  }, [extra, list.data]);
+  const selected = rows.find((r) => r.id === selectedId) ?? null;
+  const detail = useQuery<RequestRecord>(selectedId && !selected ? `request:${selectedId}` : null, () => must(api.GET("/api/v1/requests/{id}", { params: { path: { id: selectedId ?? "" } } })));
+  const shown = selected ?? detail.data ?? null;
+  const filtered = f.alias || f.provider || f.status;
+  return (
+    <>
+      <PageHeader title="Requests">
+        <button type="button" className={`btn ${live ? "" : "primary"}`} onClick={() => setLive((v) => !v)} aria-pressed={live}>
+          {live ? <Pause size={14} /> : <Play size={14} />} {live ? "Pause live tail" : "Resume live tail"}
+        </button>
+      </PageHeader>
+      <div className="content">
+        <div className="split">
+          <Card>
+            <div className="filters" role="search">
+              <select className="select" aria-label="Alias" value={f.alias} onChange={(e) => setQuery({ alias: e.target.value })}>
+                <option value="">All aliases</option>
+                {[...new Set([...(routes.data ?? []).map((r) => r.alias), ...(f.alias ? [f.alias] : [])])].map((a) => (
+                  <option key={a} value={a}>
+                    {a}
+                  </option>
+                ))}
+              </select>
+              <select className="select" aria-label="Provider" value={f.provider} onChange={(e) => setQuery({ provider: e.target.value })}>
+                <option value="">All providers</option>
+                {(providers.data ?? []).map((p) => (
+                  <option key={p.name} value={p.name}>
+                    {p.name}
+                  </option>
+                ))}
+              </select>
+              <select className="select" aria-label="Status" value={f.status} onChange={(e) => setQuery({ status: e.target.value })}>
+                <option value="">Any status</option>
+                <option value="2xx">Success (2xx)</option>
+                <option value="error">Errors</option>
+                <option value="4xx">4xx</option>
+                <option value="429">429 rate limited</option>
+                <option value="5xx">5xx</option>
+              </select>
+              <div className="segmented" role="group" aria-label="Time range">
+                {RANGES.map((r) => (
+                  <button type="button" key={r.id} aria-pressed={f.range === r.id} onClick={() => setQuery({ range: r.id === "24h" ? null : r.id })}>
+                    {r.label}
+                  </button>
+                ))}
+              </div>
+              {filtered && (
+                <button type="button" className="btn ghost sm" onClick={() => setQuery({ alias: null, provider: null, status: null })}>
+                  <X size={13} /> Clear filters
+                </button>
+              )}
+              <span className="spacer" />
+              {live && (
+                <Pill color="green">
+                  <span className="dot" /> live
+                </Pill>
+              )}
+            </div>
+            {list.error && !list.data ? (
+              <ErrorNote error={list.error} onRetry={list.reload} />
+            ) : !list.data ? (
+              <SkeletonRows rows={6} />
+            ) : rows.length === 0 ? (
+              <EmptyState icon={<Activity size={22} />} title={filtered ? "No requests match" : "No requests yet"}>
+                {filtered ? "Try a wider time range or clear the filters." : "Requests your tools send through Switchboard appear here as they finish, with every attempt, timing and token counts."}
+              </EmptyState>
+            ) : (
+              <div className="table-wrap">
+                <table data-testid="requests-table">
+                  <thead>
+                    <tr>
+                      <th>Time</th>
+                      <th>Status</th>
+                      <th>Alias</th>
+                      <th>Served by</th>
+                      <th className="num">TTFB</th>
+                      <th className="num">Total</th>
+                      <th className="num">Tokens</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {rows.map((r) => (
+                      <tr
+                        key={r.id}
+                        className={`clickable ${r.id === selectedId ? "selected" : ""} ${fresh.has(r.id) ? "flash" : ""}`}
+                        onClick={() => setQuery({ id: r.id })}
+                        onKeyDown={(e) => e.key === "Enter" && setQuery({ id: r.id })}
+                        tabIndex={0}
+                        aria-selected={r.id === selectedId}
+                        data-request-id={r.id}
+                      >
+                        <td className="tnum faint">{formatTime(r.started_at_ms)}</td>
+                        <td>
+                          <Pill color={statusColor(r.status)}>{r.status || "—"}</Pill>
+                        </td>
+                        <td className="mono">{r.alias}</td>
+                        <td>
+                          <div className="row">
+                            <span className="truncate">
+                              {r.provider ?? "—"} {r.upstream_model && <span className="mono faint">{r.upstream_model}</span>}
+                            </span>
+                            {r.attempts.length > 1 && (
+                              <span className="pill amber" title={`${r.attempts.length} attempts`}>
+                                <ArrowRightLeft size={11} /> {r.attempts.length}
+                              </span>
+                            )}
+                          </div>
+                        </td>
+                        <td className="num">{formatMs(r.ttfb_ms)}</td>
+                        <td className="num">{formatMs(r.latency_ms)}</td>
+                        <td className="num">{(r.tokens_in + r.tokens_out).toLocaleString()}</td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </div>
+            )}
+          </Card>
+          <Card
+            className="detail"
+            title="Request"
+            actions={
+              shown && (
+                <button type="button" className="btn ghost sm icon" aria-label="Close details" onClick={() => setQuery({ id: null })}>
+                  <X size={14} />
+                </button>
+              )
+            }
+          >
+            <div className="card-body" data-testid="request-detail">
+              {shown ? <RequestDetail r={shown} keys={keys.data} /> : selectedId && detail.loading ? <SkeletonRows rows={6} /> : <p className="faint small">Select a request to see its attempt chain, timing and tokens.</p>}
+            </div>
+          </Card>
+        </div>
+      </div>
+    </>
+  );
+}

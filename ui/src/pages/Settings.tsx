@@ -1,0 +1,323 @@
+import { type ChangeEvent, type FormEvent, useEffect, useState } from "react";
+import { Download, LogOut, RotateCw, Server, ShieldCheck, Timer, Upload, Wrench } from "lucide-react";
+import { PageHeader } from "../components/PageHeader";
+import { Card, CopyButton, SkeletonRows } from "../components/ui";
+import { Dialog } from "../components/Dialog";
+import { useToast } from "../components/Toasts";
+import { api, getAdminToken, must } from "../api/client";
+import { useAccessKey, useStatus } from "../api/queries";
+import type { CooldownPolicy, Provider, Route, Settings } from "../api/types";
+import { invalidate, setQueryData, useQuery } from "../lib/query";
+import { clearToken } from "../lib/token";
+
+export function SettingsPage() {
+  return (
+    <>
+      <PageHeader title="Settings" />
+      <div className="content">
+        <div className="grid two">
+          <ServerCard />
+          <AccessCard />
+        </div>
+        <RoutingSettings />
+        <CooldownSettings />
+        <ExportImport />
+      </div>
+    </>
+  );
+}
+
+function ServerCard() {
+  const status = useStatus();
+  let host = "";
+  let port = "";
+  try {
+    const u = new URL(status.data?.endpoint ?? "");
+    host = u.hostname;
+    port = u.port || "80";
+  } catch {
+    /* not loaded */
+  }
+  return (
+    <Card title="Server" icon={<Server size={16} />}>
+      {!status.data ? (
+        <SkeletonRows rows={3} />
+      ) : (
+        <div className="card-body stack">
+          <dl className="kv">
+            <dt>Bind</dt>
+            <dd className="mono">{host}</dd>
+            <dt>Port</dt>
+            <dd className="mono">{port}</dd>
+            <dt>Endpoint</dt>
+            <dd className="mono">{status.data.endpoint}</dd>
+            <dt>Secrets</dt>
+            <dd>{status.data.secret_store.replace(/_/g, " ")}</dd>
+          </dl>
+          <p className="small faint">
+            Port and bind address are chosen at start: <code>switchboard serve --host 127.0.0.1 --port 9911</code>, or <code>[server]</code> in the config file. Tools keep working across restarts because the
+            port is fixed.
+          </p>
+        </div>
+      )}
+    </Card>
+  );
+}
+
+function AccessCard() {
+  const key = useAccessKey();
+  const toast = useToast();
+  const [confirm, setConfirm] = useState(false);
+  const rotate = async () => {
+    try {
+      const k = await must(api.POST("/api/v1/access-key/rotate"));
+      setQueryData("access-key", () => k);
+      toast.ok("Access key rotated: reconfigure your tools with the new key");
+    } catch (e) {
+      toast.error(e instanceof Error ? e.message : String(e));
+    }
+    setConfirm(false);
+  };
+  const admin = getAdminToken() ?? "";
+  const mask = (s: string) => (s.length > 10 ? `${s.slice(0, 6)}${"•".repeat(14)}${s.slice(-4)}` : "•".repeat(s.length));
+  return (
+    <Card title="Access" icon={<ShieldCheck size={16} />}>
+      <div className="card-body stack">
+        <div className="field">
+          <span>Access key (what your tools send)</span>
+          <div className="row">
+            <div className="code-box spacer">{key.data ? mask(key.data.access_key) : "…"}</div>
+            {key.data && <CopyButton text={key.data.access_key} small />}
+            <button type="button" className="btn sm" onClick={() => setConfirm(true)}>
+              <RotateCw size={13} /> Rotate
+            </button>
+          </div>
+        </div>
+        <div className="field">
+          <span>Admin token (this dashboard)</span>
+          <div className="row">
+            <div className="code-box spacer">{mask(admin)}</div>
+            <CopyButton text={admin} small />
+            <button
+              type="button"
+              className="btn sm"
+              onClick={() => {
+                clearToken();
+                window.location.reload();
+              }}
+            >
+              <LogOut size={13} /> Sign out
+            </button>
+          </div>
+          <span className="hint">
+            Print it with <code>switchboard keys show-admin</code>. Set it with <code>SWITCHBOARD_ADMIN_TOKEN</code>.
+          </span>
+        </div>
+      </div>
+      {confirm && (
+        <Dialog
+          title="Rotate the access key?"
+          onClose={() => setConfirm(false)}
+          footer={
+            <>
+              <button type="button" className="btn" onClick={() => setConfirm(false)}>
+                Cancel
+              </button>
+              <button type="button" className="btn primary" onClick={rotate}>
+                Rotate key
+              </button>
+            </>
+          }
+        >
+          <p className="muted">Tools configured with the current key stop working until they get the new one (re-run the integrations).</p>
+        </Dialog>
+      )}
+    </Card>
+  );
+}
+
+function NumberField({ label, value, onChange, hint, min = 0, unit }: { label: string; value: number; onChange: (v: number) => void; hint?: string; min?: number; unit?: string }) {
+  return (
+    <label className="field">
+      <span>
+        {label}
+        {unit ? <span className="faint"> ({unit})</span> : null}
+      </span>
+      <input className="input tnum" type="number" min={min} value={Number.isFinite(value) ? value : ""} onChange={(e) => onChange(Number(e.target.value))} />
+      {hint && <span className="hint">{hint}</span>}
+    </label>
+  );
+}
+
+function RoutingSettings() {
+  const q = useQuery<Settings>("settings", () => must(api.GET("/api/v1/settings")));
+  const toast = useToast();
+  const [s, setS] = useState<Settings | null>(null);
+  useEffect(() => {
+    if (q.data) setS(q.data);
+  }, [q.data]);
+  const save = async (e: FormEvent) => {
+    e.preventDefault();
+    if (!s) return;
+    try {
+      await must(api.PUT("/api/v1/settings", { body: s }));
+      invalidate("settings");
+      toast.ok("Settings saved");
+    } catch (err) {
+      toast.error(err instanceof Error ? err.message : String(err));
+    }
+  };
+  const set = (patch: Partial<Settings>) => setS((x) => (x ? { ...x, ...patch } : x));
+  return (
+    <Card title="Requests and log" icon={<Wrench size={16} />}>
+      {!s ? (
+        <SkeletonRows rows={3} />
+      ) : (
+        <form className="card-body stack" onSubmit={save}>
+          <div className="form-grid">
+            <NumberField label="Log retention" unit="days" value={s.log_retention_days} onChange={(v) => set({ log_retention_days: v })} hint="Older request log entries are deleted." />
+            <NumberField label="Attempt budget" value={s.attempt_budget} min={1} onChange={(v) => set({ attempt_budget: v })} hint="Most upstream attempts per request." />
+            <NumberField label="Request deadline" unit="s" value={s.request_deadline_ms / 1000} onChange={(v) => set({ request_deadline_ms: Math.round(v * 1000) })} />
+            <NumberField label="Max wait for a key" unit="s" value={s.max_wait_ms / 1000} onChange={(v) => set({ max_wait_ms: Math.round(v * 1000) })} hint="Wait this long for a cooling key before failing." />
+            <NumberField label="Session affinity" unit="s" value={s.affinity_ttl_secs} onChange={(v) => set({ affinity_ttl_secs: v })} />
+            <NumberField label="Body limit" unit="MiB" value={Math.round((s.body_limit_bytes / 1048576) * 100) / 100} onChange={(v) => set({ body_limit_bytes: Math.round(v * 1048576) })} />
+            <label className="field">
+              <span>Default route</span>
+              <input className="input mono" value={s.default_route ?? ""} onChange={(e) => set({ default_route: e.target.value || null })} placeholder="none" />
+              <span className="hint">Used for model names nothing serves.</span>
+            </label>
+          </div>
+          <div>
+            <button type="submit" className="btn primary">
+              Save
+            </button>
+          </div>
+        </form>
+      )}
+    </Card>
+  );
+}
+
+const COOLDOWN_FIELDS: { key: keyof CooldownPolicy; label: string; unit: "s" | "count"; hint: string }[] = [
+  { key: "rate_limited_ms", label: "Rate limited (no hint)", unit: "s", hint: "After a 429 without a reset hint." },
+  { key: "max_hint_ms", label: "Longest reset hint", unit: "s", hint: "Provider hints are capped at this." },
+  { key: "insufficient_balance_ms", label: "Out of balance", unit: "s", hint: "After a 402 or quota error." },
+  { key: "temporary_base_ms", label: "Temporary error (first)", unit: "s", hint: "5xx, timeouts; doubles on repeats." },
+  { key: "temporary_max_ms", label: "Temporary error (max)", unit: "s", hint: "Cap of the backoff." },
+  { key: "breaker_threshold", label: "Breaker threshold", unit: "count", hint: "Failures in a row that open a provider's circuit." },
+  { key: "breaker_open_ms", label: "Breaker open", unit: "s", hint: "How long an open circuit skips the provider." },
+];
+
+function CooldownSettings() {
+  const q = useQuery<CooldownPolicy>("cooldowns", () => must(api.GET("/api/v1/settings/cooldowns")));
+  const toast = useToast();
+  const [p, setP] = useState<CooldownPolicy | null>(null);
+  useEffect(() => {
+    if (q.data) setP(q.data);
+  }, [q.data]);
+  const save = async (e: FormEvent) => {
+    e.preventDefault();
+    if (!p) return;
+    try {
+      await must(api.PUT("/api/v1/settings/cooldowns", { body: p }));
+      invalidate("cooldowns");
+      toast.ok("Cooldown defaults saved");
+    } catch (err) {
+      toast.error(err instanceof Error ? err.message : String(err));
+    }
+  };
+  return (
+    <Card title="Cooldown defaults" icon={<Timer size={16} />}>
+      {!p ? (
+        <SkeletonRows rows={3} />
+      ) : (
+        <form className="card-body stack" onSubmit={save}>
+          <div className="form-grid">
+            {COOLDOWN_FIELDS.map((f) => (
+              <NumberField
+                key={f.key}
+                label={f.label}
+                unit={f.unit === "s" ? "s" : undefined}
+                hint={f.hint}
+                value={f.unit === "s" ? p[f.key] / 1000 : p[f.key]}
+                onChange={(v) => setP((x) => (x ? { ...x, [f.key]: f.unit === "s" ? Math.round(v * 1000) : Math.round(v) } : x))}
+              />
+            ))}
+          </div>
+          <div>
+            <button type="submit" className="btn primary">
+              Save
+            </button>
+          </div>
+        </form>
+      )}
+    </Card>
+  );
+}
+
+interface ExportDoc {
+  switchboard_export: 1;
+  providers: Provider[];
+  routes: Route[];
+  settings: Settings;
+  cooldowns: CooldownPolicy;
+}
+
+function ExportImport() {
+  const toast = useToast();
+  const [busy, setBusy] = useState(false);
+  const exportConfig = async () => {
+    try {
+      const [providers, routes, settings, cooldowns] = await Promise.all([
+        must(api.GET("/api/v1/providers")),
+        must(api.GET("/api/v1/routes")),
+        must(api.GET("/api/v1/settings")),
+        must(api.GET("/api/v1/settings/cooldowns")),
+      ]);
+      const doc: ExportDoc = { switchboard_export: 1, providers, routes, settings, cooldowns };
+      const blob = new Blob([JSON.stringify(doc, null, 2)], { type: "application/json" });
+      const a = document.createElement("a");
+      a.href = URL.createObjectURL(blob);
+      a.download = `switchboard-config-${new Date().toISOString().slice(0, 10)}.json`;
+      a.click();
+      setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+      toast.ok("Exported providers, routes and settings (API keys are never exported)");
+    } catch (e) {
+      toast.error(e instanceof Error ? e.message : String(e));
+    }
+  };
+  const importConfig = async (e: ChangeEvent<HTMLInputElement>) => {
+    const file = e.target.files?.[0];
+    e.target.value = "";
+    if (!file) return;
+    setBusy(true);
+    try {
+      const doc = JSON.parse(await file.text()) as Partial<ExportDoc>;
+      if (doc.switchboard_export !== 1) throw new Error("This is not a Switchboard export file.");
+      for (const p of doc.providers ?? []) await must(api.POST("/api/v1/providers", { body: p }));
+      for (const r of doc.routes ?? []) await must(api.POST("/api/v1/routes", { body: r }));
+      if (doc.settings) await must(api.PUT("/api/v1/settings", { body: doc.settings }));
+      if (doc.cooldowns) await must(api.PUT("/api/v1/settings/cooldowns", { body: doc.cooldowns }));
+      invalidate("providers", "routes", "settings", "cooldowns", "status", "keys", "plan");
+      toast.ok(`Imported ${doc.providers?.length ?? 0} providers and ${doc.routes?.length ?? 0} routes. Add their keys on Providers.`);
+    } catch (err) {
+      toast.error(err instanceof Error ? err.message : String(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <Card title="Export and import" icon={<Download size={16} />}>
+      <div className="card-body row wrap">
+        <p className="muted small spacer">Providers, routes and settings as a JSON file. API keys stay on this machine and are never exported; add them again after an import.</p>
+        <button type="button" className="btn" onClick={exportConfig}>
+          <Download size={14} /> Export
+        </button>
+        <label className={`btn ${busy ? "disabled" : ""}`}>
+          <Upload size={14} /> {busy ? "Importing…" : "Import"}
+          <input type="file" accept="application/json,.json" className="sr-only" onChange={importConfig} disabled={busy} />
+        </label>
+      </div>
+    </Card>
+  );
+}

@@ -1,0 +1,230 @@
+import { useMemo } from "react";
+import { BarChart3, DollarSign } from "lucide-react";
+import { PageHeader } from "../components/PageHeader";
+import { Card, EmptyState, ErrorNote, SkeletonRows } from "../components/ui";
+import { HBars, Legend, Lines, type Series, StackedBars } from "../components/Charts";
+import { api, must } from "../api/client";
+import { useKeys, useProviders } from "../api/queries";
+import type { UsagePoint } from "../api/types";
+import { useQuery } from "../lib/query";
+import { formatCount, formatMoney, formatMs, formatPercent } from "../lib/format";
+import { setQuery, useLocation } from "../lib/router";
+
+const RANGES = [
+  { id: "7", label: "7 days" },
+  { id: "30", label: "30 days" },
+  { id: "90", label: "90 days" },
+];
+const GROUPS = [
+  { id: "provider", label: "Provider" },
+  { id: "model", label: "Model" },
+  { id: "key", label: "Key" },
+  { id: "alias", label: "Alias" },
+];
+
+type GroupBy = "provider" | "model" | "key" | "alias" | "none";
+
+function useUsage(days: number, groupBy: GroupBy) {
+  const offset = -new Date().getTimezoneOffset() * 60_000;
+  return useQuery<UsagePoint[]>(`usage:${days}:${groupBy}`, () => {
+    const start = new Date();
+    start.setHours(0, 0, 0, 0);
+    const since = start.getTime() - (days - 1) * 86_400_000;
+    return must(api.GET("/api/v1/usage", { params: { query: { since_ms: since, bucket: "day", group_by: groupBy, utc_offset_ms: offset } } }));
+  });
+}
+
+function dayBuckets(days: number): number[] {
+  const start = new Date();
+  start.setHours(0, 0, 0, 0);
+  return Array.from({ length: days }, (_, i) => {
+    const d = new Date(start);
+    d.setDate(d.getDate() - (days - 1 - i));
+    return d.getTime();
+  });
+}
+
+const dayLabel = (ms: number) => new Date(ms).toLocaleDateString([], { month: "short", day: "numeric" });
+
+/** The bucket a point's start falls in (tolerating a DST hour), or -1. */
+export function bucketIndex(buckets: number[], ms: number): number {
+  let best = -1;
+  for (let i = 0; i < buckets.length; i++) if (buckets[i] <= ms + 3_600_000) best = i;
+  return best;
+}
+
+/** Points grouped into series aligned on day buckets (top 5 groups, the rest as "other"). */
+export function toSeries(points: UsagePoint[], buckets: number[], value: (p: UsagePoint) => number, name: (g: string) => string): Series[] {
+  const index = (ms: number) => bucketIndex(buckets, ms);
+  const totals = new Map<string, number>();
+  for (const p of points) totals.set(p.group ?? "", (totals.get(p.group ?? "") ?? 0) + value(p));
+  const top = [...totals.entries()].sort((a, b) => b[1] - a[1]).map(([g]) => g);
+  const keep = new Set(top.slice(0, 5));
+  const series = new Map<string, number[]>();
+  for (const p of points) {
+    const g = keep.has(p.group ?? "") ? (p.group ?? "") : "other";
+    const i = index(p.bucket_start_ms);
+    if (i < 0) continue;
+    if (!series.has(g)) series.set(g, buckets.map(() => 0));
+    const arr = series.get(g);
+    if (arr) arr[i] += value(p);
+  }
+  const order = [...top.slice(0, 5), "other"];
+  return order.filter((g) => series.has(g)).map((g) => ({ name: g === "other" ? "other" : name(g) || "—", values: series.get(g) ?? [] }));
+}
+
+export function Usage() {
+  const { query } = useLocation();
+  const days = Number(query.get("days") ?? "30");
+  const groupBy = (query.get("group") ?? "provider") as GroupBy;
+  const grouped = useUsage(days, groupBy);
+  const total = useUsage(days, "none");
+  const byModel = useUsage(days, "model");
+  const keys = useKeys();
+  const providers = useProviders();
+  const buckets = useMemo(() => dayBuckets(days), [days]);
+  const labels = buckets.map(dayLabel);
+  const groupName = (g: string) => (groupBy === "key" ? (keys.data?.find((k) => String(k.id) === g)?.label ?? `key ${g}`) : g);
+
+  const totals = useMemo(() => {
+    const t = { requests: 0, errors: 0, tokens_in: 0, tokens_out: 0 };
+    for (const p of total.data ?? []) {
+      t.requests += p.requests;
+      t.errors += p.errors;
+      t.tokens_in += p.tokens_in;
+      t.tokens_out += p.tokens_out;
+    }
+    return t;
+  }, [total.data]);
+
+  const costs = useMemo(() => {
+    const prices = new Map<string, { in?: number | null; out?: number | null }>();
+    for (const p of providers.data ?? []) for (const m of p.models ?? []) if (m.input_price != null || m.output_price != null) prices.set(m.id, { in: m.input_price, out: m.output_price });
+    const perModel = new Map<string, number>();
+    for (const p of byModel.data ?? []) {
+      const price = prices.get(p.group ?? "");
+      if (!price) continue;
+      const c = ((price.in ?? 0) * p.tokens_in + (price.out ?? 0) * p.tokens_out) / 1_000_000;
+      perModel.set(p.group ?? "", (perModel.get(p.group ?? "") ?? 0) + c);
+    }
+    return { priced: prices.size > 0, rows: [...perModel.entries()].sort((a, b) => b[1] - a[1]).map(([name, value]) => ({ name, value })) };
+  }, [providers.data, byModel.data]);
+
+  const loading = !grouped.data || !total.data;
+  const empty = total.data && totals.requests === 0;
+  const reqSeries = grouped.data ? toSeries(grouped.data, buckets, (p) => p.requests, groupName) : [];
+  const tokSeries = grouped.data ? toSeries(grouped.data, buckets, (p) => p.tokens_in + p.tokens_out, groupName) : [];
+  const errSeries = grouped.data ? toSeries(grouped.data, buckets, (p) => p.errors, groupName) : [];
+  const align = (f: (p: UsagePoint) => number | null | undefined) => {
+    const arr = buckets.map(() => Number.NaN);
+    for (const p of total.data ?? []) {
+      const i = bucketIndex(buckets, p.bucket_start_ms);
+      const v = f(p);
+      if (i >= 0 && v !== null && v !== undefined) arr[i] = v;
+    }
+    return arr;
+  };
+  const latency: Series[] = [
+    { name: "p50", values: align((p) => p.p50_latency_ms) },
+    { name: "p95", values: align((p) => p.p95_latency_ms) },
+  ];
+  return (
+    <>
+      <PageHeader title="Usage">
+        <div className="segmented" role="group" aria-label="Group by">
+          {GROUPS.map((g) => (
+            <button type="button" key={g.id} aria-pressed={groupBy === g.id} onClick={() => setQuery({ group: g.id === "provider" ? null : g.id })}>
+              {g.label}
+            </button>
+          ))}
+        </div>
+        <div className="segmented" role="group" aria-label="Range">
+          {RANGES.map((r) => (
+            <button type="button" key={r.id} aria-pressed={String(days) === r.id} onClick={() => setQuery({ days: r.id === "30" ? null : r.id })}>
+              {r.label}
+            </button>
+          ))}
+        </div>
+      </PageHeader>
+      <div className="content">
+        {grouped.error && !grouped.data ? (
+          <Card>
+            <ErrorNote error={grouped.error} onRetry={grouped.reload} />
+          </Card>
+        ) : loading ? (
+          <Card>
+            <SkeletonRows rows={6} />
+          </Card>
+        ) : empty ? (
+          <Card>
+            <EmptyState icon={<BarChart3 size={22} />} title="No usage yet">
+              Charts of requests, tokens, errors and latency per day fill in as your tools send requests through Switchboard.
+            </EmptyState>
+          </Card>
+        ) : (
+          <>
+            <div className="grid stats">
+              <section className="card stat">
+                <span className="stat-label">Requests</span>
+                <span className="stat-value">{formatCount(totals.requests)}</span>
+                <span className="stat-sub">last {days} days</span>
+              </section>
+              <section className="card stat">
+                <span className="stat-label">Tokens</span>
+                <span className="stat-value">{formatCount(totals.tokens_in + totals.tokens_out)}</span>
+                <span className="stat-sub">
+                  {formatCount(totals.tokens_in)} in · {formatCount(totals.tokens_out)} out
+                </span>
+              </section>
+              <section className="card stat">
+                <span className="stat-label">Error rate</span>
+                <span className="stat-value">{formatPercent(totals.requests ? totals.errors / totals.requests : null)}</span>
+                <span className="stat-sub">{formatCount(totals.errors)} errors</span>
+              </section>
+              <section className="card stat">
+                <span className="stat-label">
+                  <DollarSign size={13} /> Cost
+                </span>
+                <span className="stat-value">{costs.priced ? formatMoney(costs.rows.reduce((s, r) => s + r.value, 0)) : "—"}</span>
+                <span className="stat-sub">{costs.priced ? "from configured prices" : "set model prices to see cost"}</span>
+              </section>
+            </div>
+            <div className="grid two">
+              <Card title="Requests per day">
+                <div className="card-body stack">
+                  <StackedBars labels={labels} series={reqSeries} label="Requests per day" />
+                  <Legend names={reqSeries.map((s) => s.name)} />
+                </div>
+              </Card>
+              <Card title="Tokens per day">
+                <div className="card-body stack">
+                  <StackedBars labels={labels} series={tokSeries} label="Tokens per day" />
+                  <Legend names={tokSeries.map((s) => s.name)} />
+                </div>
+              </Card>
+              <Card title="Errors per day">
+                <div className="card-body stack">
+                  <StackedBars labels={labels} series={errSeries} label="Errors per day" />
+                  <Legend names={errSeries.map((s) => s.name)} />
+                </div>
+              </Card>
+              <Card title="Latency (all requests)">
+                <div className="card-body stack">
+                  <Lines labels={labels} series={latency} format={(n) => formatMs(n)} label="Latency p50 and p95 per day" />
+                  <Legend names={["p50", "p95"]} />
+                </div>
+              </Card>
+            </div>
+            {costs.rows.length > 0 && (
+              <Card title="Cost by model" icon={<DollarSign size={16} />}>
+                <div className="card-body">
+                  <HBars rows={costs.rows} format={formatMoney} />
+                </div>
+              </Card>
+            )}
+          </>
+        )}
+      </div>
+    </>
+  );
+}
