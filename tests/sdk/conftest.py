@@ -1,0 +1,199 @@
+"""One mock upstream and one router for the whole test session.
+
+The router gets four providers, one per upstream kind, all pointing at the same mock, and one
+alias per provider (`via-chat`, `via-responses`, `via-anthropic`, `via-gemini`). Every SDK test
+is parametrised over those aliases, so each client dialect is exercised against each upstream
+dialect (same-dialect pairs pass through; the others are translated).
+
+Binaries come from `SWITCHBOARD_BIN` and `MOCK_BIN` (run.sh builds them).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+ACCESS_KEY = "sk-sb-sdk-tests-access"
+ADMIN_TOKEN = "sdk-tests-admin-token"
+
+# alias -> (provider kind, upstream model). The mock's answers name the upstream model, so a
+# reply proves which provider served it.
+UPSTREAMS = {
+    "via-chat": ("openai_chat", "mock-chat"),
+    "via-responses": ("openai_responses", "mock-responses"),
+    "via-anthropic": ("anthropic", "mock-anthropic"),
+    "via-gemini": ("gemini", "mock-gemini"),
+}
+ALIASES = list(UPSTREAMS)
+
+START_TIMEOUT = 30.0
+
+
+def hello(alias: str) -> str:
+    """The mock's plain answer for the upstream model behind `alias`."""
+    return f"Hello from mock model {UPSTREAMS[alias][1]}."
+
+
+@dataclass
+class Router:
+    root: str  # http://127.0.0.1:PORT
+    access_key: str
+    mock_root: str
+
+    @property
+    def v1(self) -> str:
+        return f"{self.root}/v1"
+
+
+class _Proc:
+    """A child process whose output is collected, so a failure can show its log."""
+
+    def __init__(self, name: str, argv: list[str], env: dict[str, str]):
+        self.name = name
+        self.lines: list[str] = []
+        self._first: list[str] = []
+        self._ready = threading.Event()
+        self.proc = subprocess.Popen(
+            argv,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+        self._ready.set()
+
+    def wait_line(self, pred, timeout: float) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in list(self.lines):
+                if pred(line):
+                    return line
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.02)
+        raise RuntimeError(f"{self.name} did not start:\n" + "\n".join(self.lines[-40:]))
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def _binary(var: str) -> str:
+    path = os.environ.get(var)
+    if not path:
+        pytest.exit(f"{var} is not set (run tests/sdk/run.sh, which builds the binaries)", 2)
+    if not Path(path).is_file():
+        pytest.exit(f"{var}={path} does not exist", 2)
+    return path
+
+
+def _config(mock_host: str) -> str:
+    base = f"http://{mock_host}"
+    lines = ["[server]", f'access_keys = ["{ACCESS_KEY}"]', ""]
+    for alias, (kind, _) in UPSTREAMS.items():
+        root = "v1beta" if kind == "gemini" else "v1"
+        lines += [
+            "[[providers]]",
+            f'name = "mock-{kind}"',
+            f'kind = "{kind}"',
+            f'base_url = "{base}/{root}"',
+            f'keys = ["sk-upstream-{kind}"]',
+            "",
+        ]
+    for alias, (kind, model) in UPSTREAMS.items():
+        lines += [
+            "[[routes]]",
+            f'alias = "{alias}"',
+            f'targets = [{{ provider = "mock-{kind}", model = "{model}" }}]',
+            "",
+        ]
+    return "\n".join(lines)
+
+
+@pytest.fixture(scope="session")
+def router():
+    switchboard = _binary("SWITCHBOARD_BIN")
+    mock_bin = _binary("MOCK_BIN")
+    tmp = Path(tempfile.mkdtemp(prefix="switchboard-sdk-"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SWITCHBOARD_")}
+    env.update(
+        {
+            "HOME": str(tmp / "home"),
+            "XDG_CONFIG_HOME": str(tmp / "home" / ".config"),
+            "SWITCHBOARD_ACCESS_KEY": ACCESS_KEY,
+            "SWITCHBOARD_ADMIN_TOKEN": ADMIN_TOKEN,
+            "SWITCHBOARD_MASTER_KEY": "sdk-tests-master-passphrase",
+            "RUST_LOG": os.environ.get("RUST_LOG", "warn"),
+        }
+    )
+    (tmp / "home").mkdir()
+    procs: list[_Proc] = []
+    try:
+        mock = _Proc("mock upstream", [mock_bin, "--port", "0"], env)
+        procs.append(mock)
+        mock_host = mock.wait_line(lambda l: l.startswith("127.0.0.1:"), START_TIMEOUT).strip()
+
+        config = tmp / "switchboard.toml"
+        config.write_text(_config(mock_host))
+        sb = _Proc(
+            "switchboard",
+            [
+                switchboard,
+                "serve",
+                "--port",
+                "0",
+                "--data-dir",
+                str(tmp / "data"),
+                "--config",
+                str(config),
+            ],
+            env,
+        )
+        procs.append(sb)
+        line = sb.wait_line(lambda l: "Endpoint:" in l, START_TIMEOUT)
+        root = line.split("Endpoint:", 1)[1].strip().removesuffix("/v1")
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            try:
+                if httpx.get(f"{root}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or sb.proc.poll() is not None:
+                raise RuntimeError("router not healthy:\n" + "\n".join(sb.lines[-40:]))
+            time.sleep(0.05)
+        yield Router(root=root, access_key=ACCESS_KEY, mock_root=f"http://{mock_host}")
+    finally:
+        for p in reversed(procs):
+            p.stop()
+        if os.environ.get("SWITCHBOARD_SDK_KEEP_LOGS"):
+            for p in procs:
+                print(f"--- {p.name} log ---\n" + "\n".join(p.lines))
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.fixture(params=ALIASES)
+def alias(request) -> str:
+    return request.param
