@@ -34,13 +34,28 @@ UPSTREAMS = {
     "via-gemini": ("gemini", "mock-gemini"),
 }
 ALIASES = list(UPSTREAMS)
+# The same upstreams with the mock's `reasoning` directive: reasoning comes before the answer
+# (Chat `reasoning_content`, Anthropic signed thinking, a Responses reasoning item, Gemini
+# thought parts).
+THINKING = {
+    alias.replace("via-", "think-"): (kind, f"{model}@reasoning")
+    for alias, (kind, model) in UPSTREAMS.items()
+}
+THINKING_ALIASES = list(THINKING)
 
 START_TIMEOUT = 30.0
 
 
 def hello(alias: str) -> str:
     """The mock's plain answer for the upstream model behind `alias`."""
-    return f"Hello from mock model {UPSTREAMS[alias][1]}."
+    model = {**UPSTREAMS, **THINKING}[alias][1].split("@")[0]
+    return f"Hello from mock model {model}."
+
+
+def thought(alias: str) -> str:
+    """The mock's reasoning text for the upstream model behind a `think-` alias."""
+    model = THINKING[alias][1].split("@")[0]
+    return f"Mock model {model} considers the request step by step."
 
 
 @dataclass
@@ -122,7 +137,7 @@ def _config(mock_host: str) -> str:
             f'keys = ["sk-upstream-{kind}"]',
             "",
         ]
-    for alias, (kind, model) in UPSTREAMS.items():
+    for alias, (kind, model) in {**UPSTREAMS, **THINKING}.items():
         lines += [
             "[[routes]]",
             f'alias = "{alias}"',
@@ -196,4 +211,9 @@ def router():
 
 @pytest.fixture(params=ALIASES)
 def alias(request) -> str:
+    return request.param
+
+
+@pytest.fixture(params=THINKING_ALIASES)
+def think_alias(request) -> str:
     return request.param

@@ -44,17 +44,34 @@ fn key<'a>(o: &'a Obj, camel: &'a str, snake: &'a str) -> &'a str {
 // ---------------------------------------------------------------------------------------------
 // Requests
 
+/// Ids for calls that come without one. Inside a request the history is renumbered the same
+/// way every time (`call_{n}`), which is enough to pair calls with their responses. A call
+/// in a response is new to the client and must not repeat an id it already holds (a history
+/// with two `tool_use` blocks of one id is rejected by Anthropic, and clients match results
+/// by id): it gets a fresh id, as streamed calls do.
 #[derive(Default)]
 struct CallIds {
     next: u32,
     /// (id, name) of calls not yet answered
     pending: Vec<(String, String)>,
+    /// Issue unique ids (responses) rather than positional ones (requests).
+    fresh: bool,
 }
 
 impl CallIds {
+    fn for_response() -> CallIds {
+        CallIds {
+            fresh: true,
+            ..CallIds::default()
+        }
+    }
+
     fn call(&mut self, id: Option<&str>, name: &str) -> String {
         let id = id.map_or_else(
             || {
+                if self.fresh {
+                    return fresh_id("call_");
+                }
                 let id = format!("call_{}", self.next);
                 self.next += 1;
                 id
@@ -543,7 +560,7 @@ pub(crate) fn decode_response(body: &[u8]) -> Result<ir::Response, ClientError> 
         usage: usage_of(pick(&o, "usageMetadata", "usage_metadata")),
         ..Default::default()
     };
-    let mut ids = CallIds::default();
+    let mut ids = CallIds::for_response();
     let candidate = get(&o, "candidates").and_then(|c| c.get(0));
     for p in candidate
         .and_then(|c| c.pointer("/content/parts"))

@@ -683,3 +683,43 @@ fn reasoning_tokens_find_their_way_back_through_a_foreign_client() {
     .unwrap();
     assert!(body.get("thinking").is_none());
 }
+
+#[test]
+fn gemini_calls_without_ids_get_a_new_id_in_every_response() {
+    // Gemini answers calls without ids. Each answer is a new turn of the same conversation:
+    // the ids a client receives must not repeat, or its history ends up with two tool_use
+    // blocks of one id (Anthropic rejects that) and results match the wrong call.
+    let gemini = json!({
+        "candidates": [{"content": {"role": "model", "parts": [
+            {"functionCall": {"name": "get_weather", "args": {"city": "Paris"}}},
+        ]}, "finishReason": "STOP"}],
+    })
+    .to_string();
+    let ids: Vec<String> = (0..2)
+        .map(|_| {
+            let resp =
+                switchboard_protocol::decode_response(Dialect::Gemini, gemini.as_bytes()).unwrap();
+            let body = switchboard_protocol::encode_response(Dialect::Anthropic, &resp, "m");
+            let body: Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(body["content"][0]["type"], "tool_use");
+            body["content"][0]["id"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert_ne!(ids[0], ids[1]);
+    assert!(ids.iter().all(|id| id.starts_with("call_")), "{ids:?}");
+
+    // Inside a request the history is numbered by position, so a call and its response still
+    // pair up when neither carries an id.
+    let history = json!({"contents": [
+        {"role": "user", "parts": [{"text": "weather?"}]},
+        {"role": "model", "parts": [{"functionCall": {"name": "get_weather", "args": {}}}]},
+        {"role": "user", "parts": [{"functionResponse": {"name": "get_weather", "response": {"output": "sun"}}}]},
+    ]});
+    let req = decode_request(Dialect::Gemini, history.to_string().as_bytes()).unwrap();
+    let body = encode_request(Dialect::Anthropic, &req, "m", &Quirks::default()).unwrap();
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        body["messages"][1]["content"][0]["id"],
+        body["messages"][2]["content"][0]["tool_use_id"]
+    );
+}
