@@ -133,11 +133,23 @@ struct Recorder {
     sink: Arc<dyn RecordSink>,
     received_at: Instant,
     first_byte: Option<Instant>,
+    /// The attempt under way (provider, model, key, start), recorded as cancelled if the
+    /// request is dropped before it ends.
+    open_attempt: Option<(String, String, i64, Instant)>,
     done: bool,
     in_flight: Arc<AtomicU64>,
 }
 
 impl Recorder {
+    fn begin(&mut self, provider: &str, model: &str, key_id: i64) {
+        self.open_attempt = Some((
+            provider.to_owned(),
+            model.to_owned(),
+            key_id,
+            Instant::now(),
+        ));
+    }
+
     fn attempt(
         &mut self,
         provider: &str,
@@ -147,6 +159,7 @@ impl Recorder {
         status: Option<u16>,
         started: Instant,
     ) {
+        self.open_attempt = None;
         self.rec.attempts.push(AttemptRecord {
             provider: provider.to_owned(),
             model: model.to_owned(),
@@ -188,7 +201,9 @@ impl Recorder {
 impl Drop for Recorder {
     fn drop(&mut self) {
         if !self.done {
-            if let Some(last) = self.rec.attempts.last_mut()
+            if let Some((provider, model, key_id, started)) = self.open_attempt.take() {
+                self.attempt(&provider, &model, key_id, "cancelled", None, started);
+            } else if let Some(last) = self.rec.attempts.last_mut()
                 && last.outcome == "ok"
             {
                 last.outcome = "cancelled".into();
@@ -286,6 +301,7 @@ impl Engine {
             sink: self.sink.clone(),
             received_at: req.received_at,
             first_byte: None,
+            open_attempt: None,
             done: false,
             in_flight: self.in_flight.clone(),
         };
@@ -476,6 +492,7 @@ impl Engine {
         let started = Instant::now();
         let mut guard = AttemptGuard::new(self.health.clone(), &provider.name, model, pick);
         let key_id = pick.key.info.id;
+        rec.begin(&provider.name, model, key_id);
         let mut pipe = Pipe::new(req.dialect, provider.kind, &req.model);
         let body = match pipe.upstream_body(&req.body, model, provider, req.stream) {
             Ok(b) => b,

@@ -24,6 +24,7 @@ use crate::admin;
 use crate::config_file::{ConfigFileError, FileConfig};
 use crate::guard::{GuardConfig, guard};
 use crate::ingress;
+use crate::integrations_api;
 use crate::listener::{ListenLimits, Listener};
 use crate::state::{AppState, Sink};
 
@@ -53,6 +54,9 @@ pub struct Options {
     pub clock: SharedClock,
     /// Serve `GET /metrics` without the admin token (`--open-metrics`).
     pub open_metrics: bool,
+    /// Home directory and variables the Integrations API finds AI tools with; `None`: this
+    /// process's environment.
+    pub tool_env: Option<switchboard_integrations::Env>,
 }
 
 impl Options {
@@ -73,6 +77,7 @@ impl Options {
             shutdown_grace: Duration::from_secs(20),
             clock: Arc::new(SystemClock),
             open_metrics: false,
+            tool_env: None,
         }
     }
 }
@@ -205,6 +210,12 @@ impl Switchboard {
             edits: tokio::sync::Mutex::new(()),
             started_at_ms: switchboard_store::now_ms(),
             metrics,
+            tools: crate::integrations_api::ToolsConfig::new(
+                opts.tool_env
+                    .clone()
+                    .unwrap_or_else(switchboard_integrations::Env::from_process),
+                opts.data_dir.join("integrations"),
+            ),
         });
         let background = CancellationToken::new();
         let mut tasks = tokio::task::JoinSet::new();
@@ -223,6 +234,7 @@ impl Switchboard {
         let bind = SocketAddr::new(opts.host, opts.port);
         let listener = listen(bind, app.clone(), limits).await?;
         let bound = listener.addr;
+        let _ = state.tools.bound.set(bound);
         tracing::info!(addr = %bound, data_dir = %opts.data_dir.display(), secret_store = store.secret_store_kind().as_str(), "Switchboard listening");
         Ok(SwitchboardHandle {
             state,
@@ -317,6 +329,31 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/requests/{id}", get(admin::request))
         .route("/api/v1/usage", get(admin::usage))
         .route("/api/v1/presets", get(admin::presets))
+        .route("/api/v1/integrations", get(integrations_api::list_tools))
+        .route(
+            "/api/v1/integrations/{tool}/preview",
+            post(integrations_api::preview_tool),
+        )
+        .route(
+            "/api/v1/integrations/{tool}/apply",
+            post(integrations_api::apply_tool),
+        )
+        .route(
+            "/api/v1/integrations/{tool}/undo",
+            post(integrations_api::undo_tool),
+        )
+        .route(
+            "/api/v1/config/export",
+            post(integrations_api::export_config),
+        )
+        .route(
+            "/api/v1/config/import/plan",
+            post(integrations_api::import_plan),
+        )
+        .route(
+            "/api/v1/config/import/apply",
+            post(integrations_api::import_apply),
+        )
         .route("/api/v1/openapi.json", get(admin::openapi));
     Router::new()
         .merge(public)
@@ -375,7 +412,13 @@ async fn persist_health(
 ) {
     loop {
         let ev = tokio::select! {
-            () = stop.cancelled() => return,
+            () = stop.cancelled() => {
+                // Shutting down: write what is still queued, so a restart sees every transition.
+                while let Ok(ev) = events.try_recv() {
+                    save_health_event(&store, &ev).await;
+                }
+                return;
+            }
             ev = events.recv() => ev,
         };
         let ev = match ev {
@@ -383,40 +426,44 @@ async fn persist_health(
             Err(broadcast::error::RecvError::Lagged(_)) => continue,
             Err(broadcast::error::RecvError::Closed) => return,
         };
-        let (key_id, scope) = match &ev.scope {
-            Scope::Key { key_id } => (*key_id, "key".to_owned()),
-            Scope::KeyModel { key_id, model } => (*key_id, format!("model:{model}")),
-            // The breaker is short-lived by design; it starts closed after a restart.
-            Scope::Provider { .. } => continue,
+        save_health_event(&store, &ev).await;
+    }
+}
+
+async fn save_health_event(store: &Store, ev: &HealthEvent) {
+    let (key_id, scope) = match &ev.scope {
+        Scope::Key { key_id } => (*key_id, "key".to_owned()),
+        Scope::KeyModel { key_id, model } => (*key_id, format!("model:{model}")),
+        // The breaker is short-lived by design; it starts closed after a restart.
+        Scope::Provider { .. } => return,
+    };
+    let result = if ev.state == HealthState::Healthy {
+        store.delete_health(key_id, Some(&scope)).await
+    } else {
+        let entry = HealthEntry {
+            scope: ev.scope.clone(),
+            provider: ev.provider.clone(),
+            state: ev.state,
+            reason: ev.reason,
+            until_ms: ev.until_ms,
+            failures: 1,
         };
-        let result = if ev.state == HealthState::Healthy {
-            store.delete_health(key_id, Some(&scope)).await
-        } else {
-            let entry = HealthEntry {
-                scope: ev.scope.clone(),
-                provider: ev.provider.clone(),
-                state: ev.state,
-                reason: ev.reason,
-                until_ms: ev.until_ms,
-                failures: 1,
-            };
-            match serde_json::to_value(&entry) {
-                Ok(state) => {
-                    store
-                        .save_health(&[HealthRow {
-                            key_id,
-                            scope,
-                            state,
-                            updated_at_ms: ev.at_ms,
-                        }])
-                        .await
-                }
-                Err(_) => Ok(()),
+        match serde_json::to_value(&entry) {
+            Ok(state) => {
+                store
+                    .save_health(&[HealthRow {
+                        key_id,
+                        scope,
+                        state,
+                        updated_at_ms: ev.at_ms,
+                    }])
+                    .await
             }
-        };
-        if let Err(e) = result {
-            tracing::warn!(error = %e, "could not persist key health");
+            Err(_) => Ok(()),
         }
+    };
+    if let Err(e) = result {
+        tracing::warn!(error = %e, "could not persist key health");
     }
 }
 

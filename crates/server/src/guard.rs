@@ -7,7 +7,8 @@
 //! 3. **Origin** — a foreign `Origin` or `Sec-Fetch-Site: cross-site` is refused (CSRF, T2).
 //!    No response ever carries CORS headers (T3).
 //! 4. **Credential** — `/v1/*` needs the access key (`Authorization: Bearer`, `x-api-key`,
-//!    `x-goog-api-key` or `?key=`); `/api/*` and `/metrics` need the admin token. Compared in
+//!    `x-goog-api-key` or `?key=`); `/api/*` and `/metrics` need the admin token
+//!    (`/metrics` is open when `Options.open_metrics` says so). Compared in
 //!    constant time. `GET /health`, `HEAD /` and the dashboard's static files are open.
 //! 5. **Content type** — requests with a body must be JSON (415), so a cross-site "simple"
 //!    `text/plain` POST never reaches a handler.
@@ -34,6 +35,8 @@ pub struct GuardConfig {
     pub remote: bool,
     /// Host names accepted besides the loopback names.
     pub extra_hosts: Vec<String>,
+    /// `GET /metrics` without the admin token (for a scraper on a trusted network).
+    pub open_metrics: bool,
 }
 
 /// The dialect whose error shape a path's clients read.
@@ -192,6 +195,7 @@ pub async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next)
     let method = req.method().clone();
     let ok = match needs(&method, &path) {
         Needs::Nothing => true,
+        Needs::AdminToken if state.guard.open_metrics && path == "/metrics" => true,
         Needs::AccessKey => presented(headers, req.uri().query()).is_some_and(|p| {
             let keys = state.access_keys.read().clone();
             // Check every key so timing does not reveal which one matched.
@@ -216,7 +220,9 @@ pub async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next)
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
-        let has_body = declared_len != Some(0) || headers.contains_key(header::TRANSFER_ENCODING);
+        // HTTP/1.1: a request has a body only with a non-zero Content-Length or chunked encoding.
+        let has_body =
+            declared_len.is_some_and(|n| n > 0) || headers.contains_key(header::TRANSFER_ENCODING);
         let json = headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())

@@ -5,6 +5,7 @@
 
 mod common;
 mod dashboard;
+mod failover;
 mod metrics;
 mod openapi;
 mod routing;
