@@ -1,4 +1,4 @@
-import { ArrowDown, CircleSlash, MessageSquare } from "lucide-react";
+import { ArrowDown, CircleSlash, KeyRound, MessageSquare } from "lucide-react";
 import type { FlowPlan } from "../api/types";
 import { Countdown, Pill } from "./ui";
 import { humanize } from "../lib/format";
@@ -42,7 +42,11 @@ export function FlowView({ plan }: { plan: FlowPlan }) {
                 <span className="flow-target">
                   <strong>{s.provider}</strong> <span className="mono">{s.model}</span>
                 </span>
-                {s.key_label && <span className="tag">key {s.key_label}</span>}
+                {s.key_label && (
+                  <span className="tag key-ref" title="key">
+                    <KeyRound size={10} aria-hidden="true" /> {s.key_label}
+                  </span>
+                )}
               </div>
               <span className="small faint">
                 {first ? "Tried first" : tried ? (s.reason === "probing" ? REASONS.probing : "Next if the one before fails") : `Skipped: ${REASONS[s.reason ?? ""] ?? humanize(s.reason)}`}

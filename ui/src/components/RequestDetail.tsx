@@ -1,4 +1,5 @@
-import { CircleCheck, CircleX, Clock } from "lucide-react";
+import { CircleCheck, CircleX, Clock, KeyRound } from "lucide-react";
+import { CLIENT_DIALECTS } from "../lib/dialects";
 import type { KeyView, RequestRecord } from "../api/types";
 import { formatDateTime, formatMs, humanize } from "../lib/format";
 import { Pill } from "./ui";
@@ -25,7 +26,14 @@ export function AttemptChain({ r, keys }: { r: RequestRecord; keys?: KeyView[] }
                 <strong>{a.provider}</strong> <span className="mono">{a.model}</span>
               </span>
               <span className="small faint">
-                {label(a.key_id) ? `key ${label(a.key_id)} · ` : ""}
+                {label(a.key_id) ? (
+                  <>
+                    <span className="key-ref">
+                      <KeyRound size={11} aria-label="key" /> {label(a.key_id)}
+                    </span>{" "}
+                    ·{" "}
+                  </>
+                ) : null}
                 {humanize(a.outcome)}
               </span>
             </div>
@@ -57,7 +65,12 @@ export function RequestDetail({ r, keys }: { r: RequestRecord; keys?: KeyView[] 
           {r.provider ? (
             <>
               {r.provider} <span className="mono">{r.upstream_model}</span>
-              {key && <span className="faint"> · key {key.label}</span>}
+              {key && (
+                <span className="faint key-ref">
+                  {" "}
+                  · <KeyRound size={11} aria-label="key" /> {key.label}
+                </span>
+              )}
             </>
           ) : (
             "—"
@@ -65,7 +78,7 @@ export function RequestDetail({ r, keys }: { r: RequestRecord; keys?: KeyView[] 
         </dd>
         <dt>Client dialect</dt>
         <dd>
-          {humanize(r.dialect)}
+          {CLIENT_DIALECTS.find((d) => d.id === r.dialect)?.label ?? humanize(r.dialect)}
           {r.stream ? " · streamed" : ""}
         </dd>
         <dt>Started</dt>

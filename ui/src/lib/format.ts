@@ -53,7 +53,7 @@ export function formatAgo(atMs: number, nowMs: number = Date.now()): string {
 
 export function formatTime(atMs: number): string {
   const d = new Date(atMs);
-  return d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  return d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" });
 }
 
 export function formatDateTime(atMs: number): string {

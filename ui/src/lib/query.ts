@@ -9,6 +9,7 @@ interface Entry {
   loading: boolean;
   fetcher?: () => Promise<unknown>;
   version: number;
+  fetchedAt: number;
   snapshot: Snapshot<unknown>;
 }
 
@@ -24,7 +25,7 @@ const listeners = new Map<string, Set<() => void>>();
 function entry(key: string): Entry {
   let e = cache.get(key);
   if (!e) {
-    e = { loading: false, version: 0, snapshot: { data: undefined, error: undefined, loading: false } };
+    e = { loading: false, version: 0, fetchedAt: 0, snapshot: { data: undefined, error: undefined, loading: false } };
     cache.set(key, e);
   }
   return e;
@@ -47,6 +48,7 @@ async function load(key: string): Promise<void> {
     if (version !== e.version) return;
     e.data = data;
     e.error = undefined;
+    e.fetchedAt = Date.now();
   } catch (err) {
     if (version !== e.version) return;
     e.error = err instanceof Error ? err.message : String(err);
@@ -85,7 +87,8 @@ export function useQuery<T>(key: string | null, fetcher: () => Promise<T>): Snap
     if (!key) return;
     const e = entry(key);
     e.fetcher = fetcher;
-    if (e.data === undefined && !e.loading) void load(key);
+    // Show what is cached at once, and revalidate it unless it was just fetched.
+    if (!e.loading && (e.data === undefined || Date.now() - e.fetchedAt > 2000)) void load(key);
     // The fetcher closes over the key only; re-running on key change is enough.
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [key]);

@@ -43,12 +43,16 @@ export function Overview() {
           </Card>
         )}
         <EndpointCard />
-        <Stats />
-        <HealthBoard />
-        <div className="grid two">
-          <Failovers />
-          <Transitions />
-        </div>
+        {status.data?.providers !== 0 && (
+          <>
+            <Stats />
+            <HealthBoard />
+            <div className="grid two">
+              <Failovers />
+              <Transitions />
+            </div>
+          </>
+        )}
       </div>
     </>
   );
@@ -125,7 +129,7 @@ function Stats() {
       <section className="card stat">
         <span className="stat-label">Error rate</span>
         <span className="stat-value">{loading ? <Skeleton width={60} height={26} /> : formatPercent(r.errorRate)}</span>
-        <span className="stat-sub">{r.total} requests · last 30 min</span>
+        <span className="stat-sub">{r.total} {r.total === 1 ? "request" : "requests"} · last 30 min</span>
       </section>
       <section className="card stat">
         <span className="stat-label">Latency p50</span>
@@ -201,7 +205,7 @@ export function HealthBoard() {
                       </span>
                     </div>
                   </td>
-                  <td>{k.provider}</td>
+                  <td className="wrap">{k.provider}</td>
                   <td>
                     <StatePill state={k.state} untilMs={k.until_ms} />
                   </td>
@@ -222,6 +226,11 @@ export function HealthBoard() {
 
 function Failovers() {
   const recent = useRecent();
+  const keys = useKeys();
+  const who = (provider: string | null | undefined, keyId: number | null | undefined) => {
+    const label = keys.data?.find((k) => k.id === keyId)?.label;
+    return label ? `${provider ?? "—"}/${label}` : (provider ?? "—");
+  };
   const list = failovers(recent.data ?? []).slice(0, 6);
   return (
     <Card title="Recent failovers" icon={<ArrowRightLeft size={16} />}>
@@ -241,9 +250,9 @@ function Failovers() {
                       <span className="small faint">
                         {r.attempts
                           .slice(0, -1)
-                          .map((a) => `${a.provider} ${a.status ?? a.outcome}`)
+                          .map((a) => `${who(a.provider, a.key_id)} ${a.status ?? humanize(a.outcome)}`)
                           .join(" → ")}{" "}
-                        → {r.provider ?? "—"}
+                        → {who(r.provider, r.key_id)}
                       </span>
                     </div>
                   </td>

@@ -1,4 +1,5 @@
-import { type FormEvent, useEffect, useRef, useState } from "react";
+import { type FormEvent, useEffect, useRef } from "react";
+import { usePersistent } from "../lib/persist";
 import { FlaskConical, Send, Square } from "lucide-react";
 import { PageHeader } from "../components/PageHeader";
 import { Card, EmptyState, Pill } from "../components/ui";
@@ -19,17 +20,17 @@ export function Playground() {
   const providers = useProviders();
   const keys = useKeys();
   const access = useAccessKey();
-  const [alias, setAlias] = useState("");
-  const [dialect, setDialect] = useState<Dialect>("openai_chat");
-  const [dialectTouched, setDialectTouched] = useState(false);
-  const [prompt, setPrompt] = useState("Say hello in one short sentence.");
-  const [system, setSystem] = useState("");
-  const [answer, setAnswer] = useState("");
-  const [reasoning, setReasoning] = useState("");
-  const [phase, setPhase] = useState<Phase>("idle");
-  const [error, setError] = useState<string | null>(null);
-  const [timing, setTiming] = useState<{ ttfb?: number; total?: number }>({});
-  const [record, setRecord] = useState<RequestRecord | null>(null);
+  const [alias, setAlias] = usePersistent("pg.alias", "");
+  const [dialect, setDialect] = usePersistent<Dialect>("pg.dialect", "openai_chat");
+  const [dialectTouched, setDialectTouched] = usePersistent("pg.dialectTouched", false);
+  const [prompt, setPrompt] = usePersistent("pg.prompt", "Say hello in one short sentence.");
+  const [system, setSystem] = usePersistent("pg.system", "");
+  const [answer, setAnswer] = usePersistent("pg.answer", "");
+  const [reasoning, setReasoning] = usePersistent("pg.reasoning", "");
+  const [phase, setPhase] = usePersistent<Phase>("pg.phase", "idle");
+  const [error, setError] = usePersistent<string | null>("pg.error", null);
+  const [timing, setTiming] = usePersistent<{ ttfb?: number; total?: number }>("pg.timing", {});
+  const [record, setRecord] = usePersistent<RequestRecord | null>("pg.record", null);
   const abort = useRef<AbortController | null>(null);
   const got = useRef(false);
 

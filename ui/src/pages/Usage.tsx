@@ -192,19 +192,19 @@ export function Usage() {
             <div className="grid two">
               <Card title="Requests per day">
                 <div className="card-body stack">
-                  <StackedBars labels={labels} series={reqSeries} label="Requests per day" />
+                  {reqSeries.some((x) => x.values.some((v) => v > 0)) ? <StackedBars labels={labels} series={reqSeries} label="Requests per day" /> : <div className="chart-empty">Nothing in this period</div>}
                   <Legend names={reqSeries.map((s) => s.name)} />
                 </div>
               </Card>
               <Card title="Tokens per day">
                 <div className="card-body stack">
-                  <StackedBars labels={labels} series={tokSeries} label="Tokens per day" />
+                  {tokSeries.some((x) => x.values.some((v) => v > 0)) ? <StackedBars labels={labels} series={tokSeries} label="Tokens per day" /> : <div className="chart-empty">Nothing in this period</div>}
                   <Legend names={tokSeries.map((s) => s.name)} />
                 </div>
               </Card>
               <Card title="Errors per day">
                 <div className="card-body stack">
-                  <StackedBars labels={labels} series={errSeries} label="Errors per day" />
+                  {errSeries.some((x) => x.values.some((v) => v > 0)) ? <StackedBars labels={labels} series={errSeries} label="Errors per day" /> : <div className="chart-empty">No errors in this period</div>}
                   <Legend names={errSeries.map((s) => s.name)} />
                 </div>
               </Card>

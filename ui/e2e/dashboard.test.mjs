@@ -1,0 +1,313 @@
+// End-to-end: the dashboard in headless Chromium against a real `switchboard serve` and the
+// mock upstream. Needs SWITCHBOARD_BIN and MOCK_BIN (built binaries); builds nothing.
+//
+//   SWITCHBOARD_BIN=… MOCK_BIN=… node --test e2e/dashboard.test.mjs
+//
+// Screenshots of every page, light and dark, go to <repo>/artifacts/screenshots/.
+
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const ROOT = resolve(HERE, "../..");
+const SHOTS = join(ROOT, "artifacts", "screenshots");
+const ADMIN = "sb-admin-e2e-0123456789abcdef";
+const ACCESS = "sk-sb-e2e-access-0123456789";
+const EVIL = "<img src=x onerror=alert(1)>";
+const CHROMIUM = process.env.CHROMIUM_BIN ?? "/usr/bin/chromium";
+const TIMEOUT = 20_000;
+
+const procs = [];
+let tmp;
+let base;
+let mockUrl;
+let context;
+let page;
+const pageErrors = [];
+const dialogs = [];
+
+function freePort() {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once("error", rej);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => res(port));
+    });
+  });
+}
+
+function start(bin, args, env, name) {
+  const child = spawn(bin, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  child.stdout.on("data", (d) => (out += d));
+  child.stderr.on("data", (d) => (out += d));
+  child.on("exit", (code) => {
+    if (code !== null && code !== 0) process.stderr.write(`${name} exited with ${code}:\n${out}\n`);
+  });
+  procs.push(child);
+  return { child, output: () => out };
+}
+
+async function waitFor(what, check, ms = 30_000) {
+  const end = Date.now() + ms;
+  let last;
+  while (Date.now() < end) {
+    try {
+      if (await check()) return;
+    } catch (e) {
+      last = e;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${last.message}` : ""}`);
+}
+
+async function admin(path, init = {}) {
+  const resp = await fetch(base + path, { ...init, headers: { Authorization: `Bearer ${ADMIN}`, "Content-Type": "application/json", ...(init.headers ?? {}) } });
+  assert.ok(resp.ok, `${path}: ${resp.status}`);
+  return resp.json();
+}
+
+async function shot(name) {
+  const theme = await page.evaluate(() => document.documentElement.dataset.theme);
+  // Toasts would cover the page: dismiss them.
+  for (const b of await page.locator(".toast button").all()) await b.click().catch(() => {});
+  // Let skeletons resolve: wait until nothing on screen is still loading.
+  await page.waitForFunction(() => !document.querySelector("[aria-busy='true']"), null, { timeout: TIMEOUT });
+  await page.screenshot({ path: join(SHOTS, `${name}-${theme}.png`), fullPage: true });
+}
+
+async function go(path) {
+  await page.getByRole("navigation", { name: "Main" }).locator(`a[href="${path}"]`).click();
+  await page.waitForURL((u) => u.pathname === path);
+}
+
+before(async () => {
+  assert.ok(process.env.SWITCHBOARD_BIN, "set SWITCHBOARD_BIN to the built switchboard binary");
+  assert.ok(process.env.MOCK_BIN, "set MOCK_BIN to the built switchboard-mock-upstream binary");
+  mkdirSync(SHOTS, { recursive: true });
+  tmp = mkdtempSync(join(tmpdir(), "switchboard-ui-e2e-"));
+  const mockPort = await freePort();
+  const mock = start(process.env.MOCK_BIN, ["--port", String(mockPort)], {}, "mock upstream");
+  await waitFor("the mock upstream", async () => mock.output().includes(`127.0.0.1:${mockPort}`));
+  mockUrl = `http://127.0.0.1:${mockPort}/v1`;
+  const port = await freePort();
+  const env = {
+    SWITCHBOARD_ADMIN_TOKEN: ADMIN,
+    SWITCHBOARD_ACCESS_KEY: ACCESS,
+    SWITCHBOARD_MASTER_KEY: "e2e-master-passphrase-not-secret",
+    HOME: tmp,
+    XDG_CONFIG_HOME: join(tmp, "config"),
+    XDG_DATA_HOME: join(tmp, "data"),
+    DBUS_SESSION_BUS_ADDRESS: "disabled:",
+  };
+  const sb = start(process.env.SWITCHBOARD_BIN, ["serve", "--port", String(port), "--data-dir", join(tmp, "sb")], env, "switchboard serve");
+  base = `http://127.0.0.1:${port}`;
+  await waitFor("switchboard serve", async () => (await fetch(`${base}/health`)).ok);
+  assert.match(sb.output(), new RegExp(`#token=${ADMIN}`), "serve prints the dashboard link with the token");
+
+  context = await chromium.launchPersistentContext(join(tmp, "chromium-profile"), {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic"],
+    viewport: { width: 1360, height: 900 },
+    colorScheme: "light",
+  });
+  page = context.pages()[0] ?? (await context.newPage());
+  page.setDefaultTimeout(TIMEOUT);
+  page.on("pageerror", (e) => pageErrors.push(String(e)));
+  page.on("console", (m) => {
+    if (m.type() === "error" && /Content Security Policy|Refused to/.test(m.text())) pageErrors.push(m.text());
+  });
+  page.on("dialog", (d) => {
+    dialogs.push(d.message());
+    void d.dismiss();
+  });
+});
+
+after(async () => {
+  await context?.close().catch(() => {});
+  for (const p of procs) p.kill("SIGTERM");
+  await Promise.all(procs.map((p) => (p.exitCode !== null ? null : new Promise((r) => p.once("exit", r)))));
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+
+test("the dashboard, end to end", async (t) => {
+  await t.test("opens with the token from the URL fragment and removes it", async () => {
+    await page.goto(`${base}/#token=${ADMIN}`);
+    await page.getByRole("heading", { name: "Overview" }).waitFor();
+    assert.equal(new URL(page.url()).hash, "", "the token is gone from the address bar");
+    assert.equal(await page.evaluate(() => localStorage.getItem("switchboard.adminToken")), ADMIN);
+    await page.getByText("Add your first provider").waitFor();
+    await page.getByTestId("endpoint-url").getByText(`${base}/v1`).waitFor();
+    await page.getByTestId("live-pill").getByText("Live").waitFor();
+    await shot("overview-empty");
+  });
+
+  await t.test("serves HTML with a strict CSP", async () => {
+    const resp = await fetch(`${base}/providers`);
+    const csp = resp.headers.get("content-security-policy") ?? "";
+    assert.match(csp, /script-src 'self'/);
+    assert.doesNotMatch(csp, /unsafe/);
+  });
+
+  await t.test("adds a provider from a preset, and two keys", async () => {
+    await go("/providers");
+    await page.getByText("No providers yet").waitFor();
+    await page.getByRole("button", { name: "Add provider" }).first().click();
+    const dialog = page.getByRole("dialog", { name: "Add a provider" });
+    await dialog.getByRole("button", { name: /Custom OpenAI-compatible/ }).click();
+    await dialog.getByLabel("Name").fill("mock");
+    await dialog.getByLabel("Base URL").fill(mockUrl);
+    await dialog.getByLabel(/API key/).fill("sk-alpha@fault=429,retry_after=30");
+    await shot("providers-add-dialog");
+    const created = page.waitForResponse((r) => r.url().endsWith("/api/v1/providers") && r.request().method() === "POST");
+    await dialog.getByRole("button", { name: "Add provider" }).click();
+    assert.equal((await created).status(), 200);
+    await dialog.waitFor({ state: "detached" });
+    const card = page.locator('[data-provider="mock"]');
+    await card.locator('[data-key-label="key 1"]').waitFor();
+
+    await card.getByRole("button", { name: "Add key" }).first().click();
+    const keyDialog = page.getByRole("dialog", { name: "Add a key to mock" });
+    await keyDialog.getByLabel("Label").fill("beta");
+    await keyDialog.getByLabel("API key").fill("sk-beta-0000");
+    const added = page.waitForResponse((r) => r.url().endsWith("/api/v1/keys") && r.request().method() === "POST");
+    await keyDialog.getByRole("button", { name: "Add key" }).click();
+    assert.equal((await added).status(), 200);
+    await card.locator('[data-key-label="beta"]').waitFor();
+    // Write-only: the secret is never shown, only the last four characters.
+    assert.equal(await page.getByText("sk-beta-0000").count(), 0);
+    await card.locator('[data-key-label="beta"]').getByText("••••0000").waitFor();
+    const keys = await admin("/api/v1/keys");
+    assert.equal(keys.length, 2);
+  });
+
+  await t.test("creates an alias and shows its flow", async () => {
+    await go("/routes");
+    await page.getByText("No routes yet").waitFor();
+    await page.getByRole("button", { name: "Create a route" }).click();
+    const dialog = page.getByRole("dialog", { name: "New route" });
+    await dialog.getByLabel("Alias").fill("gpt-5.5");
+    await dialog.getByLabel("Target 1 model").fill("mock-small");
+    const saved = page.waitForResponse((r) => r.url().endsWith("/api/v1/routes") && r.request().method() === "POST");
+    await dialog.getByRole("button", { name: "Save route" }).click();
+    assert.equal((await saved).status(), 200);
+    const flow = page.getByTestId("flow-view");
+    await flow.getByText("Tried first").waitFor();
+    assert.equal(await flow.locator(".flow-step").count(), 2);
+    await shot("routes-flow");
+  });
+
+  await t.test("streams an answer in the playground, served after a failover", async () => {
+    await go("/playground");
+    await page.getByTestId("pg-alias").fill("gpt-5.5");
+    assert.equal(await page.getByLabel("Client dialect").inputValue(), "openai_chat");
+    const resp = page.waitForResponse((r) => r.url().endsWith("/v1/chat/completions"));
+    await page.getByRole("button", { name: "Send" }).click();
+    const r = await resp;
+    assert.equal(r.status(), 200);
+    assert.match(r.headers()["content-type"] ?? "", /text\/event-stream/);
+    await page.getByTestId("pg-answer").getByText(/Hello from mock model/).waitFor();
+    const served = page.getByTestId("pg-served");
+    const chain = served.getByTestId("attempt-chain");
+    await chain.waitFor();
+    assert.equal(await chain.locator("li").count(), 2, "the 429 attempt, then the answer");
+    await chain.locator('li[data-outcome]').first().getByText("429").waitFor();
+    await served.getByText("beta").first().waitFor();
+    await shot("playground-answer");
+  });
+
+  await t.test("shows the request in the log with its attempt chain", async () => {
+    await go("/requests");
+    const row = page.getByTestId("requests-table").locator("tbody tr").first();
+    await row.getByText("gpt-5.5").waitFor();
+    await row.click();
+    const detail = page.getByTestId("request-detail");
+    const chain = detail.getByTestId("attempt-chain");
+    await chain.waitFor();
+    assert.equal(await chain.locator("li").count(), 2);
+    await detail.getByText("TTFB").waitFor();
+    await shot("requests-detail");
+  });
+
+  await t.test("shows the rate-limited key cooling on the health board, with a live countdown", async () => {
+    await go("/");
+    const board = page.getByTestId("health-board");
+    const cooling = board.locator('[data-state="cooling"]');
+    await cooling.waitFor();
+    const first = await cooling.locator("[data-countdown]").textContent();
+    assert.match(first ?? "", /^\d+s$/);
+    await page.waitForFunction((before) => document.querySelector('[data-state="cooling"] [data-countdown]')?.textContent !== before, first, { timeout: 5000 });
+    await board.getByText("rate limited").waitFor();
+    assert.equal(await board.locator('[data-state="healthy"]').count(), 1, "the other key stays healthy");
+    await shot("overview-cooling");
+  });
+
+  await t.test("renders a provider named like HTML as inert text", async () => {
+    await go("/providers");
+    await page.getByRole("button", { name: "Add provider" }).first().click();
+    const dialog = page.getByRole("dialog", { name: "Add a provider" });
+    await dialog.getByRole("button", { name: /Custom OpenAI-compatible/ }).click();
+    await dialog.getByLabel("Name").fill(EVIL);
+    await dialog.getByLabel("Base URL").fill(mockUrl);
+    await dialog.getByLabel(/API key/).fill("sk-gamma-1111");
+    const created = page.waitForResponse((r) => r.url().endsWith("/api/v1/providers") && r.request().method() === "POST");
+    await dialog.getByRole("button", { name: "Add provider" }).click();
+    assert.equal((await created).status(), 200);
+    await dialog.waitFor({ state: "detached" });
+    await page.getByTestId("provider-name").getByText(EVIL, { exact: true }).waitFor();
+    assert.equal(await page.locator('img[src="x"]').count(), 0, "no <img> element was created");
+    // On the health board, in the requests filter and in the route editor too.
+    await go("/");
+    await page.getByTestId("health-board").getByText(EVIL, { exact: true }).waitFor();
+    await go("/requests");
+    await page.getByLabel("Provider").locator("option", { hasText: EVIL }).waitFor({ state: "attached" });
+    assert.equal(await page.locator('img[src="x"]').count(), 0);
+    assert.deepEqual(dialogs, [], "no script ran");
+    await go("/providers");
+    await shot("providers");
+  });
+
+  await t.test("screenshots every page in light and dark", async () => {
+    const pages = ["/", "/providers", "/routes", "/playground", "/requests", "/usage", "/integrations", "/settings"];
+    const names = ["overview", "providers", "routes", "playground", "requests", "usage", "integrations", "settings"];
+    for (const theme of ["light", "dark"]) {
+      if ((await page.evaluate(() => document.documentElement.dataset.theme)) !== theme) await page.getByTestId("theme-toggle").click();
+      assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), theme);
+      for (let i = 0; i < pages.length; i++) {
+        await go(pages[i]);
+        await page.getByRole("heading", { level: 1 }).first().waitFor();
+        await shot(names[i]);
+      }
+    }
+    // The desktop window is 900 px wide.
+    await page.setViewportSize({ width: 900, height: 700 });
+    await go("/");
+    await shot("overview-900px");
+    await go("/requests");
+    await shot("requests-900px");
+    await page.setViewportSize({ width: 1360, height: 900 });
+  });
+
+  await t.test("theme choice persists across reloads", async () => {
+    const theme = await page.evaluate(() => document.documentElement.dataset.theme);
+  // Toasts would cover the page: dismiss them.
+  for (const b of await page.locator(".toast button").all()) await b.click().catch(() => {});
+    await page.reload();
+    await page.getByRole("heading", { level: 1 }).first().waitFor();
+    assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), theme);
+  });
+
+  await t.test("no script errors or CSP violations", () => {
+    assert.deepEqual(pageErrors, []);
+  });
+});
