@@ -22,6 +22,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from upstream_check import CheckingProxy
+
 ACCESS_KEY = "sk-sb-sdk-tests-access"
 ADMIN_TOKEN = "sdk-tests-admin-token"
 
@@ -63,6 +65,7 @@ class Router:
     root: str  # http://127.0.0.1:PORT
     access_key: str
     mock_root: str
+    upstream_check: CheckingProxy
 
     @property
     def v1(self) -> str:
@@ -165,13 +168,17 @@ def router():
     )
     (tmp / "home").mkdir()
     procs: list[_Proc] = []
+    proxy = None
     try:
         mock = _Proc("mock upstream", [mock_bin, "--port", "0"], env)
         procs.append(mock)
         mock_host = mock.wait_line(lambda l: l.startswith("127.0.0.1:"), START_TIMEOUT).strip()
+        # The router talks to the mock through a proxy that holds each request to the real
+        # APIs' rules (see upstream_check.py).
+        proxy = CheckingProxy(f"http://{mock_host}")
 
         config = tmp / "switchboard.toml"
-        config.write_text(_config(mock_host))
+        config.write_text(_config(f"127.0.0.1:{proxy.port}"))
         sb = _Proc(
             "switchboard",
             [
@@ -199,10 +206,17 @@ def router():
             if time.monotonic() > deadline or sb.proc.poll() is not None:
                 raise RuntimeError("router not healthy:\n" + "\n".join(sb.lines[-40:]))
             time.sleep(0.05)
-        yield Router(root=root, access_key=ACCESS_KEY, mock_root=f"http://{mock_host}")
+        yield Router(
+            root=root,
+            access_key=ACCESS_KEY,
+            mock_root=f"http://{mock_host}",
+            upstream_check=proxy,
+        )
     finally:
         for p in reversed(procs):
             p.stop()
+        if proxy is not None:
+            proxy.stop()
         if os.environ.get("SWITCHBOARD_SDK_KEEP_LOGS"):
             for p in procs:
                 print(f"--- {p.name} log ---\n" + "\n".join(p.lines))
@@ -217,3 +231,16 @@ def alias(request) -> str:
 @pytest.fixture(params=THINKING_ALIASES)
 def think_alias(request) -> str:
     return request.param
+
+
+@pytest.fixture(autouse=True)
+def upstream_requests_are_valid(request):
+    """Fails a test whose requests reached the upstream in a shape the real API rejects."""
+    if "router" not in request.fixturenames:
+        yield
+        return
+    router = request.getfixturevalue("router")
+    router.upstream_check.take()
+    yield
+    problems = router.upstream_check.take()
+    assert not problems, "requests the real upstream would reject:\n" + "\n".join(problems)
