@@ -226,9 +226,23 @@ test("the dashboard, end to end", async (t) => {
     await shot("playground-answer");
   });
 
+  await t.test("streams through another client dialect (Anthropic Messages)", async () => {
+    await page.getByLabel("Client dialect").selectOption("anthropic");
+    const resp = page.waitForResponse((r) => r.url().endsWith("/v1/messages"));
+    await page.getByRole("button", { name: "Send" }).click();
+    assert.equal((await resp).status(), 200);
+    await page.getByTestId("pg-answer").getByText(/Hello from mock model/).waitFor();
+    await page.getByTestId("pg-served").getByText("Anthropic Messages").waitFor();
+    await page.getByLabel("Client dialect").selectOption("openai_chat");
+  });
+
   await t.test("shows the request in the log with its attempt chain", async () => {
     await go("/requests");
-    const row = page.getByTestId("requests-table").locator("tbody tr").first();
+    const rows = page.getByTestId("requests-table").locator("tbody tr");
+    await rows.nth(1).waitFor();
+    assert.equal(await rows.count(), 2, "both playground requests are logged");
+    // The first request failed over: its row carries the attempts badge.
+    const row = rows.filter({ has: page.locator('[title="2 attempts"]') });
     await row.getByText("gpt-5.5").waitFor();
     await row.click();
     const detail = page.getByTestId("request-detail");
@@ -275,6 +289,21 @@ test("the dashboard, end to end", async (t) => {
     assert.deepEqual(dialogs, [], "no script ran");
     await go("/providers");
     await shot("providers");
+  });
+
+  await t.test("is keyboard accessible: dialogs open with Enter, trap focus, close on Escape", async () => {
+    await go("/routes");
+    const button = page.getByRole("button", { name: "New route" });
+    await button.focus();
+    await page.keyboard.press("Enter");
+    const dialog = page.getByRole("dialog", { name: "New route" });
+    await dialog.waitFor();
+    assert.ok(await dialog.evaluate((d) => d.contains(document.activeElement)), "focus moved into the dialog");
+    for (let i = 0; i < 25; i++) await page.keyboard.press("Tab");
+    assert.ok(await dialog.evaluate((d) => d.contains(document.activeElement)), "focus stays in the dialog");
+    await page.keyboard.press("Escape");
+    await dialog.waitFor({ state: "detached" });
+    assert.equal(await button.evaluate((b) => b === document.activeElement), true, "focus returns to the opener");
   });
 
   await t.test("screenshots every page in light and dark", async () => {

@@ -21,7 +21,7 @@ export function Dialog({ title, onClose, children, footer, wide }: { title: stri
       return;
     }
     if (e.key !== "Tab" || !ref.current) return;
-    const items = [...ref.current.querySelectorAll<HTMLElement>(FOCUSABLE)].filter((x) => x.offsetParent !== null || x === document.activeElement);
+    const items = [...ref.current.querySelectorAll<HTMLElement>(FOCUSABLE)];
     if (items.length === 0) return;
     const first = items[0];
     const last = items[items.length - 1];
