@@ -379,6 +379,22 @@ impl EncryptedFileStore {
         &self.path
     }
 
+    /// Whether `data_dir` holds a secrets file (without opening it or needing its key).
+    pub fn exists_in(data_dir: &Path) -> bool {
+        data_dir.join(FILE_NAME).is_file()
+    }
+
+    /// The ids the file holds now (re-read under the lock), for moving them to another
+    /// backend. Ids only; values stay inside.
+    pub fn ids(&self) -> Result<Vec<String>, SecretError> {
+        let _lock = self.lock_file(false)?;
+        let mut state = self.state()?;
+        if let Some(loaded) = self.read_file(&mut state)? {
+            state.cache = loaded.map;
+        }
+        Ok(state.cache.keys().cloned().collect())
+    }
+
     fn state(&self) -> Result<std::sync::MutexGuard<'_, State>, SecretError> {
         self.state.lock().map_err(|_| SecretError::Corrupt {
             path: self.path.clone(),

@@ -2,10 +2,13 @@
 //!
 //! The database only ever holds a reference (an id into a [`SecretStore`], or `env:NAME`).
 //! Backends: [`EncryptedFileStore`] (an XChaCha20-Poly1305 file keyed by a secret kept
-//! elsewhere) ships now; an OS keychain backend implements the same trait. The in-memory
+//! elsewhere) and, with the `keychain` feature, [`keychain::KeychainStore`] (the OS keychain,
+//! chosen at run time by [`keychain::open_preferred`]). The in-memory
 //! store exists for tests only and says so through [`SecretStore::kind`].
 
 mod file;
+#[cfg(feature = "keychain")]
+pub mod keychain;
 #[cfg(any(test, feature = "test-util"))]
 mod memory;
 
