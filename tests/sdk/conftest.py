@@ -44,6 +44,13 @@ THINKING = {
     for alias, (kind, model) in UPSTREAMS.items()
 }
 THINKING_ALIASES = list(THINKING)
+# Upstreams that fail with a chosen status (mock directive in the model name): the client must
+# get the error in its own dialect's shape, with the right status.
+FAILING = {
+    alias.replace("via-", f"err{status}-"): (kind, f"{model}@fault={status}{extra}")
+    for alias, (kind, model) in UPSTREAMS.items()
+    for status, extra in ((400, ""), (429, ",retry_after=7"))
+}
 
 START_TIMEOUT = 30.0
 
@@ -140,7 +147,7 @@ def _config(mock_host: str) -> str:
             f'keys = ["sk-upstream-{kind}"]',
             "",
         ]
-    for alias, (kind, model) in {**UPSTREAMS, **THINKING}.items():
+    for alias, (kind, model) in {**UPSTREAMS, **THINKING, **FAILING}.items():
         lines += [
             "[[routes]]",
             f'alias = "{alias}"',

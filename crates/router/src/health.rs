@@ -499,6 +499,11 @@ impl HealthBoard {
     }
 }
 
+/// While the one probe of an ended cooldown is out, other requests are told to come back
+/// this much later: the probe settles it within a request's time. Reporting no end at all
+/// would read as "disabled or failed authentication" to the client.
+const PROBE_PENDING_MS: i64 = 1_000;
+
 fn availability(entry: &Entry, now: i64) -> Availability {
     match entry.state {
         HealthState::Healthy => Availability::Usable,
@@ -507,7 +512,9 @@ fn availability(entry: &Entry, now: i64) -> Availability {
             Some(until) if until > now => Availability::Blocked {
                 until_ms: Some(until),
             },
-            _ if entry.probe_in_flight => Availability::Blocked { until_ms: None },
+            _ if entry.probe_in_flight => Availability::Blocked {
+                until_ms: Some(now.saturating_add(PROBE_PENDING_MS)),
+            },
             _ => Availability::Probe,
         },
     }
@@ -643,9 +650,12 @@ mod tests {
         clock.advance_ms(7_000);
         assert_eq!(b.check("p", 1, "m"), Availability::Probe);
         assert_eq!(rx.try_recv().unwrap().state, HealthState::Probing);
-        assert!(
-            matches!(b.check("p", 1, "m"), Availability::Blocked { .. }),
-            "one probe at a time"
+        assert_eq!(
+            b.check("p", 1, "m"),
+            Availability::Blocked {
+                until_ms: Some(1_008_000)
+            },
+            "one probe at a time; the others come back shortly, not told the key is dead"
         );
         b.report("p", 1, "m", &Outcome::Success);
         assert_eq!(b.check("p", 1, "m"), Availability::Usable);
