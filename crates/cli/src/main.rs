@@ -68,6 +68,9 @@ enum Command {
         /// Extra Host names to accept (e.g. a container's service name).
         #[arg(long = "allow-host")]
         allow_hosts: Vec<String>,
+        /// Serve Prometheus metrics at /metrics without the admin token.
+        #[arg(long)]
+        open_metrics: bool,
     },
     /// Show or rotate the local credentials.
     Keys {
@@ -190,6 +193,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             log_json,
             remote,
             allow_hosts,
+            open_metrics,
         } => {
             init_logging(&log_level, log_json);
             let data_dir = data_dir.resolve()?;
@@ -211,6 +215,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             opts.admin_token = env_secret("SWITCHBOARD_ADMIN_TOKEN");
             opts.remote = remote;
             opts.allowed_hosts = allow_hosts;
+            opts.open_metrics = open_metrics;
             serve(opts).await
         }
         Command::Keys { action, data_dir } => keys(action, data_dir.resolve()?).await,

@@ -12,6 +12,7 @@ mod dashboard;
 mod guard;
 mod ingress;
 mod listener;
+mod metrics;
 mod state;
 
 pub use app::{Options, StartError, Switchboard, SwitchboardHandle};

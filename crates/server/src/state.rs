@@ -11,6 +11,7 @@ use switchboard_store::{RequestLogSink, Store, StoreError};
 use tokio::sync::broadcast;
 
 use crate::guard::GuardConfig;
+use crate::metrics::Metrics;
 
 pub struct AppState {
     pub engine: Arc<Engine>,
@@ -24,6 +25,7 @@ pub struct AppState {
     /// Serialises config edits so a reload always sees a consistent store.
     pub edits: tokio::sync::Mutex<()>,
     pub started_at_ms: i64,
+    pub metrics: Arc<Metrics>,
 }
 
 impl AppState {
@@ -46,6 +48,7 @@ impl AppState {
 pub struct Sink {
     pub log: RequestLogSink,
     pub live: broadcast::Sender<RequestRecord>,
+    pub metrics: Arc<Metrics>,
 }
 
 impl RecordSink for Sink {
@@ -53,8 +56,11 @@ impl RecordSink for Sink {
         if record.id.is_empty() {
             record.id = switchboard_store::new_request_id();
         }
-        // Nobody watching the live feed is fine.
-        let _ = self.live.send(record.clone());
+        self.metrics.observe(&record);
+        // Nobody watching the live feed is fine; nor is copying the record for nobody.
+        if self.live.receiver_count() > 0 {
+            let _ = self.live.send(record.clone());
+        }
         self.log.record(record);
     }
 }

@@ -1,0 +1,318 @@
+//! Prometheus metrics at `GET /metrics` (OpenMetrics text, encoded by `prometheus-client`).
+//!
+//! Counters and histograms are updated in one place, [`Metrics::observe`], called by the
+//! record sink when a request has finished — never while a request is being served, and only
+//! with atomic adds on already-created series. Gauges that describe the present (requests in
+//! flight, key states) are read from the engine when scraped, so they cost nothing between
+//! scrapes.
+//!
+//! Label values come from configuration (aliases, providers) and from a small fixed set
+//! (status, outcome, state). A model name no route serves is counted under the alias
+//! `unrouted`, so clients cannot grow the series without bound.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use http::{StatusCode, header};
+use parking_lot::Mutex;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+use switchboard_router::health::{HealthEntry, HealthState, Scope};
+use switchboard_router::log::RequestRecord;
+
+use crate::state::AppState;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    alias: String,
+    provider: String,
+    status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AttemptLabels {
+    provider: String,
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AliasLabels {
+    alias: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TimingLabels {
+    alias: String,
+    provider: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TokenLabels {
+    alias: String,
+    provider: String,
+    /// `input`, `output`, `cached`, `reasoning`.
+    kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KeyStateLabels {
+    provider: String,
+    /// `healthy`, `cooling`, `auth_error`, `probing`, `disabled`.
+    state: &'static str,
+    /// For `cooling`: `rate_limited`, `insufficient_balance`, `temporary_error`; else empty.
+    reason: &'static str,
+}
+
+type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+/// Seconds, from a cache hit on a local model to a long agentic completion.
+const LATENCY_BUCKETS: [f64; 15] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
+];
+
+fn latency_histogram() -> Histogram {
+    Histogram::new(LATENCY_BUCKETS)
+}
+
+/// The registry and the series the record sink updates.
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    attempts: Family<AttemptLabels, Counter>,
+    failovers: Family<AliasLabels, Counter>,
+    latency: HistogramFamily<TimingLabels>,
+    ttfb: HistogramFamily<TimingLabels>,
+    tokens: Family<TokenLabels, Counter>,
+    in_flight: Gauge,
+    key_states: Family<KeyStateLabels, Gauge>,
+    /// One scrape at a time refreshes the gauges and encodes, so two scrapes never interleave
+    /// a refresh with an encode.
+    scrape: Mutex<()>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("switchboard");
+        let requests = Family::<RequestLabels, Counter>::default();
+        let attempts = Family::<AttemptLabels, Counter>::default();
+        let failovers = Family::<AliasLabels, Counter>::default();
+        let latency: HistogramFamily<TimingLabels> =
+            Family::new_with_constructor(latency_histogram);
+        let ttfb: HistogramFamily<TimingLabels> = Family::new_with_constructor(latency_histogram);
+        let tokens = Family::<TokenLabels, Counter>::default();
+        let in_flight = Gauge::default();
+        let key_states = Family::<KeyStateLabels, Gauge>::default();
+        registry.register(
+            "requests",
+            "Client requests finished, by alias, serving provider and the status sent to the client",
+            requests.clone(),
+        );
+        registry.register(
+            "attempts",
+            "Upstream attempts (one key, one call), by provider and outcome",
+            attempts.clone(),
+        );
+        registry.register(
+            "failovers",
+            "Attempts made after a failed one within the same client request",
+            failovers.clone(),
+        );
+        registry.register(
+            "request_duration_seconds",
+            "Time from receiving a request to its last byte",
+            latency.clone(),
+        );
+        registry.register(
+            "ttfb_seconds",
+            "Time from receiving a request to the first byte sent to the client",
+            ttfb.clone(),
+        );
+        registry.register(
+            "tokens",
+            "Tokens reported by upstreams, by kind",
+            tokens.clone(),
+        );
+        registry.register(
+            "in_flight_requests",
+            "Client requests being served now",
+            in_flight.clone(),
+        );
+        registry.register(
+            "key_states",
+            "API keys by health state and cooldown reason",
+            key_states.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            attempts,
+            failovers,
+            latency,
+            ttfb,
+            tokens,
+            in_flight,
+            key_states,
+            scrape: Mutex::new(()),
+        }
+    }
+
+    /// Counts one finished request. Called once per request by the record sink.
+    pub fn observe(&self, r: &RequestRecord) {
+        // A 404 before any attempt is a model name no route serves: one series for all.
+        let alias = if r.provider.is_none() && r.attempts.is_empty() && r.status == 404 {
+            "unrouted"
+        } else {
+            r.alias.as_str()
+        };
+        let provider = r.provider.as_deref().unwrap_or("");
+        self.requests
+            .get_or_create(&RequestLabels {
+                alias: alias.to_owned(),
+                provider: provider.to_owned(),
+                status: r.status.to_string(),
+            })
+            .inc();
+        for a in &r.attempts {
+            self.attempts
+                .get_or_create(&AttemptLabels {
+                    provider: a.provider.clone(),
+                    outcome: a.outcome.clone(),
+                })
+                .inc();
+        }
+        if r.attempts.len() > 1 {
+            self.failovers
+                .get_or_create(&AliasLabels {
+                    alias: alias.to_owned(),
+                })
+                .inc_by((r.attempts.len() - 1) as u64);
+        }
+        let timing = TimingLabels {
+            alias: alias.to_owned(),
+            provider: provider.to_owned(),
+        };
+        self.latency
+            .get_or_create(&timing)
+            .observe(r.latency_ms as f64 / 1000.0);
+        if let Some(t) = r.ttfb_ms {
+            self.ttfb.get_or_create(&timing).observe(t as f64 / 1000.0);
+        }
+        for (kind, n) in [
+            ("input", r.tokens_in),
+            ("output", r.tokens_out),
+            ("cached", r.tokens_cached),
+            ("reasoning", r.tokens_reasoning),
+        ] {
+            if n > 0 {
+                self.tokens
+                    .get_or_create(&TokenLabels {
+                        alias: timing.alias.clone(),
+                        provider: timing.provider.clone(),
+                        kind,
+                    })
+                    .inc_by(n);
+            }
+        }
+    }
+
+    /// Encodes every series, after setting the gauges to `in_flight` and `keys`.
+    fn encode(&self, in_flight: u64, keys: &[KeyState]) -> Result<String, std::fmt::Error> {
+        let _one = self.scrape.lock();
+        self.in_flight
+            .set(i64::try_from(in_flight).unwrap_or(i64::MAX));
+        self.key_states.clear();
+        for k in keys {
+            self.key_states
+                .get_or_create(&KeyStateLabels {
+                    provider: k.provider.clone(),
+                    state: k.state,
+                    reason: k.reason,
+                })
+                .inc();
+        }
+        let mut out = String::with_capacity(8 * 1024);
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)?;
+        Ok(out)
+    }
+}
+
+/// One key's state, as the key-state gauge counts it.
+struct KeyState {
+    provider: String,
+    state: &'static str,
+    reason: &'static str,
+}
+
+fn state_name(s: HealthState) -> &'static str {
+    match s {
+        HealthState::Healthy => "healthy",
+        HealthState::Cooling => "cooling",
+        HealthState::AuthError => "auth_error",
+        HealthState::Probing => "probing",
+        HealthState::Disabled => "disabled",
+    }
+}
+
+/// Each key's state the way the dashboard shows it: disabled, else its key-wide entry, else
+/// the per-model entry that recovers last, else healthy.
+fn key_states(keys: &[switchboard_router::KeyInfo], entries: &[HealthEntry]) -> Vec<KeyState> {
+    keys.iter()
+        .map(|k| {
+            let (state, reason) = if !k.enabled {
+                ("disabled", "")
+            } else {
+                let mine = entries.iter().filter(|e| e.scope.key_id() == Some(k.id));
+                let key_wide = mine.clone().find(|e| matches!(e.scope, Scope::Key { .. }));
+                match key_wide.or_else(|| mine.max_by_key(|e| e.until_ms.unwrap_or(i64::MAX))) {
+                    None => ("healthy", ""),
+                    Some(e) => (state_name(e.state), e.reason.map_or("", |r| r.as_str())),
+                }
+            };
+            KeyState {
+                provider: k.provider.clone(),
+                state,
+                reason,
+            }
+        })
+        .collect()
+}
+
+/// `GET /metrics`.
+pub async fn scrape(State(s): State<Arc<AppState>>) -> Response {
+    let keys = match s.store.list_keys(None).await {
+        Ok(k) => k,
+        Err(e) => {
+            tracing::warn!(error = %e, "metrics: cannot list keys");
+            Vec::new()
+        }
+    };
+    let states = key_states(&keys, &s.engine.health.entries());
+    match s.metrics.encode(s.engine.in_flight(), &states) {
+        Ok(body) => (
+            [(
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            body,
+        )
+            .into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
