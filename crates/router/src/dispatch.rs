@@ -493,7 +493,13 @@ impl Engine {
         let mut guard = AttemptGuard::new(self.health.clone(), &provider.name, model, pick);
         let key_id = pick.key.info.id;
         rec.begin(&provider.name, model, key_id);
-        let mut pipe = Pipe::new(req.dialect, provider.kind, &req.model);
+        let mut pipe = Pipe::new(
+            req.dialect,
+            provider.kind,
+            &req.model,
+            &self.responses,
+            self.clock.now_ms(),
+        );
         let body = match pipe.upstream_body(&req.body, model, provider, req.stream) {
             Ok(b) => b,
             Err(err) => {

@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use crate::affinity::AffinityTable;
 use crate::classify::classify_status;
 use crate::clock::SharedClock;
+use crate::conversations::ResponseStore;
 use crate::dispatch::RecordSink;
 use crate::health::{CooldownPolicy, HealthBoard, HealthEntry, Outcome, Scope};
 use crate::model::Config;
@@ -29,6 +30,8 @@ pub struct Engine {
     pub(crate) sink: Arc<dyn RecordSink>,
     pub(crate) in_flight: Arc<AtomicU64>,
     pub(crate) clock: SharedClock,
+    /// Responses conversations kept for `previous_response_id` on other upstreams.
+    pub(crate) responses: Arc<ResponseStore>,
 }
 
 impl std::fmt::Debug for dyn RecordSink {
@@ -36,6 +39,10 @@ impl std::fmt::Debug for dyn RecordSink {
         f.write_str("RecordSink")
     }
 }
+
+/// Responses conversations kept for `previous_response_id`, and for how long.
+const RESPONSES_KEPT: usize = 2_000;
+const RESPONSES_TTL_MS: i64 = 6 * 3_600_000;
 
 /// How often the prober looks for cooldowns that have ended.
 const PROBE_TICK: Duration = Duration::from_millis(500);
@@ -58,6 +65,7 @@ impl Engine {
             sink,
             in_flight: Arc::new(AtomicU64::new(0)),
             clock,
+            responses: Arc::new(ResponseStore::new(RESPONSES_KEPT, RESPONSES_TTL_MS)),
         })
     }
 

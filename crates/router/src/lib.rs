@@ -8,6 +8,7 @@
 pub mod affinity;
 pub mod classify;
 pub mod clock;
+pub mod conversations;
 pub mod dispatch;
 pub mod engine;
 pub mod health;

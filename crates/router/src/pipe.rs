@@ -12,6 +12,7 @@ use switchboard_protocol::{
     stream_error_events, usage_from_body, usage_from_event,
 };
 
+use crate::conversations::{Conversation, ResponseStore};
 use crate::dispatch::Reply;
 use crate::model::Provider;
 
@@ -33,6 +34,17 @@ pub struct Pipe {
     /// The model name the client asked for; every reply carries it.
     alias: String,
     mode: Mode,
+    /// Responses clients on other upstreams: the local conversation store.
+    memory: Option<Memory>,
+}
+
+/// What a Responses client's conversation needs when the upstream keeps none.
+struct Memory {
+    store: std::sync::Arc<ResponseStore>,
+    now_ms: i64,
+    /// The conversation so far, saved under the response's id when it completes (`None`
+    /// when the client asked for `store: false`).
+    input: Option<Conversation>,
 }
 
 impl std::fmt::Debug for Pipe {
@@ -42,7 +54,13 @@ impl std::fmt::Debug for Pipe {
 }
 
 impl Pipe {
-    pub fn new(client: Dialect, upstream: Dialect, alias: &str) -> Pipe {
+    pub fn new(
+        client: Dialect,
+        upstream: Dialect,
+        alias: &str,
+        responses: &std::sync::Arc<ResponseStore>,
+        now_ms: i64,
+    ) -> Pipe {
         let mode = if client == upstream {
             Mode::Same {
                 usage: Usage::default(),
@@ -51,17 +69,23 @@ impl Pipe {
         } else {
             Mode::Translate(Box::new(StreamTranslator::new(upstream, client, alias)))
         };
+        let memory = (client == Dialect::OpenaiResponses && upstream != client).then(|| Memory {
+            store: responses.clone(),
+            now_ms,
+            input: None,
+        });
         Pipe {
             client,
             upstream,
             alias: alias.to_owned(),
             mode,
+            memory,
         }
     }
 
     /// The body to send upstream, for `model` on `provider`.
     pub fn upstream_body(
-        &self,
+        &mut self,
         body: &Bytes,
         model: &str,
         provider: &Provider,
@@ -69,6 +93,30 @@ impl Pipe {
     ) -> Result<Bytes, ClientError> {
         if let Mode::Translate(_) = self.mode {
             let mut req = decode_request(self.client, body)?;
+            if let Some(memory) = &mut self.memory {
+                if let Some(prev) = passthrough::top_level_str(body, "previous_response_id") {
+                    let earlier = memory.store.get(&prev, memory.now_ms).ok_or_else(|| {
+                        ClientError::new(
+                            ErrorKind::NotFound,
+                            format!("Previous response with id '{prev}' not found."),
+                        )
+                        .with_code("previous_response_not_found")
+                        .with_param("previous_response_id")
+                    })?;
+                    let mut messages = earlier.messages;
+                    messages.append(&mut req.messages);
+                    req.messages = messages;
+                    if req.system.is_empty() {
+                        req.system = earlier.system;
+                    }
+                }
+                if passthrough::top_level_bool(body, "store") != Some(false) {
+                    memory.input = Some(Conversation {
+                        system: req.system.clone(),
+                        messages: req.messages.clone(),
+                    });
+                }
+            }
             // Gemini clients name the model and streaming in the URL.
             req.model.clone_from(&self.alias);
             req.stream = stream;
@@ -105,14 +153,13 @@ impl Pipe {
     }
 
     /// A non-streaming upstream body, made ready for the client.
-    pub fn client_body(&self, body: &[u8]) -> Result<(Bytes, Usage), ClientError> {
+    pub fn client_body(&mut self, body: &[u8]) -> Result<(Bytes, Usage), ClientError> {
         if let Mode::Translate(_) = self.mode {
             let resp = decode_response(self.upstream, body)?;
             let usage = resp.usage;
-            return Ok((
-                Bytes::from(encode_response(self.client, &resp, &self.alias)),
-                usage,
-            ));
+            let out = encode_response(self.client, &resp, &self.alias);
+            self.remember(&out);
+            return Ok((Bytes::from(out), usage));
         }
         let usage = usage_from_body(self.upstream, body).unwrap_or_default();
         let out = passthrough::replace_top_level_str(body, model_field(self.upstream), &self.alias)
@@ -123,7 +170,12 @@ impl Pipe {
     /// Handles one upstream stream event, appending what the client should receive.
     pub fn push(&mut self, mut ev: SseEvent, out: &mut Vec<SseEvent>) -> Result<(), InBandError> {
         match &mut self.mode {
-            Mode::Translate(t) => t.push(&ev, out).map_err(|e| InBandError(e.message)),
+            Mode::Translate(t) => {
+                let start = out.len();
+                t.push(&ev, out).map_err(|e| InBandError(e.message))?;
+                self.remember_completed(&out[start..]);
+                Ok(())
+            }
             Mode::Same { usage, saw_content } => {
                 match classify_event(self.upstream, &ev) {
                     EventClass::Content => *saw_content = true,
@@ -151,7 +203,39 @@ impl Pipe {
     /// left them out; same-dialect streams already carry their own.
     pub fn finish(&mut self, out: &mut Vec<SseEvent>) {
         if let Mode::Translate(t) = &mut self.mode {
+            let start = out.len();
             t.finish(out);
+            self.remember_completed(&out[start..]);
+        }
+    }
+
+    /// A Responses stream's `response.completed` event carries the whole response: remember it.
+    fn remember_completed(&mut self, events: &[SseEvent]) {
+        if self.memory.is_none() {
+            return;
+        }
+        let completed = events
+            .iter()
+            .find(|e| e.event.as_deref() == Some("response.completed"))
+            .and_then(|e| serde_json::from_str::<Value>(&e.data).ok())
+            .and_then(|v| v.get("response").map(Value::to_string));
+        if let Some(response) = completed {
+            self.remember(response.as_bytes());
+        }
+    }
+
+    /// Saves the conversation under the id of the Responses object just sent to the client.
+    fn remember(&mut self, client_response: &[u8]) {
+        let Some(memory) = &mut self.memory else {
+            return;
+        };
+        let Some(input) = memory.input.take() else {
+            return;
+        };
+        if let Ok(resp) = decode_response(Dialect::OpenaiResponses, client_response) {
+            memory
+                .store
+                .put(resp.id, input, resp.content, memory.now_ms);
         }
     }
 
