@@ -1,6 +1,9 @@
 //! The `switchboard` command line: `serve` runs the router headless; `keys` shows the local
 //! credentials. It is a thin front door onto `switchboard-server`; no routing logic lives here.
 
+mod onboard;
+mod transfer;
+
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -71,6 +74,14 @@ enum Command {
         /// Serve Prometheus metrics at /metrics without the admin token.
         #[arg(long)]
         open_metrics: bool,
+    },
+    /// Point AI tools (Codex, Claude Code, OpenCode, Gemini CLI, Aider) at this Switchboard,
+    /// showing the change and where the backup is; --undo restores them.
+    Onboard(onboard::OnboardArgs),
+    /// Export or import providers, keys, routes and settings.
+    Config {
+        #[command(subcommand)]
+        action: transfer::ConfigAction,
     },
     /// Show or rotate the local credentials.
     Keys {
@@ -219,6 +230,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             serve(opts).await
         }
         Command::Keys { action, data_dir } => keys(action, data_dir.resolve()?).await,
+        Command::Onboard(args) => onboard::run(args).await,
+        Command::Config { action } => transfer::run(action).await,
     }
 }
 

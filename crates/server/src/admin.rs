@@ -1104,6 +1104,13 @@ pub async fn presets() -> Json<&'static [Preset]> {
         requests_live,
         usage,
         presets,
+        crate::integrations_api::list_tools,
+        crate::integrations_api::preview_tool,
+        crate::integrations_api::apply_tool,
+        crate::integrations_api::undo_tool,
+        crate::integrations_api::export_config,
+        crate::integrations_api::import_plan,
+        crate::integrations_api::import_apply,
     ),
     components(schemas(
         ErrorBody,

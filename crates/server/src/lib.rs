@@ -11,10 +11,13 @@ pub mod config_file;
 mod dashboard;
 mod guard;
 mod ingress;
+mod integrations_api;
 mod listener;
 mod metrics;
 mod state;
+pub mod transfer;
 
 pub use app::{Options, StartError, Switchboard, SwitchboardHandle};
 pub use guard::GuardConfig;
 pub use state::openapi_json;
+pub use switchboard_integrations::Env as ToolEnv;

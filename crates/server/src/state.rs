@@ -26,6 +26,8 @@ pub struct AppState {
     pub edits: tokio::sync::Mutex<()>,
     pub started_at_ms: i64,
     pub metrics: Arc<Metrics>,
+    /// Where the Integrations API finds AI tools and keeps their backups.
+    pub tools: crate::integrations_api::ToolsConfig,
 }
 
 impl AppState {

@@ -38,6 +38,63 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/config/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Exports providers, keys, routes and settings. Keys' secrets only with `with_secrets`,
+         *     then sealed with the passphrase (Argon2id + XChaCha20-Poly1305).
+         */
+        post: operations["export_config"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/config/import/apply": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Applies an import (never deletes anything) and reloads routing; returns what changed. */
+        post: operations["import_apply"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/config/import/plan": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * What importing would change (added, changed, unchanged, keys needing a secret, items kept);
+         *     writes nothing.
+         */
+        post: operations["import_plan"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/health": {
         parameters: {
             query?: never;
@@ -65,6 +122,70 @@ export interface paths {
         get: operations["health_events"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/integrations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["list_tools"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/integrations/{tool}/apply": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["apply_tool"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/integrations/{tool}/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["preview_tool"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/integrations/{tool}/undo": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["undo_tool"];
         delete?: never;
         options?: never;
         head?: never;
@@ -393,6 +514,12 @@ export interface components {
         AccessKey: {
             access_key: string;
         };
+        AppliedFileView: {
+            path: string;
+            /** @description The copy of the original, when the file existed before our first change. */
+            backup?: string | null;
+            changed: boolean;
+        };
         /** @description How one attempt (one upstream call with one key) ended. */
         AttemptRecord: {
             provider: string;
@@ -409,6 +536,11 @@ export interface components {
             /** Format: int64 */
             duration_ms: number;
         };
+        /**
+         * @description What importing does to one item.
+         * @enum {string}
+         */
+        Change: "added" | "changed" | "unchanged" | "needs_secret" | "kept";
         /** @enum {string} */
         CoolReason: "rate_limited" | "insufficient_balance" | "temporary_error";
         /** @description Cooldown lengths per reason; settings users can change. */
@@ -453,12 +585,71 @@ export interface components {
              */
             breaker_open_ms: number;
         };
+        /** @description One encrypted block holding every exported secret. */
+        Envelope: {
+            kdf: components["schemas"]["Kdf"];
+            /** @description Always `xchacha20-poly1305`. */
+            cipher: string;
+            /** @description Base64, 24 bytes. */
+            nonce: string;
+            /** @description Base64. */
+            ciphertext: string;
+        };
         ErrorBody: {
             error: components["schemas"]["ErrorDetail"];
         };
         ErrorDetail: {
             message: string;
             field?: string | null;
+        };
+        /** @description The whole exported configuration. */
+        Export: {
+            /** @description Always `switchboard-export`. */
+            format: string;
+            /** Format: int32 */
+            version: number;
+            /** @description RFC 3339, UTC. */
+            exported_at: string;
+            providers: components["schemas"]["Provider"][];
+            keys: components["schemas"]["ExportedKey"][];
+            routes: components["schemas"]["Route"][];
+            settings: components["schemas"]["Settings"];
+            cooldowns?: null | components["schemas"]["CooldownPolicy"];
+            sealed?: null | components["schemas"]["Envelope"];
+        };
+        ExportRequest: {
+            /** @description Include API keys, sealed with `passphrase`. */
+            with_secrets?: boolean;
+            /** @description At least 8 characters; required with `with_secrets`. */
+            passphrase?: string | null;
+        };
+        ExportResponse: {
+            export: components["schemas"]["Export"];
+            /** @description The same export as one copyable line (`sbx1.…`). */
+            token: string;
+            /** @description A suggested file name. */
+            file_name: string;
+        };
+        /** @description A key as exported: never the secret itself (that is in [`Envelope`], when at all). */
+        ExportedKey: {
+            provider: string;
+            label: string;
+            /** Format: int32 */
+            weight: number;
+            enabled: boolean;
+            /** @description `env:NAME` when the key is read from the environment (not a secret: exported as is). */
+            env_ref?: string | null;
+            /** @description First 12 hex digits of SHA-256 of the secret: identifies the key on import. */
+            fingerprint?: string;
+            last4?: string;
+            /** @description The secret is in the export's sealed envelope. */
+            secret_sealed?: boolean;
+        };
+        FileChange: {
+            path: string;
+            /** @description Unified diff, access key masked; empty when the file would not change. */
+            diff: string;
+            changed: boolean;
         };
         FlowPlan: {
             alias: string;
@@ -520,6 +711,42 @@ export interface components {
             keys: components["schemas"]["KeyView"][];
             entries: components["schemas"]["HealthEntry"][];
         };
+        /** @description What an import changes, item by item. Nothing in the store is ever removed. */
+        ImportPlan: {
+            providers: components["schemas"]["PlannedItem"][];
+            keys: components["schemas"]["PlannedKey"][];
+            routes: components["schemas"]["PlannedItem"][];
+            /** @description `settings` and `cooldowns`. */
+            settings: components["schemas"]["PlannedItem"][];
+        };
+        ImportRequest: {
+            /** @description The export: its JSON text or its `sbx1.` token. */
+            data: string;
+            /** @description Needed when the export holds sealed keys. */
+            passphrase?: string | null;
+        };
+        /** @description Argon2id parameters and salt, stored beside the ciphertext. */
+        Kdf: {
+            /** @description Always `argon2id`. */
+            alg: string;
+            /**
+             * Format: int32
+             * @description Memory, KiB.
+             */
+            m_cost: number;
+            /**
+             * Format: int32
+             * @description Iterations.
+             */
+            t_cost: number;
+            /**
+             * Format: int32
+             * @description Lanes.
+             */
+            p_cost: number;
+            /** @description Base64. */
+            salt: string;
+        };
         /** @description A key as everyone but the egress adapter sees it: never the secret itself. */
         KeyInfo: {
             /** Format: int64 */
@@ -572,6 +799,17 @@ export interface components {
             output_price?: number | null;
         };
         /**
+         * @description Model aliases to configure a tool with; empty optional fields fall back to `main`
+         *     (`haiku` to `small`).
+         */
+        ModelMap: {
+            main: string;
+            small?: string | null;
+            opus?: string | null;
+            sonnet?: string | null;
+            haiku?: string | null;
+        };
+        /**
          * @description Where a model entry came from.
          * @enum {string}
          */
@@ -588,6 +826,23 @@ export interface components {
             /** Format: int32 */
             weight?: number;
             enabled?: boolean;
+        };
+        /** @description One provider, route or settings block in an [`ImportPlan`]. */
+        PlannedItem: {
+            name: string;
+            change: components["schemas"]["Change"];
+            /** @description Top-level fields whose value changes (for `changed`). */
+            fields?: string[];
+        };
+        /** @description One key in an [`ImportPlan`]. */
+        PlannedKey: {
+            provider: string;
+            label: string;
+            /** @description Last four characters of the secret, when known. */
+            last4: string;
+            env_ref?: string | null;
+            change: components["schemas"]["Change"];
+            fields?: string[];
         };
         /** @description Provider presets the dashboard offers (name, dialect, base URL). */
         Preset: {
@@ -626,6 +881,11 @@ export interface components {
             drop_params?: string[];
             models?: components["schemas"]["ModelInfo"][];
             quirks?: components["schemas"]["Quirks"];
+            /**
+             * Format: int32
+             * @description Most requests one key of this provider may have in flight (none: unlimited).
+             */
+            max_concurrency_per_key?: number | null;
         };
         /**
          * @description Known provider quirks, as data (DESIGN.md "Translation"): what a provider needs that its
@@ -825,6 +1085,65 @@ export interface components {
              */
             total_ms: number;
         };
+        ToolApplied: {
+            /** @description False when the config already was exactly what we would write. */
+            changed: boolean;
+            files: components["schemas"]["AppliedFileView"][];
+            warnings: string[];
+            tool: components["schemas"]["ToolView"];
+        };
+        /** @description How to configure one tool. */
+        ToolPlan: {
+            models: components["schemas"]["ModelMap"];
+            /**
+             * @description Reference this environment variable (it must hold the access key where the tool
+             *     runs) instead of writing the key into the config; tools that cannot read variables
+             *     still get the key inline.
+             */
+            key_env?: string | null;
+            /** @description Take over an existing `switchboard` entry we did not create. */
+            replace_existing?: boolean;
+        };
+        /** @description The exact change applying would make. */
+        ToolPreview: {
+            files: components["schemas"]["FileChange"][];
+            warnings: string[];
+        };
+        ToolUndone: {
+            files: components["schemas"]["UndoneFileView"][];
+            tool: components["schemas"]["ToolView"];
+        };
+        /** @description One AI tool: what is installed, and whether Switchboard configured it. */
+        ToolView: {
+            /** @description `codex`, `claude-code`, `opencode`, `gemini-cli`, `aider`. */
+            id: string;
+            name: string;
+            installed: boolean;
+            binary?: string | null;
+            version?: string | null;
+            config_path: string;
+            config_exists: boolean;
+            /** @description `not_installed`, `not_configured`, `configured` or `drifted`. */
+            status: string;
+            /** @description For `drifted`: files changed since we wrote them. */
+            changed_files: string[];
+            /** @description For `drifted`: keys we own whose value changed since. */
+            changed_keys: string[];
+        };
+        /** @description The list of tools and the endpoint they would be pointed at. */
+        ToolsView: {
+            /** @description The server root tools are configured with (`http://127.0.0.1:9911`). */
+            endpoint: string;
+            tools: components["schemas"]["ToolView"][];
+        };
+        UndoneFileView: {
+            path: string;
+            /**
+             * @description `exact` (original bytes back), `ours_removed` (the user's later edits kept),
+             *     `deleted` (the file was ours) or `unchanged`.
+             */
+            restored: string;
+        };
         UsagePoint: {
             /** Format: int64 */
             bucket_start_ms: number;
@@ -893,6 +1212,115 @@ export interface operations {
             };
         };
     };
+    export_config: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ExportRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExportResponse"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    import_apply: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ImportRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportPlan"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    import_plan: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ImportRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportPlan"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     health: {
         parameters: {
             query?: never;
@@ -928,6 +1356,128 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HealthEvent"];
+                };
+            };
+        };
+    };
+    list_tools: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ToolsView"];
+                };
+            };
+        };
+    };
+    apply_tool: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tool: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ToolPlan"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ToolApplied"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    preview_tool: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tool: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ToolPlan"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ToolPreview"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    undo_tool: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tool: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ToolUndone"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };

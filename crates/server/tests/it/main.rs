@@ -7,6 +7,8 @@ mod common;
 mod conversations;
 mod dashboard;
 mod failover;
+mod integrations_api;
 mod metrics;
 mod openapi;
 mod routing;
+mod transfer;

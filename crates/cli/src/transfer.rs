@@ -1,0 +1,322 @@
+//! `switchboard config export|import`: the configuration as a file or a copyable token, API
+//! keys sealed with a passphrase only when asked for. Import shows its plan first and applies
+//! it with `--yes` (or after a yes on a terminal).
+
+use std::io::{IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use clap::Subcommand;
+use switchboard_router::Secret;
+use switchboard_server::transfer::{self, Change, Export, Import, ImportPlan};
+use switchboard_store::{EncryptedFileStore, MasterKey, Store};
+
+use crate::DataDir;
+
+/// Where the export passphrase is read from when set (else a prompt on a terminal).
+pub const PASSPHRASE_ENV: &str = "SWITCHBOARD_EXPORT_PASSPHRASE";
+
+#[derive(Subcommand)]
+pub enum ConfigAction {
+    /// Write providers, keys, routes and settings to a file (or stdout). API keys are left
+    /// out unless --with-secrets, then sealed with a passphrase.
+    Export {
+        /// File to write; `-` for stdout.
+        #[arg(long, short, default_value = "-")]
+        output: String,
+        /// Include API keys, encrypted with a passphrase (SWITCHBOARD_EXPORT_PASSPHRASE or a
+        /// prompt).
+        #[arg(long)]
+        with_secrets: bool,
+        /// Write the one-line copyable token (`sbx1.…`) instead of JSON.
+        #[arg(long)]
+        token: bool,
+        #[command(flatten)]
+        data_dir: DataDir,
+    },
+    /// Merge an export (file, token file or `-` for stdin) into this Switchboard. Shows what
+    /// will change; nothing is ever deleted.
+    Import {
+        /// The export file (JSON or token); `-` reads stdin.
+        input: String,
+        /// Show the plan and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Apply without asking.
+        #[arg(long, short)]
+        yes: bool,
+        #[command(flatten)]
+        data_dir: DataDir,
+    },
+}
+
+/// Opens the store of `data_dir` the way the server does.
+pub async fn open_store(data_dir: &Path) -> anyhow::Result<Store> {
+    let master = MasterKey::resolve(data_dir, None)?;
+    let secrets = Arc::new(EncryptedFileStore::open(data_dir, master)?);
+    Ok(Store::open(data_dir, secrets).await?)
+}
+
+fn env_passphrase() -> Option<Secret> {
+    std::env::var(PASSPHRASE_ENV)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .map(Secret::new)
+}
+
+/// The passphrase from the environment, else asked on the terminal (twice when `confirm`).
+fn passphrase(confirm: bool) -> anyhow::Result<Secret> {
+    if let Some(p) = env_passphrase() {
+        return Ok(p);
+    }
+    if !std::io::stdin().is_terminal() && !std::io::stderr().is_terminal() {
+        bail!("a passphrase is needed: set {PASSPHRASE_ENV} or run on a terminal");
+    }
+    let first = Secret::new(
+        rpassword::prompt_password("Export passphrase: ").context("reading the passphrase")?,
+    );
+    if confirm {
+        let again = Secret::new(
+            rpassword::prompt_password("Repeat the passphrase: ")
+                .context("reading the passphrase")?,
+        );
+        if again != first {
+            bail!("the passphrases do not match");
+        }
+    }
+    Ok(first)
+}
+
+pub async fn run(action: ConfigAction) -> anyhow::Result<()> {
+    match action {
+        ConfigAction::Export {
+            output,
+            with_secrets,
+            token,
+            data_dir,
+        } => export(&data_dir.resolve()?, &output, with_secrets, token).await,
+        ConfigAction::Import {
+            input,
+            dry_run,
+            yes,
+            data_dir,
+        } => import(&data_dir.resolve()?, &input, dry_run, yes).await,
+    }
+}
+
+async fn export(
+    data_dir: &Path,
+    output: &str,
+    with_secrets: bool,
+    token: bool,
+) -> anyhow::Result<()> {
+    let passphrase = if with_secrets {
+        let p = passphrase(true)?;
+        if p.expose().chars().count() < transfer::MIN_PASSPHRASE {
+            bail!(
+                "the passphrase must be at least {} characters",
+                transfer::MIN_PASSPHRASE
+            );
+        }
+        Some(p)
+    } else {
+        None
+    };
+    let store = open_store(data_dir).await?;
+    let result = transfer::export(&store, passphrase.as_ref()).await;
+    store.close().await;
+    let export = result?;
+    let mut text = if token {
+        export.to_token()
+    } else {
+        export.to_json()
+    };
+    text.push('\n');
+    if output == "-" {
+        std::io::stdout()
+            .lock()
+            .write_all(text.as_bytes())
+            .context("writing the export")?;
+    } else {
+        write_private(Path::new(output), text.as_bytes())
+            .with_context(|| format!("writing {output}"))?;
+    }
+    let sealed = export.keys.iter().filter(|k| k.secret_sealed).count();
+    let secrets = if with_secrets {
+        format!("{sealed} secret(s) sealed with the passphrase")
+    } else {
+        "secrets not included".to_owned()
+    };
+    let to = if output == "-" { "stdout" } else { output };
+    eprintln!(
+        "Exported {} provider(s), {} key(s) ({secrets}), {} route(s) and settings to {to}.",
+        export.providers.len(),
+        export.keys.len(),
+        export.routes.len(),
+    );
+    Ok(())
+}
+
+/// Writes a file readable by its owner only (an export can hold sealed keys and the layout
+/// of the user's accounts).
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
+}
+
+fn read_input(input: &str) -> anyhow::Result<String> {
+    let mut text = String::new();
+    if input == "-" {
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("reading the export from stdin")?;
+    } else {
+        let path = PathBuf::from(input);
+        let len = std::fs::metadata(&path)
+            .with_context(|| format!("reading {input}"))?
+            .len();
+        if len > transfer::MAX_EXPORT_BYTES as u64 {
+            bail!("{input}: larger than 16 MiB; not a Switchboard export");
+        }
+        text = std::fs::read_to_string(&path).with_context(|| format!("reading {input}"))?;
+    }
+    Ok(text)
+}
+
+async fn import(data_dir: &Path, input: &str, dry_run: bool, yes: bool) -> anyhow::Result<()> {
+    let export = Export::parse(&read_input(input)?)?;
+    let passphrase = if export.sealed.is_some() {
+        Some(passphrase(false)?)
+    } else {
+        None
+    };
+    // Decrypting first: a wrong passphrase stops here, before the store is even opened.
+    let import = Import::open(export, passphrase.as_ref())?;
+    let store = open_store(data_dir).await?;
+    let result = plan_and_apply(&store, &import, input, dry_run, yes).await;
+    store.close().await;
+    result
+}
+
+async fn plan_and_apply(
+    store: &Store,
+    import: &Import,
+    input: &str,
+    dry_run: bool,
+    yes: bool,
+) -> anyhow::Result<()> {
+    let plan = transfer::plan_import(store, import).await?;
+    let mut out = std::io::stdout().lock();
+    write_plan(&mut out, &plan)?;
+    if !plan.has_changes() {
+        writeln!(out, "\nNothing to change.")?;
+        return Ok(());
+    }
+    if dry_run {
+        writeln!(out, "\nDry run: nothing was changed.")?;
+        return Ok(());
+    }
+    if !yes {
+        let interactive = input != "-" && std::io::stdin().is_terminal();
+        if !interactive {
+            bail!("not applied: pass --yes to apply these changes (or --dry-run to only look)");
+        }
+        write!(out, "\nApply these changes? [y/N] ")?;
+        out.flush()?;
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer)?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes" | "Yes") {
+            writeln!(out, "Nothing was changed.")?;
+            return Ok(());
+        }
+    }
+    let applied = transfer::apply_import(store, import).await?;
+    let [added, changed, ..] = applied.counts();
+    writeln!(
+        out,
+        "\nImported: {added} added, {changed} changed. Nothing was deleted."
+    )?;
+    let missing: Vec<_> = applied.needs_secret().collect();
+    if !missing.is_empty() {
+        writeln!(
+            out,
+            "{} key(s) were not imported because the export has no secret for them; add them in \
+             the dashboard or import an export made with --with-secrets.",
+            missing.len()
+        )?;
+    }
+    eprintln!(
+        "If Switchboard is running on this data directory, restart it (or import from the \
+         dashboard) to route with the imported configuration."
+    );
+    Ok(())
+}
+
+fn mark(change: Change) -> (&'static str, &'static str) {
+    match change {
+        Change::Added => ("+", "added"),
+        Change::Changed => ("~", "changed"),
+        Change::Unchanged => ("=", "unchanged"),
+        Change::NeedsSecret => ("!", "needs a secret: not imported"),
+        Change::Kept => (".", "kept (not in the export)"),
+    }
+}
+
+fn fields(f: &[String]) -> String {
+    if f.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", f.join(", "))
+    }
+}
+
+/// The plan as the CLI shows it: one line per item, a mark and what happens.
+pub fn write_plan(out: &mut impl Write, plan: &ImportPlan) -> std::io::Result<()> {
+    for (title, items) in [
+        ("Providers", &plan.providers),
+        ("Routes", &plan.routes),
+        ("Settings", &plan.settings),
+    ] {
+        writeln!(out, "{title}:")?;
+        if items.is_empty() {
+            writeln!(out, "  (none)")?;
+        }
+        for i in items {
+            let (m, what) = mark(i.change);
+            writeln!(out, "  {m} {} ({what}{})", i.name, fields(&i.fields))?;
+        }
+    }
+    writeln!(out, "Keys:")?;
+    if plan.keys.is_empty() {
+        writeln!(out, "  (none)")?;
+    }
+    for k in &plan.keys {
+        let (m, what) = mark(k.change);
+        let shown = match (&k.env_ref, k.last4.as_str()) {
+            (Some(env), _) => format!(" [{env}]"),
+            (None, "") => String::new(),
+            (None, l4) => format!(" […{l4}]"),
+        };
+        writeln!(
+            out,
+            "  {m} {} / {}{shown} ({what}{})",
+            k.provider,
+            k.label,
+            fields(&k.fields)
+        )?;
+    }
+    let [added, changed, unchanged, needs, kept] = plan.counts();
+    writeln!(
+        out,
+        "Summary: {added} added, {changed} changed, {unchanged} unchanged, {kept} kept, {needs} key(s) need a secret."
+    )
+}

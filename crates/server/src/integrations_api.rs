@@ -1,0 +1,540 @@
+//! Admin API for the dashboard's Integrations page and Settings' export/import:
+//! `/api/v1/integrations[/{tool}/preview|apply|undo]` configure AI tools (through
+//! `switchboard-integrations`) to use this very Switchboard — the address it is bound to and
+//! its access key, never another address — and `/api/v1/config/export|import/*` move the
+//! configuration between machines (see [`crate::transfer`]).
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::{Arc, OnceLock};
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use http::StatusCode;
+use serde::{Deserialize, Serialize};
+use switchboard_integrations::{
+    AccessKey, Endpoint, Env, Integrations, KeyDelivery, Models, Plan, Restored, RouterStatus,
+    Status, ToolId,
+};
+use switchboard_router::Secret;
+use utoipa::ToSchema;
+
+use crate::admin::{Body400, ErrorBody};
+use crate::state::AppState;
+use crate::transfer::{self, Export, Import, ImportPlan, TransferError};
+
+type St = State<Arc<AppState>>;
+
+/// Where the integrations look for tools and keep their state.
+pub struct ToolsConfig {
+    /// Home directory and variables used to find tools' configs.
+    pub env: Env,
+    /// `<data_dir>/integrations`: manifests and backups.
+    pub state_dir: PathBuf,
+    /// The address this server is bound to, set once it listens.
+    pub bound: OnceLock<SocketAddr>,
+}
+
+impl ToolsConfig {
+    pub fn new(env: Env, state_dir: PathBuf) -> Self {
+        ToolsConfig {
+            env,
+            state_dir,
+            bound: OnceLock::new(),
+        }
+    }
+
+    fn integrations(&self) -> Integrations {
+        Integrations::new(self.env.clone(), self.state_dir.clone())
+    }
+}
+
+/// An error in the shape of every admin API error (`{"error": {"message": …}}`).
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            message: message.into(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({ "error": { "message": self.message } });
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<switchboard_integrations::Error> for ApiError {
+    fn from(e: switchboard_integrations::Error) -> Self {
+        use switchboard_integrations::Error as E;
+        let status = match &e {
+            E::Unparseable { .. }
+            | E::UnsupportedShape { .. }
+            | E::EndpointRefused { .. }
+            | E::EnvVarMissing { .. }
+            | E::InvalidPlan(_) => StatusCode::BAD_REQUEST,
+            E::Conflict { .. } => StatusCode::CONFLICT,
+            E::NotConfigured(_) => StatusCode::NOT_FOUND,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError::new(status, e.to_string())
+    }
+}
+
+impl From<TransferError> for ApiError {
+    fn from(e: TransferError) -> Self {
+        let status = match &e {
+            TransferError::Store(inner) => {
+                tracing::error!(error = %inner, "store error during export/import");
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+            TransferError::Crypto => StatusCode::INTERNAL_SERVER_ERROR,
+            TransferError::WrongPassphrase => StatusCode::UNPROCESSABLE_ENTITY,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        ApiError::new(status, e.to_string())
+    }
+}
+
+impl From<switchboard_store::StoreError> for ApiError {
+    fn from(e: switchboard_store::StoreError) -> Self {
+        tracing::error!(error = %e, "store error in the admin API");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+    }
+}
+
+type ApiResult<T> = Result<Json<T>, ApiError>;
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f).await.map_err(|_| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the operation was interrupted",
+        )
+    })?
+}
+
+// ---------------------------------------------------------------------------------------
+// Integrations
+
+/// One AI tool: what is installed, and whether Switchboard configured it.
+#[derive(Serialize, ToSchema)]
+pub struct ToolView {
+    /// `codex`, `claude-code`, `opencode`, `gemini-cli`, `aider`.
+    id: String,
+    name: String,
+    installed: bool,
+    binary: Option<String>,
+    version: Option<String>,
+    config_path: String,
+    config_exists: bool,
+    /// `not_installed`, `not_configured`, `configured` or `drifted`.
+    status: String,
+    /// For `drifted`: files changed since we wrote them.
+    changed_files: Vec<String>,
+    /// For `drifted`: keys we own whose value changed since.
+    changed_keys: Vec<String>,
+}
+
+/// The list of tools and the endpoint they would be pointed at.
+#[derive(Serialize, ToSchema)]
+pub struct ToolsView {
+    /// The server root tools are configured with (`http://127.0.0.1:9911`).
+    endpoint: String,
+    tools: Vec<ToolView>,
+}
+
+fn tool_view(ix: &Integrations, tool: ToolId) -> Result<ToolView, ApiError> {
+    let d = ix.detect(tool)?;
+    let status = ix.status(tool)?;
+    let (status, changed_files, changed_keys) = match status {
+        Status::NotInstalled => ("not_installed", vec![], vec![]),
+        Status::NotConfigured => ("not_configured", vec![], vec![]),
+        Status::Configured => ("configured", vec![], vec![]),
+        Status::Drifted {
+            changed_files,
+            changed_keys,
+        } => (
+            "drifted",
+            changed_files
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect(),
+            changed_keys,
+        ),
+    };
+    Ok(ToolView {
+        id: tool.slug().to_owned(),
+        name: tool.name().to_owned(),
+        installed: d.installed,
+        binary: d.binary.map(|b| b.display().to_string()),
+        version: d.version,
+        config_path: d.config_path.display().to_string(),
+        config_exists: d.config_exists,
+        status: status.to_owned(),
+        changed_files,
+        changed_keys,
+    })
+}
+
+/// The server root tools use: the bound address, with an unspecified bind (`0.0.0.0`, `::`)
+/// reached through loopback.
+fn endpoint_root(bound: SocketAddr) -> (String, bool) {
+    let ip = match bound.ip() {
+        IpAddr::V4(v4) if v4.is_unspecified() => IpAddr::from([127, 0, 0, 1]),
+        IpAddr::V6(v6) if v6.is_unspecified() => IpAddr::from([0u16, 0, 0, 0, 0, 0, 0, 1]),
+        ip => ip,
+    };
+    let addr = SocketAddr::new(ip, bound.port());
+    (format!("http://{addr}"), !ip.is_loopback())
+}
+
+fn bound(s: &AppState) -> Result<SocketAddr, ApiError> {
+    s.tools.bound.get().copied().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the server address is not known yet",
+        )
+    })
+}
+
+#[utoipa::path(get, path = "/api/v1/integrations", responses((status = 200, body = ToolsView)))]
+pub async fn list_tools(State(s): St) -> ApiResult<ToolsView> {
+    let (endpoint, _) = endpoint_root(bound(&s)?);
+    let ix = s.tools.integrations();
+    let tools = blocking(move || {
+        switchboard_integrations::tools()
+            .iter()
+            .map(|t| tool_view(&ix, *t))
+            .collect::<Result<Vec<_>, _>>()
+    })
+    .await?;
+    Ok(Json(ToolsView { endpoint, tools }))
+}
+
+/// Model aliases to configure a tool with; empty optional fields fall back to `main`
+/// (`haiku` to `small`).
+#[derive(Deserialize, ToSchema, Default)]
+pub struct ModelMap {
+    main: String,
+    #[serde(default)]
+    small: Option<String>,
+    #[serde(default)]
+    opus: Option<String>,
+    #[serde(default)]
+    sonnet: Option<String>,
+    #[serde(default)]
+    haiku: Option<String>,
+}
+
+/// How to configure one tool.
+#[derive(Deserialize, ToSchema)]
+pub struct ToolPlan {
+    models: ModelMap,
+    /// Reference this environment variable (it must hold the access key where the tool
+    /// runs) instead of writing the key into the config; tools that cannot read variables
+    /// still get the key inline.
+    #[serde(default)]
+    key_env: Option<String>,
+    /// Take over an existing `switchboard` entry we did not create.
+    #[serde(default)]
+    replace_existing: bool,
+}
+
+fn nonempty(v: Option<String>) -> Option<String> {
+    v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
+}
+
+fn plan_for(s: &AppState, body: ToolPlan) -> Result<Plan, ApiError> {
+    let (root, remote) = endpoint_root(bound(s)?);
+    let key = s.access_key().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            "this Switchboard has no access key to give tools",
+        )
+    })?;
+    let snap = s.engine.snapshot();
+    let known_aliases = if snap.settings.default_route.is_some() {
+        // Every model name is served through the default route.
+        None
+    } else {
+        let mut known: Vec<String> = snap.routes.keys().cloned().collect();
+        for p in snap.providers.values() {
+            known.extend(p.provider.models.iter().map(|m| m.id.clone()));
+        }
+        Some(known)
+    };
+    let models = Models {
+        main: body.models.main.trim().to_owned(),
+        small: nonempty(body.models.small),
+        opus: nonempty(body.models.opus),
+        sonnet: nonempty(body.models.sonnet),
+        haiku: nonempty(body.models.haiku),
+    };
+    let mut plan = Plan::new(
+        Endpoint {
+            base_url: root,
+            access_key: AccessKey::new(key.expose()),
+        },
+        models,
+    );
+    plan.key_delivery = match nonempty(body.key_env) {
+        Some(var) => KeyDelivery::EnvVar(var),
+        None => KeyDelivery::Inline,
+    };
+    plan.router = Some(RouterStatus {
+        running: true,
+        routing_enabled: s.routing.load(std::sync::atomic::Ordering::Relaxed),
+        known_aliases,
+    });
+    plan.allow_remote = remote;
+    plan.replace_existing = body.replace_existing;
+    Ok(plan)
+}
+
+fn tool_of(slug: &str) -> Result<ToolId, ApiError> {
+    ToolId::from_str(slug).map_err(|e| ApiError::new(StatusCode::NOT_FOUND, e))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct FileChange {
+    path: String,
+    /// Unified diff, access key masked; empty when the file would not change.
+    diff: String,
+    changed: bool,
+}
+
+/// The exact change applying would make.
+#[derive(Serialize, ToSchema)]
+pub struct ToolPreview {
+    files: Vec<FileChange>,
+    warnings: Vec<String>,
+}
+
+#[utoipa::path(post, path = "/api/v1/integrations/{tool}/preview", request_body = ToolPlan, responses((status = 200, body = ToolPreview), (status = 400, body = ErrorBody)))]
+pub async fn preview_tool(
+    State(s): St,
+    Path(tool): Path<String>,
+    Body400(body): Body400<ToolPlan>,
+) -> ApiResult<ToolPreview> {
+    let tool = tool_of(&tool)?;
+    let plan = plan_for(&s, body)?;
+    let ix = s.tools.integrations();
+    let preview = blocking(move || Ok(ix.preview(tool, &plan)?)).await?;
+    Ok(Json(ToolPreview {
+        files: preview
+            .files
+            .into_iter()
+            .map(|f| FileChange {
+                path: f.path.display().to_string(),
+                diff: f.diff,
+                changed: f.changed,
+            })
+            .collect(),
+        warnings: preview.warnings.iter().map(ToString::to_string).collect(),
+    }))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AppliedFileView {
+    path: String,
+    /// The copy of the original, when the file existed before our first change.
+    backup: Option<String>,
+    changed: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ToolApplied {
+    /// False when the config already was exactly what we would write.
+    changed: bool,
+    files: Vec<AppliedFileView>,
+    warnings: Vec<String>,
+    tool: ToolView,
+}
+
+#[utoipa::path(post, path = "/api/v1/integrations/{tool}/apply", request_body = ToolPlan, responses((status = 200, body = ToolApplied), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn apply_tool(
+    State(s): St,
+    Path(tool): Path<String>,
+    Body400(body): Body400<ToolPlan>,
+) -> ApiResult<ToolApplied> {
+    let tool = tool_of(&tool)?;
+    let plan = plan_for(&s, body)?;
+    let ix = s.tools.integrations();
+    let (applied, view) = blocking(move || {
+        let applied = ix.apply(tool, &plan)?;
+        Ok((applied, tool_view(&ix, tool)?))
+    })
+    .await?;
+    tracing::info!(
+        tool = tool.slug(),
+        changed = applied.changed,
+        "tool configured"
+    );
+    Ok(Json(ToolApplied {
+        changed: applied.changed,
+        files: applied
+            .files
+            .into_iter()
+            .map(|f| AppliedFileView {
+                path: f.path.display().to_string(),
+                backup: f.backup.map(|b| b.display().to_string()),
+                changed: f.changed,
+            })
+            .collect(),
+        warnings: applied.warnings.iter().map(ToString::to_string).collect(),
+        tool: view,
+    }))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UndoneFileView {
+    path: String,
+    /// `exact` (original bytes back), `ours_removed` (the user's later edits kept),
+    /// `deleted` (the file was ours) or `unchanged`.
+    restored: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ToolUndone {
+    files: Vec<UndoneFileView>,
+    tool: ToolView,
+}
+
+#[utoipa::path(post, path = "/api/v1/integrations/{tool}/undo", responses((status = 200, body = ToolUndone), (status = 404, body = ErrorBody)))]
+pub async fn undo_tool(State(s): St, Path(tool): Path<String>) -> ApiResult<ToolUndone> {
+    let tool = tool_of(&tool)?;
+    let ix = s.tools.integrations();
+    let (undone, view) = blocking(move || {
+        let undone = ix.undo(tool)?;
+        Ok((undone, tool_view(&ix, tool)?))
+    })
+    .await?;
+    tracing::info!(tool = tool.slug(), "tool configuration undone");
+    Ok(Json(ToolUndone {
+        files: undone
+            .files
+            .into_iter()
+            .map(|f| UndoneFileView {
+                path: f.path.display().to_string(),
+                restored: match f.restored {
+                    Restored::Exact => "exact",
+                    Restored::OursRemoved => "ours_removed",
+                    Restored::Deleted => "deleted",
+                    Restored::Unchanged => "unchanged",
+                }
+                .to_owned(),
+            })
+            .collect(),
+        tool: view,
+    }))
+}
+
+// ---------------------------------------------------------------------------------------
+// Config export and import
+
+#[derive(Deserialize, ToSchema)]
+pub struct ExportRequest {
+    /// Include API keys, sealed with `passphrase`.
+    #[serde(default)]
+    with_secrets: bool,
+    /// At least 8 characters; required with `with_secrets`.
+    #[serde(default)]
+    passphrase: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ExportResponse {
+    export: Export,
+    /// The same export as one copyable line (`sbx1.…`).
+    token: String,
+    /// A suggested file name.
+    file_name: String,
+}
+
+/// Exports providers, keys, routes and settings. Keys' secrets only with `with_secrets`,
+/// then sealed with the passphrase (Argon2id + XChaCha20-Poly1305).
+#[utoipa::path(post, path = "/api/v1/config/export", request_body = ExportRequest, responses((status = 200, body = ExportResponse), (status = 400, body = ErrorBody)))]
+pub async fn export_config(
+    State(s): St,
+    Body400(req): Body400<ExportRequest>,
+) -> ApiResult<ExportResponse> {
+    let passphrase = match (req.with_secrets, req.passphrase) {
+        (true, Some(p)) => Some(Secret::new(p)),
+        (true, None) => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "passphrase: needed to export keys",
+            ));
+        }
+        (false, _) => None,
+    };
+    let export = transfer::export(&s.store, passphrase.as_ref()).await?;
+    let date = export.exported_at.get(..10).unwrap_or("export").to_owned();
+    Ok(Json(ExportResponse {
+        token: export.to_token(),
+        export,
+        file_name: format!("switchboard-{date}.json"),
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ImportRequest {
+    /// The export: its JSON text or its `sbx1.` token.
+    data: String,
+    /// Needed when the export holds sealed keys.
+    #[serde(default)]
+    passphrase: Option<String>,
+}
+
+fn open_import(req: ImportRequest) -> Result<Import, ApiError> {
+    let export = Export::parse(&req.data)?;
+    let passphrase = req.passphrase.map(Secret::new);
+    Ok(Import::open(export, passphrase.as_ref())?)
+}
+
+/// What importing would change (added, changed, unchanged, keys needing a secret, items kept);
+/// writes nothing.
+#[utoipa::path(post, path = "/api/v1/config/import/plan", request_body = ImportRequest, responses((status = 200, body = ImportPlan), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn import_plan(
+    State(s): St,
+    Body400(req): Body400<ImportRequest>,
+) -> ApiResult<ImportPlan> {
+    let import = open_import(req)?;
+    Ok(Json(transfer::plan_import(&s.store, &import).await?))
+}
+
+/// Applies an import (never deletes anything) and reloads routing; returns what changed.
+#[utoipa::path(post, path = "/api/v1/config/import/apply", request_body = ImportRequest, responses((status = 200, body = ImportPlan), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn import_apply(
+    State(s): St,
+    Body400(req): Body400<ImportRequest>,
+) -> ApiResult<ImportPlan> {
+    let import = open_import(req)?;
+    let _edit = s.edits.lock().await;
+    let applied = transfer::apply_import(&s.store, &import).await;
+    // Reload even after a partial failure, so routing matches what the store now holds.
+    s.reload().await?;
+    let applied = applied?;
+    if let Some(policy) = import.export().cooldowns {
+        s.engine.health.set_policy(policy);
+    }
+    tracing::info!(
+        providers = import.export().providers.len(),
+        routes = import.export().routes.len(),
+        "configuration imported"
+    );
+    Ok(Json(applied))
+}
