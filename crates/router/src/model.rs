@@ -88,6 +88,9 @@ pub struct Provider {
     pub models: Vec<ModelInfo>,
     #[serde(default)]
     pub quirks: Quirks,
+    /// Most requests one key of this provider may have in flight (none: unlimited).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_concurrency_per_key: Option<u32>,
 }
 
 /// Known provider quirks, as data (DESIGN.md "Translation"): what a provider needs that its
@@ -270,23 +273,17 @@ fn check_name(field: &str, name: &str) -> Result<(), Invalid> {
 impl Provider {
     pub fn validate(&self) -> Result<(), Invalid> {
         check_name("name", &self.name)?;
-        let url = self.base_url.trim();
-        let (scheme, rest) = url
-            .split_once("://")
-            .ok_or_else(|| Invalid::new("base_url", "must be an http(s) URL"))?;
-        let host = rest
-            .split(['/', '?', '#'])
-            .next()
-            .unwrap_or_default()
-            .rsplit_once('@')
-            .map_or(
-                rest.split(['/', '?', '#']).next().unwrap_or_default(),
-                |(_, h)| h,
-            );
+        // Parsed the way the HTTP client will parse it (WHATWG URL rules: `\` separates the
+        // path, tabs and newlines are dropped, the last `@` ends the userinfo). A hand-rolled
+        // split once read `http://evil.example\@127.0.0.1/` as local while the client sent
+        // the key, in plain text, to evil.example (SECURITY.md T5).
+        let url = reqwest::Url::parse(self.base_url.trim())
+            .map_err(|_| Invalid::new("base_url", "must be an http(s) URL"))?;
+        let host = url.host_str().unwrap_or_default();
         if host.is_empty() {
             return Err(Invalid::new("base_url", "has no host"));
         }
-        match scheme {
+        match url.scheme() {
             "https" => {}
             "http" if is_local_host(host) => {}
             "http" => {
@@ -362,6 +359,7 @@ mod tests {
             drop_params: vec![],
             models: vec![],
             quirks: Quirks::default(),
+            max_concurrency_per_key: None,
         }
     }
 
@@ -376,6 +374,17 @@ mod tests {
             .unwrap_err();
         assert_eq!(err.field, "base_url");
         assert!(provider("http://127.0.0.1.nip.io/v1").validate().is_err());
+        // The HTTP client reads `\` as `/`: the host here is evil.example.
+        assert!(
+            provider("http://evil.example\\@127.0.0.1/v1")
+                .validate()
+                .is_err()
+        );
+        assert!(
+            provider("http://127.0.0.1@evil.example/v1")
+                .validate()
+                .is_err()
+        );
         assert!(provider("ftp://x").validate().is_err());
         assert!(provider("nonsense").validate().is_err());
     }

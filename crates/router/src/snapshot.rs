@@ -25,8 +25,16 @@ pub struct ProviderRt {
     pub provider: Provider,
     /// Enabled keys only.
     pub keys: Vec<Arc<KeyRt>>,
-    /// Smooth weighted round robin state over `keys` (same order).
+    /// One full cycle of smooth weighted round robin over `keys` (indexes into `keys`),
+    /// computed when the snapshot is built, and a cursor into it: picking a key then costs the
+    /// same with 10 keys or 1,000 (only the keys visited are checked for health). Empty when
+    /// the cycle would be longer than [`SCHEDULE_CAP`]; `swrr` is used then.
+    schedule: Vec<u32>,
+    cursor: AtomicUsize,
+    /// Smooth weighted round robin state over `keys` (same order), for the fallback.
     swrr: Mutex<Vec<i64>>,
+    /// Key id → index in `keys`, for the affinity key.
+    index: HashMap<i64, usize>,
 }
 
 impl ProviderRt {
@@ -112,12 +120,21 @@ impl Snapshot {
                 })
                 .collect();
             let n = keys.len();
+            let schedule = key_schedule(&keys);
+            let index = keys
+                .iter()
+                .enumerate()
+                .map(|(i, k)| (k.info.id, i))
+                .collect();
             providers.insert(
                 p.name.clone(),
                 Arc::new(ProviderRt {
                     provider: p.clone(),
                     keys,
+                    schedule,
+                    cursor: AtomicUsize::new(0),
                     swrr: Mutex::new(vec![0; n]),
+                    index,
                 }),
             );
         }
@@ -343,6 +360,46 @@ fn weighted_first(route: &RouteRt, targets: &[Target]) -> usize {
     swrr_pick(&mut cur, &weights, &eligible).unwrap_or(0)
 }
 
+/// Longest key schedule kept per provider (weights are divided by their common divisor
+/// first); beyond it key selection falls back to a scan of every key.
+const SCHEDULE_CAP: usize = 1 << 16;
+
+/// One cycle of smooth weighted round robin over every key: each key appears `weight / gcd`
+/// times, interleaved (the same sequence [`swrr_pick`] gives when every key is eligible).
+fn key_schedule(keys: &[Arc<KeyRt>]) -> Vec<u32> {
+    fn gcd(a: i64, b: i64) -> i64 {
+        if b == 0 { a } else { gcd(b, a % b) }
+    }
+    let weights: Vec<i64> = keys
+        .iter()
+        .map(|k| i64::from(k.info.weight.max(1)))
+        .collect();
+    let g = weights.iter().copied().fold(0, gcd).max(1);
+    let weights: Vec<i64> = weights.into_iter().map(|w| w / g).collect();
+    let total: i64 = weights.iter().sum();
+    if total == 0 || usize::try_from(total).map_or(true, |t| t > SCHEDULE_CAP) {
+        return Vec::new();
+    }
+    let eligible = vec![true; weights.len()];
+    let mut current = vec![0; weights.len()];
+    (0..total)
+        .filter_map(|_| swrr_pick(&mut current, &weights, &eligible))
+        .filter_map(|i| u32::try_from(i).ok())
+        .collect()
+}
+
+/// When every key is at its concurrency limit, the "retry after" given to the client.
+const BUSY_RETRY_MS: i64 = 1_000;
+
+/// Is `key` at its provider's per-key concurrency limit? Busy, not broken: it is skipped
+/// without any health transition.
+fn at_limit(provider: &ProviderRt, key: &KeyRt) -> bool {
+    provider
+        .provider
+        .max_concurrency_per_key
+        .is_some_and(|limit| key.in_flight.load(Ordering::Relaxed) >= limit)
+}
+
 /// A key chosen for one attempt.
 #[derive(Debug, Clone)]
 pub struct Pick {
@@ -354,7 +411,75 @@ pub struct Pick {
 /// Chooses a usable key of `provider` for `model`: the affinity key if it is usable, else the
 /// next in smooth weighted rotation among usable keys not yet tried by this request.
 /// Returns the earliest recovery time among blocked keys when none is usable.
+///
+/// Walks the precomputed rotation from a shared cursor and checks health only for the keys
+/// it visits (the first usable one wins), so the cost does not grow with the size of the pool;
+/// a probe slot is only ever claimed for the key that is returned.
 pub fn pick_key(
+    provider: &ProviderRt,
+    model: &str,
+    health: &HealthBoard,
+    tried: &[i64],
+    preferred: Option<i64>,
+) -> Result<Pick, Option<i64>> {
+    if provider.schedule.is_empty() {
+        return pick_key_scan(provider, model, health, tried, preferred);
+    }
+    let name = &provider.provider.name;
+    let mut earliest: Option<i64> = None;
+    // Keys found blocked in this call; allocated only when one is.
+    let mut blocked: Option<Vec<bool>> = None;
+    let mut note_blocked = |i: usize, until_ms: Option<i64>, blocked: &mut Option<Vec<bool>>| {
+        if let Some(u) = until_ms {
+            earliest = Some(earliest.map_or(u, |e| e.min(u)));
+        }
+        blocked.get_or_insert_with(|| vec![false; provider.keys.len()])[i] = true;
+    };
+    if let Some(pref) = preferred.filter(|p| !tried.contains(p))
+        && let Some(&i) = provider.index.get(&pref)
+    {
+        if at_limit(provider, &provider.keys[i]) {
+            note_blocked(i, Some(health.now_ms() + BUSY_RETRY_MS), &mut blocked);
+        } else {
+            match health.check(name, pref, model) {
+                Availability::Blocked { until_ms } => note_blocked(i, until_ms, &mut blocked),
+                a => {
+                    return Ok(Pick {
+                        key: provider.keys[i].clone(),
+                        probe: a == Availability::Probe,
+                    });
+                }
+            }
+        }
+    }
+    let len = provider.schedule.len();
+    for _ in 0..len {
+        let at = provider.cursor.fetch_add(1, Ordering::Relaxed) % len;
+        let i = provider.schedule[at] as usize;
+        let key = &provider.keys[i];
+        if tried.contains(&key.info.id) || blocked.as_ref().is_some_and(|b| b[i]) {
+            continue;
+        }
+        if at_limit(provider, key) {
+            note_blocked(i, Some(health.now_ms() + BUSY_RETRY_MS), &mut blocked);
+            continue;
+        }
+        match health.check(name, key.info.id, model) {
+            Availability::Blocked { until_ms } => note_blocked(i, until_ms, &mut blocked),
+            a => {
+                return Ok(Pick {
+                    key: key.clone(),
+                    probe: a == Availability::Probe,
+                });
+            }
+        }
+    }
+    Err(earliest)
+}
+
+/// [`pick_key`] for pools whose weights make the rotation too long to precompute: checks
+/// every key, then one smooth-weighted-round-robin step among the usable ones.
+fn pick_key_scan(
     provider: &ProviderRt,
     model: &str,
     health: &HealthBoard,
@@ -365,6 +490,13 @@ pub fn pick_key(
     let mut status = Vec::with_capacity(provider.keys.len());
     for k in &provider.keys {
         if tried.contains(&k.info.id) {
+            status.push(None);
+            continue;
+        }
+        if at_limit(provider, k) {
+            // Busy, not broken: try again in a moment.
+            let soon = health.now_ms() + BUSY_RETRY_MS;
+            earliest = Some(earliest.map_or(soon, |e| e.min(soon)));
             status.push(None);
             continue;
         }
@@ -409,7 +541,90 @@ pub fn pick_key(
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
+    use switchboard_protocol::Dialect;
+
     use super::*;
+    use crate::clock::ManualClock;
+    use crate::health::CooldownPolicy;
+    use crate::model::{Key, ModelInfo, ModelSource, Quirks, Timeouts};
+
+    fn provider(name: &str, price: Option<f64>) -> Provider {
+        Provider {
+            name: name.into(),
+            kind: Dialect::OpenaiChat,
+            base_url: "https://example.com/v1".into(),
+            headers: BTreeMap::new(),
+            timeouts: Timeouts::default(),
+            priority: 0,
+            weight: 1,
+            enabled: true,
+            drop_params: vec![],
+            models: vec![ModelInfo {
+                id: "m".into(),
+                context_window: None,
+                source: ModelSource::Manual,
+                input_price: price,
+                output_price: price,
+            }],
+            quirks: Quirks::default(),
+            max_concurrency_per_key: None,
+        }
+    }
+
+    fn key(id: i64, provider: &str, weight: u32) -> Key {
+        Key {
+            info: KeyInfo {
+                id,
+                provider: provider.into(),
+                label: format!("k{id}"),
+                weight,
+                enabled: true,
+                fingerprint: String::new(),
+                last4: String::new(),
+                env_ref: None,
+            },
+            secret: Secret::new(format!("sk-test-{id}")),
+        }
+    }
+
+    fn target(provider: &str, priority: i32, weight: u32) -> Target {
+        Target {
+            provider: provider.into(),
+            model: "m".into(),
+            priority,
+            weight,
+        }
+    }
+
+    fn snapshot(strategy: Strategy, targets: Vec<Target>) -> Snapshot {
+        let config = Config {
+            providers: vec![
+                provider("p1", Some(5.0)),
+                provider("p2", Some(1.0)),
+                provider("p3", None),
+            ],
+            keys: vec![key(1, "p1", 1), key(2, "p2", 1), key(3, "p3", 1)],
+            routes: vec![Route {
+                alias: "a".into(),
+                strategy,
+                targets,
+            }],
+            settings: Settings::default(),
+        };
+        Snapshot::build(&config, None)
+    }
+
+    fn first(s: &Snapshot, latency: &LatencyBook) -> String {
+        let route = s.resolve("a").unwrap();
+        order_targets(&route, s, latency, false)[0].provider.clone()
+    }
+
+    fn firsts(s: &Snapshot, n: usize) -> Vec<String> {
+        let latency = LatencyBook::default();
+        (0..n).map(|_| first(s, &latency)).collect()
+    }
 
     #[test]
     fn swrr_is_exact_and_smooth() {
@@ -425,5 +640,107 @@ mod tests {
         for _ in 0..10 {
             assert_ne!(swrr_pick(&mut cur, &weights, &[false, true, true]), Some(0));
         }
+    }
+
+    #[test]
+    fn priority_keeps_tiers_in_order_and_rotates_within_a_tier() {
+        let s = snapshot(
+            Strategy::Priority,
+            vec![target("p1", 1, 1), target("p2", 0, 1), target("p3", 0, 1)],
+        );
+        let route = s.resolve("a").unwrap();
+        for _ in 0..4 {
+            let order = order_targets(&route, &s, &LatencyBook::default(), false);
+            assert_eq!(order[2].provider, "p1", "the lower tier always comes last");
+        }
+        assert_eq!(firsts(&s, 4), vec!["p2", "p3", "p2", "p3"]);
+    }
+
+    #[test]
+    fn weighted_and_round_robin_spread_first_choices() {
+        let s = snapshot(
+            Strategy::Weighted,
+            vec![target("p1", 0, 3), target("p2", 0, 1)],
+        );
+        let f = firsts(&s, 8);
+        assert_eq!(f.iter().filter(|p| *p == "p1").count(), 6);
+        let s = snapshot(
+            Strategy::RoundRobin,
+            vec![target("p1", 0, 1), target("p2", 0, 1), target("p3", 0, 1)],
+        );
+        assert_eq!(firsts(&s, 4), vec!["p1", "p2", "p3", "p1"]);
+    }
+
+    #[test]
+    fn least_busy_fastest_and_cheapest() {
+        let s = snapshot(
+            Strategy::LeastBusy,
+            vec![target("p1", 0, 1), target("p2", 0, 1)],
+        );
+        s.providers["p1"].keys[0]
+            .in_flight
+            .store(3, Ordering::Relaxed);
+        assert_eq!(first(&s, &LatencyBook::default()), "p2");
+
+        let s = snapshot(
+            Strategy::Fastest,
+            vec![target("p1", 0, 1), target("p2", 0, 1)],
+        );
+        let latency = LatencyBook::default();
+        latency.observe("p1", "m", 120);
+        latency.observe("p2", "m", 15);
+        assert_eq!(first(&s, &latency), "p2");
+        latency.observe("p2", "m", 2_000);
+        latency.observe("p2", "m", 2_000);
+        assert_eq!(
+            first(&s, &latency),
+            "p1",
+            "the moving average follows a slowdown"
+        );
+
+        let s = snapshot(
+            Strategy::Cheapest,
+            vec![target("p3", 0, 1), target("p1", 0, 1), target("p2", 0, 1)],
+        );
+        let route = s.resolve("a").unwrap();
+        let order: Vec<String> = order_targets(&route, &s, &LatencyBook::default(), false)
+            .into_iter()
+            .map(|t| t.provider)
+            .collect();
+        assert_eq!(order, vec!["p2", "p1", "p3"], "unpriced targets last");
+    }
+
+    #[test]
+    fn keys_at_their_concurrency_limit_are_skipped() {
+        let mut config = Config {
+            providers: vec![provider("p1", None)],
+            keys: vec![key(1, "p1", 1), key(2, "p1", 1)],
+            routes: vec![],
+            settings: Settings::default(),
+        };
+        config.providers[0].max_concurrency_per_key = Some(2);
+        let s = Snapshot::build(&config, None);
+        let health = HealthBoard::new(
+            std::sync::Arc::new(ManualClock::new(0)),
+            CooldownPolicy::default(),
+        );
+        let p = &s.providers["p1"];
+        p.keys[0].in_flight.store(2, Ordering::Relaxed);
+        for _ in 0..3 {
+            assert_eq!(pick_key(p, "m", &health, &[], None).unwrap().key.info.id, 2);
+        }
+        p.keys[1].in_flight.store(2, Ordering::Relaxed);
+        assert_eq!(
+            pick_key(p, "m", &health, &[], None).unwrap_err(),
+            Some(BUSY_RETRY_MS)
+        );
+    }
+
+    #[test]
+    fn direct_models_resolve_and_ambiguous_ones_do_not() {
+        let s = snapshot(Strategy::Priority, vec![target("p1", 0, 1)]);
+        // "m" is served by p1, p2 and p3: ambiguous without a route.
+        assert!(matches!(s.resolve("m"), Err(Unroutable::Ambiguous(_))));
+        assert_eq!(s.resolve("nope").unwrap_err(), Unroutable::UnknownModel);
     }
 }

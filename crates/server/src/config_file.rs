@@ -60,6 +60,8 @@ pub struct FileProvider {
     pub models: Vec<ModelInfo>,
     #[serde(default)]
     pub quirks: Quirks,
+    #[serde(default)]
+    pub max_concurrency_per_key: Option<u32>,
 }
 
 fn one() -> u32 {
@@ -159,6 +161,7 @@ impl FileConfig {
                 enabled: fp.enabled,
                 drop_params: fp.drop_params.clone(),
                 quirks: fp.quirks.clone(),
+                max_concurrency_per_key: fp.max_concurrency_per_key,
                 // Keep models discovered earlier unless the file lists its own.
                 models: if fp.models.is_empty() {
                     existing.map(|p| p.models).unwrap_or_default()

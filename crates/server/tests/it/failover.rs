@@ -608,3 +608,38 @@ async fn t13_client_disconnect_on_a_non_streaming_request_cancels_the_upstream_r
     assert!(eventually(500, async || sb.handle().engine().in_flight() == 0).await);
     assert_eq!(sb.logged(1).await[0].status, 499);
 }
+
+#[tokio::test]
+async fn with_a_wait_configured_a_request_is_held_until_a_key_recovers() {
+    let sb = Sb::start(|mock| {
+        provider_toml("p1", mock, &[A])
+            + "[[routes]]\nalias = \"m\"\ntargets = [{ provider = \"p1\", model = \"x\" }]\n"
+    })
+    .await;
+    let mut settings = sb.get("/api/v1/settings").await;
+    settings["max_wait_ms"] = json!(5_000);
+    assert_eq!(
+        sb.admin(reqwest::Method::PUT, "/api/v1/settings", Some(settings))
+            .await
+            .0,
+        200
+    );
+    sb.mock
+        .push_fault_for_key(A, fault("fault=429,retry_after=1"));
+    assert_eq!(
+        ask(&sb, 0).await.status(),
+        429,
+        "the only key is rate limited"
+    );
+    // The key recovers in 1 s (of the injected clock): the next request waits instead of
+    // failing, and is served by the key's first request after the cooldown.
+    let held = ask(&sb, 1);
+    let advance = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        sb.clock.advance_ms(1_000);
+    };
+    let (r, ()) = tokio::join!(held, advance);
+    assert_eq!(r.status(), 200);
+    // The failed request, the held one, and perhaps the background probe.
+    assert!((2..=3).contains(&sb.mock.count_for_key(A)));
+}

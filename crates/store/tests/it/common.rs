@@ -26,6 +26,7 @@ pub fn provider(name: &str) -> Provider {
         drop_params: vec!["thinking".into()],
         models: vec![],
         quirks: Default::default(),
+        max_concurrency_per_key: None,
     }
 }
 
