@@ -1,12 +1,13 @@
-import { type ChangeEvent, type FormEvent, useEffect, useState } from "react";
-import { Download, LogOut, RotateCw, Server, ShieldCheck, Timer, Upload, Wrench } from "lucide-react";
+import { type FormEvent, useEffect, useState } from "react";
+import { LogOut, RotateCw, Server, ShieldCheck, Timer, Wrench } from "lucide-react";
 import { PageHeader } from "../components/PageHeader";
 import { Card, CopyButton, SkeletonRows } from "../components/ui";
 import { Dialog } from "../components/Dialog";
+import { ExportImport } from "../components/ExportImport";
 import { useToast } from "../components/Toasts";
 import { api, getAdminToken, must } from "../api/client";
 import { useAccessKey, useStatus } from "../api/queries";
-import type { CooldownPolicy, Provider, Route, Settings } from "../api/types";
+import type { CooldownPolicy, Settings } from "../api/types";
 import { invalidate, setQueryData, useQuery } from "../lib/query";
 import { clearToken } from "../lib/token";
 
@@ -251,73 +252,6 @@ function CooldownSettings() {
           </div>
         </form>
       )}
-    </Card>
-  );
-}
-
-interface ExportDoc {
-  switchboard_export: 1;
-  providers: Provider[];
-  routes: Route[];
-  settings: Settings;
-  cooldowns: CooldownPolicy;
-}
-
-function ExportImport() {
-  const toast = useToast();
-  const [busy, setBusy] = useState(false);
-  const exportConfig = async () => {
-    try {
-      const [providers, routes, settings, cooldowns] = await Promise.all([
-        must(api.GET("/api/v1/providers")),
-        must(api.GET("/api/v1/routes")),
-        must(api.GET("/api/v1/settings")),
-        must(api.GET("/api/v1/settings/cooldowns")),
-      ]);
-      const doc: ExportDoc = { switchboard_export: 1, providers, routes, settings, cooldowns };
-      const blob = new Blob([JSON.stringify(doc, null, 2)], { type: "application/json" });
-      const a = document.createElement("a");
-      a.href = URL.createObjectURL(blob);
-      a.download = `switchboard-config-${new Date().toISOString().slice(0, 10)}.json`;
-      a.click();
-      setTimeout(() => URL.revokeObjectURL(a.href), 1000);
-      toast.ok("Exported providers, routes and settings (API keys are never exported)");
-    } catch (e) {
-      toast.error(e instanceof Error ? e.message : String(e));
-    }
-  };
-  const importConfig = async (e: ChangeEvent<HTMLInputElement>) => {
-    const file = e.target.files?.[0];
-    e.target.value = "";
-    if (!file) return;
-    setBusy(true);
-    try {
-      const doc = JSON.parse(await file.text()) as Partial<ExportDoc>;
-      if (doc.switchboard_export !== 1) throw new Error("This is not a Switchboard export file.");
-      for (const p of doc.providers ?? []) await must(api.POST("/api/v1/providers", { body: p }));
-      for (const r of doc.routes ?? []) await must(api.POST("/api/v1/routes", { body: r }));
-      if (doc.settings) await must(api.PUT("/api/v1/settings", { body: doc.settings }));
-      if (doc.cooldowns) await must(api.PUT("/api/v1/settings/cooldowns", { body: doc.cooldowns }));
-      invalidate("providers", "routes", "settings", "cooldowns", "status", "keys", "plan");
-      toast.ok(`Imported ${doc.providers?.length ?? 0} providers and ${doc.routes?.length ?? 0} routes. Add their keys on Providers.`);
-    } catch (err) {
-      toast.error(err instanceof Error ? err.message : String(err));
-    } finally {
-      setBusy(false);
-    }
-  };
-  return (
-    <Card title="Export and import" icon={<Download size={16} />}>
-      <div className="card-body row wrap">
-        <p className="muted small spacer">Providers, routes and settings as a JSON file. API keys stay on this machine and are never exported; add them again after an import.</p>
-        <button type="button" className="btn" onClick={exportConfig}>
-          <Download size={14} /> Export
-        </button>
-        <label className={`btn ${busy ? "disabled" : ""}`}>
-          <Upload size={14} /> {busy ? "Importing…" : "Import"}
-          <input type="file" accept="application/json,.json" className="sr-only" onChange={importConfig} disabled={busy} />
-        </label>
-      </div>
     </Card>
   );
 }

@@ -1,0 +1,51 @@
+import { describe, expect, it, vi } from "vitest";
+import { fireEvent, render, screen, waitFor, within } from "@testing-library/react";
+import { DiffView } from "./DiffView";
+import { ExportImport } from "./ExportImport";
+
+const calls: string[] = [];
+let reply: unknown = null;
+vi.mock("../api/client", () => ({
+  api: {
+    POST: async (path: string) => {
+      calls.push(path);
+      return { data: reply, response: new Response(null, { status: 200 }) };
+    },
+  },
+  must: async (p: Promise<{ data: unknown }>) => (await p).data,
+}));
+
+describe("DiffView", () => {
+  it("colors added and removed lines and renders markup as text", () => {
+    render(<DiffView diff={'--- a\n+++ a\n@@ -1 +1 @@\n-old\n+"<img src=x onerror=alert(1)>"\n same\n'} />);
+    const rows = screen.getByLabelText("Changes").querySelectorAll("div");
+    expect([...rows].map((r) => r.className)).toEqual(["diff-file", "diff-file", "diff-hunk", "diff-del", "diff-add", ""]);
+    expect(document.querySelector("img")).toBeNull();
+    expect(rows[4].textContent).toContain("<img");
+  });
+});
+
+describe("ExportImport", () => {
+  it("previews an import before applying it", async () => {
+    const plan = {
+      providers: [{ name: "deepseek", change: "added", fields: [] }],
+      keys: [{ provider: "deepseek", label: "main", last4: "aaaa", change: "needs_secret", fields: [] }],
+      routes: [
+        { name: "gpt-5.5", change: "changed", fields: ["targets"] },
+        { name: "mine", change: "kept", fields: [] },
+      ],
+      settings: [{ name: "settings", change: "unchanged", fields: [] }],
+    };
+    reply = plan;
+    render(<ExportImport />);
+    fireEvent.change(screen.getByLabelText("Export to import"), { target: { value: "sbx1.abc" } });
+    fireEvent.click(screen.getByText("Preview import"));
+    const dialog = await screen.findByRole("dialog");
+    expect(calls).toEqual(["/api/v1/config/import/plan"]);
+    expect(within(dialog).getByText("Needs its key")).toBeTruthy();
+    expect(within(dialog).getByText("targets")).toBeTruthy();
+    expect(within(dialog).getByText("Kept")).toBeTruthy();
+    fireEvent.click(within(dialog).getByText("Apply 2 change(s)"));
+    await waitFor(() => expect(calls).toEqual(["/api/v1/config/import/plan", "/api/v1/config/import/apply"]));
+  });
+});
