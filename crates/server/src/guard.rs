@@ -116,8 +116,14 @@ fn needs(method: &Method, path: &str) -> Needs {
     }
 }
 
-/// The credential a client presented, in any of the ways the four dialects send it.
+/// The credential a client presented, in any of the ways the four dialects send it. An empty
+/// credential is no credential: it never matches, so an empty access key (an empty
+/// `access_keys` entry or `env:` variable in the config file) cannot turn auth off (T4).
 fn presented(headers: &HeaderMap, query: Option<&str>) -> Option<Vec<u8>> {
+    presented_any(headers, query).filter(|p| !p.is_empty())
+}
+
+fn presented_any(headers: &HeaderMap, query: Option<&str>) -> Option<Vec<u8>> {
     if let Some(v) = headers.get(header::AUTHORIZATION) {
         let v = v.as_bytes();
         let token = v

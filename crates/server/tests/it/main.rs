@@ -11,4 +11,5 @@ mod integrations_api;
 mod metrics;
 mod openapi;
 mod routing;
+mod security;
 mod transfer;
