@@ -141,6 +141,15 @@ after(async () => {
 });
 
 test("the dashboard, end to end", async (t) => {
+  await t.test("asks for the admin token when it has none", async () => {
+    await page.goto(`${base}/`);
+    await page.getByText("switchboard keys show-admin").waitFor();
+    await page.getByLabel("Admin token").fill("wrong-token");
+    await page.getByRole("button", { name: "Continue" }).click();
+    await page.getByRole("alert").getByText("That token was not accepted.").waitFor();
+    await shot("token-gate");
+  });
+
   await t.test("opens with the token from the URL fragment and removes it", async () => {
     await page.goto(`${base}/#token=${ADMIN}`);
     await page.getByRole("heading", { name: "Overview" }).waitFor();
@@ -264,6 +273,34 @@ test("the dashboard, end to end", async (t) => {
     await board.getByText("rate limited").waitFor();
     assert.equal(await board.locator('[data-state="healthy"]').count(), 1, "the other key stays healthy");
     await shot("overview-cooling");
+  });
+
+  await t.test("clears a cooldown, then shows a new one live, without reloading", async () => {
+    const board = page.getByTestId("health-board");
+    const cooling = board.locator("tr", { has: page.locator('[data-state="cooling"]') });
+    const keyId = await cooling.getAttribute("data-key-id");
+    const cleared = page.waitForResponse((r) => r.url().endsWith(`/api/v1/keys/${keyId}/clear`));
+    await cooling.getByRole("button", { name: /Clear cooldown/ }).click();
+    assert.equal((await cleared).status(), 200);
+    await board.locator(`tr[data-key-id="${keyId}"] [data-state="healthy"]`).waitFor();
+    // A request from outside the dashboard hits the rate-limited key again: the board follows
+    // the router's event bus.
+    // Outside the dashboard, a tool asks for a model the mock rate-limits on every key: the
+    // board follows the router's event bus, without a reload.
+    await admin("/api/v1/routes", { method: "POST", body: JSON.stringify({ alias: "limited", targets: [{ provider: "mock", model: "mock-small@fault=429,retry_after=40" }] }) });
+    const resp = await fetch(`${base}/v1/chat/completions`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${ACCESS}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ model: "limited", messages: [{ role: "user", content: "hi" }] }),
+    });
+    assert.notEqual(resp.status, 200, "every key is rate limited");
+    await resp.text();
+    await board.locator(`tr[data-key-id="${keyId}"] [data-state="cooling"]`).waitFor();
+    const beta = board.locator("tr", { hasText: "beta" });
+    await beta.locator('[data-state="cooling"]').waitFor();
+    await beta.getByText(/model mock-small@fault/).waitFor();
+    // The request shows up in the overview's numbers through the live request feed.
+    await page.getByText("3 requests · last 30 min").waitFor();
   });
 
   await t.test("renders a provider named like HTML as inert text", async () => {

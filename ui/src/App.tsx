@@ -3,7 +3,7 @@ import { Activity, BarChart3, Blocks, FlaskConical, KeyRound, LayoutDashboard, M
 import { ToastProvider } from "./components/Toasts";
 import { Link, useLocation } from "./lib/router";
 import { getAdminToken, setAdminToken, setUnauthorizedHandler } from "./api/client";
-import { clearToken, saveToken } from "./lib/token";
+import { bootstrapToken, clearToken, saveToken } from "./lib/token";
 import { applyTheme, resolveTheme, storedTheme, type ThemeChoice } from "./lib/theme";
 import { startLive, useLive } from "./lib/live";
 import { resetQueries } from "./lib/query";
@@ -56,6 +56,16 @@ export function App() {
     resetQueries();
     setToken(t);
   };
+  // A dashboard link (`#token=…`) opened in a tab that already shows the dashboard.
+  useEffect(() => {
+    const onHash = () => {
+      if (!window.location.hash.includes("token=")) return;
+      const t = bootstrapToken();
+      if (t && t !== getAdminToken()) signIn(t);
+    };
+    window.addEventListener("hashchange", onHash);
+    return () => window.removeEventListener("hashchange", onHash);
+  });
   return <ToastProvider>{token ? <Shell key={token} /> : <TokenGate onToken={signIn} />}</ToastProvider>;
 }
 

@@ -189,7 +189,6 @@ export function HealthBoard() {
                 <th>Key</th>
                 <th>Provider</th>
                 <th>State</th>
-                <th>Reason</th>
                 <th>Scope</th>
                 <th aria-label="Actions" />
               </tr>
@@ -207,9 +206,11 @@ export function HealthBoard() {
                   </td>
                   <td className="wrap">{k.provider}</td>
                   <td>
-                    <StatePill state={k.state} untilMs={k.until_ms} />
+                    <div className="col" style={{ gap: 2, alignItems: "flex-start" }}>
+                      <StatePill state={k.state} untilMs={k.until_ms} />
+                      {(k.reason || k.state === "auth_error") && <span className="small faint">{k.reason ? humanize(k.reason) : "credentials rejected"}</span>}
+                    </div>
                   </td>
-                  <td className="muted">{k.reason ? humanize(k.reason) : k.state === "auth_error" ? "rejected credentials" : "—"}</td>
                   <td className="muted mono">{scopeText(k)}</td>
                   <td style={{ textAlign: "right" }}>
                     <KeyActions k={k} compact />

@@ -216,7 +216,15 @@ function KeysTable({ keys, loading, onAdd }: { keys: KeyView[]; loading: boolean
     );
   return (
     <div className="table-wrap" style={{ borderTop: "1px solid var(--border)" }}>
-      <table>
+      <table className="keys-table">
+        <colgroup>
+          <col className="c-label" />
+          <col className="c-key" />
+          <col className="c-state" />
+          <col className="c-weight" />
+          <col className="c-enabled" />
+          <col className="c-actions" />
+        </colgroup>
         <thead>
           <tr>
             <th>Label</th>
@@ -230,8 +238,10 @@ function KeysTable({ keys, loading, onAdd }: { keys: KeyView[]; loading: boolean
         <tbody>
           {keys.map((k) => (
             <tr key={k.id} data-key-label={k.label}>
-              <td style={{ fontWeight: 500 }}>{k.label}</td>
-              <td className="mono faint">
+              <td className="truncate" style={{ fontWeight: 500 }} title={k.label}>
+                {k.label}
+              </td>
+              <td className="mono faint truncate">
                 {k.env_ref ? k.env_ref : `••••${k.last4}`} <span title="SHA-256 fingerprint">· {k.fingerprint}</span>
               </td>
               <td>
