@@ -249,11 +249,12 @@ function Failovers() {
                     <div className="col" style={{ gap: 2 }}>
                       <span className="mono">{r.alias}</span>
                       <span className="small faint">
-                        {r.attempts
-                          .slice(0, -1)
-                          .map((a) => `${who(a.provider, a.key_id)} ${a.status ?? humanize(a.outcome)}`)
-                          .join(" → ")}{" "}
-                        → {who(r.provider, r.key_id)}
+                        {r.status < 400
+                          ? `${r.attempts
+                              .slice(0, -1)
+                              .map((a) => `${who(a.provider, a.key_id)} ${a.status ?? humanize(a.outcome)}`)
+                              .join(" → ")} → ${who(r.provider, r.key_id)}`
+                          : `${r.attempts.map((a) => `${who(a.provider, a.key_id)} ${a.status ?? humanize(a.outcome)}`).join(" → ")} → failed`}
                       </span>
                     </div>
                   </td>
