@@ -582,8 +582,48 @@ pub(crate) struct AnthropicUpstream {
     next_call: u32,
 }
 
+/// A text or thinking delta, the bulk of every stream, read without building a JSON tree.
+#[derive(serde::Deserialize)]
+struct TextDeltaWire<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    delta: DeltaWire<'a>,
+}
+
+#[derive(serde::Deserialize)]
+struct DeltaWire<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: std::borrow::Cow<'a, str>,
+    #[serde(default, borrow)]
+    text: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default, borrow)]
+    thinking: Option<std::borrow::Cow<'a, str>>,
+}
+
 impl UpstreamStream for AnthropicUpstream {
     fn push(&mut self, ev: &SseEvent, out: &mut Vec<StreamEvent>) -> Result<(), StreamError> {
+        // Fast path for text and thinking deltas; anything else (or anything unexpected in
+        // them) takes the general path below.
+        if ev
+            .event
+            .as_deref()
+            .is_none_or(|e| e == "content_block_delta")
+            && let Ok(d) = serde_json::from_str::<TextDeltaWire<'_>>(&ev.data)
+            && d.kind == "content_block_delta"
+        {
+            let text = match (&*d.delta.kind, d.delta.text, d.delta.thinking) {
+                ("text_delta", Some(t), _) => Some((StreamEvent::Text as fn(String) -> _, t)),
+                ("thinking_delta", _, Some(t)) => {
+                    Some((StreamEvent::Reasoning as fn(String) -> _, t))
+                }
+                _ => None,
+            };
+            if let Some((make, t)) = text {
+                push_text(out, make, &t);
+                return Ok(());
+            }
+        }
         let Ok(v) = serde_json::from_str::<Value>(&ev.data) else {
             return Ok(());
         };
@@ -784,16 +824,33 @@ impl AnthropicClient {
     }
 
     fn delta(out: &mut Vec<SseEvent>, index: u32, delta: Value) {
-        emit(
-            out,
+        // Once per streamed token: written from a borrowed struct (keys in the order
+        // `serde_json::Map` sorts them, so the bytes are those of the `json!` tree).
+        #[derive(serde::Serialize)]
+        struct DeltaEvent<'a> {
+            delta: &'a Value,
+            index: u32,
+            #[serde(rename = "type")]
+            kind: &'static str,
+        }
+        let data = DeltaEvent {
+            delta: &delta,
+            index,
+            kind: "content_block_delta",
+        };
+        out.push(SseEvent::named(
             "content_block_delta",
-            json!({"type": "content_block_delta", "index": index, "delta": delta}),
-        );
+            serde_json::to_string(&data).unwrap_or_default(),
+        ));
     }
 }
 
 fn emit(out: &mut Vec<SseEvent>, name: &str, data: Value) {
-    out.push(SseEvent::named(name, data.to_string()));
+    // `to_string` on a `Value` goes through `fmt::Write`; serialising to bytes is faster.
+    out.push(SseEvent::named(
+        name,
+        serde_json::to_string(&data).unwrap_or_default(),
+    ));
 }
 
 impl ClientStream for AnthropicClient {

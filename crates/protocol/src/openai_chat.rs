@@ -643,10 +643,57 @@ pub(crate) struct ChatUpstream {
     next_call: u32,
 }
 
+/// A plain text chunk (the bulk of every stream), read without building a JSON tree. Any
+/// field that needs the general path (an error, tool calls, reasoning, a finish reason) makes
+/// the fast path step aside.
+#[derive(serde::Deserialize)]
+struct TextChunkWire<'a> {
+    #[serde(default)]
+    error: Option<serde::de::IgnoredAny>,
+    #[serde(borrow)]
+    choices: Vec<TextChoiceWire<'a>>,
+}
+
+#[derive(serde::Deserialize)]
+struct TextChoiceWire<'a> {
+    #[serde(borrow)]
+    delta: TextDeltaWire<'a>,
+    #[serde(default)]
+    finish_reason: Option<serde::de::IgnoredAny>,
+}
+
+#[derive(serde::Deserialize)]
+struct TextDeltaWire<'a> {
+    #[serde(default, borrow)]
+    content: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default)]
+    reasoning_content: Option<serde::de::IgnoredAny>,
+    #[serde(default)]
+    reasoning: Option<serde::de::IgnoredAny>,
+    #[serde(default)]
+    tool_calls: Option<serde::de::IgnoredAny>,
+}
+
 impl UpstreamStream for ChatUpstream {
     fn push(&mut self, ev: &SseEvent, out: &mut Vec<StreamEvent>) -> Result<(), StreamError> {
         if ev.is_done() {
             out.push(StreamEvent::Done);
+            return Ok(());
+        }
+        if let Ok(chunk) = serde_json::from_str::<TextChunkWire<'_>>(&ev.data)
+            && chunk.error.is_none()
+            && let Some(choice) = chunk.choices.first()
+            && choice.finish_reason.is_none()
+            && choice.delta.reasoning_content.is_none()
+            && choice.delta.reasoning.is_none()
+            && choice.delta.tool_calls.is_none()
+        {
+            if let Some(t) = choice.delta.content.as_deref().filter(|t| !t.is_empty()) {
+                out.push(StreamEvent::Text(t.to_owned()));
+            }
+            if let Some(u) = passthrough::openai_chat_usage(ev.data.as_bytes()) {
+                out.push(StreamEvent::Usage(u));
+            }
             return Ok(());
         }
         let Ok(Value::Object(o)) = serde_json::from_str::<Value>(&ev.data) else {
@@ -733,6 +780,24 @@ impl ChatUpstream {
 // ---------------------------------------------------------------------------------------------
 // Streaming: IR → client chunks
 
+/// One streamed Chat chunk, fields in the order `serde_json::Map` sorts them.
+#[derive(serde::Serialize)]
+struct ChunkWire<'a> {
+    choices: [ChoiceWire<'a>; 1],
+    created: u64,
+    id: &'a str,
+    model: &'a str,
+    object: &'static str,
+}
+
+#[derive(serde::Serialize)]
+struct ChoiceWire<'a> {
+    delta: &'a Value,
+    finish_reason: Option<&'a str>,
+    index: u32,
+    logprobs: Option<()>,
+}
+
 /// Writes Chat chunks: a role chunk with the first delta, content / `reasoning_content` /
 /// `tool_calls` deltas, one chunk carrying `finish_reason`, a usage chunk, then `[DONE]`.
 pub(crate) struct ChatClient {
@@ -753,16 +818,22 @@ impl ChatClient {
     }
 
     fn chunk(&self, delta: Value, finish: Option<&str>) -> SseEvent {
-        SseEvent::data(
-            json!({
-                "id": self.id,
-                "object": "chat.completion.chunk",
-                "created": self.created,
-                "model": self.model,
-                "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}],
-            })
-            .to_string(),
-        )
+        // Written from a borrowed struct rather than a `json!` tree: this runs once per
+        // streamed token, and building and dropping the tree was most of the translation's
+        // cost. Same bytes as the tree gave (keys in sorted order).
+        let wire = ChunkWire {
+            choices: [ChoiceWire {
+                delta: &delta,
+                finish_reason: finish,
+                index: 0,
+                logprobs: None,
+            }],
+            created: self.created,
+            id: &self.id,
+            model: &self.model,
+            object: "chat.completion.chunk",
+        };
+        SseEvent::data(serde_json::to_string(&wire).unwrap_or_default())
     }
 
     fn delta(&mut self, mut delta: Map<String, Value>, out: &mut Vec<SseEvent>) {
