@@ -21,11 +21,19 @@ export default defineConfig({
     target: "es2022",
   },
   server: {
-    proxy: {
-      "/api": { target: router, changeOrigin: true },
-      "/v1": { target: router, changeOrigin: true },
-      "/v1beta": { target: router, changeOrigin: true },
-    },
+    // The router refuses foreign origins (CSRF guard); the dev server's requests are ours, so
+    // the proxy presents them as same-origin.
+    proxy: Object.fromEntries(
+      ["/api", "/v1", "/v1beta"].map((path) => [
+        path,
+        {
+          target: router,
+          changeOrigin: true,
+          configure: (proxy: { on: (ev: "proxyReq", f: (req: { removeHeader: (h: string) => void }) => void) => void }) =>
+            proxy.on("proxyReq", (req) => req.removeHeader("origin")),
+        },
+      ]),
+    ),
   },
   test: {
     environment: "jsdom",

@@ -53,24 +53,27 @@ export function bucketIndex(buckets: number[], ms: number): number {
   return best;
 }
 
-/** Points grouped into series aligned on day buckets (top 5 groups, the rest as "other"). */
-export function toSeries(points: UsagePoint[], buckets: number[], value: (p: UsagePoint) => number, name: (g: string) => string): Series[] {
-  const index = (ms: number) => bucketIndex(buckets, ms);
+/** Groups by total requests, largest first: one order (and so one color each) for every chart. */
+export function groupOrder(points: UsagePoint[]): string[] {
   const totals = new Map<string, number>();
-  for (const p of points) totals.set(p.group ?? "", (totals.get(p.group ?? "") ?? 0) + value(p));
-  const top = [...totals.entries()].sort((a, b) => b[1] - a[1]).map(([g]) => g);
-  const keep = new Set(top.slice(0, 5));
+  for (const p of points) totals.set(p.group ?? "", (totals.get(p.group ?? "") ?? 0) + p.requests);
+  return [...totals.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([g]) => g);
+}
+
+/** Points grouped into series aligned on day buckets: the first five groups of `order`, the rest as "other". */
+export function toSeries(points: UsagePoint[], buckets: number[], value: (p: UsagePoint) => number, name: (g: string) => string, order: string[]): Series[] {
+  const keep = new Set(order.slice(0, 5));
   const series = new Map<string, number[]>();
+  for (const g of [...order.slice(0, 5), "\u0000other"]) series.set(g, buckets.map(() => 0));
   for (const p of points) {
-    const g = keep.has(p.group ?? "") ? (p.group ?? "") : "other";
-    const i = index(p.bucket_start_ms);
-    if (i < 0) continue;
-    if (!series.has(g)) series.set(g, buckets.map(() => 0));
+    const g = keep.has(p.group ?? "") ? (p.group ?? "") : "\u0000other";
+    const i = bucketIndex(buckets, p.bucket_start_ms);
     const arr = series.get(g);
-    if (arr) arr[i] += value(p);
+    if (i >= 0 && arr) arr[i] += value(p);
   }
-  const order = [...top.slice(0, 5), "other"];
-  return order.filter((g) => series.has(g)).map((g) => ({ name: g === "other" ? "other" : name(g) || "—", values: series.get(g) ?? [] }));
+  const other = series.get("\u0000other");
+  if (!other?.some((v) => v > 0)) series.delete("\u0000other");
+  return [...series.entries()].map(([g, values]) => ({ name: g === "\u0000other" ? "other" : name(g), values }));
 }
 
 export function Usage() {
@@ -84,7 +87,11 @@ export function Usage() {
   const providers = useProviders();
   const buckets = useMemo(() => dayBuckets(days), [days]);
   const labels = buckets.map(dayLabel);
-  const groupName = (g: string) => (groupBy === "key" ? (keys.data?.find((k) => String(k.id) === g)?.label ?? `key ${g}`) : g);
+  const groupName = (g: string) => {
+    if (!g) return groupBy === "provider" || groupBy === "key" ? "none (failed)" : "none";
+    return groupBy === "key" ? (keys.data?.find((k) => String(k.id) === g)?.label ?? `key ${g}`) : g;
+  };
+  const order = useMemo(() => groupOrder(grouped.data ?? []), [grouped.data]);
 
   const totals = useMemo(() => {
     const t = { requests: 0, errors: 0, tokens_in: 0, tokens_out: 0 };
@@ -112,9 +119,9 @@ export function Usage() {
 
   const loading = !grouped.data || !total.data;
   const empty = total.data && totals.requests === 0;
-  const reqSeries = grouped.data ? toSeries(grouped.data, buckets, (p) => p.requests, groupName) : [];
-  const tokSeries = grouped.data ? toSeries(grouped.data, buckets, (p) => p.tokens_in + p.tokens_out, groupName) : [];
-  const errSeries = grouped.data ? toSeries(grouped.data, buckets, (p) => p.errors, groupName) : [];
+  const reqSeries = grouped.data ? toSeries(grouped.data, buckets, (p) => p.requests, groupName, order) : [];
+  const tokSeries = grouped.data ? toSeries(grouped.data, buckets, (p) => p.tokens_in + p.tokens_out, groupName, order) : [];
+  const errSeries = grouped.data ? toSeries(grouped.data, buckets, (p) => p.errors, groupName, order) : [];
   const align = (f: (p: UsagePoint) => number | null | undefined) => {
     const arr = buckets.map(() => Number.NaN);
     for (const p of total.data ?? []) {
@@ -179,7 +186,9 @@ export function Usage() {
               <section className="card stat">
                 <span className="stat-label">Error rate</span>
                 <span className="stat-value">{formatPercent(totals.requests ? totals.errors / totals.requests : null)}</span>
-                <span className="stat-sub">{formatCount(totals.errors)} errors</span>
+                <span className="stat-sub">
+                  {formatCount(totals.errors)} {totals.errors === 1 ? "error" : "errors"}
+                </span>
               </section>
               <section className="card stat">
                 <span className="stat-label">
