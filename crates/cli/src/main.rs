@@ -1,6 +1,7 @@
 //! The `switchboard` command line: `serve` runs the router headless; `keys` shows the local
 //! credentials. It is a thin front door onto `switchboard-server`; no routing logic lives here.
 
+mod doctor;
 mod onboard;
 mod transfer;
 
@@ -14,7 +15,7 @@ use clap::{Parser, Subcommand};
 use switchboard_router::Secret;
 use switchboard_server::config_file::FileConfig;
 use switchboard_server::{Options, Switchboard};
-use switchboard_store::{EncryptedFileStore, LocalToken, MasterKey, Store};
+use switchboard_store::{EncryptedFileStore, LocalToken, Store};
 
 #[derive(Parser)]
 #[command(
@@ -83,6 +84,8 @@ enum Command {
         #[command(subcommand)]
         action: transfer::ConfigAction,
     },
+    /// Check the installation: data, secrets, database, keys, routes, the running router.
+    Doctor(doctor::DoctorArgs),
     /// Show or rotate the local credentials.
     Keys {
         #[command(subcommand)]
@@ -102,7 +105,7 @@ enum KeysAction {
     RotateAccess,
 }
 
-fn env_secret(name: &str) -> Option<Secret> {
+pub(crate) fn env_secret(name: &str) -> Option<Secret> {
     std::env::var(name)
         .ok()
         .filter(|v| !v.is_empty())
@@ -123,6 +126,8 @@ fn init_logging(level: &str, json: bool) {
 }
 
 async fn serve(opts: Options) -> anyhow::Result<()> {
+    // Listen for signals before anything else, so a stop right after start is graceful too.
+    let stop = ShutdownSignal::install()?;
     let handle = Switchboard::start(opts).await?;
     let addr = handle.local_addr();
     let access = handle
@@ -137,38 +142,59 @@ async fn serve(opts: Options) -> anyhow::Result<()> {
         println!("  Access key: {access}");
         println!("  Dashboard:  http://{addr}/#token={}", admin.expose());
     }
-    shutdown_signal().await;
+    stop.wait().await;
     tracing::info!("shutting down: finishing requests in flight");
     handle.shutdown().await;
     Ok(())
 }
 
-async fn shutdown_signal() {
+/// SIGINT and SIGTERM (Ctrl-C elsewhere), registered when created.
+struct ShutdownSignal {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+}
+
+impl ShutdownSignal {
+    fn install() -> anyhow::Result<ShutdownSignal> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(ShutdownSignal {
+                term: signal(SignalKind::terminate()).context("installing the SIGTERM handler")?,
+                int: signal(SignalKind::interrupt()).context("installing the SIGINT handler")?,
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(ShutdownSignal {})
         }
     }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+
+    async fn wait(mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = &mut self;
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 
+/// Opens the store of `data_dir` the way the server does (master key from
+/// `SWITCHBOARD_MASTER_KEY` or the machine key file).
+pub(crate) async fn open_store(data_dir: &std::path::Path) -> anyhow::Result<Store> {
+    let secrets = Arc::new(EncryptedFileStore::open_default(data_dir, None)?);
+    Ok(Store::open(data_dir, secrets).await?)
+}
+
 async fn keys(action: KeysAction, data_dir: PathBuf) -> anyhow::Result<()> {
-    let master = MasterKey::from_env_or_key_file(switchboard_store::default_key_file())?;
-    let secrets = Arc::new(EncryptedFileStore::open(&data_dir, master)?);
-    let store = Store::open(&data_dir, secrets).await?;
+    let store = open_store(&data_dir).await?;
     let value = match action {
         KeysAction::ShowAccess => {
             store
@@ -230,6 +256,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             serve(opts).await
         }
         Command::Keys { action, data_dir } => keys(action, data_dir.resolve()?).await,
+        Command::Doctor(args) => doctor::run(args).await,
         Command::Onboard(args) => onboard::run(args).await,
         Command::Config { action } => transfer::run(action).await,
     }
@@ -237,6 +264,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // One TLS crypto provider for every HTTP client in the process, before any is built.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

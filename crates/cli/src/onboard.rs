@@ -92,9 +92,6 @@ enum Probe {
 
 async fn probe(port: u16, admin: &Secret) -> anyhow::Result<Probe> {
     let root = format!("http://127.0.0.1:{port}");
-    // reqwest's TLS needs a process-wide provider even for plain HTTP; a second install is
-    // harmless.
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(3))
         .redirect(reqwest::redirect::Policy::none())
@@ -224,7 +221,7 @@ pub async fn run(args: OnboardArgs) -> anyhow::Result<()> {
         return undo(&ix, &tools, &mut out);
     }
 
-    let store = crate::transfer::open_store(&data_dir).await?;
+    let store = crate::open_store(&data_dir).await?;
     let prepared = prepare(&store, &args).await;
     store.close().await;
     let plan = prepared?;

@@ -4,13 +4,12 @@
 
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use clap::Subcommand;
 use switchboard_router::Secret;
 use switchboard_server::transfer::{self, Change, Export, Import, ImportPlan};
-use switchboard_store::{EncryptedFileStore, MasterKey, Store};
+use switchboard_store::Store;
 
 use crate::DataDir;
 
@@ -49,13 +48,6 @@ pub enum ConfigAction {
         #[command(flatten)]
         data_dir: DataDir,
     },
-}
-
-/// Opens the store of `data_dir` the way the server does.
-pub async fn open_store(data_dir: &Path) -> anyhow::Result<Store> {
-    let master = MasterKey::resolve(data_dir, None)?;
-    let secrets = Arc::new(EncryptedFileStore::open(data_dir, master)?);
-    Ok(Store::open(data_dir, secrets).await?)
 }
 
 fn env_passphrase() -> Option<Secret> {
@@ -123,7 +115,7 @@ async fn export(
     } else {
         None
     };
-    let store = open_store(data_dir).await?;
+    let store = crate::open_store(data_dir).await?;
     let result = transfer::export(&store, passphrase.as_ref()).await;
     store.close().await;
     let export = result?;
@@ -201,7 +193,7 @@ async fn import(data_dir: &Path, input: &str, dry_run: bool, yes: bool) -> anyho
     };
     // Decrypting first: a wrong passphrase stops here, before the store is even opened.
     let import = Import::open(export, passphrase.as_ref())?;
-    let store = open_store(data_dir).await?;
+    let store = crate::open_store(data_dir).await?;
     let result = plan_and_apply(&store, &import, input, dry_run, yes).await;
     store.close().await;
     result

@@ -13,8 +13,8 @@ use switchboard_router::clock::{SharedClock, SystemClock};
 use switchboard_router::health::{CooldownPolicy, HealthEntry, HealthEvent, HealthState, Scope};
 use switchboard_router::{Engine, Secret};
 use switchboard_store::{
-    EncryptedFileStore, HealthRow, LocalToken, MasterKey, RequestLogTask, RequestLogWriter,
-    SecretStore, Store, StoreError,
+    EncryptedFileStore, HealthRow, LocalToken, RequestLogTask, RequestLogWriter, SecretStore,
+    Store, StoreError,
 };
 use tokio::net::TcpListener;
 use tokio::sync::broadcast;
@@ -123,14 +123,12 @@ impl Switchboard {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let secrets: Arc<dyn SecretStore> = match opts.secrets.clone() {
             Some(s) => s,
-            None => {
-                let key_file = opts
-                    .key_file
-                    .clone()
-                    .or_else(switchboard_store::default_key_file);
-                let master = MasterKey::from_env_or_key_file(key_file)?;
-                Arc::new(EncryptedFileStore::open(&opts.data_dir, master)?)
-            }
+            // The master key comes from SWITCHBOARD_MASTER_KEY or a key file kept outside
+            // the data directory.
+            None => Arc::new(EncryptedFileStore::open_default(
+                &opts.data_dir,
+                opts.key_file.clone(),
+            )?),
         };
         let store = Store::open(&opts.data_dir, secrets).await?;
         let file = match &opts.config_file {
