@@ -200,6 +200,15 @@ test("the dashboard, end to end", async (t) => {
     assert.equal(keys.length, 2);
   });
 
+  await t.test("discovers the provider's models", async () => {
+    const card = page.locator('[data-provider="mock"]');
+    const discovered = page.waitForResponse((r) => r.url().endsWith("/discover"));
+    await card.getByRole("button", { name: "Discover models" }).click();
+    assert.equal((await discovered).status(), 200);
+    await card.getByLabel("Models").locator(".tag").first().waitFor();
+    assert.ok((await card.getByLabel("Models").locator(".tag").count()) > 0);
+  });
+
   await t.test("creates an alias and shows its flow", async () => {
     await go("/routes");
     await page.getByText("No routes yet").waitFor();

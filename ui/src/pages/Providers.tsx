@@ -1,5 +1,5 @@
 import { type FormEvent, useEffect, useMemo, useState } from "react";
-import { Boxes, KeyRound, Loader2, Plus, RefreshCw, Server, Trash2 } from "lucide-react";
+import { Boxes, KeyRound, Loader2, Pencil, Plus, RefreshCw, Server, Trash2 } from "lucide-react";
 import { PageHeader } from "../components/PageHeader";
 import { Card, EmptyState, ErrorNote, Pill, SkeletonRows, StatePill, Switch } from "../components/ui";
 import { Dialog } from "../components/Dialog";
@@ -71,6 +71,7 @@ function ProviderCard({ p, keys, keysLoading }: { p: Provider; keys: KeyView[]; 
   const [discovering, setDiscovering] = useState(false);
   const [addingKey, setAddingKey] = useState(false);
   const [confirmDelete, setConfirmDelete] = useState(false);
+  const [editing, setEditing] = useState(false);
   const enabled = p.enabled ?? true;
   const models = p.models ?? [];
   const [showAll, setShowAll] = useState(false);
@@ -130,6 +131,9 @@ function ProviderCard({ p, keys, keysLoading }: { p: Provider; keys: KeyView[]; 
           <button type="button" className="btn sm" onClick={() => setAddingKey(true)}>
             <KeyRound size={13} /> <span>Add key</span>
           </button>
+          <button type="button" className="btn sm ghost icon" aria-label={`Edit ${p.name}`} onClick={() => setEditing(true)}>
+            <Pencil size={14} />
+          </button>
           <Switch checked={enabled} onChange={setEnabled} label={`Enable ${p.name}`} />
           <button type="button" className="btn sm ghost icon" aria-label={`Delete ${p.name}`} onClick={() => setConfirmDelete(true)}>
             <Trash2 size={14} />
@@ -163,6 +167,7 @@ function ProviderCard({ p, keys, keysLoading }: { p: Provider; keys: KeyView[]; 
         )}
       </div>
       {addingKey && <AddKeyDialog provider={p.name} onClose={() => setAddingKey(false)} />}
+      {editing && <EditProviderDialog p={p} onClose={() => setEditing(false)} />}
       {confirmDelete && (
         <Dialog
           title={`Delete ${p.name}?`}
@@ -439,3 +444,82 @@ function AddProviderDialog({ onClose }: { onClose: () => void }) {
   );
 }
 
+
+function EditProviderDialog({ p, onClose }: { p: Provider; onClose: () => void }) {
+  const toast = useToast();
+  const [kind, setKind] = useState(p.kind);
+  const [baseUrl, setBaseUrl] = useState(p.base_url);
+  const [priority, setPriority] = useState(p.priority ?? 0);
+  const [dropParams, setDropParams] = useState((p.drop_params ?? []).join(", "));
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      const drop_params = dropParams
+        .split(",")
+        .map((x) => x.trim())
+        .filter(Boolean);
+      await must(api.PUT("/api/v1/providers/{name}", { params: { path: { name: p.name } }, body: { ...p, kind, base_url: baseUrl.trim(), priority, drop_params } }));
+      invalidate("providers", "plan", "status");
+      toast.ok(`Saved ${p.name}`);
+      onClose();
+    } catch (err) {
+      setError(err instanceof Error ? err.message : String(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <Dialog
+      title={`Edit ${p.name}`}
+      onClose={onClose}
+      footer={
+        <>
+          <button type="button" className="btn" onClick={onClose}>
+            Cancel
+          </button>
+          <button type="submit" form="edit-provider" className="btn primary" disabled={busy || !baseUrl.trim()}>
+            {busy ? "Saving…" : "Save"}
+          </button>
+        </>
+      }
+    >
+      <form id="edit-provider" className="stack" onSubmit={submit}>
+        <label className="field">
+          <span>API dialect</span>
+          <select className="select" value={kind} onChange={(e) => setKind(e.target.value)} data-autofocus>
+            {DIALECTS.map((d) => (
+              <option key={d.id} value={d.id}>
+                {d.label}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label className="field">
+          <span>Base URL</span>
+          <input className="input mono" value={baseUrl} onChange={(e) => setBaseUrl(e.target.value)} />
+        </label>
+        <div className="form-grid">
+          <label className="field">
+            <span>Priority</span>
+            <input className="input" type="number" value={priority} onChange={(e) => setPriority(Number(e.target.value) || 0)} />
+            <span className="hint">Lower is preferred when several providers serve a model.</span>
+          </label>
+          <label className="field">
+            <span>Drop parameters</span>
+            <input className="input mono" value={dropParams} onChange={(e) => setDropParams(e.target.value)} placeholder="thinking, logprobs" />
+            <span className="hint">Request fields this provider rejects.</span>
+          </label>
+        </div>
+        {error && (
+          <p className="field-error" role="alert">
+            {error}
+          </p>
+        )}
+      </form>
+    </Dialog>
+  );
+}

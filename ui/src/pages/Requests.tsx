@@ -38,6 +38,9 @@ export function Requests() {
   const [live, setLive] = useState(true);
   const [extra, setExtra] = useState<RequestRecord[]>([]);
   const [fresh, setFresh] = useState<Set<string>>(new Set());
+  const [older, setOlder] = useState<RequestRecord[]>([]);
+  const [moreBusy, setMoreBusy] = useState(false);
+  const [exhausted, setExhausted] = useState(false);
   const range = RANGES.find((r) => r.id === f.range) ?? RANGES[2];
   const key = `requests?${f.alias}|${f.provider}|${f.status}|${f.range}`;
   const list = useQuery<RequestRecord[]>(key, () =>
@@ -50,7 +53,11 @@ export function Requests() {
   const keys = useKeys();
   const routes = useRoutes();
   const providers = useProviders();
-  useEffect(() => setExtra([]), [key]);
+  useEffect(() => {
+    setExtra([]);
+    setOlder([]);
+    setExhausted(false);
+  }, [key]);
   useEffect(() => {
     if (!live) return;
     return subscribeRequests((r) => {
@@ -62,8 +69,25 @@ export function Requests() {
   }, [live, key]);
   const rows = useMemo(() => {
     const seen = new Set<string>();
-    return [...extra, ...(list.data ?? [])].filter((r) => (seen.has(r.id) ? false : (seen.add(r.id), true)));
-  }, [extra, list.data]);
+    return [...extra, ...(list.data ?? []), ...older].filter((r) => (seen.has(r.id) ? false : (seen.add(r.id), true)));
+  }, [extra, list.data, older]);
+  const loadOlder = async () => {
+    const last = rows[rows.length - 1];
+    if (!last) return;
+    setMoreBusy(true);
+    try {
+      const page = await must(
+        api.GET("/api/v1/requests", {
+          params: { query: { alias: f.alias || undefined, provider: f.provider || undefined, status: f.status || undefined, since_ms: range.ms ? Date.now() - range.ms : undefined, before: last.id, limit: 200 } },
+        }),
+      );
+      setOlder((o) => [...o, ...page]);
+      if (page.length < 200) setExhausted(true);
+    } finally {
+      setMoreBusy(false);
+    }
+  };
+  const canLoadMore = !exhausted && (list.data?.length ?? 0) >= 200;
   const selected = rows.find((r) => r.id === selectedId) ?? null;
   const detail = useQuery<RequestRecord>(selectedId && !selected ? `request:${selectedId}` : null, () => must(api.GET("/api/v1/requests/{id}", { params: { path: { id: selectedId ?? "" } } })));
   const shown = selected ?? detail.data ?? null;
@@ -179,6 +203,13 @@ export function Requests() {
                     ))}
                   </tbody>
                 </table>
+                {canLoadMore && (
+                  <div className="card-body row" style={{ justifyContent: "center", borderTop: "1px solid var(--border)" }}>
+                    <button type="button" className="btn sm" onClick={loadOlder} disabled={moreBusy}>
+                      {moreBusy ? "Loading…" : "Load older requests"}
+                    </button>
+                  </div>
+                )}
               </div>
             )}
           </Card>
