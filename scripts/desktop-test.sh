@@ -9,6 +9,7 @@
 # Usage: scripts/desktop-test.sh            (needs root or the apt packages below installed)
 # Env:   CARGO_TARGET_DIR (default ~/.cache/switchboard-target/desktop)
 #        SB_DESKTOP_SKIP_APT=1  do not try to install apt packages
+#        SB_TOOLS_DIR (default ~/.cache/switchboard-tools: the cached tauri-driver)
 #
 # Prints PASS/FAIL per check and ends with "N passed, M failed"; exits non-zero on failure.
 
@@ -19,7 +20,7 @@ cd "$ROOT"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/switchboard-target/desktop}"
 export CARGO_PROFILE_DEV_DEBUG=0
 export CARGO_TERM_COLOR=never
-TOOLS="$HOME/.cache/switchboard-tools"
+TOOLS="${SB_TOOLS_DIR:-$HOME/.cache/switchboard-tools}"
 ART="$ROOT/artifacts/desktop"
 LOGS="$ART/logs"
 mkdir -p "$LOGS"
@@ -51,7 +52,7 @@ finish() {
 }
 
 BUILD_PKGS="build-essential pkg-config file libssl-dev libxdo-dev libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev libdbus-1-dev"
-TEST_PKGS="xvfb xauth dbus dbus-x11 at-spi2-core webkit2gtk-driver imagemagick x11-apps dunst gnome-keyring keyutils python3-selenium iproute2"
+TEST_PKGS="xvfb xauth dbus dbus-x11 at-spi2-core webkit2gtk-driver imagemagick x11-apps dunst gnome-keyring keyutils python3-selenium iproute2 x11-utils"
 
 apt_packages() {
   local missing=()
@@ -104,12 +105,12 @@ step "keychain: bus without Secret Service → keychain_unavailable, encrypted f
 
 # Build the app (debug profile, production frontend) and its .deb in one go; the mock
 # upstream for the notification test.
-build_app() {
+build_app() (
   cd "$ROOT/src-tauri" && npx --no-install tauri build --debug --bundles deb \
     --config '{"bundle":{"createUpdaterArtifacts":false}}'
-}
+)
 step "build app + .deb (tauri build --debug --bundles deb)" build_app || finish
-step "build mock upstream" cargo build -p switchboard-mock-upstream --bin switchboard-mock-upstream || finish
+step "build mock upstream" cargo build --manifest-path "$ROOT/Cargo.toml" -p switchboard-mock-upstream --bin switchboard-mock-upstream || finish
 BIN="$CARGO_TARGET_DIR/debug/switchboard-desktop"
 MOCK_BIN="$CARGO_TARGET_DIR/debug/switchboard-mock-upstream"
 
@@ -118,10 +119,10 @@ DEB="$(ls -t "$CARGO_TARGET_DIR"/debug/bundle/deb/*.deb 2>/dev/null | head -n1)"
 inspect_deb() {
   [ -n "$DEB" ] || { echo "no .deb built"; return 1; }
   local list; list="$(dpkg-deb -c "$DEB")"; echo "$list"
-  echo "$list" | grep -q '\./usr/bin/switchboard-desktop$' &&
-    echo "$list" | grep -q '\./usr/share/applications/Switchboard\.desktop$' &&
-    echo "$list" | grep -q '\./usr/share/icons/hicolor/128x128/apps/switchboard-desktop\.png$' &&
-    echo "$list" | grep -q '\./usr/share/icons/hicolor/32x32/apps/switchboard-desktop\.png$' &&
+  echo "$list" | grep -Eq ' (\./)?usr/bin/switchboard-desktop$' &&
+    echo "$list" | grep -Eq ' (\./)?usr/share/applications/Switchboard\.desktop$' &&
+    echo "$list" | grep -Eq ' (\./)?usr/share/icons/hicolor/128x128/apps/switchboard-desktop\.png$' &&
+    echo "$list" | grep -Eq ' (\./)?usr/share/icons/hicolor/32x32/apps/switchboard-desktop\.png$' &&
     dpkg-deb -f "$DEB" Package Version Depends
 }
 step ".deb contains the binary, the desktop entry and the icons" inspect_deb && cp "$DEB" "$ART/" 2>/dev/null
@@ -138,8 +139,8 @@ WORK="$(mktemp -d /tmp/sb-desktop-e2e.XXXXXX)"
 chmod 700 "$WORK"
 UPD="$WORK/updates"
 mkdir -p "$UPD"
-updater_fixtures() {
-  cd "$ROOT/src-tauri" || return 1
+updater_fixtures() (
+  cd "$ROOT/src-tauri" || exit 1
   npx --no-install tauri signer generate --ci -p '' -w "$UPD/test.key" -f &&
     npx --no-install tauri signer generate --ci -p '' -w "$UPD/foreign.key" -f &&
     head -c 200000 /dev/urandom > "$UPD/artifact.good" &&
@@ -151,7 +152,7 @@ updater_fixtures() {
     mv "$UPD/artifact.foreign.sig" "$UPD/artifact.foreign.sig.tmp" && rm -f "$UPD/artifact.foreign" &&
     mv "$UPD/artifact.foreign.sig.tmp" "$UPD/artifact.foreign.sig" &&
     ! cmp -s "$UPD/artifact.good" "$UPD/artifact.flipped"
-}
+)
 step "updater fixtures (test key, signed artifact, flipped byte, foreign signature)" updater_fixtures
 
 # One isolated desktop session: Xvfb, HOME and XDG dirs, a private D-Bus session.

@@ -247,19 +247,15 @@ impl IncidentTracker {
                 _ => None,
             };
             match (kind, event.state) {
-                (Some(kind), _) => {
-                    if self.failing.get(&key_id) != Some(&kind) {
-                        self.failing.insert(key_id, kind);
-                        out.push(Incident { kind, subject });
-                    }
+                (Some(kind), _) if self.failing.get(&key_id) != Some(&kind) => {
+                    self.failing.insert(key_id, kind);
+                    out.push(Incident { kind, subject });
                 }
-                (None, HealthState::Healthy) => {
-                    if self.failing.remove(&key_id).is_some() {
-                        out.push(Incident {
-                            kind: NoticeKind::Recovered,
-                            subject,
-                        });
-                    }
+                (None, HealthState::Healthy) if self.failing.remove(&key_id).is_some() => {
+                    out.push(Incident {
+                        kind: NoticeKind::Recovered,
+                        subject,
+                    });
                 }
                 _ => {}
             }

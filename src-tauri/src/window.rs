@@ -159,10 +159,10 @@ fn bad_url() -> tauri::Error {
 
 /// Hides instead of closing: the router keeps running in the tray.
 pub fn hide(app: &AppHandle) {
-    if let Some(w) = app.get_webview_window(MAIN) {
-        if let Err(e) = w.hide() {
-            tracing::warn!(error = %e, "could not hide the window");
-        }
+    if let Some(w) = app.get_webview_window(MAIN)
+        && let Err(e) = w.hide()
+    {
+        tracing::warn!(error = %e, "could not hide the window");
     }
     app.state::<AppState>().visibility.mark_hidden();
 }

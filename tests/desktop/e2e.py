@@ -104,6 +104,54 @@ def alive(pid):
         return False
 
 
+def x11_windows(title):
+    """Top-level X11 windows named `title`, as (id, mapped)."""
+    out = subprocess.run(["xwininfo", "-root", "-children"], capture_output=True, text=True).stdout
+    ids = [int(m.group(1), 16) for m in re.finditer(r"^\s+(0x[0-9a-f]+) \"" + re.escape(title) + r"\"", out, re.M)]
+    result = []
+    for wid in ids:
+        info = subprocess.run(["xwininfo", "-id", hex(wid)], capture_output=True, text=True).stdout
+        result.append((wid, "IsViewable" in info))
+    return result
+
+
+def x11_request_close(wid):
+    """What a window manager sends when the user clicks the close button: a WM_DELETE_WINDOW
+    client message (there is no window manager under Xvfb, so the test sends it itself)."""
+    import ctypes
+    import ctypes.util
+
+    x = ctypes.cdll.LoadLibrary(ctypes.util.find_library("X11") or "libX11.so.6")
+    x.XOpenDisplay.restype = ctypes.c_void_p
+    x.XOpenDisplay.argtypes = [ctypes.c_char_p]
+    x.XInternAtom.restype = ctypes.c_ulong
+    x.XInternAtom.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int]
+    x.XSendEvent.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_int, ctypes.c_long, ctypes.c_void_p]
+    x.XFlush.argtypes = [ctypes.c_void_p]
+    x.XCloseDisplay.argtypes = [ctypes.c_void_p]
+
+    class ClientMessage(ctypes.Structure):
+        _fields_ = [("type", ctypes.c_int), ("serial", ctypes.c_ulong), ("send_event", ctypes.c_int),
+                    ("display", ctypes.c_void_p), ("window", ctypes.c_ulong), ("message_type", ctypes.c_ulong),
+                    ("format", ctypes.c_int), ("data", ctypes.c_long * 5), ("pad", ctypes.c_long * 16)]
+
+    dpy = x.XOpenDisplay(None)
+    if not dpy:
+        return False
+    ev = ClientMessage()
+    ev.type = 33  # ClientMessage
+    ev.display = dpy
+    ev.window = wid
+    ev.message_type = x.XInternAtom(dpy, b"WM_PROTOCOLS", 0)
+    ev.format = 32
+    ev.data[0] = x.XInternAtom(dpy, b"WM_DELETE_WINDOW", 0)
+    ev.data[1] = 0  # CurrentTime
+    ok = x.XSendEvent(dpy, wid, 0, 0, ctypes.byref(ev)) != 0
+    x.XFlush(dpy)
+    x.XCloseDisplay(dpy)
+    return ok
+
+
 class App:
     """tauri-driver + a WebDriver session that launches the app."""
 
@@ -349,13 +397,17 @@ def main_keychain():
               second.returncode == 0 and alive(app_pid) and pid_on_port(port) == app_pid,
               f"rc={second.returncode}")
 
-        try:
-            driver.close()
-        except Exception:  # noqa: BLE001 - the session may not survive the window going away
-            pass
-        time.sleep(2)
-        check("closing the window keeps the process and the router alive",
-              alive(app_pid) and health(port), f"pid={app_pid} alive={alive(app_pid)}")
+        windows = x11_windows("Switchboard")
+        mapped = [w for w, viewable in windows if viewable]
+        sent = bool(mapped) and all(x11_request_close(w) for w in mapped)
+        hidden = wait_for(lambda: not any(v for _, v in x11_windows("Switchboard")), 10)
+        time.sleep(1)
+        check("closing the window (WM_DELETE_WINDOW) hides it; the process and the router stay alive",
+              sent and hidden and alive(app_pid) and health(port),
+              f"windows={windows} sent={sent} hidden={hidden} pid={app_pid} alive={alive(app_pid)}")
+        subprocess.run([BIN], env=env, capture_output=True, timeout=60)
+        check("launching again brings the hidden window back",
+              wait_for(lambda: any(v for _, v in x11_windows("Switchboard")), 15), str(x11_windows("Switchboard")))
     finally:
         app.stop()
         for p in (mock, updates, monitor):
