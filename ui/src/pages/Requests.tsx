@@ -4,7 +4,7 @@ import { PageHeader } from "../components/PageHeader";
 import { Card, EmptyState, ErrorNote, Pill, SkeletonRows } from "../components/ui";
 import { RequestDetail, statusColor } from "../components/RequestDetail";
 import { api, must } from "../api/client";
-import { useKeys, useProviders, useRoutes } from "../api/queries";
+import { useKeys, useProviders, useRecent, useRoutes } from "../api/queries";
 import type { RequestRecord } from "../api/types";
 import { useQuery } from "../lib/query";
 import { subscribeRequests } from "../lib/live";
@@ -51,6 +51,7 @@ export function Requests() {
     ),
   );
   const keys = useKeys();
+  const recent = useRecent();
   const routes = useRoutes();
   const providers = useProviders();
   useEffect(() => {
@@ -69,8 +70,14 @@ export function Requests() {
   }, [live, key]);
   const rows = useMemo(() => {
     const seen = new Set<string>();
-    return [...extra, ...(list.data ?? []), ...older].filter((r) => (seen.has(r.id) ? false : (seen.add(r.id), true)));
-  }, [extra, list.data, older]);
+    // Requests that just finished may not be in the (batched) log yet: the live feed has them.
+    const since = range.ms ? Date.now() - range.ms : 0;
+    const live = (recent.data ?? []).filter((r) => r.started_at_ms >= since && matches(r, f));
+    return [...extra, ...live, ...(list.data ?? []), ...older]
+      .filter((r) => (seen.has(r.id) ? false : (seen.add(r.id), true)))
+      .sort((a, b) => b.started_at_ms - a.started_at_ms || (a.id < b.id ? 1 : -1));
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [extra, list.data, older, recent.data, key]);
   const loadOlder = async () => {
     const last = rows[rows.length - 1];
     if (!last) return;

@@ -73,16 +73,16 @@ export function Routes() {
                     {routes.data.map((r) => (
                       <tr key={r.alias} className={`clickable ${r.alias === selected ? "selected" : ""}`} onClick={() => setQuery({ alias: r.alias })} data-alias={r.alias}>
                         <td>
-                          <button type="button" className="btn ghost sm mono" onClick={() => setQuery({ alias: r.alias })} aria-pressed={r.alias === selected}>
+                          <button type="button" className="link-button mono" onClick={() => setQuery({ alias: r.alias })} aria-pressed={r.alias === selected}>
                             {r.alias}
                           </button>
                         </td>
                         <td>
                           <Pill>{humanize(r.strategy ?? "priority")}</Pill>
                         </td>
-                        <td className="small">
+                        <td className="small wrap">
                           {r.targets.map((t, i) => (
-                            <div key={i} className="truncate">
+                            <div key={i} className="anywhere">
                               <span className="muted">{t.provider}</span> <span className="mono">{t.model}</span>
                             </div>
                           ))}
