@@ -5,7 +5,7 @@
 //! failures (no notification server) instead of returning Ok, and because on Linux it can
 //! wait for a click: clicking the notification opens the dashboard on the keys it names.
 
-use crate::notices::Notice;
+use crate::notices::{Notice, escape_markup};
 
 /// How long the notification stays up before the server closes it.
 const TIMEOUT_MS: u32 = 10_000;
@@ -14,8 +14,14 @@ const TIMEOUT_MS: u32 = 10_000;
 /// that report clicks. Errors (no notification service) come back at once.
 pub fn show(notice: &Notice, on_click: impl FnOnce() + Send + 'static) -> Result<(), String> {
     let mut n = notify_rust::Notification::new();
+    // The summary is plain text by the spec; the body may be rendered as markup.
+    let body = if cfg!(all(unix, not(target_os = "macos"))) {
+        escape_markup(&notice.body)
+    } else {
+        notice.body.clone()
+    };
     n.summary(&notice.summary)
-        .body(&notice.body)
+        .body(&body)
         .appname("Switchboard")
         .timeout(notify_rust::Timeout::Milliseconds(TIMEOUT_MS));
     #[cfg(all(unix, not(target_os = "macos")))]
