@@ -52,6 +52,8 @@ fn capture_everything() {
             .try_init();
         std::panic::set_hook(Box::new(|info| {
             let _ = writeln!(Capture, "PANIC: {info}");
+            // And to stderr as usual, so the test's own failures stay visible.
+            eprintln!("{info}");
         }));
     });
 }

@@ -528,6 +528,9 @@ async fn t2_no_get_changes_state() {
 // ---------------------------------------------------------------------------------------
 // T3 — CORS
 
+/// Method, path, headers, body.
+type Case<'a> = (&'a str, &'a str, Vec<(&'a str, &'a str)>, &'a [u8]);
+
 #[tokio::test]
 async fn t3_no_response_carries_cors_headers() {
     let sb = Sb::start(one_route).await;
@@ -546,7 +549,7 @@ async fn t3_no_response_carries_cors_headers() {
             ),
             ("Access-Control-Request-Private-Network", "true"),
         ];
-        let mut cases: Vec<(&str, &str, Vec<(&str, &str)>, &[u8])> = Vec::new();
+        let mut cases: Vec<Case> = Vec::new();
         for path in [
             "/v1/chat/completions",
             "/v1/messages",
@@ -1634,7 +1637,10 @@ fn blank_ids(v: &mut Value) {
 }
 
 /// The four client dialects: path, request body, and whether `events` end properly.
-fn stream_clients() -> Vec<(&'static str, Value, fn(&[(String, Value)]) -> bool)> {
+/// Path, request body, and whether the client's events end with the dialect's terminal event.
+type StreamClient = (&'static str, Value, fn(&[(String, Value)]) -> bool);
+
+fn stream_clients() -> Vec<StreamClient> {
     let msgs = json!([{"role": "user", "content": "hi"}]);
     vec![
         (
@@ -1889,7 +1895,7 @@ async fn t15_faults_under_load_cause_no_router_failures() {
                 .push_fault_for_key(key, spec.parse::<Fault>().unwrap());
             *injected.entry(name).or_default() += 1;
         }
-        let stream = (rng >> 40) % 2 == 0;
+        let stream = (rng >> 40).is_multiple_of(2);
         let (http, url, tally) = (http.clone(), sb.url.clone(), tally.clone());
         tasks.spawn(async move {
             let body = json!({"model": "soak", "stream": stream, "messages": [{"role": "user", "content": "hi"}]});
@@ -1928,6 +1934,10 @@ async fn t15_faults_under_load_cause_no_router_failures() {
                 (s, Err(e)) => *tl.failures.entry(format!("{s}: body {e}")).or_default() += 1,
             }
         });
+        // Finished tasks are collected as we go: a JoinSet keeps each one until joined.
+        while let Some(r) = tasks.try_join_next() {
+            r.unwrap();
+        }
         if i % rps == 0 {
             samples.push((open_fds(), proc_status("VmRSS:")));
         }
@@ -1992,25 +2002,143 @@ async fn t15_faults_under_load_cause_no_router_failures() {
         (fds0, rss0),
         (open_fds(), proc_status("VmRSS:"))
     );
-    let half = samples.len() / 2;
-    let peak = |s: &[(usize, u64)]| s.iter().fold((0, 0), |a, b| (a.0.max(b.0), a.1.max(b.1)));
-    let (fd_first, rss_first) = peak(&samples[..half.max(1)]);
-    let (fd_second, rss_second) = peak(&samples[half..]);
-    assert!(fd_second <= fd_first + 32, "fds kept growing: {samples:?}");
+    // Memory: after the first quarter (pools and caches warm), RSS may not keep climbing.
+    // File descriptors follow the number of requests in flight (a stalled machine piles up
+    // connections); what must hold is that they all come back.
+    let quarter = samples.len() / 4;
+    let rss_warm = samples[..quarter.max(1)]
+        .iter()
+        .map(|s| s.1)
+        .max()
+        .unwrap_or(rss0);
+    let rss_end = samples.iter().map(|s| s.1).max().unwrap_or(rss0);
     assert!(
-        rss_second <= rss_first + 64 * 1024,
-        "RSS kept growing: {samples:?}"
+        rss_end <= rss_warm + 48 * 1024,
+        "RSS kept growing: {rss_warm} kB after warm-up, {rss_end} kB at the end: {samples:?}"
     );
-    assert!(
-        fd_first <= fds0 + 1024,
-        "fds jumped from {fds0}: {samples:?}"
-    );
-    let fd_ok = eventually(5000, async || open_fds() <= fds0 + 300).await;
+    // The router keeps up to 256 idle upstream connections per host (both ends are in this
+    // process: 512 fds); anything beyond that after the clients left would be a leak.
+    let fd_ok = eventually(5000, async || open_fds() <= fds0 + 2 * 256 + 64).await;
     assert!(
         fd_ok,
         "fds did not fall back: {fds0} at start, {} now",
         open_fds()
     );
-    // The healthy key carried the load while the others cooled; every key is still known.
-    assert!(mock.count_for_key("sk-soak-healthy-0123456789") > 0);
+    // Every client request reached the upstream at least once.
+    assert!(
+        mock.request_count() as u64 >= total,
+        "upstream saw {} requests",
+        mock.request_count()
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// T9 / T10 — the desktop shell's configuration (static checks; the behaviour is tested by
+// `scripts/desktop-test.sh` and `ui/e2e`)
+
+#[test]
+fn t9_t10_desktop_webview_and_updater_are_locked_down() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../src-tauri");
+    let Ok(conf) = std::fs::read_to_string(root.join("tauri.conf.json")) else {
+        eprintln!("skipped: no src-tauri in this checkout");
+        return;
+    };
+    let conf: Value = serde_json::from_str(&conf).unwrap();
+    let app = &conf["app"];
+    assert_eq!(
+        app["withGlobalTauri"], false,
+        "the Tauri API must not be a global of every page"
+    );
+    let csp = &app["security"]["csp"];
+    assert!(csp.is_object() || csp.is_string(), "no CSP: {csp}");
+    let csp_text = csp.to_string();
+    assert!(
+        !csp_text.contains("unsafe-eval"),
+        "CSP allows eval: {csp_text}"
+    );
+    let script_src = if csp.is_object() {
+        csp["script-src"].to_string()
+    } else {
+        csp_text.clone()
+    };
+    assert!(
+        !script_src.contains("unsafe-inline") && !script_src.contains('*'),
+        "script-src: {script_src}"
+    );
+    assert!(
+        !app["security"]["dangerousDisableAssetCspModification"]
+            .as_bool()
+            .unwrap_or(false)
+    );
+    // Capabilities: explicit windows, no remote URLs, no broad plugin permissions.
+    let caps = std::fs::read_dir(root.join("capabilities")).unwrap();
+    let mut n = 0;
+    for cap in caps.flatten() {
+        let cap: Value =
+            serde_json::from_str(&std::fs::read_to_string(cap.path()).unwrap()).unwrap();
+        let windows = cap["windows"]
+            .as_array()
+            .unwrap_or_else(|| panic!("capability without windows: {cap}"));
+        assert!(
+            !windows.is_empty()
+                && windows
+                    .iter()
+                    .all(|w| w.as_str().is_some_and(|w| !w.contains('*'))),
+            "{cap}"
+        );
+        assert!(
+            cap.get("remote").is_none(),
+            "a capability for remote URLs: {cap}"
+        );
+        for p in cap["permissions"].as_array().unwrap() {
+            let p = p
+                .as_str()
+                .unwrap_or_else(|| p["identifier"].as_str().unwrap_or(""));
+            for broad in [
+                "shell:",
+                "fs:",
+                "http:",
+                "process:",
+                "core:default",
+                "opener:",
+            ] {
+                assert!(!p.starts_with(broad), "broad permission {p}");
+            }
+        }
+        n += 1;
+    }
+    assert!(n >= 1);
+    // Tauri at or above the release that fixed GHSA-7gmj-67g7-phm9.
+    let lock = std::fs::read_to_string(root.join("Cargo.lock")).unwrap();
+    let version = lock
+        .split("[[package]]")
+        .find(|p| p.contains("\nname = \"tauri\"\n"))
+        .and_then(|p| p.lines().find_map(|l| l.strip_prefix("version = \"")))
+        .map(|v| {
+            v.trim_end_matches('"')
+                .split('.')
+                .map(|x| x.parse::<u32>().unwrap_or(0))
+                .collect::<Vec<_>>()
+        })
+        .unwrap();
+    assert!(version >= vec![2, 11, 1], "tauri {version:?} < 2.11.1");
+    // T10: updates are signed and fetched over https only.
+    let upd = &conf["plugins"]["updater"];
+    assert!(
+        upd["pubkey"].as_str().is_some_and(|k| !k.is_empty()),
+        "updates must be signed"
+    );
+    for e in upd["endpoints"].as_array().unwrap() {
+        assert!(
+            e.as_str().unwrap().starts_with("https://"),
+            "updater endpoint {e}"
+        );
+    }
+    // The UI build must not expose TAURI_* variables (signing keys) to the bundle.
+    if let Ok(vite) = std::fs::read_to_string(root.join("../ui/vite.config.ts")) {
+        assert!(
+            !vite.contains("TAURI_"),
+            "ui/vite.config.ts mentions TAURI_ variables"
+        );
+    }
 }
