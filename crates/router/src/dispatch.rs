@@ -568,7 +568,20 @@ impl Engine {
             guard.report(&outcome);
             let label = outcome_label(&outcome);
             rec.attempt(&provider.name, model, key_id, label, Some(status), started);
-            let relayed = pipe.error_reply(status, &body);
+            let mut relayed = pipe.error_reply(status, &body);
+            // The provider's wait, when it gave one, goes to the client with its own error.
+            if let Outcome::RateLimited {
+                retry_after: Some(wait),
+            }
+            | Outcome::InsufficientBalance {
+                retry_after: Some(wait),
+            }
+            | Outcome::TemporaryError {
+                retry_after: Some(wait),
+            } = &outcome
+            {
+                relayed = relayed.with_retry_after(wait.as_secs_f64().ceil() as u64);
+            }
             if outcome == Outcome::ClientError {
                 rec.served_by(&provider.name, model, key_id);
                 rec.finish(

@@ -96,20 +96,24 @@ impl Engine {
     /// ended gets one cheap request (the model list for key-wide problems, a one-token
     /// completion for a key × model) that returns it to healthy or to a longer cooldown.
     pub async fn run_prober(self: Arc<Self>, stop: CancellationToken) {
+        let mut probes = tokio::task::JoinSet::new();
         let mut tick = tokio::time::interval(PROBE_TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
-                () = stop.cancelled() => return,
+                () = stop.cancelled() => {
+                    probes.shutdown().await;
+                    return;
+                }
                 _ = tick.tick() => {}
             }
+            // Probes run side by side (one slow provider must not delay the others) and are
+            // owned here: stopping the prober aborts them.
             for entry in self.health.due_probes() {
-                let probe = self.probe(&entry);
-                tokio::select! {
-                    () = stop.cancelled() => return,
-                    () = probe => {}
-                }
+                let engine = self.clone();
+                probes.spawn(async move { engine.probe(&entry).await });
             }
+            while probes.try_join_next().is_some() {}
         }
     }
 
@@ -125,19 +129,15 @@ impl Engine {
             Scope::Provider { .. } => (prov.keys.first().cloned(), None),
         };
         let Some(key) = key else {
-            // The key is gone or disabled: report nothing and let `reload` forget it.
+            // The key is gone or disabled: release the slot and let `reload` forget it.
             self.health
-                .report(&entry.provider, 0, "", &Outcome::Cancelled);
+                .settle_probe(&entry.scope, &entry.provider, 0, &Outcome::Cancelled);
             return;
         };
         let outcome = self.send_probe(prov, &key, model.as_deref()).await;
         tracing::info!(provider = %entry.provider, key_id = key.info.id, ?outcome, "probe finished");
-        self.health.report(
-            &entry.provider,
-            key.info.id,
-            model.as_deref().unwrap_or(""),
-            &outcome,
-        );
+        self.health
+            .settle_probe(&entry.scope, &entry.provider, key.info.id, &outcome);
     }
 
     async fn send_probe(&self, prov: &ProviderRt, key: &KeyRt, model: Option<&str>) -> Outcome {

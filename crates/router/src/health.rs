@@ -171,8 +171,15 @@ struct Entry {
 #[derive(Debug, Default)]
 struct Inner {
     entries: HashMap<Scope, Entry>,
-    /// Consecutive temporary errors per provider since its last success.
-    streaks: HashMap<String, u32>,
+    /// Consecutive temporary errors per provider since its last success, and the keys they
+    /// came from.
+    streaks: HashMap<String, Streak>,
+}
+
+#[derive(Debug, Default)]
+struct Streak {
+    errors: u32,
+    keys: std::collections::HashSet<i64>,
 }
 
 /// The health of every scope. Cheap to query: one short critical section, no I/O, no await.
@@ -350,9 +357,12 @@ impl HealthBoard {
                     now,
                 ));
                 let streak = inner.streaks.entry(provider.to_owned()).or_default();
-                *streak += 1;
-                if *streak >= policy.breaker_threshold {
-                    *streak = 0;
+                streak.errors += 1;
+                streak.keys.insert(key_id);
+                // An outage, not one bad key (its own cooldown handles that): the errors come
+                // from more than one key.
+                if streak.errors >= policy.breaker_threshold && streak.keys.len() >= 2 {
+                    *streak = Streak::default();
                     let open = policy.breaker_open_ms;
                     events.push(cool(
                         &mut inner,
@@ -371,6 +381,82 @@ impl HealthBoard {
                         entry.probe_in_flight = false;
                     }
                 }
+            }
+        }
+        drop(inner);
+        self.publish(events);
+    }
+
+    /// Applies a probe's outcome to the scope that was probed. A key-wide or provider probe
+    /// (the model list) has no model, so its failures must land on that scope itself, never
+    /// on a `key × ""` scope; and whatever the outcome, the probe slot is released. A 4xx the
+    /// provider blames on the request (say, no model-list endpoint) means the key was accepted.
+    pub fn settle_probe(&self, scope: &Scope, provider: &str, key_id: i64, outcome: &Outcome) {
+        let outcome = match outcome {
+            Outcome::ClientError => Outcome::Success,
+            o => o.clone(),
+        };
+        if let Scope::KeyModel { model, .. } = scope {
+            self.report(provider, key_id, model, &outcome);
+            return;
+        }
+        let now = self.clock.now_ms();
+        let policy = self.policy();
+        let mut events = Vec::new();
+        let mut inner = self.inner.lock();
+        match &outcome {
+            Outcome::Success => {
+                inner.streaks.remove(provider);
+                if inner.entries.remove(scope).is_some() {
+                    events.push(event(
+                        scope,
+                        provider,
+                        HealthState::Healthy,
+                        None,
+                        None,
+                        now,
+                    ));
+                }
+            }
+            Outcome::AuthError | Outcome::InsufficientBalance { .. }
+                if matches!(scope, Scope::Key { .. }) =>
+            {
+                drop(inner);
+                self.report(provider, key_id, "", &outcome);
+                return;
+            }
+            Outcome::RateLimited { retry_after } => {
+                let ms = hint_or(*retry_after, policy.rate_limited_ms, policy.max_hint_ms);
+                events.push(cool(
+                    &mut inner,
+                    scope.clone(),
+                    provider,
+                    CoolReason::RateLimited,
+                    |_| ms,
+                    now,
+                ));
+            }
+            Outcome::Cancelled => {
+                if let Some(entry) = inner.entries.get_mut(scope) {
+                    entry.probe_in_flight = false;
+                }
+            }
+            // Temporary errors, and auth or balance errors seen by a provider-wide probe: the
+            // scope stays closed for longer.
+            _ => {
+                let base = match scope {
+                    Scope::Provider { .. } => policy.breaker_open_ms,
+                    _ => policy.temporary_base_ms,
+                };
+                let max = policy.temporary_max_ms.max(base);
+                events.push(cool(
+                    &mut inner,
+                    scope.clone(),
+                    provider,
+                    CoolReason::TemporaryError,
+                    |failures| backoff(base, max, failures),
+                    now,
+                ));
             }
         }
         drop(inner);
@@ -719,6 +805,64 @@ mod tests {
         );
         b.report("p", 2, "m", &Outcome::ClientError);
         assert_eq!(b.check("p", 2, "m"), Availability::Usable);
+    }
+
+    #[test]
+    fn a_failed_key_or_breaker_probe_recools_the_probed_scope() {
+        let (b, clock) = board();
+        let policy = b.policy();
+        b.report(
+            "p",
+            1,
+            "m",
+            &Outcome::InsufficientBalance {
+                retry_after: Some(Duration::from_secs(10)),
+            },
+        );
+        clock.advance_ms(10_000);
+        let due = b.due_probes();
+        assert_eq!(due[0].scope, Scope::Key { key_id: 1 });
+        b.settle_probe(
+            &due[0].scope,
+            "p",
+            1,
+            &Outcome::TemporaryError { retry_after: None },
+        );
+        let entries = b.entries();
+        assert_eq!(entries.len(), 1, "no stray key × \"\" scope: {entries:?}");
+        assert_eq!(entries[0].scope, Scope::Key { key_id: 1 });
+        assert_eq!(entries[0].state, HealthState::Cooling);
+        assert!(matches!(
+            b.check("p", 1, "m"),
+            Availability::Blocked { until_ms: Some(_) }
+        ));
+        clock.advance_ms(i64::try_from(policy.temporary_max_ms).unwrap());
+        assert_eq!(b.due_probes().len(), 1, "probed again later, not stuck");
+
+        for key in 10..(10 + i64::from(policy.breaker_threshold)) {
+            b.report(
+                "q",
+                key,
+                "m",
+                &Outcome::TemporaryError { retry_after: None },
+            );
+        }
+        clock.advance_ms(i64::try_from(policy.breaker_open_ms).unwrap());
+        let due: Vec<_> = b
+            .due_probes()
+            .into_iter()
+            .filter(|e| e.provider == "q")
+            .collect();
+        let breaker = due
+            .iter()
+            .find(|e| matches!(e.scope, Scope::Provider { .. }))
+            .unwrap();
+        b.settle_probe(&breaker.scope, "q", 10, &Outcome::ClientError);
+        assert_eq!(
+            b.check("q", 99, "fresh"),
+            Availability::Usable,
+            "a 4xx probe answer closes the breaker"
+        );
     }
 
     #[test]

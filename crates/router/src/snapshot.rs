@@ -453,8 +453,11 @@ pub fn pick_key(
         }
     }
     let len = provider.schedule.len();
-    for _ in 0..len {
-        let at = provider.cursor.fetch_add(1, Ordering::Relaxed) % len;
+    // One step of the shared cursor per pick, then a local walk: concurrent picks moving the
+    // cursor must not make this walk skip positions (and so miss the only usable key).
+    let start = provider.cursor.fetch_add(1, Ordering::Relaxed);
+    for step in 0..len {
+        let at = start.wrapping_add(step) % len;
         let i = provider.schedule[at] as usize;
         let key = &provider.keys[i];
         if tried.contains(&key.info.id) || blocked.as_ref().is_some_and(|b| b[i]) {

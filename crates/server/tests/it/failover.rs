@@ -7,6 +7,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 use switchboard_mock_upstream::{Fault, MockUpstream};
+use switchboard_router::health::HealthState;
 
 use crate::common::*;
 
@@ -419,7 +420,7 @@ async fn chaos_every_request_succeeds_while_a_healthy_key_exists() {
     const K4: &str = "sk-chaos-steady-dddddddddd";
     let sb = Sb::start(|mock| {
         (provider_toml("p1", mock, &[K1, K2]) + &provider_toml("p2", mock, &[K3, K4]))
-            .replace("keys = [", "timeouts = { first_byte_ms = 250 }\nkeys = [")
+            .replace("keys = [", "timeouts = { first_byte_ms = 1500 }\nkeys = [")
             + "[[routes]]\nalias = \"m\"\nstrategy = \"weighted\"\ntargets = [{ provider = \"p1\", model = \"x\" }, { provider = \"p2\", model = \"x\" }]\n"
     })
     .await;
@@ -442,13 +443,6 @@ async fn chaos_every_request_succeeds_while_a_healthy_key_exists() {
             .find(|k| ids.get(&k[k.len() - 4..]) == Some(&id))
             .unwrap()
     };
-    let provider_keys = |p: &str| {
-        if p == "p1" {
-            vec![K1, K2]
-        } else {
-            vec![K3, K4]
-        }
-    };
     let faults = [
         "fault=429,retry_after=2",
         "fault=429,reset_requests=1s",
@@ -467,21 +461,19 @@ async fn chaos_every_request_succeeds_while_a_healthy_key_exists() {
     };
     let mut ok = 0;
     let mut sent = 0;
+    let mut failures = Vec::new();
     for batch in 0..20 {
         // Who is blocked now stays blocked for the whole batch: the clock only moves between
         // batches, so any request such a key receives during the batch would be a violation.
         let now = T0 + batch * 2_000;
-        let blocked: Vec<&str> = sb
-            .handle()
-            .engine()
-            .health
-            .entries()
-            .into_iter()
-            .filter(|e| e.until_ms.is_none_or(|u| u > now))
-            .flat_map(|e| match e.scope.key_id() {
-                Some(id) => vec![key_of(id)],
-                None => provider_keys(&e.provider),
-            })
+        let entries = sb.handle().engine().health.entries();
+        let blocked: Vec<&str> = entries
+            .iter()
+            // A key's own cooldowns (until later than the frozen clock) and parked keys may not
+            // recover during the batch; a scope being probed may, and so may a provider's
+            // breaker when a probe of one of its keys succeeds.
+            .filter(|e| e.state != HealthState::Probing && e.until_ms.is_none_or(|u| u > now))
+            .filter_map(|e| e.scope.key_id().map(key_of))
             .collect();
         let before: Vec<usize> = [K1, K2, K3, K4]
             .iter()
@@ -492,24 +484,34 @@ async fn chaos_every_request_succeeds_while_a_healthy_key_exists() {
             sb.mock
                 .push_fault_for_key(k, fault(faults[rnd(faults.len())]));
         }
-        let results: Vec<bool> = futures_util::stream::iter(0..50)
+        let results: Vec<Result<(), String>> = futures_util::stream::iter(0..50)
             .map(|i| {
                 let sb = &sb;
                 async move {
                     let n = usize::try_from(batch).unwrap() * 50 + i;
-                    if n % 3 == 0 {
-                        let r = ask_stream(sb, n).await;
-                        r.status() == 200 && r.text().await.unwrap().trim_end().ends_with("[DONE]")
+                    let r = if n % 3 == 0 {
+                        ask_stream(sb, n).await
                     } else {
-                        ask(sb, n).await.status() == 200
+                        ask(sb, n).await
+                    };
+                    let status = r.status();
+                    let body = r.text().await.unwrap_or_default();
+                    if status == 200 && (n % 3 != 0 || body.trim_end().ends_with("[DONE]")) {
+                        Ok(())
+                    } else {
+                        Err(format!(
+                            "request {n}: {status} {body} health: {:?}",
+                            sb.handle().engine().health.entries()
+                        ))
                     }
                 }
             })
             .buffer_unordered(16)
             .collect()
             .await;
+        failures.extend(results.iter().filter_map(|r| r.clone().err()));
         sent += results.len();
-        ok += results.iter().filter(|r| **r).count();
+        ok += results.iter().filter(|r| r.is_ok()).count();
         for (i, k) in [K1, K2, K3, K4].iter().enumerate() {
             if blocked.contains(k) {
                 assert_eq!(
@@ -521,7 +523,11 @@ async fn chaos_every_request_succeeds_while_a_healthy_key_exists() {
         }
         sb.clock.advance_ms(2_000);
     }
-    assert_eq!((ok, sent), (1000, 1000), "every request succeeded");
+    assert_eq!(
+        (ok, sent),
+        (1000, 1000),
+        "every request succeeded: {failures:#?}"
+    );
     let rows = sb.logged(1000).await;
     let attempts: usize = rows.iter().map(|r| r.attempts.len()).sum();
     assert!(
@@ -642,4 +648,64 @@ async fn with_a_wait_configured_a_request_is_held_until_a_key_recovers() {
     assert_eq!(r.status(), 200);
     // The failed request, the held one, and perhaps the background probe.
     assert!((2..=3).contains(&sb.mock.count_for_key(A)));
+}
+
+#[tokio::test]
+async fn t14_the_attempt_budget_bounds_every_request() {
+    const KEYS: [&str; 6] = [
+        "sk-budget-1-aaaaaaaaaaaa",
+        "sk-budget-2-bbbbbbbbbbbb",
+        "sk-budget-3-cccccccccccc",
+        "sk-budget-4-dddddddddddd",
+        "sk-budget-5-eeeeeeeeeeee",
+        "sk-budget-6-ffffffffffff",
+    ];
+    let sb = Sb::start(|mock| {
+        provider_toml("p1", mock, &KEYS)
+            + "[[routes]]\nalias = \"m\"\ntargets = [{ provider = \"p1\", model = \"x\" }]\n"
+    })
+    .await;
+    for k in KEYS {
+        sb.mock.set_fault_for_key(k, Some(Fault::status(500)));
+    }
+    let r = ask(&sb, 0).await;
+    assert_eq!(r.status(), 500, "the last upstream error, relayed");
+    assert_eq!(
+        sb.mock.request_count(),
+        4,
+        "the default budget is 4 attempts"
+    );
+    assert_eq!(sb.logged(1).await[0].attempts.len(), 4);
+}
+
+#[tokio::test]
+async fn t14_the_breaker_opens_when_a_provider_fails_every_request() {
+    let sb = Sb::start(three_keys).await;
+    for k in [A, B, C] {
+        sb.mock.set_fault_for_key(k, Some(Fault::status(500)));
+    }
+    let breaker_open = async || {
+        sb.handle().engine().health.entries().iter().any(|e| {
+            matches!(e.scope, switchboard_router::health::Scope::Provider { .. })
+                && e.state == HealthState::Cooling
+        })
+    };
+    let mut rounds = 0;
+    loop {
+        rounds += 1;
+        assert!(rounds <= 12, "the breaker never opened");
+        ask(&sb, rounds).await;
+        if breaker_open().await {
+            break;
+        }
+        // Let every key's cooldown end, and the prober (or the next request) try again.
+        sb.clock.advance_ms(300_000);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Open: requests are answered at once, nothing reaches the failing provider.
+    let before = sb.mock.request_count();
+    let r = ask(&sb, 100).await;
+    assert!(matches!(r.status().as_u16(), 429 | 503), "{}", r.status());
+    assert!(r.headers().contains_key("retry-after"));
+    assert_eq!(sb.mock.request_count(), before);
 }
