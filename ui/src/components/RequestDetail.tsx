@@ -66,10 +66,12 @@ export function RequestDetail({ r, keys }: { r: RequestRecord; keys?: KeyView[] 
             <>
               {r.provider} <span className="mono">{r.upstream_model}</span>
               {key && (
-                <span className="faint key-ref">
-                  {" "}
-                  · <KeyRound size={11} aria-label="key" /> {key.label}
-                </span>
+                <>
+                  <span className="faint"> · </span>
+                  <span className="faint key-ref">
+                    <KeyRound size={11} aria-label="key" /> {key.label}
+                  </span>
+                </>
               )}
             </>
           ) : (
