@@ -12,6 +12,8 @@
 # Each stage prints its result; the last line is "N passed, M failed".
 #
 # Env: CARGO_TARGET_DIR (default ~/.cache/switchboard-target/main, reused as a cache)
+#      SB_DESKTOP_TARGET_DIR (default ~/.cache/switchboard-target/desktop)
+#      SWITCHBOARD_VENV (default ~/.cache/switchboard-venv) for the SDK tests
 #      SB_SKIP_DESKTOP=1 / SB_SKIP_UI=1 / SB_SKIP_SDK=1 to leave a slow stage out locally.
 
 set -uo pipefail
@@ -82,7 +84,7 @@ if [ -z "${SB_SKIP_UI:-}" ] && [ -x scripts/ui-test.sh ]; then stage "dashboard"
 if [ -z "${SB_SKIP_DESKTOP:-}" ] && [ -x scripts/desktop-test.sh ]; then
     # The desktop app builds in its own target directory: Tauri's feature set would otherwise
     # rebuild the engine crates in this one.
-    stage "desktop app" env -u CARGO_TARGET_DIR bash scripts/desktop-test.sh
+    stage "desktop app" env CARGO_TARGET_DIR="${SB_DESKTOP_TARGET_DIR:-$HOME/.cache/switchboard-target/desktop}" bash scripts/desktop-test.sh
 fi
 
 echo
