@@ -1,0 +1,298 @@
+#!/usr/bin/env bash
+# Measures what Switchboard costs, side by side with calling the mock upstream directly, in
+# one run, and writes docs/benchmarks.md (machine, date, numbers, ratios, budget pass/fail).
+#
+#   scripts/bench.sh            # a few minutes
+#   scripts/bench.sh --long     # adds a 5-minute run checking that RSS does not grow
+#   scripts/bench.sh --quick    # shorter load runs, for trying the script out
+#   scripts/bench.sh --no-criterion   # skip the criterion micro-benchmarks
+#
+# Needs: a Rust toolchain, python3, curl, and a load generator: `wrk` (installed with apt-get
+# when missing and possible) or `oha` (installed with `cargo install oha --locked` into
+# ~/.cache/switchboard-tools otherwise).
+#
+# Environment: BENCH_DURATION (seconds per load run, default 5), BENCH_OUT (default
+# docs/benchmarks.md), CARGO_TARGET_DIR (default ~/.cache/switchboard-target/bench).
+#
+# Profiling a miss: BENCH_WRAP="valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.%p"
+# (or "perf record -g -o /tmp/perf.data") runs the router under that command; the numbers
+# of such a run are for finding the cause, not for the table.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+
+LONG=0
+QUICK=0
+CRITERION=1
+for arg in "$@"; do
+    case "$arg" in
+        --long) LONG=1 ;;
+        --quick) QUICK=1 ;;
+        --no-criterion) CRITERION=0 ;;
+        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+        *) echo "unknown option $arg" >&2; exit 2 ;;
+    esac
+done
+
+DUR=${BENCH_DURATION:-5}
+[ "$QUICK" = 1 ] && DUR=${BENCH_DURATION:-2}
+OUT=${BENCH_OUT:-$ROOT/docs/benchmarks.md}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/switchboard-target/bench}
+TOOLS=$HOME/.cache/switchboard-tools
+WRAP=${BENCH_WRAP:-}
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/switchboard-bench.XXXXXX")
+RESULTS=$WORK/results.txt
+: >"$RESULTS"
+PIDS=()
+cleanup() {
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+log() { printf '\033[1m== %s\033[0m\n' "$*" >&2; }
+result() { echo "$1 $2" >>"$RESULTS"; }
+
+# 1,000 open streams need ~3,000 sockets across the three processes.
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+# ---------------------------------------------------------------------------------------
+log "load generator"
+LOADGEN=""
+if command -v wrk >/dev/null; then
+    LOADGEN=wrk
+elif command -v apt-get >/dev/null && { [ "$(id -u)" = 0 ] || command -v sudo >/dev/null; }; then
+    SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+    if $SUDO apt-get install -y wrk >/dev/null 2>&1 || { $SUDO apt-get update >/dev/null 2>&1 && $SUDO apt-get install -y wrk >/dev/null 2>&1; }; then
+        LOADGEN=wrk
+    fi
+fi
+if [ -z "$LOADGEN" ]; then
+    export PATH="$TOOLS/bin:$PATH"
+    command -v oha >/dev/null || cargo install oha --locked --root "$TOOLS"
+    LOADGEN=oha
+fi
+echo "using $LOADGEN" >&2
+
+log "release build"
+cargo build --release --locked -q -p switchboard-cli -p switchboard-mock-upstream
+cargo build --release --locked -q -p switchboard-server --example stream_load
+BIN=$CARGO_TARGET_DIR/release
+SB=$BIN/switchboard
+MOCK=$BIN/switchboard-mock-upstream
+LOAD=$BIN/examples/stream_load
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+
+# ---------------------------------------------------------------------------------------
+log "mock upstream"
+"$MOCK" --port 0 >"$WORK/mock.out" 2>"$WORK/mock.err" &
+MOCK_PID=$!
+PIDS+=("$MOCK_PID")
+for _ in $(seq 100); do [ -s "$WORK/mock.out" ] && break; sleep 0.05; done
+MOCK_ADDR=$(head -n1 "$WORK/mock.out")
+DIRECT=http://$MOCK_ADDR
+echo "mock at $DIRECT" >&2
+
+ACCESS=sk-sb-bench-access-key-0123456789
+ADMIN=sbadm-bench-admin-token-0123456789
+PORT=$(free_port)
+ROUTER=http://127.0.0.1:$PORT
+cat >"$WORK/switchboard.toml" <<EOF
+[[providers]]
+name = "mock"
+kind = "openai_chat"
+base_url = "$DIRECT/v1"
+keys = ["sk-bench-upstream-key-0001"]
+
+[[routes]]
+alias = "bench"
+targets = [{ provider = "mock", model = "mock" }]
+
+[[routes]]
+alias = "bench-20"
+targets = [{ provider = "mock", model = "mock@chunks=20" }]
+
+[[routes]]
+alias = "bench-200"
+targets = [{ provider = "mock", model = "mock@chunks=200" }]
+
+[[routes]]
+alias = "bench-paced"
+targets = [{ provider = "mock", model = "mock@chunks=20,chunk_delay_ms=5" }]
+
+[[routes]]
+alias = "bench-hold"
+targets = [{ provider = "mock", model = "mock@chunks=100,chunk_delay_ms=500" }]
+EOF
+
+start_router() {
+    # Sets ROUTER_PID and STARTUP_MS (launch → /health answers).
+    local t0 t1
+    t0=$(date +%s%N)
+    SWITCHBOARD_ACCESS_KEY=$ACCESS SWITCHBOARD_ADMIN_TOKEN=$ADMIN \
+        SWITCHBOARD_MASTER_KEY=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef \
+        $WRAP "$SB" serve --port "$PORT" --data-dir "$WORK/data" --config "$WORK/switchboard.toml" \
+        --log-level warn >"$WORK/router.out" 2>>"$WORK/router.err" &
+    ROUTER_PID=$!
+    PIDS+=("$ROUTER_PID")
+    for _ in $(seq 2000); do
+        curl -fs -o /dev/null "$ROUTER/health" && break
+        sleep 0.002
+    done
+    t1=$(date +%s%N)
+    STARTUP_MS=$(( (t1 - t0) / 1000000 ))
+}
+stop_router() {
+    kill -TERM "$ROUTER_PID" 2>/dev/null || true
+    wait "$ROUTER_PID" 2>/dev/null || true
+}
+
+log "router start-up"
+start_router   # creates the database
+result startup_first_ms "$STARTUP_MS"
+stop_router
+start_router   # the usual case: an existing data directory
+result startup_ms "$STARTUP_MS"
+echo "router at $ROUTER (pid $ROUTER_PID)" >&2
+sleep 1
+result rss_idle_kb "$(rss_kb "$ROUTER_PID")"
+
+# ---------------------------------------------------------------------------------------
+# Non-streaming load. Prints "rps p50_us p99_us errors".
+cat >"$WORK/post.lua" <<'EOF'
+wrk.method = "POST"
+wrk.body = os.getenv("BENCH_BODY")
+wrk.headers["Content-Type"] = "application/json"
+local key = os.getenv("BENCH_KEY")
+if key ~= nil and key ~= "" then
+  wrk.headers["Authorization"] = "Bearer " .. key
+  wrk.headers["x-api-key"] = key
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("RESULT %.1f %d %d %d\n", summary.requests / (summary.duration / 1e6),
+    latency:percentile(50), latency:percentile(99), e.connect + e.read + e.write + e.timeout + e.status))
+end
+EOF
+load() { # url body key concurrency
+    local url=$1 body=$2 key=$3 c=$4 threads=2
+    [ "$c" -lt 2 ] && threads=1
+    if [ "$LOADGEN" = wrk ]; then
+        BENCH_BODY=$body BENCH_KEY=$key wrk -t"$threads" -c"$c" -d"${DUR}s" -s "$WORK/post.lua" "$url" \
+            | awk '/^RESULT/ {print $2, $3, $4, $5}'
+    else
+        local auth=()
+        [ -n "$key" ] && auth=(-H "Authorization: Bearer $key" -H "x-api-key: $key")
+        oha -z "${DUR}s" -c "$c" --no-tui --output-format json -m POST -T application/json \
+            "${auth[@]}" -d "$body" "$url" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+s, p = d["summary"], d["latencyPercentiles"]
+bad = sum(v for k, v in d.get("statusCodeDistribution", {}).items() if not k.startswith("2"))
+print("%.1f %d %d %d" % (s["requestsPerSec"], p["p50"] * 1e6, p["p99"] * 1e6, bad + len(d.get("errorDistribution", {}))))'
+    fi
+}
+
+CHAT='{"model":"%s","messages":[{"role":"user","content":"hi"}]}'
+ANTH='{"model":"%s","max_tokens":64,"messages":[{"role":"user","content":"hi"}]}'
+RESP='{"model":"%s","input":"hi"}'
+CHAT_S='{"model":"%s","stream":true,"messages":[{"role":"user","content":"hi"}]}'
+ANTH_S='{"model":"%s","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"hi"}]}'
+RESP_S='{"model":"%s","input":"hi","stream":true}'
+body() { printf "$1" "$2"; }
+
+log "non-streaming chat, direct vs router"
+for c in 1 16 64 256; do
+    result "chat_c${c}_direct" "$(load "$DIRECT/v1/chat/completions" "$(body "$CHAT" mock)" "" "$c")"
+    result "chat_c${c}_router" "$(load "$ROUTER/v1/chat/completions" "$(body "$CHAT" bench)" "$ACCESS" "$c")"
+done
+
+log "non-streaming translation"
+for c in 1 64; do
+    result "anth_c${c}_direct" "$(load "$DIRECT/v1/messages" "$(body "$ANTH" mock)" "" "$c")"
+    result "anth_c${c}_router" "$(load "$ROUTER/v1/messages" "$(body "$ANTH" bench)" "$ACCESS" "$c")"
+    result "resp_c${c}_direct" "$(load "$DIRECT/v1/responses" "$(body "$RESP" mock)" "" "$c")"
+    result "resp_c${c}_router" "$(load "$ROUTER/v1/responses" "$(body "$RESP" bench)" "$ACCESS" "$c")"
+done
+
+# ---------------------------------------------------------------------------------------
+log "streaming: time to first byte, total, chunk timing"
+N=200
+[ "$QUICK" = 1 ] && N=50
+timing() { "$LOAD" timing "$1" "$2" --key "$ACCESS" --n "$3"; }
+for chunks in 20 200; do
+    result "stream${chunks}_direct" "$(timing "$DIRECT/v1/chat/completions" "$(body "$CHAT_S" "mock@chunks=$chunks")" "$N")"
+    result "stream${chunks}_router" "$(timing "$ROUTER/v1/chat/completions" "$(body "$CHAT_S" "bench-$chunks")" "$N")"
+done
+result "paced_direct" "$(timing "$DIRECT/v1/chat/completions" "$(body "$CHAT_S" "mock@chunks=20,chunk_delay_ms=5")" 20)"
+result "paced_router" "$(timing "$ROUTER/v1/chat/completions" "$(body "$CHAT_S" bench-paced)" 20)"
+result "anth_stream20_direct" "$(timing "$DIRECT/v1/messages" "$(body "$ANTH_S" "mock@chunks=20")" "$N")"
+result "anth_stream20_router" "$(timing "$ROUTER/v1/messages" "$(body "$ANTH_S" bench-20)" "$N")"
+result "resp_stream20_direct" "$(timing "$DIRECT/v1/responses" "$(body "$RESP_S" "mock@chunks=20")" "$N")"
+result "resp_stream20_router" "$(timing "$ROUTER/v1/responses" "$(body "$RESP_S" bench-20)" "$N")"
+
+# ---------------------------------------------------------------------------------------
+log "1,000 concurrent open streams"
+"$LOAD" hold "$ROUTER/v1/chat/completions" "$(body "$CHAT_S" bench-hold)" --key "$ACCESS" --n 1000 --secs 12 \
+    >"$WORK/hold.out" 2>"$WORK/hold.err" &
+HOLD_PID=$!
+PIDS+=("$HOLD_PID")
+for _ in $(seq 600); do grep -q '^open' "$WORK/hold.out" 2>/dev/null && break; sleep 0.05; done
+sleep 1
+result streams_open "$(awk '/^open/ {print $2}' "$WORK/hold.out")"
+result rss_streams_kb "$(rss_kb "$ROUTER_PID")"
+wait "$HOLD_PID" || true
+sleep 2
+result rss_after_streams_kb "$(rss_kb "$ROUTER_PID")"
+
+# ---------------------------------------------------------------------------------------
+if [ "$LONG" = 1 ]; then
+    log "5-minute run: RSS over time"
+    samples=()
+    (
+        BENCH_BODY=$(body "$CHAT" bench) BENCH_KEY=$ACCESS wrk -t2 -c64 -d300s -s "$WORK/post.lua" \
+            "$ROUTER/v1/chat/completions" >/dev/null 2>&1 || true
+    ) &
+    LONG_PID=$!
+    for i in $(seq 30); do
+        sleep 10
+        samples+=("$(rss_kb "$ROUTER_PID")")
+        # A few streams each round too.
+        timing "$ROUTER/v1/chat/completions" "$(body "$CHAT_S" bench-200)" 5 >/dev/null || true
+    done
+    wait "$LONG_PID" || true
+    result rss_long_kb "${samples[*]}"
+fi
+
+# ---------------------------------------------------------------------------------------
+if [ "$CRITERION" = 1 ]; then
+    log "criterion micro-benchmarks"
+    # The router is idle from here on; stop it so it does not share the cores.
+    stop_router
+    crit=(--warm-up-time 1 --measurement-time 3)
+    [ "$QUICK" = 1 ] && crit=(--warm-up-time 0.5 --measurement-time 1)
+    cargo bench --locked -q -p switchboard-protocol --bench stream -- "${crit[@]}" >"$WORK/crit-protocol.txt" 2>&1
+    cargo bench --locked -q -p switchboard-router --bench route -- "${crit[@]}" >"$WORK/crit-router.txt" 2>&1
+fi
+
+# ---------------------------------------------------------------------------------------
+log "report"
+mkdir -p "$(dirname "$OUT")"
+MACHINE_CPU=$(lscpu 2>/dev/null | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2; exit}')
+export MACHINE_CPU LOADGEN LONG DUR
+export MACHINE_CORES=$(nproc)
+export MACHINE_MEM=$(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)
+export MACHINE_KERNEL=$(uname -sr)
+export MACHINE_LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
+export LOADGEN_VERSION=$( { wrk --version 2>&1 || oha --version 2>&1; } | head -n1)
+export RUSTC_VERSION=$(rustc --version)
+export CRITERION_DIR=$CARGO_TARGET_DIR/criterion
+export CRITERION
+python3 "$ROOT/scripts/bench_report.py" "$RESULTS" "$OUT" >"$WORK/report.md"
+mv "$WORK/report.md" "$OUT"
+echo "wrote $OUT" >&2

@@ -1,0 +1,262 @@
+#!/usr/bin/env python3
+"""Turns the raw results of scripts/bench.sh into docs/benchmarks.md (markdown on stdout).
+
+Input: a file of `name value…` lines written by bench.sh; machine facts in the environment;
+criterion estimates under $CRITERION_DIR. A hand-written `## Analysis` section in the previous
+report (argv[2]) is carried over to the end of the new one.
+"""
+
+import datetime
+import json
+import os
+import sys
+
+
+def load(path):
+    raw = {}
+    with open(path) as f:
+        for line in f:
+            parts = line.rstrip("\n").split(" ", 1)
+            if len(parts) == 2:
+                raw[parts[0]] = parts[1]
+    return raw
+
+
+RAW = load(sys.argv[1])
+ROWS = []  # (check, measured, budget, ok)
+
+
+def check(what, measured, budget, ok):
+    ROWS.append((what, measured, budget, ok))
+
+
+def wrk(name):
+    """rps, p50 µs, p99 µs, errors — or None."""
+    v = RAW.get(name, "").split()
+    if len(v) != 4:
+        return None
+    return float(v[0]), float(v[1]), float(v[2]), int(v[3])
+
+
+def js(name):
+    try:
+        return json.loads(RAW[name])
+    except (KeyError, ValueError):
+        return None
+
+
+def us(x):
+    if x is None:
+        return "–"
+    if abs(x) >= 10000:
+        return "%.1f ms" % (x / 1000)
+    return "%.0f µs" % x
+
+
+def mb(kb):
+    return "%.1f MB" % (int(kb) / 1024)
+
+
+def verdict(ok):
+    return "✅ pass" if ok else "❌ miss"
+
+
+out = []
+w = out.append
+env = os.environ.get
+now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+w("# Benchmarks")
+w("")
+w("What Switchboard adds to a request, measured by `scripts/bench.sh` in one run, side by side")
+w("with calling the mock upstream (`crates/mock-upstream`) directly. Ratios and differences")
+w("measured in the same run are what the budget is about; absolute numbers depend on the machine.")
+w("")
+w("| | |")
+w("|---|---|")
+w("| Date | %s |" % now)
+w("| CPU | %s, %s cores |" % (env("MACHINE_CPU", "?"), env("MACHINE_CORES", "?")))
+w("| Memory | %s |" % env("MACHINE_MEM", "?"))
+w("| Kernel | %s |" % env("MACHINE_KERNEL", "?"))
+w("| Toolchain | %s |" % env("RUSTC_VERSION", "?"))
+w("| Load generator | %s (%s s per run); streams: `crates/server/examples/stream_load.rs` |"
+  % (env("LOADGEN_VERSION", env("LOADGEN", "?")), env("DUR", "?")))
+w("| Load average at the end | %s |" % env("MACHINE_LOAD", "?"))
+w("")
+w("Load generator, mock and router share the same cores, so at high concurrency the router")
+w("competes with its own load for CPU: the throughput ratio is a floor, not the router's limit.")
+w("")
+
+# ------------------------------------------------------------------------------------------
+w("## Non-streaming chat (OpenAI Chat client → OpenAI Chat upstream, bytes passed through)")
+w("")
+w("| Concurrency | Direct req/s | Router req/s | Ratio | Direct p50 | Router p50 | Added p50 | Direct p99 | Router p99 | Added p99 | Errors |")
+w("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+for c in (1, 16, 64, 256):
+    d, r = wrk("chat_c%d_direct" % c), wrk("chat_c%d_router" % c)
+    if not d or not r:
+        w("| %d | – | – | – | – | – | – | – | – | – | not run |" % c)
+        continue
+    w("| %d | %.0f | %.0f | %.2f× | %s | %s | %s | %s | %s | %s | %d / %d |" % (
+        c, d[0], r[0], r[0] / d[0], us(d[1]), us(r[1]), us(r[1] - d[1]),
+        us(d[2]), us(r[2]), us(r[2] - d[2]), d[3], r[3]))
+    if c == 1:
+        check("Added latency at concurrency 1 (p50)", us(r[1] - d[1]), "≤ 100 µs", r[1] - d[1] <= 100)
+    if c == 64:
+        check("Throughput at concurrency 64, router / direct", "%.2f×" % (r[0] / d[0]), "≥ 0.4×", r[0] / d[0] >= 0.4)
+        check("Added p99 at concurrency 64", us(r[2] - d[2]), "≤ 2 ms", r[2] - d[2] <= 2000)
+    if r[3]:
+        check("Errors through the router at concurrency %d" % c, str(r[3]), "0", False)
+w("")
+
+w("## Non-streaming translation")
+w("")
+w("Direct: the mock answering the client's own dialect. Router: the client's dialect translated")
+w("to an OpenAI Chat upstream and the answer translated back.")
+w("")
+w("| Client → upstream | Concurrency | Direct req/s | Router req/s | Ratio | Direct p50 | Router p50 | Added p50 | Added p99 |")
+w("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+for key, label in (("anth", "Anthropic → OpenAI Chat"), ("resp", "Responses → OpenAI Chat")):
+    for c in (1, 64):
+        d, r = wrk("%s_c%d_direct" % (key, c)), wrk("%s_c%d_router" % (key, c))
+        if not d or not r:
+            continue
+        w("| %s | %d | %.0f | %.0f | %.2f× | %s | %s | %s | %s |" % (
+            label, c, d[0], r[0], r[0] / d[0], us(d[1]), us(r[1]), us(r[1] - d[1]), us(r[2] - d[2])))
+w("")
+
+# ------------------------------------------------------------------------------------------
+w("## Streaming")
+w("")
+w("Sequential streamed requests (concurrency 1). Time to first byte: until the first body bytes")
+w("reach the client. The router reads ahead to the first content event before it commits (so an")
+w("empty or failing stream can still fail over), which is included here.")
+w("")
+w("| Stream | Direct TTFB p50 | Router TTFB p50 | Added | Direct total p50 | Router total p50 | Added |")
+w("|---|---:|---:|---:|---:|---:|---:|")
+for key, label in (("stream20", "Chat, 20 chunks"), ("stream200", "Chat, 200 chunks"),
+                   ("anth_stream20", "Anthropic → Chat, 20 chunks"),
+                   ("resp_stream20", "Responses → Chat, 20 chunks"),
+                   ("paced", "Chat, 20 chunks 5 ms apart")):
+    d, r = js(key + "_direct"), js(key + "_router")
+    if not d or not r:
+        continue
+    added = r["ttfb_p50_us"] - d["ttfb_p50_us"]
+    w("| %s | %s | %s | %s | %s | %s | %s |" % (
+        label, us(d["ttfb_p50_us"]), us(r["ttfb_p50_us"]), us(added),
+        us(d["total_p50_us"]), us(r["total_p50_us"]), us(r["total_p50_us"] - d["total_p50_us"])))
+    if key in ("stream20", "stream200"):
+        check("Added time to first byte, %s (p50)" % label, us(added), "≤ 1 ms", added <= 1000)
+d, r = js("paced_direct"), js("paced_router")
+if d and r:
+    de, re_ = d["events_p50_us"], r["events_p50_us"]
+    # Chunk timing relative to each stream's first event, so the read-ahead is not counted twice.
+    n = min(len(de), len(re_))
+    if n:
+        lag = max(abs((re_[i] - re_[0]) - (de[i] - de[0])) for i in range(n))
+        w("")
+        w("Chunk timing (5 ms apart upstream): the largest difference, over the %d events, between" % n)
+        w("when an event arrives through the router and directly, each measured from its stream's")
+        w("first event: **%s**." % us(lag))
+        check("Chunk timing through the router vs direct (no per-chunk buffering)", us(lag), "within 1 ms", lag <= 1000)
+w("")
+
+# ------------------------------------------------------------------------------------------
+w("## Memory and start-up")
+w("")
+w("| | Measured |")
+w("|---|---:|")
+if "startup_ms" in RAW:
+    w("| Start-up, existing data directory (launch → `/health` answers) | %s ms |" % RAW["startup_ms"])
+    w("| Start-up, first run (creates the database) | %s ms |" % RAW.get("startup_first_ms", "–"))
+if "rss_idle_kb" in RAW:
+    w("| RSS idle | %s |" % mb(RAW["rss_idle_kb"]))
+    check("RSS idle", mb(RAW["rss_idle_kb"]), "≤ 30 MB", int(RAW["rss_idle_kb"]) <= 30 * 1024)
+if "rss_streams_kb" in RAW:
+    opened = RAW.get("streams_open", "0")
+    w("| RSS with %s concurrent open streams | %s |" % (opened, mb(RAW["rss_streams_kb"])))
+    w("| RSS after those streams ended | %s |" % mb(RAW.get("rss_after_streams_kb", "0")))
+    check("RSS with 1,000 open streams (%s opened)" % opened, mb(RAW["rss_streams_kb"]), "≤ 150 MB",
+          int(RAW["rss_streams_kb"]) <= 150 * 1024 and opened == "1000")
+if "rss_long_kb" in RAW:
+    s = [int(x) for x in RAW["rss_long_kb"].split()]
+    w("| RSS every 10 s over 5 minutes at concurrency 64 | %s |" % ", ".join("%.0f" % (x / 1024) for x in s) + " MB")
+    # Growth after warm-up: the last minute against the second.
+    first, last = max(s[6:12]), max(s[-6:])
+    check("RSS growth over a 5-minute run (last minute vs second minute)",
+          "%+.1f MB" % ((last - first) / 1024), "none (≤ +5%)", last <= first * 1.05)
+else:
+    check("RSS growth over a 5-minute run", "not run (use `--long`)", "none", None)
+w("")
+
+# ------------------------------------------------------------------------------------------
+crit_dir = env("CRITERION_DIR", "")
+
+
+def estimate(group, bench):
+    """Mean time per iteration in ns, or None."""
+    path = os.path.join(crit_dir, group, bench, "new", "estimates.json")
+    try:
+        with open(path) as f:
+            return json.load(f)["mean"]["point_estimate"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def elements(group, bench):
+    path = os.path.join(crit_dir, group, bench, "new", "benchmark.json")
+    try:
+        with open(path) as f:
+            t = json.load(f).get("throughput") or {}
+            return t.get("Elements")
+    except (OSError, ValueError):
+        return None
+
+
+if env("CRITERION") == "1" and crit_dir:
+    w("## Micro-benchmarks (criterion, one core)")
+    w("")
+    w("| Benchmark | Time per iteration | Events/s |")
+    w("|---|---:|---:|")
+    dialects = ["openai_chat", "openai_responses", "anthropic", "gemini"]
+    rows = [("sse", "%s/%s" % (op, d)) for op in ("decode", "decode_whole", "encode") for d in ("openai_chat", "anthropic")]
+    rows += [("translate", "%s_to_%s" % (a, b)) for a in dialects for b in dialects if a != b]
+    for group, bench in rows:
+        t = estimate(group, bench.replace("/", os.sep))
+        n = elements(group, bench.replace("/", os.sep))
+        if t is None:
+            continue
+        rate = (n / (t / 1e9)) if n else None
+        w("| %s/%s | %s | %s |" % (group, bench, us(t / 1000), "{:,.0f}".format(rate) if rate else "–"))
+        if group == "translate" and bench in ("anthropic_to_openai_chat", "openai_chat_to_anthropic") and rate:
+            check("Translation %s (events/s, one core)" % bench.replace("_to_", " → "),
+                  "{:,.0f}".format(rate), "≥ 200,000", rate >= 200000)
+    sel = {}
+    health_names = {"healthy": "all keys healthy", "cooling10": "every tenth key cooling"}
+    for health, label in health_names.items():
+        for n in (10, 100, 1000):
+            t = estimate("route_key_" + health, str(n))
+            if t is not None:
+                sel[(health, n)] = t
+                w("| route + key selection, %s keys, %s | %s | – |" % (n, label, us(t / 1000)))
+    for health, label in health_names.items():
+        if (health, 10) in sel and (health, 1000) in sel:
+            ratio = sel[(health, 1000)] / sel[(health, 10)]
+            check("Key selection 1,000 vs 10 keys (%s)" % label, "%.2f×" % ratio, "≤ 2×", ratio <= 2)
+    w("")
+
+# ------------------------------------------------------------------------------------------
+summary = ["## Budget", "", "| Check | Measured | Budget | Result |", "|---|---:|---:|---|"]
+for what, measured, budget, ok in ROWS:
+    summary.append("| %s | %s | %s | %s |" % (what, measured, budget, "– not run" if ok is None else verdict(ok)))
+summary.append("")
+# The budget goes first, after the machine table.
+at = out.index("## Non-streaming chat (OpenAI Chat client → OpenAI Chat upstream, bytes passed through)")
+out[at:at] = summary
+# Keep the hand-written analysis of the previous report.
+if len(sys.argv) > 2 and os.path.exists(sys.argv[2]):
+    with open(sys.argv[2]) as f:
+        previous = f.read()
+    at = previous.find("\n## Analysis")
+    if at >= 0:
+        out.append(previous[at + 1:].rstrip("\n"))
+print("\n".join(out))
