@@ -289,7 +289,7 @@ export MACHINE_CORES=$(nproc)
 export MACHINE_MEM=$(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)
 export MACHINE_KERNEL=$(uname -sr)
 export MACHINE_LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
-export LOADGEN_VERSION=$( { wrk --version 2>&1 || oha --version 2>&1; } | head -n1)
+export LOADGEN_VERSION=$( { wrk --version 2>&1 || oha --version 2>&1; } | head -n1 | cut -d' ' -f1-2)
 export RUSTC_VERSION=$(rustc --version)
 export CRITERION_DIR=$CARGO_TARGET_DIR/criterion
 export CRITERION
