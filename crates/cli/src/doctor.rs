@@ -2,8 +2,6 @@
 //! directory, the master key and secrets file, the database, keys that cannot be used, routes
 //! that point nowhere, and whether the router is up and routing.
 
-#![allow(clippy::print_stdout)] // The report is the command's output.
-
 use std::time::Duration;
 
 use serde_json::Value;
@@ -28,17 +26,17 @@ struct Report {
 
 impl Report {
     fn ok(&mut self, what: &str) {
-        println!("  ok    {what}");
+        crate::say(&format!("  ok    {what}"));
     }
 
     fn warn(&mut self, what: &str) {
         self.warnings += 1;
-        println!("  warn  {what}");
+        crate::say(&format!("  warn  {what}"));
     }
 
     fn fail(&mut self, what: &str) {
         self.failures += 1;
-        println!("  FAIL  {what}");
+        crate::say(&format!("  FAIL  {what}"));
     }
 }
 
@@ -46,7 +44,10 @@ impl Report {
 pub async fn run(args: DoctorArgs) -> anyhow::Result<()> {
     let mut r = Report::default();
     let data_dir = args.data_dir.resolve()?;
-    println!("Switchboard doctor ({})", env!("CARGO_PKG_VERSION"));
+    crate::say(&format!(
+        "Switchboard doctor ({})",
+        env!("CARGO_PKG_VERSION")
+    ));
     if data_dir.is_dir() {
         r.ok(&format!("data directory {}", data_dir.display()));
     } else {
@@ -173,7 +174,7 @@ pub async fn run(args: DoctorArgs) -> anyhow::Result<()> {
 }
 
 fn finish(r: &Report) -> anyhow::Result<()> {
-    println!("{} failed, {} warnings", r.failures, r.warnings);
+    crate::say(&format!("{} failed, {} warnings", r.failures, r.warnings));
     if r.failures > 0 {
         anyhow::bail!("{} checks failed", r.failures);
     }

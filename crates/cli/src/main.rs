@@ -135,13 +135,12 @@ async fn serve(opts: Options) -> anyhow::Result<()> {
         .map(|k| k.expose().to_owned())
         .unwrap_or_default();
     let admin = handle.admin_token();
-    #[allow(clippy::print_stdout)] // The start banner is the command's output.
-    {
-        println!("Switchboard is running.");
-        println!("  Endpoint:   http://{addr}/v1");
-        println!("  Access key: {access}");
-        println!("  Dashboard:  http://{addr}/#token={}", admin.expose());
-    }
+    // The banner is the command's output; a closed stdout (a supervisor, `| head`) must not
+    // take the server down, so write errors are ignored.
+    say(&format!(
+        "Switchboard is running.\n  Endpoint:   http://{addr}/v1\n  Access key: {access}\n  Dashboard:  http://{addr}/#token={}",
+        admin.expose()
+    ));
     stop.wait().await;
     tracing::info!("shutting down: finishing requests in flight");
     handle.shutdown().await;
@@ -186,6 +185,13 @@ impl ShutdownSignal {
     }
 }
 
+/// Writes a line of the command's output to stdout, ignoring a closed pipe.
+pub(crate) fn say(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{text}").and_then(|()| out.flush());
+}
+
 /// Opens the store of `data_dir` the way the server does (master key from
 /// `SWITCHBOARD_MASTER_KEY` or the machine key file).
 pub(crate) async fn open_store(data_dir: &std::path::Path) -> anyhow::Result<Store> {
@@ -212,10 +218,8 @@ async fn keys(action: KeysAction, data_dir: PathBuf) -> anyhow::Result<()> {
         KeysAction::RotateAccess => store.rotate_local_token(LocalToken::AccessKey).await?,
     };
     store.close().await;
-    #[allow(clippy::print_stdout)] // Printing the credential is what the user asked for.
-    {
-        println!("{}", value.expose());
-    }
+    // Printing the credential is what the user asked for.
+    say(value.expose());
     Ok(())
 }
 

@@ -27,6 +27,8 @@ fn serve(dir: &std::path::Path, config: &std::path::Path) -> (Child, String) {
         .unwrap();
     let stdout = child.stdout.take().unwrap();
     let mut lines = BufReader::new(stdout).lines();
+    // The reader is dropped once the endpoint is known, closing the pipe while the banner is
+    // still being written: the server must not mind.
     let endpoint = loop {
         let line = lines.next().expect("serve printed its banner").unwrap();
         if let Some(rest) = line.trim().strip_prefix("Endpoint:") {
