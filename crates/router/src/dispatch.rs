@@ -390,9 +390,28 @@ impl Engine {
                     }
                 }
             }
-            if let Some(reply) = last_failure.take() {
+            if let Some(mut reply) = last_failure.take() {
                 let status = reply.status;
                 rec.finish(status, Some("every attempt failed".into()));
+                // A 429 always says when to come back: the provider's own hint, or else when the
+                // first of this route's keys leaves its cooldown.
+                if status == 429 && !reply.headers.contains_key(http::header::RETRY_AFTER) {
+                    let now = self.clock.now_ms();
+                    let providers: Vec<&str> =
+                        targets.iter().map(|t| t.provider.as_str()).collect();
+                    let earliest = self
+                        .health
+                        .entries()
+                        .into_iter()
+                        .filter(|e| providers.contains(&e.provider.as_str()))
+                        .filter_map(|e| e.until_ms)
+                        .filter(|u| *u > now)
+                        .min();
+                    if let Some(until) = earliest {
+                        let secs = u64::try_from(until - now).unwrap_or(0).div_ceil(1000);
+                        reply = reply.with_retry_after(secs);
+                    }
+                }
                 return reply;
             }
             // Nothing was tried: every candidate is blocked.

@@ -709,3 +709,20 @@ async fn t14_the_breaker_opens_when_a_provider_fails_every_request() {
     assert!(r.headers().contains_key("retry-after"));
     assert_eq!(sb.mock.request_count(), before);
 }
+
+#[tokio::test]
+async fn a_relayed_429_without_a_hint_still_says_when_to_come_back() {
+    let sb = Sb::start(|mock| {
+        provider_toml("p1", mock, &[A])
+            + "[[routes]]\nalias = \"m\"\ntargets = [{ provider = \"p1\", model = \"x\" }]\n"
+    })
+    .await;
+    sb.mock.push_fault_for_key(A, Fault::status(429));
+    let r = ask(&sb, 0).await;
+    assert_eq!(r.status(), 429);
+    let default_secs = sb.handle().engine().health.policy().rate_limited_ms / 1000;
+    assert_eq!(
+        r.headers()["retry-after"],
+        default_secs.to_string().as_str()
+    );
+}
