@@ -32,6 +32,9 @@ echo "--- npm test (vitest)"
 npm --prefix ui test
 
 echo "--- cargo build (switchboard, mock upstream)"
+# The server decides at build time whether a built dashboard exists; make it look again now
+# that `npm run build` has (re)written ui/dist, whatever an earlier build saw.
+touch crates/server/build.rs
 cargo build --locked -p switchboard-cli -p switchboard-mock-upstream
 
 echo "--- browser end-to-end"
