@@ -453,28 +453,14 @@ fn image_block(img: &Image) -> Value {
 // Responses (non-streaming)
 
 pub(crate) fn decode_response(body: &[u8]) -> Result<ir::Response, ClientError> {
-    let o = parse_object(body).map_err(crate::translate::bad_upstream)?;
-    if let Some(err) = get(&o, "error") {
-        return Err(upstream_error(Dialect::Anthropic, 502, err));
-    }
-    let mut resp = ir::Response {
-        id: get(&o, "id")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned(),
-        model: get(&o, "model")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned(),
-        stop_reason: get(&o, "stop_reason")
-            .and_then(Value::as_str)
-            .map(stop_from_wire),
-        usage: get(&o, "usage")
-            .and_then(|u| serde_json::from_value::<AnthropicUsageWire>(u.clone()).ok())
-            .map(|u| u.to_usage())
-            .unwrap_or_default(),
-        ..Default::default()
-    };
+    let (o, mut resp) = crate::translate::response_envelope(Dialect::Anthropic, body)?;
+    resp.stop_reason = get(&o, "stop_reason")
+        .and_then(Value::as_str)
+        .map(stop_from_wire);
+    resp.usage = get(&o, "usage")
+        .and_then(|u| serde_json::from_value::<AnthropicUsageWire>(u.clone()).ok())
+        .map(|u| u.to_usage())
+        .unwrap_or_default();
     for (i, b) in get(&o, "content")
         .and_then(Value::as_array)
         .into_iter()

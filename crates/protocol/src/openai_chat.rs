@@ -511,22 +511,8 @@ fn encode_assistant(parts: &[Part], with_reasoning: bool) -> Value {
 // Responses (non-streaming)
 
 pub(crate) fn decode_response(body: &[u8]) -> Result<ir::Response, ClientError> {
-    let o = parse_object(body).map_err(crate::translate::bad_upstream)?;
-    if let Some(err) = get(&o, "error") {
-        return Err(upstream_error(Dialect::OpenaiChat, 502, err));
-    }
-    let mut resp = ir::Response {
-        id: get(&o, "id")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned(),
-        model: get(&o, "model")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned(),
-        usage: passthrough::openai_chat_usage(body).unwrap_or_default(),
-        ..Default::default()
-    };
+    let (o, mut resp) = crate::translate::response_envelope(Dialect::OpenaiChat, body)?;
+    resp.usage = passthrough::openai_chat_usage(body).unwrap_or_default();
     let choice = get(&o, "choices")
         .and_then(|c| c.get(0))
         .and_then(Value::as_object);

@@ -450,25 +450,11 @@ fn summary_json(text: &str) -> Value {
 // Responses (non-streaming)
 
 pub(crate) fn decode_response(body: &[u8]) -> Result<ir::Response, ClientError> {
-    let o = parse_object(body).map_err(crate::translate::bad_upstream)?;
-    if let Some(err) = get(&o, "error") {
-        return Err(upstream_error(Dialect::OpenaiResponses, 502, err));
-    }
-    let mut resp = ir::Response {
-        id: get(&o, "id")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned(),
-        model: get(&o, "model")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned(),
-        usage: get(&o, "usage")
-            .and_then(|u| serde_json::from_value::<ResponsesUsageWire>(u.clone()).ok())
-            .map(|u| u.to_usage())
-            .unwrap_or_default(),
-        ..Default::default()
-    };
+    let (o, mut resp) = crate::translate::response_envelope(Dialect::OpenaiResponses, body)?;
+    resp.usage = get(&o, "usage")
+        .and_then(|u| serde_json::from_value::<ResponsesUsageWire>(u.clone()).ok())
+        .map(|u| u.to_usage())
+        .unwrap_or_default();
     for item in get(&o, "output")
         .and_then(Value::as_array)
         .into_iter()

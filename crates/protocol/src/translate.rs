@@ -272,6 +272,30 @@ pub(crate) fn error_message(err: &Value) -> String {
     }
 }
 
+/// The envelope the OpenAI Chat, Responses and Anthropic responses share: the parsed object
+/// (or the upstream's in-band error, as the error), and a response with its `id` and `model`.
+pub(crate) fn response_envelope(
+    dialect: Dialect,
+    body: &[u8],
+) -> Result<(crate::lenient::Obj, ir::Response), ClientError> {
+    let o = crate::lenient::parse_object(body).map_err(bad_upstream)?;
+    if let Some(err) = crate::lenient::get(&o, "error") {
+        return Err(upstream_error(dialect, 502, err));
+    }
+    let text = |key: &str| {
+        crate::lenient::get(&o, key)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let resp = ir::Response {
+        id: text("id"),
+        model: text("model"),
+        ..Default::default()
+    };
+    Ok((o, resp))
+}
+
 /// An upstream body we could not read is the upstream's fault, not the client's.
 pub(crate) fn bad_upstream(e: ClientError) -> ClientError {
     ClientError::new(
