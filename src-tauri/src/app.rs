@@ -236,6 +236,7 @@ fn setup(app: &AppHandle, to_tray: bool) -> Result<(), Box<dyn std::error::Error
     let tasks = vec![
         tauri::async_runtime::spawn(watch_health(app.clone(), stop.clone())),
         tauri::async_runtime::spawn(check_updates_daily(app.clone(), stop.clone())),
+        tauri::async_runtime::spawn(install_when_asked(app.clone(), stop.clone())),
         tauri::async_runtime::spawn(free_idle_webview(app.clone(), stop)),
     ];
     if let Ok(mut t) = state.tasks.lock() {
@@ -524,7 +525,7 @@ fn announce_update(app: &AppHandle, status: &UpdateStatus, asked: bool) {
             subjects: vec![],
         },
         UpdateStatus::Error { message, .. } if asked => Notice {
-            summary: "Update check failed".into(),
+            summary: "Update failed".into(),
             body: message.clone(),
             link: String::new(),
             subjects: vec![],
@@ -552,6 +553,23 @@ async fn check_updates_daily(app: AppHandle, stop: CancellationToken) {
             announce_update(&app, &status, false);
         }
         wait = Duration::from_secs(24 * 60 * 60);
+    }
+}
+
+/// The dashboard's "Install and restart" (`POST /api/v1/update/install`): installs the update
+/// this app verified, as the tray's Install item does.
+async fn install_when_asked(app: AppHandle, stop: CancellationToken) {
+    let state = app.state::<AppState>();
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = state.shell.host_app().install_requested() => {}
+        }
+        if let Err(e) = updates::install(&app).await {
+            tracing::warn!(error = %e, "update from the dashboard not installed");
+            announce_update(&app, &state.updates.status(), true);
+        }
+        refresh_tray(&app).await;
     }
 }
 
@@ -651,13 +669,13 @@ async fn set_routing(app: AppHandle, on: bool) -> Result<AppStatus, String> {
     Ok(status(&app).await)
 }
 
-/// Page names are plain words (`keys`, `integrations`, `keys?focus=3`): nothing that could
+/// Page names are plain words (`keys`, `integrations`, `keys?focus=3,5`): nothing that could
 /// turn into another origin or script.
 fn valid_page(page: &str) -> bool {
     page.len() <= 64
         && page
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_?=&".contains(&b))
+            .all(|b| b.is_ascii_alphanumeric() || b"-_?=&,".contains(&b))
 }
 
 #[tauri::command]
@@ -768,6 +786,7 @@ mod tests {
     fn pages_are_plain_words() {
         assert!(valid_page("keys"));
         assert!(valid_page("keys?focus=12"));
+        assert!(valid_page("keys?focus=12,13"));
         assert!(!valid_page("//evil.example"));
         assert!(!valid_page("javascript:alert(1)"));
         assert!(!valid_page("<img>"));

@@ -97,7 +97,7 @@ pub struct Incident {
 pub struct Notice {
     pub summary: String,
     pub body: String,
-    /// The dashboard location a click opens (URL fragment, e.g. `#/keys?focus=12`).
+    /// The dashboard location a click opens (URL fragment, e.g. `#/keys?focus=12,13`).
     pub link: String,
     /// Every key and alias the notice names, in order.
     pub subjects: Vec<String>,
@@ -245,10 +245,11 @@ pub fn compose(mut incidents: Vec<Incident>) -> Option<Notice> {
             Subject::Alias(_) => None,
         })
         .collect();
-    let link = match keys.as_slice() {
-        [one] => format!("#/keys?focus={one}"),
-        [] => "#/routes".to_owned(),
-        _ => "#/keys".to_owned(),
+    let link = if keys.is_empty() {
+        "#/routes".to_owned()
+    } else {
+        let ids: Vec<String> = keys.iter().map(i64::to_string).collect();
+        format!("#/keys?focus={}", ids.join(","))
     };
     Some(Notice {
         summary,
@@ -328,7 +329,7 @@ mod tests {
             n.body
                 .contains("mock/a, mock/b, mock/c, mock/d, mock/e are rate limited")
         );
-        assert_eq!(n.link, "#/keys");
+        assert_eq!(n.link, "#/keys?focus=0,1,2,3,4");
         assert_eq!(c.poll(t0 + ms(5000)), None, "nothing left");
     }
 
@@ -372,7 +373,7 @@ mod tests {
         );
         let n = c.poll(t0 + ms(1100)).unwrap();
         assert_eq!(n.subjects, ["p/c", "p/b"]);
-        assert_eq!(n.link, "#/keys");
+        assert_eq!(n.link, "#/keys?focus=3,2");
     }
 
     #[test]

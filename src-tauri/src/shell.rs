@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 use switchboard_router::Secret;
-use switchboard_server::{Options, StartError, Switchboard, SwitchboardHandle};
+use switchboard_server::{HostApp, Options, StartError, Switchboard, SwitchboardHandle};
 use switchboard_store::SecretStore;
 use switchboard_store::secrets::keychain::SecretBackendStatus;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -64,6 +64,8 @@ pub struct Shell {
     settings_path: PathBuf,
     settings: Mutex<DesktopSettings>,
     secrets: Secrets,
+    /// What the dashboard shows about the app (update, keychain); outlives engine restarts.
+    host_app: Arc<HostApp>,
     engine: RwLock<Option<SwitchboardHandle>>,
     problem: Mutex<Option<StartProblem>>,
     /// Bumped on every successful start, so health subscribers know to resubscribe.
@@ -83,11 +85,20 @@ impl Shell {
             tracing::warn!(error = %e, "desktop settings unreadable; using defaults");
             DesktopSettings::default()
         });
+        let host_app = Arc::new(HostApp::default());
+        host_app.set_secret_store_note(
+            secrets
+                .status
+                .reason
+                .as_ref()
+                .map(|why| format!("{} unavailable ({why})", secrets.status.keychain)),
+        );
         Shell {
             launch,
             settings_path,
             settings: Mutex::new(settings),
             secrets,
+            host_app,
             engine: RwLock::new(None),
             problem: Mutex::new(None),
             generation: AtomicU64::new(0),
@@ -117,6 +128,10 @@ impl Shell {
 
     pub fn secrets_status(&self) -> &SecretBackendStatus {
         &self.secrets.status
+    }
+
+    pub fn host_app(&self) -> &HostApp {
+        &self.host_app
     }
 
     /// The port the router uses (or would use).
@@ -149,6 +164,7 @@ impl Shell {
         opts.access_key = self.launch.access_key.clone();
         opts.admin_token = self.launch.admin_token.clone();
         opts.secrets = Some(self.secrets.store.clone());
+        opts.host_app = self.host_app.clone();
         opts.shutdown_grace = Duration::from_secs(5);
         match Switchboard::start(opts).await {
             Ok(handle) => {
@@ -504,6 +520,53 @@ mod tests {
         assert!(answers(other).await);
         assert_eq!(f.shell.settings().port, other);
         assert_eq!(f.shell.problem(), None);
+        f.shell.stop().await;
+    }
+
+    /// `GET /api/v1/status` as the dashboard reads it (admin token from the dashboard URL).
+    async fn dashboard_status(shell: &Shell) -> serde_json::Value {
+        let url = shell.dashboard_url(None).await.unwrap();
+        let token = url::form_urlencoded::parse(url.fragment().unwrap().as_bytes())
+            .find(|(k, _)| k == "token")
+            .unwrap()
+            .1
+            .into_owned();
+        let addr = format!("127.0.0.1:{}", url.port().unwrap());
+        let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let req = format!(
+            "GET /api/v1/status HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+        );
+        s.write_all(req.as_bytes()).await.unwrap();
+        let mut resp = String::new();
+        s.read_to_string(&mut resp).await.unwrap();
+        let (head, body) = resp.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        serde_json::from_str(body).unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_dashboard_shows_the_keychain_fallback_and_a_verified_update_across_restarts() {
+        let f = shell_on(free_port());
+        f.shell.start().await.unwrap();
+        let status = dashboard_status(&f.shell).await;
+        assert_eq!(status["secret_store"], "encrypted_file");
+        assert_eq!(
+            status["secret_store_note"],
+            "Secret Service unavailable (test)"
+        );
+        assert_eq!(status["update"], serde_json::Value::Null);
+        f.shell
+            .host_app()
+            .announce_update(Some(switchboard_server::UpdateNotice {
+                version: "9.9.9".into(),
+                notes: None,
+            }));
+        // A port change restarts the engine; the announcement belongs to the app.
+        f.shell.change_port(free_port()).await.unwrap();
+        assert_eq!(
+            dashboard_status(&f.shell).await["update"]["version"],
+            "9.9.9"
+        );
         f.shell.stop().await;
     }
 

@@ -7,6 +7,7 @@
 use std::sync::Mutex;
 
 use serde::Serialize;
+use switchboard_server::UpdateNotice;
 use tauri::{AppHandle, Manager};
 use tauri_plugin_updater::{Update, UpdaterExt};
 
@@ -35,6 +36,19 @@ pub enum UpdateStatus {
     },
 }
 
+impl UpdateStatus {
+    /// What the dashboard shows: only a verified update.
+    fn notice(&self) -> Option<UpdateNotice> {
+        match self {
+            UpdateStatus::Available { version, notes } => Some(UpdateNotice {
+                version: version.clone(),
+                notes: notes.clone(),
+            }),
+            _ => None,
+        }
+    }
+}
+
 /// The verified update waiting for confirmation.
 #[derive(Default)]
 pub struct Staged {
@@ -52,6 +66,13 @@ impl Staged {
             *st = s;
         }
     }
+}
+
+/// Records a check's outcome for the window and the tray, and tells the dashboard.
+fn publish(app: &AppHandle, status: &UpdateStatus) {
+    let state = app.state::<AppState>();
+    state.updates.set(status.clone());
+    state.shell.host_app().announce_update(status.notice());
 }
 
 fn now_ms() -> i64 {
@@ -120,7 +141,7 @@ pub async fn check(app: &AppHandle) -> UpdateStatus {
             }
         }
     };
-    state.updates.set(status.clone());
+    publish(app, &status);
     status
 }
 
@@ -136,7 +157,17 @@ pub async fn install(app: &AppHandle) -> Result<(), String> {
     let Some((update, bytes)) = staged else {
         return Err("no verified update is waiting; check for updates first".to_owned());
     };
-    update.install(&bytes).map_err(|e| e.to_string())?;
+    if let Err(e) = update.install(&bytes) {
+        let message = format!("update {} not installed: {e}", update.version);
+        publish(
+            app,
+            &UpdateStatus::Error {
+                message: message.clone(),
+                checked_at_ms: now_ms(),
+            },
+        );
+        return Err(message);
+    }
     tracing::info!(version = %update.version, "update installed; restarting");
     state.shell.stop().await;
     app.restart()

@@ -5,8 +5,9 @@ Run by scripts/desktop-test.sh inside Xvfb and `dbus-run-session` (see that scri
 environment: isolated HOME and XDG dirs, a notification server, gnome-keyring or none).
 
     e2e.py keychain   launch, /health, dashboard screenshot, routing switch, autostart,
-                      coalesced notification, signed updates, single instance, close → tray
-    e2e.py nokeychain the encrypted-file fallback is used and reported
+                      coalesced notification and its click, signed updates (and the dashboard's
+                      "update available"), single instance, close → tray
+    e2e.py nokeychain the encrypted-file fallback is used and reported (app page, dashboard)
 
 Each check prints `PASS name` or `FAIL name: why`; the exit code is the number of failures.
 """
@@ -378,9 +379,30 @@ def main_keychain():
               len(health_notes) == 1 and all(f"mock/{k}" in one for k in ("alpha", "bravo", "charlie")),
               f"{len(health_notes)} notifications: {one[:400]!r}")
 
+        # Click it: the notification server reports the default action; the app opens the
+        # dashboard on the three keys.
+        clicked = subprocess.run(["dunstctl", "action", "0"], capture_output=True, text=True, timeout=10)
+        on_keys = wait_for(lambda: "/providers?focus=" in driver.current_url, 20)
+        focused = wait_for(lambda: sorted(
+            e.get_attribute("data-key-label")
+            for e in driver.find_elements(By.CSS_SELECTOR, 'tr[data-focused="true"]')) or None, 15) or []
+        check("notifications: clicking one opens the dashboard on the keys it names",
+              on_keys and focused == ["alpha", "bravo", "charlie"] and "#token=" not in driver.current_url,
+              f"dunstctl rc={clicked.returncode} {clicked.stderr.strip()!r} url={driver.current_url} focused={focused}")
+        driver.save_screenshot(str(ART / "dashboard-notification-click.png"))
+        check("back to the app page after the click", to_app_page(driver), driver.current_url)
+
         state, text = run_update_check(driver)
         check("updater: a newer version signed with the test key is detected and verified",
               state == "available" and "9.9.9" in text, f"{state}: {text}")
+        el(driver, "#open-dashboard").click()
+        banner = wait_for(lambda: driver.current_url.startswith(f"http://127.0.0.1:{port}/")
+                          and text_of(driver, '[data-testid="update-banner"]'), 20) or ""
+        check("updater: the dashboard shows the verified update with an install button",
+              "Switchboard 9.9.9 is available" in banner and "Install and restart" in banner,
+              f"url={driver.current_url} banner={banner!r}")
+        driver.save_screenshot(str(ART / "dashboard-update-available.png"))
+        check("back to the app page after the dashboard", to_app_page(driver), driver.current_url)
         serve_manifest("flipped", update_port)
         state, text = run_update_check(driver)
         check("updater: an artifact with a flipped byte is refused",
@@ -429,6 +451,11 @@ def main_nokeychain():
         check("keychain: without a Secret Service the encrypted-file store is used and reported",
               code == "keychain_unavailable" and "encrypted file" in text and (data_dir / "secrets.enc").exists(),
               f"code={code} text={text!r}")
+        el(driver, "#onboarding-done").click()
+        note = wait_for(lambda: driver.current_url.startswith(f"http://127.0.0.1:{port}/")
+                        and text_of(driver, '[data-testid="secret-store-note"]'), 20) or ""
+        check("keychain: the dashboard says the keys are in the encrypted file, and why",
+              "encrypted file" in note and "Secret Service unavailable" in note, f"note={note!r}")
     finally:
         app.stop()
 

@@ -315,6 +315,23 @@ test("the dashboard, end to end", async (t) => {
     await page.getByText("3 requests · last 30 min").waitFor();
   });
 
+  await t.test("opens on the keys a desktop notification names (deep link in the fragment)", async () => {
+    const keys = await admin("/api/v1/keys");
+    const beta = keys.find((k) => k.label === "beta");
+    const focused = page.locator('tr[data-focused="true"]');
+    // Only the fragment changes (the app re-points an open dashboard): no reload.
+    await page.goto(`${base}/#token=${ADMIN}&page=keys&focus=${beta.id}`);
+    await page.waitForURL((u) => u.pathname === "/providers" && u.search === `?focus=${beta.id}` && u.hash === "");
+    await focused.first().waitFor();
+    assert.deepEqual(await focused.evaluateAll((rows) => rows.map((r) => r.dataset.keyLabel)), ["beta"]);
+    // A full load from another path, naming every key.
+    await page.goto(`${base}/usage#token=${ADMIN}&page=keys&focus=${keys.map((k) => k.id).join(",")}`);
+    await page.waitForURL((u) => u.pathname === "/providers" && u.hash === "");
+    await page.waitForFunction((n) => document.querySelectorAll('tr[data-focused="true"]').length === n, keys.length, { timeout: TIMEOUT });
+    await shot("providers-focused-keys");
+    await go("/");
+  });
+
   await t.test("renders a provider named like HTML as inert text", async () => {
     await go("/providers");
     await page.getByRole("button", { name: "Add provider" }).first().click();

@@ -1,7 +1,8 @@
 import { type ReactNode, useEffect, useState } from "react";
 import { Activity, BarChart3, Blocks, FlaskConical, KeyRound, LayoutDashboard, Moon, Route as RouteIcon, Settings as SettingsIcon, Sun, Waypoints } from "lucide-react";
 import { ToastProvider } from "./components/Toasts";
-import { Link, useLocation } from "./lib/router";
+import { UpdateBanner } from "./components/UpdateBanner";
+import { Link, navigate, useLocation } from "./lib/router";
 import { getAdminToken, setAdminToken, setUnauthorizedHandler } from "./api/client";
 import { bootstrapToken, clearToken, saveToken } from "./lib/token";
 import { applyTheme, resolveTheme, storedTheme, type ThemeChoice } from "./lib/theme";
@@ -56,11 +57,14 @@ export function App() {
     resetQueries();
     setToken(t);
   };
-  // A dashboard link (`#token=…`) opened in a tab that already shows the dashboard.
+  // A dashboard link (`#token=…&page=…`) opened in a tab that already shows the dashboard:
+  // the desktop app re-points an open window by changing only the fragment.
   useEffect(() => {
     const onHash = () => {
-      if (!window.location.hash.includes("token=")) return;
+      const hash = window.location.hash;
+      if (!hash.includes("token=") && !hash.includes("page=")) return;
       const t = bootstrapToken();
+      navigate(window.location.pathname + window.location.search, { replace: true });
       if (t && t !== getAdminToken()) signIn(t);
     };
     window.addEventListener("hashchange", onHash);
@@ -125,6 +129,7 @@ function Shell() {
         </div>
       </nav>
       <main className="main" id="main">
+        <UpdateBanner />
         {page ? (
           page.render()
         ) : (

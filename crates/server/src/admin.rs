@@ -30,6 +30,7 @@ use switchboard_store::{
 use tokio_stream::wrappers::BroadcastStream;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
+use crate::host::UpdateNotice;
 use crate::state::AppState;
 
 type St = State<Arc<AppState>>;
@@ -149,6 +150,10 @@ pub struct Status {
     in_flight: u64,
     /// Where secrets are kept: `os_keychain`, `encrypted_file`.
     secret_store: String,
+    /// Why secrets are not in the OS keychain, when the desktop app could not use it.
+    secret_store_note: Option<String>,
+    /// A verified update of the desktop app, waiting for `POST /api/v1/update/install`.
+    update: Option<UpdateNotice>,
     started_at_ms: i64,
     keys_healthy: usize,
     keys_cooling: usize,
@@ -173,6 +178,8 @@ pub async fn status(State(s): St, headers: http::HeaderMap) -> ApiResult<Status>
         routes: snap.routes.len(),
         in_flight: s.engine.in_flight(),
         secret_store: s.store.secret_store_kind().as_str().to_owned(),
+        secret_store_note: s.host_app.secret_store_note(),
+        update: s.host_app.update(),
         started_at_ms: s.started_at_ms,
         keys_healthy: states
             .iter()
@@ -203,6 +210,21 @@ pub async fn set_routing(State(s): St, Body400(r): Body400<Routing>) -> ApiResul
         .put_value("routing_enabled", &serde_json::json!(r.enabled))
         .await?;
     Ok(Json(r))
+}
+
+/// Installs the update the desktop app announced in `status.update` (it verified the
+/// signature; it verifies again, installs and restarts). 409 when no update is waiting,
+/// always so on a headless server.
+#[utoipa::path(post, path = "/api/v1/update/install", responses((status = 202, body = UpdateNotice), (status = 409, body = ErrorBody)))]
+pub async fn install_update(State(s): St) -> Result<(StatusCode, Json<UpdateNotice>), AdminError> {
+    let update = s.host_app.request_install().ok_or_else(|| {
+        AdminError::new(
+            StatusCode::CONFLICT,
+            "no verified update is waiting (updates are installed by the desktop app)",
+        )
+    })?;
+    tracing::info!(version = %update.version, "update install requested from the dashboard");
+    Ok((StatusCode::ACCEPTED, Json(update)))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1074,6 +1096,7 @@ pub async fn presets() -> Json<&'static [Preset]> {
     paths(
         status,
         set_routing,
+        install_update,
         list_providers,
         get_provider,
         put_provider,
@@ -1116,6 +1139,7 @@ pub async fn presets() -> Json<&'static [Preset]> {
         ErrorBody,
         ErrorDetail,
         Status,
+        UpdateNotice,
         Routing,
         Provider,
         KeyInfo,

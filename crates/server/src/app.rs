@@ -23,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 use crate::admin;
 use crate::config_file::{ConfigFileError, FileConfig};
 use crate::guard::{GuardConfig, guard};
+use crate::host::HostApp;
 use crate::ingress;
 use crate::integrations_api;
 use crate::listener::{ListenLimits, Listener};
@@ -57,6 +58,9 @@ pub struct Options {
     /// Home directory and variables the Integrations API finds AI tools with; `None`: this
     /// process's environment.
     pub tool_env: Option<switchboard_integrations::Env>,
+    /// What the hosting app (the desktop shell) reports to the dashboard; shared so it
+    /// outlives an engine restart.
+    pub host_app: Arc<HostApp>,
 }
 
 impl Options {
@@ -78,6 +82,7 @@ impl Options {
             clock: Arc::new(SystemClock),
             open_metrics: false,
             tool_env: None,
+            host_app: Arc::default(),
         }
     }
 }
@@ -214,6 +219,7 @@ impl Switchboard {
                     .unwrap_or_else(switchboard_integrations::Env::from_process),
                 opts.data_dir.join("integrations"),
             ),
+            host_app: opts.host_app.clone(),
         });
         let background = CancellationToken::new();
         let mut tasks = tokio::task::JoinSet::new();
@@ -280,6 +286,7 @@ fn router(state: Arc<AppState>) -> Router {
     let admin = Router::new()
         .route("/api/v1/status", get(admin::status))
         .route("/api/v1/routing", axum::routing::put(admin::set_routing))
+        .route("/api/v1/update/install", post(admin::install_update))
         .route(
             "/api/v1/providers",
             get(admin::list_providers).post(admin::put_provider),

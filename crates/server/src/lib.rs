@@ -10,6 +10,7 @@ mod app;
 pub mod config_file;
 mod dashboard;
 mod guard;
+mod host;
 mod ingress;
 mod integrations_api;
 mod listener;
@@ -19,5 +20,6 @@ pub mod transfer;
 
 pub use app::{Options, StartError, Switchboard, SwitchboardHandle};
 pub use guard::GuardConfig;
+pub use host::{HostApp, UpdateNotice};
 pub use state::openapi_json;
 pub use switchboard_integrations::Env as ToolEnv;

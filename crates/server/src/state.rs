@@ -28,6 +28,7 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Where the Integrations API finds AI tools and keeps their backups.
     pub tools: crate::integrations_api::ToolsConfig,
+    pub host_app: Arc<crate::host::HostApp>,
 }
 
 impl AppState {

@@ -491,6 +491,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/update/install": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Installs the update the desktop app announced in `status.update` (it verified the
+         *     signature; it verifies again, installs and restarts). 409 when no update is waiting,
+         *     always so on a headless server.
+         */
+        post: operations["install_update"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/usage": {
         parameters: {
             query?: never;
@@ -1038,6 +1059,9 @@ export interface components {
             in_flight: number;
             /** @description Where secrets are kept: `os_keychain`, `encrypted_file`. */
             secret_store: string;
+            /** @description Why secrets are not in the OS keychain, when the desktop app could not use it. */
+            secret_store_note?: string | null;
+            update?: null | components["schemas"]["UpdateNotice"];
             /** Format: int64 */
             started_at_ms: number;
             keys_healthy: number;
@@ -1143,6 +1167,12 @@ export interface components {
              *     `deleted` (the file was ours) or `unchanged`.
              */
             restored: string;
+        };
+        /** @description A verified update waiting for the user's confirmation. */
+        UpdateNotice: {
+            version: string;
+            /** @description Release notes from the update manifest. */
+            notes?: string | null;
         };
         UsagePoint: {
             /** Format: int64 */
@@ -2130,6 +2160,33 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Status"];
+                };
+            };
+        };
+    };
+    install_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UpdateNotice"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };

@@ -41,6 +41,16 @@ export function Countdown({ untilMs }: { untilMs: number }) {
   return <span className="tnum" data-countdown>{formatCountdown(untilMs - now)}</span>;
 }
 
+/** Why the desktop app keeps keys in the encrypted file instead of the OS keychain. */
+export function SecretStoreNote({ note }: { note?: string | null }) {
+  if (!note) return null;
+  return (
+    <div className="callout" role="note" data-testid="secret-store-note">
+      <div>Keys are kept in the encrypted file because the OS keychain is not available: {note}</div>
+    </div>
+  );
+}
+
 export function Pill({ color = "", children, title }: { color?: string; children: ReactNode; title?: string }) {
   return (
     <span className={`pill ${color}`} title={title}>

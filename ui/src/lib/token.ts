@@ -1,5 +1,8 @@
 // The admin token: taken from the URL fragment at first load (`#token=…`, never sent to the
-// server), kept in localStorage, and removed from the address bar.
+// server), kept in localStorage, and removed from the address bar. A deep link in the same
+// fragment (`&page=keys&focus=3`) becomes the dashboard path it names.
+
+import { takeDeepLink } from "./deeplink";
 
 export const TOKEN_KEY = "switchboard.adminToken";
 
@@ -8,10 +11,13 @@ export function bootstrapToken(loc: Location = window.location, storage: Storage
   const hash = loc.hash.startsWith("#") ? loc.hash.slice(1) : loc.hash;
   const params = new URLSearchParams(hash);
   const fromUrl = params.get("token");
-  if (fromUrl !== null) {
+  if (fromUrl !== null || params.has("page")) {
     params.delete("token");
+    const target = takeDeepLink(params) ?? loc.pathname + loc.search;
     const rest = params.toString();
-    history.replaceState(history.state, "", loc.pathname + loc.search + (rest ? `#${rest}` : ""));
+    history.replaceState(history.state, "", target + (rest ? `#${rest}` : ""));
+  }
+  if (fromUrl !== null) {
     const token = fromUrl.trim();
     if (token) {
       storage.setItem(TOKEN_KEY, token);

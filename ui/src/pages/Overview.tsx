@@ -1,7 +1,7 @@
 import { useMemo, useState } from "react";
 import { ArrowRightLeft, Eye, EyeOff, HeartPulse, KeyRound, Plus, Radio, Zap } from "lucide-react";
 import { PageHeader } from "../components/PageHeader";
-import { Card, CopyButton, EmptyState, ErrorNote, Pill, Skeleton, SkeletonRows, StatePill, Switch } from "../components/ui";
+import { Card, CopyButton, EmptyState, ErrorNote, Pill, SecretStoreNote, Skeleton, SkeletonRows, StatePill, Switch } from "../components/ui";
 import { KeyActions } from "../components/KeyActions";
 import { Sparkline } from "../components/Charts";
 import { useToast } from "../components/Toasts";
@@ -27,6 +27,7 @@ export function Overview() {
         )}
       </PageHeader>
       <div className="content">
+        <SecretStoreNote note={status.data?.secret_store_note} />
         {status.data && status.data.providers === 0 && (
           <Card>
             <EmptyState

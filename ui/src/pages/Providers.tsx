@@ -11,6 +11,7 @@ import type { KeyView, Preset, Provider } from "../api/types";
 import { invalidate } from "../lib/query";
 import { humanize } from "../lib/format";
 import { setQuery, useLocation } from "../lib/router";
+import { parseFocus } from "../lib/deeplink";
 
 export const DIALECTS: { id: string; label: string }[] = [
   { id: "openai_chat", label: "OpenAI Chat Completions" },
@@ -27,6 +28,13 @@ export function Providers() {
   const { query } = useLocation();
   const adding = query.get("add") === "1";
   const setAdding = (v: boolean) => setQuery({ add: v ? "1" : null });
+  // `?focus=3,5`: the keys a desktop notification named, highlighted and scrolled to.
+  const focusParam = query.get("focus");
+  const focus = useMemo(() => new Set(parseFocus(focusParam)), [focusParam]);
+  const keysLoaded = keys.data !== undefined;
+  useEffect(() => {
+    if (keysLoaded && focus.size) document.querySelector('tr[data-focused="true"]')?.scrollIntoView({ block: "center" });
+  }, [focus, keysLoaded]);
   return (
     <>
       <PageHeader title="Providers & keys">
@@ -58,7 +66,7 @@ export function Providers() {
             </EmptyState>
           </Card>
         ) : (
-          providers.data.map((p) => <ProviderCard key={p.name} p={p} keys={(keys.data ?? []).filter((k) => k.provider === p.name)} keysLoading={!keys.data} />)
+          providers.data.map((p) => <ProviderCard key={p.name} p={p} keys={(keys.data ?? []).filter((k) => k.provider === p.name)} keysLoading={!keys.data} focus={focus} />)
         )}
       </div>
       {adding && <AddProviderDialog onClose={() => setAdding(false)} />}
@@ -66,7 +74,7 @@ export function Providers() {
   );
 }
 
-function ProviderCard({ p, keys, keysLoading }: { p: Provider; keys: KeyView[]; keysLoading: boolean }) {
+function ProviderCard({ p, keys, keysLoading, focus }: { p: Provider; keys: KeyView[]; keysLoading: boolean; focus: Set<number> }) {
   const toast = useToast();
   const [discovering, setDiscovering] = useState(false);
   const [addingKey, setAddingKey] = useState(false);
@@ -145,7 +153,7 @@ function ProviderCard({ p, keys, keysLoading }: { p: Provider; keys: KeyView[]; 
           <div />
         </div>
       )}
-      <KeysTable keys={keys} loading={keysLoading} onAdd={() => setAddingKey(true)} />
+      <KeysTable keys={keys} loading={keysLoading} onAdd={() => setAddingKey(true)} focus={focus} />
       <div className="models" aria-label="Models">
         {models.length === 0 ? (
           <span className="faint small">
@@ -190,7 +198,7 @@ function ProviderCard({ p, keys, keysLoading }: { p: Provider; keys: KeyView[]; 
   );
 }
 
-function KeysTable({ keys, loading, onAdd }: { keys: KeyView[]; loading: boolean; onAdd: () => void }) {
+function KeysTable({ keys, loading, onAdd, focus }: { keys: KeyView[]; loading: boolean; onAdd: () => void; focus: Set<number> }) {
   const toast = useToast();
   const patch = async (k: KeyView, body: { enabled?: boolean }) => {
     try {
@@ -242,7 +250,7 @@ function KeysTable({ keys, loading, onAdd }: { keys: KeyView[]; loading: boolean
         </thead>
         <tbody>
           {keys.map((k) => (
-            <tr key={k.id} data-key-label={k.label}>
+            <tr key={k.id} data-key-label={k.label} data-focused={focus.has(k.id) || undefined} className={focus.has(k.id) ? "focused" : undefined}>
               <td className="truncate" style={{ fontWeight: 500 }} title={k.label}>
                 {k.label}
               </td>

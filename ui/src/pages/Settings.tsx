@@ -1,7 +1,7 @@
 import { type FormEvent, useEffect, useState } from "react";
 import { LogOut, RotateCw, Server, ShieldCheck, Timer, Wrench } from "lucide-react";
 import { PageHeader } from "../components/PageHeader";
-import { Card, CopyButton, SkeletonRows } from "../components/ui";
+import { Card, CopyButton, SecretStoreNote, SkeletonRows } from "../components/ui";
 import { Dialog } from "../components/Dialog";
 import { ExportImport } from "../components/ExportImport";
 import { useToast } from "../components/Toasts";
@@ -55,6 +55,7 @@ function ServerCard() {
             <dt>Secrets</dt>
             <dd>{status.data.secret_store.replace(/_/g, " ")}</dd>
           </dl>
+          <SecretStoreNote note={status.data.secret_store_note} />
           <p className="small faint">
             Port and bind address are chosen at start: <code>switchboard serve --host 127.0.0.1 --port 9911</code>, or <code>[server]</code> in the config file. Tools keep working across restarts because the
             port is fixed.

@@ -7,6 +7,7 @@ mod common;
 mod conversations;
 mod dashboard;
 mod failover;
+mod host_app;
 mod integrations_api;
 mod metrics;
 mod openapi;
