@@ -858,6 +858,7 @@ pub async fn requests(
             AdminError::invalid("status", "use a status code, 4xx, 5xx or error")
         })?),
     };
+    s.log.flush().await;
     let filter = RequestFilter {
         alias: q.alias.filter(|v| !v.is_empty()),
         provider: q.provider.filter(|v| !v.is_empty()),
@@ -872,6 +873,7 @@ pub async fn requests(
 
 #[utoipa::path(get, path = "/api/v1/requests/{id}", responses((status = 200, body = RequestRecord), (status = 404, body = ErrorBody)))]
 pub async fn request(State(s): St, Path(id): Path<String>) -> ApiResult<RequestRecord> {
+    s.log.flush().await;
     s.store
         .get_request(&id)
         .await?
@@ -933,6 +935,7 @@ pub async fn usage(State(s): St, Query(q): Query<UsageParams>) -> ApiResult<Vec<
     let since_ms = q
         .since_ms
         .unwrap_or_else(|| switchboard_store::now_ms() - 30 * 86_400_000);
+    s.log.flush().await;
     let rows = s
         .store
         .usage_stats(&UsageQuery {

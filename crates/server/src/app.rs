@@ -180,7 +180,7 @@ impl Switchboard {
         let (live, _) = broadcast::channel(1024);
         let metrics = Arc::new(crate::metrics::Metrics::new());
         let sink = Arc::new(Sink {
-            log: log_sink,
+            log: log_sink.clone(),
             live: live.clone(),
             metrics: metrics.clone(),
         });
@@ -220,6 +220,7 @@ impl Switchboard {
                 opts.data_dir.join("integrations"),
             ),
             host_app: opts.host_app.clone(),
+            log: log_sink,
         });
         let background = CancellationToken::new();
         let mut tasks = tokio::task::JoinSet::new();

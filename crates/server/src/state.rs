@@ -29,6 +29,8 @@ pub struct AppState {
     /// Where the Integrations API finds AI tools and keeps their backups.
     pub tools: crate::integrations_api::ToolsConfig,
     pub host_app: Arc<crate::host::HostApp>,
+    /// The request log queue; the log views flush it so they list every finished request.
+    pub log: RequestLogSink,
 }
 
 impl AppState {

@@ -1,6 +1,7 @@
 //! The request log writer: the request path hands records to a bounded channel and never
-//! waits; one task drains it in batches (up to [`BATCH_ROWS`] rows, or whatever arrived within
-//! [`BATCH_WINDOW`] of the first) and writes each batch in one transaction.
+//! waits; one task drains it once per [`BATCH_WINDOW`] after the first record of a window and
+//! writes what arrived in transactions of up to [`BATCH_ROWS`] rows. Readers that must see
+//! their own requests ([`RequestLogSink::flush`]) end the window early.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -30,6 +31,7 @@ struct Counters {
 #[derive(Clone)]
 pub struct RequestLogSink {
     tx: mpsc::Sender<RequestRecord>,
+    flush: mpsc::UnboundedSender<oneshot::Sender<()>>,
     counters: Arc<Counters>,
 }
 
@@ -50,6 +52,15 @@ impl RequestLogSink {
             if n.is_power_of_two() {
                 tracing::warn!(dropped = n, "request log queue full; records dropped");
             }
+        }
+    }
+
+    /// Returns once every record queued before the call is written (or the writer has
+    /// stopped): read-your-writes for the request log views, without waiting out the window.
+    pub async fn flush(&self) {
+        let (ack, done) = oneshot::channel();
+        if self.flush.send(ack).is_ok() {
+            let _ = done.await;
         }
     }
 
@@ -100,10 +111,15 @@ impl RequestLogWriter {
     pub fn spawn_with_capacity(store: Store, capacity: usize) -> (RequestLogSink, RequestLogTask) {
         let (tx, rx) = mpsc::channel(capacity.max(1));
         let (stop_tx, stop_rx) = oneshot::channel();
+        let (flush, flushes) = mpsc::unbounded_channel();
         let counters = Arc::new(Counters::default());
-        let handle = tokio::spawn(run(store, rx, stop_rx, Arc::clone(&counters)));
+        let handle = tokio::spawn(run(store, rx, stop_rx, flushes, Arc::clone(&counters)));
         (
-            RequestLogSink { tx, counters },
+            RequestLogSink {
+                tx,
+                flush,
+                counters,
+            },
             RequestLogTask {
                 stop: Some(stop_tx),
                 handle,
@@ -116,42 +132,62 @@ async fn run(
     store: Store,
     mut rx: mpsc::Receiver<RequestRecord>,
     mut stop: oneshot::Receiver<()>,
+    mut flushes: mpsc::UnboundedReceiver<oneshot::Sender<()>>,
     counters: Arc<Counters>,
 ) {
     let mut batch: Vec<RequestRecord> = Vec::with_capacity(BATCH_ROWS);
+    let mut acks: Vec<oneshot::Sender<()>> = Vec::new();
     let mut stopping = false;
-    loop {
-        if !stopping {
-            tokio::select! {
-                _ = &mut stop => stopping = true,
-                n = rx.recv_many(&mut batch, BATCH_ROWS) => {
-                    if n == 0 {
-                        // Every sink is gone and the queue is empty.
-                        break;
-                    }
-                    let deadline = tokio::time::Instant::now() + BATCH_WINDOW;
-                    while batch.len() < BATCH_ROWS && !stopping {
-                        let room = BATCH_ROWS - batch.len();
-                        tokio::select! {
-                            _ = &mut stop => stopping = true,
-                            n = rx.recv_many(&mut batch, room) => if n == 0 { break },
-                            _ = tokio::time::sleep_until(deadline) => break,
-                        }
-                    }
-                    write(&store, &mut batch, &counters).await;
+    while !stopping {
+        tokio::select! {
+            _ = &mut stop => stopping = true,
+            Some(ack) = flushes.recv() => acks.push(ack),
+            n = rx.recv_many(&mut batch, BATCH_ROWS) => {
+                if n == 0 {
+                    // Every sink is gone and the queue is empty.
+                    break;
+                }
+                // Let the window fill without listening: records sent meanwhile wake
+                // nobody (one wake-up per window, not one per request). A flush ends it early.
+                tokio::select! {
+                    _ = &mut stop => stopping = true,
+                    Some(ack) = flushes.recv() => acks.push(ack),
+                    _ = tokio::time::sleep(BATCH_WINDOW) => {}
                 }
             }
         }
-        if stopping {
-            // Refuse new records, then write everything already queued.
-            rx.close();
-            while rx.recv_many(&mut batch, BATCH_ROWS).await > 0 {
-                write(&store, &mut batch, &counters).await;
-            }
-            break;
+        write_queued(&store, &mut rx, &mut batch, &counters).await;
+        for ack in acks.drain(..) {
+            let _ = ack.send(());
         }
     }
+    // Refuse new records, then write everything already queued.
+    rx.close();
+    while rx.recv_many(&mut batch, BATCH_ROWS).await > 0 {
+        write(&store, &mut batch, &counters).await;
+    }
     write(&store, &mut batch, &counters).await;
+}
+
+/// Writes `batch` and everything waiting in the queue, [`BATCH_ROWS`] per transaction.
+async fn write_queued(
+    store: &Store,
+    rx: &mut mpsc::Receiver<RequestRecord>,
+    batch: &mut Vec<RequestRecord>,
+    counters: &Counters,
+) {
+    loop {
+        while batch.len() < BATCH_ROWS {
+            match rx.try_recv() {
+                Ok(r) => batch.push(r),
+                Err(_) => break,
+            }
+        }
+        if batch.is_empty() {
+            return;
+        }
+        write(store, batch, counters).await;
+    }
 }
 
 async fn write(store: &Store, batch: &mut Vec<RequestRecord>, counters: &Counters) {

@@ -122,6 +122,23 @@ async fn usage_is_captured_in_the_request_log() {
 }
 
 #[tokio::test]
+async fn the_request_log_lists_a_request_as_soon_as_it_has_finished() {
+    let sb = Sb::start(one_route).await;
+    for n in 1..=3 {
+        let body = sb.chat("gpt-5.5").await.text().await.unwrap();
+        assert!(body.contains("deepseek-chat"), "{body}");
+        // No waiting: the log views flush the batched writer before reading.
+        let rows = sb.get("/api/v1/requests").await;
+        assert_eq!(rows.as_array().map(Vec::len), Some(n), "{rows}");
+        let id = rows[0]["id"].as_str().unwrap().to_owned();
+        assert_eq!(
+            sb.get(&format!("/api/v1/requests/{id}")).await["status"],
+            200
+        );
+    }
+}
+
+#[tokio::test]
 async fn keys_rotate_by_weight() {
     let sb = Sb::start(|mock| {
         format!(

@@ -88,3 +88,57 @@ async fn ends_when_every_sink_is_gone() {
         .unwrap();
     assert_eq!(count(&store).await, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_arriving_within_a_window_are_written_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = mem_store(dir.path()).await;
+    let (sink, task) = RequestLogWriter::spawn(store.clone());
+    sink.record(record(1_700_000_000_000, "a", "p", 200));
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    for i in 1..4i64 {
+        sink.record(record(1_700_000_000_000 + i, "a", "p", 200));
+    }
+    let mut seen = vec![];
+    let started = Instant::now();
+    while sink.written() < 4 {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "rows never written"
+        );
+        seen.push(sink.written());
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    assert!(
+        seen.iter().all(|&n| n == 0),
+        "one batch for the window, not one write per record: {seen:?}"
+    );
+    assert_eq!(count(&store).await, 4);
+    task.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flush_writes_what_is_queued_without_waiting_out_the_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = mem_store(dir.path()).await;
+    let (sink, task) = RequestLogWriter::spawn(store.clone());
+    // Right after the record, then from inside the window the record opened.
+    for round in 1..=2i64 {
+        sink.record(record(1_700_000_000_000 + round, "a", "p", 200));
+        if round == 2 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        tokio::time::timeout(Duration::from_millis(80), sink.flush())
+            .await
+            .expect("flush returns before the window would have closed");
+        assert_eq!(count(&store).await, round);
+    }
+    // Nothing queued: returns at once. After shutdown: returns, does not hang.
+    tokio::time::timeout(Duration::from_millis(80), sink.flush())
+        .await
+        .unwrap();
+    task.shutdown().await;
+    tokio::time::timeout(Duration::from_secs(1), sink.flush())
+        .await
+        .unwrap();
+}
