@@ -52,7 +52,7 @@ finish() {
 }
 
 BUILD_PKGS="build-essential pkg-config file libssl-dev libxdo-dev libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev libdbus-1-dev"
-TEST_PKGS="xvfb xauth dbus dbus-x11 at-spi2-core webkit2gtk-driver imagemagick x11-apps dunst gnome-keyring keyutils python3-selenium iproute2 x11-utils"
+TEST_PKGS="xvfb xauth dbus dbus-x11 at-spi2-core webkit2gtk-driver imagemagick x11-apps dunst gnome-keyring keyutils python3-selenium iproute2 x11-utils minisign"
 
 apt_packages() {
   local missing=()
@@ -154,6 +154,16 @@ updater_fixtures() (
     ! cmp -s "$UPD/artifact.good" "$UPD/artifact.flipped"
 )
 step "updater fixtures (test key, signed artifact, flipped byte, foreign signature)" updater_fixtures
+
+# The release guard (scripts/check-updater-key.sh, run by release.yml before building):
+# accepts the private key of the public key, refuses any other.
+key_guard() {
+  TAURI_SIGNING_PRIVATE_KEY="$UPD/test.key" TAURI_SIGNING_PRIVATE_KEY_PASSWORD='' \
+    bash "$ROOT/scripts/check-updater-key.sh" "$UPD/test.key.pub" &&
+    ! TAURI_SIGNING_PRIVATE_KEY="$UPD/foreign.key" TAURI_SIGNING_PRIVATE_KEY_PASSWORD='' \
+      bash "$ROOT/scripts/check-updater-key.sh" "$UPD/test.key.pub"
+}
+step "release guard: the signing key must belong to the updater public key" key_guard
 
 # One isolated desktop session: Xvfb, HOME and XDG dirs, a private D-Bus session.
 session_env() {
