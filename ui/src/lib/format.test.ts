@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatAgo, formatCount, formatCountdown, formatMs, formatPercent, humanize } from "./format";
+import { formatAgo, formatCount, formatCountdown, formatMs, formatPercent, humanize, secretStoreLabel } from "./format";
 
 describe("formatCountdown", () => {
   it.each([
@@ -42,5 +42,10 @@ describe("other formats", () => {
   it("humanizes reasons", () => {
     expect(humanize("insufficient_balance")).toBe("insufficient balance");
     expect(humanize(null)).toBe("");
+  });
+  it("names the secret store", () => {
+    expect(secretStoreLabel("os_keychain")).toBe("OS keychain");
+    expect(secretStoreLabel("encrypted_file")).toBe("encrypted file");
+    expect(secretStoreLabel("some_new_store")).toBe("some new store");
   });
 });

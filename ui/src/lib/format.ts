@@ -72,3 +72,8 @@ export function formatMoney(usd: number | null | undefined): string {
 export function humanize(s: string | null | undefined): string {
   return (s ?? "").replace(/_/g, " ");
 }
+
+/** Where keys are kept, as the status reports it (`os_keychain`, `encrypted_file`). */
+export function secretStoreLabel(kind: string): string {
+  return { os_keychain: "OS keychain", encrypted_file: "encrypted file" }[kind] ?? humanize(kind);
+}

@@ -10,7 +10,7 @@ import { useAccessKey, useKeys, useRecent, useStatus } from "../api/queries";
 import type { KeyView, RequestRecord } from "../api/types";
 import { setQueryData } from "../lib/query";
 import { failovers, rates } from "../lib/metrics";
-import { formatAgo, formatMs, formatPercent, humanize } from "../lib/format";
+import { formatAgo, formatMs, formatPercent, humanize, secretStoreLabel } from "../lib/format";
 import { useNow } from "../lib/now";
 import { Link, navigate } from "../lib/router";
 import { useLive } from "../lib/live";
@@ -22,7 +22,7 @@ export function Overview() {
       <PageHeader title="Overview">
         {status.data && (
           <span className="faint small">
-            v{status.data.version} · secrets in {humanize(status.data.secret_store)}
+            v{status.data.version} · keys in the {secretStoreLabel(status.data.secret_store)}
           </span>
         )}
       </PageHeader>

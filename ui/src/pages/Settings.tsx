@@ -10,6 +10,7 @@ import { useAccessKey, useStatus } from "../api/queries";
 import type { CooldownPolicy, Settings } from "../api/types";
 import { invalidate, setQueryData, useQuery } from "../lib/query";
 import { clearToken } from "../lib/token";
+import { secretStoreLabel } from "../lib/format";
 
 export function SettingsPage() {
   return (
@@ -53,7 +54,7 @@ function ServerCard() {
             <dt>Endpoint</dt>
             <dd className="mono">{status.data.endpoint}</dd>
             <dt>Secrets</dt>
-            <dd>{status.data.secret_store.replace(/_/g, " ")}</dd>
+            <dd>{secretStoreLabel(status.data.secret_store)}</dd>
           </dl>
           <SecretStoreNote note={status.data.secret_store_note} />
           <p className="small faint">
