@@ -14,6 +14,9 @@ use crate::id::request_id_at;
 /// Largest page [`Store::query_requests`] returns.
 pub const MAX_PAGE: u32 = 1000;
 
+/// Rows per INSERT statement (17 parameters each, far below SQLite's 32,766).
+const ROWS_PER_INSERT: usize = 256;
+
 /// Which statuses to show: one code, or a class such as `5xx`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StatusFilter {
@@ -219,7 +222,7 @@ impl Store {
         if records.is_empty() {
             return Ok(ids);
         }
-        let mut tx = self.begin("writing the request log").await?;
+        let mut rows = Vec::with_capacity(records.len());
         for r in records {
             let id = if r.id.is_empty() {
                 request_id_at(r.started_at_ms)
@@ -231,33 +234,42 @@ impl Store {
                     what: format!("attempts of request {id}"),
                     source,
                 })?;
-            sqlx::query(
-                "INSERT OR REPLACE INTO request_log (id, started_at_ms, dialect, alias, provider, \
-                 key_id, upstream_model, status, stream, latency_ms, ttfb_ms, tokens_in, \
-                 tokens_out, tokens_cached, tokens_reasoning, error, attempts) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(&id)
-            .bind(r.started_at_ms)
-            .bind(&r.dialect)
-            .bind(&r.alias)
-            .bind(&r.provider)
-            .bind(r.key_id)
-            .bind(&r.upstream_model)
-            .bind(i64::from(r.status))
-            .bind(r.stream)
-            .bind(to_i64(r.latency_ms))
-            .bind(r.ttfb_ms.map(to_i64))
-            .bind(to_i64(r.tokens_in))
-            .bind(to_i64(r.tokens_out))
-            .bind(to_i64(r.tokens_cached))
-            .bind(to_i64(r.tokens_reasoning))
-            .bind(&r.error)
-            .bind(attempts)
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::db("writing the request log"))?;
+            rows.push((r, attempts));
             ids.push(id);
+        }
+        // One statement per chunk: every statement is a round trip to the connection's
+        // worker thread, so a row each would cost a thread hand-off per request.
+        let mut tx = self.begin("writing the request log").await?;
+        for (chunk, chunk_ids) in rows
+            .chunks(ROWS_PER_INSERT)
+            .zip(ids.chunks(ROWS_PER_INSERT))
+        {
+            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
+                "INSERT OR REPLACE INTO request_log ({REQUEST_COLUMNS}) "
+            ));
+            q.push_values(chunk.iter().zip(chunk_ids), |mut b, ((r, attempts), id)| {
+                b.push_bind(id)
+                    .push_bind(r.started_at_ms)
+                    .push_bind(&r.dialect)
+                    .push_bind(&r.alias)
+                    .push_bind(&r.provider)
+                    .push_bind(r.key_id)
+                    .push_bind(&r.upstream_model)
+                    .push_bind(i64::from(r.status))
+                    .push_bind(r.stream)
+                    .push_bind(to_i64(r.latency_ms))
+                    .push_bind(r.ttfb_ms.map(to_i64))
+                    .push_bind(to_i64(r.tokens_in))
+                    .push_bind(to_i64(r.tokens_out))
+                    .push_bind(to_i64(r.tokens_cached))
+                    .push_bind(to_i64(r.tokens_reasoning))
+                    .push_bind(&r.error)
+                    .push_bind(attempts);
+            });
+            q.build()
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::db("writing the request log"))?;
         }
         tx.commit()
             .await

@@ -131,8 +131,9 @@ async fn batch_insert_get_and_filters() {
 async fn cursor_paging_visits_every_row_once() {
     let dir = tempfile::tempdir().unwrap();
     let store = mem_store(dir.path()).await;
-    // Several rows per millisecond, so ids (not times) must order the pages.
-    let recs: Vec<_> = (0..53i64)
+    // Several rows per millisecond, so ids (not times) must order the pages; more rows than
+    // one INSERT statement takes.
+    let recs: Vec<_> = (0..600i64)
         .map(|i| record(T0 + i / 4, "a", "p", 200))
         .collect();
     let mut ids = store.insert_requests(&recs).await.unwrap();
@@ -144,7 +145,7 @@ async fn cursor_paging_visits_every_row_once() {
         let page = store
             .query_requests(&RequestFilter {
                 before_id: before.clone(),
-                limit: 7,
+                limit: 70,
                 ..Default::default()
             })
             .await
@@ -152,7 +153,7 @@ async fn cursor_paging_visits_every_row_once() {
         if page.is_empty() {
             break;
         }
-        assert!(page.len() <= 7);
+        assert!(page.len() <= 70);
         before = page.last().map(|r| r.id.clone());
         seen.extend(page.into_iter().map(|r| r.id));
     }
