@@ -266,7 +266,10 @@ impl Store {
                     .push_bind(&r.error)
                     .push_bind(attempts);
             });
+            // Not cached: every batch size is another statement text, and each keeps a prepared
+            // statement of up to 4,352 parameters alive per connection.
             q.build()
+                .persistent(false)
                 .execute(&mut *tx)
                 .await
                 .map_err(StoreError::db("writing the request log"))?;
