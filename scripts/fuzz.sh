@@ -19,7 +19,7 @@ cd "$ROOT"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/switchboard-target/main}"
 SECS="${FUZZ_SECS:-5}"
 HOST="$(rustc -vV | sed -n 's/^host: //p')"
-TARGETS="${FUZZ_TARGETS:-sse_decoder stream_translation request_openai_chat request_openai_responses request_anthropic request_gemini response_openai_chat response_openai_responses response_anthropic response_gemini}"
+TARGETS="${FUZZ_TARGETS:-sse_decoder stream_translation passthrough_scanner request_openai_chat request_openai_responses request_anthropic request_gemini response_openai_chat response_openai_responses response_anthropic response_gemini}"
 ARTIFACTS="${FUZZ_ARTIFACTS:-$CARGO_TARGET_DIR/fuzz-artifacts}"
 
 echo "--- fuzz properties under proptest (stable)"

@@ -8,6 +8,8 @@
 //! - Request and response round trips are stable: decode → encode → decode → encode reaches a
 //!   fixpoint after one pass (the second encoding equals the first).
 //! - Stream translation between any two dialects is split-invariant and never panics.
+//! - The pass-through scanner reads a top-level object as serde does: every member, keys
+//!   unescaped, duplicates of the routed keys found, the model patched where parsers read it.
 
 use serde_json::Value;
 use switchboard_protocol::{
@@ -240,6 +242,49 @@ pub fn stream_translation(input: &[u8]) {
         whole, split,
         "{from} → {to}: splitting the upstream bytes changed the output"
     );
+}
+
+/// Input: any bytes. If they are a JSON object, the scanner must see the members serde sees.
+pub fn passthrough_scanner(input: &[u8]) {
+    use switchboard_protocol::passthrough::{
+        ROUTED_KEYS, duplicate_key, replace_top_level_str, top_level_members, top_level_value,
+    };
+    let members = top_level_members(input);
+    let dup = duplicate_key(input, ROUTED_KEYS);
+    let Ok(Value::Object(parsed)) = serde_json::from_slice::<Value>(input) else {
+        return;
+    };
+    let Some(members) = members else {
+        panic!("a JSON object the scanner cannot read");
+    };
+    for m in &members {
+        let Some(v) = parsed.get(m.key.as_ref()) else {
+            panic!("the scanner saw a key serde did not: {:?}", m.key);
+        };
+        let Ok(scanned) = serde_json::from_slice::<Value>(&input[m.value.clone()]) else {
+            panic!("a member's range is not a JSON value");
+        };
+        // serde keeps the last of duplicates.
+        if members.iter().rev().find(|o| o.key == m.key).is_some_and(|o| o.value == m.value) {
+            assert_eq!(&scanned, v, "last member of {:?}", m.key);
+        }
+    }
+    assert_eq!(
+        members.iter().map(|m| m.key.as_ref()).collect::<std::collections::BTreeSet<_>>().len(),
+        parsed.len()
+    );
+    let twice = |k: &str| members.iter().filter(|m| m.key == k).count() > 1;
+    assert_eq!(dup.is_some(), ROUTED_KEYS.iter().any(|k| twice(k)));
+    assert!(dup.is_none_or(twice));
+    if dup.is_none() && top_level_value(input, "model").is_some() {
+        let Some(out) = replace_top_level_str(input, "model", "routed") else {
+            panic!("model found but not replaced");
+        };
+        let Ok(v) = serde_json::from_slice::<Value>(&out) else {
+            panic!("patched body is not JSON");
+        };
+        assert_eq!(v["model"], Value::String("routed".into()));
+    }
 }
 
 /// Seeds: one realistic input per property, for the fuzzers' corpora and for proptest to

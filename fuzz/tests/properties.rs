@@ -6,7 +6,7 @@
 
 use proptest::prelude::*;
 use switchboard_fuzz::{
-    dialect, request_round_trip, response_round_trip, seeds, sse_split_invariance,
+    dialect, passthrough_scanner, request_round_trip, response_round_trip, seeds, sse_split_invariance,
     stream_translation,
 };
 use switchboard_protocol::Dialect;
@@ -60,6 +60,11 @@ proptest! {
     }
 
     #[test]
+    fn scanner(data in input()) {
+        passthrough_scanner(&data);
+    }
+
+    #[test]
     fn requests(d in 0u8..4, data in input()) {
         request_round_trip(dialect(d), &data);
     }
@@ -106,6 +111,7 @@ fn seeds_hold() {
         let mut input = vec![0];
         input.extend_from_slice(seeds::STREAMS[i].as_bytes());
         sse_split_invariance(&input);
+        passthrough_scanner(seeds::REQUESTS[i].as_bytes());
     }
 }
 
@@ -137,6 +143,11 @@ fn write_corpus() {
         let mut sse = vec![3, 7, 1, 13];
         sse.extend_from_slice(seeds::STREAMS[i].as_bytes());
         write("sse_decoder", &format!("seed-{}", d.as_str()), &sse);
+        write(
+            "passthrough_scanner",
+            &format!("seed-{}", d.as_str()),
+            seeds::REQUESTS[i].as_bytes(),
+        );
         for to in 0..4u8 {
             let mut input = vec![u8::try_from(i).unwrap(), to, 2, 5, 11];
             input.extend_from_slice(seeds::STREAMS[i].as_bytes());

@@ -17,7 +17,15 @@ pub enum Fault {
     QuotaExhausted,
     /// Answer with this status and an error body that quotes the presented key, the way some
     /// providers do, so tests can check that the key is scrubbed before reaching a client.
-    EchoKey { status: u16 },
+    /// Status 200 is a hostile provider's "success" carrying the error (for streams: an
+    /// in-band error event quoting the key).
+    EchoKey { status: u16, form: EchoForm },
+    /// 200 with an HTML page instead of the dialect's JSON or stream.
+    Html,
+    /// Redirect (3xx) elsewhere with a `Location` header.
+    Redirect { status: u16 },
+    /// Streams: this many MiB of non-content (`ping`) events before the answer.
+    Flood { mib: u64 },
     /// Never send headers; the request ends only when the client goes away.
     Hang,
     /// Send headers at once, then wait this long before the first body byte.
@@ -40,6 +48,54 @@ impl Fault {
         Fault::Status {
             status,
             hints: ResetHints::default(),
+        }
+    }
+}
+
+/// How an `echo_key` fault writes the key.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum EchoForm {
+    /// As is (JSON-escaped only where JSON requires).
+    #[default]
+    Plain,
+    /// Every non-alphanumeric character, and every third letter, as a `\uXXXX` escape.
+    Escaped,
+    /// URL-encoded: every non-alphanumeric character as `%XX`.
+    Url,
+    /// Without its first six characters.
+    Partial,
+}
+
+impl EchoForm {
+    /// The key as this form writes it inside a JSON string.
+    pub fn render(self, key: &str) -> String {
+        match self {
+            EchoForm::Plain => {
+                let quoted = serde_json::to_string(key).unwrap_or_default();
+                quoted[1..quoted.len().saturating_sub(1).max(1)].to_owned()
+            }
+            EchoForm::Escaped => key
+                .chars()
+                .enumerate()
+                .map(|(i, c)| {
+                    if !c.is_ascii_alphanumeric() || i % 3 == 0 {
+                        format!("\\u{:04x}", u32::from(c))
+                    } else {
+                        c.to_string()
+                    }
+                })
+                .collect(),
+            EchoForm::Url => key
+                .bytes()
+                .map(|b| {
+                    if b.is_ascii_alphanumeric() {
+                        char::from(b).to_string()
+                    } else {
+                        format!("%{b:02X}")
+                    }
+                })
+                .collect(),
+            EchoForm::Partial => EchoForm::Plain.render(key.get(6..).unwrap_or_default()),
         }
     }
 }
@@ -123,6 +179,9 @@ enum Kind {
     Status(u16),
     Quota,
     EchoKey,
+    Html,
+    Redirect,
+    Flood,
     Hang,
     SlowFirstByte,
     Reset,
@@ -138,6 +197,8 @@ pub(crate) fn parse(spec: &str) -> Result<Directives, DirectiveError> {
     let mut status = None;
     let mut after = None;
     let mut delay = None;
+    let mut echo = EchoForm::default();
+    let mut mib = None;
     let mut hints = ResetHints::default();
     for item in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         let (name, value) = match item.split_once('=') {
@@ -156,6 +217,9 @@ pub(crate) fn parse(spec: &str) -> Result<Directives, DirectiveError> {
                 kind = Some(match v {
                     "quota" => Kind::Quota,
                     "echo_key" => Kind::EchoKey,
+                    "html" => Kind::Html,
+                    "redirect" => Kind::Redirect,
+                    "flood" => Kind::Flood,
                     "hang" => Kind::Hang,
                     "slow_first_byte" => Kind::SlowFirstByte,
                     "reset" => Kind::Reset,
@@ -165,7 +229,24 @@ pub(crate) fn parse(spec: &str) -> Result<Directives, DirectiveError> {
                     _ => Kind::Status(parse_status(v)?),
                 });
             }
-            "status" => status = Some(parse_status(value.unwrap_or_default())?),
+            "status" => {
+                // Hostile answers may use any status: a 200 carrying an error, a redirect.
+                let v = value.unwrap_or_default();
+                status = Some(match v.parse::<u16>() {
+                    Ok(s) if (200..=599).contains(&s) => s,
+                    _ => return Err(bad(format!("`status={v}` is not a status 200-599"))),
+                });
+            }
+            "echo" => {
+                echo = match value.unwrap_or_default() {
+                    "plain" => EchoForm::Plain,
+                    "escaped" => EchoForm::Escaped,
+                    "url" => EchoForm::Url,
+                    "partial" => EchoForm::Partial,
+                    v => return Err(bad(format!("`echo={v}` is not plain|escaped|url|partial"))),
+                }
+            }
+            "mib" => mib = Some(num()?),
             "after" => after = Some(usize::try_from(num()?).map_err(|_| bad("`after` too big"))?),
             "delay_ms" => delay = Some(millis()?),
             "retry_after" => hints.retry_after = Some(num()?),
@@ -201,6 +282,14 @@ pub(crate) fn parse(spec: &str) -> Result<Directives, DirectiveError> {
         Kind::Quota => Fault::QuotaExhausted,
         Kind::EchoKey => Fault::EchoKey {
             status: status.unwrap_or(401),
+            form: echo,
+        },
+        Kind::Html => Fault::Html,
+        Kind::Redirect => Fault::Redirect {
+            status: status.filter(|s| (300..400).contains(s)).unwrap_or(307),
+        },
+        Kind::Flood => Fault::Flood {
+            mib: mib.unwrap_or(1),
         },
         Kind::Hang => Fault::Hang,
         Kind::SlowFirstByte => Fault::SlowFirstByte(delay.unwrap_or(DEFAULT_DELAY)),
@@ -265,6 +354,34 @@ mod tests {
         let merged = d.overlay(over);
         assert_eq!(merged.fault, Some(Fault::Hang));
         assert_eq!(merged.chunks, Some(3));
+    }
+
+    #[test]
+    fn parses_hostile_faults() {
+        assert_eq!(
+            "fault=echo_key,status=200,echo=url"
+                .parse::<Fault>()
+                .unwrap(),
+            Fault::EchoKey {
+                status: 200,
+                form: EchoForm::Url
+            }
+        );
+        assert_eq!("fault=html".parse::<Fault>().unwrap(), Fault::Html);
+        assert_eq!(
+            "fault=redirect".parse::<Fault>().unwrap(),
+            Fault::Redirect { status: 307 }
+        );
+        assert_eq!(
+            "fault=flood,mib=300".parse::<Fault>().unwrap(),
+            Fault::Flood { mib: 300 }
+        );
+        assert_eq!(
+            EchoForm::Escaped.render("sk-a/b"),
+            "\\u0073k\\u002d\\u0061\\u002fb"
+        );
+        assert_eq!(EchoForm::Url.render("a/b+c="), "a%2Fb%2Bc%3D");
+        assert_eq!(EchoForm::Partial.render("sk-abcdefgh"), "defgh");
     }
 
     #[test]

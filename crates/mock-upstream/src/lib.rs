@@ -65,7 +65,10 @@
 //! | `anthropic_reset=S` | with a status: `anthropic-ratelimit-requests-reset`, RFC 3339, S seconds ahead |
 //! | `retry_delay=S` | with a status: Gemini body detail `RetryInfo.retryDelay: "Ss"` |
 //! | `fault=quota` | 429 with an insufficient-quota body (402 bodies say the same) |
-//! | `fault=echo_key[,status=N]` | N (default 401) with the presented key quoted in the body |
+//! | `fault=echo_key[,status=N][,echo=F]` | N (default 401; 200 allowed: an error body, or for streams an in-band error event) quoting the presented key as F: `plain`, `escaped` (`\uXXXX`), `url` (`%XX`) or `partial` (first six characters cut) |
+//! | `fault=html` | 200 with an HTML page instead of JSON or a stream |
+//! | `fault=redirect[,status=3xx]` | a redirect (default 307) with a `Location` elsewhere |
+//! | `fault=flood[,mib=N]` | streams: N MiB (default 1) of `ping` events before any content |
 //! | `fault=hang` | never send headers; the request ends when the client goes away |
 //! | `fault=slow_first_byte[,delay_ms=MS]` | headers at once, first body byte after MS (default 1000) |
 //! | `fault=slow_second_chunk[,delay_ms=MS]` | MS (default 1000) between the first and second chunk |
@@ -121,7 +124,7 @@ use tokio_util::sync::CancellationToken;
 pub use book::RecordedRequest;
 use book::Target;
 pub use dialect::Dialect;
-pub use directive::{DirectiveError, Fault, ResetHints};
+pub use directive::{DirectiveError, EchoForm, Fault, ResetHints};
 use server::Shared;
 
 /// How the server behaves when a request does not say otherwise.

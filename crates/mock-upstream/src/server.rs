@@ -214,14 +214,11 @@ async fn answer(shared: &Shared, req: Request) -> Response {
             f.quota = true;
             return error_response(dialect, &f, &ResetHints::default());
         }
-        Some(Fault::EchoKey { status }) => {
-            let presented = key.as_deref().unwrap_or("");
-            let f = Failure::new(
-                status,
-                format!("Incorrect API key provided: {presented}. (mock fault)"),
-            );
-            return error_response(dialect, &f, &ResetHints::default());
+        Some(Fault::EchoKey { status, form }) => {
+            return echo_key(dialect, status, form, key.as_deref(), ask.stream);
         }
+        Some(Fault::Html) => return html_200(),
+        Some(Fault::Redirect { status }) => return redirect(status),
         _ => {}
     }
 
@@ -276,6 +273,9 @@ async fn answer(shared: &Shared, req: Request) -> Response {
             }
         }
     };
+    if let (Some(Fault::Flood { mib }), true) = (&fault, is_sse) {
+        return flood(*mib, frames);
+    }
     match fault {
         Some(Fault::SlowFirstByte(d)) => pace.first = d,
         Some(Fault::SlowSecondChunk(d)) => pace.second = d,
@@ -455,6 +455,86 @@ fn error_response(dialect: Dialect, f: &Failure, hints: &ResetHints) -> Response
         put("anthropic-ratelimit-requests-reset", rfc3339_after(s));
     }
     response
+}
+
+/// The `echo_key` fault: an error quoting `key` in `form`. With status 200 it is a hostile
+/// "success": the error body as a 200, or for streams an in-band error event.
+fn echo_key(
+    dialect: Dialect,
+    status: u16,
+    form: directive::EchoForm,
+    key: Option<&str>,
+    stream: bool,
+) -> Response {
+    const SLOT: &str = "KEY_GOES_HERE";
+    let f = Failure::new(
+        status,
+        format!("Incorrect API key provided: {SLOT}. (mock fault)"),
+    );
+    let echoed = form.render(key.unwrap_or(""));
+    let fill = |b: Bytes| {
+        Bytes::from(
+            String::from_utf8_lossy(&b)
+                .replace(SLOT, &echoed)
+                .into_bytes(),
+        )
+    };
+    if status != 200 {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::UNAUTHORIZED);
+        return json_response(status, fill(dialect.error(&f)));
+    }
+    if stream {
+        let mut r = plain(StatusCode::OK, fill(dialect.error_event(&f)));
+        r.headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+        return r;
+    }
+    json_response(StatusCode::OK, fill(dialect.error(&f)))
+}
+
+/// The `html` fault: a 200 that is a web page (a captive portal, a misconfigured proxy).
+fn html_200() -> Response {
+    let mut r = plain(
+        StatusCode::OK,
+        Bytes::from_static(b"<!doctype html><html><body><h1>Welcome</h1></body></html>"),
+    );
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("text/html"));
+    r
+}
+
+/// The `redirect` fault: somewhere else, where a followed redirect would carry the key.
+fn redirect(status: u16) -> Response {
+    let mut r = plain(
+        StatusCode::from_u16(status).unwrap_or(StatusCode::TEMPORARY_REDIRECT),
+        Bytes::new(),
+    );
+    r.headers_mut().insert(
+        http::header::LOCATION,
+        HeaderValue::from_static("http://127.0.0.1:9/collect"),
+    );
+    r
+}
+
+/// The `flood` fault: `mib` MiB of `ping` events (non-content in every dialect), then the
+/// answer. One 64 KiB event is shared by every repetition: the mock's memory stays flat.
+fn flood(mib: u64, frames: Vec<Bytes>) -> Response {
+    const EVENT: usize = 64 * 1024;
+    let mut ev = b"event: ping\ndata: {\"type\":\"ping\",\"pad\":\"".to_vec();
+    ev.resize(EVENT - 4, b'x');
+    ev.extend_from_slice(b"\"}\n\n");
+    let ev = Bytes::from(ev);
+    let count = usize::try_from(mib.saturating_mul(16)).unwrap_or(usize::MAX);
+    let body = stream::iter(
+        std::iter::repeat_n(ev, count)
+            .chain(frames)
+            .map(Ok::<_, io::Error>),
+    );
+    let mut r = Response::new(Body::from_stream(body));
+    let h = r.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    r
 }
 
 /// Now plus `secs`, as RFC 3339 in UTC with whole seconds, the way Anthropic writes it.

@@ -9,6 +9,10 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value, json};
 
+use crate::adapter::{
+    ClientStream, EventClass, Quirks, StreamError, UpstreamStream, error_message, fresh_id,
+    upstream_error,
+};
 use crate::error::ClientError;
 use crate::ir::{
     self, FunctionTool, Image, Message, Part, ReasoningConfig, ResponseFormat, Role, Signature,
@@ -20,10 +24,6 @@ use crate::lenient::{
 };
 use crate::passthrough::AnthropicUsageWire;
 use crate::sse::SseEvent;
-use crate::translate::{
-    ClientStream, EventClass, Quirks, StreamError, UpstreamStream, error_message, fresh_id,
-    upstream_error,
-};
 use crate::{Dialect, openai_chat};
 
 /// Used when the client gave no output cap: Anthropic requires one.
@@ -453,7 +453,7 @@ fn image_block(img: &Image) -> Value {
 // Responses (non-streaming)
 
 pub(crate) fn decode_response(body: &[u8]) -> Result<ir::Response, ClientError> {
-    let (o, mut resp) = crate::translate::response_envelope(Dialect::Anthropic, body)?;
+    let (o, mut resp) = crate::adapter::response_envelope(Dialect::Anthropic, body)?;
     resp.stop_reason = get(&o, "stop_reason")
         .and_then(Value::as_str)
         .map(stop_from_wire);

@@ -12,6 +12,9 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::adapter::{
+    ClientStream, EventClass, StreamError, UpstreamStream, error_message, fresh_id, upstream_error,
+};
 use crate::error::ClientError;
 use crate::ir::{
     self, FunctionTool, Image, Message, Part, ReasoningConfig, ResponseFormat, Role, Signature,
@@ -23,9 +26,6 @@ use crate::lenient::{
 };
 use crate::passthrough::GeminiUsageWire;
 use crate::sse::SseEvent;
-use crate::translate::{
-    ClientStream, EventClass, StreamError, UpstreamStream, error_message, fresh_id, upstream_error,
-};
 use crate::{Dialect, openai_chat};
 
 /// Field `camel` or its snake_case spelling `snake`.
@@ -544,7 +544,7 @@ fn guess_media_type(url: &str) -> &'static str {
 // Responses (non-streaming)
 
 pub(crate) fn decode_response(body: &[u8]) -> Result<ir::Response, ClientError> {
-    let o = parse_object(body).map_err(crate::translate::bad_upstream)?;
+    let o = parse_object(body).map_err(crate::adapter::bad_upstream)?;
     if let Some(err) = get(&o, "error") {
         return Err(upstream_error(Dialect::Gemini, 502, err));
     }

@@ -6,6 +6,7 @@
 //! This crate is pure: no I/O, no async runtime, no HTTP client. It must never depend on the
 //! router, the store or the server — they depend on it.
 
+pub mod adapter;
 mod anthropic;
 pub mod dialect;
 pub mod error;
@@ -19,6 +20,7 @@ pub mod sse;
 mod tokens;
 pub mod translate;
 
+pub use adapter::{EventClass, MaxTokensField, Quirks, StreamError, drop_params};
 pub use dialect::Dialect;
 pub use error::{ClientError, ErrorKind};
 pub use openai_responses::NAMESPACE_SEPARATOR;
@@ -26,7 +28,6 @@ pub use passthrough::Usage;
 pub use sse::{SseDecoder, SseEvent};
 pub use tokens::count_tokens;
 pub use translate::{
-    EventClass, MaxTokensField, Quirks, StreamError, StreamTranslator, classify_event,
-    decode_error, decode_request, decode_response, encode_request, encode_response,
-    stream_error_events, usage_from_body, usage_from_event,
+    StreamTranslator, classify_event, decode_error, decode_request, decode_response,
+    encode_request, encode_response, stream_error_events, usage_from_body, usage_from_event,
 };

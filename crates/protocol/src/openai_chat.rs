@@ -9,6 +9,10 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value, json};
 
+use crate::adapter::{
+    ClientStream, MaxTokensField, Quirks, StreamError, UpstreamStream, fresh_id, now_secs,
+    upstream_error,
+};
 use crate::error::ClientError;
 use crate::ir::{
     self, FunctionTool, Image, Message, Part, ReasoningConfig, ResponseFormat, Role, StopReason,
@@ -19,10 +23,6 @@ use crate::lenient::{
     parse_data_url, parse_object, req_str, stop_list, text_of,
 };
 use crate::sse::SseEvent;
-use crate::translate::{
-    ClientStream, MaxTokensField, Quirks, StreamError, UpstreamStream, fresh_id, now_secs,
-    upstream_error,
-};
 use crate::{Dialect, passthrough};
 
 // ---------------------------------------------------------------------------------------------
@@ -511,7 +511,7 @@ fn encode_assistant(parts: &[Part], with_reasoning: bool) -> Value {
 // Responses (non-streaming)
 
 pub(crate) fn decode_response(body: &[u8]) -> Result<ir::Response, ClientError> {
-    let (o, mut resp) = crate::translate::response_envelope(Dialect::OpenaiChat, body)?;
+    let (o, mut resp) = crate::adapter::response_envelope(Dialect::OpenaiChat, body)?;
     resp.usage = passthrough::openai_chat_usage(body).unwrap_or_default();
     let choice = get(&o, "choices")
         .and_then(|c| c.get(0))
@@ -892,8 +892,8 @@ impl ClientStream for ChatClient {
 // ---------------------------------------------------------------------------------------------
 // Pass-through inspection
 
-pub(crate) fn classify(ev: &SseEvent) -> crate::translate::EventClass {
-    use crate::translate::EventClass;
+pub(crate) fn classify(ev: &SseEvent) -> crate::adapter::EventClass {
+    use crate::adapter::EventClass;
     if ev.is_done() {
         return EventClass::Done;
     }
@@ -902,7 +902,7 @@ pub(crate) fn classify(ev: &SseEvent) -> crate::translate::EventClass {
     };
     if let Some(err) = v.get("error").filter(|e| !e.is_null()) {
         return EventClass::Error {
-            message: crate::translate::error_message(err),
+            message: crate::adapter::error_message(err),
         };
     }
     let Some(delta) = v.pointer("/choices/0/delta") else {

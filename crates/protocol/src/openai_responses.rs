@@ -12,6 +12,10 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value, json};
 
+use crate::adapter::{
+    ClientStream, EventClass, StreamError, UpstreamStream, error_message, fresh_id, now_secs,
+    upstream_error,
+};
 use crate::error::ClientError;
 use crate::ir::{
     self, FunctionTool, Message, Part, ReasoningConfig, ResponseFormat, Role, Signature,
@@ -23,10 +27,6 @@ use crate::lenient::{
 };
 use crate::passthrough::ResponsesUsageWire;
 use crate::sse::SseEvent;
-use crate::translate::{
-    ClientStream, EventClass, StreamError, UpstreamStream, error_message, fresh_id, now_secs,
-    upstream_error,
-};
 use crate::{Dialect, openai_chat};
 
 /// Separator between a namespace and a tool name when namespace tools are flattened.
@@ -450,7 +450,7 @@ fn summary_json(text: &str) -> Value {
 // Responses (non-streaming)
 
 pub(crate) fn decode_response(body: &[u8]) -> Result<ir::Response, ClientError> {
-    let (o, mut resp) = crate::translate::response_envelope(Dialect::OpenaiResponses, body)?;
+    let (o, mut resp) = crate::adapter::response_envelope(Dialect::OpenaiResponses, body)?;
     resp.usage = get(&o, "usage")
         .and_then(|u| serde_json::from_value::<ResponsesUsageWire>(u.clone()).ok())
         .map(|u| u.to_usage())

@@ -7,24 +7,50 @@ use std::ops::Range;
 
 use serde::Deserialize;
 
-/// Byte range of the value of top-level `key` in the JSON object `json`, or `None` if `json`
-/// is not an object or has no such key. Nested objects are skipped, never searched.
-pub fn top_level_value(json: &[u8], key: &str) -> Option<Range<usize>> {
+/// Top-level keys the router reads or rewrites on a client's request (the model name and the
+/// stream flag, the Responses conversation fields). A body that names one of them twice is
+/// refused: upstream parsers keep the last, this scanner would read the first.
+pub const ROUTED_KEYS: &[&str] = &["model", "stream", "previous_response_id", "store"];
+
+/// One top-level member of a JSON object: its key (unescaped) and its value's byte range.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member<'a> {
+    pub key: std::borrow::Cow<'a, str>,
+    pub value: Range<usize>,
+}
+
+/// The members of the top-level JSON object `json`, in order, with keys unescaped (so
+/// `"mod\u0065l"` is `model`); `None` if `json` is not a well-formed object at the top level.
+/// Nested values are skipped, never searched.
+pub fn top_level_members(json: &[u8]) -> Option<Vec<Member<'_>>> {
+    let mut out = Vec::new();
+    scan_members(json, |m| {
+        out.push(m);
+        false
+    })?;
+    Some(out)
+}
+
+/// Walks the top-level members of `json`, stopping early when `visit` returns `true`.
+/// Returns `None` when the object is malformed before the walk ended.
+fn scan_members<'a>(json: &'a [u8], mut visit: impl FnMut(Member<'a>) -> bool) -> Option<()> {
     let mut s = Scanner { b: json, i: 0 };
     s.ws();
     if s.peek()? != b'{' {
         return None;
     }
     s.i += 1;
+    let mut expect_member = true;
     loop {
         s.ws();
         match s.peek()? {
-            b'}' => return None,
-            b',' => {
+            b'}' => return Some(()),
+            b',' if !expect_member => {
                 s.i += 1;
+                expect_member = true;
                 continue;
             }
-            b'"' => {}
+            b'"' if expect_member => {}
             _ => return None,
         }
         let k = s.string()?;
@@ -36,10 +62,58 @@ pub fn top_level_value(json: &[u8], key: &str) -> Option<Range<usize>> {
         s.ws();
         let start = s.i;
         s.value()?;
-        if &json[k.start + 1..k.end - 1] == key.as_bytes() {
-            return Some(start..s.i);
+        if start == s.i {
+            return None;
+        }
+        expect_member = false;
+        let raw = &json[k.start + 1..k.end - 1];
+        let key = if memchr::memchr(b'\\', raw).is_none() {
+            std::borrow::Cow::Borrowed(std::str::from_utf8(raw).ok()?)
+        } else {
+            std::borrow::Cow::Owned(serde_json::from_slice::<String>(&json[k]).ok()?)
+        };
+        if visit(Member {
+            key,
+            value: start..s.i,
+        }) {
+            return Some(());
         }
     }
+}
+
+/// Byte range of the value of top-level `key` in the JSON object `json`, or `None` if `json`
+/// is not an object or has no such key. Keys are compared unescaped; of duplicates the first
+/// is returned (requests with duplicate [`ROUTED_KEYS`] are refused before this matters, see
+/// [`duplicate_key`]). Nested objects are skipped, never searched.
+pub fn top_level_value(json: &[u8], key: &str) -> Option<Range<usize>> {
+    let mut found = None;
+    scan_members(json, |m| {
+        if m.key == key {
+            found = Some(m.value);
+            true
+        } else {
+            false
+        }
+    })?;
+    found
+}
+
+/// The first of `keys` that the top-level object `json` names more than once (in any
+/// spelling: escaped keys are compared unescaped).
+pub fn duplicate_key<'k>(json: &[u8], keys: &[&'k str]) -> Option<&'k str> {
+    let mut seen = vec![false; keys.len()];
+    let mut dup = None;
+    scan_members(json, |m| {
+        if let Some(i) = keys.iter().position(|k| m.key == *k) {
+            if seen[i] {
+                dup = Some(keys[i]);
+                return true;
+            }
+            seen[i] = true;
+        }
+        false
+    });
+    dup
 }
 
 /// The top-level string field `key`, unescaped.
@@ -325,6 +399,18 @@ mod tests {
     }
 
     #[test]
+    fn escaped_keys_are_read_and_duplicates_found() {
+        let body = br#"{"mod\u0065l":"a","stream":true}"#;
+        assert_eq!(top_level_str(body, "model").as_deref(), Some("a"));
+        assert_eq!(duplicate_key(body, ROUTED_KEYS), None);
+        let body = br#"{"model":"alias","messages":[{"model":"x"}],"mod\u0065l":"other"}"#;
+        assert_eq!(duplicate_key(body, ROUTED_KEYS), Some("model"));
+        let body = br#"{"stream":false,"model":"m","stream":true}"#;
+        assert_eq!(duplicate_key(body, ROUTED_KEYS), Some("stream"));
+        assert_eq!(duplicate_key(br#"{"n":1,"n":2}"#, ROUTED_KEYS), None);
+    }
+
+    #[test]
     fn escapes_the_new_value() {
         let out = replace_top_level_str(br#"{"model":"a"}"#, "model", "we\"ird\\").unwrap();
         assert_eq!(out, br#"{"model":"we\"ird\\"}"#);
@@ -336,6 +422,8 @@ mod tests {
         assert_eq!(top_level_value(br#"{"a":1}"#, "model"), None);
         assert_eq!(top_level_value(br#"{"model":"unterminated"#, "model"), None);
         assert_eq!(top_level_value(b"", "model"), None);
+        assert_eq!(top_level_value(br#"{"a":1 "model":2}"#, "model"), None);
+        assert_eq!(top_level_value(br#"{"model":}"#, "model"), None);
     }
 
     #[test]

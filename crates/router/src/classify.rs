@@ -7,9 +7,17 @@ use http::HeaderMap;
 
 use crate::health::Outcome;
 
-/// Classifies a non-success HTTP status with its headers and (capped) body.
-pub fn classify_status(status: u16, headers: &HeaderMap, body: &[u8], now_ms: i64) -> Outcome {
-    let hint = || reset_hint(headers, body, now_ms);
+/// Classifies a non-success HTTP status with its headers and (capped) body. Reset hints are
+/// clamped to `max_hint` (the cooldown policy's maximum) here, before anything stores or
+/// relays them.
+pub fn classify_status(
+    status: u16,
+    headers: &HeaderMap,
+    body: &[u8],
+    now_ms: i64,
+    max_hint: Duration,
+) -> Outcome {
+    let hint = || reset_hint(headers, body, now_ms).map(|d| d.min(max_hint));
     match status {
         200..=299 => Outcome::Success,
         429 if is_balance_error(body) => Outcome::InsufficientBalance { retry_after: None },
@@ -31,6 +39,27 @@ pub fn classify_status(status: u16, headers: &HeaderMap, body: &[u8], now_ms: i6
             retry_after: hint(),
         },
     }
+}
+
+/// Classifies an error the provider reported inside a 2xx answer (a stream's error event, an
+/// error object in a 200 body): it may still be a rate limit or a quota error.
+pub fn classify_in_band(message: &str, now_ms: i64, max_hint: Duration) -> Outcome {
+    let lower = message.to_ascii_lowercase();
+    let status = if lower.contains("rate limit")
+        || lower.contains("rate_limit")
+        || lower.contains("overloaded")
+    {
+        429
+    } else {
+        500
+    };
+    classify_status(
+        status,
+        &HeaderMap::new(),
+        message.as_bytes(),
+        now_ms,
+        max_hint,
+    )
 }
 
 fn is_balance_error(body: &[u8]) -> bool {
@@ -238,6 +267,7 @@ mod tests {
     use super::*;
 
     const NOW: i64 = 1_700_000_000_000;
+    const MAX: Duration = Duration::from_secs(6 * 3600);
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
@@ -342,19 +372,25 @@ mod tests {
     fn classification() {
         let h = HeaderMap::new();
         assert_eq!(
-            classify_status(429, &headers(&[("retry-after", "7")]), b"", NOW),
+            classify_status(429, &headers(&[("retry-after", "7")]), b"", NOW, MAX),
             Outcome::RateLimited {
                 retry_after: Some(Duration::from_secs(7))
             }
         );
-        assert_eq!(classify_status(401, &h, b"", NOW), Outcome::AuthError);
-        assert_eq!(classify_status(403, &h, b"", NOW), Outcome::AuthError);
+        assert_eq!(classify_status(401, &h, b"", NOW, MAX), Outcome::AuthError);
+        assert_eq!(classify_status(403, &h, b"", NOW, MAX), Outcome::AuthError);
         assert_eq!(
-            classify_status(402, &h, b"", NOW),
+            classify_status(402, &h, b"", NOW, MAX),
             Outcome::InsufficientBalance { retry_after: None }
         );
         assert_eq!(
-            classify_status(429, &h, br#"{"error":{"code":"insufficient_quota"}}"#, NOW),
+            classify_status(
+                429,
+                &h,
+                br#"{"error":{"code":"insufficient_quota"}}"#,
+                NOW,
+                MAX
+            ),
             Outcome::InsufficientBalance { retry_after: None }
         );
         assert_eq!(
@@ -362,21 +398,48 @@ mod tests {
                 400,
                 &h,
                 br#"{"error":{"message":"Your credit balance is too low"}}"#,
-                NOW
+                NOW,
+                MAX
             ),
             Outcome::InsufficientBalance { retry_after: None }
         );
         assert_eq!(
-            classify_status(400, &h, br#"{"error":{"message":"bad"}}"#, NOW),
+            classify_status(400, &h, br#"{"error":{"message":"bad"}}"#, NOW, MAX),
             Outcome::ClientError
         );
-        assert_eq!(classify_status(404, &h, b"", NOW), Outcome::ClientError);
         assert_eq!(
-            classify_status(500, &h, b"", NOW),
+            classify_status(404, &h, b"", NOW, MAX),
+            Outcome::ClientError
+        );
+        assert_eq!(
+            classify_status(500, &h, b"", NOW, MAX),
             Outcome::TemporaryError { retry_after: None }
         );
         assert_eq!(
-            classify_status(503, &headers(&[("retry-after", "3")]), b"", NOW),
+            classify_status(
+                429,
+                &headers(&[("retry-after", "251605743305")]),
+                b"",
+                NOW,
+                MAX
+            ),
+            Outcome::RateLimited {
+                retry_after: Some(MAX)
+            },
+            "an absurd hint is clamped to the cooldown maximum"
+        );
+        assert_eq!(
+            classify_in_band("Rate limit reached, try again in 20s", NOW, MAX),
+            Outcome::RateLimited {
+                retry_after: Some(Duration::from_secs(20))
+            }
+        );
+        assert_eq!(
+            classify_in_band("internal failure", NOW, MAX),
+            Outcome::TemporaryError { retry_after: None }
+        );
+        assert_eq!(
+            classify_status(503, &headers(&[("retry-after", "3")]), b"", NOW, MAX),
             Outcome::TemporaryError {
                 retry_after: Some(Duration::from_secs(3))
             }

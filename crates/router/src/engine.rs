@@ -14,9 +14,9 @@ use crate::affinity::AffinityTable;
 use crate::classify::classify_status;
 use crate::clock::SharedClock;
 use crate::conversations::ResponseStore;
-use crate::dispatch::RecordSink;
 use crate::health::{CooldownPolicy, HealthBoard, HealthEntry, Outcome, Scope};
 use crate::model::Config;
+use crate::record::RecordSink;
 use crate::snapshot::{KeyRt, LatencyBook, ProviderRt, Snapshot};
 use crate::upstream::{Clients, endpoint_url, models_url, request_headers};
 
@@ -32,12 +32,6 @@ pub struct Engine {
     pub(crate) clock: SharedClock,
     /// Responses conversations kept for `previous_response_id` on other upstreams.
     pub(crate) responses: Arc<ResponseStore>,
-}
-
-impl std::fmt::Debug for dyn RecordSink {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("RecordSink")
-    }
 }
 
 /// Responses conversations kept for `previous_response_id`, and for how long.
@@ -81,6 +75,11 @@ impl Engine {
         self.snapshot.store(Arc::new(next));
         let ids: std::collections::HashSet<i64> = config.keys.iter().map(|k| k.info.id).collect();
         self.health.retain_keys(|id| ids.contains(&id));
+    }
+
+    /// The longest wait a provider's reset hint may ask for: the cooldown policy's cap.
+    pub(crate) fn max_hint(&self) -> Duration {
+        Duration::from_millis(self.health.policy().max_hint_ms)
     }
 
     /// Requests being served right now.
@@ -167,6 +166,7 @@ impl Engine {
                     &headers,
                     &body[..body.len().min(64 * 1024)],
                     self.clock.now_ms(),
+                    self.max_hint(),
                 )
             }
             _ => Outcome::TemporaryError { retry_after: None },

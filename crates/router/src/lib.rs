@@ -3,9 +3,10 @@
 //! health event bus.
 //!
 //! It never depends on axum, sqlx or tauri: storage is reached through traits and channels
-//! ([`dispatch::RecordSink`]), and the HTTP surface lives in `switchboard-server`.
+//! ([`record::RecordSink`]), and the HTTP surface lives in `switchboard-server`.
 
 pub mod affinity;
+mod attempt;
 pub mod classify;
 pub mod clock;
 pub mod conversations;
@@ -15,13 +16,19 @@ pub mod health;
 pub mod log;
 pub mod model;
 mod pipe;
+mod pump;
+pub mod record;
+pub mod reply;
+pub mod scrub;
 pub mod secret;
 pub mod snapshot;
 pub mod upstream;
 
-pub use dispatch::{IngressRequest, RecordSink, Reply, ReplyBody};
+pub use dispatch::IngressRequest;
 pub use engine::Engine;
 pub use model::{
     Config, Key, KeyInfo, ModelInfo, Provider, Route, Settings, Strategy, Target, Timeouts,
 };
+pub use record::RecordSink;
+pub use reply::{ByteStream, Reply, ReplyBody};
 pub use secret::Secret;

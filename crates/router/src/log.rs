@@ -12,9 +12,67 @@ pub struct AttemptRecord {
     pub key_id: Option<i64>,
     /// `ok`, `rate_limited`, `auth_error`, `insufficient_balance`, `temporary_error`,
     /// `client_error`, `cancelled`, `stream_error`.
-    pub outcome: String,
+    #[schema(value_type = String)]
+    pub outcome: AttemptOutcome,
     pub status: Option<u16>,
     pub duration_ms: u64,
+}
+
+/// How one attempt ended, as its record's `outcome` string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttemptOutcome {
+    Ok,
+    RateLimited,
+    AuthError,
+    InsufficientBalance,
+    TemporaryError,
+    ClientError,
+    Cancelled,
+    /// A committed stream broke after bytes reached the client.
+    StreamError,
+}
+
+impl AttemptOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttemptOutcome::Ok => "ok",
+            AttemptOutcome::RateLimited => "rate_limited",
+            AttemptOutcome::AuthError => "auth_error",
+            AttemptOutcome::InsufficientBalance => "insufficient_balance",
+            AttemptOutcome::TemporaryError => "temporary_error",
+            AttemptOutcome::ClientError => "client_error",
+            AttemptOutcome::Cancelled => "cancelled",
+            AttemptOutcome::StreamError => "stream_error",
+        }
+    }
+}
+
+impl std::fmt::Display for AttemptOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for AttemptOutcome {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl From<&crate::health::Outcome> for AttemptOutcome {
+    fn from(o: &crate::health::Outcome) -> Self {
+        use crate::health::Outcome;
+        match o {
+            Outcome::Success => AttemptOutcome::Ok,
+            Outcome::RateLimited { .. } => AttemptOutcome::RateLimited,
+            Outcome::AuthError => AttemptOutcome::AuthError,
+            Outcome::InsufficientBalance { .. } => AttemptOutcome::InsufficientBalance,
+            Outcome::TemporaryError { .. } => AttemptOutcome::TemporaryError,
+            Outcome::ClientError => AttemptOutcome::ClientError,
+            Outcome::Cancelled => AttemptOutcome::Cancelled,
+        }
+    }
 }
 
 /// One client request as the log shows it.
@@ -43,4 +101,27 @@ pub struct RequestRecord {
     /// Short reason when the request failed (never containing a secret).
     pub error: Option<String>,
     pub attempts: Vec<AttemptRecord>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attempt_outcomes_keep_their_wire_strings() {
+        for o in [
+            AttemptOutcome::Ok,
+            AttemptOutcome::RateLimited,
+            AttemptOutcome::AuthError,
+            AttemptOutcome::InsufficientBalance,
+            AttemptOutcome::TemporaryError,
+            AttemptOutcome::ClientError,
+            AttemptOutcome::Cancelled,
+            AttemptOutcome::StreamError,
+        ] {
+            let wire = serde_json::to_string(&o).unwrap();
+            assert_eq!(wire, format!("\"{}\"", o.as_str()));
+            assert_eq!(serde_json::from_str::<AttemptOutcome>(&wire).unwrap(), o);
+        }
+    }
 }

@@ -8,13 +8,13 @@ use switchboard_protocol::passthrough;
 use switchboard_protocol::sse::SseEvent;
 use switchboard_protocol::{
     ClientError, Dialect, ErrorKind, EventClass, StreamTranslator, Usage, classify_event,
-    decode_error, decode_request, decode_response, encode_request, encode_response,
+    decode_error, decode_request, decode_response, drop_params, encode_request, encode_response,
     stream_error_events, usage_from_body, usage_from_event,
 };
 
 use crate::conversations::{Conversation, ResponseStore};
-use crate::dispatch::Reply;
 use crate::model::Provider;
+use crate::reply::Reply;
 
 /// The provider reported an error inside its stream (or sent one that cannot be read): it
 /// ends the attempt before commit, or breaks a committed stream.
@@ -130,11 +130,11 @@ impl Pipe {
                     .with_param("model")
             })?,
         };
-        if provider
-            .drop_params
-            .iter()
-            .any(|p| passthrough::top_level_value(&out, p).is_some())
-        {
+        // Re-serialised only when a dropped path's top-level field is present.
+        if provider.drop_params.iter().any(|p| {
+            let top = p.split('.').next().unwrap_or(p);
+            passthrough::top_level_value(&out, top).is_some()
+        }) {
             let mut v: Value = serde_json::from_slice(&out).map_err(|e| {
                 ClientError::new(
                     ErrorKind::InvalidRequest,
@@ -142,11 +142,7 @@ impl Pipe {
                 )
                 .with_code("invalid_json")
             })?;
-            if let Some(obj) = v.as_object_mut() {
-                for p in &provider.drop_params {
-                    obj.remove(p);
-                }
-            }
+            drop_params(&mut v, &provider.drop_params);
             out = serde_json::to_vec(&v).unwrap_or(out);
         }
         Ok(Bytes::from(out))
@@ -160,6 +156,20 @@ impl Pipe {
             let out = encode_response(self.client, &resp, &self.alias);
             self.remember(&out);
             return Ok((Bytes::from(out), usage));
+        }
+        // Passed through as bytes, but only a JSON object without an error member: HTML,
+        // truncated or still-compressed bytes and 200-with-error bodies are the provider's
+        // failure (and fail over), never a success.
+        let object = body.trim_ascii_start().starts_with(b"{")
+            && serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok();
+        if !object {
+            return Err(ClientError::new(
+                ErrorKind::BadGateway,
+                "the body is not a JSON object",
+            ));
+        }
+        if passthrough::top_level_value(body, "error").is_some() {
+            return Err(decode_error(self.upstream, 502, body));
         }
         let usage = usage_from_body(self.upstream, body).unwrap_or_default();
         let out = passthrough::replace_top_level_str(body, model_field(self.upstream), &self.alias)

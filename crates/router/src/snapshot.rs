@@ -480,8 +480,9 @@ pub fn pick_key(
     Err(earliest)
 }
 
-/// [`pick_key`] for pools whose weights make the rotation too long to precompute: checks
-/// every key, then one smooth-weighted-round-robin step among the usable ones.
+/// [`pick_key`] for pools whose weights make the rotation too long to precompute: looks at
+/// every key without claiming anything, then one smooth-weighted-round-robin step among the
+/// usable ones; only the key returned claims its probe slot.
 fn pick_key_scan(
     provider: &ProviderRt,
     model: &str,
@@ -489,41 +490,57 @@ fn pick_key_scan(
     tried: &[i64],
     preferred: Option<i64>,
 ) -> Result<Pick, Option<i64>> {
+    let name = &provider.provider.name;
     let mut earliest: Option<i64> = None;
-    let mut status = Vec::with_capacity(provider.keys.len());
+    let mut note = |until_ms: Option<i64>| {
+        if let Some(u) = until_ms {
+            earliest = Some(earliest.map_or(u, |e| e.min(u)));
+        }
+    };
+    let mut eligible = Vec::with_capacity(provider.keys.len());
     for k in &provider.keys {
         if tried.contains(&k.info.id) {
-            status.push(None);
+            eligible.push(false);
             continue;
         }
         if at_limit(provider, k) {
             // Busy, not broken: try again in a moment.
-            let soon = health.now_ms() + BUSY_RETRY_MS;
-            earliest = Some(earliest.map_or(soon, |e| e.min(soon)));
-            status.push(None);
+            note(Some(health.now_ms() + BUSY_RETRY_MS));
+            eligible.push(false);
             continue;
         }
-        // Checking availability may hand out the probe slot; do it once per key, in order.
-        let a = health.check(&provider.provider.name, k.info.id, model);
-        if let Availability::Blocked { until_ms } = a {
-            if let Some(u) = until_ms {
-                earliest = Some(earliest.map_or(u, |e| e.min(u)));
+        match health.peek(name, k.info.id, model) {
+            Availability::Blocked { until_ms } => {
+                note(until_ms);
+                eligible.push(false);
             }
-            status.push(None);
-        } else {
-            status.push(Some(a == Availability::Probe));
+            _ => eligible.push(true),
         }
     }
+    // Claims the probe slot (if any) of key `i`; `None` when another request took it since
+    // the peek.
+    let claim = |i: usize, note: &mut dyn FnMut(Option<i64>)| {
+        let key = &provider.keys[i];
+        match health.check(name, key.info.id, model) {
+            Availability::Blocked { until_ms } => {
+                note(until_ms);
+                None
+            }
+            a => Some(Pick {
+                key: key.clone(),
+                probe: a == Availability::Probe,
+            }),
+        }
+    };
     if let Some(pref) = preferred
         && let Some(i) = provider.keys.iter().position(|k| k.info.id == pref)
-        && let Some(probe) = status[i]
+        && eligible[i]
     {
-        return Ok(Pick {
-            key: provider.keys[i].clone(),
-            probe,
-        });
+        if let Some(pick) = claim(i, &mut note) {
+            return Ok(pick);
+        }
+        eligible[i] = false;
     }
-    let eligible: Vec<bool> = status.iter().map(Option::is_some).collect();
     let weights: Vec<i64> = provider
         .keys
         .iter()
@@ -533,13 +550,13 @@ fn pick_key_scan(
     if cur.len() != weights.len() {
         *cur = vec![0; weights.len()];
     }
-    match swrr_pick(&mut cur, &weights, &eligible) {
-        Some(i) => Ok(Pick {
-            key: provider.keys[i].clone(),
-            probe: status[i].unwrap_or(false),
-        }),
-        None => Err(earliest),
+    while let Some(i) = swrr_pick(&mut cur, &weights, &eligible) {
+        if let Some(pick) = claim(i, &mut note) {
+            return Ok(pick);
+        }
+        eligible[i] = false;
     }
+    Err(earliest)
 }
 
 #[cfg(test)]
@@ -550,7 +567,7 @@ mod tests {
 
     use super::*;
     use crate::clock::ManualClock;
-    use crate::health::CooldownPolicy;
+    use crate::health::{CooldownPolicy, Outcome};
     use crate::model::{Key, ModelInfo, ModelSource, Quirks, Timeouts};
 
     fn provider(name: &str, price: Option<f64>) -> Provider {
@@ -737,6 +754,56 @@ mod tests {
             pick_key(p, "m", &health, &[], None).unwrap_err(),
             Some(BUSY_RETRY_MS)
         );
+    }
+
+    #[test]
+    fn the_scanning_picker_claims_a_probe_only_for_the_key_it_returns() {
+        // Weights whose rotation is too long to precompute: the scanning picker is used.
+        let config = Config {
+            providers: vec![provider("p1", None)],
+            keys: vec![
+                key(1, "p1", 40_000),
+                key(2, "p1", 40_001),
+                key(3, "p1", 40_003),
+            ],
+            routes: vec![],
+            settings: Settings::default(),
+        };
+        let s = Snapshot::build(&config, None);
+        let p = &s.providers["p1"];
+        assert!(p.schedule.is_empty(), "the test needs the scanning picker");
+        let clock = ManualClock::new(0);
+        let health = HealthBoard::new(
+            std::sync::Arc::new(clock.clone()),
+            CooldownPolicy::default(),
+        );
+        let limited = Outcome::RateLimited {
+            retry_after: Some(std::time::Duration::from_secs(1)),
+        };
+        for id in [1, 2, 3] {
+            health.report("p1", id, "m", &limited);
+        }
+        clock.advance_ms(3_600_000);
+        let pick = pick_key(p, "m", &health, &[], None).unwrap();
+        assert!(pick.probe);
+        for id in [1, 2, 3] {
+            let a = health.peek("p1", id, "m");
+            if id == pick.key.info.id {
+                assert!(
+                    matches!(a, Availability::Blocked { .. }),
+                    "the returned key's probe is out"
+                );
+            } else {
+                assert_eq!(
+                    a,
+                    Availability::Probe,
+                    "key {id} was looked at, not claimed"
+                );
+            }
+        }
+        let second = pick_key(p, "m", &health, &[pick.key.info.id], None).unwrap();
+        assert!(second.probe);
+        assert_ne!(second.key.info.id, pick.key.info.id);
     }
 
     #[test]

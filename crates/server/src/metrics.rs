@@ -193,7 +193,7 @@ impl Metrics {
             self.attempts
                 .get_or_create(&AttemptLabels {
                     provider: a.provider.clone(),
-                    outcome: a.outcome.clone(),
+                    outcome: a.outcome.as_str().to_owned(),
                 })
                 .inc();
         }

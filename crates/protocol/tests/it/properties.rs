@@ -479,3 +479,101 @@ proptest! {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The pass-through scanner reads the top level as serde would, in any key spelling.
+
+/// A key written with some of its characters as `\uXXXX` escapes (chosen by `mask`).
+fn spell(key: &str, mask: u32) -> String {
+    let mut out = String::from("\"");
+    for (i, c) in key.chars().enumerate() {
+        if mask & (1 << (i % 32)) != 0 {
+            out.push_str(&format!("\\u{:04x}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn leaf() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        "[a-z\"\\\\{}\\[\\],:]{0,12}".prop_map(Value::String),
+    ]
+}
+
+fn json_value() -> impl Strategy<Value = Value> {
+    leaf().prop_recursive(3, 24, 4, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::btree_map("(model|stream|[a-z]{1,4})", inner, 0..4)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+proptest! {
+    #[test]
+    fn the_scanner_agrees_with_serde_on_any_top_level_object(
+        members in prop::collection::vec(
+            (prop::sample::select(vec!["model", "stream", "store", "messages", "x"]), json_value(), any::<u32>(), 0usize..3),
+            0..7,
+        ),
+    ) {
+        use switchboard_protocol::passthrough::{
+            ROUTED_KEYS, duplicate_key, replace_top_level_str, top_level_members, top_level_value,
+        };
+        let ws = ["", " ", "\n\t "];
+        let mut body = String::from("{");
+        for (i, (key, value, mask, w)) in members.iter().enumerate() {
+            if i > 0 {
+                body.push(',');
+            }
+            body.push_str(ws[*w]);
+            body.push_str(&spell(key, *mask));
+            body.push_str(ws[*w]);
+            body.push(':');
+            body.push_str(ws[*w]);
+            body.push_str(&value.to_string());
+        }
+        body.push('}');
+        let bytes = body.as_bytes();
+        let parsed: serde_json::Map<String, Value> = serde_json::from_str(&body).unwrap();
+        let scanned = top_level_members(bytes).unwrap();
+        prop_assert_eq!(scanned.len(), members.len());
+        for (m, (key, value, _, _)) in scanned.iter().zip(&members) {
+            prop_assert_eq!(m.key.as_ref(), *key);
+            let v: Value = serde_json::from_slice(&bytes[m.value.clone()]).unwrap();
+            prop_assert_eq!(&v, value);
+        }
+        for key in ["model", "stream", "store", "messages", "x"] {
+            let first = members.iter().find(|m| m.0 == key).map(|m| &m.1);
+            let read = top_level_value(bytes, key)
+                .map(|r| serde_json::from_slice::<Value>(&bytes[r]).unwrap());
+            prop_assert_eq!(read.as_ref(), first);
+            prop_assert_eq!(parsed.contains_key(key), first.is_some());
+        }
+        let twice = |k: &str| members.iter().filter(|m| m.0 == k).count() > 1;
+        let dup = ROUTED_KEYS.iter().any(|k| twice(k));
+        let found = duplicate_key(bytes, ROUTED_KEYS);
+        prop_assert_eq!(found.is_some(), dup);
+        prop_assert!(found.is_none_or(twice));
+        if !dup && parsed.contains_key("model") {
+            // Without duplicates, what the scanner patches is what an upstream parser reads.
+            let out = replace_top_level_str(bytes, "model", "routed").unwrap();
+            let v: Value = serde_json::from_slice(&out).unwrap();
+            prop_assert_eq!(&v["model"], &Value::String("routed".into()));
+        }
+    }
+
+    #[test]
+    fn the_scanner_never_panics_on_any_bytes(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+        let _ = switchboard_protocol::passthrough::top_level_members(&bytes);
+        let _ = switchboard_protocol::passthrough::duplicate_key(&bytes, switchboard_protocol::passthrough::ROUTED_KEYS);
+        let _ = switchboard_protocol::passthrough::top_level_value(&bytes, "model");
+    }
+}

@@ -420,3 +420,67 @@ async fn models_health_and_head_root() {
     let head = sb.http.head(format!("{}/", sb.url)).send().await.unwrap();
     assert!(head.status().is_success());
 }
+
+#[tokio::test]
+async fn drop_params_with_dotted_paths_apply_to_same_dialect_traffic() {
+    let sb = Sb::start(|mock| {
+        provider_toml("mock", mock, &["sk-mock-key-aaaaaaaaaaaa"])
+            .replace("keys = [", "drop_params = [\"thinking.budget_tokens\", \"seed\"]\nkeys = [")
+            + "[[routes]]\nalias = \"gpt-5.5\"\ntargets = [{ provider = \"mock\", model = \"deepseek-chat\" }]\n"
+    })
+    .await;
+    let resp = sb
+        .post(
+            "/v1/chat/completions",
+            &json!({
+                "model": "gpt-5.5",
+                "seed": 7,
+                "thinking": {"type": "enabled", "budget_tokens": 2048},
+                "messages": [{"role": "user", "content": "hi"}],
+            }),
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    let seen = sb.mock.requests()[0].json().unwrap();
+    assert_eq!(seen["thinking"], json!({"type": "enabled"}), "{seen}");
+    assert!(seen.get("seed").is_none(), "{seen}");
+    assert_eq!(seen["model"], "deepseek-chat");
+}
+
+#[tokio::test]
+async fn duplicate_routed_keys_are_refused_and_never_reach_the_upstream() {
+    let sb = Sb::start(one_route).await;
+    let bodies = [
+        r#"{"model":"gpt-5.5","messages":[{"role":"user","content":"hi"}],"model":"other"}"#,
+        r#"{"model":"gpt-5.5","messages":[{"role":"user","content":"hi"}],"mod\u0065l":"other"}"#,
+        r#"{"model":"gpt-5.5","stream":false,"messages":[{"role":"user","content":"hi"}],"str\u0065am":true}"#,
+    ];
+    for body in bodies {
+        let resp = sb
+            .http
+            .post(format!("{}/v1/chat/completions", sb.url))
+            .bearer_auth(ACCESS)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 400, "{body}");
+        let v: Value = resp.json().await.unwrap();
+        assert_eq!(v["error"]["type"], "invalid_request_error", "{v}");
+    }
+    // Anthropic clients get their own error shape.
+    let resp = sb
+        .http
+        .post(format!("{}/v1/messages", sb.url))
+        .header("x-api-key", ACCESS)
+        .header("content-type", "application/json")
+        .body(r#"{"model":"gpt-5.5","max_tokens":5,"messages":[{"role":"user","content":"hi"}],"model":"x"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["type"], "error", "{v}");
+    assert!(sb.mock.requests().is_empty(), "the upstream saw nothing");
+}

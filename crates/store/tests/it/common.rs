@@ -3,7 +3,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use switchboard_protocol::Dialect;
-use switchboard_router::log::{AttemptRecord, RequestRecord};
+use switchboard_router::log::{AttemptOutcome, AttemptRecord, RequestRecord};
 use switchboard_router::model::{Provider, Timeouts};
 use switchboard_store::{MemorySecretStore, Store};
 
@@ -53,11 +53,10 @@ pub fn record(started_at_ms: i64, alias: &str, provider: &str, status: u16) -> R
             model: format!("{provider}-model"),
             key_id: Some(1),
             outcome: if status < 400 {
-                "ok"
+                AttemptOutcome::Ok
             } else {
-                "temporary_error"
-            }
-            .into(),
+                AttemptOutcome::TemporaryError
+            },
             status: Some(status),
             duration_ms: 100,
         }],

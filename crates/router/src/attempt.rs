@@ -1,0 +1,632 @@
+//! One attempt: one upstream call with one key, in three steps — send, then either read the
+//! whole body or read a stream ahead to its first content event, then commit.
+//!
+//! Failover contract (SECURITY.md T14, STYLE.md rule 5): nothing reaches the client before
+//! commit, so every failure up to there fails over. Whatever an attempt hands back passes the
+//! key's [`Scrubber`] first (T7), and its memory is bounded: a whole body by [`BODY_CAP`], a
+//! stream's read-ahead by [`READ_AHEAD_CAP`] (T11).
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
+use http::{HeaderName, HeaderValue};
+use switchboard_protocol::sse::{SseDecoder, SseEvent};
+use switchboard_protocol::{ClientError, ErrorKind};
+use tokio::time::Instant;
+
+use crate::classify::{classify_in_band, classify_status};
+use crate::dispatch::IngressRequest;
+use crate::engine::Engine;
+use crate::health::{HealthBoard, Outcome};
+use crate::log::AttemptOutcome;
+use crate::model::Provider;
+use crate::pipe::{InBandError, Pipe};
+use crate::pump::{Pump, UpstreamStream, encode_events};
+use crate::record::{Recorder, millis};
+use crate::reply::{ByteStream, Reply, ReplyBody};
+use crate::scrub::Scrubber;
+use crate::snapshot::{Pick, ProviderRt};
+use crate::upstream::{endpoint_url, request_headers};
+
+/// Upstream error bodies read for classification are capped: we only need the message.
+const ERROR_BODY_CAP: usize = 256 * 1024;
+/// Non-streaming upstream bodies are capped: 32 MiB is far above any real completion.
+pub const BODY_CAP: usize = 32 * 1024 * 1024;
+/// Bytes of a stream read before its first content event: framing, keep-alives and the
+/// envelope (a Responses `response.created` echoes the request's tools) stay far below.
+pub const READ_AHEAD_CAP: usize = 8 * 1024 * 1024;
+
+/// How one attempt ended.
+pub(crate) enum AttemptEnd {
+    /// The reply to send: committed success, or an error that is the client's own.
+    Reply(Reply),
+    /// Try the next key or target; this is what the client gets if nothing else works.
+    Failed(Reply),
+    /// A stream is committed; it takes over the request's record.
+    Commit(Box<dyn FnOnce(Recorder) -> ByteStream + Send>),
+}
+
+impl AttemptEnd {
+    /// Whole bodies leave through the scrubber (committed streams scrub each chunk).
+    fn scrubbed(self, scrubber: &Scrubber) -> AttemptEnd {
+        let clean = |mut reply: Reply| {
+            if let ReplyBody::Full(b) = &reply.body
+                && let std::borrow::Cow::Owned(clean) = scrubber.scrub(b)
+            {
+                reply.body = ReplyBody::Full(Bytes::from(clean));
+            }
+            reply
+        };
+        match self {
+            AttemptEnd::Reply(r) => AttemptEnd::Reply(clean(r)),
+            AttemptEnd::Failed(r) => AttemptEnd::Failed(clean(r)),
+            c @ AttemptEnd::Commit(_) => c,
+        }
+    }
+}
+
+/// Holds a key's in-flight slot and its health report for one attempt. Dropped without a
+/// report (the client went away) it reports `Cancelled`, which frees a probe slot.
+pub(crate) struct AttemptGuard {
+    health: Arc<HealthBoard>,
+    provider: String,
+    model: String,
+    key_id: i64,
+    in_flight: Arc<std::sync::atomic::AtomicU32>,
+    reported: bool,
+}
+
+impl AttemptGuard {
+    fn new(health: Arc<HealthBoard>, provider: &str, model: &str, pick: &Pick) -> Self {
+        pick.key
+            .in_flight
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        AttemptGuard {
+            health,
+            provider: provider.to_owned(),
+            model: model.to_owned(),
+            key_id: pick.key.info.id,
+            in_flight: pick.key.in_flight.clone(),
+            reported: false,
+        }
+    }
+
+    pub(crate) fn report(&mut self, outcome: &Outcome) {
+        self.reported = true;
+        self.health
+            .report(&self.provider, self.key_id, &self.model, outcome);
+    }
+}
+
+impl Drop for AttemptGuard {
+    fn drop(&mut self) {
+        if !self.reported {
+            self.health.report(
+                &self.provider,
+                self.key_id,
+                &self.model,
+                &Outcome::Cancelled,
+            );
+        }
+        self.in_flight
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// A failed attempt: what health learns and what the client would be told.
+pub(crate) struct Failure {
+    outcome: Outcome,
+    error: ClientError,
+    status: Option<u16>,
+}
+
+impl Failure {
+    fn temporary(kind: ErrorKind, message: String) -> Failure {
+        Failure {
+            outcome: Outcome::TemporaryError { retry_after: None },
+            error: ClientError::new(kind, message).with_code("upstream_error"),
+            status: None,
+        }
+    }
+
+    fn with_status(mut self, status: u16) -> Failure {
+        self.status = Some(status);
+        self
+    }
+
+    fn timeout(provider: &Provider, waiting_for: &str) -> Failure {
+        Failure::temporary(
+            ErrorKind::GatewayTimeout,
+            format!(
+                "Provider `{}` timed out waiting for {waiting_for}.",
+                provider.name
+            ),
+        )
+    }
+
+    fn transport(provider: &Provider, e: &reqwest::Error) -> Failure {
+        // reqwest's messages carry the URL, never the key (keys travel in headers).
+        let what = if e.is_connect() {
+            "could not be reached"
+        } else if e.is_timeout() {
+            "timed out"
+        } else {
+            "broke the connection"
+        };
+        Failure::temporary(
+            ErrorKind::BadGateway,
+            format!("Provider `{}` {what}.", provider.name),
+        )
+    }
+
+    fn empty(provider: &Provider) -> Failure {
+        Failure::temporary(
+            ErrorKind::BadGateway,
+            format!(
+                "Provider `{}` ended the stream without any content.",
+                provider.name
+            ),
+        )
+    }
+
+    /// The provider's output is not what its dialect promises (or is too big to be): the
+    /// provider is to blame, so this is a temporary error that fails over.
+    fn malformed(provider: &Provider, what: &str) -> Failure {
+        Failure::temporary(
+            ErrorKind::BadGateway,
+            format!("Provider `{}` sent {what}.", provider.name),
+        )
+    }
+
+    /// An error the provider reported inside a 2xx answer; `message` is already scrubbed.
+    fn in_band(provider: &Provider, message: &str, now_ms: i64, max_hint: Duration) -> Failure {
+        Failure {
+            outcome: classify_in_band(message, now_ms, max_hint),
+            error: ClientError::new(
+                ErrorKind::BadGateway,
+                format!("Provider `{}` reported an error: {message}", provider.name),
+            )
+            .with_code("upstream_error"),
+            status: None,
+        }
+    }
+}
+
+/// Why an attempt stopped before commit.
+enum Stop {
+    Fail(Failure),
+    End(AttemptEnd),
+}
+
+impl From<Failure> for Stop {
+    fn from(f: Failure) -> Self {
+        Stop::Fail(f)
+    }
+}
+
+/// A failure while reading a body.
+enum ReadFailure {
+    Timeout,
+    Broken,
+    TooLarge,
+}
+
+impl ReadFailure {
+    fn at(self, provider: &Provider) -> Failure {
+        match self {
+            ReadFailure::Timeout => Failure::timeout(provider, "the response body"),
+            ReadFailure::Broken => Failure::temporary(
+                ErrorKind::BadGateway,
+                format!(
+                    "Provider `{}` broke the connection mid-response.",
+                    provider.name
+                ),
+            ),
+            ReadFailure::TooLarge => {
+                Failure::malformed(provider, "a response body over the size cap")
+            }
+        }
+    }
+}
+
+/// The deadline of the next read: `idle` from now (0 = no idle timeout), never after `total`.
+pub(crate) fn next_read(idle: Duration, total: Instant) -> Instant {
+    if idle.is_zero() {
+        total
+    } else {
+        (Instant::now() + idle).min(total)
+    }
+}
+
+/// Reads a whole body, failing when it grows past `cap`, stalls for `idle`, or outlives
+/// `total`.
+async fn read_capped(
+    mut resp: reqwest::Response,
+    cap: usize,
+    idle: Duration,
+    total: Instant,
+) -> Result<Bytes, ReadFailure> {
+    let mut buf = BytesMut::new();
+    loop {
+        match tokio::time::timeout_at(next_read(idle, total), resp.chunk()).await {
+            Err(_) => return Err(ReadFailure::Timeout),
+            Ok(Err(_)) => return Err(ReadFailure::Broken),
+            Ok(Ok(None)) => return Ok(buf.freeze()),
+            Ok(Ok(Some(chunk))) => {
+                if buf.len() + chunk.len() > cap {
+                    return Err(ReadFailure::TooLarge);
+                }
+                buf.extend_from_slice(&chunk);
+            }
+        }
+    }
+}
+
+fn bound(started: Instant, ms: u64, deadline: Instant) -> Instant {
+    if ms == 0 {
+        deadline
+    } else {
+        (started + Duration::from_millis(ms)).min(deadline)
+    }
+}
+
+/// A stream read up to its first content event, ready to commit.
+struct ReadAhead {
+    status: u16,
+    upstream: Option<UpstreamStream>,
+    decoder: SseDecoder,
+    /// What the client gets first.
+    out: Vec<SseEvent>,
+}
+
+/// What a successful attempt has before the reply goes out.
+enum Ready {
+    Whole(Reply),
+    Stream(ReadAhead),
+}
+
+/// The state of one attempt.
+struct Attempt<'a> {
+    engine: &'a Engine,
+    req: &'a IngressRequest,
+    provider: &'a Provider,
+    model: &'a str,
+    pick: &'a Pick,
+    started: Instant,
+    first_byte_deadline: Instant,
+    total_deadline: Instant,
+    idle: Duration,
+    guard: AttemptGuard,
+    pipe: Pipe,
+    scrubber: Arc<Scrubber>,
+}
+
+impl Engine {
+    /// Runs one attempt with `pick` against `model` on `prov`.
+    pub(crate) async fn attempt(
+        &self,
+        req: &IngressRequest,
+        prov: &ProviderRt,
+        model: &str,
+        pick: &Pick,
+        rec: &mut Recorder,
+        deadline: Instant,
+    ) -> AttemptEnd {
+        let provider = &prov.provider;
+        let started = Instant::now();
+        let scrubber = Arc::new(Scrubber::new(&pick.key.secret));
+        rec.begin(&provider.name, model, pick.key.info.id);
+        let mut a = Attempt {
+            engine: self,
+            req,
+            provider,
+            model,
+            pick,
+            started,
+            first_byte_deadline: bound(started, provider.timeouts.first_byte_ms, deadline),
+            total_deadline: bound(started, provider.timeouts.total_ms, deadline),
+            idle: Duration::from_millis(provider.timeouts.idle_ms),
+            guard: AttemptGuard::new(self.health.clone(), &provider.name, model, pick),
+            pipe: Pipe::new(
+                req.dialect,
+                provider.kind,
+                &req.model,
+                &self.responses,
+                self.clock.now_ms(),
+            ),
+            scrubber: scrubber.clone(),
+        };
+        let end = match a.run(rec).await {
+            Ok(Ready::Whole(reply)) => AttemptEnd::Reply(reply),
+            Ok(Ready::Stream(ahead)) => a.commit(rec, ahead),
+            Err(Stop::End(end)) => end,
+            Err(Stop::Fail(f)) => a.fail(rec, f),
+        };
+        end.scrubbed(&scrubber)
+    }
+}
+
+impl Attempt<'_> {
+    async fn run(&mut self, rec: &mut Recorder) -> Result<Ready, Stop> {
+        let resp = self.send(rec).await?;
+        let status = resp.status().as_u16();
+        if !(200..300).contains(&status) {
+            return Err(self.upstream_error(resp, rec).await);
+        }
+        if self.req.stream {
+            self.read_ahead(resp).await.map(Ready::Stream)
+        } else {
+            self.read_whole(resp, rec).await.map(Ready::Whole)
+        }
+    }
+
+    /// Step 1: the request goes out; the response headers come back.
+    async fn send(&mut self, rec: &mut Recorder) -> Result<reqwest::Response, Stop> {
+        let (req, provider, model) = (self.req, self.provider, self.model);
+        let body = match self
+            .pipe
+            .upstream_body(&req.body, model, provider, req.stream)
+        {
+            Ok(b) => b,
+            Err(err) => {
+                self.guard.report(&Outcome::ClientError);
+                rec.attempt(
+                    &provider.name,
+                    model,
+                    self.pick.key.info.id,
+                    AttemptOutcome::ClientError,
+                    Some(err.status()),
+                    self.started,
+                );
+                rec.finish(err.status(), Some(err.message.clone()));
+                return Err(Stop::End(AttemptEnd::Reply(Reply::error(
+                    req.dialect,
+                    &err,
+                ))));
+            }
+        };
+        let forwarded: &[(HeaderName, HeaderValue)] = if provider.kind == req.dialect {
+            &req.forward_headers
+        } else {
+            &[]
+        };
+        let headers = request_headers(provider, &self.pick.key.secret, forwarded);
+        let client = match self.engine.clients.get(provider.timeouts.connect_ms) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(error = %e, "upstream client unavailable");
+                let err = ClientError::new(ErrorKind::Internal, "upstream HTTP client unavailable");
+                rec.finish(500, Some(err.message.clone()));
+                return Err(Stop::End(AttemptEnd::Reply(Reply::error(
+                    req.dialect,
+                    &err,
+                ))));
+            }
+        };
+        let url = endpoint_url(provider, model, req.stream);
+        tracing::debug!(provider = %provider.name, model, key_id = self.pick.key.info.id, probe = self.pick.probe, "upstream attempt");
+        let send = client.post(url).headers(headers).body(body).send();
+        match tokio::time::timeout_at(self.first_byte_deadline, send).await {
+            Err(_) => Err(Failure::timeout(provider, "response headers").into()),
+            Ok(Err(e)) => Err(Failure::transport(provider, &e).into()),
+            Ok(Ok(r)) => Ok(r),
+        }
+    }
+
+    /// A non-2xx answer: classified, reported, and relayed (scrubbed) if nothing else works.
+    /// A redirect is the provider's error: it is never followed (it would carry the key
+    /// elsewhere) nor relayed.
+    async fn upstream_error(&mut self, resp: reqwest::Response, rec: &mut Recorder) -> Stop {
+        let provider = self.provider;
+        let status = resp.status().as_u16();
+        if status < 400 {
+            return Failure::malformed(provider, &format!("an HTTP {status} answer"))
+                .with_status(status)
+                .into();
+        }
+        let resp_headers = resp.headers().clone();
+        let body = read_capped(resp, ERROR_BODY_CAP, self.idle, self.total_deadline)
+            .await
+            .unwrap_or_default();
+        let body = self.scrubber.scrub(&body);
+        let now = self.engine.clock.now_ms();
+        let outcome = classify_status(status, &resp_headers, &body, now, self.engine.max_hint());
+        self.guard.report(&outcome);
+        let key_id = self.pick.key.info.id;
+        rec.attempt(
+            &provider.name,
+            self.model,
+            key_id,
+            AttemptOutcome::from(&outcome),
+            Some(status),
+            self.started,
+        );
+        let mut relayed = self.pipe.error_reply(status, &body);
+        // The provider's wait, when it gave one, goes to the client with its own error
+        // (already clamped to the cooldown maximum by the classifier).
+        if let Outcome::RateLimited {
+            retry_after: Some(wait),
+        }
+        | Outcome::InsufficientBalance {
+            retry_after: Some(wait),
+        }
+        | Outcome::TemporaryError {
+            retry_after: Some(wait),
+        } = &outcome
+        {
+            relayed = relayed.with_retry_after(wait.as_secs_f64().ceil() as u64);
+        }
+        if outcome == Outcome::ClientError {
+            rec.served_by(&provider.name, self.model, key_id);
+            rec.finish(
+                relayed.status,
+                Some(format!("{} answered {status}", provider.name)),
+            );
+            return Stop::End(AttemptEnd::Reply(relayed));
+        }
+        tracing::info!(provider = %provider.name, model = self.model, key_id, status, outcome = AttemptOutcome::from(&outcome).as_str(), "attempt failed; trying the next candidate");
+        Stop::End(AttemptEnd::Failed(relayed))
+    }
+
+    /// Step 2, non-streaming: the whole body, bounded in size and in silence, which must be
+    /// a valid response of the provider's dialect.
+    async fn read_whole(
+        &mut self,
+        resp: reqwest::Response,
+        rec: &mut Recorder,
+    ) -> Result<Reply, Stop> {
+        let provider = self.provider;
+        let status = resp.status().as_u16();
+        let body = read_capped(resp, BODY_CAP, self.idle, self.total_deadline)
+            .await
+            .map_err(|f| f.at(provider))?;
+        let body = self.scrubber.scrub(&body);
+        let (out, usage) = self.pipe.client_body(&body).map_err(|err| {
+            Failure::malformed(
+                provider,
+                &format!("a response that could not be read: {}", err.message),
+            )
+            .with_status(status)
+        })?;
+        self.guard.report(&Outcome::Success);
+        self.engine
+            .latency
+            .observe(&provider.name, self.model, millis(self.started.elapsed()));
+        let key_id = self.pick.key.info.id;
+        rec.first_byte = Some(Instant::now());
+        rec.attempt(
+            &provider.name,
+            self.model,
+            key_id,
+            AttemptOutcome::Ok,
+            Some(status),
+            self.started,
+        );
+        rec.served_by(&provider.name, self.model, key_id);
+        rec.usage(usage);
+        rec.finish(200, None);
+        Ok(Reply::json(200, out))
+    }
+
+    /// Step 2, streaming: events up to the first content event, so an empty stream or an
+    /// in-band error still fails over. Bounded by [`READ_AHEAD_CAP`] and the first-byte
+    /// deadline.
+    async fn read_ahead(&mut self, resp: reqwest::Response) -> Result<ReadAhead, Stop> {
+        let provider = self.provider;
+        let status = resp.status().as_u16();
+        let mut upstream = resp.bytes_stream();
+        let mut decoder = SseDecoder::default();
+        let mut events = Vec::new();
+        let mut out = Vec::new();
+        let mut ended = false;
+        let mut read = 0usize;
+        while !self.pipe.saw_content() && !ended {
+            let next = tokio::time::timeout_at(self.first_byte_deadline, upstream.next()).await;
+            events.clear();
+            match next {
+                Err(_) => return Err(Failure::timeout(provider, "the first streamed event").into()),
+                Ok(Some(Err(e))) => return Err(Failure::transport(provider, &e).into()),
+                Ok(None) => {
+                    decoder.finish(&mut events);
+                    ended = true;
+                }
+                Ok(Some(Ok(chunk))) => {
+                    read += chunk.len();
+                    if read > READ_AHEAD_CAP {
+                        return Err(Failure::malformed(
+                            provider,
+                            "too much before the first content of its stream",
+                        )
+                        .into());
+                    }
+                    if decoder.push(&chunk, &mut events).is_err() {
+                        return Err(Failure::malformed(provider, "a malformed stream").into());
+                    }
+                }
+            }
+            for ev in events.drain(..) {
+                if let Err(InBandError(message)) = self.pipe.push(ev, &mut out) {
+                    let message = self.scrubber.scrub_str(&message);
+                    return Err(Failure::in_band(
+                        provider,
+                        &message,
+                        self.engine.clock.now_ms(),
+                        self.engine.max_hint(),
+                    )
+                    .into());
+                }
+            }
+        }
+        if !self.pipe.saw_content() {
+            return Err(Failure::empty(provider).into());
+        }
+        let upstream: Option<UpstreamStream> = if ended {
+            None
+        } else {
+            Some(Box::pin(upstream))
+        };
+        Ok(ReadAhead {
+            status,
+            upstream,
+            decoder,
+            out,
+        })
+    }
+
+    /// Step 3: the stream is the client's from here on, whatever happens upstream.
+    fn commit(mut self, rec: &mut Recorder, ahead: ReadAhead) -> AttemptEnd {
+        let provider = self.provider;
+        let key_id = self.pick.key.info.id;
+        self.guard.report(&Outcome::Success);
+        self.engine
+            .latency
+            .observe(&provider.name, self.model, millis(self.started.elapsed()));
+        rec.first_byte = Some(Instant::now());
+        rec.attempt(
+            &provider.name,
+            self.model,
+            key_id,
+            AttemptOutcome::Ok,
+            Some(ahead.status),
+            self.started,
+        );
+        rec.served_by(&provider.name, self.model, key_id);
+        let mut pending = VecDeque::new();
+        pending.push_back(encode_events(&ahead.out, &self.scrubber));
+        if ahead.upstream.is_none() {
+            let mut tail = Vec::new();
+            self.pipe.finish(&mut tail);
+            pending.push_back(encode_events(&tail, &self.scrubber));
+        }
+        let pump = Pump {
+            upstream: ahead.upstream,
+            decoder: ahead.decoder,
+            pipe: self.pipe,
+            pending,
+            idle: self.idle,
+            total_deadline: self.total_deadline,
+            guard: self.guard,
+            provider: provider.name.clone(),
+            scrubber: self.scrubber,
+        };
+        AttemptEnd::Commit(Box::new(move |rec| pump.into_stream(rec)))
+    }
+
+    fn fail(&mut self, rec: &mut Recorder, f: Failure) -> AttemptEnd {
+        self.guard.report(&f.outcome);
+        let outcome = AttemptOutcome::from(&f.outcome);
+        rec.attempt(
+            &self.provider.name,
+            self.model,
+            self.pick.key.info.id,
+            outcome,
+            f.status,
+            self.started,
+        );
+        tracing::info!(provider = %self.provider.name, model = %self.model, key_id = self.pick.key.info.id, outcome = outcome.as_str(), "attempt failed; trying the next candidate");
+        AttemptEnd::Failed(Reply::error(self.req.dialect, &f.error))
+    }
+}

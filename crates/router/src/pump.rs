@@ -1,0 +1,129 @@
+//! A committed stream: forwards upstream events as they arrive (no buffering beyond one
+//! upstream chunk), translating or patching them, scrubbing every chunk of the key, and
+//! records the request when it ends.
+
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use futures_util::{Stream, StreamExt};
+use switchboard_protocol::sse::{SseDecoder, SseEvent};
+use switchboard_protocol::{ClientError, ErrorKind};
+use tokio::time::Instant;
+
+use crate::attempt::{AttemptGuard, next_read};
+use crate::health::Outcome;
+use crate::log::AttemptOutcome;
+use crate::pipe::{InBandError, Pipe};
+use crate::record::Recorder;
+use crate::reply::ByteStream;
+use crate::scrub::Scrubber;
+
+pub(crate) type UpstreamStream = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
+
+/// SSE frames of `events`, scrubbed of the key.
+pub(crate) fn encode_events(events: &[SseEvent], scrubber: &Scrubber) -> Bytes {
+    let mut out = BytesMut::new();
+    for e in events {
+        e.encode_into(&mut out);
+    }
+    match scrubber.scrub(&out) {
+        std::borrow::Cow::Borrowed(_) => out.freeze(),
+        std::borrow::Cow::Owned(clean) => Bytes::from(clean),
+    }
+}
+
+pub(crate) struct Pump {
+    pub(crate) upstream: Option<UpstreamStream>,
+    pub(crate) decoder: SseDecoder,
+    pub(crate) pipe: Pipe,
+    pub(crate) pending: VecDeque<Bytes>,
+    pub(crate) idle: Duration,
+    pub(crate) total_deadline: Instant,
+    pub(crate) guard: AttemptGuard,
+    pub(crate) provider: String,
+    pub(crate) scrubber: Arc<Scrubber>,
+}
+
+impl Pump {
+    pub(crate) fn into_stream(self, rec: Recorder) -> ByteStream {
+        Box::pin(futures_util::stream::unfold(
+            (self, rec),
+            |(mut pump, mut rec)| async move {
+                loop {
+                    if let Some(b) = pump.pending.pop_front() {
+                        if b.is_empty() {
+                            continue;
+                        }
+                        return Some((Ok(b), (pump, rec)));
+                    }
+                    let upstream = pump.upstream.as_mut()?;
+                    let deadline = next_read(pump.idle, pump.total_deadline);
+                    let mut events = Vec::new();
+                    let mut out = Vec::new();
+                    match tokio::time::timeout_at(deadline, upstream.next()).await {
+                        Ok(Some(Ok(chunk))) => {
+                            if pump.decoder.push(&chunk, &mut events).is_err() {
+                                pump.break_stream(&mut rec, "the provider sent a malformed stream");
+                                continue;
+                            }
+                        }
+                        Ok(None) => {
+                            pump.decoder.finish(&mut events);
+                            pump.upstream = None;
+                        }
+                        Ok(Some(Err(_))) => {
+                            pump.break_stream(
+                                &mut rec,
+                                "the provider broke the connection mid-stream",
+                            );
+                            continue;
+                        }
+                        Err(_) => {
+                            pump.break_stream(&mut rec, "the provider stopped sending mid-stream");
+                            continue;
+                        }
+                    }
+                    for ev in events {
+                        if let Err(InBandError(m)) = pump.pipe.push(ev, &mut out) {
+                            let msg = pump.scrubber.scrub_str(&m).into_owned();
+                            pump.pending.push_back(encode_events(&out, &pump.scrubber));
+                            out.clear();
+                            pump.break_stream(&mut rec, &msg);
+                            break;
+                        }
+                    }
+                    if pump.upstream.is_none() && !rec.done {
+                        pump.pipe.finish(&mut out);
+                        rec.usage(pump.pipe.usage());
+                        rec.finish(200, None);
+                    }
+                    pump.pending.push_back(encode_events(&out, &pump.scrubber));
+                }
+            },
+        ))
+    }
+
+    /// Ends a committed stream after an upstream failure: the client gets the dialect's own
+    /// error event; the key is marked for a temporary error; no failover (bytes were sent).
+    fn break_stream(&mut self, rec: &mut Recorder, why: &str) {
+        self.upstream = None;
+        let err = ClientError::new(
+            ErrorKind::BadGateway,
+            format!("Provider `{}`: {why}.", self.provider),
+        )
+        .with_code("stream_interrupted");
+        let events = self.pipe.fail(&err);
+        self.pending
+            .push_back(encode_events(&events, &self.scrubber));
+        self.guard
+            .report(&Outcome::TemporaryError { retry_after: None });
+        if let Some(last) = rec.rec.attempts.last_mut() {
+            last.outcome = AttemptOutcome::StreamError;
+        }
+        rec.usage(self.pipe.usage());
+        rec.finish(200, Some(err.message));
+    }
+}

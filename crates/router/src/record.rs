@@ -1,0 +1,139 @@
+//! The request record of one client request, and where finished records go.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use switchboard_protocol::Usage;
+use tokio::time::Instant;
+
+use crate::log::{AttemptOutcome, AttemptRecord, RequestRecord};
+
+/// Receives finished request records (the store's batched writer, metrics, the live feed).
+pub trait RecordSink: Send + Sync {
+    fn record(&self, record: RequestRecord);
+}
+
+impl std::fmt::Debug for dyn RecordSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RecordSink")
+    }
+}
+
+pub(crate) fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Owns the request's log record; whatever way the request ends — including the client
+/// going away and this being dropped — exactly one record is emitted.
+pub(crate) struct Recorder {
+    pub(crate) rec: RequestRecord,
+    sink: Arc<dyn RecordSink>,
+    received_at: Instant,
+    pub(crate) first_byte: Option<Instant>,
+    /// The attempt under way (provider, model, key, start), recorded as cancelled if the
+    /// request is dropped before it ends.
+    open_attempt: Option<(String, String, i64, Instant)>,
+    pub(crate) done: bool,
+    in_flight: Arc<AtomicU64>,
+}
+
+impl Recorder {
+    /// Starts the record of a request; `in_flight` counts it until the record is dropped.
+    pub(crate) fn new(
+        rec: RequestRecord,
+        sink: Arc<dyn RecordSink>,
+        received_at: Instant,
+        in_flight: Arc<AtomicU64>,
+    ) -> Recorder {
+        in_flight.fetch_add(1, Ordering::Relaxed);
+        Recorder {
+            rec,
+            sink,
+            received_at,
+            first_byte: None,
+            open_attempt: None,
+            done: false,
+            in_flight,
+        }
+    }
+
+    pub(crate) fn begin(&mut self, provider: &str, model: &str, key_id: i64) {
+        self.open_attempt = Some((
+            provider.to_owned(),
+            model.to_owned(),
+            key_id,
+            Instant::now(),
+        ));
+    }
+
+    pub(crate) fn attempt(
+        &mut self,
+        provider: &str,
+        model: &str,
+        key_id: i64,
+        outcome: AttemptOutcome,
+        status: Option<u16>,
+        started: Instant,
+    ) {
+        self.open_attempt = None;
+        self.rec.attempts.push(AttemptRecord {
+            provider: provider.to_owned(),
+            model: model.to_owned(),
+            key_id: Some(key_id),
+            outcome,
+            status,
+            duration_ms: millis(started.elapsed()),
+        });
+    }
+
+    pub(crate) fn served_by(&mut self, provider: &str, model: &str, key_id: i64) {
+        self.rec.provider = Some(provider.to_owned());
+        self.rec.upstream_model = Some(model.to_owned());
+        self.rec.key_id = Some(key_id);
+    }
+
+    pub(crate) fn usage(&mut self, u: Usage) {
+        self.rec.tokens_in = u.prompt_tokens;
+        self.rec.tokens_out = u.completion_tokens;
+        self.rec.tokens_cached = u.cached_tokens;
+        self.rec.tokens_reasoning = u.reasoning_tokens;
+    }
+
+    pub(crate) fn finish(&mut self, status: u16, error: Option<String>) {
+        if self.done {
+            return;
+        }
+        self.done = true;
+        self.rec.status = status;
+        self.rec.error = error;
+        self.rec.latency_ms = millis(self.received_at.elapsed());
+        self.rec.ttfb_ms = self
+            .first_byte
+            .map(|t| millis(t.duration_since(self.received_at)));
+        self.sink.record(self.rec.clone());
+    }
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        if !self.done {
+            if let Some((provider, model, key_id, started)) = self.open_attempt.take() {
+                self.attempt(
+                    &provider,
+                    &model,
+                    key_id,
+                    AttemptOutcome::Cancelled,
+                    None,
+                    started,
+                );
+            } else if let Some(last) = self.rec.attempts.last_mut()
+                && last.outcome == AttemptOutcome::Ok
+            {
+                last.outcome = AttemptOutcome::Cancelled;
+            }
+            self.finish(499, Some("client disconnected".into()));
+        }
+        self.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
