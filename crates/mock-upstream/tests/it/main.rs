@@ -9,6 +9,7 @@ mod binary;
 mod chat;
 mod faults;
 mod gemini;
+mod hostile;
 mod recording;
 mod responses;
 mod support;
