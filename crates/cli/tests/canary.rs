@@ -2,7 +2,7 @@
 //! (tracing and `log` records, set up the way `switchboard serve` sets up logging), not in any
 //! response body or header, not in any byte of the SQLite files or the secrets file, not in a
 //! panic message — across success, 401, 429, 500, timeout, mid-stream errors and an upstream
-//! error body that quotes the key.
+//! error body (or a 200 carrying one) that quotes the key.
 //!
 //! Its own test binary: it installs a process-wide subscriber and panic hook.
 
@@ -74,6 +74,7 @@ const SCENARIOS: &[(&str, &str)] = &[
     ("echo400", "m@fault=echo_key,status=400"),
     ("echo429", "m@fault=echo_key,status=429"),
     ("echo500", "m@fault=echo_key,status=500"),
+    ("echo200", "m@fault=echo_key,status=200"),
 ];
 
 const DIALECTS: &[(&str, &str, MockDialect)] = &[
