@@ -18,15 +18,16 @@ use switchboard_protocol::{ClientError, ErrorKind};
 use tokio::time::Instant;
 
 use crate::classify::{classify_in_band, classify_status};
-use crate::dispatch::IngressRequest;
 use crate::engine::Engine;
-use crate::health::{HealthBoard, Outcome};
+use crate::guard::AttemptGuard;
+use crate::health::Outcome;
 use crate::log::AttemptOutcome;
 use crate::model::Provider;
 use crate::pipe::{InBandError, Pipe};
-use crate::pump::{Pump, UpstreamStream, encode_events};
+use crate::pump::{Pump, UpstreamStream, encode_events, next_read};
 use crate::record::{Recorder, millis};
 use crate::reply::{ByteStream, Reply, ReplyBody};
+use crate::request::IngressRequest;
 use crate::scrub::Scrubber;
 use crate::snapshot::{Pick, ProviderRt};
 use crate::upstream::{endpoint_url, request_headers};
@@ -65,54 +66,6 @@ impl AttemptEnd {
             AttemptEnd::Failed(r) => AttemptEnd::Failed(clean(r)),
             c @ AttemptEnd::Commit(_) => c,
         }
-    }
-}
-
-/// Holds a key's in-flight slot and its health report for one attempt. Dropped without a
-/// report (the client went away) it reports `Cancelled`, which frees a probe slot.
-pub(crate) struct AttemptGuard {
-    health: Arc<HealthBoard>,
-    provider: String,
-    model: String,
-    key_id: i64,
-    in_flight: Arc<std::sync::atomic::AtomicU32>,
-    reported: bool,
-}
-
-impl AttemptGuard {
-    fn new(health: Arc<HealthBoard>, provider: &str, model: &str, pick: &Pick) -> Self {
-        pick.key
-            .in_flight
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        AttemptGuard {
-            health,
-            provider: provider.to_owned(),
-            model: model.to_owned(),
-            key_id: pick.key.info.id,
-            in_flight: pick.key.in_flight.clone(),
-            reported: false,
-        }
-    }
-
-    pub(crate) fn report(&mut self, outcome: &Outcome) {
-        self.reported = true;
-        self.health
-            .report(&self.provider, self.key_id, &self.model, outcome);
-    }
-}
-
-impl Drop for AttemptGuard {
-    fn drop(&mut self) {
-        if !self.reported {
-            self.health.report(
-                &self.provider,
-                self.key_id,
-                &self.model,
-                &Outcome::Cancelled,
-            );
-        }
-        self.in_flight
-            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
@@ -229,15 +182,6 @@ impl ReadFailure {
                 Failure::malformed(provider, "a response body over the size cap")
             }
         }
-    }
-}
-
-/// The deadline of the next read: `idle` from now (0 = no idle timeout), never after `total`.
-pub(crate) fn next_read(idle: Duration, total: Instant) -> Instant {
-    if idle.is_zero() {
-        total
-    } else {
-        (Instant::now() + idle).min(total)
     }
 }
 

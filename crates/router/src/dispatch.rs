@@ -5,10 +5,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http::{HeaderName, HeaderValue};
 use switchboard_protocol::passthrough::{ROUTED_KEYS, duplicate_key};
-use switchboard_protocol::{ClientError, Dialect, ErrorKind};
+use switchboard_protocol::{ClientError, ErrorKind};
 use tokio::time::Instant;
 
 use crate::attempt::AttemptEnd;
@@ -16,25 +14,8 @@ use crate::engine::Engine;
 use crate::log::RequestRecord;
 use crate::record::Recorder;
 use crate::reply::Reply;
+use crate::request::IngressRequest;
 use crate::snapshot::{Unroutable, order_targets, pick_key};
-
-/// A parsed client request, as the ingress hands it to the engine.
-#[derive(Debug)]
-pub struct IngressRequest {
-    pub dialect: Dialect,
-    /// The model name the client asked for (from the body, or the URL for Gemini).
-    pub model: String,
-    pub stream: bool,
-    /// The client's body, unchanged.
-    pub body: Bytes,
-    /// Client headers that carry meaning upstream (`anthropic-version`, `anthropic-beta`),
-    /// forwarded only to providers of the same dialect. Nothing else is forwarded (T5).
-    pub forward_headers: Vec<(HeaderName, HeaderValue)>,
-    /// Conversation id for session affinity.
-    pub session: Option<u64>,
-    pub received_at: Instant,
-    pub received_at_ms: i64,
-}
 
 impl Engine {
     /// Serves one client request.

@@ -12,6 +12,7 @@ pub mod clock;
 pub mod conversations;
 pub mod dispatch;
 pub mod engine;
+mod guard;
 pub mod health;
 pub mod log;
 pub mod model;
@@ -19,16 +20,17 @@ mod pipe;
 mod pump;
 pub mod record;
 pub mod reply;
+pub mod request;
 pub mod scrub;
 pub mod secret;
 pub mod snapshot;
 pub mod upstream;
 
-pub use dispatch::IngressRequest;
 pub use engine::Engine;
 pub use model::{
     Config, Key, KeyInfo, ModelInfo, Provider, Route, Settings, Strategy, Target, Timeouts,
 };
 pub use record::RecordSink;
 pub use reply::{ByteStream, Reply, ReplyBody};
+pub use request::IngressRequest;
 pub use secret::Secret;

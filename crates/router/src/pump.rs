@@ -13,7 +13,7 @@ use switchboard_protocol::sse::{SseDecoder, SseEvent};
 use switchboard_protocol::{ClientError, ErrorKind};
 use tokio::time::Instant;
 
-use crate::attempt::{AttemptGuard, next_read};
+use crate::guard::AttemptGuard;
 use crate::health::Outcome;
 use crate::log::AttemptOutcome;
 use crate::pipe::{InBandError, Pipe};
@@ -22,6 +22,15 @@ use crate::reply::ByteStream;
 use crate::scrub::Scrubber;
 
 pub(crate) type UpstreamStream = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
+
+/// The deadline of the next read: `idle` from now (0 = no idle timeout), never after `total`.
+pub(crate) fn next_read(idle: Duration, total: Instant) -> Instant {
+    if idle.is_zero() {
+        total
+    } else {
+        (Instant::now() + idle).min(total)
+    }
+}
 
 /// SSE frames of `events`, scrubbed of the key.
 pub(crate) fn encode_events(events: &[SseEvent], scrubber: &Scrubber) -> Bytes {

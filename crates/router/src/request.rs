@@ -1,0 +1,24 @@
+//! A client request as the ingress hands it to the engine.
+
+use bytes::Bytes;
+use http::{HeaderName, HeaderValue};
+use switchboard_protocol::Dialect;
+use tokio::time::Instant;
+
+/// A parsed client request, as the ingress hands it to the engine.
+#[derive(Debug)]
+pub struct IngressRequest {
+    pub dialect: Dialect,
+    /// The model name the client asked for (from the body, or the URL for Gemini).
+    pub model: String,
+    pub stream: bool,
+    /// The client's body, unchanged.
+    pub body: Bytes,
+    /// Client headers that carry meaning upstream (`anthropic-version`, `anthropic-beta`),
+    /// forwarded only to providers of the same dialect. Nothing else is forwarded (T5).
+    pub forward_headers: Vec<(HeaderName, HeaderValue)>,
+    /// Conversation id for session affinity.
+    pub session: Option<u64>,
+    pub received_at: Instant,
+    pub received_at_ms: i64,
+}
