@@ -19,7 +19,7 @@ use switchboard_integrations::{
 use switchboard_router::Secret;
 use utoipa::ToSchema;
 
-use crate::admin::{AdminError, ApiResult, Body400, ErrorBody};
+use super::{AdminError, ApiResult, Body400, ErrorBody};
 use crate::state::AppState;
 use switchboard_control::transfer::{Export, Import, ImportPlan};
 
