@@ -189,6 +189,12 @@ pub enum TransferError {
     WeakPassphrase,
     #[error("encryption failed")]
     Crypto,
+    /// The import points existing providers (and their keys) at other servers, and that was
+    /// not confirmed.
+    #[error(
+        "this import sends the keys of existing providers to other servers ({0}); confirm the new addresses to apply it"
+    )]
+    HostsNotConfirmed(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -593,6 +599,40 @@ pub struct ImportPlan {
     pub routes: Vec<PlannedItem>,
     /// `settings` and `cooldowns`.
     pub settings: Vec<PlannedItem>,
+    /// Existing providers whose address (scheme, host and port of `base_url`) changes: their
+    /// keys would be sent to another server. Applying needs an explicit confirmation.
+    #[serde(default)]
+    pub host_changes: Vec<HostChange>,
+}
+
+/// A provider of this Switchboard that the import points at another server.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct HostChange {
+    pub provider: String,
+    /// `https://api.example.com` (scheme, host, port).
+    pub from: String,
+    pub to: String,
+}
+
+impl std::fmt::Display for HostChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {} → {}", self.provider, self.from, self.to)
+    }
+}
+
+/// The part of a base URL that says which server gets the key: scheme, host and port, in
+/// lower case (`HTTPS://Api.Example.com:443/v1` → `https://api.example.com:443`).
+pub fn origin(base_url: &str) -> String {
+    let url = base_url.trim();
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    // Credentials in the URL are not part of the server's name (and must not be shown).
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    format!(
+        "{}://{}",
+        scheme.to_ascii_lowercase(),
+        host.to_ascii_lowercase()
+    )
 }
 
 impl ImportPlan {
@@ -698,6 +738,14 @@ async fn plan(store: &Store, import: &Import) -> Result<Planned, TransferError> 
                     .providers
                     .push(item(&p.name, Change::Changed, changed_fields(old, p)));
                 out_providers.push(i);
+                let (from, to) = (origin(&old.base_url), origin(&p.base_url));
+                if from != to {
+                    report.host_changes.push(HostChange {
+                        provider: p.name.clone(),
+                        from,
+                        to,
+                    });
+                }
             }
         }
     }
@@ -889,10 +937,28 @@ impl Control {
     }
 
     /// Applies the import (never deletes anything) and swaps the snapshot, also after a
-    /// partial failure, so routing matches what the store now holds.
-    pub async fn import(&self, import: &Import) -> Result<ImportPlan, TransferError> {
+    /// partial failure, so routing matches what the store now holds. When the import points
+    /// existing providers at other servers ([`ImportPlan::host_changes`]), `accept_new_hosts`
+    /// must say the user saw and accepted that; otherwise nothing is written.
+    pub async fn import(
+        &self,
+        import: &Import,
+        accept_new_hosts: bool,
+    ) -> Result<ImportPlan, TransferError> {
         let applied = self
-            .edit(async |store| apply_import(store, import).await)
+            .edit(async |store| {
+                let planned = plan(store, import).await?;
+                if !accept_new_hosts && !planned.report.host_changes.is_empty() {
+                    let hosts: Vec<String> = planned
+                        .report
+                        .host_changes
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect();
+                    return Err(TransferError::HostsNotConfirmed(hosts.join(", ")));
+                }
+                apply_planned(store, import, planned).await
+            })
             .await?;
         tracing::info!(
             providers = import.export().providers.len(),
@@ -903,9 +969,13 @@ impl Control {
     }
 }
 
-/// Applies the import (providers, then keys, routes and settings) and returns what it did.
-async fn apply_import(store: &Store, import: &Import) -> Result<ImportPlan, TransferError> {
-    let planned = plan(store, import).await?;
+/// Applies a plan made under the same edit lock (providers, then keys, routes and settings)
+/// and returns what it did.
+async fn apply_planned(
+    store: &Store,
+    import: &Import,
+    planned: Planned,
+) -> Result<ImportPlan, TransferError> {
     let export = &import.export;
     for &i in &planned.providers {
         if let Some(p) = export.providers.get(i) {
