@@ -23,16 +23,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use argon2::{Algorithm, Argon2, Params, Version};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{XChaCha20Poly1305, XNonce};
-use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use switchboard_router::health::CooldownPolicy;
 use switchboard_router::{KeyInfo, Provider, Route, Secret, Settings};
+use switchboard_store::secrets::envelope::{self, KdfParams, NONCE_LEN};
 use switchboard_store::{KeyPatch, KeySecret, Store, StoreError};
 use utoipa::ToSchema;
 use zeroize::Zeroizing;
@@ -51,7 +48,6 @@ pub const MIN_PASSPHRASE: usize = 8;
 const KDF: &str = "argon2id";
 const CIPHER: &str = "xchacha20-poly1305";
 const SALT_LEN: usize = 16;
-const NONCE_LEN: usize = 24;
 /// Bounds on stored KDF parameters, so a crafted export cannot make import allocate
 /// gigabytes or spin for minutes.
 const MAX_M_COST_KIB: u32 = 1024 * 1024;
@@ -343,18 +339,12 @@ fn aad() -> Vec<u8> {
     format!("{FORMAT}/{VERSION}").into_bytes()
 }
 
-fn derive(
-    passphrase: &Secret,
-    salt: &[u8],
-    params: SealParams,
-) -> Result<Zeroizing<[u8; 32]>, TransferError> {
-    let params = Params::new(params.m_cost_kib, params.t_cost, params.p_cost, Some(32))
-        .map_err(|_| TransferError::Invalid("unusable key derivation parameters".into()))?;
-    let mut key = Zeroizing::new([0u8; 32]);
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
-        .hash_password_into(passphrase.expose().as_bytes(), salt, key.as_mut())
-        .map_err(|_| TransferError::Crypto)?;
-    Ok(key)
+fn kdf(params: SealParams) -> KdfParams {
+    KdfParams {
+        m_cost_kib: params.m_cost_kib,
+        t_cost: params.t_cost,
+        p_cost: params.p_cost,
+    }
 }
 
 fn seal(
@@ -363,21 +353,11 @@ fn seal(
     params: SealParams,
 ) -> Result<Envelope, TransferError> {
     let plain = Zeroizing::new(serde_json::to_vec(secrets).map_err(|_| TransferError::Crypto)?);
-    let mut salt = [0u8; SALT_LEN];
-    rand::rng().fill_bytes(&mut salt);
-    let mut nonce = [0u8; NONCE_LEN];
-    rand::rng().fill_bytes(&mut nonce);
-    let key = derive(passphrase, &salt, params)?;
-    let cipher = XChaCha20Poly1305::new(chacha20poly1305::Key::from_slice(key.as_ref()));
-    let ciphertext = cipher
-        .encrypt(
-            XNonce::from_slice(&nonce),
-            Payload {
-                msg: &plain,
-                aad: &aad(),
-            },
-        )
+    let salt = envelope::random::<SALT_LEN>();
+    let key = envelope::derive_key(passphrase.expose().as_bytes(), &salt, Some(kdf(params)))
         .map_err(|_| TransferError::Crypto)?;
+    let (nonce, ciphertext) =
+        envelope::seal(&key, &aad(), &plain).map_err(|_| TransferError::Crypto)?;
     Ok(Envelope {
         kdf: Kdf {
             alg: KDF.to_owned(),
@@ -392,44 +372,36 @@ fn seal(
     })
 }
 
-fn unseal(envelope: &Envelope, passphrase: &Secret) -> Result<SealedSecrets, TransferError> {
+fn unseal(sealed: &Envelope, passphrase: &Secret) -> Result<SealedSecrets, TransferError> {
     let bad = |what: &str| TransferError::Invalid(format!("sealed.{what} is not valid"));
-    if envelope.kdf.alg != KDF {
+    if sealed.kdf.alg != KDF {
         return Err(bad("kdf.alg"));
     }
-    if envelope.cipher != CIPHER {
+    if sealed.cipher != CIPHER {
         return Err(bad("cipher"));
     }
-    let k = &envelope.kdf;
+    let k = &sealed.kdf;
     if k.m_cost > MAX_M_COST_KIB || k.t_cost > MAX_T_COST || k.p_cost > MAX_P_COST {
         return Err(TransferError::Invalid(
             "sealed.kdf asks for more memory or time than Switchboard allows".into(),
         ));
     }
     let salt = STANDARD.decode(&k.salt).map_err(|_| bad("kdf.salt"))?;
-    let nonce = STANDARD.decode(&envelope.nonce).map_err(|_| bad("nonce"))?;
+    let nonce = STANDARD.decode(&sealed.nonce).map_err(|_| bad("nonce"))?;
     if nonce.len() != NONCE_LEN {
         return Err(bad("nonce"));
     }
     let ciphertext = STANDARD
-        .decode(&envelope.ciphertext)
+        .decode(&sealed.ciphertext)
         .map_err(|_| bad("ciphertext"))?;
     let params = SealParams {
         m_cost_kib: k.m_cost,
         t_cost: k.t_cost,
         p_cost: k.p_cost,
     };
-    let key = derive(passphrase, &salt, params)?;
-    let cipher = XChaCha20Poly1305::new(chacha20poly1305::Key::from_slice(key.as_ref()));
-    let plain = cipher
-        .decrypt(
-            XNonce::from_slice(&nonce),
-            Payload {
-                msg: &ciphertext,
-                aad: &aad(),
-            },
-        )
-        .map(Zeroizing::new)
+    let key = envelope::derive_key(passphrase.expose().as_bytes(), &salt, Some(kdf(params)))
+        .map_err(|_| TransferError::Invalid("unusable key derivation parameters".into()))?;
+    let plain = envelope::open(&key, &nonce, &aad(), &ciphertext)
         .map_err(|_| TransferError::WrongPassphrase)?;
     serde_json::from_slice(&plain).map_err(|_| TransferError::WrongPassphrase)
 }
