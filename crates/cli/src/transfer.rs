@@ -129,7 +129,7 @@ async fn export(
     };
     let control = crate::open_control(data_dir).await?;
     let result = control.export(passphrase.as_ref()).await;
-    control.store().close().await;
+    control.close().await;
     let export = result?;
     let mut text = if token {
         export.to_token()
@@ -215,7 +215,7 @@ async fn import(data_dir: &Path, input: &str, how: Confirm) -> anyhow::Result<()
     let import = Import::open(export, passphrase.as_ref())?;
     let control = crate::open_control(data_dir).await?;
     let result = plan_and_apply(&control, &import, input, how).await;
-    control.store().close().await;
+    control.close().await;
     result
 }
 

@@ -32,6 +32,7 @@ use parking_lot::{Mutex, RwLock};
 use switchboard_router::clock::{SharedClock, SystemClock};
 use switchboard_router::health::{HealthEvent, KeyStanding};
 use switchboard_router::{Config, Engine, KeyInfo, RecordSink, Secret};
+pub use switchboard_store::LocalToken;
 use switchboard_store::{Store, StoreError};
 use tokio::sync::broadcast;
 
@@ -123,6 +124,11 @@ impl Control {
         Control::start(store, Arc::new(NoRecords), Arc::new(SystemClock)).await
     }
 
+    /// Closes the store (after the background work has stopped).
+    pub async fn close(&self) {
+        self.store.close().await;
+    }
+
     pub fn engine(&self) -> &Arc<Engine> {
         &self.engine
     }
@@ -163,12 +169,19 @@ impl Control {
         settings::flag(&self.store, settings::LISTENING).await
     }
 
+    /// The local access key or admin token, created on first use; `given` replaces the
+    /// stored one (`SWITCHBOARD_ACCESS_KEY`, `SWITCHBOARD_ADMIN_TOKEN`).
+    pub async fn local_token(
+        &self,
+        which: LocalToken,
+        given: Option<Secret>,
+    ) -> Result<Secret, ControlError> {
+        Ok(self.store.local_token(which, given).await?)
+    }
+
     /// Replaces the local access key AI tools use; returns the new one.
     pub async fn rotate_access_key(&self) -> Result<Secret, ControlError> {
-        Ok(self
-            .store
-            .rotate_local_token(switchboard_store::LocalToken::AccessKey)
-            .await?)
+        Ok(self.store.rotate_local_token(LocalToken::AccessKey).await?)
     }
 
     /// Re-reads the configuration from the store, swaps the engine's snapshot and cooldown

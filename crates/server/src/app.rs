@@ -439,7 +439,7 @@ impl SwitchboardHandle {
         self.background.cancel();
         while self.tasks.join_next().await.is_some() {}
         self.log_task.shutdown().await;
-        self.state.control.store().close().await;
+        self.state.control.close().await;
         tracing::info!("Switchboard stopped");
     }
 }
