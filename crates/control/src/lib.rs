@@ -89,6 +89,9 @@ impl Control {
         sink: Arc<dyn RecordSink>,
         clock: SharedClock,
     ) -> Result<Arc<Control>, ControlError> {
+        // One TLS crypto provider for every upstream client in the process (probes, model
+        // discovery, requests); a second install (e.g. by the desktop shell) is harmless.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let config = load_config(&store).await?;
         let policy = settings::cooldowns(&store).await?;
         let engine = Engine::new(&config, sink, clock, policy);

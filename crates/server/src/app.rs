@@ -123,9 +123,6 @@ pub struct SwitchboardHandle {
 
 impl Switchboard {
     pub async fn start(opts: Options) -> Result<SwitchboardHandle, StartError> {
-        // One TLS crypto provider for every reqwest client in the process; a second install
-        // (e.g. by the desktop shell) is harmless.
-        let _ = rustls::crypto::ring::default_provider().install_default();
         let secrets: Arc<dyn SecretStore> = match opts.secrets.clone() {
             Some(s) => s,
             // The master key comes from SWITCHBOARD_MASTER_KEY or a key file kept outside
