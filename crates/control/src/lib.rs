@@ -3,7 +3,7 @@
 //! what it decides.
 //!
 //! - Every configuration edit is *validate → lock → store write → snapshot swap* in one
-//!   function ([`Control::edit`]); nothing else writes configuration.
+//!   function (`Control::edit`); nothing else writes configuration.
 //! - A key's health standing is the router's own judgement ([`HealthBoard::standing`]);
 //!   [`Control::key_views`], [`Control::summary`] and the [`StandingChanged`] stream are
 //!   made from it, never from raw scope entries.

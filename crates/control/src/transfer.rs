@@ -2,10 +2,11 @@
 //! (or the same document as a copyable `sbx1.` token), shared by `switchboard config
 //! export|import` and the admin API.
 //!
-//! API keys are left out unless asked for; then they are sealed together in one envelope:
-//! Argon2id (random salt, parameters stored beside it) derives a key from the user's
-//! passphrase, XChaCha20-Poly1305 (random nonce) encrypts the list. A wrong passphrase and a
-//! tampered envelope fail the same way, before anything is written.
+//! API keys are left out unless asked for; then they are sealed together in one envelope
+//! (`store::secrets::envelope`, the routine the secrets file uses too): Argon2id (random
+//! salt, parameters stored beside it) derives a key from the user's passphrase,
+//! XChaCha20-Poly1305 (random nonce) encrypts the list. A wrong passphrase and a tampered
+//! envelope fail the same way, before anything is written.
 //!
 //! Import is a merge that never drops data silently:
 //! - providers, routes and settings in the export are added or replace the one of the same
@@ -16,10 +17,13 @@
 //!   not already here cannot be created: it is listed as `needs_secret` and skipped, so the
 //!   user sees exactly which keys to add by hand;
 //! - an export of an unknown format version, or with fields this version does not know, is
-//!   refused as a whole.
+//!   refused as a whole;
+//! - an export that points a provider already here at another server (scheme, host or port of
+//!   its `base_url`) is applied only when that is confirmed: its keys would be sent there.
 //!
-//! [`plan_import`] says what [`apply_import`] would change; both validate everything first, so
-//! an invalid export changes nothing.
+//! [`Control::plan_import`] says what [`Control::import`] would change; both validate
+//! everything first, so an invalid export changes nothing, and the import is one edit (lock,
+//! writes, snapshot swap).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -150,10 +154,10 @@ impl Drop for SealedSecrets {
 
 /// Argon2id cost. The default follows the OWASP recommendation (19 MiB, 2 passes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SealParams {
-    pub m_cost_kib: u32,
-    pub t_cost: u32,
-    pub p_cost: u32,
+struct SealParams {
+    m_cost_kib: u32,
+    t_cost: u32,
+    p_cost: u32,
 }
 
 impl Default for SealParams {
@@ -265,12 +269,12 @@ impl Export {
 
 /// Reads the configuration out of `store`. With a passphrase, every key's secret (other than
 /// `env:` references, which are exported as references) is sealed into the export.
-pub async fn export(store: &Store, passphrase: Option<&Secret>) -> Result<Export, TransferError> {
+async fn export(store: &Store, passphrase: Option<&Secret>) -> Result<Export, TransferError> {
     export_with(store, passphrase, SealParams::default()).await
 }
 
-/// [`export`] with explicit Argon2id cost (tests use a cheap one).
-pub async fn export_with(
+/// [`export`] with explicit Argon2id cost.
+async fn export_with(
     store: &Store,
     passphrase: Option<&Secret>,
     params: SealParams,
