@@ -67,7 +67,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Applies an import (never deletes anything) and reloads routing; returns what changed. */
+        /**
+         * Applies an import (never deletes anything) and reloads routing; returns what changed.
+         *     409 when it points existing providers at other servers and `accept_new_hosts` is not set.
+         */
         post: operations["import_apply"];
         delete?: never;
         options?: never;
@@ -118,7 +121,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Health transitions as server-sent events (`event: health`, data: a `HealthEvent`). */
+        /**
+         * Health as server-sent events: `event: health` (data: a `HealthEvent`, one scope's
+         *     transition), `event: standing` (data: a `StandingChanged`, a key's standing before and
+         *     after, as `/api/v1/keys` shows it), and `event: lagged` (events were missed: refetch).
+         */
         get: operations["health_events"];
         put?: never;
         post?: never;
@@ -606,6 +613,16 @@ export interface components {
              */
             breaker_open_ms: number;
         };
+        /**
+         * @description Enabled keys by standing class (a disabled key is the user's choice, not a health
+         *     problem: it is not counted).
+         */
+        Counts: {
+            keys: number;
+            healthy: number;
+            cooling: number;
+            down: number;
+        };
         /** @description One encrypted block holding every exported secret. */
         Envelope: {
             kdf: components["schemas"]["Kdf"];
@@ -732,6 +749,13 @@ export interface components {
             keys: components["schemas"]["KeyView"][];
             entries: components["schemas"]["HealthEntry"][];
         };
+        /** @description A provider of this Switchboard that the import points at another server. */
+        HostChange: {
+            provider: string;
+            /** @description `https://api.example.com` (scheme, host, port). */
+            from: string;
+            to: string;
+        };
         /** @description What an import changes, item by item. Nothing in the store is ever removed. */
         ImportPlan: {
             providers: components["schemas"]["PlannedItem"][];
@@ -739,12 +763,22 @@ export interface components {
             routes: components["schemas"]["PlannedItem"][];
             /** @description `settings` and `cooldowns`. */
             settings: components["schemas"]["PlannedItem"][];
+            /**
+             * @description Existing providers whose address (scheme, host and port of `base_url`) changes: their
+             *     keys would be sent to another server. Applying needs an explicit confirmation.
+             */
+            host_changes?: components["schemas"]["HostChange"][];
         };
         ImportRequest: {
             /** @description The export: its JSON text or its `sbx1.` token. */
             data: string;
             /** @description Needed when the export holds sealed keys. */
             passphrase?: string | null;
+            /**
+             * @description The user saw the plan's `host_changes` (existing providers pointed at other servers)
+             *     and accepts them; without it such an import is refused with 409.
+             */
+            accept_new_hosts?: boolean;
         };
         /** @description Argon2id parameters and salt, stored beside the ciphertext. */
         Kdf: {
@@ -784,6 +818,25 @@ export interface components {
             /** @description `env:NAME` when the secret is read from the environment, else absent. */
             env_ref?: string | null;
         };
+        /**
+         * @description A key's health as the router applies it: the worst of its key-wide, per-model and
+         *     provider-breaker scopes (see `HealthBoard::standing`). The one judgement the admin API,
+         *     the tray and the dashboard show.
+         */
+        KeyStanding: {
+            state: components["schemas"]["HealthState"];
+            /** @description Derived from `state`: what the key's problem asks of the user. */
+            class: components["schemas"]["StandingClass"];
+            reason?: null | components["schemas"]["CoolReason"];
+            scope?: null | components["schemas"]["StandingScope"];
+            /** @description The upstream model, for a `key_model` scope. */
+            model?: string | null;
+            /**
+             * Format: int64
+             * @description Unix ms when a cooling scope may be tried again.
+             */
+            until_ms?: number | null;
+        };
         KeyUpdate: {
             label?: string | null;
             /** Format: int32 */
@@ -792,16 +845,8 @@ export interface components {
             /** @description Replaces the secret (write-only). */
             secret?: string | null;
         };
-        /** @description A key with its current health. */
-        KeyView: components["schemas"]["KeyInfo"] & {
-            state: components["schemas"]["HealthState"];
-            reason?: null | components["schemas"]["CoolReason"];
-            /** @description `key` or `key_model` (the worst scope shown). */
-            scope?: string | null;
-            model?: string | null;
-            /** Format: int64 */
-            until_ms?: number | null;
-        };
+        /** @description A key with its standing. */
+        KeyView: components["schemas"]["KeyInfo"] & components["schemas"]["KeyStanding"];
         ModelInfo: {
             id: string;
             /** Format: int64 */
@@ -848,6 +893,11 @@ export interface components {
             weight?: number;
             enabled?: boolean;
         };
+        /**
+         * @description The state of the whole router, as the tray icon shows it.
+         * @enum {string}
+         */
+        OverallState: "routing_off" | "all_healthy" | "some_cooling" | "nothing_usable";
         /** @description One provider, route or settings block in an [`ImportPlan`]. */
         PlannedItem: {
             name: string;
@@ -1047,6 +1097,25 @@ export interface components {
              */
             request_deadline_ms: number;
         };
+        /** @description A key's standing changed (`event: standing` on `/api/v1/health/events`). */
+        StandingChanged: {
+            /** Format: int64 */
+            key_id: number;
+            provider: string;
+            label: string;
+            from: components["schemas"]["KeyStanding"];
+            to: components["schemas"]["KeyStanding"];
+        };
+        /**
+         * @description How a key stands overall, in three classes every view counts the same way.
+         * @enum {string}
+         */
+        StandingClass: "healthy" | "cooling" | "down";
+        /**
+         * @description Which scope a key's standing comes from (`key`, `key_model`, `provider`).
+         * @enum {string}
+         */
+        StandingScope: "key" | "key_model" | "provider";
         Status: {
             version: string;
             /** @description Base URL tools use (`…/v1`). */
@@ -1064,15 +1133,29 @@ export interface components {
             update?: null | components["schemas"]["UpdateNotice"];
             /** Format: int64 */
             started_at_ms: number;
+            /** @description `summary.counts.healthy`. */
             keys_healthy: number;
+            /** @description `summary.counts.cooling`. */
             keys_cooling: number;
+            /** @description `summary.counts.down`. */
             keys_failed: number;
+            /** @description Counts by standing, the overall state (as the tray shows it), unusable aliases. */
+            summary: components["schemas"]["Summary"];
         };
         /**
          * @description How a route picks among its targets.
          * @enum {string}
          */
         Strategy: "priority" | "weighted" | "round_robin" | "least_busy" | "fastest" | "cheapest";
+        /** @description Counts, overall state and the aliases nothing can serve now. */
+        Summary: {
+            /** @description Routing is on and the listener runs. */
+            routing: boolean;
+            counts: components["schemas"]["Counts"];
+            state: components["schemas"]["OverallState"];
+            /** @description Configured aliases none of whose targets has a usable key right now, sorted. */
+            unusable_aliases: string[];
+        };
         Target: {
             provider: string;
             /** @description The model name sent upstream. */
@@ -1302,6 +1385,14 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1379,7 +1470,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description text/event-stream of HealthEvent */
+            /** @description text/event-stream: `health` events (HealthEvent) and `standing` events (StandingChanged) */
             200: {
                 headers: {
                     [name: string]: unknown;

@@ -143,7 +143,7 @@ async fn send(sb: &Sb, client: &str, alias: &str, stream: bool) -> (u16, String)
 
 /// No cooldown and no breaker may hide a path: every request must reach the upstream.
 fn forget_health(sb: &Sb) {
-    sb.handle().engine().health.retain_keys(|_| false);
+    sb.handle().control().engine().health.retain_keys(|_| false);
 }
 
 #[tokio::test]
@@ -166,7 +166,7 @@ async fn a_canary_echoed_in_any_form_reaches_no_client_and_no_record() {
         toml
     })
     .await;
-    sb.handle().engine().health.set_policy(CooldownPolicy {
+    sb.handle().control().engine().health.set_policy(CooldownPolicy {
         breaker_threshold: u32::MAX,
         ..CooldownPolicy::default()
     });
@@ -292,7 +292,7 @@ async fn an_absurd_retry_after_is_clamped_when_relayed_and_stored() {
         .unwrap();
     assert!(relayed <= max / 1000, "relayed {relayed} s");
     assert!(relayed > 0);
-    let entries = sb.handle().engine().health.entries();
+    let entries = sb.handle().control().engine().health.entries();
     assert_eq!(entries.len(), 1, "{entries:?}");
     let until = entries[0].until_ms.unwrap();
     assert!(

@@ -14,4 +14,5 @@ mod metrics;
 mod openapi;
 mod routing;
 mod security;
+mod standing;
 mod transfer;

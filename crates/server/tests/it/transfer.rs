@@ -3,8 +3,9 @@
 
 use reqwest::Method;
 use serde_json::{Value, json};
+use switchboard_control::transfer::{self, Change, Export, Import, TransferError};
+use switchboard_mock_upstream::Dialect as MockDialect;
 use switchboard_router::Secret;
-use switchboard_server::transfer::{self, Change, Export, Import, TransferError};
 
 use crate::common::*;
 
@@ -246,7 +247,7 @@ async fn a_wrong_passphrase_fails_clearly_and_changes_nothing() {
 #[tokio::test]
 async fn the_plan_lists_changes_and_import_keeps_what_the_export_lacks() {
     let from = Sb::start(source).await;
-    let export = transfer::export(from.handle().store(), None).await.unwrap();
+    let export = from.handle().control().export(None).await.unwrap();
 
     // The target already has the same provider with another priority, one of its keys,
     // and a route of its own.
@@ -268,9 +269,7 @@ async fn the_plan_lists_changes_and_import_keeps_what_the_export_lacks() {
     assert_eq!(status, 200);
 
     let import = Import::open(export.clone(), None).unwrap();
-    let plan = transfer::plan_import(to.handle().store(), &import)
-        .await
-        .unwrap();
+    let plan = to.handle().control().plan_import(&import).await.unwrap();
     let provider = &plan.providers[0];
     assert_eq!(provider.change, Change::Changed);
     assert!(
@@ -291,11 +290,48 @@ async fn the_plan_lists_changes_and_import_keeps_what_the_export_lacks() {
     assert_eq!(mine.change, Change::Kept);
     assert!(plan.has_changes());
 
-    let applied = transfer::apply_import(to.handle().store(), &import)
+    // The provider here is pointed at another server: shown, and not applied unconfirmed.
+    assert_eq!(plan.host_changes.len(), 1, "{:?}", plan.host_changes);
+    let hc = &plan.host_changes[0];
+    assert_eq!(hc.provider, "mock");
+    assert_eq!(
+        (hc.from.as_str(), hc.to.as_str()),
+        (
+            transfer::origin(&to.mock.base_url(MockDialect::OpenAiChat)).as_str(),
+            transfer::origin(&from.mock.base_url(MockDialect::OpenAiChat)).as_str()
+        )
+    );
+    assert_ne!(hc.from, hc.to);
+    let before = to.handle().control().providers().await.unwrap();
+    let err = to
+        .handle()
+        .control()
+        .import(&import, false)
         .await
-        .unwrap();
+        .unwrap_err();
+    assert!(matches!(err, TransferError::HostsNotConfirmed(_)), "{err}");
+    assert!(err.to_string().contains(&hc.to), "{err}");
+    let (status, body) = to
+        .admin(
+            Method::POST,
+            "/api/v1/config/import/apply",
+            Some(json!({ "data": export.to_json() })),
+        )
+        .await;
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains(&hc.to),
+        "{body}"
+    );
+    assert_eq!(
+        to.handle().control().providers().await.unwrap(),
+        before,
+        "nothing written"
+    );
+
+    let applied = to.handle().control().import(&import, true).await.unwrap();
     assert_eq!(applied, plan);
-    let store = to.handle().store();
+    let store = to.handle().control().store();
     assert_eq!(
         store.list_routes().await.unwrap().len(),
         3,
@@ -304,9 +340,14 @@ async fn the_plan_lists_changes_and_import_keeps_what_the_export_lacks() {
     assert_eq!(store.list_keys(None).await.unwrap()[0].weight, 1);
     assert_eq!(
         store.list_providers().await.unwrap(),
-        from.handle().store().list_providers().await.unwrap()
+        from.handle()
+            .control()
+            .store()
+            .list_providers()
+            .await
+            .unwrap()
     );
-    let after = transfer::plan_import(store, &import).await.unwrap();
+    let after = to.handle().control().plan_import(&import).await.unwrap();
     assert!(!after.has_changes(), "{after:?}");
 }
 
