@@ -22,9 +22,10 @@ use switchboard_protocol::{ClientError, Dialect, ErrorKind};
 use tokio::time::Instant;
 
 use crate::classify::classify_status;
+use crate::conversations::Owner;
 use crate::engine::Engine;
 use crate::health::{HealthBoard, Outcome};
-use crate::log::{AttemptRecord, RequestRecord};
+use crate::log::{AttemptRecord, CLIENT_STR_MAX, MESSAGE_MAX, RequestRecord, truncated};
 use crate::pipe::{InBandError, Pipe};
 use crate::secret::Secret;
 use crate::snapshot::{Pick, ProviderRt, Unroutable, order_targets, pick_key};
@@ -44,6 +45,8 @@ pub struct IngressRequest {
     pub forward_headers: Vec<(HeaderName, HeaderValue)>,
     /// Conversation id for session affinity.
     pub session: Option<u64>,
+    /// Who is asking (a hash of the presented credential): stored conversations are theirs.
+    pub owner: Owner,
     pub received_at: Instant,
     pub received_at_ms: i64,
 }
@@ -86,8 +89,18 @@ impl Reply {
         }
     }
 
+    /// An error in the client's dialect; a message that quotes client input at length (a
+    /// decoder's "invalid type: string …") is cut to [`MESSAGE_MAX`].
     pub fn error(dialect: Dialect, err: &ClientError) -> Reply {
-        let body = serde_json::to_vec(&err.to_body(dialect)).unwrap_or_default();
+        let body = match truncated(&err.message, MESSAGE_MAX) {
+            std::borrow::Cow::Borrowed(_) => err.to_body(dialect),
+            std::borrow::Cow::Owned(message) => ClientError {
+                message,
+                ..err.clone()
+            }
+            .to_body(dialect),
+        };
+        let body = serde_json::to_vec(&body).unwrap_or_default();
         Reply::json(err.status(), body)
     }
 
@@ -283,7 +296,7 @@ impl Engine {
                 id: String::new(),
                 started_at_ms: req.received_at_ms,
                 dialect: req.dialect.as_str().to_owned(),
-                alias: req.model.clone(),
+                alias: truncated(&req.model, CLIENT_STR_MAX).into_owned(),
                 provider: None,
                 key_id: None,
                 upstream_model: None,
@@ -311,7 +324,7 @@ impl Engine {
                 let err = match why {
                     Unroutable::UnknownModel => ClientError::new(
                         ErrorKind::NotFound,
-                        format!("The model `{}` does not exist: no route or provider serves it.", req.model),
+                        format!("The model `{}` does not exist: no route or provider serves it.", truncated(&req.model, CLIENT_STR_MAX)),
                     )
                     .with_code("model_not_found")
                     .with_param("model"),
@@ -319,7 +332,7 @@ impl Engine {
                         ErrorKind::NotFound,
                         format!(
                             "The model `{}` is served by several providers ({}); create a route for it to choose.",
-                            req.model,
+                            truncated(&req.model, CLIENT_STR_MAX),
                             provs.join(", ")
                         ),
                     )
@@ -473,7 +486,7 @@ impl Engine {
                     },
                     format!(
                         "Every key for model `{}` is cooling down; the earliest recovers in {secs} s (at {at}).",
-                        req.model
+                        truncated(&req.model, CLIENT_STR_MAX)
                     ),
                 )
             }
@@ -481,7 +494,7 @@ impl Engine {
                 ErrorKind::Unavailable,
                 format!(
                     "No usable key for model `{}`: its keys are disabled or failed authentication. Check the providers in the dashboard.",
-                    req.model
+                    truncated(&req.model, CLIENT_STR_MAX)
                 ),
             ),
         };
@@ -517,6 +530,7 @@ impl Engine {
             provider.kind,
             &req.model,
             &self.responses,
+            req.owner,
             self.clock.now_ms(),
         );
         let body = match pipe.upstream_body(&req.body, model, provider, req.stream) {

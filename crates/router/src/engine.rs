@@ -40,8 +40,9 @@ impl std::fmt::Debug for dyn RecordSink {
     }
 }
 
-/// Responses conversations kept for `previous_response_id`, and for how long.
-const RESPONSES_KEPT: usize = 2_000;
+/// Bytes of Responses conversations kept for `previous_response_id` (unless the host sets
+/// another budget), and for how long.
+pub const RESPONSES_BUDGET_BYTES: usize = 64 * 1024 * 1024;
 const RESPONSES_TTL_MS: i64 = 6 * 3_600_000;
 
 /// How often the prober looks for cooldowns that have ended.
@@ -65,7 +66,7 @@ impl Engine {
             sink,
             in_flight: Arc::new(AtomicU64::new(0)),
             clock,
-            responses: Arc::new(ResponseStore::new(RESPONSES_KEPT, RESPONSES_TTL_MS)),
+            responses: Arc::new(ResponseStore::new(RESPONSES_BUDGET_BYTES, RESPONSES_TTL_MS)),
         })
     }
 
@@ -81,6 +82,16 @@ impl Engine {
         self.snapshot.store(Arc::new(next));
         let ids: std::collections::HashSet<i64> = config.keys.iter().map(|k| k.info.id).collect();
         self.health.retain_keys(|id| ids.contains(&id));
+    }
+
+    /// The memory budget of stored Responses conversations; the oldest are evicted to fit.
+    pub fn set_conversation_budget(&self, bytes: usize) {
+        self.responses.set_budget(bytes);
+    }
+
+    /// Bytes the stored Responses conversations hold now.
+    pub fn conversation_bytes(&self) -> usize {
+        self.responses.bytes()
     }
 
     /// Requests being served right now.

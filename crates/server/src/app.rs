@@ -51,6 +51,12 @@ pub struct Options {
     pub allowed_hosts: Vec<String>,
     pub header_read_timeout: Duration,
     pub max_connections: usize,
+    /// Connections one peer beyond loopback may hold.
+    pub max_connections_per_peer: usize,
+    /// How long a client may take to send a whole request body.
+    pub body_read_timeout: Duration,
+    /// Memory budget of stored Responses conversations (bytes).
+    pub conversation_store_bytes: usize,
     pub shutdown_grace: Duration,
     pub clock: SharedClock,
     /// Serve `GET /metrics` without the admin token (`--open-metrics`).
@@ -78,6 +84,9 @@ impl Options {
             allowed_hosts: Vec::new(),
             header_read_timeout: Duration::from_secs(10),
             max_connections: 4096,
+            max_connections_per_peer: 256,
+            body_read_timeout: Duration::from_secs(120),
+            conversation_store_bytes: switchboard_router::engine::RESPONSES_BUDGET_BYTES,
             shutdown_grace: Duration::from_secs(20),
             clock: Arc::new(SystemClock),
             open_metrics: false,
@@ -185,6 +194,7 @@ impl Switchboard {
             metrics: metrics.clone(),
         });
         let engine = Engine::new(&config, sink, opts.clock.clone(), policy);
+        engine.set_conversation_budget(opts.conversation_store_bytes);
         engine.restore_health(
             store
                 .load_health()
@@ -207,6 +217,7 @@ impl Switchboard {
                 remote,
                 extra_hosts: allowed_hosts,
                 open_metrics: opts.open_metrics,
+                body_read_timeout: opts.body_read_timeout,
             },
             live,
             routing: AtomicBool::new(routing),
@@ -234,6 +245,7 @@ impl Switchboard {
         let limits = ListenLimits {
             header_read_timeout: opts.header_read_timeout,
             max_connections: opts.max_connections,
+            max_connections_per_peer: opts.max_connections_per_peer,
             shutdown_grace: opts.shutdown_grace,
         };
         let bind = SocketAddr::new(opts.host, opts.port);
