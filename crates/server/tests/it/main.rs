@@ -8,6 +8,7 @@ mod conversations;
 mod dashboard;
 mod failover;
 mod host_app;
+mod hostile_clients;
 mod integrations_api;
 mod metrics;
 mod openapi;
