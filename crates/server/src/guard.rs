@@ -224,26 +224,28 @@ pub async fn guard(State(state): State<Arc<AppState>>, mut req: Request, next: N
     let method = req.method().clone();
     // The access key's holder, for what is theirs alone (stored conversations).
     let mut owner = None;
-    let ok = match needs(&method, &path) {
-        Needs::Nothing => true,
-        Needs::AdminToken if state.guard.open_metrics && path == "/metrics" => true,
-        Needs::AccessKey => presented(headers, req.uri().query()).is_some_and(|p| {
+    // `Some(true)`: a credential was checked and matched; `None`: none was needed.
+    let verified = match needs(&method, &path) {
+        Needs::Nothing => None,
+        Needs::AdminToken if state.guard.open_metrics && path == "/metrics" => None,
+        Needs::AccessKey => Some(presented(headers, req.uri().query()).is_some_and(|p| {
             let keys = state.access_keys.read().clone();
             // Check every key so timing does not reveal which one matched.
             let ok = keys.iter().fold(false, |acc, k| k.ct_eq(&p) | acc);
             owner = ok.then(|| Owner::of(&p));
             ok
-        }),
+        })),
         Needs::AdminToken => {
-            presented_bearer(headers).is_some_and(|p| state.admin_token.read().ct_eq(&p))
+            Some(presented_bearer(headers).is_some_and(|p| state.admin_token.read().ct_eq(&p)))
         }
     };
-    if ok && !matches!(needs(&method, &path), Needs::Nothing) {
+    if verified == Some(true) {
         // Its connection is no longer a candidate for shedding when the server is full.
         if let Some(conn) = req.extensions().get::<Connection>() {
             conn.mark_authenticated();
         }
     }
+    let ok = verified != Some(false);
     if !ok {
         let message = match needs(&method, &path) {
             Needs::AdminToken => "Missing or wrong admin token.",
