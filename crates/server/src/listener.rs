@@ -9,7 +9,8 @@
 //! - Once three quarters of the slots are taken, new connections get a short header timeout.
 //! - At the cap, a new connection takes the slot of the oldest connection that has no request
 //!   in flight and has never passed the credential check; only when every slot is held by a
-//!   busy or authenticated connection is the new one closed. A connection whose request
+//!   busy or authenticated connection is the new one closed. When the process runs out of
+//!   file descriptors before the cap, accepting fails and the same connection is shed. A connection whose request
 //!   passed the credential check (the guard marks it) is never shed, so an authenticated
 //!   client keeps its slot however many idle sockets others open.
 
@@ -141,18 +142,8 @@ impl Table {
         {
             return Admit::PeerFull;
         }
-        if self.conns.len() >= limits.max_connections {
-            let victim = self
-                .conns
-                .iter()
-                .find(|(_, (_, c))| c.sheddable())
-                .map(|(id, _)| *id);
-            let Some(victim) = victim else {
-                return Admit::Full;
-            };
-            if let Some(shed) = self.remove(victim) {
-                shed.shed.cancel();
-            }
+        if self.conns.len() >= limits.max_connections && !self.shed_one() {
+            return Admit::Full;
         }
         let near_cap = self.conns.len() >= limits.max_connections.saturating_mul(3) / 4;
         let header_timeout = if near_cap {
@@ -165,6 +156,21 @@ impl Table {
         self.conns.insert(id, (peer, state));
         *self.per_peer.entry(peer).or_default() += 1;
         Admit::Serve { id, header_timeout }
+    }
+
+    /// Closes the oldest connection with no request in flight that never authenticated;
+    /// `false` if there is none.
+    fn shed_one(&mut self) -> bool {
+        let victim = self
+            .conns
+            .iter()
+            .find(|(_, (_, c))| c.sheddable())
+            .map(|(id, _)| *id);
+        let Some(shed) = victim.and_then(|id| self.remove(id)) else {
+            return false;
+        };
+        shed.shed.cancel();
+        true
     }
 
     /// Forgets a connection (shed, or ended); `None` if it was already gone.
@@ -228,9 +234,22 @@ async fn accept_loop(
         let (socket, peer) = match accepted {
             Ok(a) => a,
             Err(e) => {
-                // Out of file descriptors and the like: back off instead of spinning.
+                // Out of file descriptors and the like: make room the way the cap does (the
+                // process limit may be below `max_connections`), and back off instead of
+                // spinning.
                 tracing::warn!(error = %e, "accept failed");
-                tokio::time::sleep(Duration::from_millis(20)).await;
+                let exhausted = !matches!(
+                    e.kind(),
+                    std::io::ErrorKind::ConnectionAborted
+                        | std::io::ErrorKind::ConnectionReset
+                        | std::io::ErrorKind::Interrupted
+                );
+                if exhausted && table.lock().shed_one() {
+                    // Let the shed connection's task close its socket, then accept again.
+                    tokio::task::yield_now().await;
+                } else {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
                 continue;
             }
         };

@@ -1,7 +1,8 @@
-//! Attacks by clients and upstreams that misbehave on purpose (SECURITY.md T11, T17–T20): an
+//! Attacks by clients and upstreams that misbehave on purpose (SECURITY.md T17–T21): an
 //! upstream event that never ends, a second credential reaching for another's conversation,
-//! idle sockets trying to starve everyone, huge client strings, dripped bodies, the admin token
-//! in the wrong header and a foreign port on `[::1]`.
+//! idle sockets trying to take an authenticated client's slot, huge client strings, dripped
+//! bodies, the admin token in the wrong header and a foreign port on `[::1]`. What needs a
+//! process of its own (resident memory, 10,000 sockets) is in `crates/cli/tests/hostile.rs`.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -193,99 +194,41 @@ async fn response_ids_are_128_random_bits() {
     assert!(longest < 8, "ids share a {longest}-digit prefix: {ids:?}");
 }
 
+/// Ten large inputs keep the store within its byte budget, oldest evicted (2 MiB inputs and a
+/// 5 MiB budget here, so this process stays small for the tests beside it; the real binary
+/// with ten 20 MiB inputs: `crates/cli/tests/hostile.rs`).
 #[tokio::test]
-async fn huge_responses_inputs_keep_the_conversation_store_within_its_budget() {
+async fn large_responses_inputs_keep_the_conversation_store_within_its_budget() {
     const MIB: usize = 1024 * 1024;
     let sb = Sb::start_with(two_keys_chat_upstream, |o| {
-        o.conversation_store_bytes = 48 * MIB;
+        o.conversation_store_bytes = 5 * MIB;
     })
     .await;
-    let big = "x".repeat(20 * MIB);
-    let mut last = String::new();
+    let big = "x".repeat(2 * MIB);
+    let mut ids = Vec::new();
     for _ in 0..10 {
         let (s, v) =
             responses_as(&sb, ACCESS, &json!({"model": "codex-model", "input": big})).await;
         assert_eq!(s, 200);
-        last = v["id"].as_str().unwrap().to_owned();
+        ids.push(v["id"].as_str().unwrap().to_owned());
         let held = sb.handle().engine().conversation_bytes();
-        assert!(held <= 48 * MIB, "the store holds {held} bytes");
+        assert!(held <= 5 * MIB, "the store holds {held} bytes");
     }
-    assert!(sb.handle().engine().conversation_bytes() >= 40 * MIB);
-    // The newest conversation is still there.
-    let (s, _) = responses_as(
-        &sb,
-        ACCESS,
-        &json!({"model": "codex-model", "previous_response_id": last, "input": "more"}),
-    )
-    .await;
-    assert_eq!(s, 200);
+    assert!(sb.handle().engine().conversation_bytes() >= 4 * MIB);
+    // The newest conversation is still there; the oldest is gone.
+    for (id, want) in [(&ids[9], 200), (&ids[0], 404)] {
+        let (s, v) = responses_as(
+            &sb,
+            ACCESS,
+            &json!({"model": "codex-model", "previous_response_id": id, "input": "more", "store": false}),
+        )
+        .await;
+        assert_eq!(s, want, "{v}");
+    }
 }
 
 // ---------------------------------------------------------------------------------------
 // Idle connections cannot starve everyone
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ten_thousand_idle_connections_do_not_lock_out_clients() {
-    const IDLE: usize = 10_000;
-    let sb = Sb::start(chat_route).await;
-    let a = addr(&sb);
-    // Test process: the idle sockets, the server's ends of up to its cap, and the rest.
-    raise_open_file_limit((IDLE + 4096 + 512) as u64);
-    let mut idle = Vec::with_capacity(IDLE);
-    for _ in 0..IDLE {
-        match TcpStream::connect(a).await {
-            Ok(s) => idle.push(s),
-            Err(e) => panic!("connect #{} failed: {e}", idle.len()),
-        }
-    }
-    // Give the server time to accept them all (each beyond the cap sheds an older one).
-    tokio::time::sleep(Duration::from_millis(500)).await;
-
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(0)
-        .build()
-        .unwrap();
-    for _ in 0..3 {
-        let started = Instant::now();
-        let r = http
-            .post(format!("{}/v1/chat/completions", sb.url))
-            .bearer_auth(ACCESS)
-            .json(&json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]}))
-            .timeout(Duration::from_secs(5))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
-        r.bytes().await.unwrap();
-        let took = started.elapsed();
-        assert!(took < Duration::from_secs(1), "took {took:?}");
-
-        let r = http
-            .get(format!("{}/health", sb.url))
-            .timeout(Duration::from_secs(5))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
-    }
-    drop(idle);
-}
-
-/// Raises the soft open-file limit to `need` (within the hard limit, which must allow it).
-fn raise_open_file_limit(need: u64) {
-    use rustix::process::{Resource, getrlimit, setrlimit};
-    let mut lim = getrlimit(Resource::Nofile);
-    if lim.current.is_some_and(|c| c >= need) {
-        return;
-    }
-    assert!(
-        lim.maximum.is_none_or(|m| m >= need),
-        "need {need} open files; the hard limit is {:?}",
-        lim.maximum
-    );
-    lim.current = Some(need);
-    setrlimit(Resource::Nofile, lim).unwrap();
-}
 
 /// An authenticated connection keeps its slot: idle sockets opened after it are shed
 /// instead, and an unauthenticated idle one goes first.

@@ -1,7 +1,8 @@
-//! Bounded memory of the real binary (SECURITY.md T11, T18): `switchboard serve` runs as its own
-//! process and its peak resident memory (`VmHWM` in `/proc/<pid>/status`) is measured against
-//! its idle size while a provider sends an event that never ends, and while clients send huge
-//! Responses inputs whose conversations the router keeps.
+//! The real binary against hostile upstreams and clients (SECURITY.md T17–T19), each test with
+//! its own `switchboard serve` process: its peak resident memory (`VmHWM` in
+//! `/proc/<pid>/status`) against its idle size while a provider sends an event that never ends
+//! and while clients send huge Responses inputs whose conversations the router keeps; and its
+//! answers while 10,000 idle connections are held open.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -12,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use switchboard_mock_upstream::{Dialect, MockOptions, MockUpstream};
+use tokio::net::TcpStream;
 
 const ACCESS: &str = "sk-sb-memory-access-0123456789";
 const ADMIN: &str = "sbadm-memory-admin-0123456789";
@@ -48,8 +50,31 @@ impl Router {
 
 /// Starts `switchboard serve` on a free port, with `env` added; returns it and its base URL.
 fn serve(dir: &Path, config: &Path, env: &[(&str, &str)]) -> (Router, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args(["serve", "--port", "0", "--log-level", "warn"])
+    serve_with(
+        Command::new(env!("CARGO_BIN_EXE_switchboard")),
+        dir,
+        config,
+        env,
+    )
+}
+
+/// As [`serve`], with at most `files` open files.
+fn serve_with_file_limit(dir: &Path, config: &Path, files: u32) -> (Router, String) {
+    let mut sh = Command::new("sh");
+    sh.arg("-c")
+        .arg(format!("ulimit -n {files} && exec \"$0\" \"$@\""))
+        .arg(env!("CARGO_BIN_EXE_switchboard"));
+    serve_with(sh, dir, config, &[])
+}
+
+fn serve_with(
+    mut command: Command,
+    dir: &Path,
+    config: &Path,
+    env: &[(&str, &str)],
+) -> (Router, String) {
+    let mut child = command
+        .args(["serve", "--port", "0", "--log-level", "error"])
         .arg("--data-dir")
         .arg(dir.join("data"))
         .arg("--config")
@@ -244,4 +269,93 @@ async fn huge_responses_inputs_keep_router_memory_near_the_store_budget() {
     let (s, v) =
         post(json!({"model": "codex", "previous_response_id": last, "input": "more"})).await;
     assert_eq!(s, 200, "{v}");
+}
+
+/// Raises this process's soft open-file limit to `need` (children inherit it).
+fn raise_open_file_limit(need: u64) {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut lim = getrlimit(Resource::Nofile);
+    if lim.current.is_some_and(|c| c >= need) {
+        return;
+    }
+    assert!(
+        lim.maximum.is_none_or(|m| m >= need),
+        "need {need} open files; the hard limit is {:?}",
+        lim.maximum
+    );
+    lim.current = Some(need);
+    setrlimit(Resource::Nofile, lim).unwrap();
+}
+
+/// 10,000 idle connections (more than the 4,096-connection cap) are held open; an
+/// authenticated request still gets 200 within a second and `/health` answers, because at the
+/// cap the oldest idle connection that never authenticated makes room.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_idle_connections_do_not_lock_out_clients() {
+    const IDLE: usize = 10_000;
+    raise_open_file_limit((IDLE + 4096 + 512) as u64);
+    let mock = quiet_mock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("switchboard.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[providers]]\nname = \"mock\"\nkind = \"openai_chat\"\nbase_url = {:?}\nkeys = [\"sk-flood-0123456789\"]\n\n\
+             [[routes]]\nalias = \"m\"\ntargets = [{{ provider = \"mock\", model = \"y\" }}]\n",
+            mock.base_url(Dialect::OpenAiChat)
+        ),
+    )
+    .unwrap();
+    let (_router, url) = serve(dir.path(), &config, &[]);
+    hold_idle_connections_and_get_served(&url, IDLE).await;
+}
+
+/// The same with the router's open-file limit (256) far below its connection cap: accepting
+/// fails for want of descriptors, and the oldest idle unauthenticated connection makes room.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_beyond_the_file_limit_do_not_lock_out_clients() {
+    let mock = quiet_mock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("switchboard.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[providers]]\nname = \"mock\"\nkind = \"openai_chat\"\nbase_url = {:?}\nkeys = [\"sk-flood-0123456789\"]\n\n\
+             [[routes]]\nalias = \"m\"\ntargets = [{{ provider = \"mock\", model = \"y\" }}]\n",
+            mock.base_url(Dialect::OpenAiChat)
+        ),
+    )
+    .unwrap();
+    let (_router, url) = serve_with_file_limit(dir.path(), &config, 256);
+    hold_idle_connections_and_get_served(&url, 800).await;
+}
+
+async fn hold_idle_connections_and_get_served(url: &str, n: usize) {
+    let addr: std::net::SocketAddr = url.trim_start_matches("http://").parse().unwrap();
+    let mut idle = Vec::with_capacity(n);
+    for _ in 0..n {
+        match TcpStream::connect(addr).await {
+            Ok(s) => idle.push(s),
+            Err(e) => panic!("connect #{} failed: {e}", idle.len()),
+        }
+    }
+    // Let the router accept them all (each beyond the cap sheds an older one).
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let url = url.to_owned();
+
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    for _ in 0..3 {
+        let started = Instant::now();
+        let (s, body) = chat(&http, &url, "m", false).await;
+        let took = started.elapsed();
+        assert_eq!(s, 200, "{body}");
+        assert!(took < Duration::from_secs(1), "took {took:?}");
+        let r = http.get(format!("{url}/health")).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    drop(idle);
 }
