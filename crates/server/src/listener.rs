@@ -10,7 +10,8 @@
 //! - At the cap, a new connection takes the slot of the oldest connection that has no request
 //!   in flight and has never passed the credential check; only when every slot is held by a
 //!   busy or authenticated connection is the new one closed. When the process runs out of
-//!   file descriptors before the cap, accepting fails and the same connection is shed. A connection whose request
+//!   file descriptors before the cap, the cap drops to what it holds less a reserve (for
+//!   upstream connections), shedding the same way. A connection whose request
 //!   passed the credential check (the guard marks it) is never shed, so an authenticated
 //!   client keeps its slot however many idle sockets others open.
 
@@ -61,6 +62,11 @@ pub struct ListenLimits {
 
 /// The header timeout of connections accepted while the server is near its cap.
 const BUSY_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(1);
+/// File descriptors kept free for upstream connections and the database once accepting has
+/// failed for want of them.
+const FD_RESERVE: usize = 64;
+/// The connection cap never drops below this, however few descriptors the process has.
+const MIN_CAP: usize = 16;
 
 /// A running listener; dropping the handle does not stop it, [`Listener::stop`] does.
 #[derive(Debug)]
@@ -122,6 +128,8 @@ struct Table {
     conns: BTreeMap<u64, (IpAddr, Arc<ConnState>)>,
     per_peer: HashMap<IpAddr, usize>,
     next_id: u64,
+    /// A cap below `max_connections`, learned when the process ran out of file descriptors.
+    fd_cap: Option<usize>,
 }
 
 /// The answer to a new connection.
@@ -142,10 +150,11 @@ impl Table {
         {
             return Admit::PeerFull;
         }
-        if self.conns.len() >= limits.max_connections && !self.shed_one() {
+        let cap = self.cap(limits);
+        if self.conns.len() >= cap && !self.shed_one() {
             return Admit::Full;
         }
-        let near_cap = self.conns.len() >= limits.max_connections.saturating_mul(3) / 4;
+        let near_cap = self.conns.len() >= cap.saturating_mul(3) / 4;
         let header_timeout = if near_cap {
             limits.header_read_timeout.min(BUSY_HEADER_READ_TIMEOUT)
         } else {
@@ -156,6 +165,23 @@ impl Table {
         self.conns.insert(id, (peer, state));
         *self.per_peer.entry(peer).or_default() += 1;
         Admit::Serve { id, header_timeout }
+    }
+
+    fn cap(&self, limits: &ListenLimits) -> usize {
+        limits
+            .max_connections
+            .min(self.fd_cap.unwrap_or(usize::MAX))
+    }
+
+    /// Accepting failed for want of file descriptors: the process holds fewer connections
+    /// than `max_connections` allows. From now on the cap is what it holds less a reserve
+    /// (so requests still get their upstream connections), and idle unauthenticated
+    /// connections beyond it are shed at once.
+    fn out_of_descriptors(&mut self) {
+        let cap = self.conns.len().saturating_sub(FD_RESERVE).max(MIN_CAP);
+        let cap = cap.min(self.fd_cap.unwrap_or(usize::MAX));
+        self.fd_cap = Some(cap);
+        while self.conns.len() > cap && self.shed_one() {}
     }
 
     /// Closes the oldest connection with no request in flight that never authenticated;
@@ -234,9 +260,9 @@ async fn accept_loop(
         let (socket, peer) = match accepted {
             Ok(a) => a,
             Err(e) => {
-                // Out of file descriptors and the like: make room the way the cap does (the
-                // process limit may be below `max_connections`), and back off instead of
-                // spinning.
+                // Out of file descriptors and the like (the process limit may be below
+                // `max_connections`): lower the cap to what fits and make room the way the
+                // cap does, and back off instead of spinning.
                 tracing::warn!(error = %e, "accept failed");
                 let exhausted = !matches!(
                     e.kind(),
@@ -244,12 +270,10 @@ async fn accept_loop(
                         | std::io::ErrorKind::ConnectionReset
                         | std::io::ErrorKind::Interrupted
                 );
-                if exhausted && table.lock().shed_one() {
-                    // Let the shed connection's task close its socket, then accept again.
-                    tokio::task::yield_now().await;
-                } else {
-                    tokio::time::sleep(Duration::from_millis(20)).await;
+                if exhausted {
+                    table.lock().out_of_descriptors();
                 }
+                tokio::time::sleep(Duration::from_millis(20)).await;
                 continue;
             }
         };
@@ -393,6 +417,35 @@ mod tests {
         }
         assert_eq!(timeouts[..6], [Duration::from_secs(10); 6]);
         assert_eq!(timeouts[6..], [BUSY_HEADER_READ_TIMEOUT; 2]);
+    }
+
+    #[test]
+    fn running_out_of_descriptors_lowers_the_cap_with_a_reserve() {
+        let l = limits(4096, 4096);
+        let mut t = Table::default();
+        let conns: Vec<_> = (0..200).map(|_| ConnState::new()).collect();
+        for c in &conns {
+            t.admit(ip("127.0.0.1"), c.clone(), &l);
+        }
+        conns[0].authenticated.store(true, Ordering::Relaxed);
+        t.out_of_descriptors();
+        assert_eq!(t.conns.len(), 200 - FD_RESERVE);
+        assert!(!conns[0].shed.is_cancelled(), "authenticated: kept");
+        assert!(conns[1..=FD_RESERVE].iter().all(|c| c.shed.is_cancelled()));
+        // The next newcomer takes an idle slot instead of growing past the learned cap.
+        assert!(matches!(
+            t.admit(ip("127.0.0.1"), ConnState::new(), &l),
+            Admit::Serve { .. }
+        ));
+        assert_eq!(t.conns.len(), 200 - FD_RESERVE);
+        assert!(conns[FD_RESERVE + 1].shed.is_cancelled());
+        // It never falls below the floor, nor rises again.
+        t.out_of_descriptors();
+        assert_eq!(t.cap(&l), 200 - 2 * FD_RESERVE);
+        for _ in 0..10 {
+            t.out_of_descriptors();
+        }
+        assert_eq!(t.cap(&l), MIN_CAP);
     }
 
     #[test]
