@@ -38,9 +38,10 @@ fn chunks<'a>(data: &'a [u8], cuts: &[u8]) -> Vec<&'a [u8]> {
     out
 }
 
-/// Decodes `chunks` with a small line cap (so the cap is exercised too).
+/// Decodes `chunks` with a small line cap and an event cap of four lines (so both caps are
+/// exercised too).
 fn decode_sse(chunks: &[&[u8]], max_line: usize) -> Result<Vec<SseEvent>, ()> {
-    let mut dec = SseDecoder::new(max_line);
+    let mut dec = SseDecoder::new(max_line).with_max_event(max_line.saturating_mul(4));
     let mut out = Vec::new();
     for c in chunks {
         dec.push(c, &mut out).map_err(|_| ())?;

@@ -40,6 +40,9 @@ pub enum Fault {
     ErrorEvent,
     /// Send the first chunk, then wait this long before the second.
     SlowSecondChunk(Duration),
+    /// 200 `text/event-stream` whose one event never ends: 1 MiB `data:` lines without the
+    /// blank line that would complete it, until the client goes away.
+    EndlessEvent,
 }
 
 impl Fault {
@@ -188,6 +191,7 @@ enum Kind {
     Empty,
     ErrorEvent,
     SlowSecondChunk,
+    EndlessEvent,
 }
 
 /// Parses a comma-separated directive list.
@@ -226,6 +230,7 @@ pub(crate) fn parse(spec: &str) -> Result<Directives, DirectiveError> {
                     "empty" => Kind::Empty,
                     "error_event" => Kind::ErrorEvent,
                     "slow_second_chunk" => Kind::SlowSecondChunk,
+                    "endless_event" => Kind::EndlessEvent,
                     _ => Kind::Status(parse_status(v)?),
                 });
             }
@@ -297,6 +302,7 @@ pub(crate) fn parse(spec: &str) -> Result<Directives, DirectiveError> {
         Kind::Empty => Fault::EmptyStream,
         Kind::ErrorEvent => Fault::ErrorEvent,
         Kind::SlowSecondChunk => Fault::SlowSecondChunk(delay.unwrap_or(DEFAULT_DELAY)),
+        Kind::EndlessEvent => Fault::EndlessEvent,
     });
     Ok(out)
 }
@@ -386,6 +392,10 @@ mod tests {
 
     #[test]
     fn rejects_nonsense() {
+        assert_eq!(
+            "fault=endless_event".parse::<Fault>().unwrap(),
+            Fault::EndlessEvent
+        );
         assert!(parse("fault=200").is_err());
         assert!(parse("retry_after=7").is_err());
         assert!(parse("frobnicate").is_err());

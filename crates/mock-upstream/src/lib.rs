@@ -75,6 +75,7 @@
 //! | `fault=reset[,after=N]` | send N (default 1) events, then drop the connection with no terminal event |
 //! | `fault=empty` | 200 with stream headers, then end at once |
 //! | `fault=error_event` | 200, then the dialect's in-band error event before any content |
+//! | `fault=endless_event` | 200 `text/event-stream` (JSON requests too), then 1 MiB `data:` lines forever with no blank line ending the event |
 //! | `latency_ms=MS` | wait MS before sending headers |
 //! | `chunks=N` | split text, reasoning and tool arguments into N deltas |
 //! | `chunk_delay_ms=MS` | wait MS between stream events |

@@ -219,6 +219,7 @@ async fn answer(shared: &Shared, req: Request) -> Response {
         }
         Some(Fault::Html) => return html_200(),
         Some(Fault::Redirect { status }) => return redirect(status),
+        Some(Fault::EndlessEvent) => return endless_event(),
         _ => {}
     }
 
@@ -603,6 +604,23 @@ fn paced(frames: Vec<Bytes>, pace: Pace) -> Body {
         }
         Some((Ok(frame), Some((frames, sent + 1, pace))))
     }))
+}
+
+/// The endless-event fault: one `data:` line of 1 MiB after another, never a blank line, so
+/// the event never completes. The line is built once and shared by every frame.
+fn endless_event() -> Response {
+    const LINE: usize = 1024 * 1024;
+    let mut line = Vec::with_capacity(LINE + 7);
+    line.extend_from_slice(b"data: ");
+    line.resize(LINE + 6, b'x');
+    line.push(b'\n');
+    let line = Bytes::from(line);
+    let frames = stream::repeat_with(move || Ok::<_, io::Error>(line.clone()));
+    let mut response = Response::new(Body::from_stream(frames));
+    let h = response.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
 }
 
 /// A response body that holds the request's in-flight guard until hyper drops it.

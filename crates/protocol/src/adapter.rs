@@ -3,7 +3,6 @@
 //! and the translation entry points (`translate.rs`) both depend on this module, never on each
 //! other's internals.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
@@ -208,20 +207,10 @@ pub(crate) fn bad_upstream(e: ClientError) -> ClientError {
 
 // Ids and clocks
 
-static ID_COUNTER: AtomicU64 = AtomicU64::new(0);
-
-/// A fresh id with a dialect's usual prefix: unique within the process and across restarts
-/// (clock-seeded), not secret.
+/// A fresh id with a dialect's usual prefix: 128 random bits from a CSPRNG, so an id (a
+/// Responses id names a stored conversation) can be neither guessed nor enumerated.
 pub(crate) fn fresh_id(prefix: &str) -> String {
-    let n = ID_COUNTER.fetch_add(1, Ordering::Relaxed);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64);
-    format!(
-        "{prefix}{:012x}{:06x}",
-        nanos & 0xffff_ffff_ffff,
-        n & 0xff_ffff
-    )
+    format!("{prefix}{:032x}", rand::random::<u128>())
 }
 
 pub(crate) fn now_secs() -> u64 {

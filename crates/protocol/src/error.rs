@@ -19,6 +19,8 @@ pub enum ErrorKind {
     NotFound,
     /// Request body over the limit (413).
     PayloadTooLarge,
+    /// The client did not send its request body in time (408).
+    RequestTimeout,
     /// Body is not JSON (415).
     UnsupportedMediaType,
     /// Every candidate key is rate limited (429).
@@ -41,6 +43,7 @@ impl ErrorKind {
             ErrorKind::PermissionDenied => 403,
             ErrorKind::NotFound => 404,
             ErrorKind::PayloadTooLarge => 413,
+            ErrorKind::RequestTimeout => 408,
             ErrorKind::UnsupportedMediaType => 415,
             ErrorKind::RateLimited => 429,
             ErrorKind::BadGateway => 502,
@@ -56,6 +59,7 @@ impl ErrorKind {
             401 => ErrorKind::Authentication,
             403 => ErrorKind::PermissionDenied,
             404 => ErrorKind::NotFound,
+            408 => ErrorKind::RequestTimeout,
             413 => ErrorKind::PayloadTooLarge,
             415 => ErrorKind::UnsupportedMediaType,
             429 => ErrorKind::RateLimited,
@@ -73,6 +77,7 @@ impl ErrorKind {
             ErrorKind::InvalidRequest
             | ErrorKind::NotFound
             | ErrorKind::PayloadTooLarge
+            | ErrorKind::RequestTimeout
             | ErrorKind::UnsupportedMediaType => "invalid_request_error",
             ErrorKind::Authentication => "authentication_error",
             ErrorKind::PermissionDenied => "permission_error",
@@ -86,7 +91,9 @@ impl ErrorKind {
 
     fn anthropic_type(self) -> &'static str {
         match self {
-            ErrorKind::InvalidRequest | ErrorKind::UnsupportedMediaType => "invalid_request_error",
+            ErrorKind::InvalidRequest
+            | ErrorKind::UnsupportedMediaType
+            | ErrorKind::RequestTimeout => "invalid_request_error",
             ErrorKind::Authentication => "authentication_error",
             ErrorKind::PermissionDenied => "permission_error",
             ErrorKind::NotFound => "not_found_error",
@@ -106,7 +113,7 @@ impl ErrorKind {
             ErrorKind::PayloadTooLarge => "INVALID_ARGUMENT",
             ErrorKind::RateLimited => "RESOURCE_EXHAUSTED",
             ErrorKind::Unavailable => "UNAVAILABLE",
-            ErrorKind::GatewayTimeout => "DEADLINE_EXCEEDED",
+            ErrorKind::GatewayTimeout | ErrorKind::RequestTimeout => "DEADLINE_EXCEEDED",
             ErrorKind::BadGateway | ErrorKind::Internal => "INTERNAL",
         }
     }

@@ -58,11 +58,19 @@ impl SseEvent {
 pub enum SseError {
     #[error("SSE line longer than {limit} bytes")]
     LineTooLong { limit: usize },
+    /// The lines of one event (before its blank line) add up to more than the cap: an
+    /// upstream that never ends an event cannot make the decoder hold more than this.
+    #[error("SSE event larger than {limit} bytes")]
+    EventTooLarge { limit: usize },
 }
 
-/// Default cap on a single SSE line (and so on one event's data): 8 MiB, enough for a large
-/// base64 image echoed back, small enough that a runaway stream cannot exhaust memory.
+/// Default cap on a single SSE line: 8 MiB, enough for a large base64 image echoed back,
+/// small enough that a runaway stream cannot exhaust memory.
 pub const DEFAULT_MAX_LINE: usize = 8 * 1024 * 1024;
+
+/// Default cap on one event: its data lines so far plus the line being read. Twice the line
+/// cap, so any event with one maximal line still fits.
+pub const DEFAULT_MAX_EVENT: usize = 2 * DEFAULT_MAX_LINE;
 
 /// Incremental decoder. Feed it chunks as they arrive; it returns the events completed by
 /// each chunk. Feeding the same bytes split differently yields the same events.
@@ -75,6 +83,7 @@ pub struct SseDecoder {
     data: Vec<u8>,
     has_data: bool,
     max_line: usize,
+    max_event: usize,
 }
 
 impl Default for SseDecoder {
@@ -84,6 +93,8 @@ impl Default for SseDecoder {
 }
 
 impl SseDecoder {
+    /// A decoder with this line cap; the event cap is [`DEFAULT_MAX_EVENT`] (or the line cap,
+    /// if that is larger).
     pub fn new(max_line: usize) -> Self {
         SseDecoder {
             line: Vec::new(),
@@ -92,7 +103,15 @@ impl SseDecoder {
             data: Vec::new(),
             has_data: false,
             max_line,
+            max_event: DEFAULT_MAX_EVENT.max(max_line),
         }
+    }
+
+    /// Sets the cap on one event's accumulated size (its data lines plus the line being read).
+    #[must_use]
+    pub fn with_max_event(mut self, max_event: usize) -> Self {
+        self.max_event = max_event;
+        self
     }
 
     /// Decodes `chunk`, appending completed events to `out`.
@@ -148,10 +167,19 @@ impl SseDecoder {
         self.dispatch(out);
     }
 
+    /// Every byte the decoder holds passes through here first, so checking both caps here
+    /// bounds its memory: a finished line adds to `data` at most its own length (the field
+    /// name and colon it drops pay for the `\n` joining data lines).
     fn extend_line(&mut self, bytes: &[u8]) -> Result<(), SseError> {
-        if self.line.len() + bytes.len() > self.max_line {
+        let line = self.line.len().saturating_add(bytes.len());
+        if line > self.max_line {
             return Err(SseError::LineTooLong {
                 limit: self.max_line,
+            });
+        }
+        if self.data.len().saturating_add(line) > self.max_event {
+            return Err(SseError::EventTooLarge {
+                limit: self.max_event,
             });
         }
         self.line.extend_from_slice(bytes);
@@ -191,12 +219,16 @@ impl SseDecoder {
             self.event = None;
             return;
         }
-        let data = String::from_utf8_lossy(&self.data).into_owned();
+        // The buffer becomes the event's string without a copy when it is valid UTF-8 (the
+        // usual case); only invalid bytes cost a lossy copy.
+        let data = match String::from_utf8(std::mem::take(&mut self.data)) {
+            Ok(s) => s,
+            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+        };
         out.push(SseEvent {
             event: self.event.take(),
             data,
         });
-        self.data.clear();
         self.has_data = false;
     }
 }
@@ -260,6 +292,42 @@ mod tests {
     }
 
     #[test]
+    fn event_cap_is_enforced_across_lines() {
+        // Each line is within the line cap; no blank line ever ends the event.
+        let mut d = SseDecoder::new(16).with_max_event(30);
+        let mut out = Vec::new();
+        assert!(
+            d.push(b"data: 0123456789\ndata: 0123456789\n", &mut out)
+                .is_ok()
+        );
+        assert_eq!(
+            d.push(b"data: 0123456789\n", &mut out),
+            Err(SseError::EventTooLarge { limit: 30 })
+        );
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn a_blank_line_resets_the_event_budget() {
+        let mut d = SseDecoder::new(16).with_max_event(30);
+        let mut out = Vec::new();
+        for _ in 0..10 {
+            d.push(b"data: 0123456789\ndata: 0123456789\n\n", &mut out)
+                .unwrap();
+        }
+        assert_eq!(out.len(), 10);
+        assert_eq!(out[9].data, "0123456789\n0123456789");
+    }
+
+    #[test]
+    fn invalid_utf8_is_replaced_not_dropped() {
+        assert_eq!(
+            decode_all(&[b"data: a\xffb\n\n"]),
+            vec![SseEvent::data("a\u{fffd}b")]
+        );
+    }
+
+    #[test]
     fn encode_then_decode_round_trips() {
         let ev = SseEvent::named("response.completed", "{\"x\":\"a\nb\"}\nsecond");
         assert_eq!(decode_all(&[&ev.encode()]), vec![ev]);
@@ -285,6 +353,67 @@ mod tests {
             let cut = cut.min(bytes.len());
             let (a, b) = bytes.split_at(cut);
             prop_assert_eq!(decode_all(&[a, b]), decode_all(&[&bytes]));
+        }
+
+        /// The event cap bounds what the decoder holds after every chunk, however the stream
+        /// is split; whether a stream breaks the cap does not depend on the split; and a stream
+        /// within the cap decodes exactly as without one.
+        #[test]
+        fn event_cap_bounds_memory_and_is_split_invariant(
+            lines in proptest::collection::vec(
+                prop_oneof![
+                    "data: [a-z]{0,20}",
+                    "data:[a-z]{0,20}",
+                    "event: [a-z]{1,8}",
+                    ": [a-z]{0,20}",
+                    Just(String::new()),
+                ],
+                0..40,
+            ),
+            ends in proptest::collection::vec(prop_oneof![Just("\n"), Just("\r\n"), Just("\r")], 40),
+            cuts in proptest::collection::vec(any::<u8>(), 0..16),
+            max_event in 24usize..120,
+        ) {
+            let mut bytes = Vec::new();
+            for (line, end) in lines.iter().zip(&ends) {
+                bytes.extend_from_slice(line.as_bytes());
+                bytes.extend_from_slice(end.as_bytes());
+            }
+            let run = |chunks: &[&[u8]]| -> Result<Vec<SseEvent>, SseError> {
+                let mut d = SseDecoder::new(32).with_max_event(max_event);
+                let mut out = Vec::new();
+                for c in chunks {
+                    d.push(c, &mut out)?;
+                    assert!(d.data.len() + d.line.len() <= max_event, "decoder over its cap");
+                }
+                d.finish(&mut out);
+                Ok(out)
+            };
+            let mut chunks = Vec::new();
+            let mut at = 0;
+            for c in &cuts {
+                let n = usize::from(*c % 13).min(bytes.len() - at);
+                chunks.push(&bytes[at..at + n]);
+                at += n;
+            }
+            chunks.push(&bytes[at..]);
+            let whole = run(&[&bytes]);
+            let split = run(&chunks);
+            let bytewise: Vec<&[u8]> = bytes.chunks(1).collect();
+            let bytewise = run(&bytewise);
+            prop_assert_eq!(whole.is_err(), split.is_err());
+            prop_assert_eq!(whole.is_err(), bytewise.is_err());
+            if let Ok(events) = whole {
+                prop_assert_eq!(&events, split.as_ref().unwrap());
+                for ev in &events {
+                    prop_assert!(ev.data.len() <= max_event);
+                }
+                let mut free = SseDecoder::new(32).with_max_event(usize::MAX);
+                let mut unlimited = Vec::new();
+                prop_assert!(free.push(&bytes, &mut unlimited).is_ok());
+                free.finish(&mut unlimited);
+                prop_assert_eq!(events, unlimited);
+            }
         }
     }
 }

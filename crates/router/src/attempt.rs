@@ -279,6 +279,7 @@ impl Engine {
                 provider.kind,
                 &req.model,
                 &self.responses,
+                req.owner,
                 self.clock.now_ms(),
             ),
             scrubber: scrubber.clone(),

@@ -1,11 +1,39 @@
 //! Recent Responses-API conversations, so `previous_response_id` works when the upstream is
-//! not a Responses provider (which would have kept the conversation itself). Bounded in size
-//! and time; requests with `store: false` keep nothing.
+//! not a Responses provider (which would have kept the conversation itself). Requests with
+//! `store: false` keep nothing.
+//!
+//! Each conversation belongs to the credential that created it: it is stored under a hash of
+//! that credential (never the credential) and the response id, so another credential asking
+//! for the same id finds nothing — the same "not found" as an id that never existed. The store
+//! is bounded in time and in bytes (the oldest conversations go first), not in entries: a few
+//! huge inputs cannot hold the process's memory.
 
 use std::collections::{HashMap, VecDeque};
+use std::mem::size_of;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use parking_lot::Mutex;
-use switchboard_protocol::ir::{Message, Role};
+use sha2::{Digest, Sha256};
+use switchboard_protocol::ir::{Image, Message, Part, Role};
+
+/// Who created a conversation: a hash of the credential the client presented.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Owner([u8; 32]);
+
+impl Owner {
+    pub fn of(credential: &[u8]) -> Owner {
+        let mut h = Sha256::new();
+        h.update(b"switchboard conversation owner\0");
+        h.update(credential);
+        Owner(h.finalize().into())
+    }
+}
+
+impl std::fmt::Debug for Owner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Owner(…)")
+    }
+}
 
 /// A stored conversation: everything up to and including the response with this id.
 #[derive(Debug, Clone)]
@@ -14,50 +42,140 @@ pub struct Conversation {
     pub messages: Vec<Message>,
 }
 
+impl Conversation {
+    /// The memory it holds, approximately: every string's bytes plus the fixed size of the
+    /// values around them.
+    fn bytes(&self) -> usize {
+        let strings: usize = self
+            .system
+            .iter()
+            .map(|s| s.len() + size_of::<String>())
+            .sum();
+        let messages: usize = self
+            .messages
+            .iter()
+            .map(|m| size_of::<Message>() + parts_bytes(&m.content))
+            .sum();
+        size_of::<Conversation>() + strings + messages
+    }
+}
+
+fn parts_bytes(parts: &[Part]) -> usize {
+    parts
+        .iter()
+        .map(|p| {
+            size_of::<Part>()
+                + match p {
+                    Part::Text(t) => t.len(),
+                    Part::Image(Image::Url(u)) => u.len(),
+                    Part::Image(Image::Base64 { media_type, data }) => {
+                        media_type.len() + data.len()
+                    }
+                    Part::ToolCall(c) => c.id.len() + c.name.len() + c.arguments.len(),
+                    Part::ToolResult(r) => {
+                        r.call_id.len()
+                            + r.name.as_ref().map_or(0, String::len)
+                            + parts_bytes(&r.content)
+                    }
+                    Part::Reasoning(r) => {
+                        r.text.len() + r.signature.as_ref().map_or(0, |s| s.value.len())
+                    }
+                }
+        })
+        .sum()
+}
+
 #[derive(Debug)]
 struct Entry {
     conversation: Conversation,
+    bytes: usize,
     expires_ms: i64,
 }
 
+type Key = (Owner, String);
+
 #[derive(Debug, Default)]
 struct Inner {
-    map: HashMap<String, Entry>,
-    /// Insertion order, for evicting the oldest when full.
-    order: VecDeque<String>,
+    map: HashMap<Key, Entry>,
+    /// Insertion order, for evicting the oldest when over budget.
+    order: VecDeque<Key>,
+    /// The sum of the stored entries' `bytes`.
+    bytes: usize,
+}
+
+impl Inner {
+    fn evict_oldest(&mut self) -> bool {
+        let Some(key) = self.order.pop_front() else {
+            return false;
+        };
+        if let Some(e) = self.map.remove(&key) {
+            self.bytes -= e.bytes;
+        }
+        true
+    }
+
+    /// Every entry lives equally long, so insertion order is expiry order.
+    fn drop_expired(&mut self, now_ms: i64) {
+        while let Some(key) = self.order.front() {
+            if self.map.get(key).is_some_and(|e| e.expires_ms > now_ms) {
+                break;
+            }
+            self.evict_oldest();
+        }
+    }
+
+    fn shrink_to(&mut self, budget: usize) {
+        while self.bytes > budget && self.evict_oldest() {}
+    }
 }
 
 #[derive(Debug)]
 pub struct ResponseStore {
     inner: Mutex<Inner>,
-    capacity: usize,
+    budget: AtomicUsize,
     ttl_ms: i64,
 }
 
 impl ResponseStore {
-    pub fn new(capacity: usize, ttl_ms: i64) -> Self {
+    /// A store holding at most `budget` bytes of conversations, each for `ttl_ms`.
+    pub fn new(budget: usize, ttl_ms: i64) -> Self {
         ResponseStore {
             inner: Mutex::new(Inner::default()),
-            capacity,
+            budget: AtomicUsize::new(budget),
             ttl_ms,
         }
     }
 
-    pub fn get(&self, id: &str, now_ms: i64) -> Option<Conversation> {
+    /// Changes the byte budget; conversations over it are evicted at once, oldest first.
+    pub fn set_budget(&self, budget: usize) {
+        self.budget.store(budget, Ordering::Relaxed);
+        self.inner.lock().shrink_to(budget);
+    }
+
+    /// The bytes the stored conversations hold (as accounted against the budget).
+    pub fn bytes(&self) -> usize {
+        self.inner.lock().bytes
+    }
+
+    /// The conversation `owner` stored under `id`; `None` when it never existed, expired, was
+    /// evicted, or belongs to someone else.
+    pub fn get(&self, owner: &Owner, id: &str, now_ms: i64) -> Option<Conversation> {
         let inner = self.inner.lock();
         inner
             .map
-            .get(id)
+            .get(&(*owner, id.to_owned()))
             .filter(|e| e.expires_ms > now_ms)
             .map(|e| e.conversation.clone())
     }
 
-    /// Stores the conversation `input` + the assistant's `output` under `id`.
+    /// Stores the conversation `input` + the assistant's `output` under `owner` and `id`.
+    /// A conversation larger than the whole budget is not kept.
     pub fn put(
         &self,
+        owner: Owner,
         id: String,
         mut conversation: Conversation,
-        output: Vec<switchboard_protocol::ir::Part>,
+        output: Vec<Part>,
         now_ms: i64,
     ) {
         if !output.is_empty() {
@@ -66,18 +184,31 @@ impl ResponseStore {
                 content: output,
             });
         }
+        let bytes = conversation.bytes() + id.len();
+        let budget = self.budget.load(Ordering::Relaxed);
+        let key = (owner, id);
         let mut inner = self.inner.lock();
-        while inner.map.len() >= self.capacity {
-            let Some(old) = inner.order.pop_front() else {
-                break;
-            };
-            inner.map.remove(&old);
+        inner.drop_expired(now_ms);
+        if let Some(old) = inner.map.remove(&key) {
+            inner.bytes -= old.bytes;
+            inner.order.retain(|k| *k != key);
         }
-        inner.order.push_back(id.clone());
+        if bytes > budget {
+            tracing::debug!(
+                bytes,
+                budget,
+                "conversation larger than the store; not kept"
+            );
+            return;
+        }
+        inner.shrink_to(budget - bytes);
+        inner.bytes += bytes;
+        inner.order.push_back(key.clone());
         inner.map.insert(
-            id,
+            key,
             Entry {
                 conversation,
+                bytes,
                 expires_ms: now_ms.saturating_add(self.ttl_ms),
             },
         );
@@ -86,8 +217,6 @@ impl ResponseStore {
 
 #[cfg(test)]
 mod tests {
-    use switchboard_protocol::ir::Part;
-
     use super::*;
 
     fn conv(text: &str) -> Conversation {
@@ -100,17 +229,90 @@ mod tests {
         }
     }
 
+    fn alice() -> Owner {
+        Owner::of(b"sk-alice")
+    }
+
     #[test]
-    fn keeps_recent_conversations_within_bounds() {
-        let s = ResponseStore::new(2, 1000);
-        s.put("a".into(), conv("1"), vec![Part::Text("answer".into())], 0);
-        let got = s.get("a", 10).unwrap();
+    fn keeps_recent_conversations_until_they_expire() {
+        let s = ResponseStore::new(1 << 20, 1000);
+        s.put(
+            alice(),
+            "a".into(),
+            conv("1"),
+            vec![Part::Text("answer".into())],
+            0,
+        );
+        let got = s.get(&alice(), "a", 10).unwrap();
         assert_eq!(got.messages.len(), 2);
         assert_eq!(got.messages[1].role, Role::Assistant);
-        assert!(s.get("a", 1000).is_none(), "expired");
-        s.put("b".into(), conv("2"), vec![], 0);
-        s.put("c".into(), conv("3"), vec![], 0);
-        assert!(s.get("a", 10).is_none(), "oldest evicted");
-        assert!(s.get("b", 10).is_some() && s.get("c", 10).is_some());
+        assert!(s.get(&alice(), "a", 1000).is_none(), "expired");
+        // Expired conversations give their bytes back at the next store.
+        s.put(alice(), "b".into(), conv("2"), vec![], 1000);
+        assert!(s.get(&alice(), "b", 1001).is_some());
+        assert_eq!(s.bytes(), conv("2").bytes() + 1);
+    }
+
+    #[test]
+    fn another_credential_finds_nothing_under_the_same_id() {
+        let s = ResponseStore::new(1 << 20, 1000);
+        let bob = Owner::of(b"sk-bob");
+        s.put(alice(), "resp_1".into(), conv("alice's secret"), vec![], 0);
+        assert!(s.get(&bob, "resp_1", 10).is_none());
+        // Bob storing under the same id does not touch Alice's conversation.
+        s.put(bob, "resp_1".into(), conv("bob's"), vec![], 0);
+        let a = s.get(&alice(), "resp_1", 10).unwrap();
+        assert_eq!(
+            a.messages[0].content,
+            vec![Part::Text("alice's secret".into())]
+        );
+        let b = s.get(&bob, "resp_1", 10).unwrap();
+        assert_eq!(b.messages[0].content, vec![Part::Text("bob's".into())]);
+    }
+
+    #[test]
+    fn the_budget_is_bytes_and_the_oldest_go_first() {
+        const MIB: usize = 1024 * 1024;
+        let budget = 64 * MIB;
+        let s = ResponseStore::new(budget, 1000);
+        let big = "x".repeat(20 * MIB);
+        for i in 0..10 {
+            s.put(alice(), format!("r{i}"), conv(&big), vec![], 0);
+            assert!(s.bytes() <= budget, "over budget after {i}: {}", s.bytes());
+        }
+        assert!(s.bytes() >= 60 * MIB, "three 20 MiB conversations fit");
+        assert!(s.get(&alice(), "r9", 1).is_some(), "the newest is kept");
+        assert!(s.get(&alice(), "r6", 1).is_none(), "the oldest are evicted");
+        // Small ones still share the same budget: the count is not what bounds the store.
+        for i in 0..5_000 {
+            s.put(alice(), format!("s{i}"), conv("hi"), vec![], 0);
+        }
+        assert!(s.get(&alice(), "s0", 1).is_some());
+        assert!(s.bytes() <= budget);
+        // Larger than the whole budget: not kept, and nothing else is evicted for it.
+        let before = s.bytes();
+        s.put(
+            alice(),
+            "huge".into(),
+            conv(&"y".repeat(65 * MIB)),
+            vec![],
+            0,
+        );
+        assert!(s.get(&alice(), "huge", 1).is_none());
+        assert_eq!(s.bytes(), before);
+        // A smaller budget evicts at once.
+        s.set_budget(MIB);
+        assert!(s.bytes() <= MIB);
+        assert!(s.get(&alice(), "r9", 1).is_none());
+        assert!(s.get(&alice(), "s4999", 1).is_some());
+    }
+
+    #[test]
+    fn owners_are_hashes_not_credentials() {
+        let o = Owner::of(b"sk-secret-credential");
+        assert_ne!(&o.0[..], b"sk-secret-credential");
+        assert_eq!(o, Owner::of(b"sk-secret-credential"));
+        assert_ne!(o, Owner::of(b"sk-secret-credentiaL"));
+        assert!(!format!("{o:?}").contains("secret"));
     }
 }

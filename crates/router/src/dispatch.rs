@@ -11,7 +11,7 @@ use tokio::time::Instant;
 
 use crate::attempt::AttemptEnd;
 use crate::engine::Engine;
-use crate::log::RequestRecord;
+use crate::log::{CLIENT_STR_MAX, RequestRecord, truncated};
 use crate::record::Recorder;
 use crate::reply::Reply;
 use crate::request::IngressRequest;
@@ -26,7 +26,7 @@ impl Engine {
                 id: String::new(),
                 started_at_ms: req.received_at_ms,
                 dialect: req.dialect.as_str().to_owned(),
-                alias: req.model.clone(),
+                alias: truncated(&req.model, CLIENT_STR_MAX).into_owned(),
                 provider: None,
                 key_id: None,
                 upstream_model: None,
@@ -63,7 +63,7 @@ impl Engine {
                 let err = match why {
                     Unroutable::UnknownModel => ClientError::new(
                         ErrorKind::NotFound,
-                        format!("The model `{}` does not exist: no route or provider serves it.", req.model),
+                        format!("The model `{}` does not exist: no route or provider serves it.", truncated(&req.model, CLIENT_STR_MAX)),
                     )
                     .with_code("model_not_found")
                     .with_param("model"),
@@ -71,7 +71,7 @@ impl Engine {
                         ErrorKind::NotFound,
                         format!(
                             "The model `{}` is served by several providers ({}); create a route for it to choose.",
-                            req.model,
+                            truncated(&req.model, CLIENT_STR_MAX),
                             provs.join(", ")
                         ),
                     )
@@ -225,7 +225,7 @@ impl Engine {
                     },
                     format!(
                         "Every key for model `{}` is cooling down; the earliest recovers in {secs} s (at {at}).",
-                        req.model
+                        truncated(&req.model, CLIENT_STR_MAX)
                     ),
                 )
             }
@@ -233,7 +233,7 @@ impl Engine {
                 ErrorKind::Unavailable,
                 format!(
                     "No usable key for model `{}`: its keys are disabled or failed authentication. Check the providers in the dashboard.",
-                    req.model
+                    truncated(&req.model, CLIENT_STR_MAX)
                 ),
             ),
         };

@@ -34,8 +34,9 @@ pub struct Engine {
     pub(crate) responses: Arc<ResponseStore>,
 }
 
-/// Responses conversations kept for `previous_response_id`, and for how long.
-const RESPONSES_KEPT: usize = 2_000;
+/// Bytes of Responses conversations kept for `previous_response_id` (unless the host sets
+/// another budget), and for how long.
+pub const RESPONSES_BUDGET_BYTES: usize = 64 * 1024 * 1024;
 const RESPONSES_TTL_MS: i64 = 6 * 3_600_000;
 
 /// How often the prober looks for cooldowns that have ended.
@@ -59,7 +60,7 @@ impl Engine {
             sink,
             in_flight: Arc::new(AtomicU64::new(0)),
             clock,
-            responses: Arc::new(ResponseStore::new(RESPONSES_KEPT, RESPONSES_TTL_MS)),
+            responses: Arc::new(ResponseStore::new(RESPONSES_BUDGET_BYTES, RESPONSES_TTL_MS)),
         })
     }
 
@@ -80,6 +81,16 @@ impl Engine {
     /// The longest wait a provider's reset hint may ask for: the cooldown policy's cap.
     pub(crate) fn max_hint(&self) -> Duration {
         Duration::from_millis(self.health.policy().max_hint_ms)
+    }
+
+    /// The memory budget of stored Responses conversations; the oldest are evicted to fit.
+    pub fn set_conversation_budget(&self, bytes: usize) {
+        self.responses.set_budget(bytes);
+    }
+
+    /// Bytes the stored Responses conversations hold now.
+    pub fn conversation_bytes(&self) -> usize {
+        self.responses.bytes()
     }
 
     /// Requests being served right now.

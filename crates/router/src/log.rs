@@ -103,6 +103,47 @@ pub struct RequestRecord {
     pub attempts: Vec<AttemptRecord>,
 }
 
+/// The most bytes of one client-chosen string (a model name, an id) that a record or an error
+/// message repeats.
+pub const CLIENT_STR_MAX: usize = 256;
+/// The most bytes of an error message a record keeps or a client is sent.
+pub const MESSAGE_MAX: usize = 2048;
+
+/// `s` cut to at most `max` bytes on a char boundary, with a marker saying how long it was:
+/// a client cannot make the request log or an error echo grow with what it sends.
+pub fn truncated(s: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    if s.len() <= max {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    std::borrow::Cow::Owned(format!("{}…[{} bytes]", &s[..end], s.len()))
+}
+
+fn cap_in_place(s: &mut String, max: usize) {
+    if let std::borrow::Cow::Owned(t) = truncated(s, max) {
+        *s = t;
+    }
+}
+
+impl RequestRecord {
+    /// Caps every string that can carry client input before the record is kept.
+    pub fn cap_client_strings(&mut self) {
+        cap_in_place(&mut self.alias, CLIENT_STR_MAX);
+        if let Some(m) = &mut self.upstream_model {
+            cap_in_place(m, CLIENT_STR_MAX);
+        }
+        if let Some(e) = &mut self.error {
+            cap_in_place(e, MESSAGE_MAX);
+        }
+        for a in &mut self.attempts {
+            cap_in_place(&mut a.model, CLIENT_STR_MAX);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,5 +164,56 @@ mod tests {
             assert_eq!(wire, format!("\"{}\"", o.as_str()));
             assert_eq!(serde_json::from_str::<AttemptOutcome>(&wire).unwrap(), o);
         }
+    }
+
+    #[test]
+    fn truncation_keeps_short_strings_and_cuts_long_ones_on_a_char_boundary() {
+        assert_eq!(truncated("gpt-4o", 256), "gpt-4o");
+        let long = "é".repeat(200); // 400 bytes, two per char
+        let t = truncated(&long, 255);
+        assert!(t.starts_with(&"é".repeat(127)));
+        assert!(t.ends_with("…[400 bytes]"), "{t}");
+        assert!(t.len() < 255 + 20);
+        let huge = "m".repeat(5 << 20);
+        assert_eq!(
+            truncated(&huge, CLIENT_STR_MAX).len(),
+            256 + "…[5242880 bytes]".len()
+        );
+    }
+
+    #[test]
+    fn records_cap_every_client_string() {
+        let big = "x".repeat(1 << 20);
+        let mut r = RequestRecord {
+            id: String::new(),
+            started_at_ms: 0,
+            dialect: "openai_chat".into(),
+            alias: big.clone(),
+            provider: None,
+            key_id: None,
+            upstream_model: Some(big.clone()),
+            status: 404,
+            stream: false,
+            latency_ms: 0,
+            ttfb_ms: None,
+            tokens_in: 0,
+            tokens_out: 0,
+            tokens_cached: 0,
+            tokens_reasoning: 0,
+            error: Some(big.clone()),
+            attempts: vec![AttemptRecord {
+                provider: "p".into(),
+                model: big,
+                key_id: None,
+                outcome: AttemptOutcome::Ok,
+                status: None,
+                duration_ms: 0,
+            }],
+        };
+        r.cap_client_strings();
+        assert!(r.alias.len() < 300);
+        assert!(r.upstream_model.unwrap().len() < 300);
+        assert!(r.error.unwrap().len() < MESSAGE_MAX + 30);
+        assert!(r.attempts[0].model.len() < 300);
     }
 }

@@ -12,7 +12,8 @@ use switchboard_protocol::{
     stream_error_events, usage_from_body, usage_from_event,
 };
 
-use crate::conversations::{Conversation, ResponseStore};
+use crate::conversations::{Conversation, Owner, ResponseStore};
+use crate::log::{CLIENT_STR_MAX, truncated};
 use crate::model::Provider;
 use crate::reply::Reply;
 
@@ -41,6 +42,8 @@ pub struct Pipe {
 /// What a Responses client's conversation needs when the upstream keeps none.
 struct Memory {
     store: std::sync::Arc<ResponseStore>,
+    /// Conversations are found and saved under the asking credential only.
+    owner: Owner,
     now_ms: i64,
     /// The conversation so far, saved under the response's id when it completes (`None`
     /// when the client asked for `store: false`).
@@ -59,6 +62,7 @@ impl Pipe {
         upstream: Dialect,
         alias: &str,
         responses: &std::sync::Arc<ResponseStore>,
+        owner: Owner,
         now_ms: i64,
     ) -> Pipe {
         let mode = if client == upstream {
@@ -71,6 +75,7 @@ impl Pipe {
         };
         let memory = (client == Dialect::OpenaiResponses && upstream != client).then(|| Memory {
             store: responses.clone(),
+            owner,
             now_ms,
             input: None,
         });
@@ -95,14 +100,20 @@ impl Pipe {
             let mut req = decode_request(self.client, body)?;
             if let Some(memory) = &mut self.memory {
                 if let Some(prev) = passthrough::top_level_str(body, "previous_response_id") {
-                    let earlier = memory.store.get(&prev, memory.now_ms).ok_or_else(|| {
-                        ClientError::new(
-                            ErrorKind::NotFound,
-                            format!("Previous response with id '{prev}' not found."),
-                        )
-                        .with_code("previous_response_not_found")
-                        .with_param("previous_response_id")
-                    })?;
+                    let earlier = memory
+                        .store
+                        .get(&memory.owner, &prev, memory.now_ms)
+                        .ok_or_else(|| {
+                            ClientError::new(
+                                ErrorKind::NotFound,
+                                format!(
+                                    "Previous response with id '{}' not found.",
+                                    truncated(&prev, CLIENT_STR_MAX)
+                                ),
+                            )
+                            .with_code("previous_response_not_found")
+                            .with_param("previous_response_id")
+                        })?;
                     let mut messages = earlier.messages;
                     messages.append(&mut req.messages);
                     req.messages = messages;
@@ -245,7 +256,7 @@ impl Pipe {
         if let Ok(resp) = decode_response(Dialect::OpenaiResponses, client_response) {
             memory
                 .store
-                .put(resp.id, input, resp.content, memory.now_ms);
+                .put(memory.owner, resp.id, input, resp.content, memory.now_ms);
         }
     }
 

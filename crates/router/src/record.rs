@@ -107,6 +107,8 @@ impl Recorder {
         self.done = true;
         self.rec.status = status;
         self.rec.error = error;
+        // The live feed, metrics and the log never see a client string at full length.
+        self.rec.cap_client_strings();
         self.rec.latency_ms = millis(self.received_at.elapsed());
         self.rec.ttfb_ms = self
             .first_byte

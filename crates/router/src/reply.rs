@@ -9,6 +9,8 @@ use futures_util::Stream;
 use http::{HeaderMap, HeaderValue};
 use switchboard_protocol::{ClientError, Dialect};
 
+use crate::log::{MESSAGE_MAX, truncated};
+
 pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, Infallible>> + Send>>;
 
 pub enum ReplyBody {
@@ -47,8 +49,18 @@ impl Reply {
         }
     }
 
+    /// An error in the client's dialect; a message that quotes client input at length (a
+    /// decoder's "invalid type: string …") is cut to [`MESSAGE_MAX`].
     pub fn error(dialect: Dialect, err: &ClientError) -> Reply {
-        let body = serde_json::to_vec(&err.to_body(dialect)).unwrap_or_default();
+        let body = match truncated(&err.message, MESSAGE_MAX) {
+            std::borrow::Cow::Borrowed(_) => err.to_body(dialect),
+            std::borrow::Cow::Owned(message) => ClientError {
+                message,
+                ..err.clone()
+            }
+            .to_body(dialect),
+        };
+        let body = serde_json::to_vec(&body).unwrap_or_default();
         Reply::json(err.status(), body)
     }
 

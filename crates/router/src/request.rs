@@ -5,6 +5,8 @@ use http::{HeaderName, HeaderValue};
 use switchboard_protocol::Dialect;
 use tokio::time::Instant;
 
+use crate::conversations::Owner;
+
 /// A parsed client request, as the ingress hands it to the engine.
 #[derive(Debug)]
 pub struct IngressRequest {
@@ -19,6 +21,8 @@ pub struct IngressRequest {
     pub forward_headers: Vec<(HeaderName, HeaderValue)>,
     /// Conversation id for session affinity.
     pub session: Option<u64>,
+    /// Who is asking (a hash of the presented credential): stored conversations are theirs.
+    pub owner: Owner,
     pub received_at: Instant,
     pub received_at_ms: i64,
 }

@@ -49,6 +49,12 @@ pub struct Options {
     pub allowed_hosts: Vec<String>,
     pub header_read_timeout: Duration,
     pub max_connections: usize,
+    /// Connections one peer beyond loopback may hold.
+    pub max_connections_per_peer: usize,
+    /// How long a client may take to send a whole request body.
+    pub body_read_timeout: Duration,
+    /// Memory budget of stored Responses conversations (bytes).
+    pub conversation_store_bytes: usize,
     pub shutdown_grace: Duration,
     pub clock: SharedClock,
     /// Serve `GET /metrics` without the admin token (`--open-metrics`).
@@ -76,6 +82,9 @@ impl Options {
             allowed_hosts: Vec::new(),
             header_read_timeout: Duration::from_secs(10),
             max_connections: 4096,
+            max_connections_per_peer: 256,
+            body_read_timeout: Duration::from_secs(120),
+            conversation_store_bytes: switchboard_router::engine::RESPONSES_BUDGET_BYTES,
             shutdown_grace: Duration::from_secs(20),
             clock: Arc::new(SystemClock),
             open_metrics: false,
@@ -174,6 +183,7 @@ impl Switchboard {
         });
         let control = Control::start(store.clone(), sink, opts.clock.clone()).await?;
         let engine = control.engine().clone();
+        engine.set_conversation_budget(opts.conversation_store_bytes);
         let state = Arc::new(AppState {
             control: control.clone(),
             engine: engine.clone(),
@@ -183,6 +193,7 @@ impl Switchboard {
                 remote,
                 extra_hosts: allowed_hosts,
                 open_metrics: opts.open_metrics,
+                body_read_timeout: opts.body_read_timeout,
             },
             live,
             started_at_ms: switchboard_store::now_ms(),
@@ -205,6 +216,7 @@ impl Switchboard {
         let limits = ListenLimits {
             header_read_timeout: opts.header_read_timeout,
             max_connections: opts.max_connections,
+            max_connections_per_peer: opts.max_connections_per_peer,
             shutdown_grace: opts.shutdown_grace,
         };
         let bind = SocketAddr::new(opts.host, opts.port);

@@ -2,14 +2,17 @@
 //! before its body is read (SECURITY.md T1–T4, T11):
 //!
 //! 1. **Peer** — a non-loopback peer is refused unless remote mode is on (T4).
-//! 2. **Host** — the `Host` header must name this machine (`localhost`, `127.0.0.1`, `[::1]`,
-//!    any case, any port) or a configured extra name; otherwise 403 (DNS rebinding, T1).
+//! 2. **Host** — the `Host` header must name this machine (`localhost` or `127.0.0.1`, any
+//!    case, any port; `[::1]` bare or with the port we listen on) or a configured extra name;
+//!    otherwise 403 (DNS rebinding, T1).
 //! 3. **Origin** — a foreign `Origin` or `Sec-Fetch-Site: cross-site` is refused (CSRF, T2).
 //!    No response ever carries CORS headers (T3).
 //! 4. **Credential** — `/v1/*` needs the access key (`Authorization: Bearer`, `x-api-key`,
-//!    `x-goog-api-key` or `?key=`); `/api/*` and `/metrics` need the admin token
-//!    (`/metrics` is open when `Options.open_metrics` says so). Compared in
-//!    constant time. `GET /health`, `HEAD /` and the dashboard's static files are open.
+//!    `x-goog-api-key` or `?key=`); `/api/*` and `/metrics` need the admin token, as
+//!    `Authorization: Bearer` only (`/metrics` is open when `Options.open_metrics` says so).
+//!    Compared in constant time. `GET /health`, `HEAD /` and the dashboard's static files
+//!    are open. A request that passes marks its connection authenticated (the listener never
+//!    sheds it), and an access-key request carries its holder's [`Owner`] to the handler.
 //! 5. **Content type** — requests with a body must be JSON (415), so a cross-site "simple"
 //!    `text/plain` POST never reaches a handler.
 //! 6. **Body size** — a declared `Content-Length` over the limit is refused with 413 without
@@ -25,8 +28,9 @@ use axum::middleware::Next;
 use axum::response::Response;
 use http::{HeaderMap, Method, header};
 use switchboard_protocol::{ClientError, Dialect, ErrorKind};
+use switchboard_router::conversations::Owner;
 
-use crate::listener::PeerAddr;
+use crate::listener::{Connection, LocalAddr, PeerAddr};
 use crate::state::{AppState, GuardConfig};
 
 /// The dialect whose error shape a path's clients read.
@@ -57,12 +61,17 @@ fn deny(path: &str, kind: ErrorKind, message: &str) -> Response {
     error_response(dialect_of_path(path), &ClientError::new(kind, message))
 }
 
-pub fn is_loopback_name(host: &str) -> bool {
+/// Whether `host` (a `Host` header value) names this machine. `[::1]` is accepted bare or
+/// with `our_port` only (the port this connection reached; `None`: bare only).
+pub fn is_loopback_name(host: &str, our_port: Option<u16>) -> bool {
     let name = if let Some(rest) = host.strip_prefix('[') {
-        match rest.split_once(']') {
-            Some((inner, tail)) if tail.is_empty() || tail.starts_with(':') => inner,
-            _ => return false,
-        }
+        return match rest.split_once(']') {
+            Some(("::1", "")) => true,
+            Some(("::1", tail)) => {
+                our_port.is_some_and(|p| tail.strip_prefix(':') == Some(p.to_string().as_str()))
+            }
+            _ => false,
+        };
     } else {
         match host.rsplit_once(':') {
             Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h,
@@ -70,11 +79,11 @@ pub fn is_loopback_name(host: &str) -> bool {
             None => host,
         }
     };
-    name.eq_ignore_ascii_case("localhost") || name == "127.0.0.1" || name == "::1"
+    name.eq_ignore_ascii_case("localhost") || name == "127.0.0.1"
 }
 
-fn host_allowed(host: &str, cfg: &GuardConfig) -> bool {
-    if is_loopback_name(host) {
+fn host_allowed(host: &str, cfg: &GuardConfig, our_port: Option<u16>) -> bool {
+    if is_loopback_name(host, our_port) {
         return true;
     }
     let name = host.rsplit_once(':').map_or(host, |(h, p)| {
@@ -113,6 +122,17 @@ fn presented(headers: &HeaderMap, query: Option<&str>) -> Option<Vec<u8>> {
     presented_any(headers, query).filter(|p| !p.is_empty())
 }
 
+/// The admin token, which is accepted only as `Authorization: Bearer …` (never `x-api-key`,
+/// the query string or a bare `Authorization` value).
+fn presented_bearer(headers: &HeaderMap) -> Option<Vec<u8>> {
+    let v = headers.get(header::AUTHORIZATION)?.as_bytes();
+    let scheme = v.get(..7)?;
+    if !scheme.eq_ignore_ascii_case(b"bearer ") {
+        return None;
+    }
+    Some(v[7..].trim_ascii().to_vec()).filter(|p| !p.is_empty())
+}
+
 fn presented_any(headers: &HeaderMap, query: Option<&str>) -> Option<Vec<u8>> {
     if let Some(v) = headers.get(header::AUTHORIZATION) {
         let v = v.as_bytes();
@@ -133,7 +153,7 @@ fn presented_any(headers: &HeaderMap, query: Option<&str>) -> Option<Vec<u8>> {
         .map(|k| k.as_bytes().to_vec())
 }
 
-pub async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+pub async fn guard(State(state): State<Arc<AppState>>, mut req: Request, next: Next) -> Response {
     let path = req.uri().path().to_owned();
     // 1. Peer.
     let peer_ok = req
@@ -152,7 +172,8 @@ pub async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next)
         .headers()
         .get(header::HOST)
         .and_then(|h| h.to_str().ok());
-    if !host.is_some_and(|h| host_allowed(h, &state.guard)) {
+    let our_port = req.extensions().get::<LocalAddr>().map(|a| a.0.port());
+    if !host.is_some_and(|h| host_allowed(h, &state.guard, our_port)) {
         return deny(&path, ErrorKind::PermissionDenied, "Host not allowed.");
     }
     // 3. Origin.
@@ -175,7 +196,7 @@ pub async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next)
                 o.strip_prefix("http://")
                     .or_else(|| o.strip_prefix("https://"))
             })
-            .is_some_and(|h| host_allowed(h, &state.guard) && Some(h) == host);
+            .is_some_and(|h| host_allowed(h, &state.guard, our_port) && Some(h) == host);
         // Tauri's webview loads the dashboard from its own scheme and talks to us from there.
         let desktop = origin.as_bytes() == b"tauri://localhost"
             || origin.as_bytes() == b"http://tauri.localhost";
@@ -189,18 +210,30 @@ pub async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next)
     }
     // 4. Credential.
     let method = req.method().clone();
-    let ok = match needs(&method, &path) {
-        Needs::Nothing => true,
-        Needs::AdminToken if state.guard.open_metrics && path == "/metrics" => true,
-        Needs::AccessKey => presented(headers, req.uri().query()).is_some_and(|p| {
+    // The access key's holder, for what is theirs alone (stored conversations).
+    let mut owner = None;
+    // `Some(true)`: a credential was checked and matched; `None`: none was needed.
+    let verified = match needs(&method, &path) {
+        Needs::Nothing => None,
+        Needs::AdminToken if state.guard.open_metrics && path == "/metrics" => None,
+        Needs::AccessKey => Some(presented(headers, req.uri().query()).is_some_and(|p| {
             let keys = state.access_keys.read().clone();
             // Check every key so timing does not reveal which one matched.
-            keys.iter().fold(false, |acc, k| k.ct_eq(&p) | acc)
-        }),
+            let ok = keys.iter().fold(false, |acc, k| k.ct_eq(&p) | acc);
+            owner = ok.then(|| Owner::of(&p));
+            ok
+        })),
         Needs::AdminToken => {
-            presented(headers, None).is_some_and(|p| state.admin_token.read().ct_eq(&p))
+            Some(presented_bearer(headers).is_some_and(|p| state.admin_token.read().ct_eq(&p)))
         }
     };
+    if verified == Some(true) {
+        // Its connection is no longer a candidate for shedding when the server is full.
+        if let Some(conn) = req.extensions().get::<Connection>() {
+            conn.mark_authenticated();
+        }
+    }
+    let ok = verified != Some(false);
     if !ok {
         let message = match needs(&method, &path) {
             Needs::AdminToken => "Missing or wrong admin token.",
@@ -248,6 +281,9 @@ pub async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next)
             );
         }
     }
+    if let Some(owner) = owner {
+        req.extensions_mut().insert(owner);
+    }
     next.run(req).await
 }
 
@@ -266,7 +302,7 @@ mod tests {
             "[::1]:9911",
             "LocalHost",
         ] {
-            assert!(is_loopback_name(ok), "{ok}");
+            assert!(is_loopback_name(ok, Some(9911)), "{ok}");
         }
         for bad in [
             "evil.example:9911",
@@ -274,11 +310,37 @@ mod tests {
             "localhost.evil.example",
             "0.0.0.0:9911",
             "[::1]x",
+            "[::1]:",
+            "[::1]:80",
+            "[::1]:99110",
+            "[::1]:09911",
+            "[::2]:9911",
             "127.0.0.2",
             "",
         ] {
-            assert!(!is_loopback_name(bad), "{bad}");
+            assert!(!is_loopback_name(bad, Some(9911)), "{bad}");
         }
+        assert!(is_loopback_name("[::1]", None));
+        assert!(!is_loopback_name("[::1]:9911", None));
+    }
+
+    #[test]
+    fn admin_token_only_as_bearer() {
+        let with = |name: &str, value: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(
+                http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                value.parse().unwrap(),
+            );
+            presented_bearer(&h)
+        };
+        assert_eq!(with("authorization", "Bearer tok"), Some(b"tok".to_vec()));
+        assert_eq!(with("authorization", "bearer tok "), Some(b"tok".to_vec()));
+        assert_eq!(with("authorization", "tok"), None);
+        assert_eq!(with("authorization", "Basic tok"), None);
+        assert_eq!(with("authorization", "Bearer "), None);
+        assert_eq!(with("x-api-key", "tok"), None);
+        assert_eq!(with("x-goog-api-key", "tok"), None);
     }
 
     #[test]

@@ -4,35 +4,50 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, Query, RawQuery, State};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, StatusCode, header};
 use serde::Deserialize;
 use switchboard_protocol::passthrough::{top_level_bool, top_level_str, top_level_value};
 use switchboard_protocol::{ClientError, Dialect, ErrorKind};
 use switchboard_router::affinity::session_id;
+use switchboard_router::conversations::Owner;
 use switchboard_router::{IngressRequest, Reply, ReplyBody};
 
 use crate::guard::error_response;
 use crate::state::AppState;
 
+/// The access key's holder, as the guard found it.
+type Holder = Option<Extension<Owner>>;
+
 pub async fn chat_completions(
     State(s): State<Arc<AppState>>,
+    owner: Holder,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    generate(s, Dialect::OpenaiChat, None, headers, body).await
+    generate(s, Dialect::OpenaiChat, None, owner, headers, body).await
 }
 
-pub async fn responses(State(s): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
-    generate(s, Dialect::OpenaiResponses, None, headers, body).await
+pub async fn responses(
+    State(s): State<Arc<AppState>>,
+    owner: Holder,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    generate(s, Dialect::OpenaiResponses, None, owner, headers, body).await
 }
 
-pub async fn messages(State(s): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
-    generate(s, Dialect::Anthropic, None, headers, body).await
+pub async fn messages(
+    State(s): State<Arc<AppState>>,
+    owner: Holder,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    generate(s, Dialect::Anthropic, None, owner, headers, body).await
 }
 
 /// `POST /v1/messages/count_tokens`, answered locally with a token estimate of the whole
@@ -61,6 +76,7 @@ pub async fn gemini(
     State(s): State<Arc<AppState>>,
     Path(model_action): Path<String>,
     Query(q): Query<GeminiQuery>,
+    owner: Holder,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
@@ -79,6 +95,7 @@ pub async fn gemini(
         s,
         Dialect::Gemini,
         Some((model.to_owned(), stream)),
+        owner,
         headers,
         body,
     )
@@ -93,11 +110,29 @@ fn not_found(dialect: Dialect) -> Response {
 }
 
 /// Reads a body up to the configured limit (a chunked body that grows past it is cut off
-/// with 413 without being buffered whole).
+/// with 413 without being buffered whole) and within the body deadline (a client dripping its
+/// body gets 408: a valid key does not entitle it to hold the request open forever).
 pub async fn read_body(state: &AppState, dialect: Dialect, body: Body) -> Result<Bytes, Response> {
     let limit =
         usize::try_from(state.engine.snapshot().settings.body_limit_bytes).unwrap_or(usize::MAX);
-    axum::body::to_bytes(body, limit).await.map_err(|e| {
+    let deadline = state.guard.body_read_timeout;
+    let read = tokio::time::timeout(deadline, axum::body::to_bytes(body, limit)).await;
+    let Ok(read) = read else {
+        let err = ClientError::new(
+            ErrorKind::RequestTimeout,
+            format!(
+                "The request body was not received within {} seconds.",
+                deadline.as_secs_f64()
+            ),
+        )
+        .with_code("request_timeout");
+        let mut resp = error_response(dialect, &err);
+        // The rest of the body may still be coming: do not keep reading it.
+        resp.headers_mut()
+            .insert(header::CONNECTION, http::HeaderValue::from_static("close"));
+        return Err(resp);
+    };
+    read.map_err(|e| {
         let too_large = std::error::Error::source(&e)
             .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
             || e.to_string().contains("length limit");
@@ -120,6 +155,7 @@ async fn generate(
     state: Arc<AppState>,
     dialect: Dialect,
     from_path: Option<(String, bool)>,
+    owner: Holder,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
@@ -168,6 +204,8 @@ async fn generate(
     let req = IngressRequest {
         dialect,
         session: Some(session_of(&headers, &body)),
+        // The guard sets it on every route that reaches here.
+        owner: owner.map_or_else(|| Owner::of(b""), |Extension(o)| o),
         model,
         stream,
         body,

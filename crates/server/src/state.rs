@@ -50,6 +50,8 @@ pub struct GuardConfig {
     pub extra_hosts: Vec<String>,
     /// `GET /metrics` without the admin token (for a scraper on a trusted network).
     pub open_metrics: bool,
+    /// How long a client may take to send a whole request body (408 after that).
+    pub body_read_timeout: std::time::Duration,
 }
 
 /// Where the integrations look for tools and keep their state.

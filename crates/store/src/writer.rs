@@ -46,7 +46,9 @@ impl std::fmt::Debug for RequestLogSink {
 impl RequestLogSink {
     /// Queues a record. When the queue is full (or the writer has stopped) the record is
     /// dropped and counted; the caller is never made to wait.
-    pub fn record(&self, record: RequestRecord) {
+    /// Client strings in it are capped first (a 5 MiB model name is kept as 256 bytes).
+    pub fn record(&self, mut record: RequestRecord) {
+        record.cap_client_strings();
         if self.tx.try_send(record).is_err() {
             let n = self.counters.dropped.fetch_add(1, Ordering::Relaxed) + 1;
             if n.is_power_of_two() {

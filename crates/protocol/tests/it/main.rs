@@ -21,7 +21,7 @@ pub fn with_snapshot_settings(f: impl FnOnce()) {
     s.set_snapshot_path("../snapshots");
     s.set_prepend_module_to_snapshot(false);
     s.add_filter(
-        r"(chatcmpl-|msg_|resp_|rs_|fc_|toolu_|call_)?[0-9a-f]{18}\b",
+        r"(chatcmpl-|msg_|resp_|rs_|fc_|toolu_|call_)?(?:[0-9a-f]{32}|[0-9a-f]{18})\b",
         "${1}[id]",
     );
     s.add_filter(r#""(created|created_at)": \d+"#, r#""$1": "[ts]""#);

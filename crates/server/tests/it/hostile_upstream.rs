@@ -166,10 +166,14 @@ async fn a_canary_echoed_in_any_form_reaches_no_client_and_no_record() {
         toml
     })
     .await;
-    sb.handle().control().engine().health.set_policy(CooldownPolicy {
-        breaker_threshold: u32::MAX,
-        ..CooldownPolicy::default()
-    });
+    sb.handle()
+        .control()
+        .engine()
+        .health
+        .set_policy(CooldownPolicy {
+            breaker_threshold: u32::MAX,
+            ..CooldownPolicy::default()
+        });
     let mut sent = 0;
     for (kind, _) in KINDS {
         for (client, _) in KINDS {

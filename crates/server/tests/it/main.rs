@@ -8,6 +8,7 @@ mod conversations;
 mod dashboard;
 mod failover;
 mod host_app;
+mod hostile_clients;
 mod hostile_upstream;
 mod integrations_api;
 mod metrics;
