@@ -12,8 +12,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use switchboard_control::config_file::FileConfig;
 use switchboard_router::Secret;
-use switchboard_server::config_file::FileConfig;
 use switchboard_server::{Options, Switchboard};
 use switchboard_store::{EncryptedFileStore, LocalToken, Store};
 
@@ -197,6 +197,14 @@ pub(crate) fn say(text: &str) {
 pub(crate) async fn open_store(data_dir: &std::path::Path) -> anyhow::Result<Store> {
     let secrets = Arc::new(EncryptedFileStore::open_default(data_dir, None)?);
     Ok(Store::open(data_dir, secrets).await?)
+}
+
+/// The control plane of `data_dir`, for commands that change configuration while no router
+/// serves from it.
+pub(crate) async fn open_control(
+    data_dir: &std::path::Path,
+) -> anyhow::Result<Arc<switchboard_control::Control>> {
+    Ok(switchboard_control::Control::offline(open_store(data_dir).await?).await?)
 }
 
 async fn keys(action: KeysAction, data_dir: PathBuf) -> anyhow::Result<()> {

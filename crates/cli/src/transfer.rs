@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::Subcommand;
+use switchboard_control::Control;
+use switchboard_control::transfer::{self, Change, Export, Import, ImportPlan};
 use switchboard_router::Secret;
-use switchboard_server::transfer::{self, Change, Export, Import, ImportPlan};
-use switchboard_store::Store;
 
 use crate::DataDir;
 
@@ -115,9 +115,9 @@ async fn export(
     } else {
         None
     };
-    let store = crate::open_store(data_dir).await?;
-    let result = transfer::export(&store, passphrase.as_ref()).await;
-    store.close().await;
+    let control = crate::open_control(data_dir).await?;
+    let result = control.export(passphrase.as_ref()).await;
+    control.store().close().await;
     let export = result?;
     let mut text = if token {
         export.to_token()
@@ -193,20 +193,20 @@ async fn import(data_dir: &Path, input: &str, dry_run: bool, yes: bool) -> anyho
     };
     // Decrypting first: a wrong passphrase stops here, before the store is even opened.
     let import = Import::open(export, passphrase.as_ref())?;
-    let store = crate::open_store(data_dir).await?;
-    let result = plan_and_apply(&store, &import, input, dry_run, yes).await;
-    store.close().await;
+    let control = crate::open_control(data_dir).await?;
+    let result = plan_and_apply(&control, &import, input, dry_run, yes).await;
+    control.store().close().await;
     result
 }
 
 async fn plan_and_apply(
-    store: &Store,
+    control: &Control,
     import: &Import,
     input: &str,
     dry_run: bool,
     yes: bool,
 ) -> anyhow::Result<()> {
-    let plan = transfer::plan_import(store, import).await?;
+    let plan = control.plan_import(import).await?;
     let mut out = std::io::stdout().lock();
     write_plan(&mut out, &plan)?;
     if !plan.has_changes() {
@@ -231,7 +231,7 @@ async fn plan_and_apply(
             return Ok(());
         }
     }
-    let applied = transfer::apply_import(store, import).await?;
+    let applied = control.import(import).await?;
     let [added, changed, ..] = applied.counts();
     writeln!(
         out,

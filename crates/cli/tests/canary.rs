@@ -345,7 +345,13 @@ async fn t7_canary_keys_never_leak() {
 
     // Panics: secrets and the structures holding them print masked.
     let secret = Secret::new("sk-CANARY-panic-0123456789abcdef");
-    let config = sb.store().load_config_with_problems().await.unwrap().0;
+    let config = sb
+        .control()
+        .store()
+        .load_config_with_problems()
+        .await
+        .unwrap()
+        .0;
     assert!(
         config.keys.iter().any(|k| k.secret.expose().contains(MARK)),
         "the config holds the canaries"
@@ -354,7 +360,7 @@ async fn t7_canary_keys_never_leak() {
         panic!("forced: {secret:?} {secret} {:?} {config:?}", Some(&secret))
     });
     assert!(caught.is_err());
-    let snapshot = sb.engine().snapshot();
+    let snapshot = sb.control().engine().snapshot();
     let join = tokio::spawn(async move { panic!("forced in a task: {snapshot:?}") }).await;
     let err = join.unwrap_err();
     assert!(err.is_panic());

@@ -16,7 +16,7 @@ use crate::clock::SharedClock;
 use crate::conversations::ResponseStore;
 use crate::dispatch::RecordSink;
 use crate::health::{CooldownPolicy, HealthBoard, HealthEntry, Outcome, Scope};
-use crate::model::Config;
+use crate::model::{Config, ModelInfo, ModelSource};
 use crate::snapshot::{KeyRt, LatencyBook, ProviderRt, Snapshot};
 use crate::upstream::{Clients, endpoint_url, models_url, request_headers};
 
@@ -140,6 +140,44 @@ impl Engine {
             .settle_probe(&entry.scope, &entry.provider, key.info.id, &outcome);
     }
 
+    /// Reads `provider`'s model list with its first enabled key, through the pooled clients
+    /// the prober uses (model discovery). Says nothing about the key's health.
+    pub async fn list_models(&self, provider: &str) -> Result<Vec<ModelInfo>, ListModelsError> {
+        let snap = self.snapshot();
+        let prov = snap
+            .providers
+            .get(provider)
+            .ok_or(ListModelsError::UnknownProvider)?;
+        let key = prov.keys.first().ok_or(ListModelsError::NoKey)?;
+        let p = &prov.provider;
+        let client = self
+            .clients
+            .get(p.timeouts.connect_ms)
+            .map_err(|_| ListModelsError::Unreachable(p.name.clone()))?;
+        let request = client
+            .get(models_url(p))
+            .headers(request_headers(p, &key.secret, &[]))
+            .send();
+        let resp = tokio::time::timeout(PROBE_TIMEOUT, request)
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .ok_or_else(|| ListModelsError::Unreachable(p.name.clone()))?;
+        let status = resp.status();
+        if !status.is_success() {
+            return Err(ListModelsError::Refused {
+                provider: p.name.clone(),
+                status: status.as_u16(),
+            });
+        }
+        let body = tokio::time::timeout(PROBE_TIMEOUT, resp.bytes())
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .ok_or_else(|| ListModelsError::Unreachable(p.name.clone()))?;
+        Ok(parse_model_list(&body))
+    }
+
     async fn send_probe(&self, prov: &ProviderRt, key: &KeyRt, model: Option<&str>) -> Outcome {
         let provider = &prov.provider;
         let Ok(client) = self.clients.get(provider.timeouts.connect_ms) else {
@@ -172,6 +210,53 @@ impl Engine {
             _ => Outcome::TemporaryError { retry_after: None },
         }
     }
+}
+
+/// Why a model list could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ListModelsError {
+    #[error("no such provider")]
+    UnknownProvider,
+    #[error("the provider has no enabled key to list models with")]
+    NoKey,
+    #[error("provider `{0}` could not be reached")]
+    Unreachable(String),
+    #[error("provider `{provider}` answered {status} to the model list")]
+    Refused { provider: String, status: u16 },
+}
+
+/// The models in a model-list answer, in any dialect's shape (`data` or `models`, ids with
+/// or without Gemini's `models/` prefix, the context window under any of its names).
+fn parse_model_list(body: &[u8]) -> Vec<ModelInfo> {
+    let body: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    let Some(list) = body
+        .get("data")
+        .or_else(|| body.get("models"))
+        .and_then(|v| v.as_array())
+    else {
+        return Vec::new();
+    };
+    list.iter()
+        .filter_map(|m| {
+            let id = m.get("id").or_else(|| m.get("name"))?.as_str()?;
+            let id = id.strip_prefix("models/").unwrap_or(id).to_owned();
+            let window = [
+                "context_window",
+                "context_length",
+                "inputTokenLimit",
+                "max_context_length",
+            ]
+            .iter()
+            .find_map(|k| m.get(*k).and_then(serde_json::Value::as_u64));
+            Some(ModelInfo {
+                id,
+                context_window: window,
+                source: ModelSource::Discovered,
+                input_price: None,
+                output_price: None,
+            })
+        })
+        .collect()
 }
 
 fn find_key(prov: &ProviderRt, key_id: i64) -> Option<Arc<KeyRt>> {

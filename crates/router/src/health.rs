@@ -158,6 +158,85 @@ pub enum Availability {
     },
 }
 
+/// Which scope a key's standing comes from (`key`, `key_model`, `provider`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StandingScope {
+    Key,
+    KeyModel,
+    Provider,
+}
+
+/// How a key stands overall, in three classes every view counts the same way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StandingClass {
+    /// Usable for every model.
+    Healthy,
+    /// Comes back on its own: cooling or probing, for one model, as a whole, or because its
+    /// provider's breaker is open.
+    Cooling,
+    /// Needs the user: a failed authentication, or disabled.
+    Down,
+}
+
+/// A key's health as the router applies it: the worst of its key-wide, per-model and
+/// provider-breaker scopes (see `HealthBoard::standing`). The one judgement the admin API,
+/// the tray and the dashboard show.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct KeyStanding {
+    pub state: HealthState,
+    /// Derived from `state`: what the key's problem asks of the user.
+    pub class: StandingClass,
+    pub reason: Option<CoolReason>,
+    /// The scope the state comes from (`None` when healthy or disabled).
+    pub scope: Option<StandingScope>,
+    /// The upstream model, for a `key_model` scope.
+    pub model: Option<String>,
+    /// Unix ms when a cooling scope may be tried again.
+    pub until_ms: Option<i64>,
+}
+
+impl KeyStanding {
+    fn new(
+        state: HealthState,
+        reason: Option<CoolReason>,
+        scope: Option<StandingScope>,
+        model: Option<String>,
+        until_ms: Option<i64>,
+    ) -> Self {
+        KeyStanding {
+            state,
+            class: class_of(state),
+            reason,
+            scope,
+            model,
+            until_ms,
+        }
+    }
+
+    pub fn healthy() -> Self {
+        KeyStanding::new(HealthState::Healthy, None, None, None, None)
+    }
+
+    /// A key the user switched off (the board does not know about it: it is configuration).
+    pub fn disabled() -> Self {
+        KeyStanding::new(HealthState::Disabled, None, None, None, None)
+    }
+
+    pub fn class(&self) -> StandingClass {
+        self.class
+    }
+}
+
+fn class_of(state: HealthState) -> StandingClass {
+    match state {
+        HealthState::Healthy => StandingClass::Healthy,
+        HealthState::Cooling | HealthState::Probing => StandingClass::Cooling,
+        HealthState::AuthError | HealthState::Disabled => StandingClass::Down,
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Entry {
     provider: String,
@@ -267,6 +346,63 @@ impl HealthBoard {
             self.publish(events);
         }
         result
+    }
+
+    /// How `key_id` of `provider` stands overall, by the rule [`HealthBoard::check`] applies:
+    /// its provider's breaker, its key-wide scope and its per-model scopes. The worst wins:
+    /// a state that needs the user, then a key-wide cooldown (provider or key), then the
+    /// per-model cooldown that ends last. A scope whose cooldown has ended is `probing`: the
+    /// next request (or the prober) tries it. No side effects.
+    pub fn standing(&self, provider: &str, key_id: i64) -> KeyStanding {
+        let now = self.clock.now_ms();
+        let inner = self.inner.lock();
+        if inner.entries.is_empty() {
+            return KeyStanding::healthy();
+        }
+        let provider_scope = Scope::Provider {
+            provider: provider.to_owned(),
+        };
+        let key_scope = Scope::Key { key_id };
+        let wide = [
+            (&provider_scope, StandingScope::Provider),
+            (&key_scope, StandingScope::Key),
+        ];
+        let wide = wide
+            .into_iter()
+            .filter_map(|(scope, kind)| Some((kind, None, inner.entries.get(scope)?)));
+        let per_model = inner.entries.iter().filter_map(|(scope, e)| match scope {
+            Scope::KeyModel { key_id: k, model } if *k == key_id => {
+                Some((StandingScope::KeyModel, Some(model), e))
+            }
+            _ => None,
+        });
+        wide.chain(per_model)
+            .filter_map(|(kind, model, e)| {
+                let state = match (e.state, availability(e, now)) {
+                    (HealthState::Healthy, _) | (_, Availability::Usable) => return None,
+                    (_, Availability::Probe) => HealthState::Probing,
+                    (state, Availability::Blocked { .. }) => state,
+                };
+                let rank = (
+                    class_of(state) == StandingClass::Down,
+                    kind != StandingScope::KeyModel,
+                    e.until_ms.unwrap_or(i64::MAX),
+                    std::cmp::Reverse(model),
+                );
+                Some((rank, kind, model, e, state))
+            })
+            // The first of equal ranks wins (the provider before the key); equal per-model
+            // cooldowns go to the first model by name, so the standing does not flap.
+            .fold(
+                None,
+                |best: Option<(_, _, _, &Entry, _)>, cur| match &best {
+                    Some(b) if b.0 >= cur.0 => best,
+                    _ => Some(cur),
+                },
+            )
+            .map_or_else(KeyStanding::healthy, |(_, kind, model, e, state)| {
+                KeyStanding::new(state, e.reason, Some(kind), model.cloned(), e.until_ms)
+            })
     }
 
     /// Records how an attempt went and applies the transition it implies.
@@ -520,6 +656,15 @@ impl HealthBoard {
         drop(inner);
         self.publish(events);
         out
+    }
+
+    /// The entry of one scope, `None` when it is healthy.
+    pub fn entry(&self, scope: &Scope) -> Option<HealthEntry> {
+        self.inner
+            .lock()
+            .entries
+            .get(scope)
+            .map(|e| to_entry(scope, e))
     }
 
     /// Every non-healthy scope, for the admin API and persistence.
@@ -898,5 +1043,98 @@ mod tests {
         );
         assert_eq!(due[0].state, HealthState::Probing);
         assert!(b2.due_probes().is_empty(), "handed out once");
+    }
+    #[test]
+    fn standing_takes_the_worst_scope_including_the_provider_breaker() {
+        let (b, _clock) = board();
+        let policy = b.policy();
+        assert_eq!(b.standing("p", 1), KeyStanding::healthy());
+        b.report(
+            "p",
+            1,
+            "m",
+            &Outcome::RateLimited {
+                retry_after: Some(Duration::from_secs(7)),
+            },
+        );
+        let s = b.standing("p", 1);
+        assert_eq!(s.state, HealthState::Cooling);
+        assert_eq!(s.class(), StandingClass::Cooling);
+        assert_eq!(s.scope, Some(StandingScope::KeyModel));
+        assert_eq!(s.model.as_deref(), Some("m"));
+        assert_eq!(s.until_ms, Some(1_007_000));
+        assert_eq!(b.standing("p", 2), KeyStanding::healthy());
+
+        // The breaker: a key with no entry of its own stands as its provider does.
+        for key in 10..(10 + i64::from(policy.breaker_threshold)) {
+            b.report(
+                "p",
+                key,
+                "m",
+                &Outcome::TemporaryError { retry_after: None },
+            );
+        }
+        let s = b.standing("p", 99);
+        assert_eq!(s.scope, Some(StandingScope::Provider));
+        assert_eq!(s.state, HealthState::Cooling);
+        assert_eq!(s.reason, Some(CoolReason::TemporaryError));
+        assert_eq!(s.class(), StandingClass::Cooling);
+        assert_eq!(
+            b.standing("p", 1).scope,
+            Some(StandingScope::Provider),
+            "a key-wide block outranks a per-model one"
+        );
+        assert_eq!(b.standing("q", 99), KeyStanding::healthy());
+
+        b.report("p", 1, "m", &Outcome::AuthError);
+        let s = b.standing("p", 1);
+        assert_eq!(
+            (s.state, s.class(), s.scope),
+            (
+                HealthState::AuthError,
+                StandingClass::Down,
+                Some(StandingScope::Key)
+            )
+        );
+        assert_eq!(
+            KeyStanding::disabled().class(),
+            StandingClass::Down,
+            "disabled needs the user"
+        );
+    }
+
+    #[test]
+    fn an_ended_cooldown_stands_as_probing_and_peek_agrees() {
+        let (b, clock) = board();
+        b.report(
+            "p",
+            1,
+            "m",
+            &Outcome::RateLimited {
+                retry_after: Some(Duration::from_secs(5)),
+            },
+        );
+        b.report(
+            "p",
+            1,
+            "n",
+            &Outcome::RateLimited {
+                retry_after: Some(Duration::from_secs(9)),
+            },
+        );
+        assert_eq!(
+            b.standing("p", 1).model.as_deref(),
+            Some("n"),
+            "the cooldown that ends last"
+        );
+        clock.advance_ms(9_000);
+        let s = b.standing("p", 1);
+        assert_eq!(s.state, HealthState::Probing);
+        assert_eq!(s.class(), StandingClass::Cooling);
+        assert_eq!(b.peek("p", 1, "m"), Availability::Probe);
+        assert_eq!(b.standing("p", 1), s, "standing claims no probe slot");
+        b.report("p", 1, "m", &Outcome::Success);
+        b.report("p", 1, "n", &Outcome::Success);
+        assert_eq!(b.standing("p", 1), KeyStanding::healthy());
     }
 }

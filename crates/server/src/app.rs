@@ -4,30 +4,29 @@
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::Router;
 use axum::routing::{get, post};
+use switchboard_control::config_file::{ConfigFileError, FileConfig};
+use switchboard_control::{Control, ControlError};
+use switchboard_router::Secret;
 use switchboard_router::clock::{SharedClock, SystemClock};
-use switchboard_router::health::{CooldownPolicy, HealthEntry, HealthEvent, HealthState, Scope};
-use switchboard_router::{Engine, Secret};
 use switchboard_store::{
-    EncryptedFileStore, HealthRow, LocalToken, RequestLogTask, RequestLogWriter, SecretStore,
-    Store, StoreError,
+    EncryptedFileStore, LocalToken, RequestLogTask, RequestLogWriter, SecretStore, Store,
+    StoreError,
 };
 use tokio::net::TcpListener;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 use crate::admin;
-use crate::config_file::{ConfigFileError, FileConfig};
 use crate::guard::{GuardConfig, guard};
 use crate::host::HostApp;
 use crate::ingress;
 use crate::integrations_api;
 use crate::listener::{ListenLimits, Listener};
-use crate::state::{AppState, Sink};
+use crate::state::{AppState, Sink, ToolsConfig};
 
 /// How to start. `Options::new(data_dir)` gives the defaults of `switchboard serve`.
 #[derive(Clone)]
@@ -95,6 +94,8 @@ pub enum StartError {
     Secrets(#[from] switchboard_store::SecretError),
     #[error(transparent)]
     ConfigFile(#[from] ConfigFileError),
+    #[error(transparent)]
+    Control(#[from] ControlError),
     #[error("cannot listen on {addr}: {source}{hint}")]
     Bind {
         addr: SocketAddr,
@@ -167,15 +168,6 @@ impl Switchboard {
         if let Some((f, _)) = &file {
             allowed_hosts.extend(f.server.allowed_hosts.iter().cloned());
         }
-        let (config, problems) = store.load_config_with_problems().await?;
-        for p in problems {
-            tracing::warn!(key_id = p.key_id, provider = %p.provider, error = %p.error, "key left out of routing");
-        }
-        let policy: CooldownPolicy = store
-            .get_value(admin::COOLDOWNS)
-            .await?
-            .and_then(|v| serde_json::from_value(v).ok())
-            .unwrap_or_default();
         let (log_sink, log_task) = RequestLogWriter::spawn(store.clone());
         let (live, _) = broadcast::channel(1024);
         let metrics = Arc::new(crate::metrics::Metrics::new());
@@ -184,23 +176,11 @@ impl Switchboard {
             live: live.clone(),
             metrics: metrics.clone(),
         });
-        let engine = Engine::new(&config, sink, opts.clock.clone(), policy);
-        engine.restore_health(
-            store
-                .load_health()
-                .await?
-                .into_iter()
-                .filter_map(|r| serde_json::from_value::<HealthEntry>(r.state).ok())
-                .collect(),
-        );
-        let routing = store
-            .get_value("routing_enabled")
-            .await?
-            .and_then(|v| v.as_bool())
-            .unwrap_or(true);
+        let control = Control::start(store.clone(), sink, opts.clock.clone()).await?;
+        let engine = control.engine().clone();
         let state = Arc::new(AppState {
+            control: control.clone(),
             engine: engine.clone(),
-            store: store.clone(),
             access_keys: parking_lot::RwLock::new(access_keys.into()),
             admin_token: parking_lot::RwLock::new(admin_token),
             guard: GuardConfig {
@@ -209,11 +189,9 @@ impl Switchboard {
                 open_metrics: opts.open_metrics,
             },
             live,
-            routing: AtomicBool::new(routing),
-            edits: tokio::sync::Mutex::new(()),
             started_at_ms: switchboard_store::now_ms(),
             metrics,
-            tools: crate::integrations_api::ToolsConfig::new(
+            tools: ToolsConfig::new(
                 opts.tool_env
                     .clone()
                     .unwrap_or_else(switchboard_integrations::Env::from_process),
@@ -225,11 +203,8 @@ impl Switchboard {
         let background = CancellationToken::new();
         let mut tasks = tokio::task::JoinSet::new();
         tasks.spawn(engine.clone().run_prober(background.clone()));
-        tasks.spawn(persist_health(
-            store.clone(),
-            engine.health.subscribe(),
-            background.clone(),
-        ));
+        tasks.spawn(control.clone().run_standings(background.clone()));
+        tasks.spawn(control.clone().run_health_writer(background.clone()));
         let app = router(state.clone());
         let limits = ListenLimits {
             header_read_timeout: opts.header_read_timeout,
@@ -365,7 +340,7 @@ fn router(state: Arc<AppState>) -> Router {
         .merge(public)
         .merge(admin)
         .route("/health", get(ingress::health))
-        .route("/metrics", get(crate::metrics::scrape))
+        .route("/metrics", get(scrape))
         .route(
             "/",
             get(|| async { crate::dashboard::page("/") }).head(|| async {}),
@@ -395,7 +370,7 @@ async fn routing_on(
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    if state.routing.load(Ordering::Relaxed) {
+    if state.control.routing_enabled() {
         return next.run(req).await;
     }
     let dialect = crate::guard::dialect_of_path(req.uri().path());
@@ -409,67 +384,24 @@ async fn routing_on(
     )
 }
 
-/// Keeps the persisted health in step with the board: every transition is written (they are
-/// rare), so cooldowns and auth errors survive a restart.
-async fn persist_health(
-    store: Store,
-    mut events: broadcast::Receiver<HealthEvent>,
-    stop: CancellationToken,
-) {
-    loop {
-        let ev = tokio::select! {
-            () = stop.cancelled() => {
-                // Shutting down: write what is still queued, so a restart sees every transition.
-                while let Ok(ev) = events.try_recv() {
-                    save_health_event(&store, &ev).await;
-                }
-                return;
-            }
-            ev = events.recv() => ev,
-        };
-        let ev = match ev {
-            Ok(ev) => ev,
-            Err(broadcast::error::RecvError::Lagged(_)) => continue,
-            Err(broadcast::error::RecvError::Closed) => return,
-        };
-        save_health_event(&store, &ev).await;
-    }
-}
-
-async fn save_health_event(store: &Store, ev: &HealthEvent) {
-    let (key_id, scope) = match &ev.scope {
-        Scope::Key { key_id } => (*key_id, "key".to_owned()),
-        Scope::KeyModel { key_id, model } => (*key_id, format!("model:{model}")),
-        // The breaker is short-lived by design; it starts closed after a restart.
-        Scope::Provider { .. } => return,
-    };
-    let result = if ev.state == HealthState::Healthy {
-        store.delete_health(key_id, Some(&scope)).await
-    } else {
-        let entry = HealthEntry {
-            scope: ev.scope.clone(),
-            provider: ev.provider.clone(),
-            state: ev.state,
-            reason: ev.reason,
-            until_ms: ev.until_ms,
-            failures: 1,
-        };
-        match serde_json::to_value(&entry) {
-            Ok(state) => {
-                store
-                    .save_health(&[HealthRow {
-                        key_id,
-                        scope,
-                        state,
-                        updated_at_ms: ev.at_ms,
-                    }])
-                    .await
-            }
-            Err(_) => Ok(()),
-        }
-    };
-    if let Err(e) = result {
-        tracing::warn!(error = %e, "could not persist key health");
+/// `GET /metrics`: the registry, with the present's gauges read now.
+async fn scrape(
+    axum::extract::State(s): axum::extract::State<Arc<AppState>>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match s
+        .metrics
+        .encode(s.engine.in_flight(), &s.control.key_views(None))
+    {
+        Ok(body) => (
+            [(
+                http::header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            body,
+        )
+            .into_response(),
+        Err(_) => http::StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
 }
 
@@ -492,16 +424,9 @@ impl SwitchboardHandle {
         self.state.admin_token.read().clone()
     }
 
-    pub fn engine(&self) -> &Arc<Engine> {
-        &self.state.engine
-    }
-
-    pub fn store(&self) -> &Store {
-        &self.state.store
-    }
-
-    pub fn subscribe_health(&self) -> broadcast::Receiver<HealthEvent> {
-        self.state.engine.health.subscribe()
+    /// The control plane: configuration edits, key standings, health summaries.
+    pub fn control(&self) -> &Arc<Control> {
+        &self.state.control
     }
 
     pub async fn is_listening(&self) -> bool {
@@ -517,10 +442,7 @@ impl SwitchboardHandle {
             (false, Some(l)) => l.stop().await,
             (false, None) => {}
         }
-        self.state
-            .store
-            .put_value("listening", &serde_json::json!(on))
-            .await?;
+        self.state.control.set_listening(on).await?;
         Ok(())
     }
 
@@ -533,7 +455,7 @@ impl SwitchboardHandle {
         self.background.cancel();
         while self.tasks.join_next().await.is_some() {}
         self.log_task.shutdown().await;
-        self.state.store.close().await;
+        self.state.control.store().close().await;
         tracing::info!("Switchboard stopped");
     }
 }

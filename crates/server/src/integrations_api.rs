@@ -2,124 +2,34 @@
 //! `/api/v1/integrations[/{tool}/preview|apply|undo]` configure AI tools (through
 //! `switchboard-integrations`) to use this very Switchboard — the address it is bound to and
 //! its access key, never another address — and `/api/v1/config/export|import/*` move the
-//! configuration between machines (see [`crate::transfer`]).
+//! configuration between machines (see [`switchboard_control::transfer`]).
 
 use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
 use std::str::FromStr;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
 use switchboard_integrations::{
-    AccessKey, Endpoint, Env, Integrations, KeyDelivery, Models, Plan, Restored, RouterStatus,
-    Status, ToolId,
+    AccessKey, Endpoint, Integrations, KeyDelivery, Models, Plan, Restored, RouterStatus, Status,
+    ToolId,
 };
 use switchboard_router::Secret;
 use utoipa::ToSchema;
 
-use crate::admin::{Body400, ErrorBody};
+use crate::admin::{AdminError, ApiResult, Body400, ErrorBody};
 use crate::state::AppState;
-use crate::transfer::{self, Export, Import, ImportPlan, TransferError};
+use switchboard_control::transfer::{Export, Import, ImportPlan};
 
 type St = State<Arc<AppState>>;
 
-/// Where the integrations look for tools and keep their state.
-pub struct ToolsConfig {
-    /// Home directory and variables used to find tools' configs.
-    pub env: Env,
-    /// `<data_dir>/integrations`: manifests and backups.
-    pub state_dir: PathBuf,
-    /// The address this server is bound to, set once it listens.
-    pub bound: OnceLock<SocketAddr>,
-}
-
-impl ToolsConfig {
-    pub fn new(env: Env, state_dir: PathBuf) -> Self {
-        ToolsConfig {
-            env,
-            state_dir,
-            bound: OnceLock::new(),
-        }
-    }
-
-    fn integrations(&self) -> Integrations {
-        Integrations::new(self.env.clone(), self.state_dir.clone())
-    }
-}
-
-/// An error in the shape of every admin API error (`{"error": {"message": …}}`).
-#[derive(Debug)]
-pub struct ApiError {
-    status: StatusCode,
-    message: String,
-}
-
-impl ApiError {
-    fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        ApiError {
-            status,
-            message: message.into(),
-        }
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let body = serde_json::json!({ "error": { "message": self.message } });
-        (self.status, Json(body)).into_response()
-    }
-}
-
-impl From<switchboard_integrations::Error> for ApiError {
-    fn from(e: switchboard_integrations::Error) -> Self {
-        use switchboard_integrations::Error as E;
-        let status = match &e {
-            E::Unparseable { .. }
-            | E::UnsupportedShape { .. }
-            | E::EndpointRefused { .. }
-            | E::EnvVarMissing { .. }
-            | E::InvalidPlan(_) => StatusCode::BAD_REQUEST,
-            E::Conflict { .. } => StatusCode::CONFLICT,
-            E::NotConfigured(_) => StatusCode::NOT_FOUND,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        ApiError::new(status, e.to_string())
-    }
-}
-
-impl From<TransferError> for ApiError {
-    fn from(e: TransferError) -> Self {
-        let status = match &e {
-            TransferError::Store(inner) => {
-                tracing::error!(error = %inner, "store error during export/import");
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
-            TransferError::Crypto => StatusCode::INTERNAL_SERVER_ERROR,
-            TransferError::WrongPassphrase => StatusCode::UNPROCESSABLE_ENTITY,
-            _ => StatusCode::BAD_REQUEST,
-        };
-        ApiError::new(status, e.to_string())
-    }
-}
-
-impl From<switchboard_store::StoreError> for ApiError {
-    fn from(e: switchboard_store::StoreError) -> Self {
-        tracing::error!(error = %e, "store error in the admin API");
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
-    }
-}
-
-type ApiResult<T> = Result<Json<T>, ApiError>;
-
 async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
+    f: impl FnOnce() -> Result<T, AdminError> + Send + 'static,
+) -> Result<T, AdminError> {
     tokio::task::spawn_blocking(f).await.map_err(|_| {
-        ApiError::new(
+        AdminError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "the operation was interrupted",
         )
@@ -156,7 +66,7 @@ pub struct ToolsView {
     tools: Vec<ToolView>,
 }
 
-fn tool_view(ix: &Integrations, tool: ToolId) -> Result<ToolView, ApiError> {
+fn tool_view(ix: &Integrations, tool: ToolId) -> Result<ToolView, AdminError> {
     let d = ix.detect(tool)?;
     let status = ix.status(tool)?;
     let (status, changed_files, changed_keys) = match status {
@@ -201,9 +111,9 @@ fn endpoint_root(bound: SocketAddr) -> (String, bool) {
     (format!("http://{addr}"), !ip.is_loopback())
 }
 
-fn bound(s: &AppState) -> Result<SocketAddr, ApiError> {
+fn bound(s: &AppState) -> Result<SocketAddr, AdminError> {
     s.tools.bound.get().copied().ok_or_else(|| {
-        ApiError::new(
+        AdminError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "the server address is not known yet",
         )
@@ -257,10 +167,10 @@ fn nonempty(v: Option<String>) -> Option<String> {
     v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
 }
 
-fn plan_for(s: &AppState, body: ToolPlan) -> Result<Plan, ApiError> {
+fn plan_for(s: &AppState, body: ToolPlan) -> Result<Plan, AdminError> {
     let (root, remote) = endpoint_root(bound(s)?);
     let key = s.access_key().ok_or_else(|| {
-        ApiError::new(
+        AdminError::new(
             StatusCode::CONFLICT,
             "this Switchboard has no access key to give tools",
         )
@@ -296,7 +206,7 @@ fn plan_for(s: &AppState, body: ToolPlan) -> Result<Plan, ApiError> {
     };
     plan.router = Some(RouterStatus {
         running: true,
-        routing_enabled: s.routing.load(std::sync::atomic::Ordering::Relaxed),
+        routing_enabled: s.control.routing_enabled(),
         known_aliases,
     });
     plan.allow_remote = remote;
@@ -304,8 +214,8 @@ fn plan_for(s: &AppState, body: ToolPlan) -> Result<Plan, ApiError> {
     Ok(plan)
 }
 
-fn tool_of(slug: &str) -> Result<ToolId, ApiError> {
-    ToolId::from_str(slug).map_err(|e| ApiError::new(StatusCode::NOT_FOUND, e))
+fn tool_of(slug: &str) -> Result<ToolId, AdminError> {
+    ToolId::from_str(slug).map_err(|e| AdminError::new(StatusCode::NOT_FOUND, e))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -474,14 +384,14 @@ pub async fn export_config(
     let passphrase = match (req.with_secrets, req.passphrase) {
         (true, Some(p)) => Some(Secret::new(p)),
         (true, None) => {
-            return Err(ApiError::new(
+            return Err(AdminError::new(
                 StatusCode::BAD_REQUEST,
                 "passphrase: needed to export keys",
             ));
         }
         (false, _) => None,
     };
-    let export = transfer::export(&s.store, passphrase.as_ref()).await?;
+    let export = s.control.export(passphrase.as_ref()).await?;
     let date = export.exported_at.get(..10).unwrap_or("export").to_owned();
     Ok(Json(ExportResponse {
         token: export.to_token(),
@@ -499,7 +409,7 @@ pub struct ImportRequest {
     passphrase: Option<String>,
 }
 
-fn open_import(req: ImportRequest) -> Result<Import, ApiError> {
+fn open_import(req: ImportRequest) -> Result<Import, AdminError> {
     let export = Export::parse(&req.data)?;
     let passphrase = req.passphrase.map(Secret::new);
     Ok(Import::open(export, passphrase.as_ref())?)
@@ -513,7 +423,7 @@ pub async fn import_plan(
     Body400(req): Body400<ImportRequest>,
 ) -> ApiResult<ImportPlan> {
     let import = open_import(req)?;
-    Ok(Json(transfer::plan_import(&s.store, &import).await?))
+    Ok(Json(s.control.plan_import(&import).await?))
 }
 
 /// Applies an import (never deletes anything) and reloads routing; returns what changed.
@@ -523,18 +433,6 @@ pub async fn import_apply(
     Body400(req): Body400<ImportRequest>,
 ) -> ApiResult<ImportPlan> {
     let import = open_import(req)?;
-    let _edit = s.edits.lock().await;
-    let applied = transfer::apply_import(&s.store, &import).await;
-    // Reload even after a partial failure, so routing matches what the store now holds.
-    s.reload().await?;
-    let applied = applied?;
-    if let Some(policy) = import.export().cooldowns {
-        s.engine.health.set_policy(policy);
-    }
-    tracing::info!(
-        providers = import.export().providers.len(),
-        routes = import.export().routes.len(),
-        "configuration imported"
-    );
+    let applied = s.control.import(&import).await?;
     Ok(Json(applied))
 }

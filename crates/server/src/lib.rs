@@ -1,13 +1,13 @@
 //! Switchboard's HTTP surface and app facade. [`Switchboard::start`] opens the store, applies
-//! a declarative config file, builds the engine and serves the public API (the four client
-//! dialects), the admin API and the dashboard. The headless CLI and the desktop app both start
-//! the engine through it; neither holds routing logic.
+//! a declarative config file, starts the control plane (`switchboard-control`, which builds
+//! the engine) and serves the public API (the four client dialects), the admin API and the
+//! dashboard. The admin API is transport only: its handlers call [`Control`]. The headless CLI
+//! and the desktop app both start the engine through it; neither holds routing logic.
 //!
 //! Must never depend on tauri or any GUI toolkit.
 
 mod admin;
 mod app;
-pub mod config_file;
 mod dashboard;
 mod guard;
 mod host;
@@ -16,10 +16,10 @@ mod integrations_api;
 mod listener;
 mod metrics;
 mod state;
-pub mod transfer;
 
+pub use admin::openapi_json;
 pub use app::{Options, StartError, Switchboard, SwitchboardHandle};
 pub use guard::GuardConfig;
 pub use host::{HostApp, UpdateNotice};
-pub use state::openapi_json;
+pub use switchboard_control::Control;
 pub use switchboard_integrations::Env as ToolEnv;

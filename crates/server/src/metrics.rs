@@ -10,11 +10,6 @@
 //! (status, outcome, state). A model name no route serves is counted under the alias
 //! `unrouted`, so clients cannot grow the series without bound.
 
-use std::sync::Arc;
-
-use axum::extract::State;
-use axum::response::{IntoResponse, Response};
-use http::{StatusCode, header};
 use parking_lot::Mutex;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -22,10 +17,9 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
-use switchboard_router::health::{HealthEntry, HealthState, Scope};
+use switchboard_control::KeyView;
+use switchboard_router::health::HealthState;
 use switchboard_router::log::RequestRecord;
-
-use crate::state::AppState;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -233,7 +227,9 @@ impl Metrics {
     }
 
     /// Encodes every series, after setting the gauges to `in_flight` and `keys`.
-    fn encode(&self, in_flight: u64, keys: &[KeyState]) -> Result<String, std::fmt::Error> {
+    /// Sets the gauges of the present (requests in flight, keys by standing) and encodes
+    /// everything.
+    pub fn encode(&self, in_flight: u64, keys: &[KeyView]) -> Result<String, std::fmt::Error> {
         let _one = self.scrape.lock();
         self.in_flight
             .set(i64::try_from(in_flight).unwrap_or(i64::MAX));
@@ -241,9 +237,9 @@ impl Metrics {
         for k in keys {
             self.key_states
                 .get_or_create(&KeyStateLabels {
-                    provider: k.provider.clone(),
-                    state: k.state,
-                    reason: k.reason,
+                    provider: k.key.provider.clone(),
+                    state: state_name(k.standing.state),
+                    reason: k.standing.reason.map_or("", |r| r.as_str()),
                 })
                 .inc();
         }
@@ -253,13 +249,6 @@ impl Metrics {
     }
 }
 
-/// One key's state, as the key-state gauge counts it.
-struct KeyState {
-    provider: String,
-    state: &'static str,
-    reason: &'static str,
-}
-
 fn state_name(s: HealthState) -> &'static str {
     match s {
         HealthState::Healthy => "healthy",
@@ -267,52 +256,5 @@ fn state_name(s: HealthState) -> &'static str {
         HealthState::AuthError => "auth_error",
         HealthState::Probing => "probing",
         HealthState::Disabled => "disabled",
-    }
-}
-
-/// Each key's state the way the dashboard shows it: disabled, else its key-wide entry, else
-/// the per-model entry that recovers last, else healthy.
-fn key_states(keys: &[switchboard_router::KeyInfo], entries: &[HealthEntry]) -> Vec<KeyState> {
-    keys.iter()
-        .map(|k| {
-            let (state, reason) = if !k.enabled {
-                ("disabled", "")
-            } else {
-                let mine = entries.iter().filter(|e| e.scope.key_id() == Some(k.id));
-                let key_wide = mine.clone().find(|e| matches!(e.scope, Scope::Key { .. }));
-                match key_wide.or_else(|| mine.max_by_key(|e| e.until_ms.unwrap_or(i64::MAX))) {
-                    None => ("healthy", ""),
-                    Some(e) => (state_name(e.state), e.reason.map_or("", |r| r.as_str())),
-                }
-            };
-            KeyState {
-                provider: k.provider.clone(),
-                state,
-                reason,
-            }
-        })
-        .collect()
-}
-
-/// `GET /metrics`.
-pub async fn scrape(State(s): State<Arc<AppState>>) -> Response {
-    let keys = match s.store.list_keys(None).await {
-        Ok(k) => k,
-        Err(e) => {
-            tracing::warn!(error = %e, "metrics: cannot list keys");
-            Vec::new()
-        }
-    };
-    let states = key_states(&keys, &s.engine.health.entries());
-    match s.metrics.encode(s.engine.in_flight(), &states) {
-        Ok(body) => (
-            [(
-                header::CONTENT_TYPE,
-                "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            )],
-            body,
-        )
-            .into_response(),
-        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
 }

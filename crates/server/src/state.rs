@@ -1,51 +1,68 @@
 //! Shared state of the HTTP surface, and the record sink that feeds the request log, the
-//! live feed and metrics.
+//! live feed and metrics. A leaf of the crate: handler modules use it, it uses none of them.
 
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
 
 use parking_lot::RwLock;
+use switchboard_control::Control;
+use switchboard_integrations::{Env, Integrations};
 use switchboard_router::log::RequestRecord;
 use switchboard_router::{Engine, RecordSink, Secret};
-use switchboard_store::{RequestLogSink, Store, StoreError};
+use switchboard_store::RequestLogSink;
 use tokio::sync::broadcast;
 
 use crate::guard::GuardConfig;
+use crate::host::HostApp;
 use crate::metrics::Metrics;
 
 pub struct AppState {
+    /// Every configuration edit and health judgement.
+    pub control: Arc<Control>,
+    /// The engine, for the request path (the same one `control` steers).
     pub engine: Arc<Engine>,
-    pub store: Store,
     /// Accepted on `/v1/*`; the first is the one shown to users.
     pub access_keys: RwLock<Arc<[Secret]>>,
     pub admin_token: RwLock<Secret>,
     pub guard: GuardConfig,
     pub live: broadcast::Sender<RequestRecord>,
-    pub routing: AtomicBool,
-    /// Serialises config edits so a reload always sees a consistent store.
-    pub edits: tokio::sync::Mutex<()>,
     pub started_at_ms: i64,
     pub metrics: Arc<Metrics>,
     /// Where the Integrations API finds AI tools and keeps their backups.
-    pub tools: crate::integrations_api::ToolsConfig,
-    pub host_app: Arc<crate::host::HostApp>,
+    pub tools: ToolsConfig,
+    pub host_app: Arc<HostApp>,
     /// The request log queue; the log views flush it so they list every finished request.
     pub log: RequestLogSink,
 }
 
 impl AppState {
-    /// Re-reads the configuration from the store and swaps the engine's snapshot.
-    pub async fn reload(&self) -> Result<(), StoreError> {
-        let (config, problems) = self.store.load_config_with_problems().await?;
-        for p in problems {
-            tracing::warn!(key_id = p.key_id, provider = %p.provider, error = %p.error, "key left out of routing");
-        }
-        self.engine.reload(&config);
-        Ok(())
-    }
-
     pub fn access_key(&self) -> Option<Secret> {
         self.access_keys.read().first().cloned()
+    }
+}
+
+/// Where the integrations look for tools and keep their state.
+pub struct ToolsConfig {
+    /// Home directory and variables used to find tools' configs.
+    pub env: Env,
+    /// `<data_dir>/integrations`: manifests and backups.
+    pub state_dir: PathBuf,
+    /// The address this server is bound to, set once it listens.
+    pub bound: OnceLock<SocketAddr>,
+}
+
+impl ToolsConfig {
+    pub fn new(env: Env, state_dir: PathBuf) -> Self {
+        ToolsConfig {
+            env,
+            state_dir,
+            bound: OnceLock::new(),
+        }
+    }
+
+    pub fn integrations(&self) -> Integrations {
+        Integrations::new(self.env.clone(), self.state_dir.clone())
     }
 }
 
@@ -68,12 +85,4 @@ impl RecordSink for Sink {
         }
         self.log.record(record);
     }
-}
-
-/// The admin API's OpenAPI document (the dashboard generates its types from it).
-pub fn openapi_json() -> String {
-    use utoipa::OpenApi;
-    crate::admin::ApiDoc::openapi()
-        .to_pretty_json()
-        .unwrap_or_else(|_| "{}".to_owned())
 }

@@ -769,23 +769,36 @@ impl Store {
 
     /// Upserts health rows in one transaction. Rows for keys that no longer exist are skipped.
     pub async fn save_health(&self, rows: &[HealthRow]) -> Result<(), StoreError> {
+        self.write_health(rows, &[]).await
+    }
+
+    /// Upserts `rows` and deletes the `(key_id, scope)` rows in `deletes`, in one transaction.
+    pub async fn write_health(
+        &self,
+        rows: &[HealthRow],
+        deletes: &[(i64, String)],
+    ) -> Result<(), StoreError> {
         let mut tx = self.begin("saving health").await?;
-        for r in rows {
-            sqlx::query(
-                "INSERT INTO health (key_id, scope, state, updated_at_ms) \
-                 SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM keys WHERE id = ?) \
-                 ON CONFLICT(key_id, scope) DO UPDATE SET state = excluded.state, \
-                 updated_at_ms = excluded.updated_at_ms",
-            )
-            .bind(r.key_id)
-            .bind(&r.scope)
-            .bind(r.state.to_string())
-            .bind(r.updated_at_ms)
-            .bind(r.key_id)
+        for (key_id, scope) in deletes {
+            sqlx::query("DELETE FROM health WHERE key_id = ? AND scope = ?")
+                .bind(key_id)
+                .bind(scope)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::db("saving health"))?;
+        }
+        upsert_health(&mut tx, rows).await?;
+        tx.commit().await.map_err(StoreError::db("saving health"))
+    }
+
+    /// Replaces every health row with `rows`, in one transaction.
+    pub async fn replace_health(&self, rows: &[HealthRow]) -> Result<(), StoreError> {
+        let mut tx = self.begin("saving health").await?;
+        sqlx::query("DELETE FROM health")
             .execute(&mut *tx)
             .await
             .map_err(StoreError::db("saving health"))?;
-        }
+        upsert_health(&mut tx, rows).await?;
         tx.commit().await.map_err(StoreError::db("saving health"))
     }
 
@@ -828,6 +841,29 @@ impl Store {
     ) -> Result<Transaction<'static, Sqlite>, StoreError> {
         self.pool.begin().await.map_err(StoreError::db(action))
     }
+}
+
+async fn upsert_health(
+    tx: &mut Transaction<'static, Sqlite>,
+    rows: &[HealthRow],
+) -> Result<(), StoreError> {
+    for r in rows {
+        sqlx::query(
+            "INSERT INTO health (key_id, scope, state, updated_at_ms) \
+             SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM keys WHERE id = ?) \
+             ON CONFLICT(key_id, scope) DO UPDATE SET state = excluded.state, \
+             updated_at_ms = excluded.updated_at_ms",
+        )
+        .bind(r.key_id)
+        .bind(&r.scope)
+        .bind(r.state.to_string())
+        .bind(r.updated_at_ms)
+        .bind(r.key_id)
+        .execute(&mut **tx)
+        .await
+        .map_err(StoreError::db("saving health"))?;
+    }
+    Ok(())
 }
 
 fn check_value_name(name: &str) -> Result<(), StoreError> {

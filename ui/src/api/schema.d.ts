@@ -118,7 +118,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Health transitions as server-sent events (`event: health`, data: a `HealthEvent`). */
+        /**
+         * Health as server-sent events: `event: health` (data: a `HealthEvent`, one scope's
+         *     transition), `event: standing` (data: a `StandingChanged`, a key's standing before and
+         *     after, as `/api/v1/keys` shows it), and `event: lagged` (events were missed: refetch).
+         */
         get: operations["health_events"];
         put?: never;
         post?: never;
@@ -606,6 +610,16 @@ export interface components {
              */
             breaker_open_ms: number;
         };
+        /**
+         * @description Enabled keys by standing class (a disabled key is the user's choice, not a health
+         *     problem: it is not counted).
+         */
+        Counts: {
+            keys: number;
+            healthy: number;
+            cooling: number;
+            down: number;
+        };
         /** @description One encrypted block holding every exported secret. */
         Envelope: {
             kdf: components["schemas"]["Kdf"];
@@ -784,6 +798,25 @@ export interface components {
             /** @description `env:NAME` when the secret is read from the environment, else absent. */
             env_ref?: string | null;
         };
+        /**
+         * @description A key's health as the router applies it: the worst of its key-wide, per-model and
+         *     provider-breaker scopes (see `HealthBoard::standing`). The one judgement the admin API,
+         *     the tray and the dashboard show.
+         */
+        KeyStanding: {
+            state: components["schemas"]["HealthState"];
+            /** @description Derived from `state`: what the key's problem asks of the user. */
+            class: components["schemas"]["StandingClass"];
+            reason?: null | components["schemas"]["CoolReason"];
+            scope?: null | components["schemas"]["StandingScope"];
+            /** @description The upstream model, for a `key_model` scope. */
+            model?: string | null;
+            /**
+             * Format: int64
+             * @description Unix ms when a cooling scope may be tried again.
+             */
+            until_ms?: number | null;
+        };
         KeyUpdate: {
             label?: string | null;
             /** Format: int32 */
@@ -792,16 +825,8 @@ export interface components {
             /** @description Replaces the secret (write-only). */
             secret?: string | null;
         };
-        /** @description A key with its current health. */
-        KeyView: components["schemas"]["KeyInfo"] & {
-            state: components["schemas"]["HealthState"];
-            reason?: null | components["schemas"]["CoolReason"];
-            /** @description `key` or `key_model` (the worst scope shown). */
-            scope?: string | null;
-            model?: string | null;
-            /** Format: int64 */
-            until_ms?: number | null;
-        };
+        /** @description A key with its standing. */
+        KeyView: components["schemas"]["KeyInfo"] & components["schemas"]["KeyStanding"];
         ModelInfo: {
             id: string;
             /** Format: int64 */
@@ -848,6 +873,11 @@ export interface components {
             weight?: number;
             enabled?: boolean;
         };
+        /**
+         * @description The state of the whole router, as the tray icon shows it.
+         * @enum {string}
+         */
+        OverallState: "routing_off" | "all_healthy" | "some_cooling" | "nothing_usable";
         /** @description One provider, route or settings block in an [`ImportPlan`]. */
         PlannedItem: {
             name: string;
@@ -1047,6 +1077,25 @@ export interface components {
              */
             request_deadline_ms: number;
         };
+        /** @description A key's standing changed (`event: standing` on `/api/v1/health/events`). */
+        StandingChanged: {
+            /** Format: int64 */
+            key_id: number;
+            provider: string;
+            label: string;
+            from: components["schemas"]["KeyStanding"];
+            to: components["schemas"]["KeyStanding"];
+        };
+        /**
+         * @description How a key stands overall, in three classes every view counts the same way.
+         * @enum {string}
+         */
+        StandingClass: "healthy" | "cooling" | "down";
+        /**
+         * @description Which scope a key's standing comes from (`key`, `key_model`, `provider`).
+         * @enum {string}
+         */
+        StandingScope: "key" | "key_model" | "provider";
         Status: {
             version: string;
             /** @description Base URL tools use (`…/v1`). */
@@ -1064,15 +1113,29 @@ export interface components {
             update?: null | components["schemas"]["UpdateNotice"];
             /** Format: int64 */
             started_at_ms: number;
+            /** @description `summary.counts.healthy`. */
             keys_healthy: number;
+            /** @description `summary.counts.cooling`. */
             keys_cooling: number;
+            /** @description `summary.counts.down`. */
             keys_failed: number;
+            /** @description Counts by standing, the overall state (as the tray shows it), unusable aliases. */
+            summary: components["schemas"]["Summary"];
         };
         /**
          * @description How a route picks among its targets.
          * @enum {string}
          */
         Strategy: "priority" | "weighted" | "round_robin" | "least_busy" | "fastest" | "cheapest";
+        /** @description Counts, overall state and the aliases nothing can serve now. */
+        Summary: {
+            /** @description Routing is on and the listener runs. */
+            routing: boolean;
+            counts: components["schemas"]["Counts"];
+            state: components["schemas"]["OverallState"];
+            /** @description Configured aliases none of whose targets has a usable key right now, sorted. */
+            unusable_aliases: string[];
+        };
         Target: {
             provider: string;
             /** @description The model name sent upstream. */
@@ -1379,7 +1442,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description text/event-stream of HealthEvent */
+            /** @description text/event-stream: `health` events (HealthEvent) and `standing` events (StandingChanged) */
             200: {
                 headers: {
                     [name: string]: unknown;

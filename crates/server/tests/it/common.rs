@@ -158,7 +158,7 @@ impl Sb {
 
     /// Waits until the request log holds at least `n` requests; newest first.
     pub async fn logged(&self, n: usize) -> Vec<RequestRecord> {
-        let store = self.handle().store();
+        let store = self.handle().control().store();
         for _ in 0..200 {
             let rows = store
                 .query_requests(&RequestFilter {

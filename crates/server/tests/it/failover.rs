@@ -466,7 +466,7 @@ async fn chaos_every_request_succeeds_while_a_healthy_key_exists() {
         // Who is blocked now stays blocked for the whole batch: the clock only moves between
         // batches, so any request such a key receives during the batch would be a violation.
         let now = T0 + batch * 2_000;
-        let entries = sb.handle().engine().health.entries();
+        let entries = sb.handle().control().engine().health.entries();
         let blocked: Vec<&str> = entries
             .iter()
             // A key's own cooldowns (until later than the frozen clock) and parked keys may not
@@ -501,7 +501,7 @@ async fn chaos_every_request_succeeds_while_a_healthy_key_exists() {
                     } else {
                         Err(format!(
                             "request {n}: {status} {body} health: {:?}",
-                            sb.handle().engine().health.entries()
+                            sb.handle().control().engine().health.entries()
                         ))
                     }
                 }
@@ -539,7 +539,7 @@ async fn chaos_every_request_succeeds_while_a_healthy_key_exists() {
         "faults were injected and failed over: {attempts}"
     );
     assert!(rows.iter().all(|r| r.status == 200));
-    assert_eq!(sb.handle().engine().in_flight(), 0);
+    assert_eq!(sb.handle().control().engine().in_flight(), 0);
 }
 
 #[tokio::test]
@@ -562,7 +562,11 @@ async fn t13_client_disconnect_during_ttfb_cancels_the_upstream_request() {
         sb.mock.wait_idle(Duration::from_millis(500)).await,
         "upstream request closed within 500 ms"
     );
-    assert!(eventually(500, async || sb.handle().engine().in_flight() == 0).await);
+    assert!(
+        eventually(500, async || sb.handle().control().engine().in_flight()
+            == 0)
+        .await
+    );
     let rows = sb.logged(1).await;
     assert_eq!(rows[0].status, 499);
     assert_eq!(rows[0].attempts.last().unwrap().outcome, "cancelled");
@@ -583,7 +587,11 @@ async fn t13_client_disconnect_mid_stream_cancels_the_upstream_request() {
         sb.mock.wait_idle(Duration::from_millis(500)).await,
         "upstream stream closed within 500 ms"
     );
-    assert!(eventually(500, async || sb.handle().engine().in_flight() == 0).await);
+    assert!(
+        eventually(500, async || sb.handle().control().engine().in_flight()
+            == 0)
+        .await
+    );
     let rows = sb.logged(1).await;
     assert_eq!(rows[0].status, 499);
     assert_eq!(rows[0].error.as_deref(), Some("client disconnected"));
@@ -611,7 +619,11 @@ async fn t13_client_disconnect_on_a_non_streaming_request_cancels_the_upstream_r
         sb.mock.wait_idle(Duration::from_millis(500)).await,
         "upstream request closed within 500 ms"
     );
-    assert!(eventually(500, async || sb.handle().engine().in_flight() == 0).await);
+    assert!(
+        eventually(500, async || sb.handle().control().engine().in_flight()
+            == 0)
+        .await
+    );
     assert_eq!(sb.logged(1).await[0].status, 499);
 }
 
@@ -685,10 +697,16 @@ async fn t14_the_breaker_opens_when_a_provider_fails_every_request() {
         sb.mock.set_fault_for_key(k, Some(Fault::status(500)));
     }
     let breaker_open = async || {
-        sb.handle().engine().health.entries().iter().any(|e| {
-            matches!(e.scope, switchboard_router::health::Scope::Provider { .. })
-                && e.state == HealthState::Cooling
-        })
+        sb.handle()
+            .control()
+            .engine()
+            .health
+            .entries()
+            .iter()
+            .any(|e| {
+                matches!(e.scope, switchboard_router::health::Scope::Provider { .. })
+                    && e.state == HealthState::Cooling
+            })
     };
     let mut rounds = 0;
     loop {
@@ -720,7 +738,14 @@ async fn a_relayed_429_without_a_hint_still_says_when_to_come_back() {
     sb.mock.push_fault_for_key(A, Fault::status(429));
     let r = ask(&sb, 0).await;
     assert_eq!(r.status(), 429);
-    let default_secs = sb.handle().engine().health.policy().rate_limited_ms / 1000;
+    let default_secs = sb
+        .handle()
+        .control()
+        .engine()
+        .health
+        .policy()
+        .rate_limited_ms
+        / 1000;
     assert_eq!(
         r.headers()["retry-after"],
         default_secs.to_string().as_str()

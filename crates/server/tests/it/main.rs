@@ -13,4 +13,5 @@ mod metrics;
 mod openapi;
 mod routing;
 mod security;
+mod standing;
 mod transfer;

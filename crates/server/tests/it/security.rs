@@ -1954,6 +1954,7 @@ async fn t15_faults_under_load_cause_no_router_failures() {
         );
         let rows = sb
             .handle()
+            .control()
             .store()
             .query_requests(&switchboard_store::RequestFilter {
                 limit: 5000,
@@ -1981,7 +1982,7 @@ async fn t15_faults_under_load_cause_no_router_failures() {
     assert_eq!(tally.sent as u64, total);
     assert!(tally.streams_cut_upstream <= injected.get("reset").copied().unwrap_or(0));
     // Nothing left running: the router's and the upstream's in-flight counters are back to 0.
-    let engine = sb.handle().engine().clone();
+    let engine = sb.handle().control().engine().clone();
     assert!(
         eventually(5000, async || engine.in_flight() == 0).await,
         "router in-flight {}",

@@ -3,8 +3,8 @@
 
 use reqwest::Method;
 use serde_json::{Value, json};
+use switchboard_control::transfer::{Change, Export, Import, TransferError};
 use switchboard_router::Secret;
-use switchboard_server::transfer::{self, Change, Export, Import, TransferError};
 
 use crate::common::*;
 
@@ -246,7 +246,7 @@ async fn a_wrong_passphrase_fails_clearly_and_changes_nothing() {
 #[tokio::test]
 async fn the_plan_lists_changes_and_import_keeps_what_the_export_lacks() {
     let from = Sb::start(source).await;
-    let export = transfer::export(from.handle().store(), None).await.unwrap();
+    let export = from.handle().control().export(None).await.unwrap();
 
     // The target already has the same provider with another priority, one of its keys,
     // and a route of its own.
@@ -268,9 +268,7 @@ async fn the_plan_lists_changes_and_import_keeps_what_the_export_lacks() {
     assert_eq!(status, 200);
 
     let import = Import::open(export.clone(), None).unwrap();
-    let plan = transfer::plan_import(to.handle().store(), &import)
-        .await
-        .unwrap();
+    let plan = to.handle().control().plan_import(&import).await.unwrap();
     let provider = &plan.providers[0];
     assert_eq!(provider.change, Change::Changed);
     assert!(
@@ -291,11 +289,9 @@ async fn the_plan_lists_changes_and_import_keeps_what_the_export_lacks() {
     assert_eq!(mine.change, Change::Kept);
     assert!(plan.has_changes());
 
-    let applied = transfer::apply_import(to.handle().store(), &import)
-        .await
-        .unwrap();
+    let applied = to.handle().control().import(&import).await.unwrap();
     assert_eq!(applied, plan);
-    let store = to.handle().store();
+    let store = to.handle().control().store();
     assert_eq!(
         store.list_routes().await.unwrap().len(),
         3,
@@ -304,9 +300,14 @@ async fn the_plan_lists_changes_and_import_keeps_what_the_export_lacks() {
     assert_eq!(store.list_keys(None).await.unwrap()[0].weight, 1);
     assert_eq!(
         store.list_providers().await.unwrap(),
-        from.handle().store().list_providers().await.unwrap()
+        from.handle()
+            .control()
+            .store()
+            .list_providers()
+            .await
+            .unwrap()
     );
-    let after = transfer::plan_import(store, &import).await.unwrap();
+    let after = to.handle().control().plan_import(&import).await.unwrap();
     assert!(!after.has_changes(), "{after:?}");
 }
 

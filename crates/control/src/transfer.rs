@@ -37,6 +37,8 @@ use switchboard_store::{KeyPatch, KeySecret, Store, StoreError};
 use utoipa::ToSchema;
 use zeroize::Zeroizing;
 
+use crate::Control;
+
 /// The `format` field of every export.
 pub const FORMAT: &str = "switchboard-export";
 /// The export format version this build writes and reads.
@@ -279,7 +281,7 @@ pub async fn export_with(
     let routes = store.list_routes().await?;
     let settings = store.get_settings().await?;
     let cooldowns = store
-        .get_value(crate::admin::COOLDOWNS)
+        .get_value(crate::settings::COOLDOWNS)
         .await?
         .and_then(|v| serde_json::from_value(v).ok());
     let mut keys = Vec::with_capacity(infos.len());
@@ -844,7 +846,7 @@ async fn plan(store: &Store, import: &Import) -> Result<Planned, TransferError> 
     });
     let mut cooldowns = false;
     let cooldowns_now: CooldownPolicy = store
-        .get_value(crate::admin::COOLDOWNS)
+        .get_value(crate::settings::COOLDOWNS)
         .await?
         .and_then(|v| serde_json::from_value(v).ok())
         .unwrap_or_default();
@@ -875,14 +877,34 @@ async fn plan(store: &Store, import: &Import) -> Result<Planned, TransferError> 
     })
 }
 
-/// What [`apply_import`] would change; writes nothing.
-pub async fn plan_import(store: &Store, import: &Import) -> Result<ImportPlan, TransferError> {
-    Ok(plan(store, import).await?.report)
+impl Control {
+    /// Exports the configuration; keys' secrets only with a passphrase, sealed with it.
+    pub async fn export(&self, passphrase: Option<&Secret>) -> Result<Export, TransferError> {
+        export(&self.store, passphrase).await
+    }
+
+    /// What importing would change; writes nothing.
+    pub async fn plan_import(&self, import: &Import) -> Result<ImportPlan, TransferError> {
+        Ok(plan(&self.store, import).await?.report)
+    }
+
+    /// Applies the import (never deletes anything) and swaps the snapshot, also after a
+    /// partial failure, so routing matches what the store now holds.
+    pub async fn import(&self, import: &Import) -> Result<ImportPlan, TransferError> {
+        let applied = self
+            .edit(async |store| apply_import(store, import).await)
+            .await?;
+        tracing::info!(
+            providers = import.export().providers.len(),
+            routes = import.export().routes.len(),
+            "configuration imported"
+        );
+        Ok(applied)
+    }
 }
 
 /// Applies the import (providers, then keys, routes and settings) and returns what it did.
-/// The caller reloads the engine afterwards.
-pub async fn apply_import(store: &Store, import: &Import) -> Result<ImportPlan, TransferError> {
+async fn apply_import(store: &Store, import: &Import) -> Result<ImportPlan, TransferError> {
     let planned = plan(store, import).await?;
     let export = &import.export;
     for &i in &planned.providers {
@@ -915,7 +937,7 @@ pub async fn apply_import(store: &Store, import: &Import) -> Result<ImportPlan, 
     if let Some(c) = export.cooldowns.as_ref().filter(|_| planned.cooldowns) {
         let v = serde_json::to_value(c)
             .map_err(|_| TransferError::Invalid("cooldowns cannot be encoded".into()))?;
-        store.put_value(crate::admin::COOLDOWNS, &v).await?;
+        store.put_value(crate::settings::COOLDOWNS, &v).await?;
     }
     Ok(planned.report)
 }

@@ -1,0 +1,215 @@
+//! The control plane: the one transport-free home for configuration edits and for judging
+//! key health. The HTTP admin API, the desktop shell and the CLI call it and never re-derive
+//! what it decides.
+//!
+//! - Every configuration edit is *validate → lock → store write → snapshot swap* in one
+//!   function ([`Control::edit`]); nothing else writes configuration.
+//! - A key's health standing is the router's own judgement ([`HealthBoard::standing`]);
+//!   [`Control::key_views`], [`Control::summary`] and the [`StandingChanged`] stream are
+//!   made from it, never from raw scope entries.
+//!
+//! Dependency direction: `protocol` ← `router` ← `store` ← `control` ← `server` ← {`cli`,
+//! `src-tauri`}. No axum, hyper or tauri here.
+//!
+//! [`HealthBoard::standing`]: switchboard_router::health::HealthBoard::standing
+
+pub mod config_file;
+mod edits;
+mod error;
+mod persist;
+mod plan;
+mod settings;
+mod standing;
+pub mod transfer;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use std::sync::atomic::AtomicU64;
+
+use parking_lot::{Mutex, RwLock};
+use switchboard_router::clock::{SharedClock, SystemClock};
+use switchboard_router::health::{HealthEvent, KeyStanding};
+use switchboard_router::{Config, Engine, KeyInfo, RecordSink, Secret};
+use switchboard_store::{Store, StoreError};
+use tokio::sync::broadcast;
+
+pub use edits::{KeyUpdate, NewKey};
+pub use error::ControlError;
+pub use persist::PersistStats;
+pub use plan::{FlowPlan, FlowStep};
+pub use standing::{Counts, KeyView, OverallState, StandingChanged, Summary};
+
+/// The control plane of one running Switchboard. Shared as `Arc<Control>`.
+pub struct Control {
+    engine: Arc<Engine>,
+    store: Store,
+    /// Serialises configuration edits, so a snapshot is always built from a consistent store.
+    edits: tokio::sync::Mutex<()>,
+    /// The dashboard's routing switch (`/v1/*` answers 503 while off).
+    routing: AtomicBool,
+    /// Whether the listener runs (the desktop tray's switch).
+    listening: AtomicBool,
+    /// Every key (disabled ones too), as of the last snapshot swap.
+    keys: RwLock<Arc<[KeyInfo]>>,
+    /// The last standing published per key: what [`StandingChanged`] diffs against.
+    standings: Mutex<HashMap<i64, KeyStanding>>,
+    changes: broadcast::Sender<StandingChanged>,
+    /// The health bus, subscribed at creation so no transition between creation and
+    /// [`Control::run`] is missed.
+    health_rx: Mutex<Option<broadcast::Receiver<HealthEvent>>>,
+    persist: PersistState,
+}
+
+/// The health writer's bus receiver (taken by [`Control::run_health_writer`]) and counters.
+struct PersistState {
+    rx: Mutex<Option<broadcast::Receiver<HealthEvent>>>,
+    coalesced: AtomicU64,
+    writes: AtomicU64,
+}
+
+impl std::fmt::Debug for Control {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Control")
+            .field("routing", &self.routing.load(Ordering::Relaxed))
+            .field("listening", &self.listening.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Control {
+    /// Loads the configuration, the cooldown policy and the persisted health from `store`,
+    /// starts the engine on them (finished requests go to `sink`), and returns its control
+    /// plane. The background work — [`Control::run_standings`],
+    /// [`Control::run_health_writer`] and the engine's prober — is the caller's to run.
+    pub async fn start(
+        store: Store,
+        sink: Arc<dyn RecordSink>,
+        clock: SharedClock,
+    ) -> Result<Arc<Control>, ControlError> {
+        let config = load_config(&store).await?;
+        let policy = settings::cooldowns(&store).await?;
+        let engine = Engine::new(&config, sink, clock, policy);
+        engine.restore_health(persist::load(&store).await?);
+        let routing = settings::flag(&store, settings::ROUTING_ENABLED)
+            .await?
+            .unwrap_or(true);
+        let keys: Arc<[KeyInfo]> = store.list_keys(None).await?.into();
+        let (changes, _) = broadcast::channel(1024);
+        let control = Control {
+            health_rx: Mutex::new(Some(engine.health.subscribe())),
+            persist: PersistState {
+                rx: Mutex::new(Some(engine.health.subscribe())),
+                coalesced: AtomicU64::new(0),
+                writes: AtomicU64::new(0),
+            },
+            engine,
+            store,
+            edits: tokio::sync::Mutex::new(()),
+            routing: AtomicBool::new(routing),
+            listening: AtomicBool::new(true),
+            keys: RwLock::new(keys),
+            standings: Mutex::new(HashMap::new()),
+            changes,
+        };
+        control.restand(None);
+        Ok(Arc::new(control))
+    }
+
+    /// The control plane of a data directory no router is serving from (the CLI's `config`
+    /// and `keys` commands): the same edits, nothing routed, nothing run in the background.
+    pub async fn offline(store: Store) -> Result<Arc<Control>, ControlError> {
+        Control::start(store, Arc::new(NoRecords), Arc::new(SystemClock)).await
+    }
+
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.engine
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Whether `/v1/*` is routed (the dashboard's switch); read on every public request.
+    pub fn routing_enabled(&self) -> bool {
+        self.routing.load(Ordering::Relaxed)
+    }
+
+    /// Turns routing on or off, persisted.
+    pub async fn set_routing(&self, on: bool) -> Result<(), ControlError> {
+        let _edit = self.edits.lock().await;
+        settings::put_flag(&self.store, settings::ROUTING_ENABLED, on).await?;
+        self.routing.store(on, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Whether the listener runs; the host that owns the listener reports it here.
+    pub fn listening(&self) -> bool {
+        self.listening.load(Ordering::Relaxed)
+    }
+
+    /// Records that the listener was started or stopped, persisted (the desktop app starts
+    /// with the listener as the user left it).
+    pub async fn set_listening(&self, on: bool) -> Result<(), ControlError> {
+        let _edit = self.edits.lock().await;
+        settings::put_flag(&self.store, settings::LISTENING, on).await?;
+        self.listening.store(on, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// The listener state the user left, `None` when never set.
+    pub async fn stored_listening(&self) -> Result<Option<bool>, ControlError> {
+        settings::flag(&self.store, settings::LISTENING).await
+    }
+
+    /// Replaces the local access key AI tools use; returns the new one.
+    pub async fn rotate_access_key(&self) -> Result<Secret, ControlError> {
+        Ok(self
+            .store
+            .rotate_local_token(switchboard_store::LocalToken::AccessKey)
+            .await?)
+    }
+
+    /// Re-reads the configuration from the store, swaps the engine's snapshot and cooldown
+    /// policy, and refreshes the key list and standings. Only called with the edit lock held.
+    async fn swap_snapshot(&self) -> Result<(), StoreError> {
+        let config = load_config(&self.store).await?;
+        let keys: Arc<[KeyInfo]> = self.store.list_keys(None).await?.into();
+        let policy = settings::cooldowns(&self.store).await?;
+        self.engine.reload(&config);
+        self.engine.health.set_policy(policy);
+        *self.keys.write() = keys;
+        self.restand(None);
+        Ok(())
+    }
+
+    /// The one way configuration changes: under the edit lock, `write` the store, then swap
+    /// the snapshot, even when the write failed half-way, so routing always matches what the
+    /// store holds. Callers validate first (before taking the lock).
+    pub(crate) async fn edit<T, E: From<StoreError>>(
+        &self,
+        write: impl AsyncFnOnce(&Store) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let _edit = self.edits.lock().await;
+        let out = write(&self.store).await;
+        self.swap_snapshot().await?;
+        out
+    }
+}
+
+/// Where an offline control plane's (never made) request records go.
+struct NoRecords;
+
+impl RecordSink for NoRecords {
+    fn record(&self, _: switchboard_router::log::RequestRecord) {}
+}
+
+/// The configuration to route by; keys whose secret cannot be read are left out, loudly.
+async fn load_config(store: &Store) -> Result<Config, StoreError> {
+    let (config, problems) = store.load_config_with_problems().await?;
+    for p in problems {
+        tracing::warn!(key_id = p.key_id, provider = %p.provider, error = %p.error, "key left out of routing");
+    }
+    Ok(config)
+}

@@ -1,0 +1,75 @@
+//! Configuration edits: each one lands in the store and in the engine's snapshot (or its
+//! policy) together, and survives a restart.
+
+use serde_json::json;
+use switchboard_control::ControlError;
+use switchboard_router::health::CooldownPolicy;
+use switchboard_router::{Route, Settings};
+
+use crate::common::*;
+
+const DEAD: &str = "http://127.0.0.1:9/v1";
+
+#[tokio::test]
+async fn every_edit_reaches_the_snapshot_and_the_store() {
+    let mut ctl = Ctl::start().await;
+    let c = ctl.control.clone();
+    ctl.provider("p1", DEAD).await;
+    assert!(c.engine().snapshot().providers.contains_key("p1"));
+    let k = ctl.key("p1", "sk-a-000000000000").await;
+    assert_eq!(c.engine().snapshot().providers["p1"].keys.len(), 1);
+
+    let route: Route = serde_json::from_value(json!({
+        "alias": "m", "targets": [{"provider": "p1", "model": "x"}],
+    }))
+    .unwrap();
+    c.put_route(route).await.unwrap();
+    assert!(c.engine().snapshot().routes.contains_key("m"));
+    let bad: Route = serde_json::from_value(json!({
+        "alias": "n", "targets": [{"provider": "nope", "model": "x"}],
+    }))
+    .unwrap();
+    match c.put_route(bad).await {
+        Err(ControlError::Invalid { field, .. }) => assert_eq!(field, "targets[0].provider"),
+        other => panic!("{other:?}"),
+    }
+
+    let settings = Settings {
+        attempt_budget: 0,
+        ..Settings::default()
+    };
+    assert!(matches!(
+        c.put_settings(settings).await,
+        Err(ControlError::Invalid { .. })
+    ));
+    let settings = Settings {
+        attempt_budget: 2,
+        ..Settings::default()
+    };
+    c.put_settings(settings.clone()).await.unwrap();
+    assert_eq!(c.engine().snapshot().settings.attempt_budget, 2);
+
+    let policy = CooldownPolicy {
+        rate_limited_ms: 1_234,
+        ..CooldownPolicy::default()
+    };
+    c.put_cooldowns(policy).await.unwrap();
+    assert_eq!(c.cooldowns(), policy);
+    c.set_routing(false).await.unwrap();
+    c.set_listening(false).await.unwrap();
+
+    ctl.restart().await;
+    let c = ctl.control.clone();
+    assert_eq!(c.cooldowns(), policy, "the policy is read back at start");
+    assert!(!c.routing_enabled());
+    assert_eq!(c.stored_listening().await.unwrap(), Some(false));
+    assert_eq!(c.settings().await.unwrap(), settings);
+    assert_eq!(c.key_views(None)[0].key.id, k.id);
+
+    c.delete_route("m").await.unwrap();
+    assert!(!c.engine().snapshot().routes.contains_key("m"));
+    c.delete_key(k.id).await.unwrap();
+    assert!(c.key_views(None).is_empty());
+    assert!(matches!(c.route_plan("m"), Err(ControlError::NotFound(_))));
+    ctl.stop().await;
+}

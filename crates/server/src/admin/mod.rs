@@ -1,0 +1,136 @@
+//! The admin API under `/api/v1`, one module per resource: providers, keys (secrets
+//! write-only), routes, settings (with cooldowns, routing and the access key), health (with
+//! its live events), requests (the log, its live tail, usage) and status. Handlers translate
+//! HTTP to [`Control`](switchboard_control::Control) calls and back; the decisions are made
+//! there. Behind the admin token (see `guard`). Documented as OpenAPI for the dashboard.
+
+mod error;
+mod health;
+mod keys;
+mod providers;
+mod requests;
+mod routes;
+mod settings;
+mod status;
+
+use axum::body::Body;
+use axum::response::Response;
+use switchboard_control::{
+    Counts, FlowPlan, FlowStep, KeyUpdate, KeyView, NewKey, OverallState, StandingChanged, Summary,
+};
+use switchboard_router::health::{
+    CooldownPolicy, HealthEntry, HealthEvent, KeyStanding, StandingClass, StandingScope,
+};
+use switchboard_router::log::RequestRecord;
+use switchboard_router::{KeyInfo, Provider, Route, Settings};
+use utoipa::OpenApi;
+
+pub use error::{AdminError, ApiResult, Body400, ErrorBody, ErrorDetail};
+// Handlers are named without their module in the document (its operation ids and tags).
+pub use health::*;
+pub use keys::*;
+pub use providers::*;
+pub use requests::*;
+pub use routes::*;
+pub use settings::*;
+pub use status::*;
+
+use crate::host::UpdateNotice;
+
+pub async fn openapi() -> Response {
+    let mut resp = Response::new(Body::from(openapi_json()));
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+/// The admin API's OpenAPI document (the dashboard generates its types from it).
+pub fn openapi_json() -> String {
+    ApiDoc::openapi()
+        .to_pretty_json()
+        .unwrap_or_else(|_| "{}".to_owned())
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Switchboard admin API",
+        description = "Providers, keys, routes, settings, health and the request log."
+    ),
+    paths(
+        status,
+        set_routing,
+        install_update,
+        list_providers,
+        get_provider,
+        put_provider,
+        update_provider,
+        delete_provider,
+        discover_models,
+        list_keys,
+        add_key,
+        update_key,
+        delete_key,
+        clear_key,
+        probe_key,
+        list_routes,
+        put_route,
+        update_route,
+        delete_route,
+        route_plan,
+        get_settings,
+        put_settings,
+        get_cooldowns,
+        put_cooldowns,
+        access_key,
+        rotate_access_key,
+        health,
+        health_events,
+        requests,
+        request,
+        requests_live,
+        usage,
+        presets,
+        crate::integrations_api::list_tools,
+        crate::integrations_api::preview_tool,
+        crate::integrations_api::apply_tool,
+        crate::integrations_api::undo_tool,
+        crate::integrations_api::export_config,
+        crate::integrations_api::import_plan,
+        crate::integrations_api::import_apply,
+    ),
+    components(schemas(
+        ErrorBody,
+        ErrorDetail,
+        Status,
+        Summary,
+        Counts,
+        OverallState,
+        UpdateNotice,
+        Routing,
+        Provider,
+        KeyInfo,
+        KeyView,
+        KeyStanding,
+        StandingClass,
+        StandingScope,
+        StandingChanged,
+        NewKey,
+        KeyUpdate,
+        Route,
+        FlowPlan,
+        FlowStep,
+        Settings,
+        CooldownPolicy,
+        AccessKey,
+        HealthView,
+        HealthEntry,
+        HealthEvent,
+        RequestRecord,
+        UsagePoint,
+        Preset
+    ))
+)]
+pub struct ApiDoc;

@@ -1,0 +1,155 @@
+//! `/api/v1/requests` (the request log and its live tail) and `/api/v1/usage`.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::response::sse::{Event, Sse};
+use futures_util::Stream;
+use serde::{Deserialize, Serialize};
+use switchboard_router::log::RequestRecord;
+use switchboard_store::{Bucket, GroupBy, RequestFilter, StatusFilter, UsageQuery};
+use tokio_stream::wrappers::BroadcastStream;
+use utoipa::{IntoParams, ToSchema};
+
+use super::health::{sse, sse_events};
+use super::{AdminError, ApiResult, ErrorBody};
+use crate::state::AppState;
+
+type St = State<Arc<AppState>>;
+
+#[derive(Deserialize, IntoParams)]
+pub struct RequestsQuery {
+    alias: Option<String>,
+    provider: Option<String>,
+    /// Exact status (`429`) or class (`5xx`, `4xx`, `error`).
+    status: Option<String>,
+    since_ms: Option<i64>,
+    until_ms: Option<i64>,
+    /// Cursor: the last id of the previous page.
+    before: Option<String>,
+    limit: Option<u32>,
+}
+
+#[utoipa::path(get, path = "/api/v1/requests", params(RequestsQuery), responses((status = 200, body = Vec<RequestRecord>)))]
+pub async fn requests(
+    State(s): St,
+    Query(q): Query<RequestsQuery>,
+) -> ApiResult<Vec<RequestRecord>> {
+    let status = match q.status.as_deref() {
+        None | Some("") => None,
+        Some(v) => Some(StatusFilter::parse(v).ok_or_else(|| {
+            AdminError::invalid("status", "use a status code, 4xx, 5xx or error")
+        })?),
+    };
+    s.log.flush().await;
+    let filter = RequestFilter {
+        alias: q.alias.filter(|v| !v.is_empty()),
+        provider: q.provider.filter(|v| !v.is_empty()),
+        status,
+        since_ms: q.since_ms,
+        until_ms: q.until_ms,
+        before_id: q.before,
+        limit: q.limit.unwrap_or(100),
+    };
+    Ok(Json(s.control.store().query_requests(&filter).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/requests/{id}", responses((status = 200, body = RequestRecord), (status = 404, body = ErrorBody)))]
+pub async fn request(State(s): St, Path(id): Path<String>) -> ApiResult<RequestRecord> {
+    s.log.flush().await;
+    s.control
+        .store()
+        .get_request(&id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| AdminError::not_found(format!("request {id}")))
+}
+
+/// Finished requests as they happen (`event: request`, data: a `RequestRecord`).
+#[utoipa::path(get, path = "/api/v1/requests/live", responses((status = 200, description = "text/event-stream of RequestRecord", body = RequestRecord)))]
+pub async fn requests_live(State(s): St) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    sse(sse_events(
+        BroadcastStream::new(s.live.subscribe()),
+        "request",
+    ))
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct UsageParams {
+    since_ms: Option<i64>,
+    until_ms: Option<i64>,
+    /// `day` or `hour`.
+    bucket: Option<String>,
+    /// `provider`, `model`, `key`, `alias` or `none`.
+    group_by: Option<String>,
+    utc_offset_ms: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UsagePoint {
+    bucket_start_ms: i64,
+    group: Option<String>,
+    requests: u64,
+    errors: u64,
+    tokens_in: u64,
+    tokens_out: u64,
+    tokens_cached: u64,
+    tokens_reasoning: u64,
+    p50_latency_ms: Option<u64>,
+    p95_latency_ms: Option<u64>,
+}
+
+#[utoipa::path(get, path = "/api/v1/usage", params(UsageParams), responses((status = 200, body = Vec<UsagePoint>)))]
+pub async fn usage(State(s): St, Query(q): Query<UsageParams>) -> ApiResult<Vec<UsagePoint>> {
+    let bucket = match q.bucket.as_deref() {
+        None | Some("day") => Bucket::Day,
+        Some("hour") => Bucket::Hour,
+        Some(_) => return Err(AdminError::invalid("bucket", "use day or hour")),
+    };
+    let group_by = match q.group_by.as_deref() {
+        None | Some("none") => GroupBy::None,
+        Some("provider") => GroupBy::Provider,
+        Some("model") => GroupBy::Model,
+        Some("key") => GroupBy::Key,
+        Some("alias") => GroupBy::Alias,
+        Some(_) => {
+            return Err(AdminError::invalid(
+                "group_by",
+                "use provider, model, key, alias or none",
+            ));
+        }
+    };
+    let since_ms = q
+        .since_ms
+        .unwrap_or_else(|| switchboard_store::now_ms() - 30 * 86_400_000);
+    s.log.flush().await;
+    let rows = s
+        .control
+        .store()
+        .usage_stats(&UsageQuery {
+            since_ms,
+            until_ms: q.until_ms,
+            bucket,
+            group_by,
+            utc_offset_ms: q.utc_offset_ms.unwrap_or(0),
+        })
+        .await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|r| UsagePoint {
+                bucket_start_ms: r.bucket_start_ms,
+                group: r.group,
+                requests: r.requests,
+                errors: r.errors,
+                tokens_in: r.tokens_in,
+                tokens_out: r.tokens_out,
+                tokens_cached: r.tokens_cached,
+                tokens_reasoning: r.tokens_reasoning,
+                p50_latency_ms: r.p50_latency_ms,
+                p95_latency_ms: r.p95_latency_ms,
+            })
+            .collect(),
+    ))
+}
