@@ -90,6 +90,9 @@ mod tests {
             tooltip(&summary(OverallState::RoutingOff, 3, 1, 1), endpoint),
             "Switchboard — routing off"
         );
-        assert_eq!(tooltip(&not_running(), endpoint), "Switchboard — routing off");
+        assert_eq!(
+            tooltip(&not_running(), endpoint),
+            "Switchboard — routing off"
+        );
     }
 }

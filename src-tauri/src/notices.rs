@@ -507,8 +507,14 @@ mod tests {
         // Recovered once; a key that was never announced recovers silently; a disabled key
         // is the user's doing.
         assert_eq!(t.on_change(&change(1, healthy(), healthy())), None);
-        assert_eq!(t.on_change(&change(2, limited(), KeyStanding::disabled())), None);
-        assert_eq!(t.on_change(&change(2, KeyStanding::disabled(), healthy())), None);
+        assert_eq!(
+            t.on_change(&change(2, limited(), KeyStanding::disabled())),
+            None
+        );
+        assert_eq!(
+            t.on_change(&change(2, KeyStanding::disabled(), healthy())),
+            None
+        );
     }
 
     #[test]
@@ -548,7 +554,10 @@ mod tests {
         assert_eq!(t.on_change(&change(2, auth.clone(), auth)), None);
         // A key that is gone is forgotten: it does not recover later.
         assert_eq!(t.resync(&[]), vec![]);
-        assert_eq!(t.on_change(&change(2, KeyStanding::healthy(), KeyStanding::healthy())), None);
+        assert_eq!(
+            t.on_change(&change(2, KeyStanding::healthy(), KeyStanding::healthy())),
+            None
+        );
     }
 
     fn ms(n: u64) -> Duration {

@@ -581,7 +581,9 @@ mod tests {
             "POST",
             "/v1/chat/completions",
             access.expose(),
-            Some(serde_json::json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]})),
+            Some(
+                serde_json::json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]}),
+            ),
         )
         .await;
         assert_eq!(status, 500, "both keys failed");
@@ -638,10 +640,8 @@ mod tests {
             assert_eq!(tracker.on_change(&c), None, "{c:?}");
             last.insert(c.key_id, c.to);
         }
-        let by_id: std::collections::BTreeMap<i64, KeyStanding> = views
-            .into_iter()
-            .map(|v| (v.key.id, v.standing))
-            .collect();
+        let by_id: std::collections::BTreeMap<i64, KeyStanding> =
+            views.into_iter().map(|v| (v.key.id, v.standing)).collect();
         assert_eq!(last, by_id);
         f.shell.stop().await;
         mock.shutdown().await;

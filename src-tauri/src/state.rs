@@ -10,10 +10,10 @@ use tauri::tray::TrayIcon;
 use tauri_plugin_updater::Update;
 use tokio_util::sync::CancellationToken;
 
-use switchboard_control::OverallState;
 use crate::notices::Coalescer;
 use crate::shell::Shell;
 use crate::update_policy::UpdateStatus;
+use switchboard_control::OverallState;
 
 /// Everything the app keeps, managed by Tauri.
 pub struct AppState {
@@ -95,4 +95,3 @@ impl Staged {
         }
     }
 }
-
