@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { act, render, screen, waitFor, within } from "@testing-library/react";
 import type { SseEvent } from "./sse";
-import type { KeyView, Status } from "../api/types";
+import type { KeyView, Status, Summary } from "../api/types";
 import { resetQueries } from "./query";
 import { startLive } from "./live";
 import { HealthBoard, Overview } from "../pages/Overview";
@@ -36,7 +36,7 @@ function key(id: number, label: string, standing: object = healthy): KeyView {
   return { id, provider: "p", label, weight: 1, enabled: true, fingerprint: "0123456789ab", last4: "abcd", ...standing } as KeyView;
 }
 
-function summary(healthyKeys: number, cooling: number) {
+function summary(healthyKeys: number, cooling: number): Summary {
   const state = cooling === 0 ? "all_healthy" : healthyKeys === 0 ? "nothing_usable" : "some_cooling";
   return { routing: true, counts: { keys: healthyKeys + cooling, healthy: healthyKeys, cooling, down: 0 }, state, unusable_aliases: healthyKeys === 0 ? ["m"] : [] };
 }
