@@ -12,10 +12,11 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use switchboard_control::LocalToken;
 use switchboard_control::config_file::FileConfig;
 use switchboard_router::Secret;
 use switchboard_server::{Options, Switchboard};
-use switchboard_store::{EncryptedFileStore, LocalToken, Store};
+use switchboard_store::{EncryptedFileStore, Store};
 
 #[derive(Parser)]
 #[command(
@@ -208,24 +209,25 @@ pub(crate) async fn open_control(
 }
 
 async fn keys(action: KeysAction, data_dir: PathBuf) -> anyhow::Result<()> {
-    let store = open_store(&data_dir).await?;
+    let control = open_control(&data_dir).await?;
     let value = match action {
         KeysAction::ShowAccess => {
-            store
+            control
                 .local_token(LocalToken::AccessKey, env_secret("SWITCHBOARD_ACCESS_KEY"))
-                .await?
+                .await
         }
         KeysAction::ShowAdmin => {
-            store
+            control
                 .local_token(
                     LocalToken::AdminToken,
                     env_secret("SWITCHBOARD_ADMIN_TOKEN"),
                 )
-                .await?
+                .await
         }
-        KeysAction::RotateAccess => store.rotate_local_token(LocalToken::AccessKey).await?,
+        KeysAction::RotateAccess => control.rotate_access_key().await,
     };
-    store.close().await;
+    control.close().await;
+    let value = value?;
     // Printing the credential is what the user asked for.
     say(value.expose());
     Ok(())

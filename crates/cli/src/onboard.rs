@@ -11,12 +11,12 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use serde_json::Value;
+use switchboard_control::{Control, LocalToken};
 use switchboard_integrations::{
     AccessKey, Endpoint, Env, Integrations, KeyDelivery, Models, Plan, Restored, RouterStatus,
     ToolId,
 };
 use switchboard_router::Secret;
-use switchboard_store::{LocalToken, Store};
 
 use crate::DataDir;
 
@@ -150,17 +150,17 @@ fn env_secret(name: &str) -> Option<Secret> {
 
 /// Aliases the stored config serves (routes, and models named by providers), or `None` when a
 /// default route catches every name.
-async fn stored_aliases(store: &Store) -> anyhow::Result<Option<Vec<String>>> {
-    if store.get_settings().await?.default_route.is_some() {
+async fn stored_aliases(control: &Control) -> anyhow::Result<Option<Vec<String>>> {
+    if control.settings().await?.default_route.is_some() {
         return Ok(None);
     }
-    let mut out: Vec<String> = store
-        .list_routes()
+    let mut out: Vec<String> = control
+        .routes()
         .await?
         .into_iter()
         .map(|r| r.alias)
         .collect();
-    for p in store.list_providers().await? {
+    for p in control.providers().await? {
         out.extend(p.models.into_iter().map(|m| m.id));
     }
     Ok(Some(out))
@@ -221,9 +221,9 @@ pub async fn run(args: OnboardArgs) -> anyhow::Result<()> {
         return undo(&ix, &tools, &mut out);
     }
 
-    let store = crate::open_store(&data_dir).await?;
-    let prepared = prepare(&store, &args).await;
-    store.close().await;
+    let control = crate::open_control(&data_dir).await?;
+    let prepared = prepare(&control, &args).await;
+    control.close().await;
     let plan = prepared?;
 
     let mut failed = 0;
@@ -249,25 +249,20 @@ pub async fn run(args: OnboardArgs) -> anyhow::Result<()> {
 
 /// The plan for every tool: this Switchboard's endpoint and key, the aliases, and what the
 /// router says about itself.
-async fn prepare(store: &Store, args: &OnboardArgs) -> anyhow::Result<Plan> {
+async fn prepare(control: &Control, args: &OnboardArgs) -> anyhow::Result<Plan> {
     let access = match env_secret("SWITCHBOARD_ACCESS_KEY") {
         Some(k) => k,
-        None => store.local_token(LocalToken::AccessKey, None).await?,
+        None => control.local_token(LocalToken::AccessKey, None).await?,
     };
     let admin = match env_secret("SWITCHBOARD_ADMIN_TOKEN") {
         Some(k) => k,
-        None => store.local_token(LocalToken::AdminToken, None).await?,
+        None => control.local_token(LocalToken::AdminToken, None).await?,
     };
     let models = match &args.model_map {
         Some(spec) => parse_model_map(spec)?,
         None => {
-            let default = store.get_settings().await?.default_route;
-            let first = store
-                .list_routes()
-                .await?
-                .into_iter()
-                .next()
-                .map(|r| r.alias);
+            let default = control.settings().await?.default_route;
+            let first = control.routes().await?.into_iter().next().map(|r| r.alias);
             match default.or(first) {
                 Some(alias) => Models::new(alias),
                 None => bail!(
@@ -281,12 +276,12 @@ async fn prepare(store: &Store, args: &OnboardArgs) -> anyhow::Result<Plan> {
         Probe::Nothing => RouterStatus {
             running: false,
             routing_enabled: true,
-            known_aliases: stored_aliases(store).await?,
+            known_aliases: stored_aliases(control).await?,
         },
         Probe::Ours { routing } => RouterStatus {
             running: true,
             routing_enabled: routing,
-            known_aliases: stored_aliases(store).await?,
+            known_aliases: stored_aliases(control).await?,
         },
     };
     let mut plan = Plan::new(

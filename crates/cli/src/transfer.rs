@@ -45,6 +45,10 @@ pub enum ConfigAction {
         /// Apply without asking.
         #[arg(long, short)]
         yes: bool,
+        /// Accept that the import points existing providers at other servers (their keys
+        /// would be sent there); without it such an import asks, or with --yes is refused.
+        #[arg(long)]
+        accept_new_hosts: bool,
         #[command(flatten)]
         data_dir: DataDir,
     },
@@ -92,8 +96,16 @@ pub async fn run(action: ConfigAction) -> anyhow::Result<()> {
             input,
             dry_run,
             yes,
+            accept_new_hosts,
             data_dir,
-        } => import(&data_dir.resolve()?, &input, dry_run, yes).await,
+        } => {
+            let how = Confirm {
+                dry_run,
+                yes,
+                accept_new_hosts,
+            };
+            import(&data_dir.resolve()?, &input, how).await
+        }
     }
 }
 
@@ -117,7 +129,7 @@ async fn export(
     };
     let control = crate::open_control(data_dir).await?;
     let result = control.export(passphrase.as_ref()).await;
-    control.store().close().await;
+    control.close().await;
     let export = result?;
     let mut text = if token {
         export.to_token()
@@ -184,7 +196,15 @@ fn read_input(input: &str) -> anyhow::Result<String> {
     Ok(text)
 }
 
-async fn import(data_dir: &Path, input: &str, dry_run: bool, yes: bool) -> anyhow::Result<()> {
+/// What the user said on the command line about applying.
+#[derive(Clone, Copy)]
+struct Confirm {
+    dry_run: bool,
+    yes: bool,
+    accept_new_hosts: bool,
+}
+
+async fn import(data_dir: &Path, input: &str, how: Confirm) -> anyhow::Result<()> {
     let export = Export::parse(&read_input(input)?)?;
     let passphrase = if export.sealed.is_some() {
         Some(passphrase(false)?)
@@ -194,8 +214,8 @@ async fn import(data_dir: &Path, input: &str, dry_run: bool, yes: bool) -> anyho
     // Decrypting first: a wrong passphrase stops here, before the store is even opened.
     let import = Import::open(export, passphrase.as_ref())?;
     let control = crate::open_control(data_dir).await?;
-    let result = plan_and_apply(&control, &import, input, dry_run, yes).await;
-    control.store().close().await;
+    let result = plan_and_apply(&control, &import, input, how).await;
+    control.close().await;
     result
 }
 
@@ -203,8 +223,7 @@ async fn plan_and_apply(
     control: &Control,
     import: &Import,
     input: &str,
-    dry_run: bool,
-    yes: bool,
+    how: Confirm,
 ) -> anyhow::Result<()> {
     let plan = control.plan_import(import).await?;
     let mut out = std::io::stdout().lock();
@@ -213,25 +232,37 @@ async fn plan_and_apply(
         writeln!(out, "\nNothing to change.")?;
         return Ok(());
     }
-    if dry_run {
+    if how.dry_run {
         writeln!(out, "\nDry run: nothing was changed.")?;
         return Ok(());
     }
-    if !yes {
-        let interactive = input != "-" && std::io::stdin().is_terminal();
+    let interactive = input != "-" && std::io::stdin().is_terminal();
+    let new_hosts = !plan.host_changes.is_empty();
+    if new_hosts && !how.accept_new_hosts {
         if !interactive {
-            bail!("not applied: pass --yes to apply these changes (or --dry-run to only look)");
+            bail!(
+                "not applied: the import points existing providers at other servers (their keys \
+                 would be sent there); pass --accept-new-hosts to accept that"
+            );
         }
-        write!(out, "\nApply these changes? [y/N] ")?;
-        out.flush()?;
-        let mut answer = String::new();
-        std::io::stdin().read_line(&mut answer)?;
-        if !matches!(answer.trim(), "y" | "Y" | "yes" | "Yes") {
+        if !ask(
+            &mut out,
+            "\nThe providers marked above would send their keys to another server. Accept? [y/N] ",
+        )? {
             writeln!(out, "Nothing was changed.")?;
             return Ok(());
         }
     }
-    let applied = control.import(import).await?;
+    if !how.yes {
+        if !interactive {
+            bail!("not applied: pass --yes to apply these changes (or --dry-run to only look)");
+        }
+        if !ask(&mut out, "\nApply these changes? [y/N] ")? {
+            writeln!(out, "Nothing was changed.")?;
+            return Ok(());
+        }
+    }
+    let applied = control.import(import, new_hosts).await?;
     let [added, changed, ..] = applied.counts();
     writeln!(
         out,
@@ -251,6 +282,15 @@ async fn plan_and_apply(
          dashboard) to route with the imported configuration."
     );
     Ok(())
+}
+
+/// Asks a yes/no question on the terminal; no unless the answer is yes.
+fn ask(out: &mut impl Write, question: &str) -> anyhow::Result<bool> {
+    write!(out, "{question}")?;
+    out.flush()?;
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "Yes"))
 }
 
 fn mark(change: Change) -> (&'static str, &'static str) {
@@ -285,6 +325,15 @@ pub fn write_plan(out: &mut impl Write, plan: &ImportPlan) -> std::io::Result<()
         for i in items {
             let (m, what) = mark(i.change);
             writeln!(out, "  {m} {} ({what}{})", i.name, fields(&i.fields))?;
+        }
+    }
+    if !plan.host_changes.is_empty() {
+        writeln!(
+            out,
+            "New servers (the provider's keys would be sent there):"
+        )?;
+        for h in &plan.host_changes {
+            writeln!(out, "  ! {}: {} -> {}", h.provider, h.from, h.to)?;
         }
     }
     writeln!(out, "Keys:")?;

@@ -366,6 +366,52 @@ async fn config_export_import_round_trip_with_secrets() {
         "{}",
         text(&out.stdout)
     );
+
+    // Here the provider has moved to another server; the export would point it (and its key)
+    // back: shown, and refused with --yes alone.
+    let store = open(&b).await;
+    let mut moved = store.get_provider("deepseek").await.unwrap().unwrap();
+    let original = moved.base_url.clone();
+    moved.base_url = "https://other.example:8443/v1".into();
+    store.upsert_provider(&moved).await.unwrap();
+    store.close().await;
+    let out = import(&["--yes"]);
+    let stdout = text(&out.stdout);
+    assert!(!out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("! deepseek: https://other.example:8443 -> https://api.deepseek.com"),
+        "{stdout}"
+    );
+    assert!(
+        text(&out.stderr).contains("--accept-new-hosts"),
+        "{}",
+        text(&out.stderr)
+    );
+    let store = open(&b).await;
+    assert_eq!(
+        store
+            .get_provider("deepseek")
+            .await
+            .unwrap()
+            .unwrap()
+            .base_url,
+        moved.base_url,
+        "nothing written"
+    );
+    store.close().await;
+    let out = import(&["--yes", "--accept-new-hosts"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let store = open(&b).await;
+    assert_eq!(
+        store
+            .get_provider("deepseek")
+            .await
+            .unwrap()
+            .unwrap()
+            .base_url,
+        original
+    );
+    store.close().await;
 }
 
 #[tokio::test]

@@ -5,7 +5,6 @@
 use std::path::Path;
 
 use serde::Deserialize;
-use switchboard_router::model::{ModelInfo, Quirks, Timeouts};
 use switchboard_router::{Provider, Route, Secret};
 use switchboard_store::{KeySecret, Store, StoreError};
 
@@ -36,32 +35,17 @@ pub struct ServerSection {
     pub remote: bool,
 }
 
+/// A provider as the file writes it: the one provider definition ([`Provider`], the same
+/// fields as the admin API and exports) and its keys. Fields neither knows are refused.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct FileProvider {
-    pub name: String,
-    pub kind: switchboard_protocol::Dialect,
-    pub base_url: String,
+    #[serde(flatten)]
+    pub provider: Provider,
     #[serde(default)]
     pub keys: Vec<FileKey>,
-    #[serde(default)]
-    pub headers: std::collections::BTreeMap<String, String>,
-    #[serde(default)]
-    pub timeouts: Option<Timeouts>,
-    #[serde(default)]
-    pub priority: i32,
-    #[serde(default = "one")]
-    pub weight: u32,
-    #[serde(default = "yes")]
-    pub enabled: bool,
-    #[serde(default)]
-    pub drop_params: Vec<String>,
-    #[serde(default)]
-    pub models: Vec<ModelInfo>,
-    #[serde(default)]
-    pub quirks: Quirks,
-    #[serde(default)]
-    pub max_concurrency_per_key: Option<u32>,
+    /// Whatever is left: a misspelt field, reported by [`FileConfig::load`].
+    #[serde(flatten)]
+    unknown: std::collections::BTreeMap<String, toml::Value>,
 }
 
 fn one() -> u32 {
@@ -118,8 +102,8 @@ impl FileConfig {
         })?;
         // toml's messages quote the offending line, which may hold a literal key: report the
         // position only.
-        toml::from_str(&text).map_err(|e| ConfigFileError::Parse {
-            path: shown,
+        let file: FileConfig = toml::from_str(&text).map_err(|e| ConfigFileError::Parse {
+            path: shown.clone(),
             message: match e.span() {
                 Some(span) => {
                     let line = text[..span.start].matches('\n').count() + 1;
@@ -127,7 +111,17 @@ impl FileConfig {
                 }
                 None => e.message().to_owned(),
             },
-        })
+        })?;
+        for (i, fp) in file.providers.iter().enumerate() {
+            if let Some(field) = fp.unknown.keys().next() {
+                return Err(ConfigFileError::Invalid {
+                    path: shown,
+                    field: format!("providers[{i}].{field}"),
+                    message: "unknown field".into(),
+                });
+            }
+        }
+        Ok(file)
     }
 
     /// The access keys the file names, resolved (`env:NAME` read now).
@@ -149,26 +143,13 @@ impl FileConfig {
             message,
         };
         for (i, fp) in self.providers.iter().enumerate() {
-            let existing = store.get_provider(&fp.name).await?;
-            let provider = Provider {
-                name: fp.name.clone(),
-                kind: fp.kind,
-                base_url: fp.base_url.clone(),
-                headers: fp.headers.clone(),
-                timeouts: fp.timeouts.unwrap_or_default(),
-                priority: fp.priority,
-                weight: fp.weight,
-                enabled: fp.enabled,
-                drop_params: fp.drop_params.clone(),
-                quirks: fp.quirks.clone(),
-                max_concurrency_per_key: fp.max_concurrency_per_key,
-                // Keep models discovered earlier unless the file lists its own.
-                models: if fp.models.is_empty() {
-                    existing.map(|p| p.models).unwrap_or_default()
-                } else {
-                    fp.models.clone()
-                },
-            };
+            let mut provider = fp.provider.clone();
+            // Keep models discovered earlier unless the file lists its own.
+            if provider.models.is_empty()
+                && let Some(existing) = store.get_provider(&provider.name).await?
+            {
+                provider.models = existing.models;
+            }
             provider
                 .validate()
                 .map_err(|e| invalid(format!("providers[{i}].{}", e.field), e.message))?;
@@ -192,7 +173,7 @@ impl FileConfig {
                 };
                 let label = label.unwrap_or(default_label);
                 match store
-                    .add_key(&fp.name, &label, secret, weight, enabled)
+                    .add_key(&provider.name, &label, secret, weight, enabled)
                     .await
                 {
                     Ok(_) | Err(StoreError::Conflict { .. }) => {}

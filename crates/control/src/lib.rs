@@ -3,7 +3,7 @@
 //! what it decides.
 //!
 //! - Every configuration edit is *validate → lock → store write → snapshot swap* in one
-//!   function ([`Control::edit`]); nothing else writes configuration.
+//!   function (`Control::edit`); nothing else writes configuration.
 //! - A key's health standing is the router's own judgement ([`HealthBoard::standing`]);
 //!   [`Control::key_views`], [`Control::summary`] and the [`StandingChanged`] stream are
 //!   made from it, never from raw scope entries.
@@ -32,6 +32,7 @@ use parking_lot::{Mutex, RwLock};
 use switchboard_router::clock::{SharedClock, SystemClock};
 use switchboard_router::health::{HealthEvent, KeyStanding};
 use switchboard_router::{Config, Engine, KeyInfo, RecordSink, Secret};
+pub use switchboard_store::LocalToken;
 use switchboard_store::{Store, StoreError};
 use tokio::sync::broadcast;
 
@@ -88,6 +89,9 @@ impl Control {
         sink: Arc<dyn RecordSink>,
         clock: SharedClock,
     ) -> Result<Arc<Control>, ControlError> {
+        // One TLS crypto provider for every upstream client in the process (probes, model
+        // discovery, requests); a second install (e.g. by the desktop shell) is harmless.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let config = load_config(&store).await?;
         let policy = settings::cooldowns(&store).await?;
         let engine = Engine::new(&config, sink, clock, policy);
@@ -121,6 +125,11 @@ impl Control {
     /// and `keys` commands): the same edits, nothing routed, nothing run in the background.
     pub async fn offline(store: Store) -> Result<Arc<Control>, ControlError> {
         Control::start(store, Arc::new(NoRecords), Arc::new(SystemClock)).await
+    }
+
+    /// Closes the store (after the background work has stopped).
+    pub async fn close(&self) {
+        self.store.close().await;
     }
 
     pub fn engine(&self) -> &Arc<Engine> {
@@ -163,12 +172,19 @@ impl Control {
         settings::flag(&self.store, settings::LISTENING).await
     }
 
+    /// The local access key or admin token, created on first use; `given` replaces the
+    /// stored one (`SWITCHBOARD_ACCESS_KEY`, `SWITCHBOARD_ADMIN_TOKEN`).
+    pub async fn local_token(
+        &self,
+        which: LocalToken,
+        given: Option<Secret>,
+    ) -> Result<Secret, ControlError> {
+        Ok(self.store.local_token(which, given).await?)
+    }
+
     /// Replaces the local access key AI tools use; returns the new one.
     pub async fn rotate_access_key(&self) -> Result<Secret, ControlError> {
-        Ok(self
-            .store
-            .rotate_local_token(switchboard_store::LocalToken::AccessKey)
-            .await?)
+        Ok(self.store.rotate_local_token(LocalToken::AccessKey).await?)
     }
 
     /// Re-reads the configuration from the store, swaps the engine's snapshot and cooldown

@@ -2,10 +2,11 @@
 //! (or the same document as a copyable `sbx1.` token), shared by `switchboard config
 //! export|import` and the admin API.
 //!
-//! API keys are left out unless asked for; then they are sealed together in one envelope:
-//! Argon2id (random salt, parameters stored beside it) derives a key from the user's
-//! passphrase, XChaCha20-Poly1305 (random nonce) encrypts the list. A wrong passphrase and a
-//! tampered envelope fail the same way, before anything is written.
+//! API keys are left out unless asked for; then they are sealed together in one envelope
+//! (`store::secrets::envelope`, the routine the secrets file uses too): Argon2id (random
+//! salt, parameters stored beside it) derives a key from the user's passphrase,
+//! XChaCha20-Poly1305 (random nonce) encrypts the list. A wrong passphrase and a tampered
+//! envelope fail the same way, before anything is written.
 //!
 //! Import is a merge that never drops data silently:
 //! - providers, routes and settings in the export are added or replace the one of the same
@@ -16,23 +17,23 @@
 //!   not already here cannot be created: it is listed as `needs_secret` and skipped, so the
 //!   user sees exactly which keys to add by hand;
 //! - an export of an unknown format version, or with fields this version does not know, is
-//!   refused as a whole.
+//!   refused as a whole;
+//! - an export that points a provider already here at another server (scheme, host or port of
+//!   its `base_url`) is applied only when that is confirmed: its keys would be sent there.
 //!
-//! [`plan_import`] says what [`apply_import`] would change; both validate everything first, so
-//! an invalid export changes nothing.
+//! [`Control::plan_import`] says what [`Control::import`] would change; both validate
+//! everything first, so an invalid export changes nothing, and the import is one edit (lock,
+//! writes, snapshot swap).
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use argon2::{Algorithm, Argon2, Params, Version};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{XChaCha20Poly1305, XNonce};
-use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use switchboard_router::health::CooldownPolicy;
 use switchboard_router::{KeyInfo, Provider, Route, Secret, Settings};
+use switchboard_store::secrets::envelope::{self, KdfParams, NONCE_LEN};
 use switchboard_store::{KeyPatch, KeySecret, Store, StoreError};
 use utoipa::ToSchema;
 use zeroize::Zeroizing;
@@ -51,7 +52,6 @@ pub const MIN_PASSPHRASE: usize = 8;
 const KDF: &str = "argon2id";
 const CIPHER: &str = "xchacha20-poly1305";
 const SALT_LEN: usize = 16;
-const NONCE_LEN: usize = 24;
 /// Bounds on stored KDF parameters, so a crafted export cannot make import allocate
 /// gigabytes or spin for minutes.
 const MAX_M_COST_KIB: u32 = 1024 * 1024;
@@ -154,10 +154,10 @@ impl Drop for SealedSecrets {
 
 /// Argon2id cost. The default follows the OWASP recommendation (19 MiB, 2 passes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SealParams {
-    pub m_cost_kib: u32,
-    pub t_cost: u32,
-    pub p_cost: u32,
+struct SealParams {
+    m_cost_kib: u32,
+    t_cost: u32,
+    p_cost: u32,
 }
 
 impl Default for SealParams {
@@ -189,6 +189,12 @@ pub enum TransferError {
     WeakPassphrase,
     #[error("encryption failed")]
     Crypto,
+    /// The import points existing providers (and their keys) at other servers, and that was
+    /// not confirmed.
+    #[error(
+        "this import sends the keys of existing providers to other servers ({0}); confirm the new addresses to apply it"
+    )]
+    HostsNotConfirmed(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -263,12 +269,12 @@ impl Export {
 
 /// Reads the configuration out of `store`. With a passphrase, every key's secret (other than
 /// `env:` references, which are exported as references) is sealed into the export.
-pub async fn export(store: &Store, passphrase: Option<&Secret>) -> Result<Export, TransferError> {
+async fn export(store: &Store, passphrase: Option<&Secret>) -> Result<Export, TransferError> {
     export_with(store, passphrase, SealParams::default()).await
 }
 
-/// [`export`] with explicit Argon2id cost (tests use a cheap one).
-pub async fn export_with(
+/// [`export`] with explicit Argon2id cost.
+async fn export_with(
     store: &Store,
     passphrase: Option<&Secret>,
     params: SealParams,
@@ -337,18 +343,12 @@ fn aad() -> Vec<u8> {
     format!("{FORMAT}/{VERSION}").into_bytes()
 }
 
-fn derive(
-    passphrase: &Secret,
-    salt: &[u8],
-    params: SealParams,
-) -> Result<Zeroizing<[u8; 32]>, TransferError> {
-    let params = Params::new(params.m_cost_kib, params.t_cost, params.p_cost, Some(32))
-        .map_err(|_| TransferError::Invalid("unusable key derivation parameters".into()))?;
-    let mut key = Zeroizing::new([0u8; 32]);
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
-        .hash_password_into(passphrase.expose().as_bytes(), salt, key.as_mut())
-        .map_err(|_| TransferError::Crypto)?;
-    Ok(key)
+fn kdf(params: SealParams) -> KdfParams {
+    KdfParams {
+        m_cost_kib: params.m_cost_kib,
+        t_cost: params.t_cost,
+        p_cost: params.p_cost,
+    }
 }
 
 fn seal(
@@ -357,21 +357,11 @@ fn seal(
     params: SealParams,
 ) -> Result<Envelope, TransferError> {
     let plain = Zeroizing::new(serde_json::to_vec(secrets).map_err(|_| TransferError::Crypto)?);
-    let mut salt = [0u8; SALT_LEN];
-    rand::rng().fill_bytes(&mut salt);
-    let mut nonce = [0u8; NONCE_LEN];
-    rand::rng().fill_bytes(&mut nonce);
-    let key = derive(passphrase, &salt, params)?;
-    let cipher = XChaCha20Poly1305::new(chacha20poly1305::Key::from_slice(key.as_ref()));
-    let ciphertext = cipher
-        .encrypt(
-            XNonce::from_slice(&nonce),
-            Payload {
-                msg: &plain,
-                aad: &aad(),
-            },
-        )
+    let salt = envelope::random::<SALT_LEN>();
+    let key = envelope::derive_key(passphrase.expose().as_bytes(), &salt, Some(kdf(params)))
         .map_err(|_| TransferError::Crypto)?;
+    let (nonce, ciphertext) =
+        envelope::seal(&key, &aad(), &plain).map_err(|_| TransferError::Crypto)?;
     Ok(Envelope {
         kdf: Kdf {
             alg: KDF.to_owned(),
@@ -386,44 +376,36 @@ fn seal(
     })
 }
 
-fn unseal(envelope: &Envelope, passphrase: &Secret) -> Result<SealedSecrets, TransferError> {
+fn unseal(sealed: &Envelope, passphrase: &Secret) -> Result<SealedSecrets, TransferError> {
     let bad = |what: &str| TransferError::Invalid(format!("sealed.{what} is not valid"));
-    if envelope.kdf.alg != KDF {
+    if sealed.kdf.alg != KDF {
         return Err(bad("kdf.alg"));
     }
-    if envelope.cipher != CIPHER {
+    if sealed.cipher != CIPHER {
         return Err(bad("cipher"));
     }
-    let k = &envelope.kdf;
+    let k = &sealed.kdf;
     if k.m_cost > MAX_M_COST_KIB || k.t_cost > MAX_T_COST || k.p_cost > MAX_P_COST {
         return Err(TransferError::Invalid(
             "sealed.kdf asks for more memory or time than Switchboard allows".into(),
         ));
     }
     let salt = STANDARD.decode(&k.salt).map_err(|_| bad("kdf.salt"))?;
-    let nonce = STANDARD.decode(&envelope.nonce).map_err(|_| bad("nonce"))?;
+    let nonce = STANDARD.decode(&sealed.nonce).map_err(|_| bad("nonce"))?;
     if nonce.len() != NONCE_LEN {
         return Err(bad("nonce"));
     }
     let ciphertext = STANDARD
-        .decode(&envelope.ciphertext)
+        .decode(&sealed.ciphertext)
         .map_err(|_| bad("ciphertext"))?;
     let params = SealParams {
         m_cost_kib: k.m_cost,
         t_cost: k.t_cost,
         p_cost: k.p_cost,
     };
-    let key = derive(passphrase, &salt, params)?;
-    let cipher = XChaCha20Poly1305::new(chacha20poly1305::Key::from_slice(key.as_ref()));
-    let plain = cipher
-        .decrypt(
-            XNonce::from_slice(&nonce),
-            Payload {
-                msg: &ciphertext,
-                aad: &aad(),
-            },
-        )
-        .map(Zeroizing::new)
+    let key = envelope::derive_key(passphrase.expose().as_bytes(), &salt, Some(kdf(params)))
+        .map_err(|_| TransferError::Invalid("unusable key derivation parameters".into()))?;
+    let plain = envelope::open(&key, &nonce, &aad(), &ciphertext)
         .map_err(|_| TransferError::WrongPassphrase)?;
     serde_json::from_slice(&plain).map_err(|_| TransferError::WrongPassphrase)
 }
@@ -593,6 +575,40 @@ pub struct ImportPlan {
     pub routes: Vec<PlannedItem>,
     /// `settings` and `cooldowns`.
     pub settings: Vec<PlannedItem>,
+    /// Existing providers whose address (scheme, host and port of `base_url`) changes: their
+    /// keys would be sent to another server. Applying needs an explicit confirmation.
+    #[serde(default)]
+    pub host_changes: Vec<HostChange>,
+}
+
+/// A provider of this Switchboard that the import points at another server.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct HostChange {
+    pub provider: String,
+    /// `https://api.example.com` (scheme, host, port).
+    pub from: String,
+    pub to: String,
+}
+
+impl std::fmt::Display for HostChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {} → {}", self.provider, self.from, self.to)
+    }
+}
+
+/// The part of a base URL that says which server gets the key: scheme, host and port, in
+/// lower case (`HTTPS://Api.Example.com:443/v1` → `https://api.example.com:443`).
+pub fn origin(base_url: &str) -> String {
+    let url = base_url.trim();
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    // Credentials in the URL are not part of the server's name (and must not be shown).
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    format!(
+        "{}://{}",
+        scheme.to_ascii_lowercase(),
+        host.to_ascii_lowercase()
+    )
 }
 
 impl ImportPlan {
@@ -698,6 +714,14 @@ async fn plan(store: &Store, import: &Import) -> Result<Planned, TransferError> 
                     .providers
                     .push(item(&p.name, Change::Changed, changed_fields(old, p)));
                 out_providers.push(i);
+                let (from, to) = (origin(&old.base_url), origin(&p.base_url));
+                if from != to {
+                    report.host_changes.push(HostChange {
+                        provider: p.name.clone(),
+                        from,
+                        to,
+                    });
+                }
             }
         }
     }
@@ -889,10 +913,28 @@ impl Control {
     }
 
     /// Applies the import (never deletes anything) and swaps the snapshot, also after a
-    /// partial failure, so routing matches what the store now holds.
-    pub async fn import(&self, import: &Import) -> Result<ImportPlan, TransferError> {
+    /// partial failure, so routing matches what the store now holds. When the import points
+    /// existing providers at other servers ([`ImportPlan::host_changes`]), `accept_new_hosts`
+    /// must say the user saw and accepted that; otherwise nothing is written.
+    pub async fn import(
+        &self,
+        import: &Import,
+        accept_new_hosts: bool,
+    ) -> Result<ImportPlan, TransferError> {
         let applied = self
-            .edit(async |store| apply_import(store, import).await)
+            .edit(async |store| {
+                let planned = plan(store, import).await?;
+                if !accept_new_hosts && !planned.report.host_changes.is_empty() {
+                    let hosts: Vec<String> = planned
+                        .report
+                        .host_changes
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect();
+                    return Err(TransferError::HostsNotConfirmed(hosts.join(", ")));
+                }
+                apply_planned(store, import, planned).await
+            })
             .await?;
         tracing::info!(
             providers = import.export().providers.len(),
@@ -903,9 +945,13 @@ impl Control {
     }
 }
 
-/// Applies the import (providers, then keys, routes and settings) and returns what it did.
-async fn apply_import(store: &Store, import: &Import) -> Result<ImportPlan, TransferError> {
-    let planned = plan(store, import).await?;
+/// Applies a plan made under the same edit lock (providers, then keys, routes and settings)
+/// and returns what it did.
+async fn apply_planned(
+    store: &Store,
+    import: &Import,
+    planned: Planned,
+) -> Result<ImportPlan, TransferError> {
     let export = &import.export;
     for &i in &planned.providers {
         if let Some(p) = export.providers.get(i) {

@@ -21,12 +21,11 @@ use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 use crate::admin;
-use crate::guard::{GuardConfig, guard};
+use crate::guard::guard;
 use crate::host::HostApp;
 use crate::ingress;
-use crate::integrations_api;
 use crate::listener::{ListenLimits, Listener};
-use crate::state::{AppState, Sink, ToolsConfig};
+use crate::state::{AppState, GuardConfig, Sink, ToolsConfig};
 
 /// How to start. `Options::new(data_dir)` gives the defaults of `switchboard serve`.
 #[derive(Clone)]
@@ -124,9 +123,6 @@ pub struct SwitchboardHandle {
 
 impl Switchboard {
     pub async fn start(opts: Options) -> Result<SwitchboardHandle, StartError> {
-        // One TLS crypto provider for every reqwest client in the process; a second install
-        // (e.g. by the desktop shell) is harmless.
-        let _ = rustls::crypto::ring::default_provider().install_default();
         let secrets: Arc<dyn SecretStore> = match opts.secrets.clone() {
             Some(s) => s,
             // The master key comes from SWITCHBOARD_MASTER_KEY or a key file kept outside
@@ -310,31 +306,16 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/requests/{id}", get(admin::request))
         .route("/api/v1/usage", get(admin::usage))
         .route("/api/v1/presets", get(admin::presets))
-        .route("/api/v1/integrations", get(integrations_api::list_tools))
+        .route("/api/v1/integrations", get(admin::list_tools))
         .route(
             "/api/v1/integrations/{tool}/preview",
-            post(integrations_api::preview_tool),
+            post(admin::preview_tool),
         )
-        .route(
-            "/api/v1/integrations/{tool}/apply",
-            post(integrations_api::apply_tool),
-        )
-        .route(
-            "/api/v1/integrations/{tool}/undo",
-            post(integrations_api::undo_tool),
-        )
-        .route(
-            "/api/v1/config/export",
-            post(integrations_api::export_config),
-        )
-        .route(
-            "/api/v1/config/import/plan",
-            post(integrations_api::import_plan),
-        )
-        .route(
-            "/api/v1/config/import/apply",
-            post(integrations_api::import_apply),
-        )
+        .route("/api/v1/integrations/{tool}/apply", post(admin::apply_tool))
+        .route("/api/v1/integrations/{tool}/undo", post(admin::undo_tool))
+        .route("/api/v1/config/export", post(admin::export_config))
+        .route("/api/v1/config/import/plan", post(admin::import_plan))
+        .route("/api/v1/config/import/apply", post(admin::import_apply))
         .route("/api/v1/openapi.json", get(admin::openapi));
     Router::new()
         .merge(public)
@@ -455,7 +436,7 @@ impl SwitchboardHandle {
         self.background.cancel();
         while self.tasks.join_next().await.is_some() {}
         self.log_task.shutdown().await;
-        self.state.control.store().close().await;
+        self.state.control.close().await;
         tracing::info!("Switchboard stopped");
     }
 }

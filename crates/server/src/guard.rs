@@ -27,17 +27,7 @@ use http::{HeaderMap, Method, header};
 use switchboard_protocol::{ClientError, Dialect, ErrorKind};
 
 use crate::listener::PeerAddr;
-use crate::state::AppState;
-
-#[derive(Debug, Clone)]
-pub struct GuardConfig {
-    /// Accept peers beyond loopback (an explicit setting; requires auth).
-    pub remote: bool,
-    /// Host names accepted besides the loopback names.
-    pub extra_hosts: Vec<String>,
-    /// `GET /metrics` without the admin token (for a scraper on a trusted network).
-    pub open_metrics: bool,
-}
+use crate::state::{AppState, GuardConfig};
 
 /// The dialect whose error shape a path's clients read.
 pub fn dialect_of_path(path: &str) -> Dialect {

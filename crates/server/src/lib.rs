@@ -12,14 +12,13 @@ mod dashboard;
 mod guard;
 mod host;
 mod ingress;
-mod integrations_api;
 mod listener;
 mod metrics;
 mod state;
 
 pub use admin::openapi_json;
 pub use app::{Options, StartError, Switchboard, SwitchboardHandle};
-pub use guard::GuardConfig;
 pub use host::{HostApp, UpdateNotice};
+pub use state::GuardConfig;
 pub use switchboard_control::Control;
 pub use switchboard_integrations::Env as ToolEnv;

@@ -13,7 +13,6 @@ use switchboard_router::{Engine, RecordSink, Secret};
 use switchboard_store::RequestLogSink;
 use tokio::sync::broadcast;
 
-use crate::guard::GuardConfig;
 use crate::host::HostApp;
 use crate::metrics::Metrics;
 
@@ -40,6 +39,17 @@ impl AppState {
     pub fn access_key(&self) -> Option<Secret> {
         self.access_keys.read().first().cloned()
     }
+}
+
+/// What the guard stack lets through (see `guard`).
+#[derive(Debug, Clone)]
+pub struct GuardConfig {
+    /// Accept peers beyond loopback (an explicit setting; requires auth).
+    pub remote: bool,
+    /// Host names accepted besides the loopback names.
+    pub extra_hosts: Vec<String>,
+    /// `GET /metrics` without the admin token (for a scraper on a trusted network).
+    pub open_metrics: bool,
 }
 
 /// Where the integrations look for tools and keep their state.

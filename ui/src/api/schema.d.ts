@@ -67,7 +67,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Applies an import (never deletes anything) and reloads routing; returns what changed. */
+        /**
+         * Applies an import (never deletes anything) and reloads routing; returns what changed.
+         *     409 when it points existing providers at other servers and `accept_new_hosts` is not set.
+         */
         post: operations["import_apply"];
         delete?: never;
         options?: never;
@@ -746,6 +749,13 @@ export interface components {
             keys: components["schemas"]["KeyView"][];
             entries: components["schemas"]["HealthEntry"][];
         };
+        /** @description A provider of this Switchboard that the import points at another server. */
+        HostChange: {
+            provider: string;
+            /** @description `https://api.example.com` (scheme, host, port). */
+            from: string;
+            to: string;
+        };
         /** @description What an import changes, item by item. Nothing in the store is ever removed. */
         ImportPlan: {
             providers: components["schemas"]["PlannedItem"][];
@@ -753,12 +763,22 @@ export interface components {
             routes: components["schemas"]["PlannedItem"][];
             /** @description `settings` and `cooldowns`. */
             settings: components["schemas"]["PlannedItem"][];
+            /**
+             * @description Existing providers whose address (scheme, host and port of `base_url`) changes: their
+             *     keys would be sent to another server. Applying needs an explicit confirmation.
+             */
+            host_changes?: components["schemas"]["HostChange"][];
         };
         ImportRequest: {
             /** @description The export: its JSON text or its `sbx1.` token. */
             data: string;
             /** @description Needed when the export holds sealed keys. */
             passphrase?: string | null;
+            /**
+             * @description The user saw the plan's `host_changes` (existing providers pointed at other servers)
+             *     and accepts them; without it such an import is refused with 409.
+             */
+            accept_new_hosts?: boolean;
         };
         /** @description Argon2id parameters and salt, stored beside the ciphertext. */
         Kdf: {
@@ -1358,6 +1378,14 @@ export interface operations {
                 };
             };
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -73,3 +73,55 @@ async fn every_edit_reaches_the_snapshot_and_the_store() {
     assert!(matches!(c.route_plan("m"), Err(ControlError::NotFound(_))));
     ctl.stop().await;
 }
+
+/// Model discovery reads the list through the engine's pooled clients and keeps manual
+/// entries; an unreachable provider is an upstream error, not a crash or a config change.
+#[tokio::test]
+async fn discovery_merges_the_model_list_and_reports_an_unreachable_provider() {
+    let mut ctl = Ctl::start().await;
+    let mock = switchboard_mock_upstream::MockUpstream::start()
+        .await
+        .unwrap();
+    let base = mock.base_url(switchboard_mock_upstream::Dialect::OpenAiChat);
+    let mut p = ctl.provider("p1", &base).await;
+    p.models = serde_json::from_value(json!([{ "id": "mine", "source": "manual" }])).unwrap();
+    ctl.control.put_provider(p).await.unwrap();
+    assert!(
+        matches!(
+            ctl.control.discover_models("p1").await,
+            Err(ControlError::Invalid { .. })
+        ),
+        "no key to list with"
+    );
+    ctl.key("p1", "sk-a-000000000000").await;
+
+    let found = ctl.control.discover_models("p1").await.unwrap();
+    assert_eq!(found.models[0].id, "mine", "manual entries first, kept");
+    assert!(found.models.len() > 1, "{:?}", found.models);
+    assert_eq!(
+        mock.requests().last().map(|r| r.path.clone()).as_deref(),
+        Some("/v1/models")
+    );
+    assert_eq!(ctl.control.provider("p1").await.unwrap(), found, "stored");
+    assert!(
+        ctl.control
+            .engine()
+            .snapshot()
+            .model_names()
+            .iter()
+            .any(|(m, _)| m == &found.models[1].id),
+        "and routable"
+    );
+
+    ctl.provider("dead", DEAD).await;
+    ctl.key("dead", "sk-b-000000000000").await;
+    assert!(matches!(
+        ctl.control.discover_models("dead").await,
+        Err(ControlError::Upstream(_))
+    ));
+    assert!(matches!(
+        ctl.control.discover_models("nope").await,
+        Err(ControlError::NotFound(_))
+    ));
+    ctl.stop().await;
+}

@@ -4,6 +4,7 @@
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+mod config_file;
 mod edits;
 mod persist;
 mod standing;

@@ -89,6 +89,7 @@ impl From<TransferError> for AdminError {
             }
             TransferError::Crypto => StatusCode::INTERNAL_SERVER_ERROR,
             TransferError::WrongPassphrase => StatusCode::UNPROCESSABLE_ENTITY,
+            TransferError::HostsNotConfirmed(_) => StatusCode::CONFLICT,
             _ => StatusCode::BAD_REQUEST,
         };
         AdminError::new(status, e.to_string())

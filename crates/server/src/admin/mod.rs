@@ -6,6 +6,7 @@
 
 mod error;
 mod health;
+mod integrations;
 mod keys;
 mod providers;
 mod requests;
@@ -28,6 +29,7 @@ use utoipa::OpenApi;
 pub use error::{AdminError, ApiResult, Body400, ErrorBody, ErrorDetail};
 // Handlers are named without their module in the document (its operation ids and tags).
 pub use health::*;
+pub use integrations::*;
 pub use keys::*;
 pub use providers::*;
 pub use requests::*;
@@ -93,13 +95,13 @@ pub fn openapi_json() -> String {
         requests_live,
         usage,
         presets,
-        crate::integrations_api::list_tools,
-        crate::integrations_api::preview_tool,
-        crate::integrations_api::apply_tool,
-        crate::integrations_api::undo_tool,
-        crate::integrations_api::export_config,
-        crate::integrations_api::import_plan,
-        crate::integrations_api::import_apply,
+        list_tools,
+        preview_tool,
+        apply_tool,
+        undo_tool,
+        export_config,
+        import_plan,
+        import_apply,
     ),
     components(schemas(
         ErrorBody,

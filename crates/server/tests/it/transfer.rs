@@ -3,7 +3,8 @@
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use switchboard_control::transfer::{Change, Export, Import, TransferError};
+use switchboard_control::transfer::{self, Change, Export, Import, TransferError};
+use switchboard_mock_upstream::Dialect as MockDialect;
 use switchboard_router::Secret;
 
 use crate::common::*;
@@ -289,7 +290,46 @@ async fn the_plan_lists_changes_and_import_keeps_what_the_export_lacks() {
     assert_eq!(mine.change, Change::Kept);
     assert!(plan.has_changes());
 
-    let applied = to.handle().control().import(&import).await.unwrap();
+    // The provider here is pointed at another server: shown, and not applied unconfirmed.
+    assert_eq!(plan.host_changes.len(), 1, "{:?}", plan.host_changes);
+    let hc = &plan.host_changes[0];
+    assert_eq!(hc.provider, "mock");
+    assert_eq!(
+        (hc.from.as_str(), hc.to.as_str()),
+        (
+            transfer::origin(&to.mock.base_url(MockDialect::OpenAiChat)).as_str(),
+            transfer::origin(&from.mock.base_url(MockDialect::OpenAiChat)).as_str()
+        )
+    );
+    assert_ne!(hc.from, hc.to);
+    let before = to.handle().control().providers().await.unwrap();
+    let err = to
+        .handle()
+        .control()
+        .import(&import, false)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, TransferError::HostsNotConfirmed(_)), "{err}");
+    assert!(err.to_string().contains(&hc.to), "{err}");
+    let (status, body) = to
+        .admin(
+            Method::POST,
+            "/api/v1/config/import/apply",
+            Some(json!({ "data": export.to_json() })),
+        )
+        .await;
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains(&hc.to),
+        "{body}"
+    );
+    assert_eq!(
+        to.handle().control().providers().await.unwrap(),
+        before,
+        "nothing written"
+    );
+
+    let applied = to.handle().control().import(&import, true).await.unwrap();
     assert_eq!(applied, plan);
     let store = to.handle().control().store();
     assert_eq!(

@@ -23,14 +23,12 @@ use std::io::{ErrorKind, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use argon2::Argon2;
 use base64::Engine as _;
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use rand::RngCore;
 use switchboard_router::Secret;
 use zeroize::Zeroizing;
 
+use super::envelope::{self, NONCE_LEN, TAG_LEN};
 use super::{SecretError, SecretStore, SecretStoreKind, check_id};
 
 /// The environment variable holding the master key or passphrase.
@@ -41,9 +39,7 @@ const LOCK_NAME: &str = "secrets.enc.lock";
 const MAGIC: &[u8; 6] = b"SWBSEC";
 const VERSION: u8 = 1;
 const SALT_LEN: usize = 16;
-const NONCE_LEN: usize = 24;
 const HEADER_LEN: usize = MAGIC.len() + 2 + SALT_LEN;
-const TAG_LEN: usize = 16;
 
 /// How the file's key was obtained; recorded in the header so a mismatch gets a useful hint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -433,10 +429,8 @@ impl EncryptedFileStore {
                 {
                     return Ok(k.clone());
                 }
-                let mut key = Zeroizing::new([0u8; 32]);
-                Argon2::default()
-                    .hash_password_into(p.expose().as_bytes(), salt, key.as_mut())
-                    .map_err(|e| SecretError::MasterKey(format!("deriving the key: {e}")))?;
+                let key = envelope::derive_key(p.expose().as_bytes(), salt, None)
+                    .map_err(|e| SecretError::MasterKey(e.to_string()))?;
                 state.derived = Some((*salt, key.clone()));
                 Ok(key)
             }
@@ -469,31 +463,26 @@ impl EncryptedFileStore {
         let mut salt = [0u8; SALT_LEN];
         salt.copy_from_slice(&bytes[MAGIC.len() + 2..HEADER_LEN]);
         let key = self.key_for(state, &salt)?;
-        let cipher = XChaCha20Poly1305::new(chacha20poly1305::Key::from_slice(key.as_ref()));
-        let nonce = XNonce::from_slice(&bytes[HEADER_LEN..HEADER_LEN + NONCE_LEN]);
-        let plain = cipher
-            .decrypt(
-                nonce,
-                Payload {
-                    msg: &bytes[HEADER_LEN + NONCE_LEN..],
-                    aad: &bytes[..HEADER_LEN],
-                },
-            )
-            .map(Zeroizing::new)
-            .map_err(|_| {
-                let current = self.material.source();
-                let hint = (file_source != current).then(|| {
-                    format!(
-                        "it was written with {}, this process has {}",
-                        file_source.describe(),
-                        current.describe()
-                    )
-                });
-                SecretError::WrongMasterKey {
-                    path: self.path.clone(),
-                    hint,
-                }
-            })?;
+        let plain = envelope::open(
+            &key,
+            &bytes[HEADER_LEN..HEADER_LEN + NONCE_LEN],
+            &bytes[..HEADER_LEN],
+            &bytes[HEADER_LEN + NONCE_LEN..],
+        )
+        .map_err(|_| {
+            let current = self.material.source();
+            let hint = (file_source != current).then(|| {
+                format!(
+                    "it was written with {}, this process has {}",
+                    file_source.describe(),
+                    current.describe()
+                )
+            });
+            SecretError::WrongMasterKey {
+                path: self.path.clone(),
+                hint,
+            }
+        })?;
         let mut doc: FileDoc = serde_json::from_slice(&plain)
             .map_err(|_| corrupt("decrypted contents are not valid"))?;
         let map = std::mem::take(&mut doc.secrets)
@@ -519,23 +508,13 @@ impl EncryptedFileStore {
         })?);
         drop(doc);
         let key = self.key_for(state, salt)?;
-        let cipher = XChaCha20Poly1305::new(chacha20poly1305::Key::from_slice(key.as_ref()));
         let mut header = Vec::with_capacity(HEADER_LEN + NONCE_LEN + plain.len() + TAG_LEN);
         header.extend_from_slice(MAGIC);
         header.push(VERSION);
         header.push(self.material.source() as u8);
         header.extend_from_slice(salt);
-        let mut nonce = [0u8; NONCE_LEN];
-        rand::rng().fill_bytes(&mut nonce);
-        let sealed = cipher
-            .encrypt(
-                XNonce::from_slice(&nonce),
-                Payload {
-                    msg: &plain,
-                    aad: &header,
-                },
-            )
-            .map_err(|_| SecretError::Corrupt {
+        let (nonce, sealed) =
+            envelope::seal(&key, &header, &plain).map_err(|_| SecretError::Corrupt {
                 path: self.path.clone(),
                 reason: "encryption failed".into(),
             })?;
@@ -555,11 +534,7 @@ impl EncryptedFileStore {
         let mut state = self.state()?;
         let (salt, mut map) = match self.read_file(&mut state)? {
             Some(l) => (l.salt, l.map),
-            None => {
-                let mut salt = [0u8; SALT_LEN];
-                rand::rng().fill_bytes(&mut salt);
-                (salt, BTreeMap::new())
-            }
+            None => (envelope::random::<SALT_LEN>(), BTreeMap::new()),
         };
         if change(&mut map) {
             self.write_file(&mut state, &salt, &map)?;

@@ -6,6 +6,7 @@
 //! chosen at run time by [`keychain::open_preferred`]). The in-memory
 //! store exists for tests only and says so through [`SecretStore::kind`].
 
+pub mod envelope;
 mod file;
 #[cfg(feature = "keychain")]
 pub mod keychain;

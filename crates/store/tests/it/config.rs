@@ -272,18 +272,15 @@ async fn routes_settings_and_values() {
     store.put_settings(&s).await.unwrap();
     assert_eq!(store.get_settings().await.unwrap(), s);
 
-    assert_eq!(store.get_value("routing_enabled").await.unwrap(), None);
-    store
-        .put_value("routing_enabled", &json!(false))
-        .await
-        .unwrap();
+    assert_eq!(store.get_value("some_flag").await.unwrap(), None);
+    store.put_value("some_flag", &json!(false)).await.unwrap();
     assert_eq!(
-        store.get_value("routing_enabled").await.unwrap(),
+        store.get_value("some_flag").await.unwrap(),
         Some(json!(false))
     );
     assert!(store.put_value("settings", &json!(1)).await.is_err());
-    store.delete_value("routing_enabled").await.unwrap();
-    assert_eq!(store.get_value("routing_enabled").await.unwrap(), None);
+    store.delete_value("some_flag").await.unwrap();
+    assert_eq!(store.get_value("some_flag").await.unwrap(), None);
 }
 
 #[tokio::test]

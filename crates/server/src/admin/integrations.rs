@@ -19,7 +19,7 @@ use switchboard_integrations::{
 use switchboard_router::Secret;
 use utoipa::ToSchema;
 
-use crate::admin::{AdminError, ApiResult, Body400, ErrorBody};
+use super::{AdminError, ApiResult, Body400, ErrorBody};
 use crate::state::AppState;
 use switchboard_control::transfer::{Export, Import, ImportPlan};
 
@@ -407,12 +407,19 @@ pub struct ImportRequest {
     /// Needed when the export holds sealed keys.
     #[serde(default)]
     passphrase: Option<String>,
+    /// The user saw the plan's `host_changes` (existing providers pointed at other servers)
+    /// and accepts them; without it such an import is refused with 409.
+    #[serde(default)]
+    accept_new_hosts: bool,
 }
 
-fn open_import(req: ImportRequest) -> Result<Import, AdminError> {
+fn open_import(req: ImportRequest) -> Result<(Import, bool), AdminError> {
     let export = Export::parse(&req.data)?;
     let passphrase = req.passphrase.map(Secret::new);
-    Ok(Import::open(export, passphrase.as_ref())?)
+    Ok((
+        Import::open(export, passphrase.as_ref())?,
+        req.accept_new_hosts,
+    ))
 }
 
 /// What importing would change (added, changed, unchanged, keys needing a secret, items kept);
@@ -422,17 +429,18 @@ pub async fn import_plan(
     State(s): St,
     Body400(req): Body400<ImportRequest>,
 ) -> ApiResult<ImportPlan> {
-    let import = open_import(req)?;
+    let (import, _) = open_import(req)?;
     Ok(Json(s.control.plan_import(&import).await?))
 }
 
 /// Applies an import (never deletes anything) and reloads routing; returns what changed.
-#[utoipa::path(post, path = "/api/v1/config/import/apply", request_body = ImportRequest, responses((status = 200, body = ImportPlan), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
+/// 409 when it points existing providers at other servers and `accept_new_hosts` is not set.
+#[utoipa::path(post, path = "/api/v1/config/import/apply", request_body = ImportRequest, responses((status = 200, body = ImportPlan), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn import_apply(
     State(s): St,
     Body400(req): Body400<ImportRequest>,
 ) -> ApiResult<ImportPlan> {
-    let import = open_import(req)?;
-    let applied = s.control.import(&import).await?;
+    let (import, accept_new_hosts) = open_import(req)?;
+    let applied = s.control.import(&import, accept_new_hosts).await?;
     Ok(Json(applied))
 }
