@@ -4,49 +4,31 @@
 //! dashboard URL's fragment.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
+use switchboard_control::{Counts, OverallState, StandingChanged};
 use switchboard_router::Secret;
-use switchboard_router::health::HealthEvent;
 use switchboard_store::secrets::keychain::{self, SecretBackendStatus};
 use tauri::image::Image;
 use tauri::menu::{CheckMenuItem, Menu, MenuItem, PredefinedMenuItem};
-use tauri::tray::{TrayIcon, TrayIconBuilder};
+use tauri::tray::TrayIconBuilder;
 use tauri::{AppHandle, Manager, RunEvent, WindowEvent};
 use tauri_plugin_autostart::ManagerExt as _;
 use tauri_plugin_clipboard_manager::ClipboardExt as _;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
-use crate::health_view::{self, Counts, IncidentTracker, TrayState};
-use crate::notices::{Coalescer, Notice, NoticeKind, Pacing};
+use crate::health_view;
+use crate::notices::{Coalescer, Incident, IncidentTracker, Notice, NoticeKind, Pacing};
 use crate::settings::DesktopSettings;
 use crate::shell::{Launch, Secrets, Shell, StartProblem};
+use crate::state::{AppState, Tray};
 use crate::tray::{self, MenuAction};
-use crate::updates::{self, Staged, UpdateStatus};
-use crate::window::{self, Target, Visibility};
-
-/// Everything the app keeps, managed by Tauri.
-pub struct AppState {
-    pub shell: Arc<Shell>,
-    pub visibility: Visibility,
-    pub updates: Staged,
-    coalescer: Mutex<Coalescer>,
-    tray: Mutex<Option<Tray>>,
-    stop: CancellationToken,
-    tasks: Mutex<Vec<tauri::async_runtime::JoinHandle<()>>>,
-}
-
-struct Tray {
-    icon: TrayIcon,
-    status: MenuItem<tauri::Wry>,
-    routing: CheckMenuItem<tauri::Wry>,
-    install: MenuItem<tauri::Wry>,
-    base: (Vec<u8>, u32, u32),
-    shown: Option<(TrayState, String)>,
-}
+use crate::update_policy::UpdateStatus;
+use crate::updates;
+use crate::window::{self, Target};
 
 /// Command-line flags (the rest of the configuration comes from the environment, like
 /// `switchboard serve`).
@@ -147,15 +129,7 @@ pub fn run() -> std::process::ExitCode {
     for k in shell.settings().muted {
         coalescer.set_muted(k, true);
     }
-    let state = AppState {
-        shell,
-        visibility: Visibility::default(),
-        updates: Staged::default(),
-        coalescer: Mutex::new(coalescer),
-        tray: Mutex::new(None),
-        stop: CancellationToken::new(),
-        tasks: Mutex::new(Vec::new()),
-    };
+    let state = AppState::new(shell, coalescer);
     let to_tray = args.autostart || args.hidden;
     let app = tauri::Builder::default()
         // First: a second launch hands over to this one and exits.
@@ -307,11 +281,7 @@ fn build_tray(app: &AppHandle) -> tauri::Result<()> {
     )?;
     let base = Image::from_bytes(include_bytes!("../../icons/32x32.png"))?;
     let base = (base.rgba().to_vec(), base.width(), base.height());
-    let initial = if listening {
-        TrayState::AllHealthy
-    } else {
-        TrayState::RoutingOff
-    };
+    let initial = tauri::async_runtime::block_on(state.shell.summary()).state;
     let rgba = tray::render_icon(&base.0, base.1, base.2, initial);
     let icon = TrayIconBuilder::with_id("main")
         .icon(Image::new_owned(rgba, base.1, base.2))
@@ -396,13 +366,9 @@ pub async fn perform(app: &AppHandle, action: MenuAction) -> Result<(), String> 
 async fn refresh_tray(app: &AppHandle) {
     let state = app.state::<AppState>();
     let listening = state.shell.is_listening().await;
-    let board = state.shell.board().await;
-    let tray_state = health_view::tray_state(listening, &board);
-    let tooltip = health_view::tooltip(
-        tray_state,
-        health_view::counts(&board),
-        &state.shell.endpoint().await,
-    );
+    let summary = state.shell.summary().await;
+    let tray_state = summary.state;
+    let tooltip = health_view::tooltip(&summary, &state.shell.endpoint().await);
     let update = state.updates.status();
     let Ok(mut guard) = state.tray.lock() else {
         return;
@@ -437,24 +403,33 @@ async fn refresh_tray(app: &AppHandle) {
 // ---------------------------------------------------------------------------------------------
 // Background tasks
 
-async fn next_event(rx: &mut Option<broadcast::Receiver<HealthEvent>>) -> Option<HealthEvent> {
+/// What the standings feed brought.
+enum Feed {
+    Change(StandingChanged),
+    /// Changes were missed: re-read every key's standing.
+    Gap,
+    /// No engine (or it stopped): nothing until the next one.
+    Closed,
+}
+
+async fn next_change(rx: &mut Option<broadcast::Receiver<StandingChanged>>) -> Feed {
     let Some(r) = rx.as_mut() else {
         return std::future::pending().await;
     };
     match r.recv().await {
-        Ok(ev) => Some(ev),
+        Ok(c) => Feed::Change(c),
         Err(broadcast::error::RecvError::Lagged(n)) => {
-            tracing::debug!(skipped = n, "health events skipped");
-            None
+            tracing::debug!(skipped = n, "standing changes skipped");
+            Feed::Gap
         }
         Err(broadcast::error::RecvError::Closed) => {
             *rx = None;
-            None
+            Feed::Closed
         }
     }
 }
 
-/// Follows the engine's health events: notifications (coalesced) and the tray.
+/// Follows the control plane's key standings: notifications (coalesced) and the tray.
 async fn watch_health(app: AppHandle, stop: CancellationToken) {
     let state = app.state::<AppState>();
     let shell = state.shell.clone();
@@ -463,26 +438,30 @@ async fn watch_health(app: AppHandle, stop: CancellationToken) {
     let mut tracker = IncidentTracker::default();
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let push = |incidents: Vec<Incident>| {
+        if let Ok(mut c) = state.coalescer.lock() {
+            for i in incidents {
+                c.push(i, Instant::now());
+            }
+        }
+    };
     loop {
         tokio::select! {
             () = stop.cancelled() => return,
-            ev = next_event(&mut rx) => {
-                if let Some(ev) = ev {
-                    let board = shell.board().await;
-                    let incidents = tracker.on_event(&ev, &board);
-                    if let Ok(mut c) = state.coalescer.lock() {
-                        for i in incidents {
-                            c.push(i, Instant::now());
-                        }
-                    }
-                }
-            }
+            feed = next_change(&mut rx) => match feed {
+                Feed::Change(c) => push(tracker.on_change(&c).into_iter().collect()),
+                Feed::Gap => push(tracker.resync(&shell.key_views().await)),
+                Feed::Closed => {}
+            },
             _ = tick.tick() => {
                 if shell.generation() != generation {
                     generation = shell.generation();
-                    rx = shell.subscribe_health().await;
-                    tracker = IncidentTracker::new(&shell.board().await);
+                    // Subscribed before reading the standings: a change in between is seen
+                    // twice, which the tracker ignores, rather than not at all.
+                    rx = shell.subscribe_standings().await;
+                    tracker = IncidentTracker::new(&shell.key_views().await, &shell.summary().await);
                 }
+                push(tracker.on_summary(&shell.summary().await));
                 let notice = state.coalescer.lock().ok().and_then(|mut c| c.poll(Instant::now()));
                 if let Some(n) = notice {
                     deliver(&app, n);
@@ -623,7 +602,7 @@ pub struct AppStatus {
     endpoint: String,
     problem: Option<StartProblem>,
     onboarded: bool,
-    tray_state: TrayState,
+    tray_state: OverallState,
     counts: Counts,
     secret_store: SecretStoreView,
     autostart: Option<bool>,
@@ -636,7 +615,7 @@ async fn status(app: &AppHandle) -> AppStatus {
     let state = app.state::<AppState>();
     let shell = &state.shell;
     let listening = shell.is_listening().await;
-    let board = shell.board().await;
+    let summary = shell.summary().await;
     let settings: DesktopSettings = shell.settings();
     AppStatus {
         version: app.package_info().version.to_string(),
@@ -646,8 +625,8 @@ async fn status(app: &AppHandle) -> AppStatus {
         endpoint: shell.endpoint().await,
         problem: shell.problem(),
         onboarded: settings.onboarded,
-        tray_state: health_view::tray_state(listening, &board),
-        counts: health_view::counts(&board),
+        tray_state: summary.state,
+        counts: summary.counts,
         secret_store: shell.secrets_status().into(),
         autostart: app.autolaunch().is_enabled().ok(),
         muted: settings.muted.into_iter().collect(),

@@ -5,7 +5,8 @@
 //!
 //! Layout: [`shell`] is the GUI-free core (engine, routing switch, port); [`health_view`],
 //! [`notices`], [`tray`], [`settings`] and [`update_policy`] are pure and unit-tested;
-//! [`app`] wires them to Tauri (window, tray, plugins, commands).
+//! [`state`] is what the app keeps while it runs; [`app`] wires everything to Tauri (window,
+//! tray, plugins, commands), and `window` and `updates` read [`state`], never [`app`].
 //!
 //! Nothing depends on this crate, and it stays outside the engine's cargo workspace so the
 //! engine builds and tests without Tauri or WebKit.
@@ -16,6 +17,7 @@ pub mod notices;
 mod notify_os;
 pub mod settings;
 pub mod shell;
+pub mod state;
 pub mod tray;
 pub mod update_policy;
 mod updates;

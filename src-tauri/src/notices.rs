@@ -1,16 +1,21 @@
-//! Desktop notifications from the engine's health events: what is worth telling the user, and
-//! how a burst becomes one message.
+//! Desktop notifications from the control plane's key standings: what is worth telling the
+//! user, and how a burst becomes one message.
 //!
-//! This module is pure (no clock of its own, no D-Bus): [`Coalescer`] is fed [`Incident`]s with
+//! This module is pure (no clock of its own, no D-Bus). [`IncidentTracker`] turns standing
+//! changes ([`StandingChanged`]) and the set of unusable aliases into [`Incident`]s; it never
+//! looks at raw health scopes, only at the standing the control plane judged. [`Coalescer`]
+//! is fed [`Incident`]s with
 //! the current [`Instant`] and hands back at most one [`Notice`] per flush. A burst of 429s on
 //! five keys within the coalescing window is one notice naming all five; notices are spaced
 //! by a minimum interval (what arrives meanwhile waits and is merged); each kind can be muted.
 //! Delivery lives in `crate::notify_os`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
+use switchboard_control::{KeyView, StandingChanged, Summary};
+use switchboard_router::health::{CoolReason, HealthState, KeyStanding, StandingClass};
 
 /// What a notice is about; each kind can be muted in the app settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -101,6 +106,109 @@ pub struct Notice {
     pub link: String,
     /// Every key and alias the notice names, in order.
     pub subjects: Vec<String>,
+}
+
+/// What a standing is worth telling the user, if anything.
+fn failure_kind(standing: &KeyStanding) -> Option<NoticeKind> {
+    match (standing.state, standing.reason) {
+        (HealthState::AuthError, _) => Some(NoticeKind::AuthFailed),
+        (HealthState::Cooling, Some(CoolReason::InsufficientBalance)) => {
+            Some(NoticeKind::OutOfBalance)
+        }
+        (HealthState::Cooling, Some(CoolReason::RateLimited)) => Some(NoticeKind::RateLimited),
+        // Temporary errors (5xx, timeouts, an open breaker) come and go, and a probe is
+        // already under way: not worth a notification.
+        _ => None,
+    }
+}
+
+/// Follows key standings and alias usability, turning their changes into incidents.
+#[derive(Debug, Default)]
+pub struct IncidentTracker {
+    /// Keys announced as failing, by id, with the kind announced.
+    failing: BTreeMap<i64, NoticeKind>,
+    /// Aliases announced as unusable.
+    dead_aliases: BTreeSet<String>,
+}
+
+impl IncidentTracker {
+    /// Starts from the current standings and aliases without announcing what is already
+    /// broken (its recovery is announced).
+    pub fn new(views: &[KeyView], summary: &Summary) -> IncidentTracker {
+        IncidentTracker {
+            failing: views
+                .iter()
+                .filter_map(|v| Some((v.key.id, failure_kind(&v.standing)?)))
+                .collect(),
+            dead_aliases: summary.unusable_aliases.iter().cloned().collect(),
+        }
+    }
+
+    /// The incident a standing change causes, if any.
+    pub fn on_change(&mut self, change: &StandingChanged) -> Option<Incident> {
+        self.apply(change.key_id, &change.provider, &change.label, &change.to)
+    }
+
+    /// After a gap in the change stream: applies every key's current standing (what was
+    /// already announced is not announced again) and forgets keys that are gone.
+    pub fn resync(&mut self, views: &[KeyView]) -> Vec<Incident> {
+        self.failing
+            .retain(|id, _| views.iter().any(|v| v.key.id == *id));
+        views
+            .iter()
+            .filter_map(|v| self.apply(v.key.id, &v.key.provider, &v.key.label, &v.standing))
+            .collect()
+    }
+
+    fn apply(
+        &mut self,
+        key_id: i64,
+        provider: &str,
+        label: &str,
+        to: &KeyStanding,
+    ) -> Option<Incident> {
+        let subject = Subject::Key {
+            id: key_id,
+            name: format!("{provider}/{label}"),
+        };
+        match failure_kind(to) {
+            Some(kind) if self.failing.get(&key_id) != Some(&kind) => {
+                self.failing.insert(key_id, kind);
+                Some(Incident { kind, subject })
+            }
+            Some(_) => None,
+            None if to.class() == StandingClass::Healthy => {
+                self.failing.remove(&key_id).map(|_| Incident {
+                    kind: NoticeKind::Recovered,
+                    subject,
+                })
+            }
+            // Switched off by the user: nothing to announce, now or when it comes back.
+            None if to.state == HealthState::Disabled => {
+                self.failing.remove(&key_id);
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// The aliases that became unusable, or usable again, since the last summary.
+    pub fn on_summary(&mut self, summary: &Summary) -> Vec<Incident> {
+        let dead: BTreeSet<String> = summary.unusable_aliases.iter().cloned().collect();
+        let mut out: Vec<Incident> = dead
+            .difference(&self.dead_aliases)
+            .map(|alias| Incident {
+                kind: NoticeKind::AliasUnusable,
+                subject: Subject::Alias(alias.clone()),
+            })
+            .collect();
+        out.extend(self.dead_aliases.difference(&dead).map(|alias| Incident {
+            kind: NoticeKind::Recovered,
+            subject: Subject::Alias(alias.clone()),
+        }));
+        self.dead_aliases = dead;
+        out
+    }
 }
 
 /// Tuning for [`Coalescer`].
@@ -279,6 +387,7 @@ pub fn escape_markup(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use switchboard_router::health::StandingScope;
 
     #[test]
     fn bodies_never_carry_markup() {
@@ -296,6 +405,159 @@ mod tests {
                 name: name.to_owned(),
             },
         }
+    }
+
+    fn cooling(reason: CoolReason, scope: StandingScope) -> KeyStanding {
+        KeyStanding {
+            state: HealthState::Cooling,
+            class: StandingClass::Cooling,
+            reason: Some(reason),
+            scope: Some(scope),
+            model: (scope == StandingScope::KeyModel).then(|| "m1".to_owned()),
+            until_ms: Some(30_000),
+        }
+    }
+
+    fn change(key_id: i64, from: KeyStanding, to: KeyStanding) -> StandingChanged {
+        StandingChanged {
+            key_id,
+            provider: "mock".into(),
+            label: ["a", "b", "c"][usize::try_from(key_id - 1).unwrap()].into(),
+            from,
+            to,
+        }
+    }
+
+    fn view(key_id: i64, standing: KeyStanding) -> KeyView {
+        let c = change(key_id, KeyStanding::healthy(), KeyStanding::healthy());
+        KeyView {
+            key: switchboard_router::KeyInfo {
+                id: key_id,
+                provider: c.provider,
+                label: c.label,
+                weight: 1,
+                enabled: standing.state != HealthState::Disabled,
+                fingerprint: "0123456789ab".into(),
+                last4: "abcd".into(),
+                env_ref: None,
+            },
+            standing,
+        }
+    }
+
+    fn summary(unusable: &[&str]) -> Summary {
+        Summary {
+            routing: true,
+            counts: switchboard_control::Counts::default(),
+            state: switchboard_control::OverallState::SomeCooling,
+            unusable_aliases: unusable.iter().map(|a| (*a).to_owned()).collect(),
+        }
+    }
+
+    #[test]
+    fn standing_changes_of_a_burst_and_its_recovery() {
+        let healthy = KeyStanding::healthy;
+        let limited = || cooling(CoolReason::RateLimited, StandingScope::KeyModel);
+        let mut t = IncidentTracker::new(&[], &summary(&[]));
+        let mut all: Vec<Incident> = (1..=3)
+            .filter_map(|k| t.on_change(&change(k, healthy(), limited())))
+            .collect();
+        all.extend(t.on_summary(&summary(&["gpt-5.5"])));
+        let kinds: Vec<_> = all.iter().map(|i| i.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                NoticeKind::RateLimited,
+                NoticeKind::RateLimited,
+                NoticeKind::RateLimited,
+                NoticeKind::AliasUnusable
+            ]
+        );
+        assert_eq!(
+            all[0].subject,
+            Subject::Key {
+                id: 1,
+                name: "mock/a".into()
+            }
+        );
+        // The same kind again (a later cooldown) says nothing new; nor does the same set of
+        // unusable aliases.
+        assert_eq!(t.on_change(&change(1, limited(), limited())), None);
+        assert!(t.on_summary(&summary(&["gpt-5.5"])).is_empty());
+        // Temporary errors and an open breaker are not announced.
+        let breaker = cooling(CoolReason::TemporaryError, StandingScope::Provider);
+        assert_eq!(t.on_change(&change(2, limited(), breaker.clone())), None);
+        // A key out of balance is another kind: announced.
+        let broke = cooling(CoolReason::InsufficientBalance, StandingScope::Key);
+        assert_eq!(
+            t.on_change(&change(2, breaker, broke)).map(|i| i.kind),
+            Some(NoticeKind::OutOfBalance)
+        );
+        let mut rec: Vec<Incident> = t
+            .on_change(&change(1, limited(), healthy()))
+            .into_iter()
+            .collect();
+        rec.extend(t.on_summary(&summary(&[])));
+        assert_eq!(rec.len(), 2);
+        assert!(rec.iter().all(|i| i.kind == NoticeKind::Recovered));
+        assert!(
+            rec.iter()
+                .any(|i| i.subject == Subject::Alias("gpt-5.5".into()))
+        );
+        // Recovered once; a key that was never announced recovers silently; a disabled key
+        // is the user's doing.
+        assert_eq!(t.on_change(&change(1, healthy(), healthy())), None);
+        assert_eq!(
+            t.on_change(&change(2, limited(), KeyStanding::disabled())),
+            None
+        );
+        assert_eq!(
+            t.on_change(&change(2, KeyStanding::disabled(), healthy())),
+            None
+        );
+    }
+
+    #[test]
+    fn a_failed_authentication_is_announced_and_a_gap_resyncs_from_the_views() {
+        let auth = KeyStanding {
+            state: HealthState::AuthError,
+            class: StandingClass::Down,
+            reason: None,
+            scope: Some(StandingScope::Key),
+            model: None,
+            until_ms: None,
+        };
+        let limited = cooling(CoolReason::RateLimited, StandingScope::Key);
+        // Started with key 1 already rate limited: not announced again, its recovery is.
+        let mut t = IncidentTracker::new(&[view(1, limited.clone())], &summary(&[]));
+        assert_eq!(t.resync(&[view(1, limited)]), vec![]);
+        let missed = t.resync(&[view(1, KeyStanding::healthy()), view(2, auth.clone())]);
+        assert_eq!(
+            missed,
+            vec![
+                Incident {
+                    kind: NoticeKind::Recovered,
+                    subject: Subject::Key {
+                        id: 1,
+                        name: "mock/a".into()
+                    }
+                },
+                Incident {
+                    kind: NoticeKind::AuthFailed,
+                    subject: Subject::Key {
+                        id: 2,
+                        name: "mock/b".into()
+                    }
+                },
+            ]
+        );
+        assert_eq!(t.on_change(&change(2, auth.clone(), auth)), None);
+        // A key that is gone is forgotten: it does not recover later.
+        assert_eq!(t.resync(&[]), vec![]);
+        assert_eq!(
+            t.on_change(&change(2, KeyStanding::healthy(), KeyStanding::healthy())),
+            None
+        );
     }
 
     fn ms(n: u64) -> Duration {

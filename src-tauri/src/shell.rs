@@ -1,7 +1,7 @@
 //! The shell's core, free of any GUI: starts the same engine `switchboard serve` runs
 //! (in-process, through [`Switchboard::start`]), switches its listener on and off, changes the
-//! port, and reads the health board. The tray, the window and the commands call these plain
-//! methods, so they are tested without a display.
+//! port, and reads the key standings and the summary the control plane judges. The tray, the
+//! window and the commands call these plain methods, so they are tested without a display.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use serde::Serialize;
+use switchboard_control::{KeyView, StandingChanged, Summary};
 use switchboard_router::Secret;
 use switchboard_server::{HostApp, Options, StartError, Switchboard, SwitchboardHandle};
 use switchboard_store::SecretStore;
@@ -16,11 +17,8 @@ use switchboard_store::secrets::keychain::SecretBackendStatus;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{RwLock, broadcast};
 
-use crate::health_view::{Board, KeyRef, RouteRef};
+use crate::health_view;
 use crate::settings::{self, DesktopSettings};
-
-/// The store value the server persists the listener state under.
-const LISTENING: &str = "listening";
 
 /// Why the router is not running.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -168,14 +166,13 @@ impl Shell {
         opts.shutdown_grace = Duration::from_secs(5);
         match Switchboard::start(opts).await {
             Ok(handle) => {
-                let listening = handle
-                    .store()
-                    .get_value(LISTENING)
-                    .await
-                    .ok()
-                    .flatten()
-                    .and_then(|v| v.as_bool())
-                    .unwrap_or(true);
+                let listening = match handle.control().stored_listening().await {
+                    Ok(saved) => saved.unwrap_or(true),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "saved routing state unreadable; routing on");
+                        true
+                    }
+                };
                 if !listening && let Err(e) = handle.set_listening(false).await {
                     tracing::warn!(error = %e, "could not restore routing off");
                 }
@@ -290,58 +287,29 @@ impl Shell {
         Some(url)
     }
 
-    /// The engine's health board now.
-    pub async fn board(&self) -> Board {
-        let engine = self.engine.read().await;
-        let Some(h) = engine.as_ref() else {
-            return Board::default();
-        };
-        let snap = h.engine().snapshot();
-        let mut keys: Vec<KeyRef> = snap
-            .providers
-            .values()
-            .filter(|p| p.provider.enabled)
-            .flat_map(|p| {
-                p.keys.iter().map(|k| KeyRef {
-                    id: k.info.id,
-                    provider: k.info.provider.clone(),
-                    label: k.info.label.clone(),
-                })
-            })
-            .collect();
-        keys.sort_by_key(|k| k.id);
-        let mut routes: Vec<RouteRef> = snap
-            .routes
-            .values()
-            .filter(|r| !r.inferred)
-            .map(|r| RouteRef {
-                alias: r.route.alias.clone(),
-                targets: r
-                    .route
-                    .targets
-                    .iter()
-                    .map(|t| (t.provider.clone(), t.model.clone()))
-                    .collect(),
-            })
-            .collect();
-        routes.sort_by(|a, b| a.alias.cmp(&b.alias));
-        Board {
-            keys,
-            routes,
-            entries: h.engine().health.entries(),
-            now_ms: h.engine().health.now_ms(),
+    /// Counts, overall state and unusable aliases, as the control plane judges them.
+    pub async fn summary(&self) -> Summary {
+        match self.engine.read().await.as_ref() {
+            Some(h) => h.control().summary(),
+            None => health_view::not_running(),
         }
     }
 
-    /// Health transitions, while the engine runs.
-    pub async fn subscribe_health(
-        &self,
-    ) -> Option<broadcast::Receiver<switchboard_router::health::HealthEvent>> {
+    /// Every key with its standing (none while the engine is not running).
+    pub async fn key_views(&self) -> Vec<KeyView> {
+        match self.engine.read().await.as_ref() {
+            Some(h) => h.control().key_views(None),
+            None => Vec::new(),
+        }
+    }
+
+    /// Key standing changes, while the engine runs.
+    pub async fn subscribe_standings(&self) -> Option<broadcast::Receiver<StandingChanged>> {
         self.engine
             .read()
             .await
             .as_ref()
-            .map(|h| h.subscribe_health())
+            .map(|h| h.control().subscribe_standings())
     }
 }
 
@@ -405,6 +373,10 @@ pub async fn is_switchboard_on(port: u16) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::notices::IncidentTracker;
+    use switchboard_control::{Counts, OverallState};
+    use switchboard_mock_upstream::{Dialect as MockDialect, Fault, MockUpstream};
+    use switchboard_router::health::{HealthState, KeyStanding, StandingClass, StandingScope};
     use switchboard_store::secrets::keychain::SecretBackendStatus;
     use switchboard_store::{EncryptedFileStore, MasterKey, SecretStoreKind};
 
@@ -415,6 +387,11 @@ mod tests {
     }
 
     fn shell_on(port: u16) -> Fixture {
+        shell_with(port, None)
+    }
+
+    /// A shell on `port`, applying the config file `config` (TOML) at start.
+    fn shell_with(port: u16, config: Option<String>) -> Fixture {
         let data = tempfile::tempdir().unwrap();
         let keys = tempfile::tempdir().unwrap();
         let store = EncryptedFileStore::open(
@@ -432,8 +409,14 @@ mod tests {
                 migrated: 0,
             },
         };
+        let config_file = config.map(|toml| {
+            let path = data.path().join("switchboard.toml");
+            std::fs::write(&path, toml).unwrap();
+            path
+        });
         let launch = Launch {
             data_dir: data.path().to_owned(),
+            config_file,
             port_override: Some(port),
             ..Launch::default()
         };
@@ -523,25 +506,145 @@ mod tests {
         f.shell.stop().await;
     }
 
-    /// `GET /api/v1/status` as the dashboard reads it (admin token from the dashboard URL).
-    async fn dashboard_status(shell: &Shell) -> serde_json::Value {
+    /// One HTTP exchange with the router: `(status, JSON body)`.
+    async fn call(
+        shell: &Shell,
+        method: &str,
+        path: &str,
+        bearer: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let url = shell.dashboard_url(None).await.unwrap();
+        let addr = format!("127.0.0.1:{}", url.port().unwrap());
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {bearer}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        s.write_all(req.as_bytes()).await.unwrap();
+        let mut resp = String::new();
+        s.read_to_string(&mut resp).await.unwrap();
+        let (head, body) = resp.split_once("\r\n\r\n").unwrap();
+        let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+        (status, serde_json::from_str(body).unwrap())
+    }
+
+    /// The admin API as the dashboard calls it (admin token from the dashboard URL).
+    async fn admin(
+        shell: &Shell,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> serde_json::Value {
         let url = shell.dashboard_url(None).await.unwrap();
         let token = url::form_urlencoded::parse(url.fragment().unwrap().as_bytes())
             .find(|(k, _)| k == "token")
             .unwrap()
             .1
             .into_owned();
-        let addr = format!("127.0.0.1:{}", url.port().unwrap());
-        let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
-        let req = format!(
-            "GET /api/v1/status HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+        let (status, body) = call(shell, method, path, &token, body).await;
+        assert_eq!(status, 200, "{method} {path}: {body}");
+        body
+    }
+
+    /// `GET /api/v1/status` as the dashboard reads it.
+    async fn dashboard_status(shell: &Shell) -> serde_json::Value {
+        admin(shell, "GET", "/api/v1/status", None).await
+    }
+
+    #[tokio::test]
+    async fn with_a_provider_breaker_open_the_tray_shows_the_standings_and_counts_of_the_status_api()
+     {
+        const KEYS: [&str; 2] = ["sk-breaker-one-aaaaaaaa", "sk-breaker-two-bbbbbbbb"];
+        let mock = MockUpstream::start().await.unwrap();
+        for k in KEYS {
+            mock.set_fault_for_key(k, Some(Fault::status(500)));
+        }
+        let toml = format!(
+            "[[providers]]\nname = \"p\"\nkind = \"openai_chat\"\nbase_url = {:?}\nkeys = {:?}\n\n\
+             [[routes]]\nalias = \"m\"\ntargets = [{{ provider = \"p\", model = \"x\" }}]\n",
+            mock.base_url(MockDialect::OpenAiChat),
+            KEYS
         );
-        s.write_all(req.as_bytes()).await.unwrap();
-        let mut resp = String::new();
-        s.read_to_string(&mut resp).await.unwrap();
-        let (head, body) = resp.split_once("\r\n\r\n").unwrap();
-        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-        serde_json::from_str(body).unwrap()
+        let f = shell_with(free_port(), Some(toml));
+        f.shell.start().await.unwrap();
+        let mut changes = f.shell.subscribe_standings().await.unwrap();
+        // Two temporary errors from two keys open the provider's breaker.
+        let mut policy = admin(&f.shell, "GET", "/api/v1/settings/cooldowns", None).await;
+        policy["breaker_threshold"] = 2.into();
+        admin(&f.shell, "PUT", "/api/v1/settings/cooldowns", Some(policy)).await;
+        let access = f.shell.access_key().await.unwrap();
+        let (status, _) = call(
+            &f.shell,
+            "POST",
+            "/v1/chat/completions",
+            access.expose(),
+            Some(
+                serde_json::json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]}),
+            ),
+        )
+        .await;
+        assert_eq!(status, 500, "both keys failed");
+        assert_eq!(mock.request_count(), 2);
+
+        // The tray's view: every key stands as its provider's breaker does.
+        let views = f.shell.key_views().await;
+        assert_eq!(views.len(), 2);
+        for v in &views {
+            assert_eq!(v.standing.scope, Some(StandingScope::Provider), "{v:?}");
+            assert_eq!(v.standing.state, HealthState::Cooling);
+            assert_eq!(v.standing.class(), StandingClass::Cooling);
+        }
+        let summary = f.shell.summary().await;
+        assert_eq!(
+            summary.counts,
+            Counts {
+                keys: 2,
+                healthy: 0,
+                cooling: 2,
+                down: 0
+            }
+        );
+        assert_eq!(summary.state, OverallState::NothingUsable);
+        assert_eq!(summary.unusable_aliases, ["m"]);
+        let endpoint = f.shell.endpoint().await;
+        assert_eq!(
+            health_view::tooltip(&summary, &endpoint),
+            format!("Switchboard — no usable key\n0 of 2 keys: 0 healthy, 2 cooling\n{endpoint}")
+        );
+
+        // The dashboard's view: the same standing per key, the same counts and state.
+        let keys = admin(&f.shell, "GET", "/api/v1/keys", None).await;
+        assert_eq!(keys, serde_json::to_value(&views).unwrap());
+        let status = dashboard_status(&f.shell).await;
+        assert_eq!(status["summary"], serde_json::to_value(&summary).unwrap());
+        assert_eq!(status["keys_healthy"], 0);
+        assert_eq!(status["keys_cooling"], 2);
+        assert_eq!(status["keys_failed"], 0);
+
+        // The notification tracker was told the same: each key's last change is the breaker,
+        // and temporary errors are not worth a notification.
+        let mut tracker = IncidentTracker::new(&[], &health_view::not_running());
+        let mut last = std::collections::BTreeMap::new();
+        while last.len() < 2
+            || last
+                .values()
+                .any(|s: &KeyStanding| s.scope != Some(StandingScope::Provider))
+        {
+            let c = tokio::time::timeout(Duration::from_secs(30), changes.recv())
+                .await
+                .expect("the standings feed reports the breaker")
+                .unwrap();
+            assert_eq!(tracker.on_change(&c), None, "{c:?}");
+            last.insert(c.key_id, c.to);
+        }
+        let by_id: std::collections::BTreeMap<i64, KeyStanding> =
+            views.into_iter().map(|v| (v.key.id, v.standing)).collect();
+        assert_eq!(last, by_id);
+        f.shell.stop().await;
+        mock.shutdown().await;
     }
 
     #[tokio::test]

@@ -4,7 +4,7 @@
 //! The tray cannot be clicked in a headless test, so the menu is data ([`MenuAction`]) and
 //! the actions are plain functions (`crate::app::perform`) tested without it.
 
-use crate::health_view::TrayState;
+use switchboard_control::OverallState;
 
 /// Every tray menu entry that does something.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,25 +67,25 @@ impl MenuAction {
 }
 
 /// The status dot's colour per state (RGBA).
-pub fn dot_color(state: TrayState) -> [u8; 4] {
+pub fn dot_color(state: OverallState) -> [u8; 4] {
     match state {
-        TrayState::RoutingOff => [0x9a, 0x9a, 0x9a, 0xff],
-        TrayState::AllHealthy => [0x2e, 0xc2, 0x5a, 0xff],
-        TrayState::SomeCooling => [0xf5, 0xa6, 0x23, 0xff],
-        TrayState::NothingUsable => [0xe5, 0x39, 0x35, 0xff],
+        OverallState::RoutingOff => [0x9a, 0x9a, 0x9a, 0xff],
+        OverallState::AllHealthy => [0x2e, 0xc2, 0x5a, 0xff],
+        OverallState::SomeCooling => [0xf5, 0xa6, 0x23, 0xff],
+        OverallState::NothingUsable => [0xe5, 0x39, 0x35, 0xff],
     }
 }
 
 /// The tray icon for a state: `base` (RGBA, `width`×`height`) with a dot in the lower right
 /// corner, ringed in white so it reads on dark and light panels. Routing off also greys the
 /// whole icon.
-pub fn render_icon(base: &[u8], width: u32, height: u32, state: TrayState) -> Vec<u8> {
+pub fn render_icon(base: &[u8], width: u32, height: u32, state: OverallState) -> Vec<u8> {
     let mut px = base.to_vec();
     let (w, h) = (width as usize, height as usize);
     if px.len() != w * h * 4 {
         return px;
     }
-    if state == TrayState::RoutingOff {
+    if state == OverallState::RoutingOff {
         for p in px.chunks_exact_mut(4) {
             let grey =
                 ((u32::from(p[0]) * 30 + u32::from(p[1]) * 59 + u32::from(p[2]) * 11) / 100) as u8;
@@ -131,10 +131,10 @@ mod tests {
     fn each_state_has_its_own_dot() {
         let base = vec![0x20u8; 32 * 32 * 4];
         let icons: Vec<Vec<u8>> = [
-            TrayState::RoutingOff,
-            TrayState::AllHealthy,
-            TrayState::SomeCooling,
-            TrayState::NothingUsable,
+            OverallState::RoutingOff,
+            OverallState::AllHealthy,
+            OverallState::SomeCooling,
+            OverallState::NothingUsable,
         ]
         .into_iter()
         .map(|s| render_icon(&base, 32, 32, s))
@@ -148,11 +148,11 @@ mod tests {
         // The lower-right corner region carries the colour; the upper-left keeps the base.
         let healthy = &icons[1];
         let i = (25 * 32 + 25) * 4;
-        assert_eq!(&healthy[i..i + 4], &dot_color(TrayState::AllHealthy));
+        assert_eq!(&healthy[i..i + 4], &dot_color(OverallState::AllHealthy));
         assert_eq!(&healthy[0..4], &base[0..4]);
         // A wrong-sized buffer is returned unchanged rather than indexed out of bounds.
         assert_eq!(
-            render_icon(&[1, 2, 3], 32, 32, TrayState::AllHealthy),
+            render_icon(&[1, 2, 3], 32, 32, OverallState::AllHealthy),
             vec![1, 2, 3]
         );
     }

@@ -4,69 +4,11 @@
 //! on the user's confirmation and re-verifies the same bytes. A manifest or artifact that does
 //! not verify is refused, logged and reported; the app keeps running.
 
-use std::sync::Mutex;
-
-use serde::Serialize;
-use switchboard_server::UpdateNotice;
 use tauri::{AppHandle, Manager};
 use tauri_plugin_updater::{Update, UpdaterExt};
 
-use crate::app::AppState;
-use crate::update_policy;
-
-/// What the window and the tray show about updates.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
-#[serde(tag = "state", rename_all = "snake_case")]
-pub enum UpdateStatus {
-    #[default]
-    Idle,
-    Checking,
-    UpToDate {
-        checked_at_ms: i64,
-    },
-    /// Downloaded and verified; installs on confirmation.
-    Available {
-        version: String,
-        notes: Option<String>,
-    },
-    /// The check failed or the update was refused (bad signature, unreachable channel).
-    Error {
-        message: String,
-        checked_at_ms: i64,
-    },
-}
-
-impl UpdateStatus {
-    /// What the dashboard shows: only a verified update.
-    fn notice(&self) -> Option<UpdateNotice> {
-        match self {
-            UpdateStatus::Available { version, notes } => Some(UpdateNotice {
-                version: version.clone(),
-                notes: notes.clone(),
-            }),
-            _ => None,
-        }
-    }
-}
-
-/// The verified update waiting for confirmation.
-#[derive(Default)]
-pub struct Staged {
-    pub status: Mutex<UpdateStatus>,
-    ready: Mutex<Option<(Update, Vec<u8>)>>,
-}
-
-impl Staged {
-    pub fn status(&self) -> UpdateStatus {
-        self.status.lock().map(|s| s.clone()).unwrap_or_default()
-    }
-
-    fn set(&self, s: UpdateStatus) {
-        if let Ok(mut st) = self.status.lock() {
-            *st = s;
-        }
-    }
-}
+use crate::state::AppState;
+use crate::update_policy::{self, UpdateStatus};
 
 /// Records a check's outcome for the window and the tray, and tells the dashboard.
 fn publish(app: &AppHandle, status: &UpdateStatus) {

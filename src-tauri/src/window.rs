@@ -6,41 +6,13 @@
 //! Only the bundled page may call the app's commands (capabilities/main.json names this
 //! window and local origins only); the dashboard talks to the admin API with its token.
 
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tauri::{AppHandle, Manager, WebviewUrl, WebviewWindow, WebviewWindowBuilder};
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 pub const MAIN: &str = "main";
-
-/// When the main window was hidden (None: visible or absent).
-#[derive(Default)]
-pub struct Visibility {
-    hidden_since: Mutex<Option<Instant>>,
-}
-
-impl Visibility {
-    pub fn mark_hidden(&self) {
-        if let Ok(mut h) = self.hidden_since.lock() {
-            h.get_or_insert_with(Instant::now);
-        }
-    }
-
-    pub fn mark_shown(&self) {
-        if let Ok(mut h) = self.hidden_since.lock() {
-            *h = None;
-        }
-    }
-
-    pub fn hidden_for(&self) -> Option<Duration> {
-        self.hidden_since
-            .lock()
-            .ok()
-            .and_then(|h| h.map(|t| t.elapsed()))
-    }
-}
 
 /// Where to point the window.
 #[derive(Debug, Clone)]

@@ -331,6 +331,71 @@ test("the dashboard, end to end", async (t) => {
     await go("/");
   });
 
+  await t.test("with a provider's breaker open, shows the standings and counts of /status after a live update", async () => {
+    await go("/");
+    const board = page.getByTestId("health-board");
+    // Two temporary errors from two keys open a provider's breaker.
+    const policy = await admin("/api/v1/settings/cooldowns");
+    await admin("/api/v1/settings/cooldowns", { method: "PUT", body: JSON.stringify({ ...policy, breaker_threshold: 2 }) });
+    await admin("/api/v1/providers", { method: "POST", body: JSON.stringify({ name: "outage", kind: "openai_chat", base_url: mockUrl }) });
+    for (const n of [1, 2]) await admin("/api/v1/keys", { method: "POST", body: JSON.stringify({ provider: "outage", label: `out-${n}`, secret: `sk-out-${n}${n}${n}${n}@fault=500` }) });
+    await admin("/api/v1/routes", { method: "POST", body: JSON.stringify({ alias: "outage-alias", targets: [{ provider: "outage", model: "x" }] }) });
+    // Set up outside the dashboard: load it again to list the new keys. What follows is live.
+    await page.reload();
+    const rows = board.locator("tr", { hasText: /out-[12]/ });
+    await rows.nth(1).waitFor();
+    assert.equal(await rows.locator('[data-state="healthy"]').count(), 2);
+    await page.getByTestId("live-pill").getByText("Live").waitFor();
+    // A tool, outside the dashboard: both keys answer 500, the breaker opens.
+    const resp = await fetch(`${base}/v1/chat/completions`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${ACCESS}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ model: "outage-alias", messages: [{ role: "user", content: "hi" }] }),
+    });
+    assert.equal(resp.status, 500);
+    await resp.text();
+    // The board follows the live feed: both keys stand as their provider does.
+    for (const label of ["out-1", "out-2"]) {
+      const row = board.locator("tr", { hasText: label });
+      await row.locator('[data-state="cooling"]').waitFor();
+      await row.locator('[data-scope="provider"]').waitFor();
+    }
+    // Every key's standing and the counts are the router's: the same as the API says.
+    const shown = async () =>
+      page.evaluate(() => ({
+        keys: Object.fromEntries(
+          [...document.querySelectorAll('[data-testid="health-board"] tr[data-key-id]')].map((r) => [
+            r.getAttribute("data-key-id"),
+            { state: r.querySelector("[data-state]")?.getAttribute("data-state"), scope: r.querySelector("[data-scope]")?.getAttribute("data-scope") || null },
+          ]),
+        ),
+        counts: Object.fromEntries(["keys", "healthy", "cooling", "down"].map((c) => [c, Number(document.querySelector(`[data-testid="key-count-${c}"]`)?.textContent)])),
+      }));
+    const expected = async () => {
+      const [keys, status] = await Promise.all([admin("/api/v1/keys"), admin("/api/v1/status")]);
+      return {
+        keys: Object.fromEntries(keys.map((k) => [String(k.id), { state: k.state, scope: k.scope ?? null }])),
+        counts: status.summary.counts,
+      };
+    };
+    // Cooldowns end while this runs (a standing may move on): compare until a read of the
+    // board and the API fall between two changes.
+    let last;
+    await waitFor("the board to agree with the API", async () => {
+      const before = await expected();
+      const got = await shown();
+      const after = await expected();
+      last = { got, before, after };
+      return JSON.stringify(before) === JSON.stringify(after) && JSON.stringify(got) === JSON.stringify(before);
+    }, TIMEOUT).catch((e) => {
+      throw new Error(`${e.message}: ${JSON.stringify(last)}`);
+    });
+    const { counts } = await expected();
+    assert.ok(counts.cooling >= 2, JSON.stringify(counts));
+    await shot("overview-breaker-open");
+    await admin("/api/v1/settings/cooldowns", { method: "PUT", body: JSON.stringify(policy) });
+  });
+
   await t.test("renders a provider named like HTML as inert text", async () => {
     await go("/providers");
     await page.getByRole("button", { name: "Add provider" }).first().click();

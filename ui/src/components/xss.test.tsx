@@ -32,7 +32,7 @@ describe("untrusted strings render inertly", () => {
     };
     const { container } = render(
       <ToastProvider>
-        <RequestDetail r={r} keys={[{ id: 1, provider: EVIL, label: EVIL, weight: 1, enabled: true, fingerprint: "abc", last4: "1234", state: "healthy" }]} />
+        <RequestDetail r={r} keys={[{ id: 1, provider: EVIL, label: EVIL, weight: 1, enabled: true, fingerprint: "abc", last4: "1234", state: "healthy", class: "healthy" }]} />
       </ToastProvider>,
     );
     expect(container.querySelector("img")).toBeNull();

@@ -1,9 +1,14 @@
-// The live feeds from the router's event bus: key health transitions and finished requests.
-// One connection each for the whole app; pages subscribe to what they show.
+// The live feeds from the router's event bus: key standings, health transitions and finished
+// requests. One connection each for the whole app; pages subscribe to what they show.
+//
+// A key's standing (its state, class, scope, model, until) is judged by the router, once; the
+// feed's `standing` events carry the new one and are applied to the keys as they are. Raw
+// `health` events (one scope each) only feed the list of transitions: a per-model cooldown is
+// not the key's standing.
 
 import { useSyncExternalStore } from "react";
 import { follow } from "../api/client";
-import type { HealthEvent, RequestRecord } from "../api/types";
+import type { HealthEvent, KeyView, RequestRecord, StandingChanged } from "../api/types";
 import { RECENT_KEY } from "../api/queries";
 import { invalidate, setQueryData } from "./query";
 
@@ -32,12 +37,19 @@ function refreshHealthViews() {
 export function onHealthEvent(ev: HealthEvent): void {
   events = [ev, ...events].slice(0, 50);
   publish();
-  // Show the new state at once, then refetch for the whole picture.
-  if (ev.scope === "key" || ev.scope === "key_model") {
-    setQueryData<import("../api/types").KeyView[]>("keys", (keys) =>
-      keys?.map((k) => (k.id === ev.key_id && k.state !== "disabled" ? { ...k, state: ev.state, reason: ev.reason ?? null, until_ms: ev.until_ms ?? null } : k)),
-    );
-  }
+  refreshHealthViews();
+}
+
+/** A key's new standing: shown at once, then the counts and plans are refetched. */
+export function onStandingChanged(c: StandingChanged): void {
+  const to = c.to;
+  setQueryData<KeyView[]>("keys", (keys) =>
+    keys?.map((k) =>
+      k.id === c.key_id
+        ? { ...k, state: to.state, class: to.class, reason: to.reason ?? null, scope: to.scope ?? null, model: to.model ?? null, until_ms: to.until_ms ?? null }
+        : k,
+    ),
+  );
   refreshHealthViews();
 }
 
@@ -51,13 +63,13 @@ export function startLive(): () => void {
   const stopHealth = follow(
     "/api/v1/health/events",
     (ev) => {
-      if (ev.event === "health") {
-        try {
-          onHealthEvent(JSON.parse(ev.data) as HealthEvent);
-        } catch {
-          /* malformed event: ignore */
-        }
-      } else if (ev.event === "lagged") refreshHealthViews();
+      try {
+        if (ev.event === "standing") onStandingChanged(JSON.parse(ev.data) as StandingChanged);
+        else if (ev.event === "health") onHealthEvent(JSON.parse(ev.data) as HealthEvent);
+        else if (ev.event === "lagged") refreshHealthViews();
+      } catch {
+        /* malformed event: ignore */
+      }
     },
     {
       onOpen: refreshHealthViews,

@@ -116,6 +116,8 @@ function Stats() {
   const r = useMemo(() => rates(recent.data ?? [], Date.now()), [recent.data, bucket]); // eslint-disable-line react-hooks/exhaustive-deps
   const loading = recent.loading && !recent.data;
   const s = status.data;
+  // Enabled keys by standing, as the router counts them (the tray shows the same numbers).
+  const c = s?.summary.counts;
   return (
     <div className="grid stats">
       <section className="card stat">
@@ -146,11 +148,15 @@ function Stats() {
         <span className="stat-label">
           <KeyRound size={13} /> Keys
         </span>
-        <span className="stat-value">{s ? s.keys : <Skeleton width={40} height={26} />}</span>
+        <span className="stat-value" data-testid="key-count-keys">
+          {c ? c.keys : <Skeleton width={40} height={26} />}
+        </span>
         <span className="stat-sub">
-          {s ? (
+          {c && s ? (
             <>
-              <span className="tnum">{s.keys_healthy}</span> healthy · <span className="tnum">{s.keys_cooling}</span> cooling · <span className="tnum">{s.keys_failed}</span> failed
+              <span className="tnum" data-testid="key-count-healthy">{c.healthy}</span> healthy · <span className="tnum" data-testid="key-count-cooling">{c.cooling}</span> cooling ·{" "}
+              <span className="tnum" data-testid="key-count-down">{c.down}</span> failing
+              {s.keys > c.keys && <> · {s.keys - c.keys} disabled</>}
             </>
           ) : (
             " "
@@ -212,7 +218,9 @@ export function HealthBoard() {
                       {(k.reason || k.state === "auth_error") && <span className="small faint">{k.reason ? humanize(k.reason) : "credentials rejected"}</span>}
                     </div>
                   </td>
-                  <td className="muted mono">{scopeText(k)}</td>
+                  <td className="muted mono" data-scope={k.scope ?? undefined}>
+                    {scopeText(k)}
+                  </td>
                   <td style={{ textAlign: "right" }}>
                     <KeyActions k={k} compact />
                   </td>
