@@ -49,7 +49,13 @@ impl Scrubber {
         let mut grams = HashSet::new();
         let mut pairs = Box::new([0u64; 1024]);
         if key.len() >= MIN_KEY {
-            for w in key.windows(window) {
+            let public = public_prefix(key);
+            for (i, w) in key.windows(window).enumerate() {
+                // A window inside the public prefix alone (`sk-proj-`) is no secret, and
+                // models write such prefixes in ordinary text.
+                if window < key.len() && i + window <= public {
+                    continue;
+                }
                 grams.insert(pack(w));
             }
             for p in key.windows(2) {
@@ -139,6 +145,20 @@ impl Scrubber {
     }
 }
 
+/// How many leading bytes of `key` are its provider's public prefix (`sk-`, `sk-proj-`,
+/// `sk-ant-api03-`): lowercase letters and digits up to the last `-` or `_` within the first
+/// 16 bytes. Keys without such a prefix (`AIza…`, base64 secrets) have none.
+fn public_prefix(key: &[u8]) -> usize {
+    key.iter()
+        .take(16)
+        .take_while(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_'))
+        .enumerate()
+        .filter(|(_, b)| matches!(b, b'-' | b'_'))
+        .map(|(i, _)| i + 1)
+        .last()
+        .unwrap_or(0)
+}
+
 /// Characters a key (or a provider's masked rendering of one) is made of. Quotes, spaces,
 /// backslashes and newlines are not: masking never crosses a JSON string or SSE line.
 fn is_token_byte(b: u8) -> bool {
@@ -218,6 +238,18 @@ mod tests {
         assert_eq!(out, r#"{"a":"****","b":1}"#);
     }
 
+    #[test]
+    fn a_public_prefix_alone_is_left_in_ordinary_text() {
+        assert_eq!(public_prefix(b"sk-proj-AbCdEfGh12345678"), 8);
+        assert_eq!(public_prefix(b"sk-ant-api03-XyZ0123456789"), 13);
+        assert_eq!(public_prefix(b"AIzaSyD0123456789abcdef"), 0);
+        let k = "sk-proj-AbCdEfGhIjKlMnOpQrSt";
+        let text = "set OPENAI_API_KEY=sk-proj-... in your shell";
+        assert_eq!(clean(k, text), text);
+        // The secret part still goes, with the prefix in front of it.
+        assert_eq!(clean(k, "key sk-proj-AbCdEfGhIj, done"), "key ****, done");
+    }
+
     fn key() -> impl Strategy<Value = String> {
         (
             prop::sample::select(vec!["sk-", "sk-proj-", "AIza", ""]),
@@ -269,7 +301,11 @@ mod tests {
             let text = format!("{before}{}{after}", encode(echoed, how, mask));
             let out = String::from_utf8(scrub(text.as_bytes(), &Secret::new(&key))).unwrap();
             let seen = readable(&out);
-            for w in key.as_bytes().windows(MIN_ECHO) {
+            let public = public_prefix(key.as_bytes());
+            for (i, w) in key.as_bytes().windows(MIN_ECHO).enumerate() {
+                if i + MIN_ECHO <= public {
+                    continue;
+                }
                 let w = std::str::from_utf8(w).unwrap();
                 prop_assert!(!seen.contains(w), "{w:?} survives in {out:?} (from {text:?})");
             }
