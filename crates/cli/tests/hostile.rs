@@ -1,8 +1,9 @@
-//! The real binary against hostile upstreams and clients (SECURITY.md T17–T19), each test with
-//! its own `switchboard serve` process: its peak resident memory (`VmHWM` in
+//! The real binary against hostile upstreams and clients (SECURITY.md T11, T17–T19), each test
+//! with its own `switchboard serve` process: its peak resident memory (`VmHWM` in
 //! `/proc/<pid>/status`) against its idle size while a provider sends an event that never ends
-//! and while clients send huge Responses inputs whose conversations the router keeps; and its
-//! answers while 10,000 idle connections are held open.
+//! or 300 MiB of events before any content (the read-ahead gives up at its cap, blames the
+//! provider and fails over), and while clients send huge Responses inputs whose conversations
+//! the router keeps; and its answers while 10,000 idle connections are held open.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -358,4 +359,86 @@ async fn hold_idle_connections_and_get_served(url: &str, n: usize) {
         assert_eq!(r.status(), 200);
     }
     drop(idle);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pre_content_flood_leaves_peak_memory_flat_and_fails_over() {
+    let mock = quiet_mock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("switchboard.toml");
+    let base = mock.base_url(Dialect::OpenAiChat);
+    std::fs::write(
+        &config,
+        format!(
+            "[[providers]]\nname = \"flood\"\nkind = \"openai_chat\"\nbase_url = {base:?}\nkeys = [\"sk-flood-key-0123456789\"]\n\
+             timeouts = {{ first_byte_ms = 120000, idle_ms = 60000, total_ms = 300000 }}\n\n\
+             [[providers]]\nname = \"calm\"\nkind = \"openai_chat\"\nbase_url = {base:?}\nkeys = [\"sk-calm-key-0123456789\"]\n\n\
+             [[routes]]\nalias = \"a\"\ntargets = [{{ provider = \"flood\", model = \"m@fault=flood,mib=300\", priority = 0 }}, {{ provider = \"calm\", model = \"m\", priority = 1 }}]\n\n\
+             [[routes]]\nalias = \"warm\"\ntargets = [{{ provider = \"calm\", model = \"m\" }}]\n"
+        ),
+    )
+    .unwrap();
+    let http = http();
+    let (router, url) = serve(dir.path(), &config, &[]);
+
+    let ask = |n: usize| {
+        http.post(format!("{url}/v1/chat/completions"))
+            .bearer_auth(ACCESS)
+            .json(&json!({"model": "a", "stream": true,
+                          "messages": [{"role": "user", "content": format!("hello {n}")}]}))
+            .send()
+    };
+    // Idle: started and warmed up by one ordinary request through the calm provider.
+    let warm = http
+        .post(format!("{url}/v1/chat/completions"))
+        .bearer_auth(ACCESS)
+        .json(&json!({"model": "warm", "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    let _ = warm.text().await;
+    let idle = router.status("VmRSS:");
+
+    let keys: serde_json::Value = http
+        .get(format!("{url}/api/v1/keys"))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let flood_key = keys
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["provider"] == "flood")
+        .unwrap()["id"]
+        .clone();
+    let mut texts = Vec::new();
+    for n in 0..2 {
+        // The flood provider's cooldown would skip it on the second request: clear it.
+        let cleared = http
+            .post(format!("{url}/api/v1/keys/{flood_key}/clear"))
+            .bearer_auth(ADMIN)
+            .send()
+            .await
+            .unwrap();
+        assert!(cleared.status().is_success());
+        let resp = ask(n).await.unwrap();
+        assert_eq!(resp.status(), 200);
+        let text = resp.text().await.unwrap();
+        texts.push((text.contains("[DONE]"), text.contains("\"ping\"")));
+    }
+    let peak = router.status("VmHWM:");
+    let grown_mb = peak.saturating_sub(idle) / MIB;
+    eprintln!("flood: idle {} MiB, peak {} MiB", idle / MIB, peak / MIB);
+    assert!(
+        grown_mb < 100,
+        "300 MiB of pre-content events grew the router by {grown_mb} MB"
+    );
+    for (done, ping) in texts {
+        assert!(done, "the calm provider answered");
+        assert!(!ping, "none of the flood reached the client");
+    }
 }
