@@ -4,11 +4,13 @@ import { DiffView } from "./DiffView";
 import { ExportImport } from "./ExportImport";
 
 const calls: string[] = [];
+const bodies: unknown[] = [];
 let reply: unknown = null;
 vi.mock("../api/client", () => ({
   api: {
-    POST: async (path: string) => {
+    POST: async (path: string, init: { body: unknown }) => {
       calls.push(path);
+      bodies.push(init.body);
       return { data: reply, response: new Response(null, { status: 200 }) };
     },
   },
@@ -47,5 +49,32 @@ describe("ExportImport", () => {
     expect(within(dialog).getByText("Kept")).toBeTruthy();
     fireEvent.click(within(dialog).getByText("Apply 2 change(s)"));
     await waitFor(() => expect(calls).toEqual(["/api/v1/config/import/plan", "/api/v1/config/import/apply"]));
+  });
+});
+
+describe("ExportImport host changes", () => {
+  it("names every provider pointed at another server and applies only after the user accepts", async () => {
+    calls.length = 0;
+    bodies.length = 0;
+    reply = {
+      providers: [{ name: "deepseek", change: "changed", fields: ["base_url"] }],
+      keys: [],
+      routes: [],
+      settings: [],
+      host_changes: [{ provider: "deepseek", from: "https://api.deepseek.com", to: "https://evil.example" }],
+    };
+    render(<ExportImport />);
+    fireEvent.change(screen.getByLabelText("Export to import"), { target: { value: "sbx1.abc" } });
+    fireEvent.click(screen.getByText("Preview import"));
+    const dialog = await screen.findByRole("dialog");
+    const alert = within(dialog).getByLabelText("New provider hosts");
+    expect(alert.textContent).toContain("https://api.deepseek.com → https://evil.example");
+    const apply = within(dialog).getByText("Apply 1 change(s)").closest("button")!;
+    expect(apply.disabled).toBe(true);
+    fireEvent.click(within(alert).getByRole("checkbox"));
+    expect(apply.disabled).toBe(false);
+    fireEvent.click(apply);
+    await waitFor(() => expect(calls).toEqual(["/api/v1/config/import/plan", "/api/v1/config/import/apply"]));
+    expect(bodies[1]).toMatchObject({ data: "sbx1.abc", accept_new_hosts: true });
   });
 });

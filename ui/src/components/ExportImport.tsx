@@ -117,6 +117,10 @@ function ImportPart() {
   const [pass, setPass] = useState("");
   const [plan, setPlan] = useState<ImportPlan | null>(null);
   const [busy, setBusy] = useState(false);
+  // An import that points existing providers at other servers would send their keys there:
+  // it is applied only after the user ticks that they accept each new host.
+  const [acceptHosts, setAcceptHosts] = useState(false);
+  const hostChanges = plan?.host_changes ?? [];
   const body = () => ({ data, passphrase: pass || null });
   const onFile = async (e: ChangeEvent<HTMLInputElement>) => {
     const file = e.target.files?.[0];
@@ -127,6 +131,7 @@ function ImportPart() {
   const preview = async () => {
     setBusy(true);
     try {
+      setAcceptHosts(false);
       setPlan(await must(api.POST("/api/v1/config/import/plan", { body: body() })));
     } catch (e) {
       toast.error(errorText(e));
@@ -137,7 +142,7 @@ function ImportPart() {
   const apply = async () => {
     setBusy(true);
     try {
-      const done = await must(api.POST("/api/v1/config/import/apply", { body: body() }));
+      const done = await must(api.POST("/api/v1/config/import/apply", { body: { ...body(), accept_new_hosts: acceptHosts } }));
       invalidate("providers", "routes", "settings", "cooldowns", "status", "keys", "plan");
       const count = (c: Change) => [...done.providers, ...done.routes, ...done.settings, ...done.keys].filter((i) => i.change === c).length;
       const missing = count("needs_secret");
@@ -186,13 +191,32 @@ function ImportPart() {
               <button type="button" className="btn" onClick={() => setPlan(null)}>
                 Cancel
               </button>
-              <button type="button" className="btn primary" onClick={apply} disabled={busy || changes === 0} data-autofocus>
+              <button type="button" className="btn primary" onClick={apply} disabled={busy || changes === 0 || (hostChanges.length > 0 && !acceptHosts)} data-autofocus>
                 {busy ? "Importing…" : changes === 0 ? "Nothing to change" : `Apply ${changes} change(s)`}
               </button>
             </>
           }
         >
           <div className="stack">
+            {hostChanges.length > 0 && (
+              <div className="stack" role="alert" aria-label="New provider hosts">
+                <strong className="small">These providers would send their keys to another server</strong>
+                <ul className="plan-list">
+                  {hostChanges.map((h) => (
+                    <li key={h.provider}>
+                      <Pill color="red">New host</Pill>
+                      <span className="mono">{h.provider}</span>
+                      <span className="fields">
+                        {h.from} → {h.to}
+                      </span>
+                    </li>
+                  ))}
+                </ul>
+                <label className="row small">
+                  <input type="checkbox" checked={acceptHosts} onChange={(e) => setAcceptHosts(e.target.checked)} />I trust these hosts with the keys of these providers
+                </label>
+              </div>
+            )}
             <PlanSection title="Providers" items={plan.providers.map((i) => ({ name: i.name, change: i.change, fields: i.fields ?? [] }))} />
             <PlanSection
               title="Keys"
