@@ -5,6 +5,7 @@ mod doctor;
 mod onboard;
 mod transfer;
 
+use std::io::IsTerminal;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -15,7 +16,7 @@ use clap::{Parser, Subcommand};
 use switchboard_control::LocalToken;
 use switchboard_control::config_file::FileConfig;
 use switchboard_router::Secret;
-use switchboard_server::{Options, Switchboard};
+use switchboard_server::{Options, Switchboard, SwitchboardHandle};
 use switchboard_store::{EncryptedFileStore, Store};
 
 #[derive(Parser)]
@@ -31,8 +32,9 @@ struct Cli {
 
 #[derive(clap::Args)]
 struct DataDir {
-    /// Where the database and encrypted secrets live.
-    #[arg(long, env = "SWITCHBOARD_DATA_DIR")]
+    /// Where the database and encrypted secrets live (also accepted after a subcommand:
+    /// `switchboard keys show-access --data-dir D`).
+    #[arg(long, env = "SWITCHBOARD_DATA_DIR", global = true)]
     data_dir: Option<PathBuf>,
 }
 
@@ -129,23 +131,39 @@ fn init_logging(level: &str, json: bool) {
 async fn serve(opts: Options) -> anyhow::Result<()> {
     // Listen for signals before anything else, so a stop right after start is graceful too.
     let stop = ShutdownSignal::install()?;
+    let data_dir = opts.data_dir.clone();
     let handle = Switchboard::start(opts).await?;
-    let addr = handle.local_addr();
-    let access = handle
-        .access_key()
-        .map(|k| k.expose().to_owned())
-        .unwrap_or_default();
-    let admin = handle.admin_token();
     // The banner is the command's output; a closed stdout (a supervisor, `| head`) must not
     // take the server down, so write errors are ignored.
-    say(&format!(
-        "Switchboard is running.\n  Endpoint:   http://{addr}/v1\n  Access key: {access}\n  Dashboard:  http://{addr}/#token={}",
-        admin.expose()
-    ));
+    say(&banner(&handle, &data_dir, std::io::stdout().is_terminal()));
     stop.wait().await;
     tracing::info!("shutting down: finishing requests in flight");
     handle.shutdown().await;
     Ok(())
+}
+
+/// What `serve` prints once it listens. The credentials appear only on a terminal: a
+/// redirected stdout is a container's or a service's log, so there it says which commands
+/// show them instead.
+fn banner(handle: &SwitchboardHandle, data_dir: &std::path::Path, terminal: bool) -> String {
+    let addr = handle.local_addr();
+    if terminal {
+        let access = handle
+            .access_key()
+            .map(|k| k.expose().to_owned())
+            .unwrap_or_default();
+        format!(
+            "Switchboard is running.\n  Endpoint:   http://{addr}/v1\n  Access key: {access}\n  Dashboard:  http://{addr}/#token={}",
+            handle.admin_token().expose()
+        )
+    } else {
+        let dir = data_dir.display();
+        format!(
+            "Switchboard is running.\n  Endpoint:   http://{addr}/v1\n  Dashboard:  http://{addr}/\n  \
+             Access key: switchboard keys show-access --data-dir {dir}\n  \
+             Admin token (dashboard sign-in): switchboard keys show-admin --data-dir {dir}"
+        )
+    }
 }
 
 /// SIGINT and SIGTERM (Ctrl-C elsewhere), registered when created.

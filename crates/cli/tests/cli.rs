@@ -464,3 +464,55 @@ async fn config_export_token_without_secrets_lists_keys_needing_a_secret() {
     assert!(store.list_keys(None).await.unwrap().is_empty());
     store.close().await;
 }
+
+#[test]
+fn serve_with_stdout_in_a_file_logs_no_credential_and_names_the_commands_that_show_them() {
+    let h = Home::new();
+    let data = h.data("data");
+    let log_path = h.dir.path().join("serve.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let admin = "sbadm-cli-test-admin-0123456789";
+    let mut child = h
+        .cmd(&["serve", "--port", "0", "--data-dir", data.to_str().unwrap()])
+        .env("SWITCHBOARD_ADMIN_TOKEN", admin)
+        .stdout(Stdio::from(log))
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let banner = loop {
+        let written = std::fs::read_to_string(&log_path).unwrap();
+        if written.contains("Admin token") {
+            break written;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no banner in {written:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(banner.contains("Endpoint:   http://127.0.0.1:"), "{banner}");
+    assert!(
+        !banner.contains(ACCESS),
+        "the access key is in the log: {banner}"
+    );
+    assert!(
+        !banner.contains(admin),
+        "the admin token is in the log: {banner}"
+    );
+    assert!(!banner.contains("#token="), "{banner}");
+    // The commands it names show the credentials.
+    let hint = format!("switchboard keys show-access --data-dir {}", data.display());
+    assert!(banner.contains(&hint), "{banner}");
+    let shown = h.run(&["keys", "show-access", "--data-dir", data.to_str().unwrap()]);
+    assert!(shown.status.success(), "{}", text(&shown.stderr));
+    assert_eq!(text(&shown.stdout).trim(), ACCESS);
+    let shown = h
+        .cmd(&["keys", "show-admin", "--data-dir", data.to_str().unwrap()])
+        .env("SWITCHBOARD_ADMIN_TOKEN", admin)
+        .output()
+        .unwrap();
+    assert_eq!(text(&shown.stdout).trim(), admin);
+}
