@@ -222,6 +222,11 @@ async fn answer(shared: &Shared, req: Request) -> Response {
         Some(Fault::EndlessEvent) => return endless_event(),
         _ => {}
     }
+    if let Some(problem) = ask.structured.as_ref().and_then(|s| s.problem.as_deref()) {
+        // A response schema in a form this provider does not take.
+        let f = Failure::new(400, problem);
+        return error_response(dialect, &f, &ResetHints::default());
+    }
 
     let seq = shared.seq.fetch_add(1, Ordering::Relaxed);
     let gemini_sse = query
