@@ -222,8 +222,9 @@ async fn answer(shared: &Shared, req: Request) -> Response {
         Some(Fault::EndlessEvent) => return endless_event(),
         _ => {}
     }
-    if let Some(problem) = ask.structured.as_ref().and_then(|s| s.problem.as_deref()) {
-        // A response schema in a form this provider does not take.
+    let schema_problem = ask.structured.as_ref().and_then(|s| s.problem.as_deref());
+    if let Some(problem) = schema_problem.or(ask.tools_problem.as_deref()) {
+        // A response schema or tool declaration in a form this provider does not take.
         let f = Failure::new(400, problem);
         return error_response(dialect, &f, &ResetHints::default());
     }

@@ -8,11 +8,17 @@
 //! | Anthropic | `output_config.format` (or beta `output_format`) `json_schema`; a forced tool (`tool_choice: {type: "tool"}`) | JSON Schema; objects closed, no numeric, length, `maxItems` or property-count constraints |
 //! | Gemini | `generationConfig.responseMimeType: "application/json"` with `responseJsonSchema` or `responseSchema` | JSON Schema, or Gemini's upper-case OpenAPI subset in `responseSchema` |
 //!
+//! Tool declarations are held to the same forms ([`tools_problem`]): Chat and Responses
+//! `parameters` (strict rules when the tool is strict), Anthropic `input_schema`, Gemini
+//! `parametersJsonSchema` (JSON Schema) or `parameters` (Gemini's subset).
+//!
 //! A schema in the wrong form is answered with 400, as the provider would. Otherwise the
 //! answer text is [`instance`] of the schema (or a small object for "any JSON object"); a
 //! forced Anthropic tool is called with an instance of its `input_schema`.
 
 use serde_json::{Map, Value, json};
+
+use crate::dialect::Dialect;
 
 /// What a request asks the answer to be.
 #[derive(Debug, Default, Clone)]
@@ -53,8 +59,9 @@ enum Rules {
     OpenAi,
     /// JSON Schema within Anthropic's structured-output limits.
     Anthropic,
-    /// JSON Schema (`responseJsonSchema`).
-    GeminiJson,
+    /// Plain JSON Schema (Gemini `responseJsonSchema` and `parametersJsonSchema`, Anthropic
+    /// tool `input_schema`).
+    JsonSchema,
     /// Gemini's OpenAPI subset (`responseSchema`): upper-case types allowed.
     GeminiOpenApi,
 }
@@ -125,12 +132,47 @@ pub(crate) fn from_gemini(v: &Value) -> Option<Structured> {
             .cloned()
     };
     if let Some(s) = pick("responseJsonSchema", "response_json_schema") {
-        return Some(Structured::json_schema(&s, false, Rules::GeminiJson));
+        return Some(Structured::json_schema(&s, false, Rules::JsonSchema));
     }
     if let Some(s) = pick("responseSchema", "response_schema") {
         return Some(Structured::json_schema(&s, false, Rules::GeminiOpenApi));
     }
     Some(Structured::any_object())
+}
+
+/// Why the provider would reject one of the request's tool declarations.
+pub(crate) fn tools_problem(dialect: Dialect, v: &Value) -> Option<String> {
+    let tools = v["tools"].as_array()?;
+    let mut schemas: Vec<(&Value, bool, Rules)> = Vec::new();
+    for t in tools {
+        match dialect {
+            Dialect::OpenAiChat => {
+                let f = &t["function"];
+                schemas.push((&f["parameters"], f["strict"] == true, Rules::OpenAi));
+            }
+            Dialect::OpenAiResponses => {
+                schemas.push((&t["parameters"], t["strict"] == true, Rules::OpenAi));
+            }
+            Dialect::Anthropic => schemas.push((&t["input_schema"], false, Rules::JsonSchema)),
+            Dialect::Gemini => {
+                let decls = [&t["functionDeclarations"], &t["function_declarations"]];
+                for d in decls.into_iter().filter_map(Value::as_array).flatten() {
+                    for (k, rules) in [
+                        ("parametersJsonSchema", Rules::JsonSchema),
+                        ("parameters_json_schema", Rules::JsonSchema),
+                        ("parameters", Rules::GeminiOpenApi),
+                    ] {
+                        schemas.push((&d[k], false, rules));
+                    }
+                }
+            }
+        }
+    }
+    schemas
+        .into_iter()
+        .filter(|(s, ..)| s.is_object())
+        .find_map(|(s, strict, rules)| check(s, strict, rules).err())
+        .map(|e| format!("Invalid tool declaration: {e}"))
 }
 
 const JSON_TYPES: [&str; 7] = [
@@ -395,7 +437,7 @@ mod tests {
         let gemini =
             json!({"type": "OBJECT", "properties": {"a": {"type": "STRING", "nullable": true}}});
         assert_eq!(check(&gemini, false, Rules::GeminiOpenApi), Ok(()));
-        for rules in [Rules::OpenAi, Rules::GeminiJson] {
+        for rules in [Rules::OpenAi, Rules::JsonSchema] {
             assert!(check(&gemini, false, rules).unwrap_err().contains("OBJECT"));
         }
         let nullable = json!({"type": "string", "nullable": true});
@@ -404,5 +446,26 @@ mod tests {
                 .unwrap_err()
                 .contains("nullable")
         );
+    }
+
+    #[test]
+    fn tool_declarations_are_checked_in_each_dialects_form() {
+        let upper = json!({"type": "OBJECT", "properties": {"city": {"type": "STRING"}}});
+        let chat = json!({"tools": [{"type": "function", "function": {"name": "f", "parameters": upper}}]});
+        assert!(
+            tools_problem(Dialect::OpenAiChat, &chat)
+                .unwrap()
+                .contains("OBJECT")
+        );
+        let gemini =
+            json!({"tools": [{"functionDeclarations": [{"name": "f", "parameters": upper}]}]});
+        assert_eq!(tools_problem(Dialect::Gemini, &gemini), None);
+        let gemini = json!({"tools": [{"functionDeclarations": [{"name": "f", "parametersJsonSchema": upper}]}]});
+        assert!(tools_problem(Dialect::Gemini, &gemini).is_some());
+        let open = json!({"type": "object", "properties": {"city": {"type": "string"}}});
+        let strict = json!({"tools": [{"type": "function", "name": "f", "parameters": open, "strict": true}]});
+        assert!(tools_problem(Dialect::OpenAiResponses, &strict).is_some());
+        let anthropic = json!({"tools": [{"name": "f", "input_schema": open}, {"type": "web_search_20250305", "name": "web_search"}]});
+        assert_eq!(tools_problem(Dialect::Anthropic, &anthropic), None);
     }
 }

@@ -23,6 +23,8 @@ pub(crate) struct Ask {
     pub last: Last,
     /// The answer must be JSON (fitting a schema), or a call to a forced tool.
     pub structured: Option<Structured>,
+    /// Why the provider would reject a tool declaration's schema.
+    pub tools_problem: Option<String>,
 }
 
 /// The last message of the conversation, as far as the mock cares.

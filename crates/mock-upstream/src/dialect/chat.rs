@@ -22,6 +22,7 @@ pub(crate) fn read(v: &Value) -> Ask {
             _ => Last::Other,
         },
         structured: structured::from_chat(v),
+        tools_problem: structured::tools_problem(super::Dialect::OpenAiChat, v),
     }
 }
 

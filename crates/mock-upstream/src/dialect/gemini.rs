@@ -37,6 +37,7 @@ pub(crate) fn read(v: &Value) -> Ask {
         has_tools,
         last,
         structured: structured::from_gemini(v),
+        tools_problem: structured::tools_problem(super::Dialect::Gemini, v),
     }
 }
 

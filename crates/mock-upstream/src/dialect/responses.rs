@@ -27,6 +27,7 @@ pub(crate) fn read(v: &Value) -> Ask {
         has_tools: v["tools"].as_array().is_some_and(|t| !t.is_empty()),
         last,
         structured: structured::from_responses(v),
+        tools_problem: structured::tools_problem(super::Dialect::OpenAiResponses, v),
     }
 }
 

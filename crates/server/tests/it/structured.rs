@@ -330,3 +330,67 @@ async fn any_json_object_comes_back_as_json_text_from_every_upstream() {
         }
     }
 }
+
+/// Gemini function declarations in Gemini's schema dialect (`parameters` with upper-case types
+/// and `nullable`) reach every upstream in the form it takes: the mock answers 400 to a tool
+/// schema it would reject, and calls the tool otherwise.
+#[tokio::test]
+async fn gemini_tool_declarations_reach_every_upstream_as_their_schema_form() {
+    let sb = Sb::start(upstreams).await;
+    let decl = json!({
+        "name": "get_weather",
+        "description": "Current weather for a city.",
+        "parameters": {
+            "type": "OBJECT",
+            "properties": {
+                "city": {"type": "STRING"},
+                "days": {"type": "INTEGER", "nullable": true},
+                "units": {"type": "ARRAY", "items": {"type": "STRING"}},
+            },
+            "required": ["city"],
+        },
+    });
+    for (upstream, _) in KINDS {
+        let what = format!("gemini → {upstream}");
+        let body = json!({
+            "contents": [{"role": "user", "parts": [{"text": "What is the weather in Paris?"}]}],
+            "tools": [{"functionDeclarations": [decl]}],
+        });
+        let resp = sb
+            .http
+            .post(format!(
+                "{}/v1beta/models/to-{upstream}:generateContent",
+                sb.url
+            ))
+            .header("x-goog-api-key", ACCESS)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        let reply: Value = resp.json().await.unwrap();
+        assert_eq!(status, 200, "{what}: {reply}");
+        assert_eq!(
+            reply["candidates"][0]["content"]["parts"][0]["functionCall"]["name"], "get_weather",
+            "{what}: {reply}"
+        );
+        let sent = sb.mock.requests().pop().unwrap().json().unwrap();
+        let params = match upstream {
+            "openai_chat" => sent["tools"][0]["function"]["parameters"].clone(),
+            "openai_responses" => sent["tools"][0]["parameters"].clone(),
+            "anthropic" => sent["tools"][0]["input_schema"].clone(),
+            // Same dialect: passed through untouched.
+            _ => sent["tools"][0]["functionDeclarations"][0]["parameters"].clone(),
+        };
+        if upstream == "gemini" {
+            assert_eq!(params, decl["parameters"], "{what}");
+        } else {
+            assert_eq!(params["type"], "object", "{what}: {params}");
+            assert_eq!(
+                params["properties"]["days"]["type"],
+                json!(["integer", "null"]),
+                "{what}: {params}"
+            );
+        }
+    }
+}
