@@ -3,7 +3,9 @@
 //! Claude Code's oddities are accepted: a `role: "system"` message inside `messages` (hoisted
 //! into the system prompt), `thinking: {type: "adaptive"}` with `output_config.effort`,
 //! `cache_control` and `context_management` (ignored). Thinking blocks are only sent upstream
-//! with their signature: Anthropic rejects unsigned ones.
+//! with their signature: Anthropic rejects unsigned ones. Structured output is
+//! `output_config.format` (also read from the beta `output_format`); "any JSON object" goes out
+//! as one forced tool whose input is read back as the answer's text.
 
 use std::collections::HashMap;
 
