@@ -36,6 +36,12 @@
 //! `reasoning_content`, an Anthropic thinking block with a signature, a Responses reasoning
 //! item, Gemini `thought` parts. Keys are never echoed, except by the `echo_key` fault.
 //!
+//! A request for structured output (Chat `response_format`, Responses `text.format`,
+//! Anthropic `output_config.format` or a forced tool, Gemini `responseMimeType` with
+//! `responseJsonSchema` / `responseSchema`) is answered with a minimal JSON value fitting the
+//! schema, after checking the schema came in the form that provider takes (400 otherwise);
+//! see `structured.rs`.
+//!
 //! # Directive grammar
 //!
 //! A directive list is comma-separated `name` or `name=value` items:
@@ -112,6 +118,7 @@ mod book;
 mod dialect;
 mod directive;
 mod server;
+mod structured;
 mod turn;
 
 use std::net::{Ipv4Addr, SocketAddr};

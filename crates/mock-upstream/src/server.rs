@@ -222,6 +222,12 @@ async fn answer(shared: &Shared, req: Request) -> Response {
         Some(Fault::EndlessEvent) => return endless_event(),
         _ => {}
     }
+    let schema_problem = ask.structured.as_ref().and_then(|s| s.problem.as_deref());
+    if let Some(problem) = schema_problem.or(ask.tools_problem.as_deref()) {
+        // A response schema or tool declaration in a form this provider does not take.
+        let f = Failure::new(400, problem);
+        return error_response(dialect, &f, &ResetHints::default());
+    }
 
     let seq = shared.seq.fetch_add(1, Ordering::Relaxed);
     let gemini_sse = query

@@ -4,6 +4,8 @@
 use bytes::{BufMut, Bytes, BytesMut};
 use serde_json::Value;
 
+use crate::structured::Structured;
+
 /// The only tool the mock ever calls.
 pub(crate) const TOOL_NAME: &str = "get_weather";
 /// Its arguments, as the JSON text a model would stream.
@@ -19,6 +21,10 @@ pub(crate) struct Ask {
     pub include_usage: bool,
     pub has_tools: bool,
     pub last: Last,
+    /// The answer must be JSON (fitting a schema), or a call to a forced tool.
+    pub structured: Option<Structured>,
+    /// Why the provider would reject a tool declaration's schema.
+    pub tools_problem: Option<String>,
 }
 
 /// The last message of the conversation, as far as the mock cares.
@@ -44,6 +50,9 @@ pub(crate) struct Turn {
     pub output_tokens: u64,
     pub reasoning: Option<String>,
     pub answer: Answer,
+    /// The tool an `Answer::Tool` calls and its arguments, when not [`TOOL_NAME`] with
+    /// [`TOOL_ARGS`] (a forced tool is called with an instance of its schema).
+    pub call: Option<(String, String)>,
     pub chunks: usize,
 }
 
@@ -61,12 +70,18 @@ impl Turn {
             Last::User(text) => force_tool || mentions_weather(text),
             Last::ToolResult(_) | Last::Other => force_tool,
         };
+        let structured = ask.structured.as_ref();
+        let forced = structured.and_then(|s| Some((s.tool.clone()?, s.answer(model))));
         let answer = match &ask.last {
             Last::ToolResult(result) => {
                 Answer::Text(format!("Mock model {model} read the tool result: {result}"))
             }
+            _ if forced.is_some() => Answer::Tool,
             _ if ask.has_tools && wants_tool => Answer::Tool,
-            _ => Answer::Text(format!("Hello from mock model {model}.")),
+            _ => match structured {
+                Some(s) => Answer::Text(s.answer(model)),
+                None => Answer::Text(format!("Hello from mock model {model}.")),
+            },
         };
         let reasoning =
             reasoning.then(|| format!("Mock model {model} considers the request step by step."));
@@ -83,6 +98,7 @@ impl Turn {
             output_tokens,
             reasoning,
             answer,
+            call: forced,
             chunks: chunks.max(1),
         }
     }
@@ -92,6 +108,16 @@ impl Turn {
             Answer::Text(t) => Some(t),
             Answer::Tool => None,
         }
+    }
+
+    /// The tool an `Answer::Tool` calls.
+    pub fn tool_name(&self) -> &str {
+        self.call.as_ref().map_or(TOOL_NAME, |(name, _)| name)
+    }
+
+    /// The arguments of that call, as JSON text.
+    pub fn tool_args(&self) -> &str {
+        self.call.as_ref().map_or(TOOL_ARGS, |(_, args)| args)
     }
 
     pub fn total_tokens(&self) -> u64 {

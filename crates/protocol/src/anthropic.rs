@@ -3,7 +3,9 @@
 //! Claude Code's oddities are accepted: a `role: "system"` message inside `messages` (hoisted
 //! into the system prompt), `thinking: {type: "adaptive"}` with `output_config.effort`,
 //! `cache_control` and `context_management` (ignored). Thinking blocks are only sent upstream
-//! with their signature: Anthropic rejects unsigned ones.
+//! with their signature: Anthropic rejects unsigned ones. Structured output is
+//! `output_config.format` (also read from the beta `output_format`); "any JSON object" goes out
+//! as one forced tool whose input is read back as the answer's text.
 
 use std::collections::HashMap;
 
@@ -24,12 +26,15 @@ use crate::lenient::{
 };
 use crate::passthrough::AnthropicUsageWire;
 use crate::sse::SseEvent;
-use crate::{Dialect, openai_chat};
+use crate::{Dialect, openai_chat, schema};
 
 /// Used when the client gave no output cap: Anthropic requires one.
 const DEFAULT_MAX_TOKENS: u64 = 8192;
 /// Anthropic's minimum thinking budget.
 const MIN_THINKING_BUDGET: u64 = 1024;
+/// The forced tool that carries an "any JSON object" answer (see [`encode_request`]); a call
+/// to it is read back as text.
+const JSON_TOOL: &str = "json_response";
 
 // ---------------------------------------------------------------------------------------------
 // Requests
@@ -243,14 +248,7 @@ fn decode_block(b: &Obj, path: &str) -> Result<Option<Part>, ClientError> {
 pub(crate) fn encode_request(req: &ir::Request, model: &str, quirks: &Quirks) -> Value {
     let mut o = Map::new();
     o.insert("model".into(), json!(model));
-    let mut system = req.system.join("\n\n");
-    if let Some(instruction) = json_instruction(req.response_format.as_ref()) {
-        // No JSON mode on the Messages API: ask for it in the system prompt.
-        if !system.is_empty() {
-            system.push_str("\n\n");
-        }
-        system.push_str(&instruction);
-    }
+    let system = req.system.join("\n\n");
     if !system.is_empty() {
         o.insert("system".into(), json!(system));
     }
@@ -275,11 +273,15 @@ pub(crate) fn encode_request(req: &ir::Request, model: &str, quirks: &Quirks) ->
         })
         .collect();
     let default_cap = quirks.default_max_tokens.unwrap_or(DEFAULT_MAX_TOKENS);
+    // "Any JSON object" has no native form on the Messages API: the documented technique is
+    // one forced tool taking any object, whose input comes back as the message text
+    // (`JSON_TOOL`). Anthropic does not allow forcing a tool while thinking.
+    let json_tool = req.response_format == Some(ResponseFormat::JsonObject);
     let thinking_budget = thinking_budget(
         req.reasoning.as_ref(),
         req.sampling.max_tokens.unwrap_or(u64::MAX),
     )
-    .filter(|_| tool_turn_is_signed(&messages));
+    .filter(|_| tool_turn_is_signed(&messages) && !json_tool);
     let max_tokens = match (req.sampling.max_tokens, thinking_budget) {
         (Some(cap), _) => cap,
         // No cap from the client: leave room for an answer after the thinking.
@@ -288,7 +290,7 @@ pub(crate) fn encode_request(req: &ir::Request, model: &str, quirks: &Quirks) ->
     };
     o.insert("max_tokens".into(), json!(max_tokens));
     o.insert("messages".into(), Value::Array(messages));
-    let tools: Vec<Value> = req
+    let mut tools: Vec<Value> = req
         .tools
         .iter()
         .filter_map(|t| match t {
@@ -306,7 +308,18 @@ pub(crate) fn encode_request(req: &ir::Request, model: &str, quirks: &Quirks) ->
             Tool::Hosted { .. } => None,
         })
         .collect();
-    if !tools.is_empty() {
+    if json_tool {
+        tools.push(json!({
+            "name": JSON_TOOL,
+            "description": "Give your answer as a JSON object: the input of this tool.",
+            "input_schema": {"type": "object"},
+        }));
+        o.insert("tools".into(), Value::Array(tools));
+        o.insert(
+            "tool_choice".into(),
+            json!({"type": "tool", "name": JSON_TOOL}),
+        );
+    } else if !tools.is_empty() {
         o.insert("tools".into(), Value::Array(tools));
         let mut choice = match &req.tool_choice {
             None | Some(ToolChoice::Auto) => json!({"type": "auto"}),
@@ -339,6 +352,12 @@ pub(crate) fn encode_request(req: &ir::Request, model: &str, quirks: &Quirks) ->
     }
     if !req.sampling.stop.is_empty() {
         o.insert("stop_sequences".into(), json!(req.sampling.stop));
+    }
+    if let Some(ResponseFormat::JsonSchema { schema, .. }) = &req.response_format {
+        o.insert(
+            "output_config".into(),
+            json!({"format": {"type": "json_schema", "schema": schema::for_anthropic(schema)}}),
+        );
     }
     if let Some(user) = &req.metadata.user_id {
         o.insert("metadata".into(), json!({"user_id": user}));
@@ -378,18 +397,6 @@ fn thinking_budget(r: Option<&ReasoningConfig>, max_tokens: u64) -> Option<u64> 
         budget
     };
     (budget >= MIN_THINKING_BUDGET).then_some(budget)
-}
-
-pub(crate) fn json_instruction(rf: Option<&ResponseFormat>) -> Option<String> {
-    match rf? {
-        ResponseFormat::Text => None,
-        ResponseFormat::JsonObject => {
-            Some("Respond with a single JSON object and nothing else.".to_owned())
-        }
-        ResponseFormat::JsonSchema { schema, .. } => Some(format!(
-            "Respond with a single JSON object and nothing else, matching this JSON Schema:\n{schema}"
-        )),
-    }
 }
 
 fn encode_blocks(role: Role, parts: &[Part]) -> Vec<Value> {
@@ -461,6 +468,7 @@ pub(crate) fn decode_response(body: &[u8]) -> Result<ir::Response, ClientError> 
         .and_then(|u| serde_json::from_value::<AnthropicUsageWire>(u.clone()).ok())
         .map(|u| u.to_usage())
         .unwrap_or_default();
+    let mut json_answer = false;
     for (i, b) in get(&o, "content")
         .and_then(Value::as_array)
         .into_iter()
@@ -470,8 +478,18 @@ pub(crate) fn decode_response(body: &[u8]) -> Result<ir::Response, ClientError> 
         if let Some(b) = b.as_object()
             && let Ok(Some(p)) = decode_block(b, &format!("content[{i}]"))
         {
-            resp.content.push(p);
+            resp.content.push(match p {
+                Part::ToolCall(c) if c.name == JSON_TOOL => {
+                    json_answer = true;
+                    Part::Text(c.arguments)
+                }
+                p => p,
+            });
         }
+    }
+    let calls = resp.content.iter().any(|p| matches!(p, Part::ToolCall(_)));
+    if json_answer && !calls && resp.stop_reason == Some(StopReason::ToolUse) {
+        resp.stop_reason = Some(StopReason::EndTurn);
     }
     Ok(resp)
 }
@@ -566,6 +584,8 @@ pub(crate) struct AnthropicUpstream {
     /// content block index → tool-call ordinal
     tool_blocks: HashMap<u64, u32>,
     next_call: u32,
+    /// content block index of a `JSON_TOOL` call, whose input streams out as text
+    json_block: Option<u64>,
 }
 
 /// A text or thinking delta, the bulk of every stream, read without building a JSON tree.
@@ -637,6 +657,15 @@ impl UpstreamStream for AnthropicUpstream {
                     "redacted_thinking" => out.push(StreamEvent::RedactedReasoning(
                         str_at("/content_block/data").to_owned(),
                     )),
+                    "tool_use" if str_at("/content_block/name") == JSON_TOOL => {
+                        self.json_block = Some(index);
+                        if let Some(input) = v
+                            .pointer("/content_block/input")
+                            .filter(|i| i.as_object().is_some_and(|o| !o.is_empty()))
+                        {
+                            out.push(StreamEvent::Text(input.to_string()));
+                        }
+                    }
                     "tool_use" => {
                         let call = self.next_call;
                         self.next_call += 1;
@@ -670,6 +699,9 @@ impl UpstreamStream for AnthropicUpstream {
                     "signature_delta" => out.push(StreamEvent::ReasoningSignature(
                         str_at("/delta/signature").to_owned(),
                     )),
+                    "input_json_delta" if self.json_block == Some(index) => {
+                        push_text(out, StreamEvent::Text, str_at("/delta/partial_json"));
+                    }
                     "input_json_delta" => {
                         let delta = str_at("/delta/partial_json");
                         if let (Some(&call), false) =
@@ -686,7 +718,16 @@ impl UpstreamStream for AnthropicUpstream {
             }
             "message_delta" => {
                 if let Some(s) = v.pointer("/delta/stop_reason").and_then(Value::as_str) {
-                    out.push(StreamEvent::Stop(stop_from_wire(s)));
+                    let stop = match stop_from_wire(s) {
+                        // The only tool called was the JSON answer: a plain end of turn.
+                        StopReason::ToolUse
+                            if self.json_block.is_some() && self.tool_blocks.is_empty() =>
+                        {
+                            StopReason::EndTurn
+                        }
+                        stop => stop,
+                    };
+                    out.push(StreamEvent::Stop(stop));
                 }
                 if let Some(u) = v.get("usage") {
                     out.push(StreamEvent::Usage(usage_of(u)));

@@ -7,6 +7,8 @@
 //! `parameters_json_schema`). Function declarations are sent upstream as
 //! `parametersJsonSchema`, which takes JSON Schema as clients write it (the older
 //! `parameters` accepts only an OpenAPI subset and rejects e.g. `additionalProperties`).
+//! Schemas written in that subset (upper-case types, `nullable`), in declarations and in
+//! `responseSchema`, are read as JSON Schema (see `schema.rs`).
 //! Calls without ids (older models) get `call_{n}` ids, and an unlabelled response answers
 //! the earliest unanswered call of the same name.
 
@@ -26,7 +28,7 @@ use crate::lenient::{
 };
 use crate::passthrough::GeminiUsageWire;
 use crate::sse::SseEvent;
-use crate::{Dialect, openai_chat};
+use crate::{Dialect, openai_chat, schema};
 
 /// Field `camel` or its snake_case spelling `snake`.
 fn pick<'a>(o: &'a Obj, camel: &str, snake: &str) -> Option<&'a Value> {
@@ -134,8 +136,7 @@ pub(crate) fn decode_request(body: &[u8]) -> Result<ir::Request, ClientError> {
                 .ok_or_else(|| invalid(&format!("{dpath}.name"), "`name` is required"))?;
             let parameters = pick(d, "parametersJsonSchema", "parameters_json_schema")
                 .or_else(|| get(d, "parameters"))
-                .cloned()
-                .unwrap_or_else(openai_chat::empty_schema);
+                .map_or_else(openai_chat::empty_schema, schema::from_gemini);
             req.tools.push(Tool::Function(FunctionTool {
                 name: name.to_owned(),
                 description: opt_str(d, "description", &dpath)?.map(str::to_owned),
@@ -197,7 +198,7 @@ fn decode_generation_config(
     req.response_format = match (mime, schema) {
         (Some("application/json"), Some(schema)) => Some(ResponseFormat::JsonSchema {
             name: "response".to_owned(),
-            schema: schema.clone(),
+            schema: schema::from_gemini(schema),
             strict: None,
         }),
         (Some("application/json"), None) => Some(ResponseFormat::JsonObject),
@@ -372,7 +373,10 @@ pub(crate) fn encode_request(req: &ir::Request) -> Value {
         .iter()
         .filter_map(|t| match t {
             Tool::Function(f) => {
-                let mut d = json!({"name": f.name, "parametersJsonSchema": f.parameters});
+                let mut d = json!({
+                    "name": f.name,
+                    "parametersJsonSchema": schema::for_gemini(&f.parameters),
+                });
                 if let (Some(desc), Some(obj)) = (&f.description, d.as_object_mut()) {
                     obj.insert("description".into(), json!(desc));
                 }
@@ -427,7 +431,7 @@ pub(crate) fn encode_request(req: &ir::Request) -> Value {
         }
         Some(ResponseFormat::JsonSchema { schema, .. }) => {
             gc.insert("responseMimeType".into(), json!("application/json"));
-            gc.insert("responseJsonSchema".into(), schema.clone());
+            gc.insert("responseJsonSchema".into(), schema::for_gemini(schema));
         }
         Some(ResponseFormat::Text) | None => {}
     }

@@ -175,10 +175,14 @@ pub struct Sampling {
     pub max_tokens: Option<u64>,
 }
 
+/// What the answer's text must be. Schemas are standard JSON Schema here (Gemini's dialect is
+/// converted on decode); each encoder writes them as its provider takes them (`schema.rs`).
 #[derive(Debug, Clone, PartialEq)]
 pub enum ResponseFormat {
     Text,
+    /// Any JSON object.
     JsonObject,
+    /// JSON fitting `schema`; `strict` as the client asked (OpenAI's strict mode).
     JsonSchema {
         name: String,
         schema: Value,

@@ -16,6 +16,7 @@ mod lenient;
 mod openai_chat;
 mod openai_responses;
 pub mod passthrough;
+mod schema;
 pub mod sse;
 mod tokens;
 pub mod translate;

@@ -23,7 +23,7 @@ use crate::lenient::{
     parse_data_url, parse_object, req_str, stop_list, text_of,
 };
 use crate::sse::SseEvent;
-use crate::{Dialect, passthrough};
+use crate::{Dialect, passthrough, schema};
 
 // ---------------------------------------------------------------------------------------------
 // Requests
@@ -387,7 +387,7 @@ fn encode_function_tool(f: &FunctionTool) -> Value {
         func.insert("description".into(), json!(d));
     }
     func.insert("parameters".into(), f.parameters.clone());
-    if let Some(s) = f.strict {
+    if let Some(s) = schema::openai_strict(&f.parameters, f.strict) {
         func.insert("strict".into(), json!(s));
     }
     json!({"type": "function", "function": func})
@@ -403,6 +403,7 @@ fn encode_response_format(rf: &ResponseFormat) -> Value {
             strict,
         } => {
             let mut js = json!({"name": name, "schema": schema});
+            let strict = schema::openai_strict(schema, *strict);
             if let (Some(s), Some(o)) = (strict, js.as_object_mut()) {
                 o.insert("strict".into(), json!(s));
             }

@@ -27,7 +27,7 @@ use crate::lenient::{
 };
 use crate::passthrough::ResponsesUsageWire;
 use crate::sse::SseEvent;
-use crate::{Dialect, openai_chat};
+use crate::{Dialect, openai_chat, schema};
 
 /// Separator between a namespace and a tool name when namespace tools are flattened.
 pub const NAMESPACE_SEPARATOR: &str = "__";
@@ -303,7 +303,7 @@ pub(crate) fn encode_request(req: &ir::Request, model: &str) -> Value {
                 "description": f.description,
                 "parameters": f.parameters,
                 // Responses defaults to strict, which rejects most hand-written schemas.
-                "strict": f.strict.unwrap_or(false),
+                "strict": schema::openai_strict(&f.parameters, f.strict).unwrap_or(false),
             })),
             Tool::Hosted {
                 dialect: Dialect::OpenaiResponses,
@@ -350,6 +350,7 @@ pub(crate) fn encode_request(req: &ir::Request, model: &str) -> Value {
                 strict,
             } => {
                 let mut f = json!({"type": "json_schema", "name": name, "schema": schema});
+                let strict = schema::openai_strict(schema, *strict);
                 if let (Some(strict), Some(o)) = (strict, f.as_object_mut()) {
                     o.insert("strict".into(), json!(strict));
                 }

@@ -179,7 +179,10 @@ impl Pipe {
                 "the body is not a JSON object",
             ));
         }
-        if passthrough::top_level_value(body, "error").is_some() {
+        // Responses bodies carry `"error": null` on success.
+        let error = passthrough::top_level_value(body, "error")
+            .filter(|r| body.get(r.clone()).is_some_and(|v| v != b"null"));
+        if error.is_some() {
             return Err(decode_error(self.upstream, 502, body));
         }
         let usage = usage_from_body(self.upstream, body).unwrap_or_default();

@@ -5,7 +5,8 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 
 use super::Failure;
-use crate::turn::{Answer, Ask, Last, TOOL_ARGS, TOOL_NAME, Turn, content_text, pieces, sse_event};
+use crate::structured;
+use crate::turn::{Answer, Ask, Last, Turn, content_text, pieces, sse_event};
 
 /// Thinking blocks carry a signature the client must send back unchanged; any opaque string
 /// serves for the mock.
@@ -31,6 +32,8 @@ pub(crate) fn read(v: &Value) -> Ask {
         include_usage: false,
         has_tools: v["tools"].as_array().is_some_and(|t| !t.is_empty()),
         last,
+        structured: structured::from_anthropic(v),
+        tools_problem: structured::tools_problem(super::Dialect::Anthropic, v),
     }
 }
 
@@ -73,8 +76,8 @@ pub(crate) fn json(t: &Turn) -> Value {
         Answer::Tool => json!({
             "type": "tool_use",
             "id": tool_id(t),
-            "name": TOOL_NAME,
-            "input": { "city": "Paris" },
+            "name": t.tool_name(),
+            "input": serde_json::from_str::<Value>(t.tool_args()).unwrap_or_default(),
         }),
     });
     message(t, content, Some(stop_reason(t)), t.output_tokens)
@@ -129,8 +132,8 @@ pub(crate) fn frames(t: &Turn, _ask: &Ask) -> Vec<Bytes> {
         Answer::Tool => block(
             &mut out,
             index,
-            json!({ "type": "tool_use", "id": tool_id(t), "name": TOOL_NAME, "input": {} }),
-            pieces(TOOL_ARGS, t.chunks)
+            json!({ "type": "tool_use", "id": tool_id(t), "name": t.tool_name(), "input": {} }),
+            pieces(t.tool_args(), t.chunks)
                 .into_iter()
                 .map(|p| json!({ "type": "input_json_delta", "partial_json": p }))
                 .collect(),

@@ -4,6 +4,7 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 
 use super::{CREATED, Failure};
+use crate::structured;
 use crate::turn::{Answer, Ask, Last, TOOL_ARGS, TOOL_NAME, Turn, content_text, pieces, sse_data};
 
 pub(crate) fn read(v: &Value) -> Ask {
@@ -20,6 +21,8 @@ pub(crate) fn read(v: &Value) -> Ask {
             Some(m) if m["role"] == "user" => Last::User(content_text(&m["content"])),
             _ => Last::Other,
         },
+        structured: structured::from_chat(v),
+        tools_problem: structured::tools_problem(super::Dialect::OpenAiChat, v),
     }
 }
 

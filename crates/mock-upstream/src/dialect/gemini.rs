@@ -6,6 +6,7 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 
 use super::Failure;
+use crate::structured;
 use crate::turn::{Answer, Ask, Last, TOOL_NAME, Turn, content_text, pieces, sse_data_crlf};
 
 pub(crate) fn read(v: &Value) -> Ask {
@@ -35,6 +36,8 @@ pub(crate) fn read(v: &Value) -> Ask {
         include_usage: false,
         has_tools,
         last,
+        structured: structured::from_gemini(v),
+        tools_problem: structured::tools_problem(super::Dialect::Gemini, v),
     }
 }
 

@@ -5,6 +5,7 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 
 use super::{CREATED, Failure, chat};
+use crate::structured;
 use crate::turn::{Answer, Ask, Last, TOOL_ARGS, TOOL_NAME, Turn, content_text, pieces, sse_event};
 
 pub(crate) fn read(v: &Value) -> Ask {
@@ -25,6 +26,8 @@ pub(crate) fn read(v: &Value) -> Ask {
         include_usage: false,
         has_tools: v["tools"].as_array().is_some_and(|t| !t.is_empty()),
         last,
+        structured: structured::from_responses(v),
+        tools_problem: structured::tools_problem(super::Dialect::OpenAiResponses, v),
     }
 }
 

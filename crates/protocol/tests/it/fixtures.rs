@@ -4,13 +4,14 @@
 use serde_json::{Value, json};
 use switchboard_protocol::{Dialect, SseDecoder, SseEvent};
 
-pub const REQUEST_KINDS: [&str; 6] = [
+pub const REQUEST_KINDS: [&str; 7] = [
     "text",
     "system",
     "multi_turn",
     "image",
     "tools",
     "reasoning",
+    "structured",
 ];
 pub const RESPONSE_KINDS: [&str; 3] = ["text", "tool_call", "reasoning"];
 pub const STREAM_KINDS: [&str; 3] = ["text", "tool_deltas", "reasoning"];
@@ -27,6 +28,37 @@ fn schema() -> Value {
     serde_json::from_str(WEATHER_SCHEMA).unwrap()
 }
 
+/// The response schema of the `structured` kind, as JSON Schema (Gemini's fixture writes the
+/// same in Gemini's OpenAPI subset).
+pub fn person_schema() -> Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "name": {"type": "string", "minLength": 1},
+            "age": {"type": "integer", "minimum": 0},
+            "tags": {"type": "array", "items": {"type": "string"}},
+            "nickname": {"type": ["string", "null"]},
+        },
+        "required": ["name", "age", "tags", "nickname"],
+        "additionalProperties": false,
+    })
+}
+
+/// [`person_schema`] in Gemini's `responseSchema` form.
+pub fn person_schema_gemini() -> Value {
+    json!({
+        "type": "OBJECT",
+        "properties": {
+            "name": {"type": "STRING"},
+            "age": {"type": "INTEGER"},
+            "tags": {"type": "ARRAY", "items": {"type": "STRING"}},
+            "nickname": {"type": "STRING", "nullable": true},
+        },
+        "required": ["name", "age", "tags", "nickname"],
+        "propertyOrdering": ["name", "age", "tags", "nickname"],
+    })
+}
+
 /// A client request of `kind` in dialect `d`.
 pub fn request(d: Dialect, kind: &str) -> Value {
     match d {
@@ -39,6 +71,11 @@ pub fn request(d: Dialect, kind: &str) -> Value {
 
 fn chat_request(kind: &str) -> Value {
     match kind {
+        "structured" => json!({
+            "model": "gpt-5.5",
+            "response_format": {"type": "json_schema", "json_schema": {"name": "person", "schema": person_schema(), "strict": true}},
+            "messages": [{"role": "user", "content": "Describe Ada as JSON."}],
+        }),
         "text" => json!({
             "model": "gpt-5.5", "stream": true, "stream_options": {"include_usage": true},
             "temperature": 0.2, "top_p": 0.9, "max_tokens": 256, "stop": ["END"],
@@ -98,6 +135,11 @@ fn chat_request(kind: &str) -> Value {
 
 fn responses_request(kind: &str) -> Value {
     match kind {
+        "structured" => json!({
+            "model": "gpt-5.5",
+            "input": "Describe Ada as JSON.",
+            "text": {"format": {"type": "json_schema", "name": "person", "schema": person_schema(), "strict": true}},
+        }),
         "text" => json!({
             "model": "gpt-5.5", "stream": true, "temperature": 0.2, "top_p": 0.9,
             "max_output_tokens": 256, "input": "Say hello.",
@@ -158,6 +200,11 @@ fn responses_request(kind: &str) -> Value {
 
 fn anthropic_request(kind: &str) -> Value {
     match kind {
+        "structured" => json!({
+            "model": "claude-sonnet-4-5", "max_tokens": 1024,
+            "output_config": {"format": {"type": "json_schema", "schema": person_schema()}},
+            "messages": [{"role": "user", "content": "Describe Ada as JSON."}],
+        }),
         "text" => json!({
             "model": "claude-sonnet-4-5", "stream": true, "max_tokens": 256,
             "temperature": 0.2, "top_p": 0.9, "stop_sequences": ["END"],
@@ -228,6 +275,17 @@ fn anthropic_request(kind: &str) -> Value {
 
 fn gemini_request(kind: &str) -> Value {
     match kind {
+        "structured" => json!({
+            "tools": [{"functionDeclarations": [{
+                "name": "lookup", "description": "Find a person",
+                "parameters": {"type": "OBJECT", "properties": {
+                    "name": {"type": "STRING"},
+                    "limit": {"type": "INTEGER", "nullable": true},
+                }, "required": ["name"]},
+            }]}],
+            "generationConfig": {"responseMimeType": "application/json", "responseSchema": person_schema_gemini()},
+            "contents": [{"role": "user", "parts": [{"text": "Describe Ada as JSON."}]}],
+        }),
         "text" => json!({
             "contents": [{"role": "user", "parts": [{"text": "Say hello."}]}],
             "generationConfig": {"temperature": 0.2, "topP": 0.9, "maxOutputTokens": 256, "stopSequences": ["END"]},

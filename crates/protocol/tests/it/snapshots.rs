@@ -158,3 +158,75 @@ fn in_band_stream_errors_are_returned_not_translated() {
         }
     }
 }
+
+/// "Any JSON object": native everywhere but Anthropic, which gets one forced tool taking any
+/// object (and no thinking, which Anthropic does not allow with a forced tool).
+#[test]
+fn json_object_reaches_every_upstream() {
+    with_snapshot_settings(|| {
+        let body = json!({
+            "model": "gpt-5.5", "reasoning_effort": "high",
+            "response_format": {"type": "json_object"},
+            "messages": [{"role": "user", "content": "Describe Ada as JSON."}],
+        });
+        let req = decode_client_request(Dialect::OpenaiChat, &body);
+        let mut by_upstream = Map::new();
+        for upstream in Dialect::ALL {
+            let body =
+                encode_request(upstream, &req, "upstream-model", &Quirks::default()).unwrap();
+            by_upstream.insert(
+                name(upstream).into(),
+                serde_json::from_slice(&body).unwrap(),
+            );
+        }
+        insta::assert_json_snapshot!(
+            "request__openai_chat__json_object",
+            Value::Object(by_upstream)
+        );
+    });
+}
+
+/// The forced JSON tool's input comes back as plain text in every client dialect, streamed
+/// or not, and the turn ends normally rather than with a tool call.
+#[test]
+fn anthropic_json_tool_answer_reads_as_text() {
+    with_snapshot_settings(|| {
+        let answer = json!({
+            "id": "msg_up", "type": "message", "role": "assistant", "model": "claude",
+            "content": [{"type": "tool_use", "id": "toolu_j", "name": "json_response", "input": {"name": "Ada"}}],
+            "stop_reason": "tool_use",
+            "usage": {"input_tokens": 12, "output_tokens": 7},
+        });
+        let resp =
+            decode_response(Dialect::Anthropic, &serde_json::to_vec(&answer).unwrap()).unwrap();
+        let sse = [
+            ("message_start", json!({"type": "message_start", "message": {"id": "msg_up", "type": "message", "role": "assistant", "model": "claude", "content": [], "usage": {"input_tokens": 12, "output_tokens": 0}}})),
+            ("content_block_start", json!({"type": "content_block_start", "index": 0, "content_block": {"type": "tool_use", "id": "toolu_j", "name": "json_response", "input": {}}})),
+            ("content_block_delta", json!({"type": "content_block_delta", "index": 0, "delta": {"type": "input_json_delta", "partial_json": "{\"name\":"}})),
+            ("content_block_delta", json!({"type": "content_block_delta", "index": 0, "delta": {"type": "input_json_delta", "partial_json": "\"Ada\"}"}})),
+            ("content_block_stop", json!({"type": "content_block_stop", "index": 0})),
+            ("message_delta", json!({"type": "message_delta", "delta": {"stop_reason": "tool_use"}, "usage": {"output_tokens": 7}})),
+            ("message_stop", json!({"type": "message_stop"})),
+        ]
+        .iter()
+        .map(|(e, d)| format!("event: {e}\ndata: {d}\n\n"))
+        .collect::<String>();
+        let events = fixtures::decode_sse(sse.as_bytes());
+        let mut by_client = Map::new();
+        for client in Dialect::ALL {
+            let body: Value =
+                serde_json::from_slice(&encode_response(client, &resp, "client-model")).unwrap();
+            let mut t = StreamTranslator::new(Dialect::Anthropic, client, "client-model");
+            let mut out = Vec::new();
+            for ev in &events {
+                t.push(ev, &mut out).unwrap();
+            }
+            t.finish(&mut out);
+            by_client.insert(
+                name(client).into(),
+                json!({"response": body, "stream": events_json(&out)}),
+            );
+        }
+        insta::assert_json_snapshot!("response__anthropic__json_tool", Value::Object(by_client));
+    });
+}

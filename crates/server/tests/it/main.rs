@@ -16,4 +16,5 @@ mod openapi;
 mod routing;
 mod security;
 mod standing;
+mod structured;
 mod transfer;
