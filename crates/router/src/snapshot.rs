@@ -167,6 +167,7 @@ impl Snapshot {
                         model: model.to_owned(),
                         priority: 0,
                         weight: 1,
+                        context_window: None,
                     }],
                 };
                 direct.insert(model.to_owned(), Arc::new(RouteRt::new(route, true)));
@@ -590,6 +591,7 @@ mod tests {
             }],
             quirks: Quirks::default(),
             max_concurrency_per_key: None,
+            retry: Default::default(),
         }
     }
 
@@ -615,6 +617,7 @@ mod tests {
             model: "m".into(),
             priority,
             weight,
+            context_window: None,
         }
     }
 
