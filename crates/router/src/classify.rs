@@ -676,7 +676,8 @@ mod tests {
         let codex = format!(
             r#"{{"error":{{"type":"usage_limit_reached","message":"The usage limit has been reached; it resets at {rfc}."}}}}"#
         );
-        let cases: Vec<(&str, Vec<(&'static str, &str)>, String, Option<u64>)> = vec![
+        type Case<'a> = (&'a str, Vec<(&'static str, &'a str)>, String, Option<u64>);
+        let cases: Vec<Case> = vec![
             // A delta in seconds (Groq, Together, many OpenAI-compatible servers).
             (
                 "delta seconds",

@@ -236,6 +236,18 @@ impl Snapshot {
     }
 }
 
+/// A target's context window: its own, else the one its provider's model list gives.
+pub fn target_window(target: &Target, provider: &ProviderRt) -> Option<u64> {
+    target.context_window.or_else(|| {
+        provider
+            .provider
+            .models
+            .iter()
+            .find(|m| m.id == target.model)
+            .and_then(|m| m.context_window)
+    })
+}
+
 /// Per-target latency memory for the `fastest` strategy; outlives snapshots.
 #[derive(Debug, Default)]
 pub struct LatencyBook {

@@ -63,6 +63,35 @@ pub fn models_url(provider: &Provider) -> String {
     format!("{}/models", provider.base_url.trim_end_matches('/'))
 }
 
+/// Names the Switchboard instances a request has passed, comma-separated: a request that
+/// arrives carrying our own id has come back to us (a provider points at this router).
+pub const HOP_HEADER: &str = "x-switchboard-hop";
+/// Hops kept in the header (the oldest are dropped beyond it).
+const HOP_MAX: usize = 16;
+
+/// The ids in an incoming hop header.
+fn hops(incoming: Option<&HeaderValue>) -> impl Iterator<Item = &str> {
+    incoming
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+}
+
+/// Whether a request that arrived with `incoming` has been through this instance (`own`).
+pub fn has_looped(incoming: Option<&HeaderValue>, own: &str) -> bool {
+    hops(incoming).any(|h| h == own)
+}
+
+/// The hop header for an upstream call: the incoming hops, then our own id.
+pub fn hop_chain(incoming: Option<&HeaderValue>, own: &str) -> Option<HeaderValue> {
+    let mut all: Vec<&str> = hops(incoming).collect();
+    all.push(own);
+    let start = all.len().saturating_sub(HOP_MAX);
+    HeaderValue::from_str(&all[start..].join(", ")).ok()
+}
+
 /// Default `anthropic-version` when the client did not send one.
 const ANTHROPIC_VERSION: &str = "2023-06-01";
 
