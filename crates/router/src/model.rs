@@ -375,6 +375,30 @@ impl Provider {
     }
 }
 
+impl Provider {
+    /// Whether the base URL reaches a router listening on `listen`: the same port on the
+    /// listening address, or on a loopback name when it listens on loopback or every
+    /// interface. Such a provider would send every request back to the router itself.
+    pub fn points_at(&self, listen: std::net::SocketAddr) -> bool {
+        let Ok(url) = reqwest::Url::parse(self.base_url.trim()) else {
+            return false;
+        };
+        if url.port_or_known_default() != Some(listen.port()) {
+            return false;
+        }
+        let host = url.host_str().unwrap_or_default();
+        if host.eq_ignore_ascii_case("localhost") {
+            return listen.ip().is_loopback() || listen.ip().is_unspecified();
+        }
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        let Ok(ip) = bare.parse::<std::net::IpAddr>() else {
+            return false;
+        };
+        ip == listen.ip()
+            || (ip.is_loopback() && (listen.ip().is_loopback() || listen.ip().is_unspecified()))
+    }
+}
+
 /// Hosts a provider may be reached on over plain HTTP: this machine only.
 pub fn is_local_host(host_port: &str) -> bool {
     let host = if let Some(rest) = host_port.strip_prefix('[') {
@@ -490,6 +514,28 @@ mod tests {
         assert_eq!(t.context_window, None);
         let s: Settings = serde_json::from_value(serde_json::json!({"max_wait_ms": 5})).unwrap();
         assert_eq!(s.single_key_wait_ms, 3_000);
+    }
+
+    #[test]
+    fn a_provider_pointing_at_the_listener_is_recognised() {
+        let listen: std::net::SocketAddr = "127.0.0.1:8080".parse().unwrap();
+        for url in [
+            "http://127.0.0.1:8080/v1",
+            "http://localhost:8080/v1",
+            "http://LOCALHOST:8080",
+            "http://127.0.0.2:8080/v1",
+        ] {
+            assert!(provider(url).points_at(listen), "{url}");
+        }
+        for url in [
+            "http://127.0.0.1:8081/v1",
+            "https://api.example.com/v1",
+            "http://127.0.0.1/v1",
+        ] {
+            assert!(!provider(url).points_at(listen), "{url}");
+        }
+        let any: std::net::SocketAddr = "0.0.0.0:443".parse().unwrap();
+        assert!(provider("https://localhost/v1").points_at(any));
     }
 
     #[test]
