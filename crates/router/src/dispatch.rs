@@ -179,7 +179,7 @@ impl Engine {
                     tried.push(pick.key.info.id);
                     let policy = prov.provider.retry;
                     let mut retries = 0u32;
-                    let mut waiting_since: Option<Instant> = None;
+                    let first_try = Instant::now();
                     loop {
                         attempts += 1;
                         // The wait before the next retry, if this attempt fails transiently and
@@ -189,10 +189,8 @@ impl Engine {
                         let delay = if retries < policy.max_retries && attempts < budget {
                             Some(backoff)
                         } else if lone {
-                            let since = *waiting_since.get_or_insert_with(Instant::now);
-                            let window = Duration::from_millis(wait_limit);
-                            window
-                                .checked_sub(since.elapsed())
+                            Duration::from_millis(wait_limit)
+                                .checked_sub(first_try.elapsed())
                                 .filter(|left| !left.is_zero())
                                 .map(|left| backoff.min(left))
                         } else {
