@@ -121,7 +121,11 @@ impl Engine {
             .any(Option::is_some)
             .then(|| estimate_tokens(&req))
             .flatten();
-        let lone = lone_key(&targets, &snap);
+        // Keys this route could try, counted once per target: a same-key retry never takes an
+        // attempt that one of them would need.
+        let candidates = key_count(&targets, &snap);
+        let lone = candidates == 1;
+        let mut picks = 0usize;
         let wait_limit = if lone {
             settings.max_wait_ms.max(settings.single_key_wait_ms)
         } else {
@@ -177,18 +181,24 @@ impl Engine {
                         }
                     };
                     tried.push(pick.key.info.id);
+                    picks += 1;
+                    let untried =
+                        u32::try_from(candidates.saturating_sub(picks)).unwrap_or(u32::MAX);
                     let policy = prov.provider.retry;
                     let mut retries = 0u32;
                     let first_try = Instant::now();
                     loop {
                         attempts += 1;
                         // The wait before the next retry, if this attempt fails transiently and
-                        // one is allowed: the policy's retries within the budget, then for a
-                        // lone key its wait window.
+                        // one is allowed: the policy's retries while the budget has room for
+                        // them and every untried key, then for a lone key its wait window
+                        // (unless the provider retries nothing).
                         let backoff = policy.backoff(retries);
-                        let delay = if retries < policy.max_retries && attempts < budget {
+                        let delay = if retries < policy.max_retries
+                            && attempts.saturating_add(untried) < budget
+                        {
                             Some(backoff)
-                        } else if lone {
+                        } else if lone && policy.max_retries > 0 {
                             Duration::from_millis(wait_limit)
                                 .checked_sub(first_try.elapsed())
                                 .filter(|left| !left.is_zero())
@@ -372,14 +382,13 @@ fn estimate_tokens(req: &IngressRequest) -> Option<u64> {
         .map(|ir| switchboard_protocol::count_tokens(&ir))
 }
 
-/// Whether the route has exactly one key to offer (one target, on an enabled provider with
-/// one key): nothing to fail over to, so it waits out a short outage instead.
-fn lone_key(targets: &[crate::model::Target], snap: &Snapshot) -> bool {
+/// The keys a route can try, once per target (enabled providers' enabled keys). One means
+/// nothing to fail over to: the request waits out a short outage instead.
+fn key_count(targets: &[crate::model::Target], snap: &Snapshot) -> usize {
     targets
         .iter()
         .filter_map(|t| snap.providers.get(&t.provider))
         .filter(|p| p.provider.enabled)
         .map(|p| p.keys.len())
-        .sum::<usize>()
-        == 1
+        .sum()
 }
