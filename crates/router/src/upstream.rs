@@ -145,3 +145,27 @@ pub fn request_headers(
     }
     h
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hops_chain_and_a_loop_is_seen() {
+        assert_eq!(hop_chain(None, "aa").unwrap(), "aa");
+        let incoming = HeaderValue::from_static("11, 22");
+        assert_eq!(hop_chain(Some(&incoming), "aa").unwrap(), "11, 22, aa");
+        assert!(!has_looped(Some(&incoming), "aa"));
+        assert!(has_looped(Some(&incoming), "22"));
+        assert!(!has_looped(None, "aa"));
+        assert!(!has_looped(Some(&HeaderValue::from_static("")), "aa"));
+        // A long chain keeps its newest hops, ours last.
+        let long: Vec<String> = (0..40).map(|i| format!("h{i}")).collect();
+        let incoming = HeaderValue::from_str(&long.join(",")).unwrap();
+        let out = hop_chain(Some(&incoming), "aa").unwrap();
+        let hops: Vec<&str> = out.to_str().unwrap().split(", ").collect();
+        assert_eq!(hops.len(), HOP_MAX);
+        assert_eq!(hops.last(), Some(&"aa"));
+        assert_eq!(hops[0], "h25");
+    }
+}

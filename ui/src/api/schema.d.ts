@@ -1031,8 +1031,9 @@ export interface components {
         /**
          * @description Same-key retries of transient failures (5xx, 529, a broken connection, a timeout before
          *     the first byte), before the key is cooled. Each retry waits a jittered exponential backoff
-         *     from `base_ms`, doubling up to `max_ms`; retries spend the request's attempt budget and
-         *     never outlive its deadline.
+         *     from `base_ms`, doubling up to `max_ms`; retries spend the request's attempt budget (never
+         *     an attempt another key would need) and never outlive its deadline. A route's only key is
+         *     retried for the single-key wait instead; `max_retries = 0` turns retries off entirely.
          */
         RetryPolicy: {
             /**
