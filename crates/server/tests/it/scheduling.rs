@@ -122,6 +122,42 @@ async fn a_lone_key_that_keeps_failing_still_cools_after_its_wait() {
 }
 
 #[tokio::test]
+async fn a_timeout_before_the_first_byte_is_retried_on_the_same_key() {
+    let sb = Sb::start(|mock| {
+        provider_toml("p1", mock, &[A])
+            .replace("keys = [", "timeouts = { first_byte_ms = 300 }\nkeys = [")
+            + "[[routes]]\nalias = \"m\"\ntargets = [{ provider = \"p1\", model = \"x\" }]\n"
+    })
+    .await;
+    sb.mock.push_fault_for_key(A, Fault::Hang);
+    let r = ask(&sb, 0).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(sb.mock.count_for_key(A), 2);
+    assert!(unhealthy(&sb).is_empty(), "{:?}", unhealthy(&sb));
+}
+
+#[tokio::test]
+async fn a_lone_key_cooling_briefly_holds_the_request_by_default() {
+    let sb = Sb::start(one_key).await;
+    sb.mock
+        .push_fault_for_key(A, "fault=429,retry_after=1".parse().unwrap());
+    assert_eq!(
+        ask(&sb, 0).await.status(),
+        429,
+        "a rate limit is not retried"
+    );
+    // No wait is configured, yet the only key recovering within the single-key wait holds
+    // the next request until it does (1 s of the injected clock).
+    let held = ask(&sb, 1);
+    let advance = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        sb.clock.advance_ms(1_000);
+    };
+    let (r, ()) = tokio::join!(held, advance);
+    assert_eq!(r.status(), 200);
+}
+
+#[tokio::test]
 async fn retries_can_be_switched_off_per_provider() {
     let sb = Sb::start(|mock| {
         provider_toml("p1", mock, &[A, B])
