@@ -455,3 +455,34 @@ async fn a_request_that_comes_back_is_answered_508() {
         &format!("fedcba9876543210, {hop}")
     );
 }
+
+#[tokio::test]
+async fn an_import_pointing_a_provider_at_the_router_itself_is_refused() {
+    let sb = Sb::start(one_key).await;
+    let (status, exported) = sb
+        .admin(
+            reqwest::Method::POST,
+            "/api/v1/config/export",
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, 200, "{exported}");
+    let mut export = exported["export"].clone();
+    export["providers"][0]["base_url"] = json!(format!("http://{}/v1", sb.handle().local_addr()));
+    let data = serde_json::to_string(&export).unwrap();
+    for path in ["/api/v1/config/import/plan", "/api/v1/config/import/apply"] {
+        let (status, body) = sb
+            .admin(reqwest::Method::POST, path, Some(json!({ "data": data })))
+            .await;
+        assert!((400..500).contains(&status), "{path}: {status} {body}");
+        assert!(
+            body.to_string().contains("points at this Switchboard"),
+            "{body}"
+        );
+    }
+    let providers = sb.get("/api/v1/providers").await;
+    assert_ne!(
+        providers[0]["base_url"],
+        json!(format!("http://{}/v1", sb.handle().local_addr()))
+    );
+}
