@@ -240,6 +240,7 @@ async fn seed(data: &Path) {
                 model: "deepseek-chat".into(),
                 priority: 0,
                 weight: 1,
+                context_window: None,
             }],
         })
         .await

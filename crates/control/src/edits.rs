@@ -60,6 +60,14 @@ impl Control {
     /// Creates a provider, or replaces the one with the same name.
     pub async fn put_provider(&self, p: Provider) -> Result<Provider, ControlError> {
         p.validate()?;
+        if let Some(addr) = self.listen_addr()
+            && p.points_at(addr)
+        {
+            return Err(ControlError::invalid(
+                "base_url",
+                format!("points at this Switchboard ({addr}): every request would come back to it"),
+            ));
+        }
         self.edit(async |store| Ok::<_, ControlError>(store.upsert_provider(&p).await?))
             .await?;
         Ok(p)

@@ -52,6 +52,8 @@ pub struct Control {
     routing: AtomicBool,
     /// Whether the listener runs (the desktop tray's switch).
     listening: AtomicBool,
+    /// Where the router listens, once the host has bound it: no provider may point there.
+    listen_addr: RwLock<Option<std::net::SocketAddr>>,
     /// Every key (disabled ones too), as of the last snapshot swap.
     keys: RwLock<Arc<[KeyInfo]>>,
     /// The last standing published per key: what [`StandingChanged`] diffs against.
@@ -113,6 +115,7 @@ impl Control {
             edits: tokio::sync::Mutex::new(()),
             routing: AtomicBool::new(routing),
             listening: AtomicBool::new(true),
+            listen_addr: RwLock::new(None),
             keys: RwLock::new(keys),
             standings: Mutex::new(HashMap::new()),
             changes,
@@ -151,6 +154,17 @@ impl Control {
         settings::put_flag(&self.store, settings::ROUTING_ENABLED, on).await?;
         self.routing.store(on, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// Records the address the router listens on (the host reports it once bound); a provider
+    /// whose base URL points there is refused.
+    pub fn set_listen_addr(&self, addr: std::net::SocketAddr) {
+        *self.listen_addr.write() = Some(addr);
+    }
+
+    /// The address the router listens on, when the host has reported it.
+    pub fn listen_addr(&self) -> Option<std::net::SocketAddr> {
+        *self.listen_addr.read()
     }
 
     /// Whether the listener runs; the host that owns the listener reports it here.

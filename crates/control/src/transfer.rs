@@ -909,7 +909,22 @@ impl Control {
 
     /// What importing would change; writes nothing.
     pub async fn plan_import(&self, import: &Import) -> Result<ImportPlan, TransferError> {
+        self.refuse_loops(import)?;
         Ok(plan(&self.store, import).await?.report)
+    }
+
+    /// An imported provider may not point at this router's own listen address either.
+    fn refuse_loops(&self, import: &Import) -> Result<(), TransferError> {
+        let Some(addr) = self.listen_addr() else {
+            return Ok(());
+        };
+        match import.export.providers.iter().find(|p| p.points_at(addr)) {
+            Some(p) => Err(TransferError::Invalid(format!(
+                "provider `{}`: base_url points at this Switchboard ({addr}): every request would come back to it",
+                p.name
+            ))),
+            None => Ok(()),
+        }
     }
 
     /// Applies the import (never deletes anything) and swaps the snapshot, also after a
@@ -921,6 +936,7 @@ impl Control {
         import: &Import,
         accept_new_hosts: bool,
     ) -> Result<ImportPlan, TransferError> {
+        self.refuse_loops(import)?;
         let applied = self
             .edit(async |store| {
                 let planned = plan(store, import).await?;

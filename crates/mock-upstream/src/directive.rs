@@ -43,6 +43,8 @@ pub enum Fault {
     /// 200 `text/event-stream` whose one event never ends: 1 MiB `data:` lines without the
     /// blank line that would complete it, until the client goes away.
     EndlessEvent,
+    /// The dialect's real "model not found" (404) or "context length exceeded" (400) error.
+    Refuse(crate::refusal::Refusal),
 }
 
 impl Fault {
@@ -192,6 +194,7 @@ enum Kind {
     ErrorEvent,
     SlowSecondChunk,
     EndlessEvent,
+    Refuse(crate::refusal::Refusal),
 }
 
 /// Parses a comma-separated directive list.
@@ -231,6 +234,8 @@ pub(crate) fn parse(spec: &str) -> Result<Directives, DirectiveError> {
                     "error_event" => Kind::ErrorEvent,
                     "slow_second_chunk" => Kind::SlowSecondChunk,
                     "endless_event" => Kind::EndlessEvent,
+                    "model_not_found" => Kind::Refuse(crate::refusal::Refusal::ModelNotFound),
+                    "context_length" => Kind::Refuse(crate::refusal::Refusal::ContextLength),
                     _ => Kind::Status(parse_status(v)?),
                 });
             }
@@ -303,6 +308,7 @@ pub(crate) fn parse(spec: &str) -> Result<Directives, DirectiveError> {
         Kind::ErrorEvent => Fault::ErrorEvent,
         Kind::SlowSecondChunk => Fault::SlowSecondChunk(delay.unwrap_or(DEFAULT_DELAY)),
         Kind::EndlessEvent => Fault::EndlessEvent,
+        Kind::Refuse(r) => Fault::Refuse(r),
     });
     Ok(out)
 }

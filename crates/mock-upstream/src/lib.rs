@@ -82,6 +82,8 @@
 //! | `fault=empty` | 200 with stream headers, then end at once |
 //! | `fault=error_event` | 200, then the dialect's in-band error event before any content |
 //! | `fault=endless_event` | 200 `text/event-stream` (JSON requests too), then 1 MiB `data:` lines forever with no blank line ending the event |
+//! | `fault=model_not_found` | the dialect's real "model not found" error (404, e.g. OpenAI `model_not_found`, Anthropic `not_found_error`, Gemini `NOT_FOUND`) |
+//! | `fault=context_length` | the dialect's real context-length error (400, e.g. OpenAI `context_length_exceeded`, Anthropic "prompt is too long", Gemini "input token count … exceeds") |
 //! | `latency_ms=MS` | wait MS before sending headers |
 //! | `chunks=N` | split text, reasoning and tool arguments into N deltas |
 //! | `chunk_delay_ms=MS` | wait MS between stream events |
@@ -117,6 +119,7 @@
 mod book;
 mod dialect;
 mod directive;
+mod refusal;
 mod server;
 mod structured;
 mod turn;
@@ -133,6 +136,7 @@ pub use book::RecordedRequest;
 use book::Target;
 pub use dialect::Dialect;
 pub use directive::{DirectiveError, EchoForm, Fault, ResetHints};
+pub use refusal::Refusal;
 use server::Shared;
 
 /// How the server behaves when a request does not say otherwise.

@@ -220,6 +220,7 @@ async fn answer(shared: &Shared, req: Request) -> Response {
         Some(Fault::Html) => return html_200(),
         Some(Fault::Redirect { status }) => return redirect(status),
         Some(Fault::EndlessEvent) => return endless_event(),
+        Some(Fault::Refuse(r)) => return crate::refusal::response(dialect, r, base_model),
         _ => {}
     }
     let schema_problem = ask.structured.as_ref().and_then(|s| s.problem.as_deref());

@@ -33,6 +33,8 @@ pub enum ErrorKind {
     GatewayTimeout,
     /// A bug on our side (500).
     Internal,
+    /// The request came back to the router that sent it (508): a provider points at itself.
+    LoopDetected,
 }
 
 impl ErrorKind {
@@ -50,6 +52,7 @@ impl ErrorKind {
             ErrorKind::Unavailable => 503,
             ErrorKind::GatewayTimeout => 504,
             ErrorKind::Internal => 500,
+            ErrorKind::LoopDetected => 508,
         }
     }
 
@@ -67,6 +70,7 @@ impl ErrorKind {
             503 => ErrorKind::Unavailable,
             504 => ErrorKind::GatewayTimeout,
             500 => ErrorKind::Internal,
+            508 => ErrorKind::LoopDetected,
             _ => ErrorKind::BadGateway,
         }
     }
@@ -85,7 +89,7 @@ impl ErrorKind {
             ErrorKind::BadGateway | ErrorKind::GatewayTimeout | ErrorKind::Unavailable => {
                 "upstream_error"
             }
-            ErrorKind::Internal => "server_error",
+            ErrorKind::Internal | ErrorKind::LoopDetected => "server_error",
         }
     }
 
@@ -100,7 +104,10 @@ impl ErrorKind {
             ErrorKind::PayloadTooLarge => "request_too_large",
             ErrorKind::RateLimited => "rate_limit_error",
             ErrorKind::Unavailable => "overloaded_error",
-            ErrorKind::BadGateway | ErrorKind::GatewayTimeout | ErrorKind::Internal => "api_error",
+            ErrorKind::BadGateway
+            | ErrorKind::GatewayTimeout
+            | ErrorKind::Internal
+            | ErrorKind::LoopDetected => "api_error",
         }
     }
 
@@ -115,6 +122,7 @@ impl ErrorKind {
             ErrorKind::Unavailable => "UNAVAILABLE",
             ErrorKind::GatewayTimeout | ErrorKind::RequestTimeout => "DEADLINE_EXCEEDED",
             ErrorKind::BadGateway | ErrorKind::Internal => "INTERNAL",
+            ErrorKind::LoopDetected => "FAILED_PRECONDITION",
         }
     }
 }

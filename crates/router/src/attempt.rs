@@ -17,7 +17,7 @@ use switchboard_protocol::sse::{SseDecoder, SseEvent};
 use switchboard_protocol::{ClientError, ErrorKind};
 use tokio::time::Instant;
 
-use crate::classify::{classify_in_band, classify_status};
+use crate::classify::{Refusal, classify_in_band, classify_status, refusal};
 use crate::engine::Engine;
 use crate::guard::AttemptGuard;
 use crate::health::Outcome;
@@ -30,7 +30,7 @@ use crate::reply::{ByteStream, Reply, ReplyBody};
 use crate::request::IngressRequest;
 use crate::scrub::Scrubber;
 use crate::snapshot::{Pick, ProviderRt};
-use crate::upstream::{endpoint_url, request_headers};
+use crate::upstream::{HOP_HEADER, endpoint_url, hop_chain, request_headers};
 
 /// Upstream error bodies read for classification are capped: we only need the message.
 const ERROR_BODY_CAP: usize = 256 * 1024;
@@ -46,6 +46,12 @@ pub(crate) enum AttemptEnd {
     Reply(Reply),
     /// Try the next key or target; this is what the client gets if nothing else works.
     Failed(Reply),
+    /// A transient failure the caller asked to retry on the same key: health has not heard of
+    /// it (a lone blip cools nothing). The reply is what the client gets if retries run out.
+    Retry(Reply),
+    /// The target refused the request in a way another target may not (unknown model,
+    /// context too long); nobody is blamed. The reply is relayed if no other target serves.
+    Refused(Reply, Refusal),
     /// A stream is committed; it takes over the request's record.
     Commit(Box<dyn FnOnce(Recorder) -> ByteStream + Send>),
 }
@@ -64,6 +70,8 @@ impl AttemptEnd {
         match self {
             AttemptEnd::Reply(r) => AttemptEnd::Reply(clean(r)),
             AttemptEnd::Failed(r) => AttemptEnd::Failed(clean(r)),
+            AttemptEnd::Retry(r) => AttemptEnd::Retry(clean(r)),
+            AttemptEnd::Refused(r, why) => AttemptEnd::Refused(clean(r), why),
             c @ AttemptEnd::Commit(_) => c,
         }
     }
@@ -74,6 +82,9 @@ pub(crate) struct Failure {
     outcome: Outcome,
     error: ClientError,
     status: Option<u16>,
+    /// Worth retrying on the same key: a broken connection or a timeout before anything
+    /// was read, not a provider that answered wrongly.
+    transient: bool,
 }
 
 impl Failure {
@@ -82,7 +93,13 @@ impl Failure {
             outcome: Outcome::TemporaryError { retry_after: None },
             error: ClientError::new(kind, message).with_code("upstream_error"),
             status: None,
+            transient: false,
         }
+    }
+
+    fn transient(mut self) -> Failure {
+        self.transient = true;
+        self
     }
 
     fn with_status(mut self, status: u16) -> Failure {
@@ -144,6 +161,7 @@ impl Failure {
             )
             .with_code("upstream_error"),
             status: None,
+            transient: false,
         }
     }
 }
@@ -177,7 +195,8 @@ impl ReadFailure {
                     "Provider `{}` broke the connection mid-response.",
                     provider.name
                 ),
-            ),
+            )
+            .transient(),
             ReadFailure::TooLarge => {
                 Failure::malformed(provider, "a response body over the size cap")
             }
@@ -246,10 +265,14 @@ struct Attempt<'a> {
     guard: AttemptGuard,
     pipe: Pipe,
     scrubber: Arc<Scrubber>,
+    /// The caller retries a transient failure on this key: don't report it to health.
+    retry: bool,
 }
 
 impl Engine {
-    /// Runs one attempt with `pick` against `model` on `prov`.
+    /// Runs one attempt with `pick` against `model` on `prov`. With `retry`, a transient
+    /// failure ends as [`AttemptEnd::Retry`] and is not reported to health.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn attempt(
         &self,
         req: &IngressRequest,
@@ -258,6 +281,7 @@ impl Engine {
         pick: &Pick,
         rec: &mut Recorder,
         deadline: Instant,
+        retry: bool,
     ) -> AttemptEnd {
         let provider = &prov.provider;
         let started = Instant::now();
@@ -283,6 +307,7 @@ impl Engine {
                 self.clock.now_ms(),
             ),
             scrubber: scrubber.clone(),
+            retry,
         };
         let end = match a.run(rec).await {
             Ok(Ready::Whole(reply)) => AttemptEnd::Reply(reply),
@@ -338,7 +363,10 @@ impl Attempt<'_> {
         } else {
             &[]
         };
-        let headers = request_headers(provider, &self.pick.key.secret, forwarded);
+        let mut headers = request_headers(provider, &self.pick.key.secret, forwarded);
+        if let Some(hops) = hop_chain(req.hop.as_ref(), &self.engine.hop_id) {
+            headers.insert(HOP_HEADER, hops);
+        }
         let client = match self.engine.clients.get(provider.timeouts.connect_ms) {
             Ok(c) => c,
             Err(e) => {
@@ -355,8 +383,10 @@ impl Attempt<'_> {
         tracing::debug!(provider = %provider.name, model, key_id = self.pick.key.info.id, probe = self.pick.probe, "upstream attempt");
         let send = client.post(url).headers(headers).body(body).send();
         match tokio::time::timeout_at(self.first_byte_deadline, send).await {
-            Err(_) => Err(Failure::timeout(provider, "response headers").into()),
-            Ok(Err(e)) => Err(Failure::transport(provider, &e).into()),
+            Err(_) => Err(Failure::timeout(provider, "response headers")
+                .transient()
+                .into()),
+            Ok(Err(e)) => Err(Failure::transport(provider, &e).transient().into()),
             Ok(Ok(r)) => Ok(r),
         }
     }
@@ -379,7 +409,17 @@ impl Attempt<'_> {
         let body = self.scrubber.scrub(&body);
         let now = self.engine.clock.now_ms();
         let outcome = classify_status(status, &resp_headers, &body, now, self.engine.max_hint());
-        self.guard.report(&outcome);
+        // A 5xx (or 408/409) is retried on this key unless the provider asks for a longer
+        // wait than the retry policy would take: then the key cools for that wait.
+        let retry_max = Duration::from_millis(provider.retry.max_ms);
+        let transient = matches!(
+            &outcome,
+            Outcome::TemporaryError { retry_after } if retry_after.is_none_or(|d| d <= retry_max)
+        );
+        let retrying = self.retry && transient;
+        if !retrying {
+            self.guard.report(&outcome);
+        }
         let key_id = self.pick.key.info.id;
         rec.attempt(
             &provider.name,
@@ -403,6 +443,16 @@ impl Attempt<'_> {
         } = &outcome
         {
             relayed = relayed.with_retry_after(wait.as_secs_f64().ceil() as u64);
+        }
+        if retrying {
+            tracing::info!(provider = %provider.name, model = self.model, key_id, status, "transient failure; retrying the same key");
+            return Stop::End(AttemptEnd::Retry(relayed));
+        }
+        if outcome == Outcome::ClientError
+            && let Some(why) = refusal(status, &body)
+        {
+            tracing::info!(provider = %provider.name, model = self.model, key_id, status, refusal = ?why, "target refused the request; trying the next target");
+            return Stop::End(AttemptEnd::Refused(relayed, why));
         }
         if outcome == Outcome::ClientError {
             rec.served_by(&provider.name, self.model, key_id);
@@ -472,8 +522,14 @@ impl Attempt<'_> {
             let next = tokio::time::timeout_at(self.first_byte_deadline, upstream.next()).await;
             events.clear();
             match next {
-                Err(_) => return Err(Failure::timeout(provider, "the first streamed event").into()),
-                Ok(Some(Err(e))) => return Err(Failure::transport(provider, &e).into()),
+                Err(_) => {
+                    return Err(Failure::timeout(provider, "the first streamed event")
+                        .transient()
+                        .into());
+                }
+                Ok(Some(Err(e))) => {
+                    return Err(Failure::transport(provider, &e).transient().into());
+                }
                 Ok(None) => {
                     decoder.finish(&mut events);
                     ended = true;
@@ -561,7 +617,10 @@ impl Attempt<'_> {
     }
 
     fn fail(&mut self, rec: &mut Recorder, f: Failure) -> AttemptEnd {
-        self.guard.report(&f.outcome);
+        let retrying = self.retry && f.transient;
+        if !retrying {
+            self.guard.report(&f.outcome);
+        }
         let outcome = AttemptOutcome::from(&f.outcome);
         rec.attempt(
             &self.provider.name,
@@ -571,7 +630,12 @@ impl Attempt<'_> {
             f.status,
             self.started,
         );
+        let reply = Reply::error(self.req.dialect, &f.error);
+        if retrying {
+            tracing::info!(provider = %self.provider.name, model = %self.model, key_id = self.pick.key.info.id, outcome = outcome.as_str(), "transient failure; retrying the same key");
+            return AttemptEnd::Retry(reply);
+        }
         tracing::info!(provider = %self.provider.name, model = %self.model, key_id = self.pick.key.info.id, outcome = outcome.as_str(), "attempt failed; trying the next candidate");
-        AttemptEnd::Failed(Reply::error(self.req.dialect, &f.error))
+        AttemptEnd::Failed(reply)
     }
 }

@@ -1,6 +1,13 @@
 //! The dispatcher: one client request → attempts across keys and targets until one succeeds,
 //! the attempt budget or the deadline is spent, or a byte has reached the client. One attempt
 //! is `attempt.rs`; a committed stream is `pump.rs`.
+//!
+//! A transient failure (5xx, 529, broken connection, timeout before the first byte) is first
+//! retried on the same key with the provider's jittered backoff; only when its retries are
+//! spent is the key reported (and cooled) and the next one tried. A route with a single key
+//! has nothing to fail over to: its retries go on for the single-key wait before the key
+//! cools. A target that refuses the request itself (unknown model, context too long) passes
+//! it to the next target; a request estimated above a target's known window skips it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,12 +17,14 @@ use switchboard_protocol::{ClientError, ErrorKind};
 use tokio::time::Instant;
 
 use crate::attempt::AttemptEnd;
+use crate::classify::Refusal;
 use crate::engine::Engine;
 use crate::log::{CLIENT_STR_MAX, RequestRecord, truncated};
 use crate::record::Recorder;
 use crate::reply::Reply;
 use crate::request::IngressRequest;
-use crate::snapshot::{Unroutable, order_targets, pick_key};
+use crate::snapshot::{Snapshot, Unroutable, order_targets, pick_key, target_window};
+use crate::upstream::has_looped;
 
 impl Engine {
     /// Serves one client request.
@@ -45,6 +54,15 @@ impl Engine {
             req.received_at,
             self.in_flight.clone(),
         );
+        if has_looped(req.hop.as_ref(), &self.hop_id) {
+            let err = ClientError::new(
+                ErrorKind::LoopDetected,
+                "This request came back to the Switchboard that sent it: a provider's base URL points at this router.",
+            )
+            .with_code("loop_detected");
+            rec.finish(err.status(), Some(err.message.clone()));
+            return Reply::error(req.dialect, &err);
+        }
         // The router reads these fields once; an upstream parser keeps the last of duplicates.
         // A body naming one twice (in any spelling) could route as one model and run as another.
         if let Some(key) = duplicate_key(&req.body, ROUTED_KEYS) {
@@ -90,21 +108,61 @@ impl Engine {
         let preferred = req
             .session
             .and_then(|s| self.affinity.get(s, self.clock.now_ms()));
+        let windows: Vec<Option<u64>> = targets
+            .iter()
+            .map(|t| {
+                snap.providers
+                    .get(&t.provider)
+                    .and_then(|p| target_window(t, p))
+            })
+            .collect();
+        let estimate = windows
+            .iter()
+            .any(Option::is_some)
+            .then(|| estimate_tokens(&req))
+            .flatten();
+        // Keys this route could try, counted once per target: a same-key retry never takes an
+        // attempt that one of them would need.
+        let candidates = key_count(&targets, &snap);
+        let lone = candidates == 1;
+        let mut picks = 0usize;
+        let wait_limit = if lone {
+            settings.max_wait_ms.max(settings.single_key_wait_ms)
+        } else {
+            settings.max_wait_ms
+        };
         let mut attempts = 0u32;
         let mut last_failure: Option<Reply> = None;
         let mut waited = false;
+        // Targets that refused this request, and the window a target must exceed after a
+        // context-length refusal.
+        let mut refused = vec![false; targets.len()];
+        let mut min_window: Option<u64> = None;
+        let mut oversize = false;
         loop {
             let mut earliest: Option<i64> = None;
             let mut blocked_by_rate_limit_only = true;
-            'targets: for target in &targets {
+            'targets: for (ti, target) in targets.iter().enumerate() {
                 let Some(prov) = snap.providers.get(&target.provider) else {
                     continue;
                 };
-                if !prov.provider.enabled {
+                if !prov.provider.enabled || refused[ti] {
+                    continue;
+                }
+                let window = windows[ti];
+                if let (Some(w), Some(est)) = (window, estimate)
+                    && est > w
+                {
+                    oversize = true;
+                    continue;
+                }
+                if let (Some(w), Some(floor)) = (window, min_window)
+                    && w <= floor
+                {
                     continue;
                 }
                 let mut tried = Vec::new();
-                loop {
+                'keys: loop {
                     if attempts >= budget || Instant::now() >= deadline {
                         break 'targets;
                     }
@@ -123,21 +181,74 @@ impl Engine {
                         }
                     };
                     tried.push(pick.key.info.id);
-                    attempts += 1;
-                    match self
-                        .attempt(&req, prov, &target.model, &pick, &mut rec, deadline)
-                        .await
-                    {
-                        AttemptEnd::Reply(reply) => {
-                            if reply.status < 400 {
-                                self.remember_session(&req, settings, pick.key.info.id);
-                            }
-                            return reply;
+                    picks += 1;
+                    let untried =
+                        u32::try_from(candidates.saturating_sub(picks)).unwrap_or(u32::MAX);
+                    let policy = prov.provider.retry;
+                    let mut retries = 0u32;
+                    let first_try = Instant::now();
+                    loop {
+                        attempts += 1;
+                        // The wait before the next retry, if this attempt fails transiently and
+                        // one is allowed: the policy's retries while the budget has room for
+                        // them and every untried key, then for a lone key its wait window
+                        // (unless the provider retries nothing).
+                        let backoff = policy.backoff(retries);
+                        let delay = if retries < policy.max_retries
+                            && attempts.saturating_add(untried) < budget
+                        {
+                            Some(backoff)
+                        } else if lone && policy.max_retries > 0 {
+                            Duration::from_millis(wait_limit)
+                                .checked_sub(first_try.elapsed())
+                                .filter(|left| !left.is_zero())
+                                .map(|left| backoff.min(left))
+                        } else {
+                            None
                         }
-                        AttemptEnd::Failed(reply) => last_failure = Some(reply),
-                        AttemptEnd::Commit(start) => {
-                            self.remember_session(&req, settings, pick.key.info.id);
-                            return Reply::sse(start(rec));
+                        .filter(|d| Instant::now() + *d < deadline);
+                        match self
+                            .attempt(
+                                &req,
+                                prov,
+                                &target.model,
+                                &pick,
+                                &mut rec,
+                                deadline,
+                                delay.is_some(),
+                            )
+                            .await
+                        {
+                            AttemptEnd::Reply(reply) => {
+                                if reply.status < 400 {
+                                    self.remember_session(&req, settings, pick.key.info.id);
+                                }
+                                return reply;
+                            }
+                            AttemptEnd::Failed(reply) => {
+                                last_failure = Some(reply);
+                                continue 'keys;
+                            }
+                            // Every retry ends in one of the other arms, which set the
+                            // reply the client gets.
+                            AttemptEnd::Retry(_) => {
+                                retries += 1;
+                                tokio::time::sleep(delay.unwrap_or_default()).await;
+                            }
+                            AttemptEnd::Refused(reply, why) => {
+                                last_failure = Some(reply);
+                                refused[ti] = true;
+                                if why == Refusal::ContextLength
+                                    && let Some(w) = window
+                                {
+                                    min_window = Some(min_window.map_or(w, |m| m.max(w)));
+                                }
+                                continue 'targets;
+                            }
+                            AttemptEnd::Commit(start) => {
+                                self.remember_session(&req, settings, pick.key.info.id);
+                                return Reply::sse(start(rec));
+                            }
                         }
                     }
                 }
@@ -172,13 +283,26 @@ impl Engine {
                 let wait_ms = until.saturating_sub(now);
                 let wait = Duration::from_millis(u64::try_from(wait_ms).unwrap_or(0));
                 if !waited
-                    && wait_ms <= i64::try_from(settings.max_wait_ms).unwrap_or(0)
+                    && wait_ms <= i64::try_from(wait_limit).unwrap_or(0)
                     && Instant::now() + wait < deadline
                 {
                     waited = true;
                     tokio::time::sleep(wait).await;
                     continue;
                 }
+            }
+            if oversize && earliest.is_none() {
+                let err = ClientError::new(
+                    ErrorKind::InvalidRequest,
+                    format!(
+                        "The request (about {} tokens) is longer than the context window of every target of `{}`.",
+                        estimate.unwrap_or_default(),
+                        truncated(&req.model, CLIENT_STR_MAX)
+                    ),
+                )
+                .with_code("context_length_exceeded");
+                rec.finish(err.status(), Some(err.message.clone()));
+                return Reply::error(req.dialect, &err);
             }
             return self.no_usable_key(&req, &mut rec, earliest, blocked_by_rate_limit_only, now);
         }
@@ -249,4 +373,22 @@ impl Engine {
             None => reply,
         }
     }
+}
+
+/// The request's input tokens, estimated locally (`None` when the body does not decode).
+fn estimate_tokens(req: &IngressRequest) -> Option<u64> {
+    switchboard_protocol::translate::decode_request(req.dialect, &req.body)
+        .ok()
+        .map(|ir| switchboard_protocol::count_tokens(&ir))
+}
+
+/// The keys a route can try, once per target (enabled providers' enabled keys). One means
+/// nothing to fail over to: the request waits out a short outage instead.
+fn key_count(targets: &[crate::model::Target], snap: &Snapshot) -> usize {
+    targets
+        .iter()
+        .filter_map(|t| snap.providers.get(&t.provider))
+        .filter(|p| p.provider.enabled)
+        .map(|p| p.keys.len())
+        .sum()
 }

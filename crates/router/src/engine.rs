@@ -32,6 +32,8 @@ pub struct Engine {
     pub(crate) clock: SharedClock,
     /// Responses conversations kept for `previous_response_id` on other upstreams.
     pub(crate) responses: Arc<ResponseStore>,
+    /// This instance's id in the hop header (random per start).
+    pub(crate) hop_id: String,
 }
 
 /// Bytes of Responses conversations kept for `previous_response_id` (unless the host sets
@@ -61,7 +63,13 @@ impl Engine {
             in_flight: Arc::new(AtomicU64::new(0)),
             clock,
             responses: Arc::new(ResponseStore::new(RESPONSES_BUDGET_BYTES, RESPONSES_TTL_MS)),
+            hop_id: format!("{:016x}", rand::random::<u64>()),
         })
+    }
+
+    /// This instance's id in the `x-switchboard-hop` header of its upstream calls.
+    pub fn hop_id(&self) -> &str {
+        &self.hop_id
     }
 
     /// The current snapshot. Cheap: one atomic load and a reference count.

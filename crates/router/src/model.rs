@@ -34,6 +34,51 @@ impl Default for Timeouts {
     }
 }
 
+/// Same-key retries of transient failures (5xx, 529, a broken connection, a timeout before
+/// the first byte), before the key is cooled. Each retry waits a jittered exponential backoff
+/// from `base_ms`, doubling up to `max_ms`; retries spend the request's attempt budget (never
+/// an attempt another key would need) and never outlive its deadline. A route's only key is
+/// retried for the single-key wait instead; `max_retries = 0` turns retries off entirely.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct RetryPolicy {
+    /// Retries of the same key after a transient failure (0: fail over or cool at once).
+    pub max_retries: u32,
+    /// Backoff before the first retry, milliseconds.
+    pub base_ms: u64,
+    /// Longest backoff between two retries, milliseconds. A provider asking for a longer
+    /// wait (its `Retry-After`) is not retried: the key cools for that wait instead.
+    pub max_ms: u64,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_retries: 2,
+            base_ms: 200,
+            max_ms: 1_000,
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait before retry number `n` (0-based): `base × 2ⁿ` capped at `max_ms`, of which
+    /// the upper half is random ("equal jitter"), so retries of many requests spread out.
+    pub fn backoff(&self, n: u32) -> std::time::Duration {
+        let full = self
+            .base_ms
+            .saturating_mul(1u64 << n.min(20))
+            .min(self.max_ms.max(1));
+        let half = full / 2;
+        let jitter = if half == 0 {
+            0
+        } else {
+            rand::random_range(0..=half)
+        };
+        std::time::Duration::from_millis(full - half + jitter)
+    }
+}
+
 /// Where a model entry came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -91,6 +136,9 @@ pub struct Provider {
     /// Most requests one key of this provider may have in flight (none: unlimited).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_concurrency_per_key: Option<u32>,
+    /// Same-key retries of transient failures.
+    #[serde(default)]
+    pub retry: RetryPolicy,
 }
 
 /// Known provider quirks, as data (DESIGN.md "Translation"): what a provider needs that its
@@ -176,6 +224,11 @@ pub struct Target {
     pub priority: i32,
     #[serde(default = "one")]
     pub weight: u32,
+    /// The model's context window in tokens, when known (else the provider's model list is
+    /// asked). A request estimated above it skips this target; a context-length refusal
+    /// moves on only to targets with a larger window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_window: Option<u64>,
 }
 
 /// A model alias: the name clients send, mapped to ordered upstream targets.
@@ -204,6 +257,10 @@ pub struct Settings {
     /// When every candidate is cooling and the earliest recovers within this many
     /// milliseconds, hold the request instead of failing it (0: answer at once).
     pub max_wait_ms: u64,
+    /// The same, for routes served by a single key (no other key or target to fail over to):
+    /// the longer of the two applies. A lone key's transient failures are retried for this
+    /// long before it is cooled.
+    pub single_key_wait_ms: u64,
     /// Whole-request deadline across attempts, milliseconds.
     pub request_deadline_ms: u64,
 }
@@ -217,6 +274,7 @@ impl Default for Settings {
             log_retention_days: 30,
             affinity_ttl_secs: 3600,
             max_wait_ms: 0,
+            single_key_wait_ms: 3_000,
             request_deadline_ms: 600_000,
         }
     }
@@ -297,6 +355,15 @@ impl Provider {
         if self.weight == 0 {
             return Err(Invalid::new("weight", "must be at least 1"));
         }
+        if self.retry.max_retries > 10 {
+            return Err(Invalid::new("retry.max_retries", "must be at most 10"));
+        }
+        if self.retry.base_ms > self.retry.max_ms || self.retry.max_ms > 60_000 {
+            return Err(Invalid::new(
+                "retry.max_ms",
+                "must be at least base_ms and at most 60000",
+            ));
+        }
         for name in self.headers.keys() {
             if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
                 return Err(Invalid::new(
@@ -306,6 +373,30 @@ impl Provider {
             }
         }
         Ok(())
+    }
+}
+
+impl Provider {
+    /// Whether the base URL reaches a router listening on `listen`: the same port on the
+    /// listening address, or on a loopback name when it listens on loopback or every
+    /// interface. Such a provider would send every request back to the router itself.
+    pub fn points_at(&self, listen: std::net::SocketAddr) -> bool {
+        let Ok(url) = reqwest::Url::parse(self.base_url.trim()) else {
+            return false;
+        };
+        if url.port_or_known_default() != Some(listen.port()) {
+            return false;
+        }
+        let host = url.host_str().unwrap_or_default();
+        if host.eq_ignore_ascii_case("localhost") {
+            return listen.ip().is_loopback() || listen.ip().is_unspecified();
+        }
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        let Ok(ip) = bare.parse::<std::net::IpAddr>() else {
+            return false;
+        };
+        ip == listen.ip()
+            || (ip.is_loopback() && (listen.ip().is_loopback() || listen.ip().is_unspecified()))
     }
 }
 
@@ -337,6 +428,12 @@ impl Route {
                     "must be at least 1",
                 ));
             }
+            if t.context_window == Some(0) {
+                return Err(Invalid::new(
+                    format!("targets[{i}].context_window"),
+                    "must be at least 1",
+                ));
+            }
         }
         Ok(())
     }
@@ -360,6 +457,7 @@ mod tests {
             models: vec![],
             quirks: Quirks::default(),
             max_concurrency_per_key: None,
+            retry: RetryPolicy::default(),
         }
     }
 
@@ -387,6 +485,58 @@ mod tests {
         );
         assert!(provider("ftp://x").validate().is_err());
         assert!(provider("nonsense").validate().is_err());
+    }
+
+    #[test]
+    fn retry_backoff_doubles_within_its_jitter_and_caps() {
+        let p = RetryPolicy::default();
+        for _ in 0..50 {
+            let first = p.backoff(0).as_millis();
+            assert!((100..=200).contains(&first), "{first}");
+            let second = p.backoff(1).as_millis();
+            assert!((200..=400).contains(&second), "{second}");
+            let late = p.backoff(9).as_millis();
+            assert!((500..=1_000).contains(&late), "{late}");
+        }
+        let mut bad = provider("https://api.example.com/v1");
+        bad.retry.base_ms = 5_000;
+        assert_eq!(bad.validate().unwrap_err().field, "retry.max_ms");
+    }
+
+    #[test]
+    fn configs_without_the_new_fields_still_load() {
+        let p: Provider = serde_json::from_value(serde_json::json!({
+            "name": "p", "kind": "openai_chat", "base_url": "https://x.example/v1"
+        }))
+        .unwrap();
+        assert_eq!(p.retry, RetryPolicy::default());
+        let t: Target =
+            serde_json::from_value(serde_json::json!({"provider": "p", "model": "m"})).unwrap();
+        assert_eq!(t.context_window, None);
+        let s: Settings = serde_json::from_value(serde_json::json!({"max_wait_ms": 5})).unwrap();
+        assert_eq!(s.single_key_wait_ms, 3_000);
+    }
+
+    #[test]
+    fn a_provider_pointing_at_the_listener_is_recognised() {
+        let listen: std::net::SocketAddr = "127.0.0.1:8080".parse().unwrap();
+        for url in [
+            "http://127.0.0.1:8080/v1",
+            "http://localhost:8080/v1",
+            "http://LOCALHOST:8080",
+            "http://127.0.0.2:8080/v1",
+        ] {
+            assert!(provider(url).points_at(listen), "{url}");
+        }
+        for url in [
+            "http://127.0.0.1:8081/v1",
+            "https://api.example.com/v1",
+            "http://127.0.0.1/v1",
+        ] {
+            assert!(!provider(url).points_at(listen), "{url}");
+        }
+        let any: std::net::SocketAddr = "0.0.0.0:443".parse().unwrap();
+        assert!(provider("https://localhost/v1").points_at(any));
     }
 
     #[test]

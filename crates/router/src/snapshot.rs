@@ -167,6 +167,7 @@ impl Snapshot {
                         model: model.to_owned(),
                         priority: 0,
                         weight: 1,
+                        context_window: None,
                     }],
                 };
                 direct.insert(model.to_owned(), Arc::new(RouteRt::new(route, true)));
@@ -233,6 +234,18 @@ impl Snapshot {
             }))
             .collect()
     }
+}
+
+/// A target's context window: its own, else the one its provider's model list gives.
+pub fn target_window(target: &Target, provider: &ProviderRt) -> Option<u64> {
+    target.context_window.or_else(|| {
+        provider
+            .provider
+            .models
+            .iter()
+            .find(|m| m.id == target.model)
+            .and_then(|m| m.context_window)
+    })
 }
 
 /// Per-target latency memory for the `fastest` strategy; outlives snapshots.
@@ -590,6 +603,7 @@ mod tests {
             }],
             quirks: Quirks::default(),
             max_concurrency_per_key: None,
+            retry: Default::default(),
         }
     }
 
@@ -615,6 +629,7 @@ mod tests {
             model: "m".into(),
             priority,
             weight,
+            context_window: None,
         }
     }
 

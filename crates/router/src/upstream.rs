@@ -63,6 +63,35 @@ pub fn models_url(provider: &Provider) -> String {
     format!("{}/models", provider.base_url.trim_end_matches('/'))
 }
 
+/// Names the Switchboard instances a request has passed, comma-separated: a request that
+/// arrives carrying our own id has come back to us (a provider points at this router).
+pub const HOP_HEADER: &str = "x-switchboard-hop";
+/// Hops kept in the header (the oldest are dropped beyond it).
+const HOP_MAX: usize = 16;
+
+/// The ids in an incoming hop header.
+fn hops(incoming: Option<&HeaderValue>) -> impl Iterator<Item = &str> {
+    incoming
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+}
+
+/// Whether a request that arrived with `incoming` has been through this instance (`own`).
+pub fn has_looped(incoming: Option<&HeaderValue>, own: &str) -> bool {
+    hops(incoming).any(|h| h == own)
+}
+
+/// The hop header for an upstream call: the incoming hops, then our own id.
+pub fn hop_chain(incoming: Option<&HeaderValue>, own: &str) -> Option<HeaderValue> {
+    let mut all: Vec<&str> = hops(incoming).collect();
+    all.push(own);
+    let start = all.len().saturating_sub(HOP_MAX);
+    HeaderValue::from_str(&all[start..].join(", ")).ok()
+}
+
 /// Default `anthropic-version` when the client did not send one.
 const ANTHROPIC_VERSION: &str = "2023-06-01";
 
@@ -115,4 +144,28 @@ pub fn request_headers(
         }
     }
     h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hops_chain_and_a_loop_is_seen() {
+        assert_eq!(hop_chain(None, "aa").unwrap(), "aa");
+        let incoming = HeaderValue::from_static("11, 22");
+        assert_eq!(hop_chain(Some(&incoming), "aa").unwrap(), "11, 22, aa");
+        assert!(!has_looped(Some(&incoming), "aa"));
+        assert!(has_looped(Some(&incoming), "22"));
+        assert!(!has_looped(None, "aa"));
+        assert!(!has_looped(Some(&HeaderValue::from_static("")), "aa"));
+        // A long chain keeps its newest hops, ours last.
+        let long: Vec<String> = (0..40).map(|i| format!("h{i}")).collect();
+        let incoming = HeaderValue::from_str(&long.join(",")).unwrap();
+        let out = hop_chain(Some(&incoming), "aa").unwrap();
+        let hops: Vec<&str> = out.to_str().unwrap().split(", ").collect();
+        assert_eq!(hops.len(), HOP_MAX);
+        assert_eq!(hops.last(), Some(&"aa"));
+        assert_eq!(hops[0], "h25");
+    }
 }

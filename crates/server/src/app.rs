@@ -223,6 +223,7 @@ impl Switchboard {
         let listener = listen(bind, app.clone(), limits).await?;
         let bound = listener.addr;
         let _ = state.tools.bound.set(bound);
+        state.control.set_listen_addr(bound);
         tracing::info!(addr = %bound, data_dir = %opts.data_dir.display(), secret_store = store.secret_store_kind().as_str(), "Switchboard listening");
         Ok(SwitchboardHandle {
             state,

@@ -210,6 +210,9 @@ async fn generate(
         stream,
         body,
         forward_headers,
+        hop: headers
+            .get(switchboard_router::upstream::HOP_HEADER)
+            .cloned(),
         received_at,
         received_at_ms,
     };

@@ -957,6 +957,8 @@ export interface components {
              * @description Most requests one key of this provider may have in flight (none: unlimited).
              */
             max_concurrency_per_key?: number | null;
+            /** @description Same-key retries of transient failures. */
+            retry?: components["schemas"]["RetryPolicy"];
         };
         /**
          * @description Known provider quirks, as data (DESIGN.md "Translation"): what a provider needs that its
@@ -1026,6 +1028,34 @@ export interface components {
             error?: string | null;
             attempts: components["schemas"]["AttemptRecord"][];
         };
+        /**
+         * @description Same-key retries of transient failures (5xx, 529, a broken connection, a timeout before
+         *     the first byte), before the key is cooled. Each retry waits a jittered exponential backoff
+         *     from `base_ms`, doubling up to `max_ms`; retries spend the request's attempt budget (never
+         *     an attempt another key would need) and never outlive its deadline. A route's only key is
+         *     retried for the single-key wait instead; `max_retries = 0` turns retries off entirely.
+         */
+        RetryPolicy: {
+            /**
+             * Format: int32
+             * @description Retries of the same key after a transient failure (0: fail over or cool at once).
+             * @default 2
+             */
+            max_retries: number;
+            /**
+             * Format: int64
+             * @description Backoff before the first retry, milliseconds.
+             * @default 200
+             */
+            base_ms: number;
+            /**
+             * Format: int64
+             * @description Longest backoff between two retries, milliseconds. A provider asking for a longer
+             *     wait (its `Retry-After`) is not retried: the key cools for that wait instead.
+             * @default 1000
+             */
+            max_ms: number;
+        };
         /** @description A model alias: the name clients send, mapped to ordered upstream targets. */
         Route: {
             alias: string;
@@ -1090,6 +1120,14 @@ export interface components {
              * @default 0
              */
             max_wait_ms: number;
+            /**
+             * Format: int64
+             * @description The same, for routes served by a single key (no other key or target to fail over to):
+             *     the longer of the two applies. A lone key's transient failures are retried for this
+             *     long before it is cooled.
+             * @default 3000
+             */
+            single_key_wait_ms: number;
             /**
              * Format: int64
              * @description Whole-request deadline across attempts, milliseconds.
@@ -1164,6 +1202,13 @@ export interface components {
             priority?: number;
             /** Format: int32 */
             weight?: number;
+            /**
+             * Format: int64
+             * @description The model's context window in tokens, when known (else the provider's model list is
+             *     asked). A request estimated above it skips this target; a context-length refusal
+             *     moves on only to targets with a larger window.
+             */
+            context_window?: number | null;
         };
         /** @description Per-provider timeouts, in milliseconds. Zero disables a bound (never the default). */
         Timeouts: {

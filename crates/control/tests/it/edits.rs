@@ -125,3 +125,26 @@ async fn discovery_merges_the_model_list_and_reports_an_unreachable_provider() {
     ));
     ctl.stop().await;
 }
+
+#[tokio::test]
+async fn a_provider_pointing_at_this_router_is_refused() {
+    let ctl = Ctl::start().await;
+    let own: std::net::SocketAddr = "127.0.0.1:4141".parse().unwrap();
+    ctl.control.set_listen_addr(own);
+    for url in ["http://127.0.0.1:4141/v1", "http://localhost:4141/v1"] {
+        let p: switchboard_router::Provider = serde_json::from_value(serde_json::json!({
+            "name": "self", "kind": "openai_chat", "base_url": url,
+        }))
+        .unwrap();
+        match ctl.control.put_provider(p).await {
+            Err(switchboard_control::ControlError::Invalid { field, message }) => {
+                assert_eq!(field, "base_url");
+                assert!(message.contains("127.0.0.1:4141"), "{message}");
+            }
+            other => panic!("{url} was accepted: {other:?}"),
+        }
+    }
+    assert!(ctl.control.providers().await.unwrap().is_empty());
+    // Another port on the same host is another server.
+    ctl.provider("other", "http://127.0.0.1:4142/v1").await;
+}

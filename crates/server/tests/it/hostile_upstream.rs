@@ -152,7 +152,8 @@ async fn a_canary_echoed_in_any_form_reaches_no_client_and_no_record() {
         let mut toml = String::new();
         for (kind, md) in KINDS {
             toml += &format!(
-                "[[providers]]\nname = \"p-{kind}\"\nkind = \"{kind}\"\nbase_url = {:?}\nkeys = [{CANARY:?}]\n\n",
+                // No same-key retries: each request asks the upstream exactly once.
+                "[[providers]]\nname = \"p-{kind}\"\nkind = \"{kind}\"\nbase_url = {:?}\nkeys = [{CANARY:?}]\nretry = {{ max_retries = 0 }}\n\n",
                 mock.base_url(md)
             );
         }

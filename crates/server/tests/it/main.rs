@@ -14,6 +14,7 @@ mod integrations_api;
 mod metrics;
 mod openapi;
 mod routing;
+mod scheduling;
 mod security;
 mod standing;
 mod structured;

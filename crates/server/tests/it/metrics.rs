@@ -9,7 +9,8 @@ use serde_json::{Value, json};
 use crate::common::*;
 
 /// Two keys on one provider; the first answers 500 to every request (a key directive the
-/// mock reads), so the first request fails over to the second key.
+/// mock reads), so the first request retries it (twice, a 5xx being transient) and then fails
+/// over to the second key.
 fn failing_first_key(mock: &switchboard_mock_upstream::MockUpstream) -> String {
     provider_toml(
         "p1",
@@ -107,9 +108,10 @@ async fn counters_move_by_the_traffic_sent() {
     );
     assert_eq!(
         d(r#"switchboard_attempts_total{provider="p1",outcome="temporary_error"}"#),
-        1.0
+        3.0
     );
-    assert_eq!(d(r#"switchboard_failovers_total{alias="fast"}"#), 1.0);
+    // Attempts after a failed one: the two same-key retries and the move to the second key.
+    assert_eq!(d(r#"switchboard_failovers_total{alias="fast"}"#), 3.0);
     assert_eq!(
         d(r#"switchboard_tokens_total{alias="fast",provider="p1",kind="input"}"#),
         tokens.0 as f64

@@ -27,6 +27,7 @@ pub fn provider(name: &str) -> Provider {
         models: vec![],
         quirks: Default::default(),
         max_concurrency_per_key: None,
+        retry: Default::default(),
     }
 }
 

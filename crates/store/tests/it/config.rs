@@ -18,6 +18,7 @@ fn route(alias: &str, provider: &str) -> Route {
             model: "m".into(),
             priority: 0,
             weight: 2,
+            context_window: None,
         }],
     }
 }
