@@ -57,11 +57,16 @@ pub(crate) enum AttemptEnd {
 }
 
 impl AttemptEnd {
-    /// Whole bodies leave through the scrubber (committed streams scrub each chunk).
+    /// Whole bodies leave through the scrubber (committed streams scrub each chunk): a
+    /// successful answer's content loses whole echoes of the key, anything else every piece.
     fn scrubbed(self, scrubber: &Scrubber) -> AttemptEnd {
         let clean = |mut reply: Reply| {
             if let ReplyBody::Full(b) = &reply.body
-                && let std::borrow::Cow::Owned(clean) = scrubber.scrub(b)
+                && let std::borrow::Cow::Owned(clean) = if (200..300).contains(&reply.status) {
+                    scrubber.scrub_content(b)
+                } else {
+                    scrubber.scrub(b)
+                }
             {
                 reply.body = ReplyBody::Full(Bytes::from(clean));
             }
@@ -478,7 +483,9 @@ impl Attempt<'_> {
         let body = read_capped(resp, BODY_CAP, self.idle, self.total_deadline)
             .await
             .map_err(|f| f.at(provider))?;
-        let body = self.scrubber.scrub(&body);
+        // Content so far; if it turns out to be an error, the failure built from it is
+        // scrubbed in full on its way out (`AttemptEnd::scrubbed`).
+        let body = self.scrubber.scrub_content(&body);
         let (out, usage) = self.pipe.client_body(&body).map_err(|err| {
             Failure::malformed(
                 provider,

@@ -32,13 +32,14 @@ pub(crate) fn next_read(idle: Duration, total: Instant) -> Instant {
     }
 }
 
-/// SSE frames of `events`, scrubbed of the key.
+/// SSE frames of `events`, scrubbed of whole echoes of the key (content; error messages
+/// put into events are scrubbed in full before).
 pub(crate) fn encode_events(events: &[SseEvent], scrubber: &Scrubber) -> Bytes {
     let mut out = BytesMut::new();
     for e in events {
         e.encode_into(&mut out);
     }
-    match scrubber.scrub(&out) {
+    match scrubber.scrub_content(&out) {
         std::borrow::Cow::Borrowed(_) => out.freeze(),
         std::borrow::Cow::Owned(clean) => Bytes::from(clean),
     }

@@ -4,8 +4,16 @@
 //!
 //! An upstream that echoes the key may quote it whole, truncated at either end, JSON-escaped
 //! (`sk\u002d…`, `\/`) or URL-encoded (`%2B`, `%2F`, `%3D`). The text is therefore read through
-//! those encodings, and any run of at least [`MIN_ECHO`] bytes that also occurs in the key is
-//! masked together with the rest of the token it belongs to, whatever characters the key holds.
+//! those encodings. Two strengths:
+//!
+//! - [`Scrubber::scrub`], for everything that is an error — non-2xx bodies, error objects in a
+//!   2xx, in-band error events, messages built from them: any run of at least [`MIN_ECHO`]
+//!   bytes that also occurs in the key is masked together with the rest of the token it belongs
+//!   to, whatever characters the key holds (this is where providers quote keys).
+//! - [`Scrubber::scrub_content`], for a successful answer's content: only the whole key (through
+//!   the same encodings), and only a key of [`CONTENT_MIN_KEY`] bytes or more. Pieces of a key
+//!   are ordinary words often enough (`sk-upstream-anthropic`, a local server's dummy
+//!   `not-needed`) that masking them would corrupt what the model wrote.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -16,10 +24,15 @@ use crate::secret::Secret;
 pub const MIN_ECHO: usize = 8;
 /// Keys shorter than this are not looked for: they would mask ordinary words.
 const MIN_KEY: usize = 4;
+/// Keys shorter than this are not looked for in successful content: such a key (`ollama`,
+/// `none`, `lm-studio`) is a placeholder a local server ignores, and a word the model may write.
+pub const CONTENT_MIN_KEY: usize = 16;
 const MASK: &[u8] = b"****";
 
 /// Finds and masks one key. Built once per attempt; cheap to run on text without the key.
 pub struct Scrubber {
+    /// The whole key, for [`Scrubber::scrub_content`].
+    key: Secret,
     /// Length of the windows looked for: [`MIN_ECHO`], or the whole key when shorter.
     window: usize,
     /// Every `window`-byte slice of the key, packed into a `u64`.
@@ -64,6 +77,7 @@ impl Scrubber {
             }
         }
         Scrubber {
+            key: secret.clone(),
             window,
             grams,
             pairs,
@@ -94,46 +108,43 @@ impl Scrubber {
         self.grams.contains(&pack(&buf[..n])).then_some(j)
     }
 
-    /// `text` with every echo of the key replaced by `****`; borrowed when there was none.
+    /// Does the whole key start at `text[i]`, read through escapes? Returns where it ends.
+    fn whole_at(&self, text: &[u8], i: usize) -> Option<usize> {
+        let mut j = i;
+        for want in self.key.expose().bytes() {
+            let (c, len) = decode_at(text, j)?;
+            if c != want {
+                return None;
+            }
+            j += len;
+        }
+        Some(j)
+    }
+
+    /// Error text with every echo of the key, whole or in pieces, replaced by `****`;
+    /// borrowed when there was none.
     pub fn scrub<'a>(&self, text: &'a [u8]) -> Cow<'a, [u8]> {
         if self.grams.is_empty() || text.len() < self.window {
             return Cow::Borrowed(text);
         }
-        // Ranges of `text` to mask, in order.
-        let mut hits: Vec<(usize, usize)> = Vec::new();
-        for i in 0..text.len() {
-            let Some(end) = self.match_at(text, i) else {
-                continue;
-            };
-            match hits.last_mut() {
-                Some(last) if i <= last.1 => last.1 = last.1.max(end),
-                _ => hits.push((i, end)),
-            }
-        }
-        if hits.is_empty() {
+        mask(text, |i| self.match_at(text, i))
+    }
+
+    /// A successful answer's content with every whole echo of the key replaced by `****`;
+    /// borrowed when there was none.
+    pub fn scrub_content<'a>(&self, text: &'a [u8]) -> Cow<'a, [u8]> {
+        let key = self.key.expose().as_bytes();
+        if key.len() < CONTENT_MIN_KEY || text.len() < key.len() {
             return Cow::Borrowed(text);
         }
-        let mut out = Vec::with_capacity(text.len());
-        let mut at = 0;
-        for (start, end) in hits {
-            // The rest of the token the echo belongs to goes too (a truncated echo's tail,
-            // a `***` the provider put in the middle).
-            let mut s = start.max(at);
-            while s > at && is_token_byte(text[s - 1]) {
-                s -= 1;
+        // Most positions fail on the first byte; a candidate starts with it or an escape.
+        let first = key[0];
+        mask(text, |i| {
+            if text[i] != first && !matches!(text[i], b'\\' | b'%') {
+                return None;
             }
-            let mut e = end.max(s);
-            while e < text.len() && is_token_byte(text[e]) {
-                e += 1;
-            }
-            out.extend_from_slice(&text[at..s]);
-            if !out.ends_with(MASK) {
-                out.extend_from_slice(MASK);
-            }
-            at = e;
-        }
-        out.extend_from_slice(&text[at..]);
-        Cow::Owned(out)
+            self.whole_at(text, i)
+        })
     }
 
     /// [`Scrubber::scrub`] for text.
@@ -143,6 +154,46 @@ impl Scrubber {
             Cow::Owned(b) => Cow::Owned(String::from_utf8_lossy(&b).into_owned()),
         }
     }
+}
+
+/// `text` with every match `found` reports (where a match starting at a position ends) masked,
+/// together with the rest of the token it belongs to; borrowed when nothing matched.
+fn mask<'a>(text: &'a [u8], found: impl Fn(usize) -> Option<usize>) -> Cow<'a, [u8]> {
+    // Ranges of `text` to mask, in order.
+    let mut hits: Vec<(usize, usize)> = Vec::new();
+    for i in 0..text.len() {
+        let Some(end) = found(i) else {
+            continue;
+        };
+        match hits.last_mut() {
+            Some(last) if i <= last.1 => last.1 = last.1.max(end),
+            _ => hits.push((i, end)),
+        }
+    }
+    if hits.is_empty() {
+        return Cow::Borrowed(text);
+    }
+    let mut out = Vec::with_capacity(text.len());
+    let mut at = 0;
+    for (start, end) in hits {
+        // The rest of the token the echo belongs to goes too (a truncated echo's tail,
+        // a `***` the provider put in the middle).
+        let mut s = start.max(at);
+        while s > at && is_token_byte(text[s - 1]) {
+            s -= 1;
+        }
+        let mut e = end.max(s);
+        while e < text.len() && is_token_byte(text[e]) {
+            e += 1;
+        }
+        out.extend_from_slice(&text[at..s]);
+        if !out.ends_with(MASK) {
+            out.extend_from_slice(MASK);
+        }
+        at = e;
+    }
+    out.extend_from_slice(&text[at..]);
+    Cow::Owned(out)
 }
 
 /// How many leading bytes of `key` are its provider's public prefix (`sk-`, `sk-proj-`,
@@ -248,6 +299,28 @@ mod tests {
         assert_eq!(clean(k, text), text);
         // The secret part still goes, with the prefix in front of it.
         assert_eq!(clean(k, "key sk-proj-AbCdEfGhIj, done"), "key ****, done");
+    }
+
+    #[test]
+    fn content_loses_only_whole_echoes_of_a_real_key() {
+        let k = "sk-upstream-anthropic-0123";
+        let s = Scrubber::new(&Secret::new(k));
+        let text = b"Mock model mock-anthropic considers the upstream request";
+        assert_eq!(s.scrub_content(text).as_ref(), text.as_slice());
+        // The error path still masks the piece.
+        assert!(!String::from_utf8_lossy(&s.scrub(text)).contains("anthropic"));
+        for echo in [
+            format!("here: {k}!"),
+            format!("here: {}!", k.replace('-', "\\u002d")),
+            format!("here: {}!", k.replace('-', "%2D")),
+        ] {
+            let out = String::from_utf8(s.scrub_content(echo.as_bytes()).into_owned()).unwrap();
+            assert_eq!(out, "here: ****!", "{echo}");
+        }
+        // A placeholder key is not looked for in content at all.
+        let s = Scrubber::new(&Secret::new("not-needed"));
+        let text = b"no key is not-needed here";
+        assert_eq!(s.scrub_content(text).as_ref(), text.as_slice());
     }
 
     fn key() -> impl Strategy<Value = String> {
