@@ -563,7 +563,8 @@ mod tests {
             mock.set_fault_for_key(k, Some(Fault::status(500)));
         }
         let toml = format!(
-            "[[providers]]\nname = \"p\"\nkind = \"openai_chat\"\nbase_url = {:?}\nkeys = {:?}\n\n\
+            "[[providers]]\nname = \"p\"\nkind = \"openai_chat\"\nbase_url = {:?}\nkeys = {:?}\n\
+             retry = {{ max_retries = 0 }}\n\n\
              [[routes]]\nalias = \"m\"\ntargets = [{{ provider = \"p\", model = \"x\" }}]\n",
             mock.base_url(MockDialect::OpenAiChat),
             KEYS
@@ -571,7 +572,8 @@ mod tests {
         let f = shell_with(free_port(), Some(toml));
         f.shell.start().await.unwrap();
         let mut changes = f.shell.subscribe_standings().await.unwrap();
-        // Two temporary errors from two keys open the provider's breaker.
+        // Two temporary errors from two keys open the provider's breaker (no same-key retries,
+        // so each key fails exactly once).
         let mut policy = admin(&f.shell, "GET", "/api/v1/settings/cooldowns", None).await;
         policy["breaker_threshold"] = 2.into();
         admin(&f.shell, "PUT", "/api/v1/settings/cooldowns", Some(policy)).await;
