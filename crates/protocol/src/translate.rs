@@ -118,6 +118,21 @@ pub fn decode_error(dialect: Dialect, status: u16, body: &[u8]) -> ClientError {
     }
 }
 
+/// A token-count request in `dialect` (Anthropic `/v1/messages/count_tokens`, Gemini
+/// `:countTokens`), answered with the local estimate ([`crate::count_tokens`]) in that
+/// dialect's reply shape: no upstream is asked.
+pub fn count_tokens_reply(dialect: Dialect, body: &[u8]) -> Result<Value, ClientError> {
+    let req = match dialect {
+        Dialect::Gemini => gemini::decode_count_tokens_request(body)?,
+        d => decode_request(d, body)?,
+    };
+    let n = crate::tokens::count_tokens(&req);
+    Ok(match dialect {
+        Dialect::Gemini => serde_json::json!({ "totalTokens": n }),
+        _ => serde_json::json!({ "input_tokens": n }),
+    })
+}
+
 // ---------------------------------------------------------------------------------------------
 // Streaming
 
@@ -307,5 +322,24 @@ mod tests {
         assert!(e.message.contains("Bad Gateway"));
         let e = decode_error(Dialect::OpenaiChat, 401, br#"{"error":{"message":"no"}}"#);
         assert_eq!(e.kind, ErrorKind::Authentication);
+    }
+
+    #[test]
+    fn gemini_count_tokens_reads_contents_or_a_whole_request() {
+        let contents = br#"{"contents":[{"role":"user","parts":[{"text":"Hello there, how are you today?"}]}]}"#;
+        let plain = count_tokens_reply(Dialect::Gemini, contents).unwrap();
+        let n = plain["totalTokens"].as_u64().unwrap();
+        assert!(n > 5, "{plain}");
+        let wrapped = br#"{"generateContentRequest":{"model":"models/g","contents":[{"role":"user","parts":[{"text":"Hello there, how are you today?"}]}],"systemInstruction":{"parts":[{"text":"Be brief and kind to everyone."}]}}}"#;
+        let more = count_tokens_reply(Dialect::Gemini, wrapped).unwrap();
+        assert!(more["totalTokens"].as_u64().unwrap() > n, "{more}");
+        let anthropic = count_tokens_reply(
+            Dialect::Anthropic,
+            br#"{"model":"m","messages":[{"role":"user","content":"Hello there, how are you today?"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(anthropic["input_tokens"].as_u64(), Some(n));
+        let bad = count_tokens_reply(Dialect::Gemini, br#"{"generateContentRequest":3}"#);
+        assert_eq!(bad.unwrap_err().kind, ErrorKind::InvalidRequest);
     }
 }
