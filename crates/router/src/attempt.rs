@@ -14,7 +14,7 @@ use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use http::{HeaderName, HeaderValue};
 use switchboard_protocol::sse::{SseDecoder, SseEvent};
-use switchboard_protocol::{ClientError, ErrorKind};
+use switchboard_protocol::{ClientError, Dialect, ErrorKind};
 use tokio::time::Instant;
 
 use crate::classify::{Refusal, classify_in_band, classify_status, refusal};
@@ -307,6 +307,7 @@ impl Engine {
             pipe: Pipe::new(
                 req.dialect,
                 provider.kind,
+                req.endpoint,
                 &req.model,
                 &self.responses,
                 req.owner,
@@ -386,8 +387,8 @@ impl Attempt<'_> {
             }
         };
         let url = match req.endpoint {
-            Endpoint::Generate => endpoint_url(provider, model, req.stream),
-            Endpoint::Compact => compact_url(provider),
+            Endpoint::Compact if provider.kind == Dialect::OpenaiResponses => compact_url(provider),
+            _ => endpoint_url(provider, model, req.stream),
         };
         tracing::debug!(provider = %provider.name, model, key_id = self.pick.key.info.id, probe = self.pick.probe, "upstream attempt");
         let send = client.post(url).headers(headers).body(body).send();

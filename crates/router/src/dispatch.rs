@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use switchboard_protocol::passthrough::{ROUTED_KEYS, duplicate_key};
-use switchboard_protocol::{ClientError, Dialect, ErrorKind};
+use switchboard_protocol::{ClientError, ErrorKind};
 use tokio::time::Instant;
 
 use crate::attempt::AttemptEnd;
@@ -22,7 +22,7 @@ use crate::engine::Engine;
 use crate::log::{CLIENT_STR_MAX, RequestRecord, truncated};
 use crate::record::Recorder;
 use crate::reply::Reply;
-use crate::request::{Endpoint, IngressRequest};
+use crate::request::IngressRequest;
 use crate::snapshot::{Snapshot, Unroutable, order_targets, pick_key, target_window};
 use crate::upstream::has_looped;
 
@@ -104,27 +104,7 @@ impl Engine {
         let deadline = req.received_at + Duration::from_millis(settings.request_deadline_ms.max(1));
         let budget = settings.attempt_budget.max(1);
         let explore = rand::random_ratio(1, 20);
-        let mut targets = order_targets(&route, &snap, &self.latency, explore);
-        if req.endpoint == Endpoint::Compact {
-            targets.retain(|t| {
-                snap.providers
-                    .get(&t.provider)
-                    .is_some_and(|p| p.provider.kind == Dialect::OpenaiResponses)
-            });
-            if targets.is_empty() {
-                let err = ClientError::new(
-                    ErrorKind::InvalidRequest,
-                    format!(
-                        "Compaction (`/v1/responses/compact`) needs an OpenAI Responses upstream, and no target of `{}` is one: add a Responses provider to this route.",
-                        truncated(&req.model, CLIENT_STR_MAX)
-                    ),
-                )
-                .with_code("unsupported_endpoint")
-                .with_param("model");
-                rec.finish(err.status(), Some(err.message.clone()));
-                return Reply::error(req.dialect, &err);
-            }
-        }
+        let targets = order_targets(&route, &snap, &self.latency, explore);
         let preferred = req
             .session
             .and_then(|s| self.affinity.get(s, self.clock.now_ms()));

@@ -36,7 +36,7 @@ pub struct IngressRequest {
 pub enum Endpoint {
     /// The dialect's generation endpoint.
     Generate,
-    /// `POST /v1/responses/compact`: a Responses conversation compacted by the upstream,
-    /// served by Responses upstreams only (others have no such endpoint).
+    /// `POST /v1/responses/compact`: a Responses conversation compacted by a Responses
+    /// upstream's own endpoint, or on other upstreams by a summary turn (`pipe.rs`).
     Compact,
 }

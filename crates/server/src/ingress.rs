@@ -41,9 +41,9 @@ pub async fn responses(
     generate(s, Dialect::OpenaiResponses, None, owner, headers, body).await
 }
 
-/// `POST /v1/responses/compact` (Codex compacts long sessions with it): passed to the
-/// route's Responses upstreams, with the same keys, health and failover as `/v1/responses`;
-/// a route without one gets a clear 400 (see `dispatch`). Always a JSON reply.
+/// `POST /v1/responses/compact` (Codex compacts long sessions with it), with the same keys,
+/// health and failover as `/v1/responses`: passed to Responses upstreams, run as a summary
+/// turn on the others. Always a JSON reply.
 pub async fn compact(
     State(s): State<Arc<AppState>>,
     owner: Holder,

@@ -266,26 +266,61 @@ async fn compact_goes_to_the_responses_upstream_with_failover() {
 }
 
 #[tokio::test]
-async fn compact_on_a_route_without_a_responses_upstream_is_a_clear_400() {
+async fn compact_on_a_chat_upstream_is_a_summary_turn() {
     let sb = Sb::start(|mock| {
-        provider_toml("chat", mock, &[A])
+        provider_toml("chat", mock, &[A, B])
             + "[[routes]]\nalias = \"codex\"\ntargets = [{ provider = \"chat\", model = \"x\" }]\n"
     })
     .await;
+    sb.mock
+        .push_fault_for_model("x", "fault=500".parse::<Fault>().unwrap());
     let resp = sb
         .post("/v1/responses/compact", &codex_compaction("codex"))
         .await;
-    assert_eq!(resp.status(), 400);
+    assert_eq!(resp.status(), 200);
     let v: Value = resp.json().await.unwrap();
-    assert_eq!(v["error"]["code"], "unsupported_endpoint", "{v}");
-    assert_eq!(v["error"]["type"], "invalid_request_error", "{v}");
-    let message = v["error"]["message"].as_str().unwrap();
+    assert_eq!(v["object"], "response.compaction", "{v}");
+    assert_eq!(v["model"], "codex");
+    assert!(v["id"].as_str().unwrap().starts_with("resp_"), "{v}");
+    // The client's user message as sent, then the summary as a user message.
+    let output = v["output"].as_array().unwrap();
+    assert_eq!(output.len(), 2, "{v}");
+    assert_eq!(output[0], codex_compaction("codex")["input"][1]);
+    assert_eq!(output[1]["role"], "user");
+    let summary = output[1]["content"][0]["text"].as_str().unwrap();
+    assert!(summary.contains("Hello from mock model x."), "{summary}");
+    assert!(v["usage"]["input_tokens"].as_u64().unwrap() > 0, "{v}");
+
+    // Upstream: an ordinary, non-streamed chat turn ending with the request for a summary,
+    // tool calls ruled out; the first failed and was retried or failed over.
+    let sent = sb.mock.requests();
+    assert!(sent.len() >= 2, "{}", sent.len());
+    let last = sent.last().unwrap();
+    assert_eq!(last.path, "/v1/chat/completions");
+    let body = last.json().unwrap();
+    assert_ne!(body["stream"], true, "{body}");
+    let messages = body["messages"].as_array().unwrap();
+    assert_eq!(messages.last().unwrap()["role"], "user");
     assert!(
-        message.contains("codex") && message.contains("Responses"),
-        "{message}"
+        messages.last().unwrap()["content"]
+            .as_str()
+            .unwrap()
+            .contains("summary"),
+        "{body}"
     );
-    assert_eq!(sb.mock.request_count(), 0);
-    // An unknown model is still the ordinary 404.
+    assert!(
+        messages
+            .iter()
+            .any(|m| m["content"] == "Done: the test passes."),
+        "{body}"
+    );
+    // No tools offered here: no tool choice either (one without tools is invalid upstream).
+    assert!(
+        body.get("tools").is_none() && body.get("tool_choice").is_none(),
+        "{body}"
+    );
+
+    // An unknown model is the ordinary 404.
     let resp = sb
         .post("/v1/responses/compact", &codex_compaction("nope"))
         .await;
