@@ -326,3 +326,41 @@ async fn compact_on_a_chat_upstream_is_a_summary_turn() {
         .await;
     assert_eq!(resp.status(), 404);
 }
+
+#[tokio::test]
+async fn compact_on_anthropic_and_gemini_upstreams() {
+    let sb = Sb::start(|mock| {
+        format!(
+            "[[providers]]\nname = \"a\"\nkind = \"anthropic\"\nbase_url = {:?}\nkeys = [{A:?}]\n\n\
+             [[providers]]\nname = \"g\"\nkind = \"gemini\"\nbase_url = {:?}\nkeys = [{B:?}]\n\n\
+             [[routes]]\nalias = \"via-a\"\ntargets = [{{ provider = \"a\", model = \"claude-x\" }}]\n\n\
+             [[routes]]\nalias = \"via-g\"\ntargets = [{{ provider = \"g\", model = \"gemini-x\" }}]\n",
+            mock.base_url(MockDialect::Anthropic),
+            mock.base_url(MockDialect::Gemini)
+        )
+    })
+    .await;
+    for (alias, model, path) in [
+        ("via-a", "claude-x", "/v1/messages"),
+        (
+            "via-g",
+            "gemini-x",
+            "/v1beta/models/gemini-x:generateContent",
+        ),
+    ] {
+        let resp = sb
+            .post("/v1/responses/compact", &codex_compaction(alias))
+            .await;
+        assert_eq!(resp.status(), 200, "{alias}");
+        let v: Value = resp.json().await.unwrap();
+        assert_eq!(v["object"], "response.compaction", "{v}");
+        assert_eq!(v["model"], alias);
+        let summary = v["output"][1]["content"][0]["text"].as_str().unwrap();
+        assert!(
+            summary.contains(&format!("Hello from mock model {model}.")),
+            "{summary}"
+        );
+        let last = sb.mock.requests().pop().unwrap();
+        assert_eq!(last.path, path, "{alias}");
+    }
+}
