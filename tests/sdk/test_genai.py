@@ -8,7 +8,7 @@ import pytest
 from google import genai
 from google.genai import types
 
-from conftest import hello
+from conftest import ALIASES, hello
 
 TOOL_RESULT = "Sunny, 21 C, light breeze"
 WEATHER_QUESTION = "What is the weather in Paris?"
@@ -134,3 +134,33 @@ def test_wrong_key_is_rejected(router):
     with pytest.raises(genai.errors.ClientError) as info:
         bad.models.generate_content(model="via-gemini", contents="hi")
     assert info.value.code in (401, 403)
+
+
+@pytest.mark.parametrize("api_version", ["v1", "v1beta"])
+def test_count_tokens(router, alias, api_version):
+    # Answered by the router's local estimate, whatever the upstream.
+    client = make_client(router, api_version)
+    short = client.models.count_tokens(model=alias, contents="Say hello.")
+    longer = client.models.count_tokens(
+        model=alias, contents="Say hello. " + "Then describe the weather in Paris today. " * 20
+    )
+    assert short.total_tokens and short.total_tokens > 0
+    assert longer.total_tokens > short.total_tokens
+
+
+@pytest.mark.parametrize("api_version", ["v1", "v1beta"])
+def test_models_list_and_get(router, api_version):
+    client = make_client(router, api_version)
+    models = list(client.models.list())
+    names = [m.name for m in models]
+    for alias in ALIASES:
+        assert f"models/{alias}" in names
+    one = next(m for m in models if m.name == "models/via-gemini")
+    assert "generateContent" in one.supported_actions
+    assert "countTokens" in one.supported_actions
+    got = client.models.get(model="via-gemini")
+    assert got.name == "models/via-gemini"
+    assert got.display_name == "via-gemini"
+    with pytest.raises(genai.errors.ClientError) as info:
+        client.models.get(model="no-such-model")
+    assert info.value.code == 404

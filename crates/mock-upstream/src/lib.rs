@@ -17,7 +17,7 @@
 //! | Dialect | Request |
 //! |---|---|
 //! | OpenAI Chat | `POST /v1/chat/completions` |
-//! | OpenAI Responses | `POST /v1/responses` |
+//! | OpenAI Responses | `POST /v1/responses`, `POST /v1/responses/compact` |
 //! | Anthropic | `POST /v1/messages`, `POST /v1/messages/count_tokens` |
 //! | Gemini | `POST /v1beta/models/{model}:generateContent`, `:streamGenerateContent[?alt=sse]` (also under `/v1`) |
 //! | model lists | `GET /v1/models` (Anthropic's shape when `anthropic-version` is sent), `GET /v1beta/models` |
@@ -26,6 +26,11 @@
 //! The key is read from `Authorization: Bearer`, `x-api-key`, `x-goog-api-key` or `?key=`.
 //!
 //! # Replies
+//!
+//! A compaction (`/v1/responses/compact`) answers `{"object": "response.compaction",
+//! "output": [...], "usage": ...}`: the input's user messages, then one `compaction` item whose
+//! `encrypted_content` is `mock-compacted:{n}` (`n` input items). Key and model faults that
+//! set a status apply to it as to generation.
 //!
 //! Replies are deterministic. The text is `Hello from mock model {model}.`, split into
 //! `chunks` stream deltas (default 4). When the request offers tools and the last user

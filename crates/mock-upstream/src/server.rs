@@ -91,6 +91,7 @@ pub(crate) async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
 enum Endpoint {
     Generate(Dialect),
     Gemini { model: String, stream: bool },
+    Compact,
     Models,
     GeminiModels,
     CountTokens,
@@ -102,6 +103,7 @@ fn route(method: &Method, path: &str) -> Endpoint {
     match (method, path) {
         (&Method::POST, "/v1/chat/completions") => Endpoint::Generate(Dialect::OpenAiChat),
         (&Method::POST, "/v1/responses") => Endpoint::Generate(Dialect::OpenAiResponses),
+        (&Method::POST, "/v1/responses/compact") => Endpoint::Compact,
         (&Method::POST, "/v1/messages") => Endpoint::Generate(Dialect::Anthropic),
         (&Method::POST, "/v1/messages/count_tokens") => Endpoint::CountTokens,
         (&Method::GET, "/v1/models") => Endpoint::Models,
@@ -152,6 +154,7 @@ async fn answer(shared: &Shared, req: Request) -> Response {
     let (dialect, gemini) = match endpoint {
         Endpoint::Generate(d) => (d, None),
         Endpoint::Gemini { model, stream } => (Dialect::Gemini, Some((model, stream))),
+        Endpoint::Compact => return compact(shared, &parts, &body, key),
         other => {
             shared.book.admit(key.as_deref(), None, || {
                 record(&parts, &body, key.clone(), None, None)
@@ -345,12 +348,61 @@ fn serve_other(
             json_response(StatusCode::OK, json_bytes(&v))
         }
         Endpoint::Probe => plain(StatusCode::OK, Bytes::new()),
-        Endpoint::Generate(_) | Endpoint::Gemini { .. } | Endpoint::Unknown => {
+        Endpoint::Generate(_) | Endpoint::Gemini { .. } | Endpoint::Compact | Endpoint::Unknown => {
             let path = parts.uri.path();
             let f = Failure::new(404, format!("The mock serves no {path}."));
             error_response(Dialect::OpenAiChat, &f, &ResetHints::default())
         }
     }
+}
+
+/// `POST /v1/responses/compact`: the user messages kept, the rest one opaque compaction item.
+fn compact(
+    shared: &Shared,
+    parts: &http::request::Parts,
+    body: &Bytes,
+    key: Option<String>,
+) -> Response {
+    let dialect = Dialect::OpenAiResponses;
+    let v = serde_json::from_slice::<Value>(body).unwrap_or(Value::Null);
+    let model = v.get("model").and_then(Value::as_str).map(str::to_owned);
+    let fault = shared.book.admit(key.as_deref(), model.as_deref(), || {
+        record(parts, body, key.clone(), model.clone(), Some(dialect))
+    });
+    if let Some(Fault::Status { status, hints }) = fault {
+        let mut f = Failure::new(status, default_message(status));
+        f.retry_delay = hints.retry_delay;
+        return error_response(dialect, &f, &hints);
+    }
+    let Some(input) = v.get("input").and_then(Value::as_array) else {
+        let f = Failure::new(400, "`input` must be an array of items.");
+        return error_response(dialect, &f, &ResetHints::default());
+    };
+    let seq = shared.seq.fetch_add(1, Ordering::Relaxed);
+    let mut output: Vec<Value> = input
+        .iter()
+        .filter(|i| i.get("role").and_then(Value::as_str) == Some("user"))
+        .cloned()
+        .collect();
+    output.push(serde_json::json!({
+        "type": "compaction",
+        "id": format!("cmp_mock_{seq}"),
+        "encrypted_content": format!("mock-compacted:{}", input.len()),
+    }));
+    let tokens = body.len() / 4;
+    let reply = serde_json::json!({
+        "id": format!("resp_compact_{seq}"),
+        "object": "response.compaction",
+        "created_at": 0,
+        "model": model.unwrap_or_default(),
+        "output": output,
+        "usage": {
+            "input_tokens": tokens, "output_tokens": 16, "total_tokens": tokens + 16,
+            "input_tokens_details": { "cached_tokens": 0 },
+            "output_tokens_details": { "reasoning_tokens": 0 },
+        },
+    });
+    json_response(StatusCode::OK, json_bytes(&reply))
 }
 
 /// Directives from the model name, the key and the `x-mock-fault` header; later sources win.

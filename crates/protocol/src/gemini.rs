@@ -183,6 +183,20 @@ pub(crate) fn decode_request(body: &[u8]) -> Result<ir::Request, ClientError> {
     Ok(req)
 }
 
+/// A `:countTokens` body: either the `contents` to count (what `google-genai` sends) or a
+/// whole `generateContentRequest` (system instruction and tools included).
+pub(crate) fn decode_count_tokens_request(body: &[u8]) -> Result<ir::Request, ClientError> {
+    let o = parse_object(body)?;
+    match pick(&o, "generateContentRequest", "generate_content_request") {
+        Some(inner @ Value::Object(_)) => decode_request(inner.to_string().as_bytes()),
+        Some(_) => Err(invalid(
+            "generateContentRequest",
+            "`generateContentRequest` must be an object",
+        )),
+        None => decode_request(body),
+    }
+}
+
 fn decode_generation_config(
     gc: &Obj,
     path: &str,

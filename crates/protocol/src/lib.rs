@@ -29,6 +29,7 @@ pub use passthrough::Usage;
 pub use sse::{SseDecoder, SseEvent};
 pub use tokens::count_tokens;
 pub use translate::{
-    StreamTranslator, classify_event, decode_error, decode_request, decode_response,
-    encode_request, encode_response, stream_error_events, usage_from_body, usage_from_event,
+    StreamTranslator, classify_event, count_tokens_reply, decode_error, decode_request,
+    decode_response, encode_request, encode_response, stream_error_events, usage_from_body,
+    usage_from_event,
 };

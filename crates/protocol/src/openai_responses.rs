@@ -623,6 +623,87 @@ pub(crate) fn encode_response(resp: &ir::Response, client_model: &str) -> Value 
     )
 }
 
+// ---------------------------------------------------------------------------------------------
+// Compaction (`/v1/responses/compact`) through an upstream that has no such endpoint
+
+/// The request that ends a compaction turn.
+const COMPACTION_PROMPT: &str = "Context checkpoint: the conversation above is about to be \
+replaced by a summary, and work will continue from that summary alone. Write the summary now, \
+as plain text for whoever continues: the task and the user's requirements, decisions made and \
+why, what has been done (files, commands, results), what remains, and any identifiers, paths \
+or values that will be needed. Do not call tools.";
+
+/// What the summary is introduced with in the compacted history.
+const SUMMARY_PREFIX: &str = "Summary of the conversation so far (it was compacted):";
+
+/// Turns a compaction request into an ordinary turn: the conversation, then the request to
+/// summarise it, tool calls ruled out.
+pub(crate) fn compaction_turn(req: &mut ir::Request) {
+    req.tool_choice = Some(ToolChoice::None);
+    req.response_format = None;
+    req.stream = false;
+    req.messages.push(Message {
+        role: Role::User,
+        content: vec![Part::Text(COMPACTION_PROMPT.to_owned())],
+    });
+}
+
+/// The compaction reply (`object: "response.compaction"`; the client replaces its history
+/// with `output`): the client's own user messages as it sent them, then the summary the
+/// turn produced, as a user message. No summary text is the upstream's failure.
+pub(crate) fn encode_compaction(
+    client_body: &[u8],
+    summary: &ir::Response,
+    client_model: &str,
+) -> Result<Vec<u8>, ClientError> {
+    let text: String = summary
+        .content
+        .iter()
+        .filter_map(|p| match p {
+            Part::Text(t) => Some(t.as_str()),
+            _ => None,
+        })
+        .collect();
+    if text.trim().is_empty() {
+        return Err(ClientError::new(
+            crate::ErrorKind::BadGateway,
+            "the compaction turn produced no summary",
+        ));
+    }
+    let o = parse_object(client_body)?;
+    let mut output: Vec<Value> = match get(&o, "input") {
+        Some(Value::String(s)) => vec![json!({
+            "type": "message", "role": "user",
+            "content": [{"type": "input_text", "text": s}],
+        })],
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter(|i| {
+                i.get("role").and_then(Value::as_str) == Some("user")
+                    && i.get("type")
+                        .and_then(Value::as_str)
+                        .is_none_or(|t| t == "message")
+            })
+            .cloned()
+            .collect(),
+        _ => Vec::new(),
+    };
+    output.push(json!({
+        "type": "message", "role": "user",
+        "content": [{"type": "input_text", "text": format!("{SUMMARY_PREFIX}\n{text}")}],
+    }));
+    Ok(json!({
+        "id": fresh_id("resp_"),
+        "object": "response.compaction",
+        "created_at": now_secs(),
+        "model": client_model,
+        "output": output,
+        "usage": usage_json(&summary.usage),
+    })
+    .to_string()
+    .into_bytes())
+}
+
 fn message_item(id: &str, text: &str, status: &str) -> Value {
     json!({
         "id": id,

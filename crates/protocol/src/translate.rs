@@ -118,6 +118,36 @@ pub fn decode_error(dialect: Dialect, status: u16, body: &[u8]) -> ClientError {
     }
 }
 
+/// A token-count request in `dialect` (Anthropic `/v1/messages/count_tokens`, Gemini
+/// `:countTokens`), answered with the local estimate ([`crate::count_tokens`]) in that
+/// dialect's reply shape: no upstream is asked.
+pub fn count_tokens_reply(dialect: Dialect, body: &[u8]) -> Result<Value, ClientError> {
+    let req = match dialect {
+        Dialect::Gemini => gemini::decode_count_tokens_request(body)?,
+        d => decode_request(d, body)?,
+    };
+    let n = crate::tokens::count_tokens(&req);
+    Ok(match dialect {
+        Dialect::Gemini => serde_json::json!({ "totalTokens": n }),
+        _ => serde_json::json!({ "input_tokens": n }),
+    })
+}
+
+/// `/v1/responses/compact` on an upstream without it: the turn that asks for a summary.
+pub fn compaction_turn(req: &mut ir::Request) {
+    openai_responses::compaction_turn(req);
+}
+
+/// `/v1/responses/compact` on an upstream without it: the compaction reply built from the
+/// client's request and the summary turn's response.
+pub fn encode_compaction(
+    client_body: &[u8],
+    summary: &ir::Response,
+    client_model: &str,
+) -> Result<Vec<u8>, ClientError> {
+    openai_responses::encode_compaction(client_body, summary, client_model)
+}
+
 // ---------------------------------------------------------------------------------------------
 // Streaming
 
@@ -307,5 +337,80 @@ mod tests {
         assert!(e.message.contains("Bad Gateway"));
         let e = decode_error(Dialect::OpenaiChat, 401, br#"{"error":{"message":"no"}}"#);
         assert_eq!(e.kind, ErrorKind::Authentication);
+    }
+
+    #[test]
+    fn gemini_count_tokens_reads_contents_or_a_whole_request() {
+        let contents = br#"{"contents":[{"role":"user","parts":[{"text":"Hello there, how are you today?"}]}]}"#;
+        let plain = count_tokens_reply(Dialect::Gemini, contents).unwrap();
+        let n = plain["totalTokens"].as_u64().unwrap();
+        assert!(n > 5, "{plain}");
+        let wrapped = br#"{"generateContentRequest":{"model":"models/g","contents":[{"role":"user","parts":[{"text":"Hello there, how are you today?"}]}],"systemInstruction":{"parts":[{"text":"Be brief and kind to everyone."}]}}}"#;
+        let more = count_tokens_reply(Dialect::Gemini, wrapped).unwrap();
+        assert!(more["totalTokens"].as_u64().unwrap() > n, "{more}");
+        let anthropic = count_tokens_reply(
+            Dialect::Anthropic,
+            br#"{"model":"m","messages":[{"role":"user","content":"Hello there, how are you today?"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(anthropic["input_tokens"].as_u64(), Some(n));
+        let bad = count_tokens_reply(Dialect::Gemini, br#"{"generateContentRequest":3}"#);
+        assert_eq!(bad.unwrap_err().kind, ErrorKind::InvalidRequest);
+    }
+
+    #[test]
+    fn compaction_through_another_dialect_asks_for_a_summary_and_keeps_user_messages() {
+        let body = br#"{"model":"codex","input":[
+            {"type":"message","role":"developer","content":[{"type":"input_text","text":"Be Codex."}]},
+            {"type":"message","role":"user","content":[{"type":"input_text","text":"Fix it."}]},
+            {"type":"function_call","call_id":"c1","name":"shell","arguments":"{}"},
+            {"type":"function_call_output","call_id":"c1","output":"ok"}],
+            "tools":[{"type":"function","name":"shell","parameters":{"type":"object"}}]}"#;
+        let mut req = decode_request(Dialect::OpenaiResponses, body).unwrap();
+        let turns = req.messages.len();
+        compaction_turn(&mut req);
+        assert_eq!(req.messages.len(), turns + 1);
+        let chat: Value = serde_json::from_slice(
+            &encode_request(Dialect::OpenaiChat, &req, "x", &Quirks::default()).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(chat["tool_choice"], "none", "{chat}");
+        assert_ne!(chat["stream"], true, "{chat}");
+
+        let summary = ir::Response {
+            id: "chatcmpl-1".into(),
+            model: "x".into(),
+            content: vec![ir::Part::Text("The user wants it fixed; it is.".into())],
+            stop_reason: Some(StopReason::EndTurn),
+            usage: Usage {
+                prompt_tokens: 50,
+                completion_tokens: 9,
+                ..Usage::default()
+            },
+        };
+        let out: Value =
+            serde_json::from_slice(&encode_compaction(body, &summary, "codex").unwrap()).unwrap();
+        assert_eq!(out["object"], "response.compaction");
+        assert_eq!(out["model"], "codex");
+        assert_eq!(out["usage"]["input_tokens"], 50);
+        let output = out["output"].as_array().unwrap();
+        assert_eq!(output.len(), 2, "{out}");
+        assert_eq!(output[0]["content"][0]["text"], "Fix it.");
+        let text = output[1]["content"][0]["text"].as_str().unwrap();
+        assert!(text.ends_with("The user wants it fixed; it is."), "{text}");
+        assert_eq!(output[1]["role"], "user");
+
+        // A string input is one user message; a turn without text is the upstream's failure.
+        let out: Value = serde_json::from_slice(
+            &encode_compaction(br#"{"model":"m","input":"hi"}"#, &summary, "m").unwrap(),
+        )
+        .unwrap();
+        assert_eq!(out["output"][0]["content"][0]["text"], "hi");
+        let empty = ir::Response {
+            content: Vec::new(),
+            ..summary
+        };
+        let err = encode_compaction(body, &empty, "codex").unwrap_err();
+        assert_eq!(err.kind, ErrorKind::BadGateway);
     }
 }

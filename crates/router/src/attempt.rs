@@ -14,7 +14,7 @@ use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use http::{HeaderName, HeaderValue};
 use switchboard_protocol::sse::{SseDecoder, SseEvent};
-use switchboard_protocol::{ClientError, ErrorKind};
+use switchboard_protocol::{ClientError, Dialect, ErrorKind};
 use tokio::time::Instant;
 
 use crate::classify::{Refusal, classify_in_band, classify_status, refusal};
@@ -27,10 +27,11 @@ use crate::pipe::{InBandError, Pipe};
 use crate::pump::{Pump, UpstreamStream, encode_events, next_read};
 use crate::record::{Recorder, millis};
 use crate::reply::{ByteStream, Reply, ReplyBody};
+use crate::request::Endpoint;
 use crate::request::IngressRequest;
 use crate::scrub::Scrubber;
 use crate::snapshot::{Pick, ProviderRt};
-use crate::upstream::{HOP_HEADER, endpoint_url, hop_chain, request_headers};
+use crate::upstream::{HOP_HEADER, compact_url, endpoint_url, hop_chain, request_headers};
 
 /// Upstream error bodies read for classification are capped: we only need the message.
 const ERROR_BODY_CAP: usize = 256 * 1024;
@@ -306,6 +307,7 @@ impl Engine {
             pipe: Pipe::new(
                 req.dialect,
                 provider.kind,
+                req.endpoint,
                 &req.model,
                 &self.responses,
                 req.owner,
@@ -384,7 +386,10 @@ impl Attempt<'_> {
                 ))));
             }
         };
-        let url = endpoint_url(provider, model, req.stream);
+        let url = match req.endpoint {
+            Endpoint::Compact if provider.kind == Dialect::OpenaiResponses => compact_url(provider),
+            _ => endpoint_url(provider, model, req.stream),
+        };
         tracing::debug!(provider = %provider.name, model, key_id = self.pick.key.info.id, probe = self.pick.probe, "upstream attempt");
         let send = client.post(url).headers(headers).body(body).send();
         match tokio::time::timeout_at(self.first_byte_deadline, send).await {

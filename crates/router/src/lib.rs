@@ -32,5 +32,5 @@ pub use model::{
 };
 pub use record::RecordSink;
 pub use reply::{ByteStream, Reply, ReplyBody};
-pub use request::IngressRequest;
+pub use request::{Endpoint, IngressRequest};
 pub use secret::Secret;

@@ -6,6 +6,7 @@ use bytes::Bytes;
 use serde_json::Value;
 use switchboard_protocol::passthrough;
 use switchboard_protocol::sse::SseEvent;
+use switchboard_protocol::translate::{compaction_turn, encode_compaction};
 use switchboard_protocol::{
     ClientError, Dialect, ErrorKind, EventClass, StreamTranslator, Usage, classify_event,
     decode_error, decode_request, decode_response, drop_params, encode_request, encode_response,
@@ -16,6 +17,7 @@ use crate::conversations::{Conversation, Owner, ResponseStore};
 use crate::log::{CLIENT_STR_MAX, truncated};
 use crate::model::Provider;
 use crate::reply::Reply;
+use crate::request::Endpoint;
 
 /// The provider reported an error inside its stream (or sent one that cannot be read): it
 /// ends the attempt before commit, or breaks a committed stream.
@@ -37,6 +39,15 @@ pub struct Pipe {
     mode: Mode,
     /// Responses clients on other upstreams: the local conversation store.
     memory: Option<Memory>,
+    /// A compaction through another dialect: `Some` once the client's request is known
+    /// (the reply keeps its user messages).
+    compaction: Option<Compaction>,
+}
+
+/// `/v1/responses/compact` on an upstream without it: run as a summary turn.
+enum Compaction {
+    Pending,
+    Of(Bytes),
 }
 
 /// What a Responses client's conversation needs when the upstream keeps none.
@@ -60,11 +71,13 @@ impl Pipe {
     pub fn new(
         client: Dialect,
         upstream: Dialect,
+        endpoint: Endpoint,
         alias: &str,
         responses: &std::sync::Arc<ResponseStore>,
         owner: Owner,
         now_ms: i64,
     ) -> Pipe {
+        let compact = endpoint == Endpoint::Compact && client != upstream;
         let mode = if client == upstream {
             Mode::Same {
                 usage: Usage::default(),
@@ -73,18 +86,22 @@ impl Pipe {
         } else {
             Mode::Translate(Box::new(StreamTranslator::new(upstream, client, alias)))
         };
-        let memory = (client == Dialect::OpenaiResponses && upstream != client).then(|| Memory {
-            store: responses.clone(),
-            owner,
-            now_ms,
-            input: None,
-        });
+        let memory =
+            (client == Dialect::OpenaiResponses && upstream != client && !compact).then(|| {
+                Memory {
+                    store: responses.clone(),
+                    owner,
+                    now_ms,
+                    input: None,
+                }
+            });
         Pipe {
             client,
             upstream,
             alias: alias.to_owned(),
             mode,
             memory,
+            compaction: compact.then_some(Compaction::Pending),
         }
     }
 
@@ -131,6 +148,10 @@ impl Pipe {
             // Gemini clients name the model and streaming in the URL.
             req.model.clone_from(&self.alias);
             req.stream = stream;
+            if let Some(c) = &mut self.compaction {
+                compaction_turn(&mut req);
+                *c = Compaction::Of(body.clone());
+            }
             let quirks = provider.quirks.to_protocol(&provider.drop_params);
             return encode_request(self.upstream, &req, model, &quirks).map(Bytes::from);
         }
@@ -164,6 +185,10 @@ impl Pipe {
         if let Mode::Translate(_) = self.mode {
             let resp = decode_response(self.upstream, body)?;
             let usage = resp.usage;
+            if let Some(Compaction::Of(request)) = &self.compaction {
+                let out = encode_compaction(request, &resp, &self.alias)?;
+                return Ok((Bytes::from(out), usage));
+            }
             let out = encode_response(self.client, &resp, &self.alias);
             self.remember(&out);
             return Ok((Bytes::from(out), usage));

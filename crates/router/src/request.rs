@@ -11,6 +11,8 @@ use crate::conversations::Owner;
 #[derive(Debug)]
 pub struct IngressRequest {
     pub dialect: Dialect,
+    /// Which of the dialect's endpoints was called.
+    pub endpoint: Endpoint,
     /// The model name the client asked for (from the body, or the URL for Gemini).
     pub model: String,
     pub stream: bool,
@@ -27,4 +29,14 @@ pub struct IngressRequest {
     pub hop: Option<HeaderValue>,
     pub received_at: Instant,
     pub received_at_ms: i64,
+}
+
+/// The endpoint a request was sent to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    /// The dialect's generation endpoint.
+    Generate,
+    /// `POST /v1/responses/compact`: a Responses conversation compacted by a Responses
+    /// upstream's own endpoint, or on other upstreams by a summary turn (`pipe.rs`).
+    Compact,
 }

@@ -58,6 +58,14 @@ pub fn endpoint_url(provider: &Provider, model: &str, stream: bool) -> String {
     }
 }
 
+/// The compaction endpoint of a Responses provider.
+pub fn compact_url(provider: &Provider) -> String {
+    format!(
+        "{}/responses/compact",
+        provider.base_url.trim_end_matches('/')
+    )
+}
+
 /// The model-list URL, used by discovery and by probes.
 pub fn models_url(provider: &Provider) -> String {
     format!("{}/models", provider.base_url.trim_end_matches('/'))

@@ -261,9 +261,17 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/v1/responses", post(ingress::responses))
         .route("/v1/messages", post(ingress::messages))
         .route("/v1/messages/count_tokens", post(ingress::count_tokens))
-        .route("/v1beta/models/{model_action}", post(ingress::gemini))
-        .route("/v1/models/{model_action}", post(ingress::gemini))
+        .route("/v1/responses/compact", post(ingress::compact))
+        .route(
+            "/v1beta/models/{model_action}",
+            get(ingress::model).post(ingress::gemini),
+        )
+        .route(
+            "/v1/models/{model_action}",
+            get(ingress::model).post(ingress::gemini),
+        )
         .route("/v1/models", get(ingress::models))
+        .route("/v1beta/models", get(ingress::models))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             routing_on,

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Path, Query, RawQuery, State};
+use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use bytes::Bytes;
@@ -15,7 +15,7 @@ use switchboard_protocol::passthrough::{top_level_bool, top_level_str, top_level
 use switchboard_protocol::{ClientError, Dialect, ErrorKind};
 use switchboard_router::affinity::session_id;
 use switchboard_router::conversations::Owner;
-use switchboard_router::{IngressRequest, Reply, ReplyBody};
+use switchboard_router::{Endpoint, IngressRequest, Reply, ReplyBody};
 
 use crate::guard::error_response;
 use crate::state::AppState;
@@ -41,6 +41,27 @@ pub async fn responses(
     generate(s, Dialect::OpenaiResponses, None, owner, headers, body).await
 }
 
+/// `POST /v1/responses/compact` (Codex compacts long sessions with it), with the same keys,
+/// health and failover as `/v1/responses`: passed to Responses upstreams, run as a summary
+/// turn on the others. Always a JSON reply.
+pub async fn compact(
+    State(s): State<Arc<AppState>>,
+    owner: Holder,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    generate_at(
+        s,
+        Dialect::OpenaiResponses,
+        Endpoint::Compact,
+        None,
+        owner,
+        headers,
+        body,
+    )
+    .await
+}
+
 pub async fn messages(
     State(s): State<Arc<AppState>>,
     owner: Holder,
@@ -53,16 +74,18 @@ pub async fn messages(
 /// `POST /v1/messages/count_tokens`, answered locally with a token estimate of the whole
 /// request (system prompt and tools included), whatever the upstream.
 pub async fn count_tokens(State(s): State<Arc<AppState>>, body: Body) -> Response {
-    let body = match read_body(&s, Dialect::Anthropic, body).await {
+    count_locally(&s, Dialect::Anthropic, body).await
+}
+
+/// A token count in `dialect`'s request and reply shapes, from the local estimate.
+async fn count_locally(s: &AppState, dialect: Dialect, body: Body) -> Response {
+    let body = match read_body(s, dialect, body).await {
         Ok(b) => b,
         Err(r) => return r,
     };
-    match switchboard_protocol::decode_request(Dialect::Anthropic, &body) {
-        Ok(req) => {
-            Json(serde_json::json!({ "input_tokens": switchboard_protocol::count_tokens(&req) }))
-                .into_response()
-        }
-        Err(e) => error_response(Dialect::Anthropic, &e),
+    match switchboard_protocol::count_tokens_reply(dialect, &body) {
+        Ok(reply) => Json(reply).into_response(),
+        Err(e) => error_response(dialect, &e),
     }
 }
 
@@ -71,7 +94,8 @@ pub struct GeminiQuery {
     alt: Option<String>,
 }
 
-/// `/v1beta/models/{model}:generateContent` and `:streamGenerateContent` (also under `/v1`).
+/// `/v1beta/models/{model}:generateContent`, `:streamGenerateContent` and `:countTokens`
+/// (also under `/v1`). Token counts are answered locally, as Anthropic's are.
 pub async fn gemini(
     State(s): State<Arc<AppState>>,
     Path(model_action): Path<String>,
@@ -86,6 +110,7 @@ pub async fn gemini(
     let stream = match action {
         "generateContent" => false,
         "streamGenerateContent" => true,
+        "countTokens" => return count_locally(&s, Dialect::Gemini, body).await,
         _ => return not_found(Dialect::Gemini),
     };
     // `streamGenerateContent` without `alt=sse` means a JSON array stream; we answer SSE,
@@ -159,6 +184,27 @@ async fn generate(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    generate_at(
+        state,
+        dialect,
+        Endpoint::Generate,
+        from_path,
+        owner,
+        headers,
+        body,
+    )
+    .await
+}
+
+async fn generate_at(
+    state: Arc<AppState>,
+    dialect: Dialect,
+    endpoint: Endpoint,
+    from_path: Option<(String, bool)>,
+    owner: Holder,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let received_at = tokio::time::Instant::now();
     let received_at_ms = switchboard_store::now_ms();
     let body = match read_body(&state, dialect, body).await {
@@ -193,7 +239,10 @@ async fn generate(
                 .with_param("model");
                 return error_response(dialect, &err);
             };
-            (model, top_level_bool(&body, "stream").unwrap_or(false))
+            // Compaction answers with one JSON body.
+            let stream =
+                endpoint == Endpoint::Generate && top_level_bool(&body, "stream").unwrap_or(false);
+            (model, stream)
         }
     };
     let forward_headers = headers
@@ -203,6 +252,7 @@ async fn generate(
         .collect();
     let req = IngressRequest {
         dialect,
+        endpoint,
         session: Some(session_of(&headers, &body)),
         // The guard sets it on every route that reaches here.
         owner: owner.map_or_else(|| Owner::of(b""), |Extension(o)| o),
@@ -275,25 +325,101 @@ pub fn into_response(reply: Reply) -> Response {
     resp
 }
 
-/// `GET /v1/models`: aliases and directly served models, OpenAI-shaped (Anthropic clients
-/// read the same `data[].id`).
-pub async fn models(State(s): State<Arc<AppState>>, RawQuery(_q): RawQuery) -> Response {
-    let snap = s.engine.snapshot();
-    let data: Vec<serde_json::Value> = snap
-        .model_names()
-        .into_iter()
-        .map(|(id, window)| {
-            let mut m = serde_json::json!({
-                "id": id, "object": "model", "type": "model", "created": 0, "owned_by": "switchboard",
-                "display_name": id,
-            });
-            if let Some(w) = window {
-                m["context_window"] = w.into();
-            }
-            m
-        })
+/// `GET /v1/models` and `GET /v1beta/models`: aliases and directly served models. OpenAI's
+/// list shape (Anthropic clients read the same `data[].id`), or Gemini's under `/v1beta` and
+/// for a Gemini client under `/v1` (one that sends `x-goog-api-key` or `?key=`).
+pub async fn models(
+    State(s): State<Arc<AppState>>,
+    uri: http::Uri,
+    headers: HeaderMap,
+) -> Response {
+    let names = s.engine.snapshot().model_names();
+    if wants_gemini(&uri, &headers) {
+        let models: Vec<_> = names
+            .iter()
+            .map(|(id, window)| gemini_model(id, *window))
+            .collect();
+        return Json(serde_json::json!({ "models": models })).into_response();
+    }
+    let data: Vec<_> = names
+        .iter()
+        .map(|(id, window)| openai_model(id, *window))
         .collect();
     Json(serde_json::json!({ "object": "list", "data": data, "has_more": false })).into_response()
+}
+
+/// `GET /v1/models/{model}` and `GET /v1beta/models/{model}`: one entry of the list, in the
+/// same shape the list would have; 404 in that dialect for a model nothing serves.
+pub async fn model(
+    State(s): State<Arc<AppState>>,
+    Path(model): Path<String>,
+    uri: http::Uri,
+    headers: HeaderMap,
+) -> Response {
+    let gemini = wants_gemini(&uri, &headers);
+    // Gemini names models `models/<id>`; a client may repeat the prefix.
+    let id = model.strip_prefix("models/").unwrap_or(&model);
+    let found = s
+        .engine
+        .snapshot()
+        .model_names()
+        .into_iter()
+        .find(|(name, _)| name == id);
+    match (found, gemini) {
+        (Some((id, window)), true) => Json(gemini_model(&id, window)).into_response(),
+        (Some((id, window)), false) => Json(openai_model(&id, window)).into_response(),
+        (None, _) => {
+            let dialect = if gemini {
+                Dialect::Gemini
+            } else {
+                Dialect::OpenaiChat
+            };
+            let err = ClientError::new(
+                ErrorKind::NotFound,
+                format!(
+                    "The model `{}` does not exist: no route or provider serves it.",
+                    switchboard_router::log::truncated(id, switchboard_router::log::CLIENT_STR_MAX)
+                ),
+            )
+            .with_code("model_not_found");
+            error_response(dialect, &err)
+        }
+    }
+}
+
+/// Whether a model-list request comes from a Gemini client.
+fn wants_gemini(uri: &http::Uri, headers: &HeaderMap) -> bool {
+    uri.path().starts_with("/v1beta/")
+        || headers.contains_key("x-goog-api-key")
+        || uri
+            .query()
+            .is_some_and(|q| q.split('&').any(|p| p.starts_with("key=")))
+}
+
+fn openai_model(id: &str, window: Option<u64>) -> serde_json::Value {
+    let mut m = serde_json::json!({
+        "id": id, "object": "model", "type": "model", "created": 0, "owned_by": "switchboard",
+        "display_name": id,
+    });
+    if let Some(w) = window {
+        m["context_window"] = w.into();
+    }
+    m
+}
+
+/// A model in Gemini's `Model` shape; the methods are the ones Switchboard serves for it.
+fn gemini_model(id: &str, window: Option<u64>) -> serde_json::Value {
+    let mut m = serde_json::json!({
+        "name": format!("models/{id}"),
+        "baseModelId": id,
+        "version": "switchboard",
+        "displayName": id,
+        "supportedGenerationMethods": ["generateContent", "streamGenerateContent", "countTokens"],
+    });
+    if let Some(w) = window {
+        m["inputTokenLimit"] = w.into();
+    }
+    m
 }
 
 pub async fn health() -> Response {

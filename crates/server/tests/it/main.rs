@@ -6,6 +6,7 @@
 mod common;
 mod conversations;
 mod dashboard;
+mod endpoints;
 mod failover;
 mod host_app;
 mod hostile_clients;
