@@ -22,6 +22,25 @@ describe("Dialog", () => {
     fireEvent.keyDown(name, { key: "Escape" });
     expect(onClose).toHaveBeenCalledOnce();
   });
+
+  it("still answers Escape and Tab when focus fell to the page (a disabled submit button)", () => {
+    const onClose = vi.fn();
+    render(
+      <>
+        <button type="button">Behind</button>
+        <Dialog title="Add" onClose={onClose} footer={<button type="button">Save</button>}>
+          <input aria-label="Name" data-autofocus />
+        </Dialog>
+      </>,
+    );
+    (document.activeElement as HTMLElement).blur();
+    expect(document.activeElement).toBe(document.body);
+    fireEvent.keyDown(document.body, { key: "Tab" });
+    expect(document.activeElement).toBe(screen.getByLabelText("Close"));
+    (document.activeElement as HTMLElement).blur();
+    fireEvent.keyDown(document.body, { key: "Escape" });
+    expect(onClose).toHaveBeenCalledOnce();
+  });
 });
 
 describe("StatePill", () => {
@@ -36,6 +55,20 @@ describe("StatePill", () => {
     });
     // 65 s − 6 s − 1 s of ticking.
     expect(screen.getByText("58s")).toBeTruthy();
+    vi.useRealTimers();
+  });
+
+  it("shows a past event's cooldown as a fixed length, not a live countdown", () => {
+    vi.useFakeTimers();
+    vi.setSystemTime(1_000_000);
+    render(<StatePill state="cooling" atMs={1_000_000 - 2_000} untilMs={1_000_000 + 5_000} />);
+    expect(screen.getByText("for 7s")).toBeTruthy();
+    act(() => {
+      vi.setSystemTime(1_000_000 + 9_000);
+      vi.advanceTimersByTime(1000);
+    });
+    expect(screen.getByText("for 7s")).toBeTruthy();
+    expect(screen.queryByText("now")).toBeNull();
     vi.useRealTimers();
   });
 
