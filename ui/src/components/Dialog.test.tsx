@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
 import { act, fireEvent, render, screen } from "@testing-library/react";
-import { Dialog } from "./Dialog";
+import { ConfirmDialog, Dialog } from "./Dialog";
 import { StatePill } from "./ui";
 
 describe("Dialog", () => {
@@ -75,5 +75,25 @@ describe("StatePill", () => {
   it("uses the state's color", () => {
     const { container } = render(<StatePill state="auth_error" />);
     expect(container.querySelector(".pill.red")?.textContent).toContain("Auth error");
+  });
+});
+
+describe("ConfirmDialog", () => {
+  it("acts only on the confirm button; Cancel and Escape leave things as they are", () => {
+    const onConfirm = vi.fn();
+    const onClose = vi.fn();
+    const { unmount } = render(
+      <ConfirmDialog title="Delete key “main”?" confirmLabel="Delete key" onConfirm={onConfirm} onClose={onClose}>
+        It cannot be restored.
+      </ConfirmDialog>,
+    );
+    expect(document.activeElement).toBe(screen.getByText("Cancel"));
+    fireEvent.click(screen.getByText("Cancel"));
+    fireEvent.keyDown(document.body, { key: "Escape" });
+    expect(onClose).toHaveBeenCalledTimes(2);
+    expect(onConfirm).not.toHaveBeenCalled();
+    fireEvent.click(screen.getByText("Delete key"));
+    expect(onConfirm).toHaveBeenCalledOnce();
+    unmount();
   });
 });
