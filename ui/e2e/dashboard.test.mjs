@@ -480,6 +480,20 @@ test("the dashboard, end to end", async (t) => {
     assert.equal((await deleted).status(), 204);
     await row.waitFor({ state: "detached" });
     assert.ok(!(await admin("/api/v1/keys")).some((k) => k.label === "spare"));
+
+    // A route too.
+    await admin("/api/v1/routes", { method: "POST", body: JSON.stringify({ alias: "spare-route", targets: [{ provider: "mock", model: "x" }] }) });
+    await go("/routes");
+    const route = page.locator('tr[data-alias="spare-route"]');
+    await route.getByRole("button", { name: "Delete spare-route" }).click();
+    const ask = page.getByRole("dialog", { name: "Delete route spare-route?" });
+    await page.keyboard.press("Escape");
+    await ask.waitFor({ state: "detached" });
+    assert.ok((await admin("/api/v1/routes")).some((r) => r.alias === "spare-route"), "Escape keeps the route");
+    await route.getByRole("button", { name: "Delete spare-route" }).click();
+    await ask.getByRole("button", { name: "Delete route" }).click();
+    await route.waitFor({ state: "detached" });
+    assert.ok(!(await admin("/api/v1/routes")).some((r) => r.alias === "spare-route"));
   });
 
   await t.test("the overview counts the whole window on the server, beyond 500 requests", async () => {
