@@ -4,7 +4,7 @@ import { X } from "lucide-react";
 const FOCUSABLE = 'a[href], button:not([disabled]), input:not([disabled]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"])';
 
 /** Open dialogs, innermost last: only the innermost answers keys. */
-const open: object[] = [];
+const openDialogs: object[] = [];
 
 /** A modal dialog: focus moves in and is trapped, Escape closes, focus returns on close. Keys
  * are heard on the document, so a dialog still answers when its focused control went away (a
@@ -20,9 +20,9 @@ export function Dialog({ title, onClose, children, footer, wide }: { title: stri
     const first = el?.querySelector<HTMLElement>("[data-autofocus]") ?? el?.querySelectorAll<HTMLElement>(FOCUSABLE)[1] ?? el;
     first?.focus();
     const me = {};
-    open.push(me);
+    openDialogs.push(me);
     const onKeyDown = (e: KeyboardEvent) => {
-      if (open[open.length - 1] !== me || !ref.current) return;
+      if (openDialogs[openDialogs.length - 1] !== me || !ref.current) return;
       if (e.key === "Escape") {
         e.stopPropagation();
         e.preventDefault();
@@ -49,7 +49,7 @@ export function Dialog({ title, onClose, children, footer, wide }: { title: stri
     document.addEventListener("keydown", onKeyDown, true);
     return () => {
       document.removeEventListener("keydown", onKeyDown, true);
-      open.splice(open.indexOf(me), 1);
+      openDialogs.splice(openDialogs.indexOf(me), 1);
       before?.focus?.();
     };
   }, []);

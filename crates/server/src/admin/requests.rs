@@ -202,7 +202,9 @@ pub async fn usage_summary(
     let until_ms = q.until_ms.unwrap_or_else(switchboard_store::now_ms);
     s.log.flush().await;
     let store = s.control.store();
-    let sum = store.request_summary(until_ms - window, until_ms).await?;
+    let sum = store
+        .request_summary(until_ms.saturating_sub(window), until_ms)
+        .await?;
     let recent_failovers = store
         .query_requests(&RequestFilter {
             since_ms: Some(sum.since_ms),

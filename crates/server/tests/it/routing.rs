@@ -534,6 +534,15 @@ async fn the_usage_summary_counts_every_request_of_the_window_and_the_error_filt
         )
         .await;
     assert_eq!(status, 400);
+    // An end at the edge of time is refused, not an overflow.
+    let (status, edge) = sb
+        .admin(
+            reqwest::Method::GET,
+            &format!("/api/v1/usage/summary?until_ms={}", i64::MIN),
+            None,
+        )
+        .await;
+    assert_eq!(status, 400, "{edge}");
 
     let errors = sb.get("/api/v1/requests?status=error&limit=1000").await;
     assert_eq!(errors.as_array().map(Vec::len), Some(3), "{errors}");
