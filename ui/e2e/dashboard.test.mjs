@@ -148,6 +148,7 @@ test("the dashboard, end to end", async (t) => {
   await t.test("asks for the admin token when it has none", async () => {
     await page.goto(`${base}/`);
     await page.getByText("switchboard keys show-admin").waitFor();
+    assert.match(await page.getByLabel("Admin token").getAttribute("placeholder"), /^sbadm-/, "the placeholder shows the real token prefix");
     await page.getByLabel("Admin token").fill("wrong-token");
     await page.getByRole("button", { name: "Continue" }).click();
     await page.getByRole("alert").getByText("That token was not accepted.").waitFor();
@@ -200,6 +201,22 @@ test("the dashboard, end to end", async (t) => {
     // Write-only: the secret is never shown, only the last four characters.
     assert.equal(await page.getByText("sk-beta-0000").count(), 0);
     await card.locator('[data-key-label="beta"]').getByText("••••0000").waitFor();
+
+    // The same secret again is refused, naming the key it repeats by its label; after the
+    // failed submit the dialog still owns the keyboard (Tab stays in, Escape closes).
+    await card.getByRole("button", { name: "Add key" }).first().click();
+    await keyDialog.getByLabel("Label").fill("beta again");
+    await keyDialog.getByLabel("API key").fill("sk-beta-0000");
+    const refused = page.waitForResponse((r) => r.url().endsWith("/api/v1/keys") && r.request().method() === "POST");
+    await keyDialog.getByRole("button", { name: "Add key" }).click();
+    assert.equal((await refused).status(), 409);
+    const why = await keyDialog.getByRole("alert").textContent();
+    assert.match(why, /"beta"/, `names the existing key's label: ${why}`);
+    assert.doesNotMatch(why, /key \d/, `no internal id: ${why}`);
+    for (let i = 0; i < 8; i++) await page.keyboard.press("Tab");
+    assert.ok(await keyDialog.evaluate((d) => d.contains(document.activeElement)), "focus stays in the dialog after a failed submit");
+    await page.keyboard.press("Escape");
+    await keyDialog.waitFor({ state: "detached" });
     const keys = await admin("/api/v1/keys");
     assert.equal(keys.length, 2);
   });
@@ -275,6 +292,14 @@ test("the dashboard, end to end", async (t) => {
     assert.equal(await chain.locator("li").count(), 2);
     await detail.getByText("TTFB").waitFor();
     await shot("requests-detail");
+
+    // The "Errors" filter is one the server understands: no request failed, so none is listed.
+    const filtered = page.waitForResponse((r) => r.url().includes("/api/v1/requests?") && r.url().includes("status=error"));
+    await page.getByLabel("Status").selectOption("error");
+    assert.equal((await filtered).status(), 200);
+    await page.waitForFunction(() => !document.querySelector("[aria-busy='true']"));
+    assert.equal(await page.getByText("Could not load").count(), 0);
+    await page.getByLabel("Status").selectOption("");
   });
 
   await t.test("shows the rate-limited key cooling on the health board, with a live countdown", async () => {
@@ -438,6 +463,117 @@ test("the dashboard, end to end", async (t) => {
     await page.keyboard.press("Escape");
     await dialog.waitFor({ state: "detached" });
     assert.equal(await button.evaluate((b) => b === document.activeElement), true, "focus returns to the opener");
+  });
+
+  await t.test("deletes a key only after confirming", async () => {
+    await admin("/api/v1/keys", { method: "POST", body: JSON.stringify({ provider: "mock", label: "spare", secret: "sk-spare-0123456789" }) });
+    await go("/providers");
+    const row = page.locator('[data-provider="mock"] [data-key-label="spare"]');
+    await row.waitFor();
+    await row.getByRole("button", { name: "Delete key spare" }).click();
+    const confirm = page.getByRole("dialog", { name: "Delete key “spare”?" });
+    await confirm.waitFor();
+    await confirm.getByRole("button", { name: "Cancel" }).click();
+    await confirm.waitFor({ state: "detached" });
+    assert.ok((await admin("/api/v1/keys")).some((k) => k.label === "spare"), "cancel keeps the key");
+    await row.getByRole("button", { name: "Delete key spare" }).click();
+    const deleted = page.waitForResponse((r) => /\/api\/v1\/keys\/\d+$/.test(r.url()) && r.request().method() === "DELETE");
+    await confirm.getByRole("button", { name: "Delete key", exact: true }).click();
+    assert.equal((await deleted).status(), 204);
+    await row.waitFor({ state: "detached" });
+    assert.ok(!(await admin("/api/v1/keys")).some((k) => k.label === "spare"));
+
+    // A route too.
+    await admin("/api/v1/routes", { method: "POST", body: JSON.stringify({ alias: "spare-route", targets: [{ provider: "mock", model: "x" }] }) });
+    await go("/routes");
+    const route = page.locator('tr[data-alias="spare-route"]');
+    await route.getByRole("button", { name: "Delete spare-route" }).click();
+    const ask = page.getByRole("dialog", { name: "Delete route spare-route?" });
+    await page.keyboard.press("Escape");
+    await ask.waitFor({ state: "detached" });
+    assert.ok((await admin("/api/v1/routes")).some((r) => r.alias === "spare-route"), "Escape keeps the route");
+    await route.getByRole("button", { name: "Delete spare-route" }).click();
+    await ask.getByRole("button", { name: "Delete route" }).click();
+    await route.waitFor({ state: "detached" });
+    assert.ok(!(await admin("/api/v1/routes")).some((r) => r.alias === "spare-route"));
+  });
+
+  await t.test("the overview counts the whole window on the server, beyond 500 requests", async () => {
+    const before = await admin("/api/v1/requests?limit=1000");
+    const failover = before.find((r) => r.attempts.length > 1);
+    assert.ok(failover, "the playground's first request failed over");
+    // 520 more requests: more than the newest page the overview used to count from.
+    const send = (i) =>
+      fetch(`${base}/v1/chat/completions`, {
+        method: "POST",
+        headers: { Authorization: `Bearer ${ACCESS}`, "Content-Type": "application/json" },
+        body: JSON.stringify({ model: "gpt-5.5", messages: [{ role: "user", content: `bulk ${i}` }] }),
+      }).then((r) => r.arrayBuffer());
+    for (let i = 0; i < 520; i += 20) await Promise.all(Array.from({ length: 20 }, (_, j) => send(i + j)));
+    const total = before.length + 520;
+    await page.goto(`${base}/`);
+    await waitFor("the server's count", async () => {
+      const text = (await page.getByTestId("summary-total").textContent()) ?? "";
+      const n = Number(/^(\d+) requests/.exec(text)?.[1] ?? 0);
+      return n >= total;
+    });
+    // The playground's failover is older than the newest 500 requests and still listed.
+    await page.locator(`[data-request-id="${failover.id}"]`).waitFor();
+    assert.ok(Number(await page.getByTestId("failover-count").textContent().then((t) => /\d+/.exec(t)?.[0])) >= 1);
+  });
+
+  await t.test("fits the screen at 1280 px and at 390 px", async () => {
+    const noPageOverflow = async (where) => {
+      const [scroll, width] = await page.evaluate(() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]);
+      assert.ok(scroll <= width, `${where}: the page scrolls sideways (${scroll} > ${width})`);
+    };
+    const inside = async (locator, what) => {
+      const box = await locator.boundingBox();
+      const vw = page.viewportSize().width;
+      assert.ok(box && box.x >= 0 && box.x + box.width <= vw + 0.5, `${what} is off-screen: ${JSON.stringify(box)} in ${vw}`);
+    };
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await go("/");
+    const failovers = page.locator("table.failovers");
+    await failovers.waitFor();
+    // Status and time of every recent failover stay inside the card.
+    const card = failovers.locator("xpath=ancestor::section[contains(@class,'card')]");
+    const cardBox = await card.boundingBox();
+    for (const cell of await failovers.locator("td.num").all()) {
+      const b = await cell.boundingBox();
+      assert.ok(b.x + b.width <= cardBox.x + cardBox.width + 0.5, "a failover's status or time is cut off");
+    }
+    await noPageOverflow("overview at 1280 px");
+    await go("/requests");
+    const table = page.getByTestId("requests-table");
+    await table.locator("tbody tr").first().waitFor();
+    assert.equal(await page.getByTestId("request-detail").count(), 0, "no empty detail panel without a selection");
+    await inside(table.getByRole("columnheader", { name: "Tokens" }), "the Tokens column");
+    const wrap = table.locator("xpath=ancestor::div[contains(@class,'table-wrap')]").first();
+    assert.ok(await wrap.evaluate((w) => w.scrollWidth <= w.clientWidth), "the requests table fits without scrolling");
+
+    await page.setViewportSize({ width: 390, height: 844 });
+    for (const path of ["/", "/providers", "/routes", "/playground", "/requests", "/usage", "/integrations", "/settings"]) {
+      await go(path);
+      await page.getByRole("heading", { level: 1 }).first().waitFor();
+      await noPageOverflow(`${path} at 390 px`);
+    }
+    await go("/");
+    const url = page.getByTestId("endpoint-url");
+    assert.ok(await url.evaluate((e) => e.scrollWidth <= e.clientWidth), "the whole endpoint URL is shown");
+    await inside(page.getByRole("switch", { name: "Routing" }), "the routing switch");
+    await go("/requests");
+    await page.getByTestId("requests-table").locator("tbody tr").first().click();
+    const detail = page.getByTestId("request-detail");
+    await detail.waitFor();
+    const box = await detail.boundingBox();
+    assert.ok(box.y < 844, `the detail opens on screen, not ${Math.round(box.y)} px down`);
+    await inside(page.getByRole("button", { name: "Close details" }), "the close button of the detail");
+    await shot("requests-detail-390px");
+    await page.getByRole("button", { name: "Close details" }).click();
+    await go("/");
+    await shot("overview-390px");
+    await page.setViewportSize({ width: 1360, height: 900 });
   });
 
   await t.test("screenshots every page in light and dark", async () => {

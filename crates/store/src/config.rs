@@ -332,23 +332,23 @@ impl Store {
             }
         };
 
-        let dup: Option<(i64,)> = if literal.is_some() {
+        let dup: Option<(String,)> = if literal.is_some() {
             sqlx::query_as(
-                "SELECT id FROM keys WHERE provider_id = ? AND secret_ref IS NOT NULL AND fingerprint = ?",
+                "SELECT label FROM keys WHERE provider_id = ? AND secret_ref IS NOT NULL AND fingerprint = ?",
             )
             .bind(provider_id)
             .bind(&fingerprint)
         } else {
-            sqlx::query_as("SELECT id FROM keys WHERE provider_id = ? AND env_ref = ?")
+            sqlx::query_as("SELECT label FROM keys WHERE provider_id = ? AND env_ref = ?")
                 .bind(provider_id)
                 .bind(env_ref.clone())
         }
         .fetch_optional(&self.pool)
         .await
         .map_err(StoreError::db("adding a key"))?;
-        if let Some((id,)) = dup {
+        if let Some((existing,)) = dup {
             return Err(StoreError::Conflict {
-                what: format!("the same key (key {id}) in provider {provider}"),
+                what: format!("the same key (\"{existing}\") in provider {provider}"),
             });
         }
 

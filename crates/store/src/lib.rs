@@ -22,7 +22,10 @@ pub use config::{HealthRow, KeyPatch, KeyProblem, KeySecret};
 pub use db::{DB_FILE, Store};
 pub use error::StoreError;
 pub use id::{new_request_id, now_ms, request_id_at, request_id_time_ms};
-pub use requests::{Bucket, GroupBy, MAX_PAGE, RequestFilter, StatusFilter, UsageQuery, UsageRow};
+pub use requests::{
+    Bucket, GroupBy, MAX_PAGE, MAX_SUMMARY_WINDOW_MS, RequestFilter, RequestSummary, StatusFilter,
+    UsageQuery, UsageRow,
+};
 #[cfg(any(test, feature = "test-util"))]
 pub use secrets::MemorySecretStore;
 pub use secrets::{

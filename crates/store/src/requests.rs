@@ -17,18 +17,23 @@ pub const MAX_PAGE: u32 = 1000;
 /// Rows per INSERT statement (17 parameters each, far below SQLite's 32,766).
 const ROWS_PER_INSERT: usize = 256;
 
-/// Which statuses to show: one code, or a class such as `5xx`.
+/// Which statuses to show: one code, a class such as `5xx`, or every failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StatusFilter {
     Exact(u16),
     /// The hundreds digit: 2 for `2xx`, 5 for `5xx`.
     Class(u8),
+    /// Every failed request: 4xx, 5xx, and 0 (no answer at all).
+    Error,
 }
 
 impl StatusFilter {
-    /// Parses `429`, `5xx` (or `5XX`).
+    /// Parses `429`, `5xx` (or `5XX`), `error`.
     pub fn parse(s: &str) -> Option<StatusFilter> {
         let s = s.trim();
+        if s.eq_ignore_ascii_case("error") {
+            return Some(StatusFilter::Error);
+        }
         if let Some(d) = s
             .strip_suffix("xx")
             .or_else(|| s.strip_suffix("XX"))
@@ -59,6 +64,8 @@ pub struct RequestFilter {
     pub until_ms: Option<i64>,
     /// Cursor: only requests whose id sorts before this one (the last id of the previous page).
     pub before_id: Option<String>,
+    /// Only requests that needed a failover (more than one attempt).
+    pub failovers_only: bool,
     /// Page size; 0 means 100, capped at [`MAX_PAGE`].
     pub limit: u32,
 }
@@ -137,6 +144,26 @@ pub struct UsageRow {
     pub p50_latency_ms: Option<u64>,
     pub p95_latency_ms: Option<u64>,
     pub avg_ttfb_ms: Option<u64>,
+}
+
+/// The longest window [`Store::request_summary`] counts per minute: one day.
+pub const MAX_SUMMARY_WINDOW_MS: i64 = 86_400_000;
+
+/// Everything the log holds for one window, counted in the database (not from a page of it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestSummary {
+    pub since_ms: i64,
+    pub until_ms: i64,
+    pub requests: u64,
+    /// Requests that failed: status 400 or above, or none at all (0).
+    pub errors: u64,
+    /// Requests that needed more than one attempt.
+    pub failovers: u64,
+    /// Latency percentiles of the successful requests.
+    pub p50_latency_ms: Option<u64>,
+    pub p95_latency_ms: Option<u64>,
+    /// Requests started in each minute of the window, oldest first.
+    pub per_minute: Vec<u64>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -306,6 +333,9 @@ impl Store {
                     .push(" AND status < ")
                     .push_bind(lo + 100);
             }
+            Some(StatusFilter::Error) => {
+                q.push(" AND (status = 0 OR status >= 400)");
+            }
             None => {}
         }
         if let Some(t) = filter.since_ms {
@@ -316,6 +346,9 @@ impl Store {
         }
         if let Some(id) = &filter.before_id {
             q.push(" AND id < ").push_bind(id.clone());
+        }
+        if filter.failovers_only {
+            q.push(" AND json_array_length(attempts) > 1");
         }
         let limit = match filter.limit {
             0 => 100,
@@ -350,6 +383,91 @@ impl Store {
             .await
             .map_err(StoreError::db("pruning the request log"))?;
         Ok(done.rows_affected())
+    }
+
+    /// Counts, error rate, latency percentiles and failovers of every request started in
+    /// `[since_ms, until_ms)` — at most [`MAX_SUMMARY_WINDOW_MS`] long, else an invalid
+    /// input error.
+    pub async fn request_summary(
+        &self,
+        since_ms: i64,
+        until_ms: i64,
+    ) -> Result<RequestSummary, StoreError> {
+        let span = until_ms.saturating_sub(since_ms);
+        if span <= 0 || span > MAX_SUMMARY_WINDOW_MS {
+            return Err(StoreError::invalid(
+                "window",
+                "must be between 1 ms and one day long",
+            ));
+        }
+        let (requests, errors, failovers, ok): (i64, i64, i64, i64) = sqlx::query_as(
+            "SELECT COUNT(*), \
+             COALESCE(SUM(status = 0 OR status >= 400), 0), \
+             COALESCE(SUM(json_array_length(attempts) > 1), 0), \
+             COALESCE(SUM(status > 0 AND status < 400), 0) \
+             FROM request_log WHERE started_at_ms >= ? AND started_at_ms < ?",
+        )
+        .bind(since_ms)
+        .bind(until_ms)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(StoreError::db("summarizing the request log"))?;
+        let ok = to_u64(ok);
+        let p50_latency_ms = self.ok_latency_at(since_ms, until_ms, ok, 0.50).await?;
+        let p95_latency_ms = self.ok_latency_at(since_ms, until_ms, ok, 0.95).await?;
+        let minutes = usize::try_from((span + 59_999) / 60_000).unwrap_or(0);
+        let mut per_minute = vec![0u64; minutes];
+        let rows: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT (started_at_ms - ?) / 60000 AS m, COUNT(*) FROM request_log \
+             WHERE started_at_ms >= ? AND started_at_ms < ? GROUP BY m",
+        )
+        .bind(since_ms)
+        .bind(since_ms)
+        .bind(until_ms)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::db("counting requests per minute"))?;
+        for (m, n) in rows {
+            if let Some(slot) = usize::try_from(m).ok().and_then(|m| per_minute.get_mut(m)) {
+                *slot = to_u64(n);
+            }
+        }
+        Ok(RequestSummary {
+            since_ms,
+            until_ms,
+            requests: to_u64(requests),
+            errors: to_u64(errors),
+            failovers: to_u64(failovers),
+            p50_latency_ms,
+            p95_latency_ms,
+            per_minute,
+        })
+    }
+
+    /// The nearest-rank `p` percentile of the latencies of the `ok` successful requests in the
+    /// window, read from the sorted latencies by offset.
+    async fn ok_latency_at(
+        &self,
+        since_ms: i64,
+        until_ms: i64,
+        ok: u64,
+        p: f64,
+    ) -> Result<Option<u64>, StoreError> {
+        if ok == 0 {
+            return Ok(None);
+        }
+        let rank = ((p * ok as f64).ceil() as u64).clamp(1, ok);
+        let v: Option<(i64,)> = sqlx::query_as(
+            "SELECT latency_ms FROM request_log WHERE started_at_ms >= ? AND started_at_ms < ? \
+             AND status > 0 AND status < 400 ORDER BY latency_ms LIMIT 1 OFFSET ?",
+        )
+        .bind(since_ms)
+        .bind(until_ms)
+        .bind(i64::try_from(rank - 1).unwrap_or(i64::MAX))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::db("reading latency percentiles"))?;
+        Ok(v.map(|(l,)| to_u64(l)))
     }
 
     /// Requests, errors, tokens and latency percentiles per time bucket and group, oldest
@@ -455,6 +573,8 @@ mod tests {
         assert_eq!(StatusFilter::parse("9xx"), None);
         assert_eq!(StatusFilter::parse("42"), None);
         assert_eq!(StatusFilter::parse("x"), None);
+        assert_eq!(StatusFilter::parse("error"), Some(StatusFilter::Error));
+        assert_eq!(StatusFilter::parse(" Error "), Some(StatusFilter::Error));
     }
 
     #[test]

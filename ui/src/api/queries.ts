@@ -1,7 +1,7 @@
 // The queries the pages share, keyed for invalidation.
 import { api, must } from "./client";
 import { useQuery } from "../lib/query";
-import type { FlowPlan, KeyView, Preset, Provider, RequestRecord, Route, Status } from "./types";
+import type { FlowPlan, KeyView, Preset, Provider, RequestRecord, Route, Status, UsageSummary } from "./types";
 
 export const useStatus = () => useQuery<Status>("status", () => must(api.GET("/api/v1/status")));
 export const useProviders = () => useQuery<Provider[]>("providers", () => must(api.GET("/api/v1/providers")));
@@ -16,3 +16,9 @@ export const usePlan = (alias: string | null) =>
 export const RECENT_KEY = "recent";
 export const useRecent = () =>
   useQuery<RequestRecord[]>(RECENT_KEY, () => must(api.GET("/api/v1/requests", { params: { query: { since_ms: Date.now() - 30 * 60_000, limit: 500 } } })));
+
+/** The overview's numbers for the last 30 minutes, counted by the server over the whole
+ * window; refetched as requests finish. */
+export const SUMMARY_KEY = "summary";
+export const useSummary = () =>
+  useQuery<UsageSummary>(SUMMARY_KEY, () => must(api.GET("/api/v1/usage/summary", { params: { query: { window_ms: 30 * 60_000 } } })));

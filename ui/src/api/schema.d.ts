@@ -535,6 +535,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/usage/summary": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["usage_summary"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1322,6 +1338,36 @@ export interface components {
             p50_latency_ms?: number | null;
             /** Format: int64 */
             p95_latency_ms?: number | null;
+        };
+        /** @description Every request of a window, counted by the database. */
+        UsageSummary: {
+            /** Format: int64 */
+            since_ms: number;
+            /** Format: int64 */
+            until_ms: number;
+            /** Format: int64 */
+            requests: number;
+            /**
+             * Format: int64
+             * @description Status 400 or above, or no answer (0).
+             */
+            errors: number;
+            /**
+             * Format: int64
+             * @description Requests that needed more than one attempt.
+             */
+            failovers: number;
+            /**
+             * Format: int64
+             * @description Of the successful requests.
+             */
+            p50_latency_ms?: number | null;
+            /** Format: int64 */
+            p95_latency_ms?: number | null;
+            /** @description Requests started in each minute of the window, oldest first. */
+            per_minute: number[];
+            /** @description The newest few requests of the window that failed over, newest first. */
+            recent_failovers: components["schemas"]["RequestRecord"][];
         };
     };
     responses: never;
@@ -2350,6 +2396,38 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UsagePoint"][];
+                };
+            };
+        };
+    };
+    usage_summary: {
+        parameters: {
+            query?: {
+                /** @description How far back from `until_ms`: one minute to one day (default 30 minutes). */
+                window_ms?: number | null;
+                /** @description End of the window, exclusive (default now). */
+                until_ms?: number | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UsageSummary"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };

@@ -77,4 +77,11 @@ describe("ExportImport host changes", () => {
     await waitFor(() => expect(calls).toEqual(["/api/v1/config/import/plan", "/api/v1/config/import/apply"]));
     expect(bodies[1]).toMatchObject({ data: "sbx1.abc", accept_new_hosts: true });
   });
+
+  it("keeps the passphrase placeholder short enough to show whole", () => {
+    render(<ExportImport />);
+    const pass = screen.getByLabelText("Import passphrase") as HTMLInputElement;
+    expect(pass.placeholder).toBe("Passphrase");
+    expect(pass.title).toMatch(/if it includes keys/);
+  });
 });

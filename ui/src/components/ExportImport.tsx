@@ -172,7 +172,8 @@ function ImportPart() {
           className="input"
           type="password"
           autoComplete="off"
-          placeholder={sealed ? "Passphrase (needed)" : "Passphrase (if keys are included)"}
+          placeholder={sealed ? "Passphrase (needed)" : "Passphrase"}
+          title="The passphrase the export was sealed with, if it includes keys"
           aria-label="Import passphrase"
           value={pass}
           onChange={(e) => setPass(e.target.value)}

@@ -25,13 +25,17 @@ const STATE_LABEL: Record<string, string> = {
 };
 
 /** A key's state as a colored pill; cooling shows a live countdown to `untilMs`. */
-export function StatePill({ state, untilMs }: { state: string; untilMs?: number | null }) {
+/** A key state. A current state counts its cooldown down live; a past one (`atMs`, when it
+ * happened) shows how long the cooldown was set for, which does not change. */
+export function StatePill({ state, untilMs, atMs }: { state: string; untilMs?: number | null; atMs?: number }) {
   const color = STATE_COLOR[state] ?? "";
+  const cooling = state === "cooling" && untilMs;
   return (
-    <span className={`pill ${color} ${state === "probing" ? "live" : ""}`} data-state={state}>
+    <span className={`pill ${color} ${state === "probing" && atMs === undefined ? "live" : ""}`} data-state={state}>
       <span className="dot" />
       {STATE_LABEL[state] ?? humanize(state)}
-      {state === "cooling" && untilMs ? <Countdown untilMs={untilMs} /> : null}
+      {cooling && atMs === undefined ? <Countdown untilMs={untilMs} /> : null}
+      {cooling && atMs !== undefined ? <span className="tnum">for {formatCountdown(untilMs - atMs)}</span> : null}
     </span>
   );
 }

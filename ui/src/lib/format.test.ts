@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatAgo, formatCount, formatCountdown, formatMs, formatPercent, humanize, secretStoreLabel } from "./format";
+import { keyShown, formatAgo, formatCount, formatCountdown, formatMs, formatPercent, humanize, secretStoreLabel } from "./format";
 
 describe("formatCountdown", () => {
   it.each([
@@ -47,5 +47,13 @@ describe("other formats", () => {
     expect(secretStoreLabel("os_keychain")).toBe("OS keychain");
     expect(secretStoreLabel("encrypted_file")).toBe("encrypted file");
     expect(secretStoreLabel("some_new_store")).toBe("some new store");
+  });
+});
+
+describe("keyShown", () => {
+  it("shows the variable, the last four, or says a short key is not shown", () => {
+    expect(keyShown({ env_ref: "env:OPENAI_API_KEY", last4: "" })).toBe("env:OPENAI_API_KEY");
+    expect(keyShown({ last4: "cdef" })).toBe("••••cdef");
+    expect(keyShown({ last4: "" })).toBe("short key, not shown");
   });
 });

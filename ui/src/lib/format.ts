@@ -15,6 +15,13 @@ export function formatCountdown(ms: number): string {
   return `${s}s`;
 }
 
+/** How a key is shown: its variable (`env:NAME`), its last four characters, or — for a key too
+ * short to show any of it safely — that it is short. */
+export function keyShown(k: { env_ref?: string | null; last4: string }): string {
+  if (k.env_ref) return k.env_ref;
+  return k.last4 ? `••••${k.last4}` : "short key, not shown";
+}
+
 /** A latency: `850 ms`, `1.24 s`, `—` for none. */
 export function formatMs(ms: number | null | undefined): string {
   if (ms === null || ms === undefined || !Number.isFinite(ms)) return "—";

@@ -17,7 +17,16 @@ vi.mock("../api/client", () => ({
   api: {
     GET: async (path: string) => {
       calls.push(path);
-      const data = path === "/api/v1/keys" ? keys : path === "/api/v1/status" ? status : path === "/api/v1/access-key" ? { access_key: "sk-sb-0123456789abcdef" } : [];
+      const data =
+        path === "/api/v1/keys"
+          ? keys
+          : path === "/api/v1/status"
+            ? status
+            : path === "/api/v1/access-key"
+              ? { access_key: "sk-sb-0123456789abcdef" }
+              : path === "/api/v1/usage/summary"
+                ? { since_ms: 0, until_ms: 1, requests: 0, errors: 0, failovers: 0, per_minute: [], recent_failovers: [] }
+                : [];
       return { data: structuredClone(data), response: new Response(null, { status: 200 }) };
     },
   },

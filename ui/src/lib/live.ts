@@ -9,7 +9,7 @@
 import { useSyncExternalStore } from "react";
 import { follow } from "../api/client";
 import type { HealthEvent, KeyView, RequestRecord, StandingChanged } from "../api/types";
-import { RECENT_KEY } from "../api/queries";
+import { RECENT_KEY, SUMMARY_KEY } from "../api/queries";
 import { invalidate, setQueryData } from "./query";
 
 type Listener<T> = (v: T) => void;
@@ -53,8 +53,19 @@ export function onStandingChanged(c: StandingChanged): void {
   refreshHealthViews();
 }
 
+let summaryPending: ReturnType<typeof setTimeout> | undefined;
+/** The summary is counted by the server: ask again (at most once a second) as requests finish. */
+function refreshSummary() {
+  if (summaryPending) return;
+  summaryPending = setTimeout(() => {
+    summaryPending = undefined;
+    invalidate(SUMMARY_KEY);
+  }, 1000);
+}
+
 export function onRequestRecord(r: RequestRecord): void {
   setQueryData<RequestRecord[]>(RECENT_KEY, (old) => (old ? [r, ...old.filter((x) => x.id !== r.id)].slice(0, 1000) : old));
+  refreshSummary();
   requestListeners.forEach((l) => l(r));
 }
 
@@ -88,10 +99,10 @@ export function startLive(): () => void {
         } catch {
           /* ignore */
         }
-      } else if (ev.event === "lagged") invalidate(RECENT_KEY, "requests");
+      } else if (ev.event === "lagged") invalidate(RECENT_KEY, SUMMARY_KEY, "requests");
     },
     {
-      onOpen: () => invalidate(RECENT_KEY),
+      onOpen: () => invalidate(RECENT_KEY, SUMMARY_KEY),
       onState: (live) => {
         connected = { ...connected, requests: live };
         publish();

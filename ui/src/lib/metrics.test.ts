@@ -1,40 +1,33 @@
 import { describe, expect, it } from "vitest";
-import { failovers, percentile, rates } from "./metrics";
-import type { RequestRecord } from "../api/types";
+import { isError, summaryRates } from "./metrics";
+import type { UsageSummary } from "../api/types";
 
-const rec = (at: number, status: number, latency: number, attempts = 1): RequestRecord => ({
-  id: `r${at}`,
-  started_at_ms: at,
-  dialect: "openai_chat",
-  alias: "a",
-  status,
-  stream: false,
-  latency_ms: latency,
-  tokens_in: 0,
-  tokens_out: 0,
-  tokens_cached: 0,
-  tokens_reasoning: 0,
-  attempts: Array.from({ length: attempts }, () => ({ provider: "p", model: "m", outcome: "ok", duration_ms: 1 })),
+const summary = (over: Partial<UsageSummary>): UsageSummary => ({
+  since_ms: 0,
+  until_ms: 30 * 60_000,
+  requests: 0,
+  errors: 0,
+  failovers: 0,
+  per_minute: Array.from({ length: 30 }, () => 0),
+  recent_failovers: [],
+  ...over,
 });
 
 describe("metrics", () => {
-  it("computes percentiles", () => {
-    expect(percentile([], 50)).toBeNull();
-    expect(percentile([5, 1, 3, 2, 4], 50)).toBe(3);
-    expect(percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 95)).toBe(10);
+  it("reads the overview's numbers from the server's summary, beyond any page of the log", () => {
+    const per_minute = Array.from({ length: 30 }, (_, i) => (i >= 25 ? 20 : 17));
+    const r = summaryRates(summary({ requests: 523, errors: 52, per_minute, p50_latency_ms: 120, p95_latency_ms: 900 }));
+    expect(r.total).toBe(523);
+    expect(r.errorRate).toBeCloseTo(52 / 523);
+    expect(r.rpm).toBe(20);
+    expect([r.p50, r.p95]).toEqual([120, 900]);
+    expect(r.perMinute).toBe(per_minute);
   });
-  it("computes rates over the window", () => {
-    const now = 10 * 60_000;
-    const rs = [rec(now - 1000, 200, 100), rec(now - 2000, 429, 5), rec(now - 6 * 60_000, 200, 300), rec(now - 40 * 60_000, 200, 1)];
-    const r = rates(rs, now);
-    expect(r.total).toBe(3);
-    expect(r.rpm).toBeCloseTo(2 / 5);
-    expect(r.errorRate).toBeCloseTo(1 / 3);
-    expect(r.p50).toBe(100);
-    expect(r.perMinute[29]).toBe(2);
-    expect(r.perMinute[23]).toBe(1);
+  it("has no error rate or latency without requests", () => {
+    const r = summaryRates(summary({}));
+    expect([r.errorRate, r.p50, r.p95, r.rpm]).toEqual([null, null, null, 0]);
   });
-  it("finds failovers", () => {
-    expect(failovers([rec(1, 200, 1, 2), rec(2, 200, 1)]).map((r) => r.id)).toEqual(["r1"]);
+  it("counts no answer and 4xx/5xx as errors", () => {
+    expect([0, 200, 399, 400, 503].map((status) => isError({ status }))).toEqual([true, false, false, true, true]);
   });
 });

@@ -1,4 +1,4 @@
-import { useMemo, useState } from "react";
+import { useEffect, useMemo, useState } from "react";
 import { ArrowRightLeft, Eye, EyeOff, HeartPulse, KeyRound, Plus, Radio, Zap } from "lucide-react";
 import { PageHeader } from "../components/PageHeader";
 import { Card, CopyButton, EmptyState, ErrorNote, Pill, SecretStoreNote, Skeleton, SkeletonRows, StatePill, Switch } from "../components/ui";
@@ -6,11 +6,11 @@ import { KeyActions } from "../components/KeyActions";
 import { Sparkline } from "../components/Charts";
 import { useToast } from "../components/Toasts";
 import { api, must } from "../api/client";
-import { useAccessKey, useKeys, useRecent, useStatus } from "../api/queries";
+import { SUMMARY_KEY, useAccessKey, useKeys, useStatus, useSummary } from "../api/queries";
 import type { KeyView, RequestRecord } from "../api/types";
-import { setQueryData } from "../lib/query";
-import { failovers, rates } from "../lib/metrics";
-import { formatAgo, formatMs, formatPercent, humanize, secretStoreLabel } from "../lib/format";
+import { invalidate, setQueryData } from "../lib/query";
+import { summaryRates } from "../lib/metrics";
+import { keyShown, formatAgo, formatMs, formatPercent, humanize, secretStoreLabel } from "../lib/format";
 import { useNow } from "../lib/now";
 import { Link, navigate } from "../lib/router";
 import { useLive } from "../lib/live";
@@ -107,14 +107,17 @@ function EndpointCard() {
   );
 }
 
+/** How often the 30-minute window moves on without new requests. */
+const SUMMARY_SLIDE_MS = 30_000;
+
 function Stats() {
-  const recent = useRecent();
+  const summary = useSummary();
   const status = useStatus();
-  const now = useNow();
-  // Recompute every few seconds, not every tick.
-  const bucket = Math.floor(now / 5000);
-  const r = useMemo(() => rates(recent.data ?? [], Date.now()), [recent.data, bucket]); // eslint-disable-line react-hooks/exhaustive-deps
-  const loading = recent.loading && !recent.data;
+  useEffect(() => {
+    const t = setInterval(() => invalidate(SUMMARY_KEY), SUMMARY_SLIDE_MS);
+    return () => clearInterval(t);
+  }, []);
+  const r = useMemo(() => (summary.data ? summaryRates(summary.data) : null), [summary.data]);
   const s = status.data;
   // Enabled keys by standing, as the router counts them (the tray shows the same numbers).
   const c = s?.summary.counts;
@@ -125,23 +128,23 @@ function Stats() {
           <Zap size={13} /> Requests / min
         </span>
         <span className="stat-value" data-testid="rpm">
-          {loading ? <Skeleton width={60} height={26} /> : r.rpm.toFixed(r.rpm < 10 ? 1 : 0)}
+          {r ? r.rpm.toFixed(r.rpm < 10 ? 1 : 0) : <Skeleton width={60} height={26} />}
         </span>
-        <Sparkline values={r.perMinute} label="Requests per minute, last 30 minutes" />
+        <Sparkline values={r?.perMinute ?? []} label="Requests per minute, last 30 minutes" />
       </section>
       <section className="card stat">
         <span className="stat-label">Error rate</span>
-        <span className="stat-value">{loading ? <Skeleton width={60} height={26} /> : formatPercent(r.errorRate)}</span>
-        <span className="stat-sub">{r.total} {r.total === 1 ? "request" : "requests"} · last 30 min</span>
+        <span className="stat-value">{r ? formatPercent(r.errorRate) : <Skeleton width={60} height={26} />}</span>
+        <span className="stat-sub" data-testid="summary-total">{r ? `${r.total} ${r.total === 1 ? "request" : "requests"} · last 30 min` : " "}</span>
       </section>
       <section className="card stat">
         <span className="stat-label">Latency p50</span>
-        <span className="stat-value">{loading ? <Skeleton width={60} height={26} /> : formatMs(r.p50)}</span>
+        <span className="stat-value">{r ? formatMs(r.p50) : <Skeleton width={60} height={26} />}</span>
         <span className="stat-sub">successful requests</span>
       </section>
       <section className="card stat">
         <span className="stat-label">Latency p95</span>
-        <span className="stat-value">{loading ? <Skeleton width={60} height={26} /> : formatMs(r.p95)}</span>
+        <span className="stat-value">{r ? formatMs(r.p95) : <Skeleton width={60} height={26} />}</span>
         <span className="stat-sub">successful requests</span>
       </section>
       <section className="card stat">
@@ -207,7 +210,7 @@ export function HealthBoard() {
                     <div className="col" style={{ gap: 1 }}>
                       <span style={{ fontWeight: 500 }}>{k.label}</span>
                       <span className="mono faint">
-                        {k.env_ref ? k.env_ref : `••••${k.last4}`} · {k.fingerprint.slice(0, 8)}
+                        {keyShown(k)} · {k.fingerprint.slice(0, 8)}
                       </span>
                     </div>
                   </td>
@@ -235,26 +238,26 @@ export function HealthBoard() {
 }
 
 function Failovers() {
-  const recent = useRecent();
+  const summary = useSummary();
   const keys = useKeys();
   const who = (provider: string | null | undefined, keyId: number | null | undefined) => {
     const label = keys.data?.find((k) => k.id === keyId)?.label;
     return label ? `${provider ?? "—"}/${label}` : (provider ?? "—");
   };
-  const list = failovers(recent.data ?? []).slice(0, 6);
+  const list = summary.data?.recent_failovers ?? [];
   return (
-    <Card title="Recent failovers" icon={<ArrowRightLeft size={16} />}>
-      {!recent.data ? (
+    <Card title="Recent failovers" icon={<ArrowRightLeft size={16} />} actions={summary.data ? <span className="faint small" data-testid="failover-count">{summary.data.failovers} in 30 min</span> : null}>
+      {!summary.data ? (
         <SkeletonRows rows={3} />
       ) : list.length === 0 ? (
         <div className="card-body muted small">No failovers in the last 30 minutes: every request was served by its first choice.</div>
       ) : (
         <div className="table-wrap">
-          <table>
+          <table className="failovers">
             <tbody>
               {list.map((r: RequestRecord) => (
-                <tr key={r.id} className="clickable" onClick={() => navigate(`/requests?id=${encodeURIComponent(r.id)}`)}>
-                  <td>
+                <tr key={r.id} data-request-id={r.id} className="clickable" onClick={() => navigate(`/requests?id=${encodeURIComponent(r.id)}`)}>
+                  <td className="wrap">
                     <div className="col" style={{ gap: 2 }}>
                       <span className="mono">{r.alias}</span>
                       <span className="small faint">
@@ -306,7 +309,7 @@ function Transitions() {
                     </div>
                   </td>
                   <td>
-                    <StatePill state={e.state} untilMs={e.until_ms} />
+                    <StatePill state={e.state} untilMs={e.until_ms} atMs={e.at_ms} />
                   </td>
                   <td className="num faint small">{formatAgo(e.at_ms)}</td>
                 </tr>

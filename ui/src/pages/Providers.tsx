@@ -2,14 +2,14 @@ import { type FormEvent, useEffect, useMemo, useState } from "react";
 import { Boxes, KeyRound, Loader2, Pencil, Plus, RefreshCw, Server, Trash2 } from "lucide-react";
 import { PageHeader } from "../components/PageHeader";
 import { Card, EmptyState, ErrorNote, Pill, SkeletonRows, StatePill, Switch } from "../components/ui";
-import { Dialog } from "../components/Dialog";
+import { ConfirmDialog, Dialog } from "../components/Dialog";
 import { useToast } from "../components/Toasts";
 import { KeyActions } from "../components/KeyActions";
 import { api, must } from "../api/client";
 import { useKeys, usePresets, useProviders } from "../api/queries";
 import type { KeyView, Preset, Provider } from "../api/types";
 import { invalidate } from "../lib/query";
-import { humanize } from "../lib/format";
+import { humanize, keyShown } from "../lib/format";
 import { setQuery, useLocation } from "../lib/router";
 import { parseFocus } from "../lib/deeplink";
 
@@ -200,6 +200,7 @@ function ProviderCard({ p, keys, keysLoading, focus }: { p: Provider; keys: KeyV
 
 function KeysTable({ keys, loading, onAdd, focus }: { keys: KeyView[]; loading: boolean; onAdd: () => void; focus: Set<number> }) {
   const toast = useToast();
+  const [deleting, setDeleting] = useState<KeyView | null>(null);
   const patch = async (k: KeyView, body: { enabled?: boolean }) => {
     try {
       await must(api.PATCH("/api/v1/keys/{id}", { params: { path: { id: k.id } }, body }));
@@ -255,7 +256,7 @@ function KeysTable({ keys, loading, onAdd, focus }: { keys: KeyView[]; loading: 
                 {k.label}
               </td>
               <td className="mono faint truncate">
-                {k.env_ref ? k.env_ref : `••••${k.last4}`} <span title="SHA-256 fingerprint">· {k.fingerprint}</span>
+                {keyShown(k)} <span title="SHA-256 fingerprint">· {k.fingerprint}</span>
               </td>
               <td>
                 <div className="col" style={{ gap: 2, alignItems: "flex-start" }}>
@@ -270,7 +271,7 @@ function KeysTable({ keys, loading, onAdd, focus }: { keys: KeyView[]; loading: 
               <td>
                 <div className="row" style={{ justifyContent: "flex-end" }}>
                   <KeyActions k={k} />
-                  <button type="button" className="btn sm ghost icon" aria-label={`Delete key ${k.label}`} onClick={() => remove(k)}>
+                  <button type="button" className="btn sm ghost icon" aria-label={`Delete key ${k.label}`} title={`Delete key ${k.label}`} onClick={() => setDeleting(k)}>
                     <Trash2 size={13} />
                   </button>
                 </div>
@@ -279,6 +280,11 @@ function KeysTable({ keys, loading, onAdd, focus }: { keys: KeyView[]; loading: 
           ))}
         </tbody>
       </table>
+      {deleting && (
+        <ConfirmDialog title={`Delete key “${deleting.label}”?`} confirmLabel="Delete key" onConfirm={() => remove(deleting)} onClose={() => setDeleting(null)}>
+          The secret is write-only: once deleted it cannot be shown or restored here, only added again from where you keep it.
+        </ConfirmDialog>
+      )}
     </div>
   );
 }
@@ -299,7 +305,7 @@ function AddKeyDialog({ provider, onClose }: { provider: string; onClose: () => 
       const body = envMatch ? { provider, label, env: envMatch[1], weight } : { provider, label, secret, weight };
       const info = await must(api.POST("/api/v1/keys", { body }));
       invalidate("keys", "status", "plan");
-      toast.ok(`Added key “${info.label}” (••••${info.last4})`);
+      toast.ok(`Added key “${info.label}” (${keyShown(info)})`);
       onClose();
     } catch (err) {
       setError(err instanceof Error ? err.message : String(err));

@@ -107,7 +107,7 @@ export function Requests() {
         </button>
       </PageHeader>
       <div className="content">
-        <div className="split">
+        <div className={selectedId ? "split with-detail" : "split"}>
           <Card>
             <div className="filters" role="search">
               <select className="select" aria-label="Alias" value={f.alias} onChange={(e) => setQuery({ alias: e.target.value })}>
@@ -220,11 +220,12 @@ export function Requests() {
               </div>
             )}
           </Card>
+          {selectedId && (
           <Card
             className="detail"
             title="Request"
             actions={
-              shown && (
+              (
                 <button type="button" className="btn ghost sm icon" aria-label="Close details" onClick={() => setQuery({ id: null })}>
                   <X size={14} />
                 </button>
@@ -232,9 +233,10 @@ export function Requests() {
             }
           >
             <div className="card-body" data-testid="request-detail">
-              {shown ? <RequestDetail r={shown} keys={keys.data} /> : selectedId && detail.loading ? <SkeletonRows rows={6} /> : <p className="faint small">Select a request to see its attempt chain, timing and tokens.</p>}
+              {shown ? <RequestDetail r={shown} keys={keys.data} /> : detail.loading ? <SkeletonRows rows={6} /> : <p className="faint small">This request is no longer in the log.</p>}
             </div>
           </Card>
+          )}
         </div>
       </div>
     </>

@@ -2,7 +2,7 @@ import { type FormEvent, useEffect, useState } from "react";
 import { GitBranch, Pencil, Plus, Route as RouteIcon, Trash2, Workflow, X } from "lucide-react";
 import { PageHeader } from "../components/PageHeader";
 import { Card, EmptyState, ErrorNote, Pill, SkeletonRows } from "../components/ui";
-import { Dialog } from "../components/Dialog";
+import { ConfirmDialog, Dialog } from "../components/Dialog";
 import { FlowView } from "../components/FlowView";
 import { useToast } from "../components/Toasts";
 import { api, must } from "../api/client";
@@ -121,6 +121,7 @@ function FlowCard({ alias }: { alias: string }) {
 
 function DeleteRoute({ alias }: { alias: string }) {
   const toast = useToast();
+  const [asking, setAsking] = useState(false);
   const remove = async () => {
     try {
       await must(api.DELETE("/api/v1/routes/{alias}", { params: { path: { alias } } }));
@@ -132,9 +133,16 @@ function DeleteRoute({ alias }: { alias: string }) {
     }
   };
   return (
-    <button type="button" className="btn sm ghost icon" aria-label={`Delete ${alias}`} onClick={remove}>
-      <Trash2 size={13} />
-    </button>
+    <>
+      <button type="button" className="btn sm ghost icon" aria-label={`Delete ${alias}`} title={`Delete ${alias}`} onClick={() => setAsking(true)}>
+        <Trash2 size={13} />
+      </button>
+      {asking && (
+        <ConfirmDialog title={`Delete route ${alias}?`} confirmLabel="Delete route" onConfirm={remove} onClose={() => setAsking(false)}>
+          Tools asking for <span className="mono">{alias}</span> get an error until a route with that alias exists again.
+        </ConfirmDialog>
+      )}
+    </>
   );
 }
 

@@ -39,7 +39,7 @@ export function TokenGate({ onToken }: { onToken: (t: string) => void }) {
         </p>
         <label className="field">
           <span>Admin token</span>
-          <input className="input mono" type="password" autoComplete="off" value={value} onChange={(e) => setValue(e.target.value)} autoFocus placeholder="sb-admin-…" />
+          <input className="input mono" type="password" autoComplete="off" value={value} onChange={(e) => setValue(e.target.value)} autoFocus placeholder="sbadm-…" />
         </label>
         {error && (
           <p className="field-error" role="alert">

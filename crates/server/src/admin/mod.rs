@@ -94,6 +94,7 @@ pub fn openapi_json() -> String {
         request,
         requests_live,
         usage,
+        usage_summary,
         presets,
         list_tools,
         preview_tool,
@@ -132,6 +133,7 @@ pub fn openapi_json() -> String {
         HealthEvent,
         RequestRecord,
         UsagePoint,
+        UsageSummary,
         Preset
     ))
 )]

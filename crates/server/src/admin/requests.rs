@@ -9,7 +9,9 @@ use axum::response::sse::{Event, Sse};
 use futures_util::Stream;
 use serde::{Deserialize, Serialize};
 use switchboard_router::log::RequestRecord;
-use switchboard_store::{Bucket, GroupBy, RequestFilter, StatusFilter, UsageQuery};
+use switchboard_store::{
+    Bucket, GroupBy, MAX_SUMMARY_WINDOW_MS, RequestFilter, StatusFilter, UsageQuery,
+};
 use tokio_stream::wrappers::BroadcastStream;
 use utoipa::{IntoParams, ToSchema};
 
@@ -52,6 +54,7 @@ pub async fn requests(
         until_ms: q.until_ms,
         before_id: q.before,
         limit: q.limit.unwrap_or(100),
+        failovers_only: false,
     };
     Ok(Json(s.control.store().query_requests(&filter).await?))
 }
@@ -152,4 +155,74 @@ pub async fn usage(State(s): St, Query(q): Query<UsageParams>) -> ApiResult<Vec<
             })
             .collect(),
     ))
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct SummaryParams {
+    /// How far back from `until_ms`: one minute to one day (default 30 minutes).
+    window_ms: Option<i64>,
+    /// End of the window, exclusive (default now).
+    until_ms: Option<i64>,
+}
+
+/// Every request of a window, counted by the database.
+#[derive(Serialize, ToSchema)]
+pub struct UsageSummary {
+    since_ms: i64,
+    until_ms: i64,
+    requests: u64,
+    /// Status 400 or above, or no answer (0).
+    errors: u64,
+    /// Requests that needed more than one attempt.
+    failovers: u64,
+    /// Of the successful requests.
+    p50_latency_ms: Option<u64>,
+    p95_latency_ms: Option<u64>,
+    /// Requests started in each minute of the window, oldest first.
+    per_minute: Vec<u64>,
+    /// The newest few requests of the window that failed over, newest first.
+    recent_failovers: Vec<RequestRecord>,
+}
+
+/// How many failovers the summary lists.
+const SUMMARY_FAILOVERS: u32 = 6;
+
+#[utoipa::path(get, path = "/api/v1/usage/summary", params(SummaryParams), responses((status = 200, body = UsageSummary), (status = 400, body = ErrorBody)))]
+pub async fn usage_summary(
+    State(s): St,
+    Query(q): Query<SummaryParams>,
+) -> ApiResult<UsageSummary> {
+    let window = q.window_ms.unwrap_or(30 * 60_000);
+    if !(60_000..=MAX_SUMMARY_WINDOW_MS).contains(&window) {
+        return Err(AdminError::invalid(
+            "window_ms",
+            "use one minute to one day",
+        ));
+    }
+    let until_ms = q.until_ms.unwrap_or_else(switchboard_store::now_ms);
+    s.log.flush().await;
+    let store = s.control.store();
+    let sum = store
+        .request_summary(until_ms.saturating_sub(window), until_ms)
+        .await?;
+    let recent_failovers = store
+        .query_requests(&RequestFilter {
+            since_ms: Some(sum.since_ms),
+            until_ms: Some(until_ms),
+            failovers_only: true,
+            limit: SUMMARY_FAILOVERS,
+            ..Default::default()
+        })
+        .await?;
+    Ok(Json(UsageSummary {
+        since_ms: sum.since_ms,
+        until_ms: sum.until_ms,
+        requests: sum.requests,
+        errors: sum.errors,
+        failovers: sum.failovers,
+        p50_latency_ms: sum.p50_latency_ms,
+        p95_latency_ms: sum.p95_latency_ms,
+        per_minute: sum.per_minute,
+        recent_failovers,
+    }))
 }

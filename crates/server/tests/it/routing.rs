@@ -484,3 +484,66 @@ async fn duplicate_routed_keys_are_refused_and_never_reach_the_upstream() {
     assert_eq!(v["type"], "error", "{v}");
     assert!(sb.mock.requests().is_empty(), "the upstream saw nothing");
 }
+
+#[tokio::test]
+async fn the_usage_summary_counts_every_request_of_the_window_and_the_error_filter_works() {
+    let sb = Sb::start(one_route).await;
+    assert_eq!(sb.chat("gpt-5.5").await.status(), 200);
+    let served = sb.logged(1).await.remove(0);
+    let now = switchboard_store::now_ms();
+    // The oldest request of the window failed over; 520 ordinary ones and 3 failures came
+    // after it — more than any page of the log the dashboard reads.
+    let mut failover = served.clone();
+    failover.id = String::new();
+    failover.started_at_ms = now - 20 * 60_000;
+    let mut first = failover.attempts[0].clone();
+    first.status = Some(429);
+    failover.attempts.insert(0, first);
+    let mut recs = vec![failover];
+    for i in 0..523i64 {
+        let mut r = served.clone();
+        r.id = String::new();
+        r.started_at_ms = now - 10 * 60_000 + i;
+        if i < 3 {
+            r.status = 502;
+        }
+        recs.push(r);
+    }
+    let store = sb.handle().control().store();
+    store.insert_requests(&recs).await.unwrap();
+
+    let s = sb
+        .get(&format!(
+            "/api/v1/usage/summary?window_ms=1800000&until_ms={}",
+            now + 1
+        ))
+        .await;
+    assert_eq!(s["requests"], 525, "{s}");
+    assert_eq!(s["errors"], 3);
+    assert_eq!(s["failovers"], 1);
+    assert_eq!(s["per_minute"].as_array().map(Vec::len), Some(30));
+    assert_eq!(s["recent_failovers"].as_array().map(Vec::len), Some(1));
+    assert_eq!(s["recent_failovers"][0]["started_at_ms"], now - 20 * 60_000);
+    assert!(s["p50_latency_ms"].is_u64());
+
+    let (status, _) = sb
+        .admin(
+            reqwest::Method::GET,
+            "/api/v1/usage/summary?window_ms=10",
+            None,
+        )
+        .await;
+    assert_eq!(status, 400);
+    // An end at the edge of time is refused, not an overflow.
+    let (status, edge) = sb
+        .admin(
+            reqwest::Method::GET,
+            &format!("/api/v1/usage/summary?until_ms={}", i64::MIN),
+            None,
+        )
+        .await;
+    assert_eq!(status, 400, "{edge}");
+
+    let errors = sb.get("/api/v1/requests?status=error&limit=1000").await;
+    assert_eq!(errors.as_array().map(Vec::len), Some(3), "{errors}");
+}

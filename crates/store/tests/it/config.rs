@@ -88,19 +88,23 @@ async fn keys_crud_and_cascade_removes_secrets() {
         .unwrap();
     assert_eq!(secrets.len(), 2);
 
-    // The same secret twice in one provider is refused.
-    assert!(matches!(
-        store
-            .add_key(
-                "deepseek",
-                "dup",
-                KeySecret::Literal(secret.clone()),
-                1,
-                true
-            )
-            .await,
-        Err(StoreError::Conflict { .. })
-    ));
+    // The same secret twice in one provider is refused, naming the key it repeats by label.
+    match store
+        .add_key(
+            "deepseek",
+            "dup",
+            KeySecret::Literal(secret.clone()),
+            1,
+            true,
+        )
+        .await
+    {
+        Err(StoreError::Conflict { what }) => {
+            assert!(what.contains("\"main\""), "{what}");
+            assert!(!what.contains("key 1"), "no internal id: {what}");
+        }
+        other => panic!("expected a conflict, got {other:?}"),
+    }
     // Unknown provider, zero weight.
     assert!(matches!(
         store

@@ -91,6 +91,13 @@ async fn batch_insert_get_and_filters() {
     .await;
     assert_eq!(fives.len(), 12);
     assert!(fives.iter().all(|r| r.status >= 500));
+    let errors = q(RequestFilter {
+        status: StatusFilter::parse("error"),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(errors.len(), 18, "every 4xx and 5xx");
+    assert!(errors.iter().all(|r| r.status >= 400));
     let window = q(RequestFilter {
         since_ms: Some(T0 + 10_000),
         until_ms: Some(T0 + 20_000),
@@ -283,4 +290,72 @@ async fn usage_aggregates_by_bucket_and_group() {
         .await
         .unwrap();
     assert_eq!(local[0].bucket_start_ms, T0 - 3_600_000);
+}
+
+#[tokio::test]
+async fn summary_counts_the_whole_window_in_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = mem_store(dir.path()).await;
+    let since = T0;
+    let until = T0 + 30 * 60_000;
+    let mut recs = Vec::new();
+    // 600 requests inside the window (more than any page the dashboard reads), one every 3 s.
+    for i in 0..600i64 {
+        let status = if i % 10 == 0 { 502 } else { 200 };
+        let mut r = record(since + i * 3000, "gpt", "mimo", status);
+        r.latency_ms = 1 + (i as u64 % 100);
+        if i == 7 {
+            // The oldest request of the window needed a failover.
+            let mut first = r.attempts[0].clone();
+            first.status = Some(429);
+            r.attempts.insert(0, first);
+        }
+        recs.push(r);
+    }
+    // Outside the window on both sides: not counted.
+    recs.push(record(since - 1, "gpt", "mimo", 500));
+    recs.push(record(until, "gpt", "mimo", 500));
+    // No answer at all counts as an error.
+    let mut dropped = record(since + 5, "gpt", "mimo", 0);
+    dropped.latency_ms = 5000;
+    recs.push(dropped);
+    store.insert_requests(&recs).await.unwrap();
+
+    let s = store.request_summary(since, until).await.unwrap();
+    assert_eq!(s.requests, 601);
+    assert_eq!(s.errors, 61, "60 × 502 and the unanswered one");
+    assert_eq!(s.failovers, 1);
+    assert_eq!(s.per_minute.len(), 30);
+    assert_eq!(s.per_minute.iter().sum::<u64>(), 601);
+    assert_eq!(s.per_minute[0], 21, "20 every 3 s, and the unanswered one");
+    assert_eq!(s.per_minute[29], 20);
+    // Successful latencies: 540 values of 1..=100 without the multiples of 10 plus 1 (i % 10 == 0).
+    let mut ok: Vec<u64> = (0..600u64)
+        .filter(|i| i % 10 != 0)
+        .map(|i| 1 + i % 100)
+        .collect();
+    ok.sort_unstable();
+    let rank = |p: f64| ok[((p * ok.len() as f64).ceil() as usize).clamp(1, ok.len()) - 1];
+    assert_eq!(s.p50_latency_ms, Some(rank(0.5)));
+    assert_eq!(s.p95_latency_ms, Some(rank(0.95)));
+
+    // The failover is found by filter, however many requests came after it.
+    let fo = store
+        .query_requests(&RequestFilter {
+            since_ms: Some(since),
+            failovers_only: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(fo.len(), 1);
+    assert_eq!(fo[0].started_at_ms, since + 7 * 3000);
+
+    let empty = store
+        .request_summary(until + 60_000, until + 120_000)
+        .await
+        .unwrap();
+    assert_eq!((empty.requests, empty.p50_latency_ms), (0, None));
+    assert!(store.request_summary(until, since).await.is_err());
+    assert!(store.request_summary(0, 2 * DAY).await.is_err());
 }
