@@ -58,16 +58,15 @@ pub(crate) enum AttemptEnd {
 }
 
 impl AttemptEnd {
-    /// Whole bodies leave through the scrubber (committed streams scrub each chunk): a
-    /// successful answer's content loses whole echoes of the key, anything else every piece.
+    /// Error replies leave through the full scrubber: their text may be built from an upstream
+    /// body (a 2xx error object, a decoder's message quoting it). A successful whole answer is
+    /// not scrubbed again here: its content was scrubbed once, when it was read
+    /// (`read_whole`); committed streams scrub each chunk.
     fn scrubbed(self, scrubber: &Scrubber) -> AttemptEnd {
         let clean = |mut reply: Reply| {
-            if let ReplyBody::Full(b) = &reply.body
-                && let std::borrow::Cow::Owned(clean) = if (200..300).contains(&reply.status) {
-                    scrubber.scrub_content(b)
-                } else {
-                    scrubber.scrub(b)
-                }
+            if !(200..300).contains(&reply.status)
+                && let ReplyBody::Full(b) = &reply.body
+                && let std::borrow::Cow::Owned(clean) = scrubber.scrub(b)
             {
                 reply.body = ReplyBody::Full(Bytes::from(clean));
             }
