@@ -47,6 +47,8 @@ impl Engine {
                 tokens_out: 0,
                 tokens_cached: 0,
                 tokens_reasoning: 0,
+                cost_micros: None,
+                client: None,
                 error: None,
                 attempts: Vec::new(),
             },

@@ -98,6 +98,13 @@ pub struct RequestRecord {
     pub tokens_out: u64,
     pub tokens_cached: u64,
     pub tokens_reasoning: u64,
+    /// What the request cost in micro-dollars (millionths of a US dollar), priced when it was
+    /// recorded; `None` when the model has no price.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_micros: Option<u64>,
+    /// The client (named access key) that sent the request, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
     /// Short reason when the request failed (never containing a secret).
     pub error: Option<String>,
     pub attempts: Vec<AttemptRecord>,
@@ -200,6 +207,8 @@ mod tests {
             tokens_out: 0,
             tokens_cached: 0,
             tokens_reasoning: 0,
+            cost_micros: None,
+            client: None,
             error: Some(big.clone()),
             attempts: vec![AttemptRecord {
                 provider: "p".into(),

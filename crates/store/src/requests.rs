@@ -98,6 +98,8 @@ pub enum GroupBy {
     /// The key id (as a string).
     Key,
     Alias,
+    /// The client (named access key) that sent the request.
+    Client,
 }
 
 impl GroupBy {
@@ -109,6 +111,7 @@ impl GroupBy {
             GroupBy::Model => "upstream_model",
             GroupBy::Key => "CAST(key_id AS TEXT)",
             GroupBy::Alias => "alias",
+            GroupBy::Client => "client",
         }
     }
 }
@@ -141,6 +144,8 @@ pub struct UsageRow {
     pub tokens_out: u64,
     pub tokens_cached: u64,
     pub tokens_reasoning: u64,
+    /// Summed cost of the priced requests, micro-dollars.
+    pub cost_micros: u64,
     pub p50_latency_ms: Option<u64>,
     pub p95_latency_ms: Option<u64>,
     pub avg_ttfb_ms: Option<u64>,
@@ -183,6 +188,8 @@ struct RequestRow {
     tokens_out: i64,
     tokens_cached: i64,
     tokens_reasoning: i64,
+    cost_micros: Option<i64>,
+    client: Option<String>,
     error: Option<String>,
     attempts: String,
 }
@@ -218,6 +225,8 @@ impl RequestRow {
             tokens_out: to_u64(self.tokens_out),
             tokens_cached: to_u64(self.tokens_cached),
             tokens_reasoning: to_u64(self.tokens_reasoning),
+            cost_micros: self.cost_micros.map(to_u64),
+            client: self.client,
             error: self.error,
             attempts,
         })
@@ -226,7 +235,7 @@ impl RequestRow {
 
 const REQUEST_COLUMNS: &str = "id, started_at_ms, dialect, alias, provider, key_id, \
      upstream_model, status, stream, latency_ms, ttfb_ms, tokens_in, tokens_out, tokens_cached, \
-     tokens_reasoning, error, attempts";
+     tokens_reasoning, cost_micros, client, error, attempts";
 
 /// Percentile by nearest rank over sorted values.
 fn percentile(sorted: &[u64], p: f64) -> Option<u64> {
@@ -290,6 +299,8 @@ impl Store {
                     .push_bind(to_i64(r.tokens_out))
                     .push_bind(to_i64(r.tokens_cached))
                     .push_bind(to_i64(r.tokens_reasoning))
+                    .push_bind(r.cost_micros.map(to_i64))
+                    .push_bind(&r.client)
                     .push_bind(&r.error)
                     .push_bind(attempts);
             });
@@ -481,8 +492,8 @@ impl Store {
         // Only constant SQL is formatted in (the group column comes from a fixed list).
         let sql = format!(
             "SELECT ((started_at_ms + ?) / ?) * ? - ? AS bucket, {group} AS grp, status, \
-             latency_ms, ttfb_ms, tokens_in, tokens_out, tokens_cached, tokens_reasoning \
-             FROM request_log WHERE started_at_ms >= ? AND started_at_ms < ?"
+             latency_ms, ttfb_ms, tokens_in, tokens_out, tokens_cached, tokens_reasoning, \
+             cost_micros FROM request_log WHERE started_at_ms >= ? AND started_at_ms < ?"
         );
         type Acc = (UsageRow, Vec<u64>, u64, u64);
         let mut acc: BTreeMap<(i64, Option<String>), Acc> = BTreeMap::new();
@@ -499,6 +510,7 @@ impl Store {
                     i64,
                     i64,
                     i64,
+                    Option<i64>,
                 ),
             >(&sql)
             .bind(off)
@@ -508,10 +520,10 @@ impl Store {
             .bind(query.since_ms)
             .bind(until)
             .fetch(&self.pool);
-            while let Some((bucket, grp, status, lat, ttfb, tin, tout, tcached, treason)) = rows
-                .try_next()
-                .await
-                .map_err(StoreError::db("aggregating usage"))?
+            while let Some((bucket, grp, status, lat, ttfb, tin, tout, tcached, treason, cost)) =
+                rows.try_next()
+                    .await
+                    .map_err(StoreError::db("aggregating usage"))?
             {
                 let e = acc.entry((bucket, grp.clone())).or_insert_with(|| {
                     (
@@ -524,6 +536,7 @@ impl Store {
                             tokens_out: 0,
                             tokens_cached: 0,
                             tokens_reasoning: 0,
+                            cost_micros: 0,
                             p50_latency_ms: None,
                             p95_latency_ms: None,
                             avg_ttfb_ms: None,
@@ -541,6 +554,7 @@ impl Store {
                 e.0.tokens_out += to_u64(tout);
                 e.0.tokens_cached += to_u64(tcached);
                 e.0.tokens_reasoning += to_u64(treason);
+                e.0.cost_micros += cost.map_or(0, to_u64);
                 e.1.push(to_u64(lat));
                 if let Some(t) = ttfb {
                     e.2 += to_u64(t);

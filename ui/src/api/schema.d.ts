@@ -1040,6 +1040,14 @@ export interface components {
             tokens_cached: number;
             /** Format: int64 */
             tokens_reasoning: number;
+            /**
+             * Format: int64
+             * @description What the request cost in micro-dollars (millionths of a US dollar), priced when it was
+             *     recorded; `None` when the model has no price.
+             */
+            cost_micros?: number | null;
+            /** @description The client (named access key) that sent the request, when known. */
+            client?: string | null;
             /** @description Short reason when the request failed (never containing a secret). */
             error?: string | null;
             attempts: components["schemas"]["AttemptRecord"][];
@@ -1334,6 +1342,11 @@ export interface components {
             tokens_cached: number;
             /** Format: int64 */
             tokens_reasoning: number;
+            /**
+             * Format: int64
+             * @description Summed cost of the priced requests, micro-dollars.
+             */
+            cost_micros: number;
             /** Format: int64 */
             p50_latency_ms?: number | null;
             /** Format: int64 */

@@ -100,6 +100,8 @@ pub struct UsagePoint {
     tokens_out: u64,
     tokens_cached: u64,
     tokens_reasoning: u64,
+    /// Summed cost of the priced requests, micro-dollars.
+    cost_micros: u64,
     p50_latency_ms: Option<u64>,
     p95_latency_ms: Option<u64>,
 }
@@ -117,10 +119,11 @@ pub async fn usage(State(s): St, Query(q): Query<UsageParams>) -> ApiResult<Vec<
         Some("model") => GroupBy::Model,
         Some("key") => GroupBy::Key,
         Some("alias") => GroupBy::Alias,
+        Some("client") => GroupBy::Client,
         Some(_) => {
             return Err(AdminError::invalid(
                 "group_by",
-                "use provider, model, key, alias or none",
+                "use provider, model, key, alias, client or none",
             ));
         }
     };
@@ -150,6 +153,7 @@ pub async fn usage(State(s): St, Query(q): Query<UsageParams>) -> ApiResult<Vec<
                 tokens_out: r.tokens_out,
                 tokens_cached: r.tokens_cached,
                 tokens_reasoning: r.tokens_reasoning,
+                cost_micros: r.cost_micros,
                 p50_latency_ms: r.p50_latency_ms,
                 p95_latency_ms: r.p95_latency_ms,
             })
