@@ -13,6 +13,8 @@
 //!
 //! [`HealthBoard::standing`]: switchboard_router::health::HealthBoard::standing
 
+mod client_edits;
+pub mod clients;
 pub mod config_file;
 mod edits;
 mod error;
@@ -34,8 +36,14 @@ use switchboard_router::health::{HealthEvent, KeyStanding};
 use switchboard_router::{Config, Engine, KeyInfo, RecordSink, Secret};
 pub use switchboard_store::LocalToken;
 use switchboard_store::{Store, StoreError};
+
+use crate::clients::{Clients, MeteredSink};
 use tokio::sync::broadcast;
 
+pub use clients::{
+    Admission, BudgetEvent, BudgetLevel, BudgetPeriod, ClientEntry, ClientInput, ClientKeyView,
+    ClientView, Limit, NewClientSecret, Refusal,
+};
 pub use edits::{KeyUpdate, NewKey};
 pub use error::ControlError;
 pub use persist::PersistStats;
@@ -63,6 +71,8 @@ pub struct Control {
     /// [`Control::run`] is missed.
     health_rx: Mutex<Option<broadcast::Receiver<HealthEvent>>>,
     persist: PersistState,
+    /// The clients (the hot path's key table), their usage and budget alerts.
+    clients: Arc<Clients>,
 }
 
 /// The health writer's bus receiver (taken by [`Control::run_health_writer`]) and counters.
@@ -96,6 +106,18 @@ impl Control {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let config = load_config(&store).await?;
         let policy = settings::cooldowns(&store).await?;
+        let clients = Arc::new(Clients::new(clock.clone()));
+        clients.rebuild(&store.list_clients().await?);
+        let (day, month) = clients::period_starts(clients.now_ms());
+        clients.seed(
+            store.client_spend_since(day).await?,
+            store.client_spend_since(month).await?,
+        );
+        // Every finished request is counted against its client before it is logged.
+        let sink = Arc::new(MeteredSink {
+            clients: clients.clone(),
+            inner: sink,
+        });
         let engine = Engine::new(&config, sink, clock, policy);
         engine.restore_health(persist::load(&store).await?);
         let routing = settings::flag(&store, settings::ROUTING_ENABLED)
@@ -119,6 +141,7 @@ impl Control {
             keys: RwLock::new(keys),
             standings: Mutex::new(HashMap::new()),
             changes,
+            clients,
         };
         control.restand(None);
         Ok(Arc::new(control))
@@ -196,9 +219,36 @@ impl Control {
         Ok(self.store.local_token(which, given).await?)
     }
 
-    /// Replaces the local access key AI tools use; returns the new one.
+    /// Replaces the local access key AI tools use; returns the new one. The new key is the
+    /// default client's only local key from now on.
     pub async fn rotate_access_key(&self) -> Result<Secret, ControlError> {
-        Ok(self.store.rotate_local_token(LocalToken::AccessKey).await?)
+        let key = self.store.rotate_local_token(LocalToken::AccessKey).await?;
+        self.set_access_keys(vec![key.clone()]).await?;
+        Ok(key)
+    }
+
+    /// Sets the local access keys (the stored one, `SWITCHBOARD_ACCESS_KEY`, `[server]
+    /// access_keys`; the first is the one shown to users): they belong to the default client.
+    pub async fn set_access_keys(&self, keys: Vec<Secret>) -> Result<(), ControlError> {
+        let _edit = self.edits.lock().await;
+        self.clients.set_local_keys(keys);
+        self.clients.rebuild(&self.store.list_clients().await?);
+        Ok(())
+    }
+
+    /// The local access keys; the first is the one shown to users.
+    pub fn access_keys(&self) -> Arc<[Secret]> {
+        self.clients.local_keys()
+    }
+
+    /// The clients: the request path resolves keys and checks limits through them.
+    pub fn clients(&self) -> &Arc<Clients> {
+        &self.clients
+    }
+
+    /// Budget alerts (soft threshold and hard stop, once per client, period and level).
+    pub fn budget_events(&self) -> broadcast::Receiver<BudgetEvent> {
+        self.clients.subscribe()
     }
 
     /// Re-reads the configuration from the store, swaps the engine's snapshot and cooldown
@@ -207,6 +257,7 @@ impl Control {
         let config = load_config(&self.store).await?;
         let keys: Arc<[KeyInfo]> = self.store.list_keys(None).await?.into();
         let policy = settings::cooldowns(&self.store).await?;
+        self.clients.rebuild(&self.store.list_clients().await?);
         self.engine.reload(&config);
         self.engine.health.set_policy(policy);
         *self.keys.write() = keys;

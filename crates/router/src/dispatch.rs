@@ -48,7 +48,7 @@ impl Engine {
                 tokens_cached: 0,
                 tokens_reasoning: 0,
                 cost_micros: None,
-                client: None,
+                client: req.client.clone(),
                 error: None,
                 attempts: Vec::new(),
             },

@@ -25,6 +25,8 @@ pub struct IngressRequest {
     pub session: Option<u64>,
     /// Who is asking (a hash of the presented credential): stored conversations are theirs.
     pub owner: Owner,
+    /// The client (named access key) the request is attributed to.
+    pub client: Option<String>,
     /// The `x-switchboard-hop` header the request arrived with: the routers it has passed.
     pub hop: Option<HeaderValue>,
     pub received_at: Instant,

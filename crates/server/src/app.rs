@@ -182,12 +182,12 @@ impl Switchboard {
             metrics: metrics.clone(),
         });
         let control = Control::start(store.clone(), sink, opts.clock.clone()).await?;
+        control.set_access_keys(access_keys).await?;
         let engine = control.engine().clone();
         engine.set_conversation_budget(opts.conversation_store_bytes);
         let state = Arc::new(AppState {
             control: control.clone(),
             engine: engine.clone(),
-            access_keys: parking_lot::RwLock::new(access_keys.into()),
             admin_token: parking_lot::RwLock::new(admin_token),
             guard: GuardConfig {
                 remote,
@@ -301,6 +301,21 @@ fn router(state: Arc<AppState>) -> Router {
         )
         .route("/api/v1/keys/{id}/clear", post(admin::clear_key))
         .route("/api/v1/keys/{id}/probe", post(admin::probe_key))
+        .route(
+            "/api/v1/clients",
+            get(admin::list_clients).post(admin::create_client),
+        )
+        .route(
+            "/api/v1/clients/{name}",
+            get(admin::get_client)
+                .put(admin::update_client)
+                .delete(admin::delete_client),
+        )
+        .route("/api/v1/clients/{name}/keys", post(admin::add_client_key))
+        .route(
+            "/api/v1/clients/{name}/keys/{id}",
+            axum::routing::delete(admin::revoke_client_key),
+        )
         .route(
             "/api/v1/routes",
             get(admin::list_routes).post(admin::put_route),

@@ -12,7 +12,8 @@
 //!    `Authorization: Bearer` only (`/metrics` is open when `Options.open_metrics` says so).
 //!    Compared in constant time. `GET /health`, `HEAD /` and the dashboard's static files
 //!    are open. A request that passes marks its connection authenticated (the listener never
-//!    sheds it), and an access-key request carries its holder's [`Owner`] to the handler.
+//!    sheds it), and an access-key request carries its holder's [`Owner`] and client to the
+//!    handler. An unknown, disabled or expired client key is refused alike.
 //! 5. **Content type** — requests with a body must be JSON (415), so a cross-site "simple"
 //!    `text/plain` POST never reaches a handler.
 //! 6. **Body size** — a declared `Content-Length` over the limit is refused with 413 without
@@ -212,16 +213,17 @@ pub async fn guard(State(state): State<Arc<AppState>>, mut req: Request, next: N
     let method = req.method().clone();
     // The access key's holder, for what is theirs alone (stored conversations).
     let mut owner = None;
+    // The client holding the key (an unknown, disabled or expired one is no client).
+    let mut client = None;
     // `Some(true)`: a credential was checked and matched; `None`: none was needed.
     let verified = match needs(&method, &path) {
         Needs::Nothing => None,
         Needs::AdminToken if state.guard.open_metrics && path == "/metrics" => None,
         Needs::AccessKey => Some(presented(headers, req.uri().query()).is_some_and(|p| {
-            let keys = state.access_keys.read().clone();
-            // Check every key so timing does not reveal which one matched.
-            let ok = keys.iter().fold(false, |acc, k| k.ct_eq(&p) | acc);
-            owner = ok.then(|| Owner::of(&p));
-            ok
+            // Looked up by the key's SHA-256 digest: timing reveals nothing of the key.
+            client = state.control.clients().resolve(&p);
+            owner = client.is_some().then(|| Owner::of(&p));
+            client.is_some()
         })),
         Needs::AdminToken => {
             Some(presented_bearer(headers).is_some_and(|p| state.admin_token.read().ct_eq(&p)))
@@ -283,6 +285,9 @@ pub async fn guard(State(state): State<Arc<AppState>>, mut req: Request, next: N
     }
     if let Some(owner) = owner {
         req.extensions_mut().insert(owner);
+    }
+    if let Some(client) = client {
+        req.extensions_mut().insert(client);
     }
     next.run(req).await
 }

@@ -4,24 +4,43 @@
 
 use std::sync::Arc;
 
+use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
-use axum::{Extension, Json};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, StatusCode, header};
 use serde::Deserialize;
+use switchboard_control::{Admission, ClientEntry, Refusal};
 use switchboard_protocol::passthrough::{top_level_bool, top_level_str, top_level_value};
 use switchboard_protocol::{ClientError, Dialect, ErrorKind};
 use switchboard_router::affinity::session_id;
 use switchboard_router::conversations::Owner;
-use switchboard_router::{Endpoint, IngressRequest, Reply, ReplyBody};
+use switchboard_router::{ByteStream, Endpoint, IngressRequest, Reply, ReplyBody};
 
 use crate::guard::error_response;
 use crate::state::AppState;
 
-/// The access key's holder, as the guard found it.
-type Holder = Option<Extension<Owner>>;
+/// The access key's holder and its client, as the guard found them.
+#[derive(Clone)]
+pub struct Holder {
+    owner: Option<Owner>,
+    client: Option<Arc<ClientEntry>>,
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Holder {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Holder {
+            owner: parts.extensions.get::<Owner>().cloned(),
+            client: parts.extensions.get::<Arc<ClientEntry>>().cloned(),
+        })
+    }
+}
 
 pub async fn chat_completions(
     State(s): State<Arc<AppState>>,
@@ -245,6 +264,23 @@ async fn generate_at(
             (model, stream)
         }
     };
+    // The client's allow-list and limits, before routing.
+    let mut admission = None;
+    if let Some(client) = &owner.client {
+        if !client.allows(&model) {
+            return error_response(dialect, &client.not_allowed(&model));
+        }
+        let estimate = if client.settings.tpm.is_some() {
+            switchboard_protocol::translate::decode_request(dialect, &body)
+                .map_or(0, |ir| switchboard_protocol::count_tokens(&ir))
+        } else {
+            0
+        };
+        match state.control.clients().admit(client, estimate) {
+            Ok(a) => admission = Some(a),
+            Err(refusal) => return over_limit(dialect, &refusal),
+        }
+    }
     let forward_headers = headers
         .iter()
         .filter(|(n, _)| n.as_str() == "anthropic-version" || n.as_str() == "anthropic-beta")
@@ -255,7 +291,8 @@ async fn generate_at(
         endpoint,
         session: Some(session_of(&headers, &body)),
         // The guard sets it on every route that reaches here.
-        owner: owner.map_or_else(|| Owner::of(b""), |Extension(o)| o),
+        owner: owner.owner.unwrap_or_else(|| Owner::of(b"")),
+        client: owner.client.as_ref().map(|c| c.name.to_string()),
         model,
         stream,
         body,
@@ -266,7 +303,48 @@ async fn generate_at(
         received_at,
         received_at_ms,
     };
-    into_response(state.engine.dispatch(req).await)
+    let reply = state.engine.dispatch(req).await;
+    match (reply.body, admission) {
+        // A stream's record is made when it ends: its admission is held until then.
+        (ReplyBody::Stream(stream), Some(admission)) => into_response(Reply {
+            body: ReplyBody::Stream(Box::pin(Admitted {
+                stream,
+                admission: Some(admission),
+            })),
+            ..reply
+        }),
+        (body, _) => into_response(Reply { body, ..reply }),
+    }
+}
+
+/// A client over one of its limits: 429 in its dialect, with `Retry-After`.
+fn over_limit(dialect: Dialect, refusal: &Refusal) -> Response {
+    let mut resp = error_response(dialect, &refusal.client_error());
+    resp.headers_mut()
+        .insert(header::RETRY_AFTER, refusal.retry_after_secs().into());
+    resp
+}
+
+/// A streamed reply holding its request's [`Admission`] until the stream ends (its record
+/// has been made by then) or is dropped.
+struct Admitted {
+    stream: ByteStream,
+    admission: Option<Admission>,
+}
+
+impl futures_util::Stream for Admitted {
+    type Item = <ByteStream as futures_util::Stream>::Item;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        let next = self.stream.as_mut().poll_next(cx);
+        if let std::task::Poll::Ready(None) = next {
+            self.admission = None;
+        }
+        next
+    }
 }
 
 /// A conversation id for session affinity: an explicit session header or cache key when the

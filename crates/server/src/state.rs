@@ -21,8 +21,6 @@ pub struct AppState {
     pub control: Arc<Control>,
     /// The engine, for the request path (the same one `control` steers).
     pub engine: Arc<Engine>,
-    /// Accepted on `/v1/*`; the first is the one shown to users.
-    pub access_keys: RwLock<Arc<[Secret]>>,
     pub admin_token: RwLock<Secret>,
     pub guard: GuardConfig,
     pub live: broadcast::Sender<RequestRecord>,
@@ -36,8 +34,9 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The local access key shown to users (the default client's first).
     pub fn access_key(&self) -> Option<Secret> {
-        self.access_keys.read().first().cloned()
+        self.control.access_keys().first().cloned()
     }
 }
 

@@ -9,6 +9,7 @@
 //! the values it is handed and the request-log channel. This crate must never depend on axum,
 //! the server, or tauri — it builds and tests headless.
 
+mod clients;
 mod config;
 mod db;
 mod error;
@@ -18,6 +19,7 @@ pub mod secrets;
 mod tokens;
 mod writer;
 
+pub use clients::{ClientKeyRow, ClientRow, ClientSettings, DEFAULT_CLIENT, NewClientKey};
 pub use config::{HealthRow, KeyPatch, KeyProblem, KeySecret};
 pub use db::{DB_FILE, Store};
 pub use error::StoreError;

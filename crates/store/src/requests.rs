@@ -57,6 +57,8 @@ impl StatusFilter {
 pub struct RequestFilter {
     pub alias: Option<String>,
     pub provider: Option<String>,
+    /// The client that sent the request.
+    pub client: Option<String>,
     pub status: Option<StatusFilter>,
     /// Inclusive lower bound on `started_at_ms`.
     pub since_ms: Option<i64>,
@@ -332,6 +334,9 @@ impl Store {
         }
         if let Some(p) = &filter.provider {
             q.push(" AND provider = ").push_bind(p.clone());
+        }
+        if let Some(c) = &filter.client {
+            q.push(" AND client = ").push_bind(c.clone());
         }
         match filter.status {
             Some(StatusFilter::Exact(c)) => {

@@ -1,9 +1,10 @@
 //! The admin API under `/api/v1`, one module per resource: providers, keys (secrets
-//! write-only), routes, settings (with cooldowns, routing and the access key), health (with
+//! write-only), clients (named access keys, limits, budgets), routes, settings (with cooldowns, routing and the access key), health (with
 //! its live events), requests (the log, its live tail, usage) and status. Handlers translate
 //! HTTP to [`Control`](switchboard_control::Control) calls and back; the decisions are made
 //! there. Behind the admin token (see `guard`). Documented as OpenAPI for the dashboard.
 
+mod clients;
 mod error;
 mod health;
 mod integrations;
@@ -17,7 +18,9 @@ mod status;
 use axum::body::Body;
 use axum::response::Response;
 use switchboard_control::{
-    Counts, FlowPlan, FlowStep, KeyUpdate, KeyView, NewKey, OverallState, StandingChanged, Summary,
+    BudgetEvent, BudgetLevel, BudgetPeriod, ClientInput, ClientKeyView, ClientView, Counts,
+    FlowPlan, FlowStep, KeyUpdate, KeyView, NewClientSecret, NewKey, OverallState, StandingChanged,
+    Summary,
 };
 use switchboard_router::health::{
     CooldownPolicy, HealthEntry, HealthEvent, KeyStanding, StandingClass, StandingScope,
@@ -28,6 +31,7 @@ use utoipa::OpenApi;
 
 pub use error::{AdminError, ApiResult, Body400, ErrorBody, ErrorDetail};
 // Handlers are named without their module in the document (its operation ids and tags).
+pub use clients::*;
 pub use health::*;
 pub use integrations::*;
 pub use keys::*;
@@ -77,6 +81,13 @@ pub fn openapi_json() -> String {
         delete_key,
         clear_key,
         probe_key,
+        list_clients,
+        get_client,
+        create_client,
+        update_client,
+        delete_client,
+        add_client_key,
+        revoke_client_key,
         list_routes,
         put_route,
         update_route,
@@ -122,6 +133,13 @@ pub fn openapi_json() -> String {
         StandingChanged,
         NewKey,
         KeyUpdate,
+        ClientView,
+        ClientKeyView,
+        ClientInput,
+        NewClientSecret,
+        BudgetEvent,
+        BudgetPeriod,
+        BudgetLevel,
         Route,
         FlowPlan,
         FlowStep,

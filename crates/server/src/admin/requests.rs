@@ -25,6 +25,8 @@ type St = State<Arc<AppState>>;
 pub struct RequestsQuery {
     alias: Option<String>,
     provider: Option<String>,
+    /// The client (named access key) that sent the request.
+    client: Option<String>,
     /// Exact status (`429`) or class (`5xx`, `4xx`, `error`).
     status: Option<String>,
     since_ms: Option<i64>,
@@ -49,6 +51,7 @@ pub async fn requests(
     let filter = RequestFilter {
         alias: q.alias.filter(|v| !v.is_empty()),
         provider: q.provider.filter(|v| !v.is_empty()),
+        client: q.client.filter(|v| !v.is_empty()),
         status,
         since_ms: q.since_ms,
         until_ms: q.until_ms,

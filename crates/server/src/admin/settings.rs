@@ -60,7 +60,6 @@ pub async fn access_key(State(s): St) -> ApiResult<AccessKey> {
 #[utoipa::path(post, path = "/api/v1/access-key/rotate", responses((status = 200, body = AccessKey)))]
 pub async fn rotate_access_key(State(s): St) -> ApiResult<AccessKey> {
     let key = s.control.rotate_access_key().await?;
-    *s.access_keys.write() = vec![key.clone()].into();
     Ok(Json(AccessKey {
         access_key: key.expose().to_owned(),
     }))
