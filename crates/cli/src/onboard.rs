@@ -5,6 +5,9 @@
 //! once the router starts); a Switchboard answering with this data directory's admin token is
 //! used for its routing flag and aliases; anything else (another program, or a Switchboard of
 //! another data directory) is refused, so a tool is never pointed at a foreign address.
+//!
+//! Each tool configured gets a client of its own, named after it (`codex`, `claude-code`, …),
+//! and that client's new key is written into the tool's config: usage is attributed per tool.
 
 use std::io::Write;
 use std::time::Duration;
@@ -223,21 +226,33 @@ pub async fn run(args: OnboardArgs) -> anyhow::Result<()> {
 
     let control = crate::open_control(&data_dir).await?;
     let prepared = prepare(&control, &args).await;
-    control.close().await;
-    let plan = prepared?;
+    let (mut plan, running) = match prepared {
+        Ok(p) => p,
+        Err(e) => {
+            control.close().await;
+            return Err(e);
+        }
+    };
 
     let mut failed = 0;
     for tool in &tools {
         let result = if args.dry_run {
             preview(&ix, *tool, &plan, &mut out)
         } else {
-            apply(&ix, *tool, &plan, &mut out)
+            match issue_key(&control, running.as_ref(), tool.slug()).await {
+                Ok(key) => {
+                    plan.endpoint.access_key = AccessKey::new(key.expose());
+                    apply(&ix, *tool, &plan, &mut out)
+                }
+                Err(e) => Err(e),
+            }
         };
         if let Err(e) = result {
             failed += 1;
             writeln!(out, "{}: not configured: {e}", tool.name())?;
         }
     }
+    control.close().await;
     if args.dry_run {
         writeln!(out, "\nDry run: nothing was written.")?;
     }
@@ -247,9 +262,59 @@ pub async fn run(args: OnboardArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The Switchboard serving this data directory on the port, with its admin token.
+struct Running {
+    root: String,
+    admin: Secret,
+}
+
+/// A new access key for the tool's own client (named after the tool, created when missing),
+/// so its requests are attributed to it. Through the running router when there is one (so it
+/// knows the key at once), else written to the store directly.
+async fn issue_key(
+    control: &Control,
+    running: Option<&Running>,
+    client: &str,
+) -> anyhow::Result<Secret> {
+    let Some(r) = running else {
+        let issued = control.issue_client_key(client).await?;
+        return Ok(Secret::new(issued.key));
+    };
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let mut resp = http
+        .post(format!("{}/api/v1/clients", r.root))
+        .bearer_auth(r.admin.expose())
+        .json(&serde_json::json!({ "name": client }))
+        .send()
+        .await
+        .context("creating the tool's client")?;
+    if resp.status() == reqwest::StatusCode::CONFLICT {
+        resp = http
+            .post(format!("{}/api/v1/clients/{client}/keys", r.root))
+            .bearer_auth(r.admin.expose())
+            .send()
+            .await
+            .context("adding a key to the tool's client")?;
+    }
+    if !resp.status().is_success() {
+        bail!(
+            "the router answered {} when asked for a key for client `{client}`",
+            resp.status()
+        );
+    }
+    let v: Value = resp.json().await.context("reading the new client key")?;
+    v.get("key")
+        .and_then(Value::as_str)
+        .map(Secret::new)
+        .context("the router's answer holds no key")
+}
+
 /// The plan for every tool: this Switchboard's endpoint and key, the aliases, and what the
-/// router says about itself.
-async fn prepare(control: &Control, args: &OnboardArgs) -> anyhow::Result<Plan> {
+/// router says about itself; and the router serving this data directory, if it runs.
+async fn prepare(control: &Control, args: &OnboardArgs) -> anyhow::Result<(Plan, Option<Running>)> {
     let access = match env_secret("SWITCHBOARD_ACCESS_KEY") {
         Some(k) => k,
         None => control.local_token(LocalToken::AccessKey, None).await?,
@@ -272,17 +337,26 @@ async fn prepare(control: &Control, args: &OnboardArgs) -> anyhow::Result<Plan> 
             }
         }
     };
-    let router = match probe(args.port, &admin).await? {
-        Probe::Nothing => RouterStatus {
-            running: false,
-            routing_enabled: true,
-            known_aliases: stored_aliases(control).await?,
-        },
-        Probe::Ours { routing } => RouterStatus {
-            running: true,
-            routing_enabled: routing,
-            known_aliases: stored_aliases(control).await?,
-        },
+    let (router, running) = match probe(args.port, &admin).await? {
+        Probe::Nothing => (
+            RouterStatus {
+                running: false,
+                routing_enabled: true,
+                known_aliases: stored_aliases(control).await?,
+            },
+            None,
+        ),
+        Probe::Ours { routing } => (
+            RouterStatus {
+                running: true,
+                routing_enabled: routing,
+                known_aliases: stored_aliases(control).await?,
+            },
+            Some(Running {
+                root: format!("http://127.0.0.1:{}", args.port),
+                admin: admin.clone(),
+            }),
+        ),
     };
     let mut plan = Plan::new(
         Endpoint {
@@ -297,7 +371,7 @@ async fn prepare(control: &Control, args: &OnboardArgs) -> anyhow::Result<Plan> 
     };
     plan.router = Some(router);
     plan.replace_existing = args.replace_existing;
-    Ok(plan)
+    Ok((plan, running))
 }
 
 fn preview(

@@ -149,7 +149,31 @@ fn onboard_then_undo_restores_the_original_bytes() {
         .unwrap();
     assert_eq!(std::fs::read_to_string(backup).unwrap(), original);
     let written = std::fs::read_to_string(&settings).unwrap();
-    assert!(written.contains(ACCESS), "{written}");
+    // Claude Code got a client of its own (created in the store: no router was running),
+    // and that client's key.
+    assert!(!written.contains(ACCESS), "{written}");
+    let key = written
+        .split('"')
+        .find(|s| s.starts_with("sk-sb-"))
+        .unwrap_or_else(|| panic!("no key in {written}"))
+        .to_owned();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let clients = rt.block_on(async {
+        let store = switchboard_store::Store::open(
+            &data,
+            std::sync::Arc::new(switchboard_store::MemorySecretStore::new()),
+        )
+        .await
+        .unwrap();
+        let c = store.list_clients().await.unwrap();
+        store.close().await;
+        c
+    });
+    let claude = clients.iter().find(|c| c.name == "claude-code").unwrap();
+    assert_eq!(
+        claude.keys[0].fingerprint,
+        switchboard_router::Secret::new(key).fingerprint()
+    );
     assert!(
         written.contains(&format!("http://127.0.0.1:{port}")),
         "{written}"

@@ -90,4 +90,17 @@ impl Control {
             .await?;
         self.client_view(name).await
     }
+
+    /// A new access key for the client named `name`, which is created when missing:
+    /// configuring an AI tool gives it a client of its own, so its usage is its own.
+    pub async fn issue_client_key(&self, name: &str) -> Result<NewClientSecret, ControlError> {
+        let input = ClientInput {
+            name: name.to_owned(),
+            ..ClientInput::default()
+        };
+        match self.create_client(input).await {
+            Err(ControlError::Conflict(_)) => self.add_client_key(name).await,
+            other => other,
+        }
+    }
 }

@@ -281,13 +281,27 @@ pub async fn apply_tool(
     Body400(body): Body400<ToolPlan>,
 ) -> ApiResult<ToolApplied> {
     let tool = tool_of(&tool)?;
-    let plan = plan_for(&s, body)?;
+    let mut plan = plan_for(&s, body)?;
+    // The tool gets a client of its own (named after it), so its usage is its own.
+    let issued = s.control.issue_client_key(tool.slug()).await?;
+    plan.endpoint.access_key = AccessKey::new(&issued.key);
     let ix = s.tools.integrations();
-    let (applied, view) = blocking(move || {
+    let applied = blocking(move || {
         let applied = ix.apply(tool, &plan)?;
         Ok((applied, tool_view(&ix, tool)?))
     })
-    .await?;
+    .await;
+    let (applied, view) = match applied {
+        Ok(a) => a,
+        Err(e) => {
+            // No config holds the new key: it is revoked again.
+            let _ = s
+                .control
+                .revoke_client_key(tool.slug(), issued.key_id)
+                .await;
+            return Err(e);
+        }
+    };
     tracing::info!(
         tool = tool.slug(),
         changed = applied.changed,

@@ -502,3 +502,66 @@ async fn the_default_client_keeps_the_access_key_through_rotation() {
     assert_eq!(status, 200);
     assert_eq!(chat_as(&sb, &new, "m").await.status(), 401);
 }
+
+/// The tools' home lives beside the data directory.
+fn with_tool_home(o: &mut switchboard_server::Options) {
+    let home = o.data_dir.parent().unwrap().join("home");
+    o.tool_env = Some(switchboard_server::ToolEnv::with_home(&home));
+}
+
+#[tokio::test]
+async fn configuring_a_tool_creates_its_client_and_its_requests_are_attributed_to_it() {
+    let sb = Sb::start_with(upstream, with_tool_home).await;
+    let claude_dir = sb.dir.path().join("home").join(".claude");
+    std::fs::create_dir_all(&claude_dir).unwrap();
+    std::fs::write(claude_dir.join("settings.json"), "{}\n").unwrap();
+    let plan = json!({ "models": { "main": "m" } });
+    let (status, v) = sb
+        .admin(
+            Method::POST,
+            "/api/v1/integrations/claude-code/apply",
+            Some(plan.clone()),
+        )
+        .await;
+    assert_eq!(status, 200, "{v}");
+    let settings: Value =
+        serde_json::from_str(&std::fs::read_to_string(claude_dir.join("settings.json")).unwrap())
+            .unwrap();
+    let key = settings["env"]["ANTHROPIC_AUTH_TOKEN"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(key, ACCESS);
+    // What Claude Code sends: Bearer auth on /v1/messages.
+    let resp = sb
+        .http
+        .post(format!("{}/v1/messages", sb.url))
+        .bearer_auth(&key)
+        .header("anthropic-version", "2023-06-01")
+        .json(&json!({"model": "m", "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let logged = records_of(&sb, "claude-code").await;
+    assert_eq!(logged.len(), 1);
+    assert_eq!(logged[0].dialect, "anthropic");
+    // Configuring it again issues a new key to the same client.
+    let (status, v) = sb
+        .admin(
+            Method::POST,
+            "/api/v1/integrations/claude-code/apply",
+            Some(plan),
+        )
+        .await;
+    assert_eq!(status, 200, "{v}");
+    let clients = sb.get("/api/v1/clients").await;
+    let claude: Vec<&Value> = clients
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["name"] == "claude-code")
+        .collect();
+    assert_eq!(claude.len(), 1);
+    assert_eq!(claude[0]["keys"].as_array().unwrap().len(), 2);
+}

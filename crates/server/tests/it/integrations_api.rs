@@ -115,10 +115,15 @@ async fn preview_apply_and_undo_claude_code_through_the_admin_api() {
     let backup = applied["files"][0]["backup"].as_str().unwrap();
     assert_eq!(std::fs::read_to_string(backup).unwrap(), USER_SETTINGS);
     let written = std::fs::read_to_string(&settings).unwrap();
+    // The tool got a client of its own, and that client's key.
     assert!(
-        written.contains(ACCESS) && written.contains("// mine"),
+        !written.contains(ACCESS) && written.contains("sk-sb-") && written.contains("// mine"),
         "{written}"
     );
+    let (status, client) = call(&s, Method::GET, "/api/v1/clients/claude-code", None).await;
+    assert_eq!(status, 200, "{client}");
+    let last4 = client["keys"][0]["last4"].as_str().unwrap();
+    assert!(written.contains(&format!("{last4}\"")), "{written}");
     assert!(written.contains("\"FOO\": \"bar\""), "{written}");
 
     let (status, undone) = call(
