@@ -1,5 +1,5 @@
 import { type ReactNode, useEffect, useState } from "react";
-import { Activity, BarChart3, Blocks, FlaskConical, KeyRound, LayoutDashboard, Moon, Route as RouteIcon, Settings as SettingsIcon, Sun, Waypoints } from "lucide-react";
+import { Activity, BarChart3, Blocks, Users, FlaskConical, KeyRound, LayoutDashboard, Moon, Route as RouteIcon, Settings as SettingsIcon, Sun, Waypoints } from "lucide-react";
 import { ToastProvider } from "./components/Toasts";
 import { UpdateBanner } from "./components/UpdateBanner";
 import { Link, navigate, useLocation } from "./lib/router";
@@ -14,6 +14,7 @@ import { Routes } from "./pages/Routes";
 import { Playground } from "./pages/Playground";
 import { Requests } from "./pages/Requests";
 import { Usage } from "./pages/Usage";
+import { Clients } from "./pages/Clients";
 import { Integrations } from "./pages/Integrations";
 import { SettingsPage } from "./pages/Settings";
 import { TokenGate } from "./pages/TokenGate";
@@ -31,6 +32,7 @@ const PAGES: Page[] = [
   { path: "/routes", title: "Routes", icon: <RouteIcon size={17} />, render: () => <Routes /> },
   { path: "/playground", title: "Playground", icon: <FlaskConical size={17} />, render: () => <Playground /> },
   { path: "/requests", title: "Requests", icon: <Activity size={17} />, render: () => <Requests /> },
+  { path: "/clients", title: "Clients", icon: <Users size={17} />, render: () => <Clients /> },
   { path: "/usage", title: "Usage", icon: <BarChart3 size={17} />, render: () => <Usage /> },
   { path: "/integrations", title: "Integrations", icon: <Blocks size={17} />, render: () => <Integrations /> },
   { path: "/settings", title: "Settings", icon: <SettingsIcon size={17} />, render: () => <SettingsPage /> },

@@ -1,11 +1,12 @@
 // The queries the pages share, keyed for invalidation.
 import { api, must } from "./client";
 import { useQuery } from "../lib/query";
-import type { FlowPlan, KeyView, Preset, Provider, RequestRecord, Route, Status, UsageSummary } from "./types";
+import type { ClientView, FlowPlan, KeyView, Preset, Provider, RequestRecord, Route, Status, UsageSummary } from "./types";
 
 export const useStatus = () => useQuery<Status>("status", () => must(api.GET("/api/v1/status")));
 export const useProviders = () => useQuery<Provider[]>("providers", () => must(api.GET("/api/v1/providers")));
 export const useKeys = () => useQuery<KeyView[]>("keys", () => must(api.GET("/api/v1/keys", { params: { query: {} } })));
+export const useClients = () => useQuery<ClientView[]>("clients", () => must(api.GET("/api/v1/clients")));
 export const useRoutes = () => useQuery<Route[]>("routes", () => must(api.GET("/api/v1/routes")));
 export const usePresets = () => useQuery<Preset[]>("presets", () => must(api.GET("/api/v1/presets")));
 export const useAccessKey = () => useQuery<{ access_key: string }>("access-key", () => must(api.GET("/api/v1/access-key")));

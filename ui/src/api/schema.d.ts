@@ -38,6 +38,74 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/clients": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["list_clients"];
+        put?: never;
+        /** Creates a client with one access key, returned in the answer and never again. */
+        post: operations["create_client"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/clients/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["get_client"];
+        /** Replaces a client's settings (every field; the name in the path is kept). */
+        put: operations["update_client"];
+        post?: never;
+        delete: operations["delete_client"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/clients/{name}/keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Adds an access key to a client, returned in the answer and never again. */
+        post: operations["add_client_key"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/clients/{name}/keys/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Revokes one of a client's keys. */
+        delete: operations["revoke_client_key"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/config/export": {
         parameters: {
             query?: never;
@@ -580,11 +648,112 @@ export interface components {
             /** Format: int64 */
             duration_ms: number;
         };
+        /** @description A client's spend crossed a threshold (sent once per period and level). */
+        BudgetEvent: {
+            client: string;
+            period: components["schemas"]["BudgetPeriod"];
+            level: components["schemas"]["BudgetLevel"];
+            /** Format: int64 */
+            spent_micros: number;
+            /** Format: int64 */
+            budget_micros: number;
+        };
+        /**
+         * @description Which threshold was crossed: the soft one (an alert) or the budget itself (requests are
+         *     refused until the period ends).
+         * @enum {string}
+         */
+        BudgetLevel: "soft" | "hard";
+        /**
+         * @description Which budget period.
+         * @enum {string}
+         */
+        BudgetPeriod: "daily" | "monthly";
         /**
          * @description What importing does to one item.
          * @enum {string}
          */
         Change: "added" | "changed" | "unchanged" | "needs_secret" | "kept";
+        /**
+         * @description A client's settings as the admin API takes them (every field but `name` optional; an
+         *     update replaces all of them). Budgets are in US dollars.
+         */
+        ClientInput: {
+            /** @description Letters, digits, `.`, `_` and `-`; 1–64 characters. Ignored by updates. */
+            name?: string;
+            enabled?: boolean | null;
+            models?: string[] | null;
+            /** Format: int32 */
+            rpm?: number | null;
+            /** Format: int64 */
+            tpm?: number | null;
+            /** Format: double */
+            daily_budget_usd?: number | null;
+            /** Format: double */
+            monthly_budget_usd?: number | null;
+            /**
+             * Format: int32
+             * @description 1–100; default 80.
+             */
+            soft_limit_pct?: number | null;
+            /** Format: int64 */
+            expires_at_ms?: number | null;
+        };
+        /** @description One access key of a client: never the key, only how to recognise it. */
+        ClientKeyView: {
+            /**
+             * Format: int64
+             * @description Absent for the local access keys of the default client (managed as the access key).
+             */
+            id?: number | null;
+            fingerprint: string;
+            last4: string;
+            /** Format: int64 */
+            created_at_ms?: number | null;
+        };
+        /**
+         * @description A client as the dashboard shows it. Money is in US dollars here (micro-dollars in
+         *     storage).
+         */
+        ClientView: {
+            name: string;
+            enabled: boolean;
+            /** @description The aliases/models the client may ask for; absent: any. */
+            models?: string[] | null;
+            /** Format: int32 */
+            rpm?: number | null;
+            /** Format: int64 */
+            tpm?: number | null;
+            /** Format: double */
+            daily_budget_usd?: number | null;
+            /** Format: double */
+            monthly_budget_usd?: number | null;
+            /**
+             * Format: int32
+             * @description Percent of a budget at which the soft alert fires.
+             */
+            soft_limit_pct: number;
+            /** Format: int64 */
+            expires_at_ms?: number | null;
+            /** @description Past its expiry: its keys are refused. */
+            expired: boolean;
+            /** Format: int64 */
+            created_at_ms: number;
+            keys: components["schemas"]["ClientKeyView"][];
+            /**
+             * Format: double
+             * @description Spend in the current UTC day and month, in US dollars.
+             */
+            spent_today_usd: number;
+            /** Format: double */
+            spent_month_usd: number;
+            /** Format: int64 */
+            day_resets_at_ms: number;
+            /** Format: int64 */
+            month_resets_at_ms: number;
+            /** @description The built-in client holding the local access keys; it cannot be deleted. */
+            builtin: boolean;
+        };
         /** @enum {string} */
         CoolReason: "rate_limited" | "insufficient_balance" | "temporary_error";
         /** @description Cooldown lengths per reason; settings users can change. */
@@ -896,6 +1065,17 @@ export interface components {
          * @enum {string}
          */
         ModelSource: "discovered" | "manual";
+        /** @description A new client (or a new key of a client), with the key shown this once. */
+        NewClientSecret: {
+            client: components["schemas"]["ClientView"];
+            /** @description The access key. It is not stored and cannot be shown again. */
+            key: string;
+            /**
+             * Format: int64
+             * @description The id of the new key.
+             */
+            key_id: number;
+        };
         /**
          * @description A new key. Give `secret` (stored encrypted or in the OS keychain, never shown again) or
          *     `env` (the name of an environment variable read at start).
@@ -1425,6 +1605,228 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AccessKey"];
+                };
+            };
+        };
+    };
+    list_clients: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClientView"][];
+                };
+            };
+        };
+    };
+    create_client: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ClientInput"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NewClientSecret"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_client: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClientView"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    update_client: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ClientInput"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClientView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_client: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    add_client_key: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NewClientSecret"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    revoke_client_key: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClientView"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -2029,6 +2431,8 @@ export interface operations {
             query?: {
                 alias?: string | null;
                 provider?: string | null;
+                /** @description The client (named access key) that sent the request. */
+                client?: string | null;
                 /** @description Exact status (`429`) or class (`5xx`, `4xx`, `error`). */
                 status?: string | null;
                 since_ms?: number | null;

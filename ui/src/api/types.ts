@@ -24,5 +24,8 @@ export type RequestRecord = S["RequestRecord"];
 export type AttemptRecord = S["AttemptRecord"];
 export type UsagePoint = S["UsagePoint"];
 export type ModelInfo = S["ModelInfo"];
+export type ClientView = S["ClientView"];
+export type ClientInput = S["ClientInput"];
+export type BudgetEvent = S["BudgetEvent"];
 
 export const STRATEGIES: Strategy[] = ["priority", "weighted", "round_robin", "least_busy", "fastest", "cheapest"];

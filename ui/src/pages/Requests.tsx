@@ -4,7 +4,7 @@ import { PageHeader } from "../components/PageHeader";
 import { Card, EmptyState, ErrorNote, Pill, SkeletonRows } from "../components/ui";
 import { RequestDetail, statusColor } from "../components/RequestDetail";
 import { api, must } from "../api/client";
-import { useKeys, useProviders, useRecent, useRoutes } from "../api/queries";
+import { useClients, useKeys, useProviders, useRecent, useRoutes } from "../api/queries";
 import type { RequestRecord } from "../api/types";
 import { useQuery } from "../lib/query";
 import { subscribeRequests } from "../lib/live";
@@ -20,8 +20,9 @@ const RANGES: { id: string; label: string; ms: number | null }[] = [
   { id: "all", label: "All", ms: null },
 ];
 
-function matches(r: RequestRecord, f: { alias: string; provider: string; status: string }): boolean {
+function matches(r: RequestRecord, f: { alias: string; provider: string; client: string; status: string }): boolean {
   if (f.alias && r.alias !== f.alias) return false;
+  if (f.client && r.client !== f.client) return false;
   if (f.provider && r.provider !== f.provider) return false;
   if (f.status) {
     if (f.status === "error") return isError(r);
@@ -33,7 +34,7 @@ function matches(r: RequestRecord, f: { alias: string; provider: string; status:
 
 export function Requests() {
   const { query } = useLocation();
-  const f = { alias: query.get("alias") ?? "", provider: query.get("provider") ?? "", status: query.get("status") ?? "", range: query.get("range") ?? "24h" };
+  const f = { alias: query.get("alias") ?? "", provider: query.get("provider") ?? "", client: query.get("client") ?? "", status: query.get("status") ?? "", range: query.get("range") ?? "24h" };
   const selectedId = query.get("id");
   const [live, setLive] = useState(true);
   const [extra, setExtra] = useState<RequestRecord[]>([]);
@@ -42,11 +43,11 @@ export function Requests() {
   const [moreBusy, setMoreBusy] = useState(false);
   const [exhausted, setExhausted] = useState(false);
   const range = RANGES.find((r) => r.id === f.range) ?? RANGES[2];
-  const key = `requests?${f.alias}|${f.provider}|${f.status}|${f.range}`;
+  const key = `requests?${f.alias}|${f.provider}|${f.client}|${f.status}|${f.range}`;
   const list = useQuery<RequestRecord[]>(key, () =>
     must(
       api.GET("/api/v1/requests", {
-        params: { query: { alias: f.alias || undefined, provider: f.provider || undefined, status: f.status || undefined, since_ms: range.ms ? Date.now() - range.ms : undefined, limit: 200 } },
+        params: { query: { alias: f.alias || undefined, provider: f.provider || undefined, client: f.client || undefined, status: f.status || undefined, since_ms: range.ms ? Date.now() - range.ms : undefined, limit: 200 } },
       }),
     ),
   );
@@ -54,6 +55,7 @@ export function Requests() {
   const recent = useRecent();
   const routes = useRoutes();
   const providers = useProviders();
+  const clients = useClients();
   useEffect(() => {
     setExtra([]);
     setOlder([]);
@@ -85,7 +87,7 @@ export function Requests() {
     try {
       const page = await must(
         api.GET("/api/v1/requests", {
-          params: { query: { alias: f.alias || undefined, provider: f.provider || undefined, status: f.status || undefined, since_ms: range.ms ? Date.now() - range.ms : undefined, before: last.id, limit: 200 } },
+          params: { query: { alias: f.alias || undefined, provider: f.provider || undefined, client: f.client || undefined, status: f.status || undefined, since_ms: range.ms ? Date.now() - range.ms : undefined, before: last.id, limit: 200 } },
         }),
       );
       setOlder((o) => [...o, ...page]);
@@ -98,7 +100,7 @@ export function Requests() {
   const selected = rows.find((r) => r.id === selectedId) ?? null;
   const detail = useQuery<RequestRecord>(selectedId && !selected ? `request:${selectedId}` : null, () => must(api.GET("/api/v1/requests/{id}", { params: { path: { id: selectedId ?? "" } } })));
   const shown = selected ?? detail.data ?? null;
-  const filtered = f.alias || f.provider || f.status;
+  const filtered = f.alias || f.provider || f.client || f.status;
   return (
     <>
       <PageHeader title="Requests">
@@ -126,6 +128,14 @@ export function Requests() {
                   </option>
                 ))}
               </select>
+              <select className="select" aria-label="Client" value={f.client} onChange={(e) => setQuery({ client: e.target.value })}>
+                <option value="">All clients</option>
+                {[...new Set([...(clients.data ?? []).map((c) => c.name), ...(f.client ? [f.client] : [])])].map((c) => (
+                  <option key={c} value={c}>
+                    {c}
+                  </option>
+                ))}
+              </select>
               <select className="select" aria-label="Status" value={f.status} onChange={(e) => setQuery({ status: e.target.value })}>
                 <option value="">Any status</option>
                 <option value="2xx">Success (2xx)</option>
@@ -142,7 +152,7 @@ export function Requests() {
                 ))}
               </div>
               {filtered && (
-                <button type="button" className="btn ghost sm" onClick={() => setQuery({ alias: null, provider: null, status: null })}>
+                <button type="button" className="btn ghost sm" onClick={() => setQuery({ alias: null, provider: null, client: null, status: null })}>
                   <X size={13} /> Clear filters
                 </button>
               )}
@@ -169,6 +179,7 @@ export function Requests() {
                       <th>Time</th>
                       <th>Status</th>
                       <th>Alias</th>
+                      <th>Client</th>
                       <th>Served by</th>
                       <th className="num">TTFB</th>
                       <th className="num">Total</th>
@@ -191,6 +202,7 @@ export function Requests() {
                           <Pill color={statusColor(r.status)}>{r.status || "—"}</Pill>
                         </td>
                         <td className="mono">{r.alias}</td>
+                        <td className="mono faint">{r.client ?? "—"}</td>
                         <td>
                           <div className="row">
                             <span className="truncate">

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { bucketIndex, groupOrder, toSeries } from "./Usage";
+import { bucketIndex, groupOrder, toSeries, usageCsv } from "./Usage";
 import type { UsagePoint } from "../api/types";
 
 const pt = (day: number, group: string | null, requests: number, errors = 0): UsagePoint => ({
@@ -11,6 +11,7 @@ const pt = (day: number, group: string | null, requests: number, errors = 0): Us
   tokens_out: requests,
   tokens_cached: 0,
   tokens_reasoning: 0,
+  cost_micros: requests * 1500,
 });
 
 describe("usage series", () => {
@@ -31,5 +32,16 @@ describe("usage series", () => {
     expect(err.map((s) => s.name)).toEqual(["b", "a", "none"]);
     expect(req[1].values).toEqual([1, 0, 1]);
     expect(err[0].values).toEqual([0, 2, 0]);
+  });
+});
+
+describe("usage CSV", () => {
+  it("has one row per day and group, cost in dollars, and defuses formulas", () => {
+    const csv = usageCsv([pt(1, "=cmd", 2), pt(0, "codex", 4)], (g) => g || "none");
+    const lines = csv.trim().split("\n");
+    expect(lines[0]).toBe("day,group,requests,errors,tokens_in,tokens_out,tokens_cached,tokens_reasoning,cost_usd");
+    expect(lines).toHaveLength(3);
+    expect(lines[1]).toMatch(/^\d{4}-\d{2}-\d{2},codex,4,0,40,4,0,0,0\.006000$/);
+    expect(lines[2]).toContain('"=cmd"');
   });
 });

@@ -1,10 +1,10 @@
 import { useMemo } from "react";
-import { BarChart3, DollarSign } from "lucide-react";
+import { BarChart3, DollarSign, Download } from "lucide-react";
 import { PageHeader } from "../components/PageHeader";
 import { Card, EmptyState, ErrorNote, SkeletonRows } from "../components/ui";
 import { HBars, Legend, Lines, type Series, StackedBars } from "../components/Charts";
 import { api, must } from "../api/client";
-import { useKeys, useProviders } from "../api/queries";
+import { useKeys } from "../api/queries";
 import type { UsagePoint } from "../api/types";
 import { useQuery } from "../lib/query";
 import { formatCount, formatMoney, formatMs, formatPercent } from "../lib/format";
@@ -20,9 +20,43 @@ const GROUPS = [
   { id: "model", label: "Model" },
   { id: "key", label: "Key" },
   { id: "alias", label: "Alias" },
+  { id: "client", label: "Client" },
 ];
 
-type GroupBy = "provider" | "model" | "key" | "alias" | "none";
+type GroupBy = "provider" | "model" | "key" | "alias" | "client" | "none";
+
+const usd = (p: UsagePoint) => p.cost_micros / 1_000_000;
+
+const CSV_COLUMNS = ["day", "group", "requests", "errors", "tokens_in", "tokens_out", "tokens_cached", "tokens_reasoning", "cost_usd"] as const;
+
+function csvCell(v: string | number): string {
+  const s = String(v);
+  // Quote what would break the row, and what a spreadsheet would run as a formula.
+  return /[",\n\r]|^[=+\-@]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+/** The usage points as CSV (one row per day and group; days as local dates). */
+export function usageCsv(points: UsagePoint[], groupName: (g: string) => string): string {
+  const rows = [...points]
+    .sort((a, b) => a.bucket_start_ms - b.bucket_start_ms || (a.group ?? "").localeCompare(b.group ?? ""))
+    .map((p) => {
+      const d = new Date(p.bucket_start_ms);
+      const day = `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
+      return [day, groupName(p.group ?? ""), p.requests, p.errors, p.tokens_in, p.tokens_out, p.tokens_cached, p.tokens_reasoning, usd(p).toFixed(6)].map(csvCell).join(",");
+    });
+  return [CSV_COLUMNS.join(","), ...rows].join("\n") + "\n";
+}
+
+function download(name: string, text: string) {
+  const url = URL.createObjectURL(new Blob([text], { type: "text/csv" }));
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = name;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  URL.revokeObjectURL(url);
+}
 
 function useUsage(days: number, groupBy: GroupBy) {
   const offset = -new Date().getTimezoneOffset() * 60_000;
@@ -84,18 +118,18 @@ export function Usage() {
   const total = useUsage(days, "none");
   const byModel = useUsage(days, "model");
   const keys = useKeys();
-  const providers = useProviders();
   const buckets = useMemo(() => dayBuckets(days), [days]);
   const labels = buckets.map(dayLabel);
   const groupName = (g: string) => {
-    if (!g) return groupBy === "provider" || groupBy === "key" ? "none (failed)" : "none";
+    if (!g) return groupBy === "provider" || groupBy === "key" ? "none (failed)" : groupBy === "client" ? "unattributed" : "none";
     return groupBy === "key" ? (keys.data?.find((k) => String(k.id) === g)?.label ?? `key ${g}`) : g;
   };
   const order = useMemo(() => groupOrder(grouped.data ?? []), [grouped.data]);
 
   const totals = useMemo(() => {
-    const t = { requests: 0, errors: 0, tokens_in: 0, tokens_out: 0 };
+    const t = { requests: 0, errors: 0, tokens_in: 0, tokens_out: 0, cost: 0 };
     for (const p of total.data ?? []) {
+      t.cost += usd(p);
       t.requests += p.requests;
       t.errors += p.errors;
       t.tokens_in += p.tokens_in;
@@ -104,23 +138,18 @@ export function Usage() {
     return t;
   }, [total.data]);
 
-  const costs = useMemo(() => {
-    const prices = new Map<string, { in?: number | null; out?: number | null }>();
-    for (const p of providers.data ?? []) for (const m of p.models ?? []) if (m.input_price != null || m.output_price != null) prices.set(m.id, { in: m.input_price, out: m.output_price });
+  // Cost is priced by the server when each request is recorded.
+  const costByModel = useMemo(() => {
     const perModel = new Map<string, number>();
-    for (const p of byModel.data ?? []) {
-      const price = prices.get(p.group ?? "");
-      if (!price) continue;
-      const c = ((price.in ?? 0) * p.tokens_in + (price.out ?? 0) * p.tokens_out) / 1_000_000;
-      perModel.set(p.group ?? "", (perModel.get(p.group ?? "") ?? 0) + c);
-    }
-    return { priced: prices.size > 0, rows: [...perModel.entries()].sort((a, b) => b[1] - a[1]).map(([name, value]) => ({ name, value })) };
-  }, [providers.data, byModel.data]);
+    for (const p of byModel.data ?? []) if (p.cost_micros > 0) perModel.set(p.group ?? "", (perModel.get(p.group ?? "") ?? 0) + usd(p));
+    return [...perModel.entries()].sort((a, b) => b[1] - a[1]).map(([name, value]) => ({ name, value }));
+  }, [byModel.data]);
 
   const loading = !grouped.data || !total.data;
   const empty = total.data && totals.requests === 0;
   const reqSeries = grouped.data ? toSeries(grouped.data, buckets, (p) => p.requests, groupName, order) : [];
   const tokSeries = grouped.data ? toSeries(grouped.data, buckets, (p) => p.tokens_in + p.tokens_out, groupName, order) : [];
+  const spendSeries = grouped.data ? toSeries(grouped.data, buckets, usd, groupName, order) : [];
   const errSeries = grouped.data ? toSeries(grouped.data, buckets, (p) => p.errors, groupName, order) : [];
   const align = (f: (p: UsagePoint) => number | null | undefined) => {
     const arr = buckets.map(() => Number.NaN);
@@ -138,6 +167,9 @@ export function Usage() {
   return (
     <>
       <PageHeader title="Usage">
+        <button type="button" className="btn" disabled={!grouped.data?.length} onClick={() => grouped.data && download(`switchboard-usage-by-${groupBy}-${days}d.csv`, usageCsv(grouped.data, groupName))}>
+          <Download size={14} /> Export CSV
+        </button>
         <div className="segmented" role="group" aria-label="Group by">
           {GROUPS.map((g) => (
             <button type="button" key={g.id} aria-pressed={groupBy === g.id} onClick={() => setQuery({ group: g.id === "provider" ? null : g.id })}>
@@ -194,8 +226,8 @@ export function Usage() {
                 <span className="stat-label">
                   <DollarSign size={13} /> Cost
                 </span>
-                <span className="stat-value">{costs.priced ? formatMoney(costs.rows.reduce((s, r) => s + r.value, 0)) : "—"}</span>
-                <span className="stat-sub">{costs.priced ? "from configured prices" : "set model prices to see cost"}</span>
+                <span className="stat-value" data-testid="usage-cost">{formatMoney(totals.cost)}</span>
+                <span className="stat-sub">{totals.cost > 0 ? `last ${days} days` : "set model prices to see cost"}</span>
               </section>
             </div>
             <div className="grid two">
@@ -211,6 +243,12 @@ export function Usage() {
                   <Legend names={tokSeries.map((s) => s.name)} />
                 </div>
               </Card>
+              <Card title="Spend per day (USD)">
+                <div className="card-body stack" data-testid="spend-chart">
+                  {spendSeries.some((x) => x.values.some((v) => v > 0)) ? <StackedBars labels={labels} series={spendSeries} format={formatMoney} label="Spend per day" /> : <div className="chart-empty">No priced requests in this period</div>}
+                  <Legend names={spendSeries.map((s) => s.name)} />
+                </div>
+              </Card>
               <Card title="Errors per day">
                 <div className="card-body stack">
                   {errSeries.some((x) => x.values.some((v) => v > 0)) ? <StackedBars labels={labels} series={errSeries} label="Errors per day" /> : <div className="chart-empty">No errors in this period</div>}
@@ -224,10 +262,10 @@ export function Usage() {
                 </div>
               </Card>
             </div>
-            {costs.rows.length > 0 && (
+            {costByModel.length > 0 && (
               <Card title="Cost by model" icon={<DollarSign size={16} />}>
                 <div className="card-body">
-                  <HBars rows={costs.rows} format={formatMoney} />
+                  <HBars rows={costByModel} format={formatMoney} />
                 </div>
               </Card>
             )}
