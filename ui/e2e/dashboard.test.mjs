@@ -522,6 +522,70 @@ test("the dashboard, end to end", async (t) => {
     assert.ok(Number(await page.getByTestId("failover-count").textContent().then((t) => /\d+/.exec(t)?.[0])) >= 1);
   });
 
+  await t.test("creates a client, shows its key once, and counts its traffic apart", async () => {
+    await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: base });
+    await go("/clients");
+    // The access key Switchboard always had is the default client's.
+    await page.locator('tr[data-client="default"]').getByText(`…${ACCESS.slice(-4)}`).waitFor();
+    await page.getByRole("button", { name: "New client" }).click();
+    const dialog = page.getByRole("dialog", { name: "New client" });
+    await dialog.getByLabel("Name").fill("e2e-tool");
+    await dialog.getByLabel("Daily budget (USD)").fill("5");
+    const created = page.waitForResponse((r) => r.url().endsWith("/api/v1/clients") && r.request().method() === "POST");
+    await dialog.getByRole("button", { name: "Create client" }).click();
+    assert.equal((await created).status(), 200);
+    const once = page.getByRole("dialog", { name: "Access key for e2e-tool" });
+    const key = ((await once.getByTestId("new-client-key").textContent()) ?? "").trim();
+    assert.match(key, /^sk-sb-/);
+    await once.getByRole("button", { name: "Copy" }).click();
+    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), key, "the key is on the clipboard");
+    await shot("clients-key-once");
+    await once.getByRole("button", { name: "Done" }).click();
+    await once.waitFor({ state: "detached" });
+    const row = page.locator('tr[data-client="e2e-tool"]');
+    await row.getByText(`…${key.slice(-4)}`).waitFor();
+    assert.equal(await page.getByText(key).count(), 0, "the key is not shown again");
+    assert.ok(!JSON.stringify(await admin("/api/v1/clients")).includes(key), "nor served again");
+    await row.getByRole("meter", { name: "Today spend" }).waitFor();
+
+    // Traffic with the client's key is counted as the client's.
+    for (let i = 0; i < 3; i++) {
+      const r = await fetch(`${base}/v1/chat/completions`, {
+        method: "POST",
+        headers: { Authorization: `Bearer ${key}`, "Content-Type": "application/json" },
+        body: JSON.stringify({ model: "gpt-5.5", messages: [{ role: "user", content: `from the client ${i}` }] }),
+      });
+      assert.equal(r.status, 200);
+      await r.arrayBuffer();
+    }
+    await go("/usage");
+    await page.getByRole("group", { name: "Group by" }).getByRole("button", { name: "Client" }).click();
+    const tokens = page.locator("section.card", { hasText: "Tokens per day" });
+    await tokens.locator(".legend").getByText("e2e-tool").waitFor();
+    await tokens.locator(".legend").getByText("default").waitFor();
+    const download = page.waitForEvent("download");
+    await page.getByRole("button", { name: "Export CSV" }).click();
+    const csv = await (await download).createReadStream().then(
+      (s) => new Promise((res) => {
+        let text = "";
+        s.on("data", (d) => (text += d));
+        s.on("end", () => res(text));
+      }),
+    );
+    assert.match(csv, /^day,group,requests,/);
+    assert.match(csv, /,e2e-tool,3,0,/);
+    await shot("usage-by-client");
+
+    await go("/requests");
+    const listed = page.waitForResponse((r) => r.url().includes("/api/v1/requests?") && r.url().includes("client=e2e-tool"));
+    await page.getByLabel("Client").selectOption("e2e-tool");
+    assert.equal((await listed).status(), 200);
+    const rows = page.getByTestId("requests-table").locator("tbody tr");
+    await page.waitForFunction(() => document.querySelectorAll("[data-testid=requests-table] tbody tr").length === 3);
+    assert.equal(await rows.count(), 3);
+    await page.getByLabel("Client").selectOption("");
+  });
+
   await t.test("fits the screen at 1280 px and at 390 px", async () => {
     const noPageOverflow = async (where) => {
       const [scroll, width] = await page.evaluate(() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]);
@@ -553,7 +617,7 @@ test("the dashboard, end to end", async (t) => {
     assert.ok(await wrap.evaluate((w) => w.scrollWidth <= w.clientWidth), "the requests table fits without scrolling");
 
     await page.setViewportSize({ width: 390, height: 844 });
-    for (const path of ["/", "/providers", "/routes", "/playground", "/requests", "/usage", "/integrations", "/settings"]) {
+    for (const path of ["/", "/providers", "/routes", "/playground", "/requests", "/clients", "/usage", "/integrations", "/settings"]) {
       await go(path);
       await page.getByRole("heading", { level: 1 }).first().waitFor();
       await noPageOverflow(`${path} at 390 px`);
@@ -577,8 +641,8 @@ test("the dashboard, end to end", async (t) => {
   });
 
   await t.test("screenshots every page in light and dark", async () => {
-    const pages = ["/", "/providers", "/routes", "/playground", "/requests", "/usage", "/integrations", "/settings"];
-    const names = ["overview", "providers", "routes", "playground", "requests", "usage", "integrations", "settings"];
+    const pages = ["/", "/providers", "/routes", "/playground", "/requests", "/clients", "/usage", "/integrations", "/settings"];
+    const names = ["overview", "providers", "routes", "playground", "requests", "clients", "usage", "integrations", "settings"];
     for (const theme of ["light", "dark"]) {
       if ((await page.evaluate(() => document.documentElement.dataset.theme)) !== theme) await page.getByTestId("theme-toggle").click();
       assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), theme);
