@@ -415,8 +415,19 @@ impl Clients {
         client: &ClientEntry,
         estimate: u64,
     ) -> Result<Admission, Refusal> {
-        let now = self.now_ms();
         let s = &client.settings;
+        let unlimited = s.rpm.is_none()
+            && s.tpm.is_none()
+            && s.daily_budget_micros.is_none()
+            && s.monthly_budget_micros.is_none();
+        if unlimited {
+            return Ok(Admission {
+                clients: self.clone(),
+                client: client.name.clone(),
+                estimate: 0,
+            });
+        }
+        let now = self.now_ms();
         let mut usage = self.usage.lock();
         let u = usage.entry(client.name.clone()).or_default();
         u.roll(now);
@@ -451,7 +462,9 @@ impl Clients {
             let resets = u.tokens.front().map_or(now + 1000, |(t, _)| t + MINUTE_MS);
             return Err(refuse(Limit::Tpm, tpm, resets));
         }
-        u.admitted.push_back(now);
+        if s.rpm.is_some() {
+            u.admitted.push_back(now);
+        }
         let estimate = if s.tpm.is_some() { estimate } else { 0 };
         u.pending += estimate;
         Ok(Admission {
@@ -467,23 +480,32 @@ impl Clients {
         let Some(name) = rec.client.as_deref() else {
             return;
         };
-        let now = self.now_ms();
         let table = self.table();
-        let mut usage = self.usage.lock();
-        let u = usage.entry(name.into()).or_default();
-        u.roll(now);
+        let client = table.get(name);
         let tokens = rec.tokens_in.saturating_add(rec.tokens_out);
-        if tokens > 0 {
+        // Tokens are kept for the minute window only where a limit reads them.
+        let count_tokens = tokens > 0 && client.is_some_and(|c| c.settings.tpm.is_some());
+        let cost = rec.cost_micros.unwrap_or(0);
+        if !count_tokens && cost == 0 {
+            return;
+        }
+        let now = self.now_ms();
+        let mut usage = self.usage.lock();
+        let u = match usage.get_mut(name) {
+            Some(u) => u,
+            None => usage.entry(name.into()).or_default(),
+        };
+        u.roll(now);
+        if count_tokens {
             u.tokens.push_back((now, tokens));
             u.tokens_sum = u.tokens_sum.saturating_add(tokens);
         }
-        let cost = rec.cost_micros.unwrap_or(0);
         if cost == 0 {
             return;
         }
         u.day.spent = u.day.spent.saturating_add(cost);
         u.month.spent = u.month.spent.saturating_add(cost);
-        let Some(client) = table.get(name) else {
+        let Some(client) = client else {
             return;
         };
         let s = &client.settings;
