@@ -1,6 +1,6 @@
 //! The admin API under `/api/v1`, one module per resource: providers, keys (secrets
 //! write-only), routes, settings (with cooldowns, routing and the access key), health (with
-//! its live events), requests (the log, its live tail, usage) and status. Handlers translate
+//! its live events), prices (the price table and per-provider overrides), requests (the log, its live tail, usage) and status. Handlers translate
 //! HTTP to [`Control`](switchboard_control::Control) calls and back; the decisions are made
 //! there. Behind the admin token (see `guard`). Documented as OpenAPI for the dashboard.
 
@@ -8,6 +8,7 @@ mod error;
 mod health;
 mod integrations;
 mod keys;
+mod prices;
 mod providers;
 mod requests;
 mod routes;
@@ -17,7 +18,8 @@ mod status;
 use axum::body::Body;
 use axum::response::Response;
 use switchboard_control::{
-    Counts, FlowPlan, FlowStep, KeyUpdate, KeyView, NewKey, OverallState, StandingChanged, Summary,
+    Counts, FlowPlan, FlowStep, KeyUpdate, KeyView, ModelPrice, ModelPricing, NewKey, OverallState,
+    PriceTableView, StandingChanged, Summary,
 };
 use switchboard_router::health::{
     CooldownPolicy, HealthEntry, HealthEvent, KeyStanding, StandingClass, StandingScope,
@@ -31,6 +33,7 @@ pub use error::{AdminError, ApiResult, Body400, ErrorBody, ErrorDetail};
 pub use health::*;
 pub use integrations::*;
 pub use keys::*;
+pub use prices::*;
 pub use providers::*;
 pub use requests::*;
 pub use routes::*;
@@ -88,6 +91,10 @@ pub fn openapi_json() -> String {
         put_cooldowns,
         access_key,
         rotate_access_key,
+        price_table,
+        load_prices,
+        model_price,
+        set_model_price,
         health,
         health_events,
         requests,
@@ -128,6 +135,9 @@ pub fn openapi_json() -> String {
         Settings,
         CooldownPolicy,
         AccessKey,
+        PriceTableView,
+        ModelPrice,
+        ModelPricing,
         HealthView,
         HealthEntry,
         HealthEvent,
