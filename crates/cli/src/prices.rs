@@ -36,7 +36,7 @@ pub async fn run(action: PricesAction) -> anyhow::Result<()> {
             let view = control.price_table().await;
             control.close().await;
             let view = view?;
-            println!("{} ({} models)", view.source, view.models);
+            crate::say(&format!("{} ({} models)", view.source, view.models));
             Ok(())
         }
         PricesAction::Update { from, data_dir } => {
@@ -47,10 +47,10 @@ pub async fn run(action: PricesAction) -> anyhow::Result<()> {
             let view = view.with_context(|| {
                 format!("the price table from {from} was refused; the old one stays")
             })?;
-            println!(
+            crate::say(&format!(
                 "loaded {} models from {}; a running Switchboard uses them from its next start or configuration change",
                 view.models, view.source
-            );
+            ));
             Ok(())
         }
     }
