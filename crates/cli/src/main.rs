@@ -3,6 +3,7 @@
 
 mod doctor;
 mod onboard;
+mod prices;
 mod transfer;
 
 use std::io::IsTerminal;
@@ -89,6 +90,11 @@ enum Command {
     },
     /// Check the installation: data, secrets, database, keys, routes, the running router.
     Doctor(doctor::DoctorArgs),
+    /// Show or replace the model price table requests are priced with.
+    Prices {
+        #[command(subcommand)]
+        action: prices::PricesAction,
+    },
     /// Show or rotate the local credentials.
     Keys {
         #[command(subcommand)]
@@ -291,6 +297,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Doctor(args) => doctor::run(args).await,
         Command::Onboard(args) => onboard::run(args).await,
         Command::Config { action } => transfer::run(action).await,
+        Command::Prices { action } => prices::run(action).await,
     }
 }
 

@@ -20,6 +20,7 @@ mod edits;
 mod error;
 mod persist;
 mod plan;
+mod prices;
 mod settings;
 mod standing;
 pub mod transfer;
@@ -48,6 +49,7 @@ pub use edits::{KeyUpdate, NewKey};
 pub use error::ControlError;
 pub use persist::PersistStats;
 pub use plan::{FlowPlan, FlowStep};
+pub use prices::{ModelPrice, ModelPricing, PriceTableView};
 pub use standing::{Counts, KeyView, OverallState, StandingChanged, Summary};
 
 /// The control plane of one running Switchboard. Shared as `Arc<Control>`.

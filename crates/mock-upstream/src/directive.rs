@@ -139,6 +139,8 @@ pub(crate) struct Directives {
     pub chunk_delay: Option<Duration>,
     pub tool: bool,
     pub reasoning: bool,
+    /// Input tokens the usage reports as read from the prompt cache.
+    pub cached: Option<u64>,
 }
 
 impl Directives {
@@ -151,6 +153,7 @@ impl Directives {
             chunk_delay: over.chunk_delay.or(self.chunk_delay),
             tool: self.tool || over.tool,
             reasoning: self.reasoning || over.reasoning,
+            cached: over.cached.or(self.cached),
         }
     }
 }
@@ -280,6 +283,7 @@ pub(crate) fn parse(spec: &str) -> Result<Directives, DirectiveError> {
             "chunk_delay_ms" => out.chunk_delay = Some(millis()?),
             "tool" => out.tool = true,
             "reasoning" => out.reasoning = true,
+            "cached" => out.cached = Some(num()?),
             other => return Err(bad(format!("unknown directive `{other}`"))),
         }
     }

@@ -94,6 +94,7 @@
 //! | `chunk_delay_ms=MS` | wait MS between stream events |
 //! | `tool` | answer with the tool call when tools are offered |
 //! | `reasoning` | emit reasoning before the answer |
+//! | `cached=N` | the usage reports N of the input tokens (at most all) as prompt-cache reads |
 //!
 //! For JSON (non-streaming) requests the stream faults act on the body: `empty` sends an empty
 //! 200, `error_event` the error object with status 200, and `reset`, `slow_first_byte`,

@@ -244,9 +244,8 @@ async fn answer(shared: &Shared, req: Request) -> Response {
         base_model,
         &ask,
         body.len(),
-        directives.tool,
-        directives.reasoning,
-        directives.chunks.unwrap_or(shared.opts.chunks),
+        &directives,
+        shared.opts.chunks,
     );
     let chunk_delay = directives.chunk_delay.unwrap_or(shared.opts.chunk_delay);
     let in_band = Failure::new(

@@ -4,6 +4,7 @@
 use bytes::{BufMut, Bytes, BytesMut};
 use serde_json::Value;
 
+use crate::directive::Directives;
 use crate::structured::Structured;
 
 /// The only tool the mock ever calls.
@@ -47,6 +48,8 @@ pub(crate) struct Turn {
     pub id: String,
     pub model: String,
     pub input_tokens: u64,
+    /// Of `input_tokens`, read from the prompt cache.
+    pub cached_tokens: u64,
     pub output_tokens: u64,
     pub reasoning: Option<String>,
     pub answer: Answer,
@@ -62,10 +65,13 @@ impl Turn {
         model: &str,
         ask: &Ask,
         body_len: usize,
-        force_tool: bool,
-        reasoning: bool,
-        chunks: usize,
+        directives: &Directives,
+        default_chunks: usize,
     ) -> Turn {
+        let force_tool = directives.tool;
+        let reasoning = directives.reasoning;
+        let chunks = directives.chunks.unwrap_or(default_chunks);
+        let cached = directives.cached;
         let wants_tool = match &ask.last {
             Last::User(text) => force_tool || mentions_weather(text),
             Last::ToolResult(_) | Last::Other => force_tool,
@@ -90,11 +96,13 @@ impl Turn {
             Answer::Text(t) => words(t),
             Answer::Tool => 5,
         } + reasoning.as_deref().map_or(0, words);
+        // About four bytes per token, like real tokenizers on English text.
+        let input_tokens = (body_len / 4).max(1) as u64;
         Turn {
             id: format!("mock{seq}"),
             model: model.to_owned(),
-            // About four bytes per token, like real tokenizers on English text.
-            input_tokens: (body_len / 4).max(1) as u64,
+            input_tokens,
+            cached_tokens: cached.unwrap_or(0).min(input_tokens),
             output_tokens,
             reasoning,
             answer,

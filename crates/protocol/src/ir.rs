@@ -291,6 +291,7 @@ impl Usage {
         pick(&mut self.completion_tokens, later.completion_tokens);
         pick(&mut self.cached_tokens, later.cached_tokens);
         pick(&mut self.reasoning_tokens, later.reasoning_tokens);
+        pick(&mut self.cache_write_tokens, later.cache_write_tokens);
     }
 
     pub fn is_empty(&self) -> bool {
@@ -351,7 +352,8 @@ mod tests {
                 prompt_tokens: 10,
                 completion_tokens: 7,
                 cached_tokens: 4,
-                reasoning_tokens: 0
+                reasoning_tokens: 0,
+                cache_write_tokens: 0,
             }
         );
     }

@@ -154,6 +154,10 @@ pub struct Usage {
     pub cached_tokens: u64,
     #[serde(default)]
     pub reasoning_tokens: u64,
+    /// Input written to the provider's prompt cache (Anthropic's cache creation), part of
+    /// `prompt_tokens`.
+    #[serde(default)]
+    pub cache_write_tokens: u64,
 }
 
 #[derive(Deserialize)]
@@ -193,6 +197,7 @@ pub fn openai_chat_usage(json: &[u8]) -> Option<Usage> {
         reasoning_tokens: wire
             .completion_tokens_details
             .map_or(0, |d| d.reasoning_tokens),
+        cache_write_tokens: 0,
     })
 }
 
@@ -209,13 +214,13 @@ impl AnthropicUsageWire {
     /// Anthropic's `input_tokens` excludes cache reads and writes; the IR counts all input.
     pub(crate) fn to_usage(&self) -> Usage {
         let cached = self.cache_read_input_tokens.unwrap_or(0);
+        let written = self.cache_creation_input_tokens.unwrap_or(0);
         Usage {
-            prompt_tokens: self.input_tokens
-                + cached
-                + self.cache_creation_input_tokens.unwrap_or(0),
+            prompt_tokens: self.input_tokens + cached + written,
             completion_tokens: self.output_tokens,
             cached_tokens: cached,
             reasoning_tokens: 0,
+            cache_write_tokens: written,
         }
     }
 }
@@ -242,6 +247,7 @@ impl ResponsesUsageWire {
                 .output_tokens_details
                 .as_ref()
                 .map_or(0, |d| d.reasoning_tokens),
+            cache_write_tokens: 0,
         }
     }
 }
@@ -263,6 +269,7 @@ impl GeminiUsageWire {
             completion_tokens: self.candidates_token_count + self.thoughts_token_count,
             cached_tokens: self.cached_content_token_count,
             reasoning_tokens: self.thoughts_token_count,
+            cache_write_tokens: 0,
         }
     }
 }
@@ -435,7 +442,8 @@ mod tests {
                 prompt_tokens: 12,
                 completion_tokens: 5,
                 cached_tokens: 4,
-                reasoning_tokens: 2
+                reasoning_tokens: 2,
+                cache_write_tokens: 0,
             })
         );
         assert_eq!(openai_chat_usage(br#"{"usage":null}"#), None);

@@ -44,6 +44,7 @@ fn config(keys: usize) -> Config {
         keys,
         routes: vec![route],
         settings: Default::default(),
+        prices: Default::default(),
     }
 }
 

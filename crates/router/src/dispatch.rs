@@ -55,6 +55,7 @@ impl Engine {
             self.sink.clone(),
             req.received_at,
             self.in_flight.clone(),
+            snap.clone(),
         );
         if has_looped(req.hop.as_ref(), &self.hop_id) {
             let err = ClientError::new(

@@ -273,6 +273,9 @@ fn parse_model_list(body: &[u8]) -> Vec<ModelInfo> {
                 source: ModelSource::Discovered,
                 input_price: None,
                 output_price: None,
+                cache_read_price: None,
+                cache_write_price: None,
+                reasoning_price: None,
             })
         })
         .collect()

@@ -17,6 +17,7 @@ pub mod health;
 pub mod log;
 pub mod model;
 mod pipe;
+pub mod pricing;
 mod pump;
 pub mod record;
 pub mod reply;

@@ -95,13 +95,22 @@ pub struct ModelInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context_window: Option<u64>,
     pub source: ModelSource,
-    /// Price in USD per million input tokens, when known (used by the `cheapest` strategy
-    /// and the usage page).
+    /// Price in USD per million input tokens: overrides the price table for this provider
+    /// (what requests cost, what the `cheapest` strategy compares).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input_price: Option<f64>,
     /// Price in USD per million output tokens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_price: Option<f64>,
+    /// Price in USD per million cached input tokens read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_read_price: Option<f64>,
+    /// Price in USD per million input tokens written to the cache.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_write_price: Option<f64>,
+    /// Price in USD per million reasoning tokens, where priced apart from output.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning_price: Option<f64>,
 }
 
 /// An upstream API provider.
@@ -287,6 +296,8 @@ pub struct Config {
     pub keys: Vec<Key>,
     pub routes: Vec<Route>,
     pub settings: Settings,
+    /// Model prices and limits (the bundled table unless one was loaded).
+    pub prices: std::sync::Arc<crate::pricing::PriceTable>,
 }
 
 fn one() -> u32 {

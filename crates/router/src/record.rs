@@ -8,6 +8,7 @@ use switchboard_protocol::Usage;
 use tokio::time::Instant;
 
 use crate::log::{AttemptOutcome, AttemptRecord, RequestRecord};
+use crate::snapshot::Snapshot;
 
 /// Receives finished request records (the store's batched writer, metrics, the live feed).
 pub trait RecordSink: Send + Sync {
@@ -36,6 +37,8 @@ pub(crate) struct Recorder {
     open_attempt: Option<(String, String, i64, Instant)>,
     pub(crate) done: bool,
     in_flight: Arc<AtomicU64>,
+    /// The snapshot the request was routed by: its prices price the usage.
+    snap: Arc<Snapshot>,
 }
 
 impl Recorder {
@@ -45,6 +48,7 @@ impl Recorder {
         sink: Arc<dyn RecordSink>,
         received_at: Instant,
         in_flight: Arc<AtomicU64>,
+        snap: Arc<Snapshot>,
     ) -> Recorder {
         in_flight.fetch_add(1, Ordering::Relaxed);
         Recorder {
@@ -55,6 +59,7 @@ impl Recorder {
             open_attempt: None,
             done: false,
             in_flight,
+            snap,
         }
     }
 
@@ -98,6 +103,19 @@ impl Recorder {
         self.rec.tokens_out = u.completion_tokens;
         self.rec.tokens_cached = u.cached_tokens;
         self.rec.tokens_reasoning = u.reasoning_tokens;
+        // Priced now, at the price of the model that served it; unknown usage stays unpriced.
+        self.rec.cost_micros = if u.is_empty() {
+            None
+        } else {
+            self.served_price().map(|p| p.cost_micros(&u))
+        };
+    }
+
+    fn served_price(&self) -> Option<crate::pricing::Price> {
+        let provider = self.snap.providers.get(self.rec.provider.as_deref()?)?;
+        provider
+            .card(self.rec.upstream_model.as_deref()?, &self.snap.prices)
+            .price
     }
 
     pub(crate) fn finish(&mut self, status: u16, error: Option<String>) {

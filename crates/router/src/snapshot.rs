@@ -9,6 +9,7 @@ use parking_lot::Mutex;
 
 use crate::health::{Availability, HealthBoard};
 use crate::model::{Config, KeyInfo, Provider, Route, Settings, Strategy, Target};
+use crate::pricing::{ModelCard, PriceTable, model_card};
 use crate::secret::Secret;
 
 /// A key as the engine holds it: its secret and a live in-flight counter that survives
@@ -45,12 +46,9 @@ impl ProviderRt {
             .sum()
     }
 
-    fn price(&self, model: &str) -> Option<f64> {
-        let m = self.provider.models.iter().find(|m| m.id == model)?;
-        match (m.input_price, m.output_price) {
-            (None, None) => None,
-            (i, o) => Some(i.unwrap_or(0.0) + o.unwrap_or(0.0)),
-        }
+    /// What is known of `model` here: this provider's own entry over the price table's.
+    pub fn card(&self, model: &str, prices: &PriceTable) -> ModelCard {
+        model_card(prices, &self.provider, model)
     }
 }
 
@@ -92,6 +90,8 @@ pub struct Snapshot {
     direct: HashMap<String, Arc<RouteRt>>,
     ambiguous: HashMap<String, Vec<String>>,
     pub settings: Settings,
+    /// Model prices and limits.
+    pub prices: Arc<PriceTable>,
 }
 
 impl Snapshot {
@@ -184,6 +184,7 @@ impl Snapshot {
             direct,
             ambiguous,
             settings: config.settings.clone(),
+            prices: config.prices.clone(),
         }
     }
 
@@ -209,34 +210,29 @@ impl Snapshot {
         aliases.sort();
         let mut direct: Vec<_> = self.direct.keys().cloned().collect();
         direct.sort();
-        let window = |model: &str| {
-            self.providers
-                .values()
-                .flat_map(|p| p.provider.models.iter())
-                .find(|m| m.id == model)
-                .and_then(|m| m.context_window)
+        // The smallest window of the targets: what every one of them can take.
+        let window = |route: &RouteRt| {
+            route
+                .route
+                .targets
+                .iter()
+                .filter_map(|t| known_window(t, self.providers.get(&t.provider)?, &self.prices))
+                .min()
         };
         aliases
             .into_iter()
-            .map(|a| {
-                let w = self.routes.get(&a).and_then(|r| {
-                    r.route
-                        .targets
-                        .iter()
-                        .filter_map(|t| window(&t.model))
-                        .min()
-                });
-                (a, w)
+            .chain(direct)
+            .map(|name| {
+                let w = self.resolve(&name).ok().and_then(|r| window(&r));
+                (name, w)
             })
-            .chain(direct.into_iter().map(|m| {
-                let w = window(&m);
-                (m, w)
-            }))
             .collect()
     }
 }
 
-/// A target's context window: its own, else the one its provider's model list gives.
+/// A target's configured context window: its own, else its provider's model entry. Only a
+/// configured window skips targets before sending (the check decodes the whole request to
+/// estimate its tokens, a cost paid only where the user stated a window).
 pub fn target_window(target: &Target, provider: &ProviderRt) -> Option<u64> {
     target.context_window.or_else(|| {
         provider
@@ -246,6 +242,11 @@ pub fn target_window(target: &Target, provider: &ProviderRt) -> Option<u64> {
             .find(|m| m.id == target.model)
             .and_then(|m| m.context_window)
     })
+}
+
+/// A target's context window as far as anything knows: configured, else the price table's.
+pub fn known_window(target: &Target, provider: &ProviderRt, prices: &PriceTable) -> Option<u64> {
+    target_window(target, provider).or_else(|| provider.card(&target.model, prices).context_window)
 }
 
 /// Per-target latency memory for the `fastest` strategy; outlives snapshots.
@@ -345,18 +346,15 @@ pub fn order_targets(
             }
         }
         Strategy::Cheapest => {
+            // Unpriced targets go last.
             let price = |t: &Target| {
                 snapshot
                     .providers
                     .get(&t.provider)
-                    .and_then(|p| p.price(&t.model))
-                    .unwrap_or(f64::MAX)
+                    .and_then(|p| p.card(&t.model, &snapshot.prices).price)
+                    .map_or(u64::MAX, |p| p.sort_key())
             };
-            order.sort_by(|&a, &b| {
-                price(&targets[a])
-                    .total_cmp(&price(&targets[b]))
-                    .then(a.cmp(&b))
-            });
+            order.sort_by_key(|&i| (price(&targets[i]), i));
         }
     }
     order.into_iter().map(|i| targets[i].clone()).collect()
@@ -600,6 +598,9 @@ mod tests {
                 source: ModelSource::Manual,
                 input_price: price,
                 output_price: price,
+                cache_read_price: None,
+                cache_write_price: None,
+                reasoning_price: None,
             }],
             quirks: Quirks::default(),
             max_concurrency_per_key: None,
@@ -647,6 +648,7 @@ mod tests {
                 targets,
             }],
             settings: Settings::default(),
+            prices: Default::default(),
         };
         Snapshot::build(&config, None)
     }
@@ -752,6 +754,7 @@ mod tests {
             keys: vec![key(1, "p1", 1), key(2, "p1", 1)],
             routes: vec![],
             settings: Settings::default(),
+            prices: Default::default(),
         };
         config.providers[0].max_concurrency_per_key = Some(2);
         let s = Snapshot::build(&config, None);
@@ -783,6 +786,7 @@ mod tests {
             ],
             routes: vec![],
             settings: Settings::default(),
+            prices: Default::default(),
         };
         let s = Snapshot::build(&config, None);
         let p = &s.providers["p1"];

@@ -333,6 +333,16 @@ fn router(state: Arc<AppState>) -> Router {
             "/api/v1/settings/cooldowns",
             get(admin::get_cooldowns).put(admin::put_cooldowns),
         )
+        .route(
+            "/api/v1/prices",
+            get(admin::price_table)
+                .put(admin::load_prices)
+                .layer(axum::extract::DefaultBodyLimit::max(admin::PRICE_FILE_MAX)),
+        )
+        .route(
+            "/api/v1/prices/model",
+            get(admin::model_price).put(admin::set_model_price),
+        )
         .route("/api/v1/access-key", get(admin::access_key))
         .route("/api/v1/access-key/rotate", post(admin::rotate_access_key))
         .route("/api/v1/health", get(admin::health))

@@ -760,6 +760,7 @@ impl Store {
                 keys,
                 routes,
                 settings,
+                prices: self.price_table().await?,
             },
             problems,
         ))

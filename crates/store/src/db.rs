@@ -26,6 +26,7 @@ pub struct Store {
     pub(crate) pool: SqlitePool,
     pub(crate) secrets: Arc<dyn SecretStore>,
     pub(crate) db_path: Arc<PathBuf>,
+    pub(crate) prices: Arc<crate::prices::PriceCache>,
 }
 
 impl std::fmt::Debug for Store {
@@ -123,6 +124,7 @@ impl Store {
             pool,
             secrets,
             db_path: Arc::new(db_path),
+            prices: Arc::default(),
         })
     }
 

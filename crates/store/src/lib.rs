@@ -14,6 +14,7 @@ mod config;
 mod db;
 mod error;
 mod id;
+mod prices;
 mod requests;
 pub mod secrets;
 mod tokens;
@@ -24,6 +25,7 @@ pub use config::{HealthRow, KeyPatch, KeyProblem, KeySecret};
 pub use db::{DB_FILE, Store};
 pub use error::StoreError;
 pub use id::{new_request_id, now_ms, request_id_at, request_id_time_ms};
+pub use prices::PriceTableInfo;
 pub use requests::{
     Bucket, GroupBy, MAX_PAGE, MAX_SUMMARY_WINDOW_MS, RequestFilter, RequestSummary, StatusFilter,
     UsageQuery, UsageRow,

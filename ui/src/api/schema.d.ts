@@ -350,6 +350,45 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/prices": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["price_table"];
+        /**
+         * Replaces the price table with a file in the dataset's format (LiteLLM's
+         *     `model_prices_and_context_window.json`). A file of the wrong shape is refused naming the
+         *     entry and field, and the old table stays.
+         */
+        put: operations["load_prices"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/prices/model": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** What a model costs on a provider, as requests are priced (USD per million tokens). */
+        get: operations["model_price"];
+        /** Sets the provider's own price for a model (every field `null`: back to the table's). */
+        put: operations["set_model_price"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/providers": {
         parameters: {
             query?: never;
@@ -1039,8 +1078,8 @@ export interface components {
             source: components["schemas"]["ModelSource"];
             /**
              * Format: double
-             * @description Price in USD per million input tokens, when known (used by the `cheapest` strategy
-             *     and the usage page).
+             * @description Price in USD per million input tokens: overrides the price table for this provider
+             *     (what requests cost, what the `cheapest` strategy compares).
              */
             input_price?: number | null;
             /**
@@ -1048,6 +1087,21 @@ export interface components {
              * @description Price in USD per million output tokens.
              */
             output_price?: number | null;
+            /**
+             * Format: double
+             * @description Price in USD per million cached input tokens read.
+             */
+            cache_read_price?: number | null;
+            /**
+             * Format: double
+             * @description Price in USD per million input tokens written to the cache.
+             */
+            cache_write_price?: number | null;
+            /**
+             * Format: double
+             * @description Price in USD per million reasoning tokens, where priced apart from output.
+             */
+            reasoning_price?: number | null;
         };
         /**
          * @description Model aliases to configure a tool with; empty optional fields fall back to `main`
@@ -1059,6 +1113,31 @@ export interface components {
             opus?: string | null;
             sonnet?: string | null;
             haiku?: string | null;
+        };
+        /** @description Prices in USD per million tokens (`null`: not set). */
+        ModelPrice: {
+            /** Format: double */
+            input?: number | null;
+            /** Format: double */
+            output?: number | null;
+            /** Format: double */
+            cache_read?: number | null;
+            /** Format: double */
+            cache_write?: number | null;
+            /** Format: double */
+            reasoning?: number | null;
+        };
+        /** @description What is known of a model on a provider, prices in USD per million tokens. */
+        ModelPricing: {
+            provider: string;
+            model: string;
+            price: components["schemas"]["ModelPrice"];
+            /** @description Whether the provider's own entry sets a price (else it comes from the table). */
+            overridden: boolean;
+            /** Format: int64 */
+            context_window?: number | null;
+            /** Format: int64 */
+            max_output?: number | null;
         };
         /**
          * @description Where a model entry came from.
@@ -1119,6 +1198,18 @@ export interface components {
             base_url: string;
             /** @description Whether a key is needed (local servers usually take none). */
             needs_key: boolean;
+        };
+        /** @description The table in use. */
+        PriceTableView: {
+            source: string;
+            /**
+             * Format: int64
+             * @description When it was loaded (Unix ms); `null` for the bundled table.
+             */
+            loaded_at_ms?: number | null;
+            models: number;
+            /** @description The date of the bundled snapshot. */
+            bundled_date: string;
         };
         /** @description An upstream API provider. */
         Provider: {
@@ -2262,6 +2353,125 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Preset"][];
+                };
+            };
+        };
+    };
+    price_table: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PriceTableView"];
+                };
+            };
+        };
+    };
+    load_prices: {
+        parameters: {
+            query?: {
+                /** @description Where the file came from, shown with the table (default `upload`). */
+                source?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": string;
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PriceTableView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    model_price: {
+        parameters: {
+            query: {
+                provider: string;
+                /** @description The upstream model id (may contain `/`). */
+                model: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelPricing"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    set_model_price: {
+        parameters: {
+            query: {
+                provider: string;
+                /** @description The upstream model id (may contain `/`). */
+                model: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ModelPrice"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelPricing"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };

@@ -58,9 +58,10 @@ fn message(t: &Turn, content: Vec<Value>, stop: Option<&str>, output_tokens: u64
         "stop_reason": stop,
         "stop_sequence": null,
         "usage": {
-            "input_tokens": t.input_tokens,
+            // Anthropic's input excludes cache reads.
+            "input_tokens": t.input_tokens - t.cached_tokens,
             "cache_creation_input_tokens": 0,
-            "cache_read_input_tokens": 0,
+            "cache_read_input_tokens": t.cached_tokens,
             "output_tokens": output_tokens,
         },
     })

@@ -31,6 +31,7 @@ fn usage(t: &Turn) -> Value {
         "prompt_tokens": t.input_tokens,
         "completion_tokens": t.output_tokens,
         "total_tokens": t.total_tokens(),
+        "prompt_tokens_details": { "cached_tokens": t.cached_tokens },
     })
 }
 

@@ -97,7 +97,7 @@ fn response(t: &Turn, status: &str, output: Vec<Value>, usage: Value) -> Value {
 fn usage(t: &Turn) -> Value {
     json!({
         "input_tokens": t.input_tokens,
-        "input_tokens_details": { "cached_tokens": 0 },
+        "input_tokens_details": { "cached_tokens": t.cached_tokens },
         "output_tokens": t.output_tokens,
         "output_tokens_details": { "reasoning_tokens": 0 },
         "total_tokens": t.total_tokens(),

@@ -1,6 +1,8 @@
 //! The admin API under `/api/v1`, one module per resource: providers, keys (secrets
-//! write-only), clients (named access keys, limits, budgets), routes, settings (with cooldowns, routing and the access key), health (with
-//! its live events), requests (the log, its live tail, usage) and status. Handlers translate
+//! write-only), clients (named access keys, limits, budgets), routes, settings (with
+//! cooldowns, routing and the access key), health (with its live events), prices (the price
+//! table and per-provider overrides), requests (the log, its live tail, usage) and status.
+//! Handlers translate
 //! HTTP to [`Control`](switchboard_control::Control) calls and back; the decisions are made
 //! there. Behind the admin token (see `guard`). Documented as OpenAPI for the dashboard.
 
@@ -9,6 +11,7 @@ mod error;
 mod health;
 mod integrations;
 mod keys;
+mod prices;
 mod providers;
 mod requests;
 mod routes;
@@ -19,8 +22,8 @@ use axum::body::Body;
 use axum::response::Response;
 use switchboard_control::{
     BudgetEvent, BudgetLevel, BudgetPeriod, ClientInput, ClientKeyView, ClientView, Counts,
-    FlowPlan, FlowStep, KeyUpdate, KeyView, NewClientSecret, NewKey, OverallState, StandingChanged,
-    Summary,
+    FlowPlan, FlowStep, KeyUpdate, KeyView, ModelPrice, ModelPricing, NewClientSecret, NewKey,
+    OverallState, PriceTableView, StandingChanged, Summary,
 };
 use switchboard_router::health::{
     CooldownPolicy, HealthEntry, HealthEvent, KeyStanding, StandingClass, StandingScope,
@@ -35,6 +38,7 @@ pub use clients::*;
 pub use health::*;
 pub use integrations::*;
 pub use keys::*;
+pub use prices::*;
 pub use providers::*;
 pub use requests::*;
 pub use routes::*;
@@ -99,6 +103,10 @@ pub fn openapi_json() -> String {
         put_cooldowns,
         access_key,
         rotate_access_key,
+        price_table,
+        load_prices,
+        model_price,
+        set_model_price,
         health,
         health_events,
         requests,
@@ -146,6 +154,9 @@ pub fn openapi_json() -> String {
         Settings,
         CooldownPolicy,
         AccessKey,
+        PriceTableView,
+        ModelPrice,
+        ModelPricing,
         HealthView,
         HealthEntry,
         HealthEvent,

@@ -565,3 +565,69 @@ async fn configuring_a_tool_creates_its_client_and_its_requests_are_attributed_t
     assert_eq!(claude.len(), 1);
     assert_eq!(claude[0]["keys"].as_array().unwrap().len(), 2);
 }
+
+/// The mock's model `x` priced at $1 per input token and $2 per output token.
+fn priced_upstream(mock: &MockUpstream) -> String {
+    format!(
+        "[[providers]]\nname = \"mock\"\nkind = \"openai_chat\"\nbase_url = {:?}\n\
+         keys = [\"sk-key-a-aaaaaaaaaaaaaaaa\"]\n\
+         models = [{{ id = \"x\", source = \"manual\", input_price = 1000000.0, output_price = 2000000.0 }}]\n\n\
+         [[routes]]\nalias = \"m\"\ntargets = [{{ provider = \"mock\", model = \"x\" }}]\n",
+        mock.base_url(switchboard_mock_upstream::Dialect::OpenAiChat)
+    )
+}
+
+#[tokio::test]
+async fn priced_requests_spend_the_budget_down_until_the_client_is_stopped() {
+    let sb = Sb::start(priced_upstream).await;
+    // What one request costs, measured by another client.
+    assert_eq!(sb.chat("m").await.status(), 200);
+    let one = &sb.logged(1).await[0];
+    let cost = one.cost_micros.unwrap();
+    assert_eq!(cost, one.tokens_in * 1_000_000 + one.tokens_out * 2_000_000);
+    // Room for two and a half requests: the third is let in, the fourth is not.
+    let budget_usd = cost as f64 * 2.5 / 1e6;
+    let key = create(
+        &sb,
+        json!({"name": "codex", "monthly_budget_usd": budget_usd, "soft_limit_pct": 50}),
+    )
+    .await;
+    let mut events = sb.handle().control().budget_events();
+    for i in 0..3 {
+        assert_eq!(chat_as(&sb, &key, "m").await.status(), 200, "request {i}");
+    }
+    let soft = events.recv().await.unwrap();
+    assert_eq!(
+        (soft.period, soft.level, soft.spent_micros),
+        (BudgetPeriod::Monthly, BudgetLevel::Soft, 2 * cost)
+    );
+    let hard = events.recv().await.unwrap();
+    assert_eq!(
+        (hard.level, hard.spent_micros),
+        (BudgetLevel::Hard, 3 * cost)
+    );
+    for d in DIALECTS {
+        let resp = in_dialect(&sb, d, &key).await;
+        assert_eq!(resp.status(), 429, "{d}");
+        let v: Value = resp.json().await.unwrap();
+        let msg = error_message(d, 429, &v);
+        assert!(msg.contains("monthly budget"), "{d}: {msg}");
+    }
+    let view = sb.get("/api/v1/clients/codex").await;
+    assert_eq!(view["spent_month_usd"], (3 * cost) as f64 / 1e6);
+    // The usage totals carry the same spend.
+    let usage = sb
+        .get(&format!(
+            "/api/v1/usage?group_by=client&since_ms=0&until_ms={}",
+            switchboard_store::now_ms() + 86_400_000
+        ))
+        .await;
+    let spent: u64 = usage
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["group"] == "codex")
+        .map(|p| p["cost_micros"].as_u64().unwrap())
+        .sum();
+    assert_eq!(spent, 3 * cost);
+}

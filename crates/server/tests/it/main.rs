@@ -15,6 +15,7 @@ mod hostile_upstream;
 mod integrations_api;
 mod metrics;
 mod openapi;
+mod prices;
 mod routing;
 mod scheduling;
 mod security;

@@ -1,0 +1,457 @@
+//! Model prices and limits: the bundled snapshot of a maintained public dataset (LiteLLM's
+//! `model_prices_and_context_window.json`, MIT), refreshed from the same format, with
+//! per-provider overrides on top (a provider's `models` entries). The one home of what a
+//! request costs, what `cheapest` compares and which context window `/v1/models` shows.
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+
+use serde::Serialize;
+use serde_json::Value;
+use switchboard_protocol::Usage;
+use utoipa::ToSchema;
+
+use crate::model::{ModelInfo, Provider};
+
+/// The bundled table: one entry per line, only the fields Switchboard reads.
+const BUNDLED: &str = include_str!("../data/model_prices.json");
+/// Where the bundled table comes from and when it was taken.
+pub const BUNDLED_SOURCE: &str = "LiteLLM model_prices_and_context_window.json (litellm 1.110.2)";
+pub const BUNDLED_DATE: &str = "2026-12-06";
+
+/// Prices in micro-dollars per million tokens (that is, pico-dollars per token): integers, so
+/// the costs of many requests add up exactly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, ToSchema)]
+pub struct Price {
+    pub input: u64,
+    pub output: u64,
+    /// Cached input read; `None`: priced as input.
+    pub cache_read: Option<u64>,
+    /// Input written to the cache; `None`: priced as input.
+    pub cache_write: Option<u64>,
+    /// Reasoning output where priced apart from output; `None`: priced as output.
+    pub reasoning: Option<u64>,
+}
+
+/// USD per million tokens as given in a price override → micro-dollars per million tokens.
+pub fn usd_per_million(usd: f64) -> u64 {
+    (usd * 1e6).round() as u64
+}
+
+impl Price {
+    /// What `usage` costs, in micro-dollars, rounded to the nearest one. Input counts
+    /// cached reads and cache writes (the IR's convention); output counts reasoning.
+    pub fn cost_micros(&self, u: &Usage) -> u64 {
+        let uncached = u
+            .prompt_tokens
+            .saturating_sub(u.cached_tokens)
+            .saturating_sub(u.cache_write_tokens);
+        let plain_out = u.completion_tokens.saturating_sub(u.reasoning_tokens);
+        let terms = [
+            (uncached, self.input),
+            (u.cached_tokens, self.cache_read.unwrap_or(self.input)),
+            (u.cache_write_tokens, self.cache_write.unwrap_or(self.input)),
+            (plain_out, self.output),
+            (u.reasoning_tokens, self.reasoning.unwrap_or(self.output)),
+        ];
+        // Pico-dollars; u128 so no count × price can overflow.
+        let pico: u128 = terms
+            .iter()
+            .map(|&(tokens, price)| u128::from(tokens) * u128::from(price))
+            .sum();
+        u64::try_from((pico + 500_000) / 1_000_000).unwrap_or(u64::MAX)
+    }
+
+    /// Input plus output per million tokens: what `cheapest` compares.
+    pub fn sort_key(&self) -> u64 {
+        self.input.saturating_add(self.output)
+    }
+}
+
+/// What the table knows of one model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, ToSchema)]
+pub struct ModelCard {
+    pub price: Option<Price>,
+    pub context_window: Option<u64>,
+    pub max_output: Option<u64>,
+}
+
+/// A price file that cannot be used, naming the entry and field at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{entry}: {field}: {message}")]
+pub struct PriceFileError {
+    pub entry: String,
+    pub field: String,
+    pub message: String,
+}
+
+impl PriceFileError {
+    fn new(entry: &str, field: &str, message: impl Into<String>) -> Self {
+        PriceFileError {
+            entry: entry.to_owned(),
+            field: field.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+/// The model table, indexed for lookups by provider family and model.
+#[derive(Debug, Default)]
+pub struct PriceTable {
+    /// Where the table came from (a file name, a URL, the bundled snapshot).
+    pub source: String,
+    /// Dataset key (`gpt-4o`, `deepseek/deepseek-chat`) → card.
+    by_key: HashMap<String, ModelCard>,
+    /// (provider family, model without the family prefix) → card.
+    by_family: HashMap<(String, String), ModelCard>,
+}
+
+/// Fields whose value is a token price in USD per token.
+const PRICE_FIELDS: [&str; 5] = [
+    "input_cost_per_token",
+    "output_cost_per_token",
+    "cache_read_input_token_cost",
+    "cache_creation_input_token_cost",
+    "output_cost_per_reasoning_token",
+];
+/// Fields whose value is a token count.
+const COUNT_FIELDS: [&str; 2] = ["max_input_tokens", "max_output_tokens"];
+/// Modes whose entries are text models Switchboard routes to.
+const TEXT_MODES: [&str; 3] = ["chat", "responses", "completion"];
+
+impl PriceTable {
+    /// The bundled snapshot, parsed once.
+    pub fn bundled() -> Arc<PriceTable> {
+        static TABLE: OnceLock<Arc<PriceTable>> = OnceLock::new();
+        TABLE
+            .get_or_init(|| {
+                // The bundled file is checked by a test; a broken one routes unpriced.
+                Arc::new(
+                    PriceTable::parse(
+                        BUNDLED.as_bytes(),
+                        &format!("{BUNDLED_SOURCE}, {BUNDLED_DATE}"),
+                    )
+                    .unwrap_or_default(),
+                )
+            })
+            .clone()
+    }
+
+    /// Reads a table in the dataset's format: one object of entries keyed by model. Entries
+    /// of other modes (images, embeddings, …) and the format's `sample_spec` are skipped; an
+    /// entry of the wrong shape refuses the whole file, naming it.
+    pub fn parse(bytes: &[u8], source: &str) -> Result<PriceTable, PriceFileError> {
+        let root: Value = serde_json::from_slice(bytes)
+            .map_err(|e| PriceFileError::new("(file)", "(json)", e.to_string()))?;
+        let Value::Object(entries) = root else {
+            return Err(PriceFileError::new(
+                "(file)",
+                "(top level)",
+                "expected an object of model entries",
+            ));
+        };
+        let mut table = PriceTable {
+            source: source.to_owned(),
+            ..PriceTable::default()
+        };
+        for (key, entry) in &entries {
+            if key == "sample_spec" {
+                continue;
+            }
+            let Value::Object(e) = entry else {
+                return Err(PriceFileError::new(key, "(entry)", "expected an object"));
+            };
+            let text = |f: &str| -> Result<Option<&str>, PriceFileError> {
+                match e.get(f) {
+                    None | Some(Value::Null) => Ok(None),
+                    Some(Value::String(s)) => Ok(Some(s)),
+                    Some(_) => Err(PriceFileError::new(key, f, "expected a string")),
+                }
+            };
+            if text("mode")?.is_some_and(|m| !TEXT_MODES.contains(&m)) {
+                continue;
+            }
+            let family = text("litellm_provider")?;
+            let mut usd = [None; PRICE_FIELDS.len()];
+            for (slot, f) in usd.iter_mut().zip(PRICE_FIELDS) {
+                *slot = match e.get(f) {
+                    None | Some(Value::Null) => None,
+                    Some(v) => match v.as_f64() {
+                        Some(x) if (0.0..1.0).contains(&x) => Some(x),
+                        _ => {
+                            return Err(PriceFileError::new(
+                                key,
+                                f,
+                                "expected a price in USD per token: a number from 0 to 1",
+                            ));
+                        }
+                    },
+                };
+            }
+            let mut counts = [None; COUNT_FIELDS.len()];
+            for (slot, f) in counts.iter_mut().zip(COUNT_FIELDS) {
+                *slot = match e.get(f) {
+                    None | Some(Value::Null) => None,
+                    Some(v) => match v.as_u64().or_else(|| {
+                        v.as_f64()
+                            .filter(|x| x.fract() == 0.0 && *x >= 0.0 && *x < 1e15)
+                            .map(|x| x as u64)
+                    }) {
+                        Some(n) => Some(n),
+                        None => {
+                            return Err(PriceFileError::new(
+                                key,
+                                f,
+                                "expected a whole number of tokens",
+                            ));
+                        }
+                    },
+                };
+            }
+            // Per token → per million tokens, in micro-dollars: × 10^12.
+            let pico = |x: Option<f64>| x.map(|v| (v * 1e12).round() as u64);
+            let [input, output, cache_read, cache_write, reasoning] = usd;
+            let price = (input.is_some() || output.is_some()).then(|| Price {
+                input: pico(input).unwrap_or(0),
+                output: pico(output).unwrap_or(0),
+                cache_read: pico(cache_read),
+                cache_write: pico(cache_write),
+                reasoning: pico(reasoning),
+            });
+            let card = ModelCard {
+                price,
+                context_window: counts[0],
+                max_output: counts[1],
+            };
+            if let Some(family) = family {
+                let model = key
+                    .strip_prefix(family)
+                    .and_then(|m| m.strip_prefix('/'))
+                    .unwrap_or(key);
+                table
+                    .by_family
+                    .insert((family.to_owned(), model.to_owned()), card);
+            }
+            table.by_key.insert(key.clone(), card);
+        }
+        Ok(table)
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_key.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_key.is_empty()
+    }
+
+    /// What the table says of `model` served by `provider`: the provider's family first
+    /// (`deepseek/deepseek-chat`), then the model's own entry (`gpt-4o`), then, for a
+    /// vendor-prefixed id (`anthropic/claude-sonnet-4-5` on a gateway), the id after the
+    /// prefix.
+    pub fn card(&self, provider: &Provider, model: &str) -> Option<ModelCard> {
+        let family = family_of(provider);
+        let exact = |m: &str| {
+            self.by_family
+                .get(&(family.to_owned(), m.to_owned()))
+                .or_else(|| self.by_key.get(m))
+                .copied()
+        };
+        exact(model).or_else(|| {
+            let (_, bare) = model.rsplit_once('/')?;
+            exact(bare)
+        })
+    }
+}
+
+/// The dataset's provider name for a provider: from its API host, else its own name
+/// (so a provider named `groq` or `mistral` finds its prices whatever its URL).
+fn family_of(provider: &Provider) -> &str {
+    const HOSTS: [(&str, &str); 14] = [
+        ("api.openai.com", "openai"),
+        ("api.anthropic.com", "anthropic"),
+        ("generativelanguage.googleapis.com", "gemini"),
+        ("api.deepseek.com", "deepseek"),
+        ("openrouter.ai", "openrouter"),
+        ("api.x.ai", "xai"),
+        ("api.groq.com", "groq"),
+        ("api.mistral.ai", "mistral"),
+        ("api.together.xyz", "together_ai"),
+        ("api.fireworks.ai", "fireworks_ai"),
+        ("api.moonshot.ai", "moonshot"),
+        ("api.cerebras.ai", "cerebras"),
+        ("api.perplexity.ai", "perplexity"),
+        ("dashscope.aliyuncs.com", "dashscope"),
+    ];
+    let host = provider
+        .base_url
+        .split("://")
+        .nth(1)
+        .and_then(|rest| rest.split(['/', ':']).next())
+        .unwrap_or("");
+    HOSTS
+        .iter()
+        .find(|(h, _)| host == *h || host.ends_with(&format!(".{h}")))
+        .map_or(provider.name.as_str(), |(_, f)| f)
+}
+
+/// A provider's own price for `model` (its `models` entry), as overrides of the table's.
+fn overridden(info: &ModelInfo, base: Option<Price>) -> Option<Price> {
+    let set = [
+        info.input_price,
+        info.output_price,
+        info.cache_read_price,
+        info.cache_write_price,
+        info.reasoning_price,
+    ];
+    if set.iter().all(Option::is_none) {
+        return base;
+    }
+    let base = base.unwrap_or_default();
+    let per_m = |v: Option<f64>| v.map(usd_per_million);
+    Some(Price {
+        input: per_m(info.input_price).unwrap_or(base.input),
+        output: per_m(info.output_price).unwrap_or(base.output),
+        cache_read: per_m(info.cache_read_price).or(base.cache_read),
+        cache_write: per_m(info.cache_write_price).or(base.cache_write),
+        reasoning: per_m(info.reasoning_price).or(base.reasoning),
+    })
+}
+
+/// What is known of `model` on `provider`: the provider's own entry over the table's.
+pub fn model_card(table: &PriceTable, provider: &Provider, model: &str) -> ModelCard {
+    let base = table.card(provider, model).unwrap_or_default();
+    match provider.models.iter().find(|m| m.id == model) {
+        None => base,
+        Some(info) => ModelCard {
+            price: overridden(info, base.price),
+            context_window: info.context_window.or(base.context_window),
+            max_output: base.max_output,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ModelSource;
+
+    fn provider(name: &str, base_url: &str) -> Provider {
+        serde_json::from_value(serde_json::json!({
+            "name": name, "kind": "openai_chat", "base_url": base_url,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn the_bundled_table_parses_and_prices_known_models() {
+        let t = PriceTable::parse(BUNDLED.as_bytes(), "bundled").unwrap();
+        assert!(t.len() > 1000, "{}", t.len());
+        let ds = provider("ds", "https://api.deepseek.com/v1");
+        let card = t.card(&ds, "deepseek-chat").unwrap();
+        assert!(card.price.unwrap().input > 0);
+        assert!(card.context_window.unwrap() >= 64_000);
+        let anthropic = provider("claude", "https://api.anthropic.com/v1");
+        let p = t
+            .card(&anthropic, "claude-sonnet-4-5")
+            .unwrap()
+            .price
+            .unwrap();
+        assert!(p.cache_read.unwrap() < p.input && p.cache_write.unwrap() > p.input);
+        // A gateway's vendor-prefixed id falls back to the model's own entry.
+        let gw = provider("gw", "https://gateway.example/v1");
+        assert_eq!(
+            t.card(&gw, "openai/gpt-4o").unwrap(),
+            t.card(&gw, "gpt-4o").unwrap()
+        );
+        assert!(PriceTable::bundled().len() == t.len());
+    }
+
+    #[test]
+    fn cost_prices_cached_written_and_reasoning_tokens_apart() {
+        let p = Price {
+            input: 3_000_000,
+            output: 15_000_000,
+            cache_read: Some(300_000),
+            cache_write: Some(3_750_000),
+            reasoning: None,
+        };
+        let u = Usage {
+            prompt_tokens: 10_000,
+            completion_tokens: 2_000,
+            cached_tokens: 6_000,
+            cache_write_tokens: 1_000,
+            reasoning_tokens: 500,
+        };
+        // 3,000 × 3 + 6,000 × 0.3 + 1,000 × 3.75 + 2,000 × 15 (µ$ per token, ÷ 1e6 of $/M)
+        assert_eq!(p.cost_micros(&u), 9_000 + 1_800 + 3_750 + 30_000);
+        // Rounded to the nearest micro-dollar.
+        let tiny = Price {
+            input: 280_000,
+            ..Price::default()
+        };
+        let one = |n| Usage {
+            prompt_tokens: n,
+            ..Usage::default()
+        };
+        assert_eq!(tiny.cost_micros(&one(1)), 0);
+        assert_eq!(tiny.cost_micros(&one(2)), 1);
+        assert_eq!(tiny.cost_micros(&one(100)), 28);
+    }
+
+    #[test]
+    fn a_provider_override_wins_field_by_field() {
+        let t = PriceTable::parse(
+            br#"{"m":{"litellm_provider":"acme","mode":"chat","input_cost_per_token":1e-06,
+                "output_cost_per_token":2e-06,"cache_read_input_token_cost":1e-07,"max_input_tokens":1000}}"#,
+            "test",
+        )
+        .unwrap();
+        let mut p = provider("acme", "https://acme.example/v1");
+        assert_eq!(model_card(&t, &p, "m").price.unwrap().input, 1_000_000);
+        p.models.push(ModelInfo {
+            id: "m".into(),
+            context_window: None,
+            source: ModelSource::Manual,
+            input_price: Some(0.5),
+            output_price: None,
+            cache_read_price: None,
+            cache_write_price: None,
+            reasoning_price: None,
+        });
+        let card = model_card(&t, &p, "m");
+        let price = card.price.unwrap();
+        assert_eq!(price.input, 500_000);
+        assert_eq!(price.output, 2_000_000);
+        assert_eq!(price.cache_read, Some(100_000));
+        assert_eq!(card.context_window, Some(1000));
+        // Another provider serving the same id has its own entry or none.
+        let other = provider("other", "https://other.example/v1");
+        assert_eq!(model_card(&t, &other, "m").price.unwrap().input, 1_000_000);
+    }
+
+    #[test]
+    fn a_file_of_the_wrong_shape_names_the_entry_and_field() {
+        let err = PriceTable::parse(b"[1,2]", "x").unwrap_err();
+        assert_eq!(err.field, "(top level)");
+        let err = PriceTable::parse(
+            br#"{"ok":{"input_cost_per_token":1e-6},"bad":{"mode":"chat","output_cost_per_token":"cheap"}}"#,
+            "x",
+        )
+        .unwrap_err();
+        assert_eq!(
+            (err.entry.as_str(), err.field.as_str()),
+            ("bad", "output_cost_per_token")
+        );
+        let err = PriceTable::parse(br#"{"m":{"max_input_tokens":-5}}"#, "x").unwrap_err();
+        assert_eq!(err.field, "max_input_tokens");
+        // Other modes and the format's own sample entry are skipped, not refused.
+        let t = PriceTable::parse(
+            br#"{"sample_spec":{"input_cost_per_token":"per token"},
+                "img":{"mode":"image_generation","input_cost_per_token":"n/a"}}"#,
+            "x",
+        )
+        .unwrap();
+        assert!(t.is_empty());
+    }
+}
