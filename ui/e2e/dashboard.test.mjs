@@ -548,7 +548,9 @@ test("the dashboard, end to end", async (t) => {
     assert.ok(!JSON.stringify(await admin("/api/v1/clients")).includes(key), "nor served again");
     await row.getByRole("meter", { name: "Today spend" }).waitFor();
 
-    // Traffic with the client's key is counted as the client's.
+    // Traffic with the client's key is counted as the client's, and priced ($1000 and $2000
+    // per million input and output tokens).
+    await admin("/api/v1/prices/model?provider=mock&model=mock-small", { method: "PUT", body: JSON.stringify({ input: 1000, output: 2000 }) });
     for (let i = 0; i < 3; i++) {
       const r = await fetch(`${base}/v1/chat/completions`, {
         method: "POST",
@@ -563,6 +565,12 @@ test("the dashboard, end to end", async (t) => {
     const tokens = page.locator("section.card", { hasText: "Tokens per day" });
     await tokens.locator(".legend").getByText("e2e-tool").waitFor();
     await tokens.locator(".legend").getByText("default").waitFor();
+    const spend = page.getByTestId("spend-chart");
+    await spend.locator(".legend").getByText("e2e-tool").waitFor();
+    await spend.locator("svg").waitFor();
+    const spent = (await admin("/api/v1/clients/e2e-tool")).spent_today_usd;
+    assert.ok(spent > 0, `the client's spend is counted: ${spent}`);
+    assert.notEqual(await page.getByTestId("usage-cost").textContent(), "$0");
     const download = page.waitForEvent("download");
     await page.getByRole("button", { name: "Export CSV" }).click();
     const csv = await (await download).createReadStream().then(
@@ -575,6 +583,11 @@ test("the dashboard, end to end", async (t) => {
     assert.match(csv, /^day,group,requests,/);
     assert.match(csv, /,e2e-tool,3,0,/);
     await shot("usage-by-client");
+    // And on the Clients page, against its daily budget.
+    await page.goto(`${base}/clients`);
+    const money = spent < 0.01 ? spent.toFixed(4) : spent.toFixed(2);
+    await page.locator('tr[data-client="e2e-tool"]').getByText(`Today: $${money} of $5.00`).waitFor();
+    await shot("clients-spend");
 
     await go("/requests");
     const listed = page.waitForResponse((r) => r.url().includes("/api/v1/requests?") && r.url().includes("client=e2e-tool"));
