@@ -631,3 +631,61 @@ async fn priced_requests_spend_the_budget_down_until_the_client_is_stopped() {
         .sum();
     assert_eq!(spent, 3 * cost);
 }
+
+#[tokio::test]
+async fn tpm_limit_holds_exactly_for_streamed_requests_too() {
+    let sb = Sb::start(upstream).await;
+    let body = json!({"model": "m", "stream": true, "stream_options": {"include_usage": true}, "messages": [{"role": "user", "content": "hi"}]});
+    let ir = switchboard_protocol::translate::decode_request(
+        switchboard_protocol::Dialect::OpenaiChat,
+        &serde_json::to_vec(&body).unwrap(),
+    )
+    .unwrap();
+    let estimate = switchboard_protocol::count_tokens(&ir);
+    let stream = |key: String| {
+        let req = sb
+            .http
+            .post(format!("{}/v1/chat/completions", sb.url))
+            .bearer_auth(key)
+            .json(&body);
+        async move {
+            let resp = req.send().await.unwrap();
+            let status = resp.status().as_u16();
+            // Read to the end: the request is over when its stream is.
+            let _ = resp.text().await.unwrap();
+            status
+        }
+    };
+    assert_eq!(stream(ACCESS.to_owned()).await, 200);
+    let one = &sb.logged(1).await[0];
+    let used = one.tokens_in + one.tokens_out;
+    assert!(used > 0, "the stream reported its usage");
+    let tpm = 2 * used + estimate;
+    let key = create(&sb, json!({"name": "streamer", "tpm": tpm})).await;
+    for i in 0..3 {
+        assert_eq!(stream(key.clone()).await, 200, "request {i}");
+    }
+    assert_eq!(stream(key.clone()).await, 429);
+}
+
+#[tokio::test]
+async fn config_file_access_keys_belong_to_the_default_client() {
+    const FROM_FILE: &str = "sk-sb-from-the-config-file-0123456789";
+    let sb = Sb::start(|mock| {
+        format!(
+            "[server]\naccess_keys = [{FROM_FILE:?}]\n\n{}",
+            upstream(mock)
+        )
+    })
+    .await;
+    assert_eq!(chat_as(&sb, FROM_FILE, "m").await.status(), 200);
+    assert_eq!(sb.chat("m").await.status(), 200);
+    let logged = sb.logged(2).await;
+    assert!(
+        logged
+            .iter()
+            .all(|r| r.client.as_deref() == Some("default"))
+    );
+    let default = sb.get("/api/v1/clients/default").await;
+    assert_eq!(default["keys"].as_array().unwrap().len(), 2, "{default}");
+}
