@@ -162,6 +162,9 @@ pub struct Refusal {
     pub value: u64,
     pub resets_at_ms: i64,
     pub now_ms: i64,
+    /// Set when the request alone (its estimated input tokens) is over the tokens-per-minute
+    /// limit: waiting will not help.
+    pub too_large: Option<u64>,
 }
 
 impl Refusal {
@@ -172,6 +175,16 @@ impl Refusal {
     }
 
     pub fn client_error(&self) -> ClientError {
+        if let Some(tokens) = self.too_large {
+            return ClientError::new(
+                ErrorKind::RateLimited,
+                format!(
+                    "This request (about {tokens} input tokens) is larger than client `{}`'s limit of {} tokens per minute.",
+                    self.client, self.value
+                ),
+            )
+            .with_code("client_tpm_limit");
+        }
         let what = match self.limit {
             Limit::Rpm => format!("its limit of {} requests per minute", self.value),
             Limit::Tpm => format!("its limit of {} tokens per minute", self.value),
@@ -437,6 +450,7 @@ impl Clients {
             value,
             resets_at_ms,
             now_ms: now,
+            too_large: None,
         };
         if let Some(b) = s.daily_budget_micros
             && u.day.spent >= b
@@ -453,6 +467,14 @@ impl Clients {
         {
             let oldest = u.admitted.front().copied().unwrap_or(now);
             return Err(refuse(Limit::Rpm, u64::from(rpm), oldest + MINUTE_MS));
+        }
+        if let Some(tpm) = s.tpm
+            && estimate > tpm
+        {
+            return Err(Refusal {
+                too_large: Some(estimate),
+                ..refuse(Limit::Tpm, tpm, now + MINUTE_MS)
+            });
         }
         if let Some(tpm) = s.tpm
             && u.tokens_sum + u.pending + estimate > tpm
@@ -907,6 +929,10 @@ mod tests {
         drop(c.admit(&e, 10).unwrap());
         clock.advance_ms(60_000);
         drop(c.admit(&e, 100).unwrap());
+        // A request that can never fit says so.
+        let r = c.admit(&e, 101).err().unwrap();
+        assert_eq!(r.too_large, Some(101));
+        assert!(r.client_error().message.contains("larger than"), "{r:?}");
     }
 
     #[test]
