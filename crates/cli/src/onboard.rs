@@ -8,6 +8,7 @@
 //!
 //! Each tool configured gets a client of its own, named after it (`codex`, `claude-code`, …),
 //! and that client's new key is written into the tool's config: usage is attributed per tool.
+//! (With `--key-env` the config names a variable instead, which holds the local access key.)
 
 use std::io::Write;
 use std::time::Duration;
@@ -239,13 +240,20 @@ pub async fn run(args: OnboardArgs) -> anyhow::Result<()> {
         let result = if args.dry_run {
             preview(&ix, *tool, &plan, &mut out)
         } else {
-            match issue_key(&control, running.as_ref(), tool.slug()).await {
-                Ok(key) => {
+            // A key read from an environment variable is the local access key the user
+            // exports; only a key written into the config can be the tool's own.
+            let own = match plan.key_delivery {
+                KeyDelivery::Inline => issue_key(&control, running.as_ref(), tool.slug())
+                    .await
+                    .map(Some),
+                KeyDelivery::EnvVar(_) => Ok(None),
+            };
+            own.and_then(|key| {
+                if let Some(key) = key {
                     plan.endpoint.access_key = AccessKey::new(key.expose());
-                    apply(&ix, *tool, &plan, &mut out)
                 }
-                Err(e) => Err(e),
-            }
+                apply(&ix, *tool, &plan, &mut out)
+            })
         };
         if let Err(e) = result {
             failed += 1;

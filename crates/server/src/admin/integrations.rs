@@ -282,9 +282,16 @@ pub async fn apply_tool(
 ) -> ApiResult<ToolApplied> {
     let tool = tool_of(&tool)?;
     let mut plan = plan_for(&s, body)?;
-    // The tool gets a client of its own (named after it), so its usage is its own.
-    let issued = s.control.issue_client_key(tool.slug()).await?;
-    plan.endpoint.access_key = AccessKey::new(&issued.key);
+    // The tool gets a client of its own (named after it), so its usage is its own, when its
+    // key is written into its config (a key read from an environment variable is the local
+    // access key the user exports).
+    let issued = match plan.key_delivery {
+        KeyDelivery::Inline => Some(s.control.issue_client_key(tool.slug()).await?),
+        KeyDelivery::EnvVar(_) => None,
+    };
+    if let Some(issued) = &issued {
+        plan.endpoint.access_key = AccessKey::new(&issued.key);
+    }
     let ix = s.tools.integrations();
     let applied = blocking(move || {
         let applied = ix.apply(tool, &plan)?;
@@ -295,10 +302,12 @@ pub async fn apply_tool(
         Ok(a) => a,
         Err(e) => {
             // No config holds the new key: it is revoked again.
-            let _ = s
-                .control
-                .revoke_client_key(tool.slug(), issued.key_id)
-                .await;
+            if let Some(issued) = issued {
+                let _ = s
+                    .control
+                    .revoke_client_key(tool.slug(), issued.key_id)
+                    .await;
+            }
             return Err(e);
         }
     };
