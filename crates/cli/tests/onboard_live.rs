@@ -1,0 +1,117 @@
+//! `switchboard onboard` next to a running `switchboard serve`: the tool's client is created
+//! through the running router (which knows its key at once), and the tool's requests are
+//! attributed to it.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use serde_json::{Value, json};
+use switchboard_mock_upstream::{Dialect, MockUpstream};
+
+const ACCESS: &str = "sk-sb-onboard-live-access-000000";
+const ADMIN: &str = "sbadm-onboard-live-admin-000000";
+const MASTER: &str = "onboard-live-test-passphrase";
+
+#[tokio::test]
+async fn onboarding_next_to_a_running_router_gives_the_tool_a_working_key_of_its_own() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mock = MockUpstream::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let data = dir.path().join("data");
+    let config = dir.path().join("switchboard.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[providers]]\nname = \"mock\"\nkind = \"openai_chat\"\nbase_url = {:?}\nkeys = [\"sk-onboard-upstream-key\"]\n[[routes]]\nalias = \"m\"\ntargets = [{{ provider = \"mock\", model = \"x\" }}]\n",
+            mock.base_url(Dialect::OpenAiChat)
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["serve", "--port", "0", "--log-level", "warn", "--data-dir"])
+        .arg(&data)
+        .arg("--config")
+        .arg(&config)
+        .env("SWITCHBOARD_MASTER_KEY", MASTER)
+        .env("SWITCHBOARD_ACCESS_KEY", ACCESS)
+        .env("SWITCHBOARD_ADMIN_TOKEN", ADMIN)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = loop {
+        let line = lines.next().expect("serve printed its banner").unwrap();
+        if let Some(rest) = line.trim().strip_prefix("Endpoint:") {
+            break rest.trim().trim_end_matches("/v1").to_owned();
+        }
+    };
+    drop(lines);
+    let port = url.rsplit(':').next().unwrap().to_owned();
+
+    let out = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args([
+            "onboard",
+            "--tool",
+            "codex",
+            "--model-map",
+            "m",
+            "--port",
+            &port,
+        ])
+        .arg("--data-dir")
+        .arg(&data)
+        .env_clear()
+        .env("HOME", &home)
+        .env("SWITCHBOARD_MASTER_KEY", MASTER)
+        .env("SWITCHBOARD_ACCESS_KEY", ACCESS)
+        .env("SWITCHBOARD_ADMIN_TOKEN", ADMIN)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let written =
+        std::fs::read_to_string(home.join(".codex").join("config.toml")).unwrap_or_default();
+    let http = reqwest::Client::new();
+    let key = written
+        .split('"')
+        .find(|s| s.starts_with("sk-sb-"))
+        .map(str::to_owned);
+    let answered = match &key {
+        Some(key) => Some(
+            http.post(format!("{url}/v1/responses"))
+                .bearer_auth(key)
+                .json(&json!({"model": "m", "input": "hi"}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16(),
+        ),
+        None => None,
+    };
+    let logged: Value = http
+        .get(format!("{url}/api/v1/requests?client=codex"))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    child.kill().unwrap();
+    let _ = child.wait();
+
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let key = key.unwrap_or_else(|| panic!("no key written: {written}"));
+    assert_ne!(key, ACCESS, "the tool has a key of its own");
+    assert_eq!(answered, Some(200), "the running router knows the new key");
+    assert_eq!(logged.as_array().unwrap().len(), 1, "{logged}");
+    assert_eq!(logged[0]["client"], "codex");
+    assert_eq!(logged[0]["dialect"], "openai_responses");
+}
