@@ -13,6 +13,7 @@
 //!
 //! [`HealthBoard::standing`]: switchboard_router::health::HealthBoard::standing
 
+pub mod alerts;
 pub mod config_file;
 mod edits;
 mod error;
@@ -22,6 +23,7 @@ mod prices;
 mod settings;
 mod standing;
 pub mod transfer;
+mod webhooks;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -43,6 +45,10 @@ pub use persist::PersistStats;
 pub use plan::{FlowPlan, FlowStep};
 pub use prices::{ModelPrice, ModelPricing, PriceTableView};
 pub use standing::{Counts, KeyView, OverallState, StandingChanged, Summary};
+pub use webhooks::{
+    CreatedWebhook, Deliverer, DeliveryReport, NewWebhook, SIGNATURE_HEADER, WebhookFormat,
+    WebhookView, signature,
+};
 
 /// The control plane of one running Switchboard. Shared as `Arc<Control>`.
 pub struct Control {
@@ -65,6 +71,10 @@ pub struct Control {
     /// [`Control::run`] is missed.
     health_rx: Mutex<Option<broadcast::Receiver<HealthEvent>>>,
     persist: PersistState,
+    /// Sends alert messages to webhooks.
+    deliverer: Deliverer,
+    /// Incidents raised outside the standings (budgets), for the next alert message.
+    alert_inbox: Mutex<Vec<alerts::Incident>>,
 }
 
 /// The health writer's bus receiver (taken by [`Control::run_health_writer`]) and counters.
@@ -121,6 +131,8 @@ impl Control {
             keys: RwLock::new(keys),
             standings: Mutex::new(HashMap::new()),
             changes,
+            deliverer: Deliverer::new(std::time::Duration::from_millis(500)),
+            alert_inbox: Mutex::new(Vec::new()),
         };
         control.restand(None);
         Ok(Arc::new(control))

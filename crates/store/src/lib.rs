@@ -17,6 +17,7 @@ mod prices;
 mod requests;
 pub mod secrets;
 mod tokens;
+mod webhooks;
 mod writer;
 
 pub use config::{HealthRow, KeyPatch, KeyProblem, KeySecret};
@@ -35,6 +36,7 @@ pub use secrets::{
     SecretStoreKind, default_key_file, default_key_file_for, migrate_secrets,
 };
 pub use tokens::LocalToken;
+pub use webhooks::{WebhookRow, WebhookTarget};
 pub use writer::{
     BATCH_ROWS, BATCH_WINDOW, DEFAULT_CAPACITY, RequestLogSink, RequestLogTask, RequestLogWriter,
 };

@@ -1,6 +1,6 @@
 //! The admin API under `/api/v1`, one module per resource: providers, keys (secrets
 //! write-only), routes, settings (with cooldowns, routing and the access key), health (with
-//! its live events), prices (the price table and per-provider overrides), requests (the log, its live tail, usage) and status. Handlers translate
+//! its live events), prices (the price table and per-provider overrides), webhooks (alert receivers), requests (the log, its live tail, usage) and status. Handlers translate
 //! HTTP to [`Control`](switchboard_control::Control) calls and back; the decisions are made
 //! there. Behind the admin token (see `guard`). Documented as OpenAPI for the dashboard.
 
@@ -14,12 +14,14 @@ mod requests;
 mod routes;
 mod settings;
 mod status;
+mod webhooks;
 
 use axum::body::Body;
 use axum::response::Response;
 use switchboard_control::{
-    Counts, FlowPlan, FlowStep, KeyUpdate, KeyView, ModelPrice, ModelPricing, NewKey, OverallState,
-    PriceTableView, StandingChanged, Summary,
+    Counts, CreatedWebhook, DeliveryReport, FlowPlan, FlowStep, KeyUpdate, KeyView, ModelPrice,
+    ModelPricing, NewKey, NewWebhook, OverallState, PriceTableView, StandingChanged, Summary,
+    WebhookFormat, WebhookView,
 };
 use switchboard_router::health::{
     CooldownPolicy, HealthEntry, HealthEvent, KeyStanding, StandingClass, StandingScope,
@@ -39,6 +41,7 @@ pub use requests::*;
 pub use routes::*;
 pub use settings::*;
 pub use status::*;
+pub use webhooks::*;
 
 use crate::host::UpdateNotice;
 
@@ -95,6 +98,11 @@ pub fn openapi_json() -> String {
         load_prices,
         model_price,
         set_model_price,
+        list_webhooks,
+        add_webhook,
+        update_webhook,
+        delete_webhook,
+        test_webhook,
         health,
         health_events,
         requests,
@@ -138,6 +146,12 @@ pub fn openapi_json() -> String {
         PriceTableView,
         ModelPrice,
         ModelPricing,
+        WebhookView,
+        WebhookFormat,
+        NewWebhook,
+        CreatedWebhook,
+        WebhookUpdate,
+        DeliveryReport,
         HealthView,
         HealthEntry,
         HealthEvent,
