@@ -73,8 +73,6 @@ pub struct Control {
     persist: PersistState,
     /// Sends alert messages to webhooks.
     deliverer: Deliverer,
-    /// Incidents raised outside the standings (budgets), for the next alert message.
-    alert_inbox: Mutex<Vec<alerts::Incident>>,
 }
 
 /// The health writer's bus receiver (taken by [`Control::run_health_writer`]) and counters.
@@ -132,7 +130,6 @@ impl Control {
             standings: Mutex::new(HashMap::new()),
             changes,
             deliverer: Deliverer::new(std::time::Duration::from_millis(500)),
-            alert_inbox: Mutex::new(Vec::new()),
         };
         control.restand(None);
         Ok(Arc::new(control))

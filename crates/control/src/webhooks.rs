@@ -299,8 +299,7 @@ impl Control {
         Ok(self.deliverer.deliver(&target, &notice).await)
     }
 
-    /// Follows key standings, unusable aliases and incidents pushed by the rest of the
-    /// control plane until `stop`, and delivers each coalesced message to every enabled
+    /// Follows key standings and unusable aliases until `stop`, and delivers each coalesced message to every enabled
     /// webhook. Deliveries run beside the loop and end with it.
     pub async fn run_alerts(self: Arc<Self>, stop: CancellationToken) {
         let mut rx = self.subscribe_standings();
@@ -324,7 +323,6 @@ impl Control {
                 },
                 _ = tick.tick() => {
                     push(&mut coalescer, tracker.on_summary(&self.summary()));
-                    push(&mut coalescer, self.alert_inbox.lock().drain(..).collect());
                     let Some(notice) = coalescer.poll(Instant::now()) else { continue };
                     let targets = match self.store.webhook_targets(None).await {
                         Ok(t) => t,
@@ -343,11 +341,6 @@ impl Control {
             }
         }
         deliveries.shutdown().await;
-    }
-
-    /// Queues incidents from outside the standings (budget alerts) for the next message.
-    pub fn raise(&self, incidents: impl IntoIterator<Item = Incident>) {
-        self.alert_inbox.lock().extend(incidents);
     }
 }
 
