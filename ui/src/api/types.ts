@@ -26,3 +26,10 @@ export type UsagePoint = S["UsagePoint"];
 export type ModelInfo = S["ModelInfo"];
 
 export const STRATEGIES: Strategy[] = ["priority", "weighted", "round_robin", "least_busy", "fastest", "cheapest"];
+export type WebhookView = S["WebhookView"];
+export type CreatedWebhook = S["CreatedWebhook"];
+export type DeliveryReport = S["DeliveryReport"];
+export type WebhookFormat = S["WebhookFormat"];
+export type PriceTableView = S["PriceTableView"];
+export type ModelPricing = S["ModelPricing"];
+export type ModelPrice = S["ModelPrice"];

@@ -11,6 +11,7 @@ const pt = (day: number, group: string | null, requests: number, errors = 0): Us
   tokens_out: requests,
   tokens_cached: 0,
   tokens_reasoning: 0,
+  cost_micros: 0,
 });
 
 describe("usage series", () => {
