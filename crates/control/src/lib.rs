@@ -13,6 +13,7 @@
 //!
 //! [`HealthBoard::standing`]: switchboard_router::health::HealthBoard::standing
 
+pub mod alerts;
 mod client_edits;
 pub mod clients;
 pub mod config_file;
@@ -24,6 +25,7 @@ mod prices;
 mod settings;
 mod standing;
 pub mod transfer;
+mod webhooks;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -51,6 +53,10 @@ pub use persist::PersistStats;
 pub use plan::{FlowPlan, FlowStep};
 pub use prices::{ModelPrice, ModelPricing, PriceTableView};
 pub use standing::{Counts, KeyView, OverallState, StandingChanged, Summary};
+pub use webhooks::{
+    CreatedWebhook, Deliverer, DeliveryReport, NewWebhook, SIGNATURE_HEADER, WebhookFormat,
+    WebhookView, signature,
+};
 
 /// The control plane of one running Switchboard. Shared as `Arc<Control>`.
 pub struct Control {
@@ -75,6 +81,8 @@ pub struct Control {
     persist: PersistState,
     /// The clients (the hot path's key table), their usage and budget alerts.
     clients: Arc<Clients>,
+    /// Sends alert messages to webhooks.
+    deliverer: Deliverer,
 }
 
 /// The health writer's bus receiver (taken by [`Control::run_health_writer`]) and counters.
@@ -144,6 +152,7 @@ impl Control {
             standings: Mutex::new(HashMap::new()),
             changes,
             clients,
+            deliverer: Deliverer::new(std::time::Duration::from_millis(500)),
         };
         control.restand(None);
         Ok(Arc::new(control))

@@ -102,8 +102,8 @@ pub struct PriceTable {
     pub source: String,
     /// Dataset key (`gpt-4o`, `deepseek/deepseek-chat`) → card.
     by_key: HashMap<String, ModelCard>,
-    /// (provider family, model without the family prefix) → card.
-    by_family: HashMap<(String, String), ModelCard>,
+    /// Provider family → model without the family prefix → card.
+    by_family: HashMap<String, HashMap<String, ModelCard>>,
 }
 
 /// Fields whose value is a token price in USD per token.
@@ -230,7 +230,9 @@ impl PriceTable {
                     .unwrap_or(key);
                 table
                     .by_family
-                    .insert((family.to_owned(), model.to_owned()), card);
+                    .entry(family.to_owned())
+                    .or_default()
+                    .insert(model.to_owned(), card);
             }
             table.by_key.insert(key.clone(), card);
         }
@@ -250,10 +252,10 @@ impl PriceTable {
     /// vendor-prefixed id (`anthropic/claude-sonnet-4-5` on a gateway), the id after the
     /// prefix.
     pub fn card(&self, provider: &Provider, model: &str) -> Option<ModelCard> {
-        let family = family_of(provider);
+        let family = self.by_family.get(family_of(provider));
         let exact = |m: &str| {
-            self.by_family
-                .get(&(family.to_owned(), m.to_owned()))
+            family
+                .and_then(|f| f.get(m))
                 .or_else(|| self.by_key.get(m))
                 .copied()
         };
@@ -291,7 +293,10 @@ fn family_of(provider: &Provider) -> &str {
         .unwrap_or("");
     HOSTS
         .iter()
-        .find(|(h, _)| host == *h || host.ends_with(&format!(".{h}")))
+        .find(|(h, _)| {
+            host.strip_suffix(h)
+                .is_some_and(|rest| rest.is_empty() || rest.ends_with('.'))
+        })
         .map_or(provider.name.as_str(), |(_, f)| f)
 }
 

@@ -212,6 +212,7 @@ impl Switchboard {
         tasks.spawn(engine.clone().run_prober(background.clone()));
         tasks.spawn(control.clone().run_standings(background.clone()));
         tasks.spawn(control.clone().run_health_writer(background.clone()));
+        tasks.spawn(control.clone().run_alerts(background.clone()));
         let app = router(state.clone());
         let limits = ListenLimits {
             header_read_timeout: opts.header_read_timeout,
@@ -343,6 +344,15 @@ fn router(state: Arc<AppState>) -> Router {
             "/api/v1/prices/model",
             get(admin::model_price).put(admin::set_model_price),
         )
+        .route(
+            "/api/v1/webhooks",
+            get(admin::list_webhooks).post(admin::add_webhook),
+        )
+        .route(
+            "/api/v1/webhooks/{id}",
+            axum::routing::patch(admin::update_webhook).delete(admin::delete_webhook),
+        )
+        .route("/api/v1/webhooks/{id}/test", post(admin::test_webhook))
         .route("/api/v1/access-key", get(admin::access_key))
         .route("/api/v1/access-key/rotate", post(admin::rotate_access_key))
         .route("/api/v1/health", get(admin::health))

@@ -527,7 +527,7 @@ impl Store {
 
     /// Removes secrets nobody refers to any more. Failures are logged (by id) and otherwise
     /// ignored: an orphaned encrypted entry is harmless, a half-deleted key is not.
-    async fn forget_secrets(&self, refs: Vec<String>) {
+    pub(crate) async fn forget_secrets(&self, refs: Vec<String>) {
         if refs.is_empty() {
             return;
         }

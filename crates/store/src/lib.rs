@@ -18,6 +18,7 @@ mod prices;
 mod requests;
 pub mod secrets;
 mod tokens;
+mod webhooks;
 mod writer;
 
 pub use clients::{ClientKeyRow, ClientRow, ClientSettings, DEFAULT_CLIENT, NewClientKey};
@@ -37,6 +38,7 @@ pub use secrets::{
     SecretStoreKind, default_key_file, default_key_file_for, migrate_secrets,
 };
 pub use tokens::LocalToken;
+pub use webhooks::{WebhookRow, WebhookTarget};
 pub use writer::{
     BATCH_ROWS, BATCH_WINDOW, DEFAULT_CAPACITY, RequestLogSink, RequestLogTask, RequestLogWriter,
 };

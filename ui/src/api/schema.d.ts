@@ -658,6 +658,56 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["list_webhooks"];
+        put?: never;
+        /** Adds a receiver; the answer holds its signing secret, shown this once. */
+        post: operations["add_webhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete: operations["delete_webhook"];
+        options?: never;
+        head?: never;
+        patch: operations["update_webhook"];
+        trace?: never;
+    };
+    "/api/v1/webhooks/{id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Sends a test message now (retried like any alert) and says how it went. */
+        post: operations["test_webhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -846,6 +896,24 @@ export interface components {
             healthy: number;
             cooling: number;
             down: number;
+        };
+        /** @description A new webhook and its signing secret, shown this once. */
+        CreatedWebhook: {
+            webhook: components["schemas"]["WebhookView"];
+            signing_secret: string;
+        };
+        /** @description How one delivery went. */
+        DeliveryReport: {
+            delivered: boolean;
+            /** Format: int32 */
+            attempts: number;
+            /**
+             * Format: int32
+             * @description The receiver's last status, if it answered.
+             */
+            status?: number | null;
+            /** @description Why it failed (never the URL). */
+            error?: string | null;
         };
         /** @description One encrypted block holding every exported secret. */
         Envelope: {
@@ -1167,6 +1235,12 @@ export interface components {
             /** Format: int32 */
             weight?: number;
             enabled?: boolean;
+        };
+        NewWebhook: {
+            label?: string;
+            /** @description `https://…` (or `http://`); kept in the secret store, shown only as a hint. */
+            url: string;
+            format?: components["schemas"]["WebhookFormat"];
         };
         /**
          * @description The state of the whole router, as the tray icon shows it.
@@ -1652,6 +1726,23 @@ export interface components {
             per_minute: number[];
             /** @description The newest few requests of the window that failed over, newest first. */
             recent_failovers: components["schemas"]["RequestRecord"][];
+        };
+        /** @enum {string} */
+        WebhookFormat: "json" | "slack";
+        WebhookUpdate: {
+            enabled: boolean;
+        };
+        /** @description A webhook as listed: never its URL or signing secret. */
+        WebhookView: {
+            /** Format: int64 */
+            id: number;
+            label: string;
+            format: components["schemas"]["WebhookFormat"];
+            enabled: boolean;
+            /** @description Scheme and host, and the last four characters of the rest. */
+            url_hint: string;
+            /** Format: int64 */
+            created_at_ms: number;
         };
     };
     responses: never;
@@ -3050,6 +3141,143 @@ export interface operations {
                 };
             };
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_webhooks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookView"][];
+                };
+            };
+        };
+    };
+    add_webhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewWebhook"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreatedWebhook"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_webhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    update_webhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookUpdate"];
+            };
+        };
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    test_webhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveryReport"];
+                };
+            };
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

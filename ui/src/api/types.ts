@@ -29,3 +29,10 @@ export type ClientInput = S["ClientInput"];
 export type BudgetEvent = S["BudgetEvent"];
 
 export const STRATEGIES: Strategy[] = ["priority", "weighted", "round_robin", "least_busy", "fastest", "cheapest"];
+export type WebhookView = S["WebhookView"];
+export type CreatedWebhook = S["CreatedWebhook"];
+export type DeliveryReport = S["DeliveryReport"];
+export type WebhookFormat = S["WebhookFormat"];
+export type PriceTableView = S["PriceTableView"];
+export type ModelPricing = S["ModelPricing"];
+export type ModelPrice = S["ModelPrice"];

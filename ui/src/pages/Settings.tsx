@@ -4,6 +4,8 @@ import { PageHeader } from "../components/PageHeader";
 import { Card, CopyButton, SecretStoreNote, SkeletonRows } from "../components/ui";
 import { Dialog } from "../components/Dialog";
 import { ExportImport } from "../components/ExportImport";
+import { AlertSettings } from "../components/AlertSettings";
+import { PriceSettings } from "../components/PriceSettings";
 import { useToast } from "../components/Toasts";
 import { api, getAdminToken, must } from "../api/client";
 import { useAccessKey, useStatus } from "../api/queries";
@@ -23,6 +25,8 @@ export function SettingsPage() {
         </div>
         <RoutingSettings />
         <CooldownSettings />
+        <AlertSettings />
+        <PriceSettings />
         <ExportImport />
       </div>
     </>

@@ -1,8 +1,8 @@
 //! The admin API under `/api/v1`, one module per resource: providers, keys (secrets
 //! write-only), clients (named access keys, limits, budgets), routes, settings (with
 //! cooldowns, routing and the access key), health (with its live events), prices (the price
-//! table and per-provider overrides), requests (the log, its live tail, usage) and status.
-//! Handlers translate
+//! table and per-provider overrides), webhooks (alert receivers), requests (the log, its live
+//! tail, usage) and status. Handlers translate
 //! HTTP to [`Control`](switchboard_control::Control) calls and back; the decisions are made
 //! there. Behind the admin token (see `guard`). Documented as OpenAPI for the dashboard.
 
@@ -17,13 +17,15 @@ mod requests;
 mod routes;
 mod settings;
 mod status;
+mod webhooks;
 
 use axum::body::Body;
 use axum::response::Response;
 use switchboard_control::{
     BudgetEvent, BudgetLevel, BudgetPeriod, ClientInput, ClientKeyView, ClientView, Counts,
-    FlowPlan, FlowStep, KeyUpdate, KeyView, ModelPrice, ModelPricing, NewClientSecret, NewKey,
-    OverallState, PriceTableView, StandingChanged, Summary,
+    CreatedWebhook, DeliveryReport, FlowPlan, FlowStep, KeyUpdate, KeyView, ModelPrice,
+    ModelPricing, NewClientSecret, NewKey, NewWebhook, OverallState, PriceTableView,
+    StandingChanged, Summary, WebhookFormat, WebhookView,
 };
 use switchboard_router::health::{
     CooldownPolicy, HealthEntry, HealthEvent, KeyStanding, StandingClass, StandingScope,
@@ -44,6 +46,7 @@ pub use requests::*;
 pub use routes::*;
 pub use settings::*;
 pub use status::*;
+pub use webhooks::*;
 
 use crate::host::UpdateNotice;
 
@@ -107,6 +110,11 @@ pub fn openapi_json() -> String {
         load_prices,
         model_price,
         set_model_price,
+        list_webhooks,
+        add_webhook,
+        update_webhook,
+        delete_webhook,
+        test_webhook,
         health,
         health_events,
         requests,
@@ -157,6 +165,12 @@ pub fn openapi_json() -> String {
         PriceTableView,
         ModelPrice,
         ModelPricing,
+        WebhookView,
+        WebhookFormat,
+        NewWebhook,
+        CreatedWebhook,
+        WebhookUpdate,
+        DeliveryReport,
         HealthView,
         HealthEntry,
         HealthEvent,
