@@ -95,14 +95,21 @@ impl ClientTable {
             for k in &row.keys {
                 table.by_hash.insert(k.hash, entry.clone());
             }
-            if row.name == DEFAULT_CLIENT {
-                for k in local_keys.iter().filter(|k| !k.is_empty()) {
-                    table
-                        .by_hash
-                        .insert(digest(k.expose().as_bytes()), entry.clone());
-                }
-            }
             table.by_name.insert(entry.name.clone(), entry);
+        }
+        // The local access keys always work (as the default client, with no limits if its
+        // row is somehow gone).
+        let default = table
+            .by_name
+            .entry(DEFAULT_CLIENT.into())
+            .or_insert_with(|| {
+                Arc::new(ClientEntry::new(DEFAULT_CLIENT, ClientSettings::default()))
+            })
+            .clone();
+        for k in local_keys.iter().filter(|k| !k.is_empty()) {
+            table
+                .by_hash
+                .insert(digest(k.expose().as_bytes()), default.clone());
         }
         table
     }
@@ -870,6 +877,20 @@ mod tests {
         }]);
         let entry = c.table().get("codex").cloned().unwrap();
         (c, entry)
+    }
+
+    #[test]
+    fn local_keys_are_the_default_clients_even_without_its_row() {
+        let c = Clients::new(Arc::new(ManualClock::new(LATE)));
+        c.set_local_keys(vec![
+            Secret::new("sk-sb-local-key-0123456789"),
+            Secret::new(""),
+        ]);
+        c.rebuild(&[]);
+        let entry = c.resolve(b"sk-sb-local-key-0123456789").unwrap();
+        assert_eq!(&*entry.name, DEFAULT_CLIENT);
+        assert!(c.resolve(b"").is_none(), "an empty key is no key");
+        assert!(c.resolve(b"sk-sb-other").is_none());
     }
 
     #[test]
