@@ -13,7 +13,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use crate::{KeyView, StandingChanged, Summary};
+use crate::{BudgetEvent, BudgetLevel, BudgetPeriod, KeyView, StandingChanged, Summary};
 use serde::{Deserialize, Serialize};
 use switchboard_router::health::{CoolReason, HealthState, KeyStanding, StandingClass};
 
@@ -121,6 +121,27 @@ pub struct Notice {
     pub link: String,
     /// Every key and alias the notice names, in order.
     pub subjects: Vec<String>,
+}
+
+/// The incident a client's budget event is: a warning at the soft threshold, a stop at the
+/// budget.
+pub fn budget_incident(ev: &BudgetEvent) -> Incident {
+    let period = match ev.period {
+        BudgetPeriod::Daily => "daily",
+        BudgetPeriod::Monthly => "monthly",
+    };
+    Incident {
+        kind: match ev.level {
+            BudgetLevel::Soft => NoticeKind::BudgetWarning,
+            BudgetLevel::Hard => NoticeKind::BudgetExhausted,
+        },
+        subject: Subject::Client(format!(
+            "{} ({period} budget ${:.2} of ${:.2})",
+            ev.client,
+            ev.spent_micros as f64 / 1e6,
+            ev.budget_micros as f64 / 1e6
+        )),
+    }
 }
 
 /// What a standing is worth telling the user, if anything.
@@ -664,6 +685,30 @@ mod tests {
         c.push(key(1, "p/a", NoticeKind::Recovered), t0 + ms(6000));
         let n = c.poll(t0 + ms(8000)).unwrap();
         assert_eq!(n.summary, "Switchboard: a key works again");
+    }
+
+    #[test]
+    fn budget_events_become_warnings_and_stops_naming_the_client() {
+        let ev = |level| BudgetEvent {
+            client: "codex".into(),
+            period: BudgetPeriod::Daily,
+            level,
+            spent_micros: 8_100_000,
+            budget_micros: 10_000_000,
+        };
+        let soft = budget_incident(&ev(BudgetLevel::Soft));
+        assert_eq!(soft.kind, NoticeKind::BudgetWarning);
+        assert_eq!(
+            soft.subject,
+            Subject::Client("codex (daily budget $8.10 of $10.00)".into())
+        );
+        let notice = compose(vec![soft, budget_incident(&ev(BudgetLevel::Hard))]).unwrap();
+        assert!(
+            notice.summary.contains("reached its spend budget"),
+            "{notice:?}"
+        );
+        assert!(notice.body.contains("passed its budget alert threshold"));
+        assert_eq!(notice.link, "#/clients");
     }
 
     #[test]

@@ -15,7 +15,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use utoipa::ToSchema;
 
-use crate::alerts::{Coalescer, Incident, IncidentTracker, Notice, Pacing};
+use crate::alerts::{Coalescer, Incident, IncidentTracker, Notice, Pacing, budget_incident};
 use crate::{Control, ControlError};
 
 /// The header carrying `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`.
@@ -299,10 +299,11 @@ impl Control {
         Ok(self.deliverer.deliver(&target, &notice).await)
     }
 
-    /// Follows key standings and unusable aliases until `stop`, and delivers each coalesced message to every enabled
+    /// Follows key standings, unusable aliases and client budgets until `stop`, and delivers each coalesced message to every enabled
     /// webhook. Deliveries run beside the loop and end with it.
     pub async fn run_alerts(self: Arc<Self>, stop: CancellationToken) {
         let mut rx = self.subscribe_standings();
+        let mut budgets = self.budget_events();
         let mut tracker = IncidentTracker::new(&self.key_views(None), &self.summary());
         let mut coalescer = Coalescer::new(Pacing::default());
         let mut deliveries = JoinSet::new();
@@ -319,6 +320,11 @@ impl Control {
                 ev = rx.recv() => match ev {
                     Ok(change) => push(&mut coalescer, tracker.on_change(&change).into_iter().collect()),
                     Err(RecvError::Lagged(_)) => push(&mut coalescer, tracker.resync(&self.key_views(None))),
+                    Err(RecvError::Closed) => break,
+                },
+                ev = budgets.recv() => match ev {
+                    Ok(ev) => push(&mut coalescer, vec![budget_incident(&ev)]),
+                    Err(RecvError::Lagged(n)) => tracing::warn!(skipped = n, "budget alerts skipped"),
                     Err(RecvError::Closed) => break,
                 },
                 _ = tick.tick() => {

@@ -201,3 +201,57 @@ async fn a_test_message_reaches_a_slack_receiver_and_bad_urls_are_refused() {
         .await;
     assert_eq!(status, 404);
 }
+
+/// A provider whose model `m` is priced at $1 / $2 per million input / output tokens.
+fn priced(mock: &switchboard_mock_upstream::MockUpstream) -> String {
+    format!(
+        "[[providers]]\nname = \"acme\"\nkind = \"openai_chat\"\nbase_url = {:?}\n\
+         keys = [\"sk-g5h7j9k2l4m6\"]\nmodels = [{{ id = \"m\", source = \"manual\", input_price = 1.0, output_price = 2.0 }}]\n",
+        mock.base_url(switchboard_mock_upstream::Dialect::OpenAiChat)
+    )
+}
+
+#[tokio::test]
+async fn a_client_reaching_its_budget_is_one_webhook_message() {
+    let sb = Sb::start(priced).await;
+    let (rx, url) = receiver(0).await;
+    let (status, v) = sb
+        .admin(Method::POST, "/api/v1/webhooks", Some(json!({"url": url})))
+        .await;
+    assert_eq!(status, 201, "{v}");
+    assert_eq!(sb.chat("m").await.status(), 200);
+    let cost = sb.logged(1).await[0].cost_micros.unwrap();
+    // Room for one and a half requests: the soft threshold, then the budget, are crossed.
+    let (status, created) = sb
+        .admin(
+            Method::POST,
+            "/api/v1/clients",
+            Some(json!({"name": "codex", "daily_budget_usd": cost as f64 * 1.5 / 1e6, "soft_limit_pct": 50})),
+        )
+        .await;
+    assert_eq!(status, 200, "{created}");
+    let key = created["key"].as_str().unwrap().to_owned();
+    let send = || {
+        sb.http
+            .post(format!("{}/v1/chat/completions", sb.url))
+            .bearer_auth(&key)
+            .json(&json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]}))
+            .send()
+    };
+    assert_eq!(send().await.unwrap().status(), 200);
+    assert_eq!(send().await.unwrap().status(), 200);
+    assert_eq!(send().await.unwrap().status(), 429, "stopped at the budget");
+    assert!(
+        eventually(15_000, async || !rx.got.lock().is_empty()).await,
+        "no webhook"
+    );
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let got = rx.got.lock().clone();
+    assert_eq!(got.len(), 1, "warning and stop in one message");
+    let msg: Value = serde_json::from_slice(&got[0].1).unwrap();
+    let text = msg["text"].as_str().unwrap();
+    assert!(text.contains("codex (daily budget"), "{msg}");
+    assert!(text.contains("reached its spend budget"), "{msg}");
+    assert!(text.contains("passed its budget alert threshold"), "{msg}");
+    assert_eq!(msg["link"], "#/clients");
+}
