@@ -17,6 +17,8 @@ dbusmenu `Event(id, "clicked")`.
     tray.py measure   cold and warm start to the tray icon registered, RSS with the window
                       never opened, with the dashboard open and after the webview was freed;
                       the figures go to $SB_MEASURE_OUT (JSON)
+    tray.py report MEASURE.json DOC.md [key=value…]
+                      writes the figures (and package sizes) into DOC.md
 
 Env: SB_DESKTOP_BIN (the app), SB_MOCK_BIN (mock upstream, `tray` only), SB_WORK.
 Each check prints `PASS name` or `FAIL name: why`; the exit code is the number of failures.
@@ -41,9 +43,9 @@ from gi.repository import Gio, GLib  # noqa: E402
 
 from common import free_port, health, memory, port_closed, wait_for, x11_request_close, x11_windows  # noqa: E402
 
-BIN = os.environ["SB_DESKTOP_BIN"]
+BIN = os.environ.get("SB_DESKTOP_BIN", "")
 MOCK_BIN = os.environ.get("SB_MOCK_BIN", "")
-WORK = Path(os.environ["SB_WORK"])
+WORK = Path(os.environ.get("SB_WORK", "."))
 
 failures = 0
 passes = 0
@@ -526,14 +528,120 @@ def main_measure():
             wait_for(lambda: health(port), 60)
             quit_via_tray(item, app)
         result["start_to_tray_s"] = {"cold": round(starts[0], 3), "warm": [round(s, 3) for s in starts[1:]]}
+
+        # For comparison: WebKit probes OpenGL when the app starts, even with no window; under
+        # Xvfb that loads Mesa's llvmpipe (libLLVM). Without the DMA-BUF renderer it does not.
+        no_gl_env = dict(env, WEBKIT_DISABLE_DMABUF_RENDERER="1")
+        app = Desktop(no_gl_env, "measure-no-gl.log")
+        app.start("--hidden")
+        item, _ = wait_registered(watcher, app)
+        if item is not None:
+            wait_for(lambda: health(port), 60)
+            result["hidden_never_opened_no_dmabuf"] = settle_memory(app.proc.pid)
+            quit_via_tray(item, app)
     finally:
         app.stop()
         watcher.stop()
         out_path.write_text(json.dumps(result, indent=2))
 
 
+BEGIN = "<!-- measured:begin (written by scripts/desktop-test.sh; do not edit by hand) -->"
+END = "<!-- measured:end -->"
+
+
+def machine():
+    cpu = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    mem = kb = 0
+    try:
+        with open("/proc/meminfo") as f:
+            kb = int(next(line.split()[1] for line in f if line.startswith("MemTotal:")))
+        mem = round(kb / 1024 / 1024)
+    except (OSError, StopIteration, ValueError):
+        pass
+    return f"{os.cpu_count()} cores ({cpu}), {mem} GiB RAM, load average {os.getloadavg()[0]:.1f}"
+
+
+def report(result_path, doc_path, extras):
+    """Writes the measured figures into docs/desktop.md between BEGIN and END."""
+    r = json.loads(Path(result_path).read_text())
+    x = dict(kv.split("=", 1) for kv in extras)
+    mib = lambda b: f"{int(b) / 1048576:.1f} MiB"  # noqa: E731
+    starts = r.get("start_to_tray_s", {})
+    cold = starts.get("cold")
+    warm = starts.get("warm", [])
+    never, opened, freed = r.get("hidden_never_opened", {}), r.get("dashboard_open", {}), r.get("hidden_after_release", {})
+
+    def verdict(value, goal):
+        return "—" if value is None else ("met" if value <= goal else "**missed**")
+
+    def mem(m):
+        if not m:
+            return "not measured"
+        return (f"{m['rss_tree_mib']} MiB RSS ({m['pss_tree_mib']} MiB PSS) in {len(m['processes'])} "
+                f"process(es): app {m['rss_app_mib']} MiB"
+                + ("" if len(m["processes"]) == 1 else f" + {', '.join(p for p in m['processes'] if p.startswith('WebKit'))}"))
+
+    idle = freed.get("rss_tree_mib")
+    rows = [
+        ("Cold start to the tray icon registered (fresh profile: the database is created)", "≤ 1 s",
+         f"{cold:.2f} s" if cold is not None else "not measured", verdict(cold, 1.0)),
+        ("Warm start to the tray icon registered (same profile)", "≤ 1 s",
+         ", ".join(f"{w:.2f} s" for w in warm) or "not measured", verdict(max(warm) if warm else None, 1.0)),
+        ("Idle, window never opened (started with `--hidden`, as autostart does)", "≤ 60 MB",
+         mem(never), verdict(never.get("rss_tree_mib"), 60)),
+        (f"Idle, window hidden and its webview freed (after `free_webview_after_secs` = "
+         f"{r.get('free_webview_after_secs')} s)", "≤ 60 MB", mem(freed), verdict(idle, 60)),
+        ("Dashboard open", "—", mem(opened), "—"),
+    ]
+    no_gl = r.get("hidden_never_opened_no_dmabuf")
+    if no_gl:
+        rows.insert(3, ("Idle, window never opened, with `WEBKIT_DISABLE_DMABUF_RENDERER=1` (for comparison: "
+                        "WebKit's OpenGL probe at start is skipped, so Mesa's llvmpipe is not loaded)", "≤ 60 MB",
+                        mem(no_gl), verdict(no_gl.get("rss_tree_mib"), 60)))
+    lines = [
+        BEGIN,
+        f"Run of {time.strftime('%Y-%m-%d', time.gmtime())} (UTC) by `scripts/desktop-test.sh` "
+        f"(`tests/desktop/tray.py measure`): the release `.deb` installed with `dpkg -i`, "
+        f"`{r.get('binary')}` started under Xvfb with a private D-Bus session; {machine()}. "
+        "Start-up is from `exec` to the app's `RegisterStatusNotifierItem` call on the session bus; "
+        "memory is VmRSS summed over the app and its WebKit child processes once it has settled "
+        "(shared pages count in each process; PSS shares them out).",
+        "",
+        "| Measure | Goal | Measured | |",
+        "|---|---|---|---|",
+        *(f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows),
+        "",
+        "Packages: "
+        + ", ".join(part for part in (
+            f".deb {mib(x['deb_bytes'])}" if "deb_bytes" in x else "",
+            f".rpm {mib(x['rpm_bytes'])}" if "rpm_bytes" in x else "",
+            f"installed {int(x['installed_kib']) / 1024:.1f} MiB" if "installed_kib" in x else "",
+            f"binary (stripped) {mib(x['binary_bytes'])}" if "binary_bytes" in x else "",
+        ) if part) + ".",
+        END,
+    ]
+    doc = Path(doc_path)
+    text = doc.read_text()
+    block = "\n".join(lines)
+    if BEGIN in text and END in text:
+        head, rest = text.split(BEGIN, 1)
+        text = head + block + rest.split(END, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n## Start-up and memory, measured\n\n" + block + "\n"
+    doc.write_text(text)
+    print(block)
+
+
 if __name__ == "__main__":
     mode = sys.argv[1] if len(sys.argv) > 1 else "tray"
+    if mode == "report":
+        report(sys.argv[2], sys.argv[3], sys.argv[4:])
+        sys.exit(0)
     try:
         (main_tray if mode == "tray" else main_measure)()
     except Exception as e:  # noqa: BLE001
