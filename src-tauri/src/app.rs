@@ -194,11 +194,13 @@ pub fn run() -> std::process::ExitCode {
 
 fn setup(app: &AppHandle, to_tray: bool) -> Result<(), Box<dyn std::error::Error>> {
     let state = app.state::<AppState>();
+    // The tray first (routing off until the engine is up), so the icon appears at once.
+    build_tray(app)?;
     let started = tauri::async_runtime::block_on(state.shell.start());
     if let Err(p) = &started {
         tracing::warn!(kind = ?p.kind, "router not started: {}", p.message);
     }
-    build_tray(app)?;
+    tauri::async_runtime::block_on(refresh_tray(app));
     // Autostart goes straight to the tray, unless the user has to act (first start, a
     // port problem).
     if !to_tray || started.is_err() || !state.shell.settings().onboarded {
