@@ -194,22 +194,13 @@ pub fn run() -> std::process::ExitCode {
 
 fn setup(app: &AppHandle, to_tray: bool) -> Result<(), Box<dyn std::error::Error>> {
     let state = app.state::<AppState>();
-    // The tray first (routing off until the engine is up), so the icon appears at once.
+    // The tray first (grey until the engine is up), and the engine started off the main
+    // thread: the tray registers with the panel from the event loop, which runs once this
+    // returns.
     build_tray(app)?;
-    let started = tauri::async_runtime::block_on(state.shell.start());
-    if let Err(p) = &started {
-        tracing::warn!(kind = ?p.kind, "router not started: {}", p.message);
-    }
-    tauri::async_runtime::block_on(refresh_tray(app));
-    // Autostart goes straight to the tray, unless the user has to act (first start, a
-    // port problem).
-    if !to_tray || started.is_err() || !state.shell.settings().onboarded {
-        tauri::async_runtime::block_on(window::show(app, Target::Auto(None)))?;
-    } else {
-        state.visibility.mark_hidden();
-    }
     let stop = state.stop.clone();
     let tasks = vec![
+        tauri::async_runtime::spawn(start_engine(app.clone(), to_tray)),
         tauri::async_runtime::spawn(watch_health(app.clone(), stop.clone())),
         tauri::async_runtime::spawn(check_updates_daily(app.clone(), stop.clone())),
         tauri::async_runtime::spawn(install_when_asked(app.clone(), stop.clone())),
@@ -219,6 +210,25 @@ fn setup(app: &AppHandle, to_tray: bool) -> Result<(), Box<dyn std::error::Error
         t.extend(tasks);
     }
     Ok(())
+}
+
+/// Starts the engine, then shows the window unless the app was started into the tray and the
+/// user has nothing to do (autostart goes straight to the tray, except on the first start or
+/// with a port problem).
+async fn start_engine(app: AppHandle, to_tray: bool) {
+    let state = app.state::<AppState>();
+    let started = state.shell.start().await;
+    if let Err(p) = &started {
+        tracing::warn!(kind = ?p.kind, "router not started: {}", p.message);
+    }
+    refresh_tray(&app).await;
+    if !to_tray || started.is_err() || !state.shell.settings().onboarded {
+        if let Err(e) = window::show(&app, Target::Auto(None)).await {
+            tracing::error!(error = %e, "could not show the window");
+        }
+    } else {
+        state.visibility.mark_hidden();
+    }
 }
 
 /// Stops the background tasks, then the engine (requests in flight finish, the request log
