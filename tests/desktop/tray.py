@@ -536,8 +536,9 @@ def main_measure():
             quit_via_tray(item, app)
         result["start_to_tray_s"] = {"cold": round(starts[0], 3), "warm": [round(s, 3) for s in starts[1:]]}
 
-        # For comparison: WebKit probes OpenGL when the app starts, even with no window; under
-        # Xvfb that loads Mesa's llvmpipe (libLLVM). Without the DMA-BUF renderer it does not.
+        # For comparison: a GL driver is loaded when the app starts, even with no window (GTK
+        # probes GLX when it opens the display); under Xvfb that is Mesa's llvmpipe with
+        # libLLVM. With WebKit's DMA-BUF renderer off it is not.
         no_gl_env = dict(env, WEBKIT_DISABLE_DMABUF_RENDERER="1")
         app = Desktop(no_gl_env, "measure-no-gl.log")
         app.start("--hidden")
@@ -610,8 +611,8 @@ def report(result_path, doc_path, extras):
     ]
     no_gl = r.get("hidden_never_opened_no_dmabuf")
     if no_gl:
-        rows.insert(3, ("Idle, window never opened, with `WEBKIT_DISABLE_DMABUF_RENDERER=1` (for comparison: "
-                        "WebKit's OpenGL probe at start is skipped, so Mesa's llvmpipe is not loaded)", "≤ 60 MB",
+        rows.insert(4, ("Idle, window never opened, with `WEBKIT_DISABLE_DMABUF_RENDERER=1` (for comparison: "
+                        "then no GL driver — here Mesa's llvmpipe with libLLVM — is loaded at start)", "≤ 60 MB",
                         mem(no_gl), verdict(no_gl.get("rss_tree_mib"), 60)))
     lines = [
         BEGIN,
