@@ -194,20 +194,13 @@ pub fn run() -> std::process::ExitCode {
 
 fn setup(app: &AppHandle, to_tray: bool) -> Result<(), Box<dyn std::error::Error>> {
     let state = app.state::<AppState>();
-    let started = tauri::async_runtime::block_on(state.shell.start());
-    if let Err(p) = &started {
-        tracing::warn!(kind = ?p.kind, "router not started: {}", p.message);
-    }
+    // The tray first (grey until the engine is up), and the engine started off the main
+    // thread: the tray registers with the panel from the event loop, which runs once this
+    // returns.
     build_tray(app)?;
-    // Autostart goes straight to the tray, unless the user has to act (first start, a
-    // port problem).
-    if !to_tray || started.is_err() || !state.shell.settings().onboarded {
-        tauri::async_runtime::block_on(window::show(app, Target::Auto(None)))?;
-    } else {
-        state.visibility.mark_hidden();
-    }
     let stop = state.stop.clone();
     let tasks = vec![
+        tauri::async_runtime::spawn(start_engine(app.clone(), to_tray)),
         tauri::async_runtime::spawn(watch_health(app.clone(), stop.clone())),
         tauri::async_runtime::spawn(check_updates_daily(app.clone(), stop.clone())),
         tauri::async_runtime::spawn(install_when_asked(app.clone(), stop.clone())),
@@ -219,9 +212,28 @@ fn setup(app: &AppHandle, to_tray: bool) -> Result<(), Box<dyn std::error::Error
     Ok(())
 }
 
-/// On exit: stop the background tasks, then the engine (requests in flight finish, the
-/// request log is flushed).
-fn shutdown(app: &AppHandle) {
+/// Starts the engine, then shows the window unless the app was started into the tray and the
+/// user has nothing to do (autostart goes straight to the tray, except on the first start or
+/// with a port problem).
+async fn start_engine(app: AppHandle, to_tray: bool) {
+    let state = app.state::<AppState>();
+    let started = state.shell.start().await;
+    if let Err(p) = &started {
+        tracing::warn!(kind = ?p.kind, "router not started: {}", p.message);
+    }
+    refresh_tray(&app).await;
+    if !to_tray || started.is_err() || !state.shell.settings().onboarded {
+        if let Err(e) = window::show(&app, Target::Auto(None)).await {
+            tracing::error!(error = %e, "could not show the window");
+        }
+    } else {
+        state.visibility.mark_hidden();
+    }
+}
+
+/// Stops the background tasks, then the engine (requests in flight finish, the request log
+/// is flushed). Nothing left to stop the second time.
+async fn stop_all(app: &AppHandle) {
     let state = app.state::<AppState>();
     state.stop.cancel();
     let tasks: Vec<_> = state
@@ -229,13 +241,23 @@ fn shutdown(app: &AppHandle) {
         .lock()
         .map(|mut t| std::mem::take(&mut *t))
         .unwrap_or_default();
-    let shell = state.shell.clone();
-    tauri::async_runtime::block_on(async move {
-        for t in tasks {
-            let _ = tokio::time::timeout(Duration::from_secs(2), t).await;
-        }
-        shell.stop().await;
-    });
+    for t in tasks {
+        let _ = tokio::time::timeout(Duration::from_secs(2), t).await;
+    }
+    state.shell.stop().await;
+}
+
+/// Quit: everything is stopped while the event loop still runs (a task updating the tray
+/// waits for the main thread; blocking that thread in the exit handler first would leave it
+/// waiting), then the app exits.
+async fn quit(app: &AppHandle) {
+    stop_all(app).await;
+    app.exit(0);
+}
+
+/// On exit by any other way than Quit.
+fn shutdown(app: &AppHandle) {
+    tauri::async_runtime::block_on(stop_all(app));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -283,8 +305,13 @@ fn build_tray(app: &AppHandle) -> tauri::Result<()> {
     let base = (base.rgba().to_vec(), base.width(), base.height());
     let initial = tauri::async_runtime::block_on(state.shell.summary()).state;
     let rgba = tray::render_icon(&base.0, base.1, base.2, initial);
+    let icon_root = dirs::runtime_dir()
+        .or_else(dirs::cache_dir)
+        .unwrap_or_else(std::env::temp_dir)
+        .join("switchboard-tray");
     let icon = TrayIconBuilder::with_id("main")
         .icon(Image::new_owned(rgba, base.1, base.2))
+        .temp_dir_path(tray::icon_dir(&icon_root, initial))
         .tooltip("Switchboard")
         .menu(&menu)
         .show_menu_on_left_click(true)
@@ -306,7 +333,8 @@ fn build_tray(app: &AppHandle) -> tauri::Result<()> {
             routing,
             install,
             base,
-            shown: None,
+            icon_root,
+            shown: Some((initial, String::new())),
         });
     }
     Ok(())
@@ -356,7 +384,10 @@ pub async fn perform(app: &AppHandle, action: MenuAction) -> Result<(), String> 
         MenuAction::Settings => window::show(app, Target::AppPage)
             .await
             .map_err(|e| e.to_string())?,
-        MenuAction::Quit => app.exit(0),
+        MenuAction::Quit => {
+            quit(app).await;
+            return Ok(());
+        }
     }
     refresh_tray(app).await;
     Ok(())
@@ -384,12 +415,18 @@ async fn refresh_tray(app: &AppHandle) {
     if t.shown.as_ref() == Some(&(tray_state, tooltip.clone())) {
         return;
     }
-    let rgba = tray::render_icon(&t.base.0, t.base.1, t.base.2, tray_state);
-    if let Err(e) = t
-        .icon
-        .set_icon(Some(Image::new_owned(rgba, t.base.1, t.base.2)))
-    {
-        tracing::debug!(error = %e, "tray icon not updated");
+    if t.shown.as_ref().map(|(s, _)| *s) != Some(tray_state) {
+        let rgba = tray::render_icon(&t.base.0, t.base.1, t.base.2, tray_state);
+        let set = t
+            .icon
+            .set_temp_dir_path(Some(tray::icon_dir(&t.icon_root, tray_state)))
+            .and_then(|()| {
+                t.icon
+                    .set_icon(Some(Image::new_owned(rgba, t.base.1, t.base.2)))
+            });
+        if let Err(e) = set {
+            tracing::debug!(error = %e, "tray icon not updated");
+        }
     }
     let _ = t.icon.set_tooltip(Some(&tooltip));
     let mut first = tooltip.lines().next().unwrap_or("Switchboard").to_owned();
@@ -555,16 +592,21 @@ async fn install_when_asked(app: AppHandle, stop: CancellationToken) {
 /// Frees the webview once the window has been hidden for the configured time.
 async fn free_idle_webview(app: AppHandle, stop: CancellationToken) {
     loop {
+        let every = app
+            .state::<AppState>()
+            .shell
+            .settings()
+            .free_webview_check_every();
         tokio::select! {
             () = stop.cancelled() => return,
-            () = tokio::time::sleep(Duration::from_secs(30)) => {}
+            () = tokio::time::sleep(every) => {}
         }
         let after = app
             .state::<AppState>()
             .shell
             .settings()
-            .free_webview_after_secs;
-        window::free_if_idle(&app, Duration::from_secs(after));
+            .free_webview_after();
+        window::free_if_idle(&app, after);
     }
 }
 

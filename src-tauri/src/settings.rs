@@ -6,6 +6,7 @@
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -65,6 +66,20 @@ pub fn path_in(data_dir: &Path) -> PathBuf {
 }
 
 impl DesktopSettings {
+    /// How long a hidden window keeps its webview; `None`: for ever.
+    pub fn free_webview_after(&self) -> Option<Duration> {
+        (self.free_webview_after_secs > 0)
+            .then(|| Duration::from_secs(self.free_webview_after_secs))
+    }
+
+    /// How often to look whether the hidden window's webview is due to be freed: a quarter of
+    /// the delay (so it is freed at most that much late), between 1 s and 30 s.
+    pub fn free_webview_check_every(&self) -> Duration {
+        self.free_webview_after()
+            .map_or(Duration::from_secs(30), |d| d / 4)
+            .clamp(Duration::from_secs(1), Duration::from_secs(30))
+    }
+
     /// Reads the file; a missing file gives the defaults, a damaged one is an error (the
     /// caller decides whether to start with defaults and say so).
     pub fn load(path: &Path) -> Result<DesktopSettings, SettingsError> {
@@ -119,6 +134,26 @@ mod tests {
         assert_eq!(again, s);
         let raw = std::fs::read_to_string(&p).unwrap();
         assert!(raw.contains("\"rate_limited\""), "{raw}");
+    }
+
+    #[test]
+    fn the_webview_release_delay_sets_how_often_it_is_checked() {
+        let with = |secs| DesktopSettings {
+            free_webview_after_secs: secs,
+            ..DesktopSettings::default()
+        };
+        assert_eq!(with(0).free_webview_after(), None);
+        assert_eq!(with(0).free_webview_check_every(), Duration::from_secs(30));
+        assert_eq!(
+            with(600).free_webview_after(),
+            Some(Duration::from_secs(600))
+        );
+        assert_eq!(
+            with(600).free_webview_check_every(),
+            Duration::from_secs(30)
+        );
+        assert_eq!(with(8).free_webview_check_every(), Duration::from_secs(2));
+        assert_eq!(with(2).free_webview_check_every(), Duration::from_secs(1));
     }
 
     #[test]

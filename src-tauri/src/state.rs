@@ -47,6 +47,9 @@ pub(crate) struct Tray {
     pub(crate) routing: CheckMenuItem<tauri::Wry>,
     pub(crate) install: MenuItem<tauri::Wry>,
     pub(crate) base: (Vec<u8>, u32, u32),
+    /// Where the icons are written, one directory per state (see `tray::icon_dir`).
+    pub(crate) icon_root: std::path::PathBuf,
+    /// The state the icon shows and the tooltip last set.
     pub(crate) shown: Option<(OverallState, String)>,
 }
 

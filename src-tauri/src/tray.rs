@@ -1,8 +1,11 @@
 //! The tray: its menu (ids and what each does, as plain data), and its icon per state (the
 //! app icon with a coloured status dot, drawn here so there is one source image).
 //!
-//! The tray cannot be clicked in a headless test, so the menu is data ([`MenuAction`]) and
-//! the actions are plain functions (`crate::app::perform`) tested without it.
+//! The menu is data ([`MenuAction`]) and the actions are plain functions
+//! (`crate::app::perform`); on Linux the tray is a StatusNotifierItem whose menu is exported
+//! over D-Bus (`com.canonical.dbusmenu`), which tests/desktop/tray.py drives for real.
+
+use std::path::{Path, PathBuf};
 
 use switchboard_control::OverallState;
 
@@ -66,6 +69,18 @@ impl MenuAction {
     }
 }
 
+/// The directory (under `root`) a state's tray icon is written to. A StatusNotifierItem names
+/// its icon by file path, so the directory puts the state into the icon name panels and tests
+/// see (`…/switchboard-tray/cooling/tray-icon-main-3.png`).
+pub fn icon_dir(root: &Path, state: OverallState) -> PathBuf {
+    root.join(match state {
+        OverallState::RoutingOff => "routing-off",
+        OverallState::AllHealthy => "healthy",
+        OverallState::SomeCooling => "cooling",
+        OverallState::NothingUsable => "down",
+    })
+}
+
 /// The status dot's colour per state (RGBA).
 pub fn dot_color(state: OverallState) -> [u8; 4] {
     match state {
@@ -125,6 +140,26 @@ mod tests {
             assert!(seen.insert(a.id()));
         }
         assert_eq!(MenuAction::from_id("status"), None);
+    }
+
+    #[test]
+    fn each_state_has_its_own_icon_directory() {
+        let root = Path::new("/run/user/1000/switchboard-tray");
+        let dirs: std::collections::HashSet<PathBuf> = [
+            OverallState::RoutingOff,
+            OverallState::AllHealthy,
+            OverallState::SomeCooling,
+            OverallState::NothingUsable,
+        ]
+        .into_iter()
+        .map(|s| icon_dir(root, s))
+        .collect();
+        assert_eq!(dirs.len(), 4);
+        assert!(dirs.iter().all(|d| d.parent() == Some(root)));
+        assert_eq!(
+            icon_dir(root, OverallState::SomeCooling),
+            root.join("cooling")
+        );
     }
 
     #[test]

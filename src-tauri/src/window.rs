@@ -139,11 +139,9 @@ pub fn hide(app: &AppHandle) {
     app.state::<AppState>().visibility.mark_hidden();
 }
 
-/// Frees the webview if the window has been hidden longer than `after` (0: never).
-pub fn free_if_idle(app: &AppHandle, after: Duration) {
-    if after.is_zero() {
-        return;
-    }
+/// Frees the webview if the window has been hidden at least `after` (`None`: never).
+pub fn free_if_idle(app: &AppHandle, after: Option<Duration>) {
+    let Some(after) = after else { return };
     let state = app.state::<AppState>();
     if state.visibility.hidden_for().is_some_and(|d| d >= after)
         && let Some(w) = app.get_webview_window(MAIN)

@@ -17,7 +17,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from common import alive, free_port, health, pid_on_port, port_closed, wait_for, x11_request_close, x11_windows
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.options import ArgOptions
@@ -48,108 +48,6 @@ def check(name, ok, why=""):
     else:
         failures += 1
         print(f"FAIL {name}: {why}", flush=True)
-    return ok
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(pred, timeout=30.0, step=0.25):
-    end = time.time() + timeout
-    last = None
-    while time.time() < end:
-        try:
-            last = pred()
-            if last:
-                return last
-        except Exception as e:  # noqa: BLE001 - polling through transient errors
-            last = e
-        time.sleep(step)
-    return None
-
-
-def http_get(url, headers=None, timeout=3):
-    req = urllib.request.Request(url, headers=headers or {})
-    with urllib.request.urlopen(req, timeout=timeout) as r:
-        return r.status, r.read().decode("utf-8", "replace")
-
-
-def health(port):
-    try:
-        status, body = http_get(f"http://127.0.0.1:{port}/health")
-        return status == 200 and '"ok"' in body
-    except Exception:  # noqa: BLE001
-        return False
-
-
-def port_closed(port):
-    with socket.socket() as s:
-        s.settimeout(1)
-        return s.connect_ex(("127.0.0.1", port)) != 0
-
-
-def pid_on_port(port):
-    out = subprocess.run(["ss", "-Hltnp", f"sport = :{port}"], capture_output=True, text=True).stdout
-    m = re.search(r"pid=(\d+)", out)
-    return int(m.group(1)) if m else None
-
-
-def alive(pid):
-    try:
-        os.kill(pid, 0)
-        return True
-    except OSError:
-        return False
-
-
-def x11_windows(title):
-    """Top-level X11 windows named `title`, as (id, mapped)."""
-    out = subprocess.run(["xwininfo", "-root", "-children"], capture_output=True, text=True).stdout
-    ids = [int(m.group(1), 16) for m in re.finditer(r"^\s+(0x[0-9a-f]+) \"" + re.escape(title) + r"\"", out, re.M)]
-    result = []
-    for wid in ids:
-        info = subprocess.run(["xwininfo", "-id", hex(wid)], capture_output=True, text=True).stdout
-        result.append((wid, "IsViewable" in info))
-    return result
-
-
-def x11_request_close(wid):
-    """What a window manager sends when the user clicks the close button: a WM_DELETE_WINDOW
-    client message (there is no window manager under Xvfb, so the test sends it itself)."""
-    import ctypes
-    import ctypes.util
-
-    x = ctypes.cdll.LoadLibrary(ctypes.util.find_library("X11") or "libX11.so.6")
-    x.XOpenDisplay.restype = ctypes.c_void_p
-    x.XOpenDisplay.argtypes = [ctypes.c_char_p]
-    x.XInternAtom.restype = ctypes.c_ulong
-    x.XInternAtom.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int]
-    x.XSendEvent.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_int, ctypes.c_long, ctypes.c_void_p]
-    x.XFlush.argtypes = [ctypes.c_void_p]
-    x.XCloseDisplay.argtypes = [ctypes.c_void_p]
-
-    class ClientMessage(ctypes.Structure):
-        _fields_ = [("type", ctypes.c_int), ("serial", ctypes.c_ulong), ("send_event", ctypes.c_int),
-                    ("display", ctypes.c_void_p), ("window", ctypes.c_ulong), ("message_type", ctypes.c_ulong),
-                    ("format", ctypes.c_int), ("data", ctypes.c_long * 5), ("pad", ctypes.c_long * 16)]
-
-    dpy = x.XOpenDisplay(None)
-    if not dpy:
-        return False
-    ev = ClientMessage()
-    ev.type = 33  # ClientMessage
-    ev.display = dpy
-    ev.window = wid
-    ev.message_type = x.XInternAtom(dpy, b"WM_PROTOCOLS", 0)
-    ev.format = 32
-    ev.data[0] = x.XInternAtom(dpy, b"WM_DELETE_WINDOW", 0)
-    ev.data[1] = 0  # CurrentTime
-    ok = x.XSendEvent(dpy, wid, 0, 0, ctypes.byref(ev)) != 0
-    x.XFlush(dpy)
-    x.XCloseDisplay(dpy)
     return ok
 
 
