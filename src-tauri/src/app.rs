@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use switchboard_control::{Counts, OverallState, StandingChanged};
+use switchboard_control::{Counts, OverallState};
 use switchboard_router::Secret;
 use switchboard_store::secrets::keychain::{self, SecretBackendStatus};
 use tauri::image::Image;
@@ -21,7 +21,9 @@ use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 use crate::health_view;
-use crate::notices::{Coalescer, Incident, IncidentTracker, Notice, NoticeKind, Pacing};
+use crate::notices::{
+    Coalescer, Incident, IncidentTracker, Notice, NoticeKind, Pacing, budget_incident,
+};
 use crate::settings::DesktopSettings;
 use crate::shell::{Launch, Secrets, Shell, StartProblem};
 use crate::state::{AppState, Tray};
@@ -440,23 +442,23 @@ async fn refresh_tray(app: &AppHandle) {
 // ---------------------------------------------------------------------------------------------
 // Background tasks
 
-/// What the standings feed brought.
-enum Feed {
-    Change(StandingChanged),
-    /// Changes were missed: re-read every key's standing.
+/// What a feed (standing changes, budget alerts) brought.
+enum Feed<T> {
+    Event(T),
+    /// Events were missed: re-read what the feed is about.
     Gap,
     /// No engine (or it stopped): nothing until the next one.
     Closed,
 }
 
-async fn next_change(rx: &mut Option<broadcast::Receiver<StandingChanged>>) -> Feed {
+async fn next_event<T: Clone>(rx: &mut Option<broadcast::Receiver<T>>) -> Feed<T> {
     let Some(r) = rx.as_mut() else {
         return std::future::pending().await;
     };
     match r.recv().await {
-        Ok(c) => Feed::Change(c),
+        Ok(c) => Feed::Event(c),
         Err(broadcast::error::RecvError::Lagged(n)) => {
-            tracing::debug!(skipped = n, "standing changes skipped");
+            tracing::debug!(skipped = n, "events skipped");
             Feed::Gap
         }
         Err(broadcast::error::RecvError::Closed) => {
@@ -466,12 +468,14 @@ async fn next_change(rx: &mut Option<broadcast::Receiver<StandingChanged>>) -> F
     }
 }
 
-/// Follows the control plane's key standings: notifications (coalesced) and the tray.
+/// Follows the control plane's key standings and client budgets: notifications (coalesced)
+/// and the tray.
 async fn watch_health(app: AppHandle, stop: CancellationToken) {
     let state = app.state::<AppState>();
     let shell = state.shell.clone();
     let mut generation = u64::MAX;
     let mut rx = None;
+    let mut budgets = None;
     let mut tracker = IncidentTracker::default();
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -485,10 +489,16 @@ async fn watch_health(app: AppHandle, stop: CancellationToken) {
     loop {
         tokio::select! {
             () = stop.cancelled() => return,
-            feed = next_change(&mut rx) => match feed {
-                Feed::Change(c) => push(tracker.on_change(&c).into_iter().collect()),
+            feed = next_event(&mut rx) => match feed {
+                Feed::Event(c) => push(tracker.on_change(&c).into_iter().collect()),
                 Feed::Gap => push(tracker.resync(&shell.key_views().await)),
                 Feed::Closed => {}
+            },
+            feed = next_event(&mut budgets) => {
+                // A missed budget alert is not re-read: the dashboard shows the spend.
+                if let Feed::Event(ev) = feed {
+                    push(vec![budget_incident(&ev)]);
+                }
             },
             _ = tick.tick() => {
                 if shell.generation() != generation {
@@ -496,6 +506,7 @@ async fn watch_health(app: AppHandle, stop: CancellationToken) {
                     // Subscribed before reading the standings: a change in between is seen
                     // twice, which the tracker ignores, rather than not at all.
                     rx = shell.subscribe_standings().await;
+                    budgets = shell.subscribe_budgets().await;
                     tracker = IncidentTracker::new(&shell.key_views().await, &shell.summary().await);
                 }
                 push(tracker.on_summary(&shell.summary().await));

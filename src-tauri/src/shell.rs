@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use serde::Serialize;
-use switchboard_control::{KeyView, StandingChanged, Summary};
+use switchboard_control::{BudgetEvent, KeyView, StandingChanged, Summary};
 use switchboard_router::Secret;
 use switchboard_server::{HostApp, Options, StartError, Switchboard, SwitchboardHandle};
 use switchboard_store::SecretStore;
@@ -310,6 +310,15 @@ impl Shell {
             .await
             .as_ref()
             .map(|h| h.control().subscribe_standings())
+    }
+
+    /// Client budget alerts, while the engine runs.
+    pub async fn subscribe_budgets(&self) -> Option<broadcast::Receiver<BudgetEvent>> {
+        self.engine
+            .read()
+            .await
+            .as_ref()
+            .map(|h| h.control().budget_events())
     }
 }
 
