@@ -112,6 +112,19 @@ impl Sb {
             .unwrap()
     }
 
+    /// GET on the public API with the access key, as JSON.
+    pub async fn public_get(&self, path: &str) -> Value {
+        self.http
+            .get(format!("{}{path}", self.url))
+            .bearer_auth(ACCESS)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     pub async fn chat(&self, model: &str) -> reqwest::Response {
         self.post(
             "/v1/chat/completions",

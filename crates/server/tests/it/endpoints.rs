@@ -156,16 +156,7 @@ async fn gemini_model_list_and_model_in_gemini_shape() {
     let (status, v) = goog(&sb, reqwest::Method::GET, "/v1/models", None).await;
     assert_eq!(status, 200);
     assert_eq!(v["models"][0]["name"], "models/gem");
-    let v: Value = sb
-        .http
-        .get(format!("{}/v1/models/gem", sb.url))
-        .bearer_auth(ACCESS)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v: Value = sb.public_get("/v1/models/gem").await;
     assert_eq!(
         (v["id"].as_str(), v["object"].as_str()),
         (Some("gem"), Some("model")),

@@ -113,16 +113,7 @@ async fn a_loaded_table_replaces_the_bundled_one_and_a_bad_file_changes_nothing(
     assert!(before["loaded_at_ms"].is_null());
 
     // The model list shows the table's context window for a routed model.
-    let models: Value = sb
-        .http
-        .get(format!("{}/v1/models", sb.url))
-        .bearer_auth(ACCESS)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let models: Value = sb.public_get("/v1/models").await;
     let ds = models["data"]
         .as_array()
         .unwrap()

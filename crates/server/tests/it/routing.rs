@@ -389,16 +389,7 @@ async fn models_health_and_head_root() {
         )
     })
     .await;
-    let models: Value = sb
-        .http
-        .get(format!("{}/v1/models", sb.url))
-        .bearer_auth(ACCESS)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let models: Value = sb.public_get("/v1/models").await;
     let ids: Vec<&str> = models["data"]
         .as_array()
         .unwrap()
