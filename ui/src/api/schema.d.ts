@@ -642,6 +642,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/usage/cache-hits": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Per provider, the share of input tokens served from its prompt cache (cached input tokens
+         *     / input tokens of the successful requests in the window).
+         */
+        get: operations["cache_hits"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/usage/summary": {
         parameters: {
             query?: never;
@@ -758,6 +778,25 @@ export interface components {
          * @enum {string}
          */
         BudgetPeriod: "daily" | "monthly";
+        /** @description One provider's prompt-cache use over the window. */
+        CacheHit: {
+            provider: string;
+            /**
+             * Format: int64
+             * @description Input tokens of its successful requests, cached ones included.
+             */
+            tokens_in: number;
+            /**
+             * Format: int64
+             * @description Of those, the ones read from the provider's prompt cache.
+             */
+            tokens_cached: number;
+            /**
+             * Format: double
+             * @description `tokens_cached / tokens_in`, 0 to 1; absent when no input tokens were counted.
+             */
+            hit_rate?: number | null;
+        };
         /**
          * @description What importing does to one item.
          * @enum {string}
@@ -1395,6 +1434,11 @@ export interface components {
             client?: string | null;
             /** @description Short reason when the request failed (never containing a secret). */
             error?: string | null;
+            /**
+             * @description What session affinity did for a served request of a known conversation: `kept`, or
+             *     `moved: cooling` / `moved: failed` / `moved: unavailable`.
+             */
+            affinity?: string | null;
             attempts: components["schemas"]["AttemptRecord"][];
         };
         /**
@@ -3114,6 +3158,28 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UsagePoint"][];
+                };
+            };
+        };
+    };
+    cache_hits: {
+        parameters: {
+            query?: {
+                /** @description Start of the window (default: the last 24 hours). */
+                since_ms?: number | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CacheHit"][];
                 };
             };
         };

@@ -23,6 +23,7 @@ export type Summary = S["Summary"];
 export type RequestRecord = S["RequestRecord"];
 export type AttemptRecord = S["AttemptRecord"];
 export type UsagePoint = S["UsagePoint"];
+export type CacheHit = S["CacheHit"];
 export type ModelInfo = S["ModelInfo"];
 export type ClientView = S["ClientView"];
 export type ClientInput = S["ClientInput"];

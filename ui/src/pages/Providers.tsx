@@ -7,6 +7,7 @@ import { useToast } from "../components/Toasts";
 import { KeyActions } from "../components/KeyActions";
 import { api, must } from "../api/client";
 import { useKeys, usePresets, useProviders } from "../api/queries";
+import { CacheHitRate } from "../components/CacheHitRate";
 import type { KeyView, Preset, Provider } from "../api/types";
 import { invalidate } from "../lib/query";
 import { humanize, keyShown } from "../lib/format";
@@ -128,6 +129,7 @@ function ProviderCard({ p, keys, keysLoading, focus }: { p: Provider; keys: KeyV
             </span>
             <span className="tag">{p.kind}</span>
             {!enabled && <Pill>Disabled</Pill>}
+            <CacheHitRate provider={p.name} />
           </div>
           <span className="mono faint truncate">{p.base_url}</span>
         </div>

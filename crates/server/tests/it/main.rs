@@ -3,6 +3,7 @@
 // Helpers outside #[test] functions may panic: a panic there is a failed test.
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
+mod affinity;
 mod alerts;
 mod clients;
 mod common;
