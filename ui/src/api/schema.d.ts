@@ -1311,6 +1311,8 @@ export interface components {
             base_url: string;
             /** @description Whether a key is needed (local servers usually take none). */
             needs_key: boolean;
+            /** @description The quirks a provider made from this preset starts with. */
+            quirks: components["schemas"]["Quirks"];
         };
         /** @description The table in use. */
         PriceTableView: {
@@ -1378,8 +1380,10 @@ export interface components {
              */
             replay_reasoning_content: boolean;
             /**
-             * @description Drop thinking signatures issued by other providers from replayed history.
-             * @default false
+             * @description Drop thinking signatures issued by other providers from replayed history, on
+             *     pass-through as on translated routes (on unless turned off): a conversation that moved
+             *     here from another provider is not refused for the other's thinking.
+             * @default true
              */
             strip_foreign_signatures: boolean;
             /**

@@ -6,6 +6,7 @@ export type Status = S["Status"];
 export type UsageSummary = S["UsageSummary"];
 export type Provider = S["Provider"];
 export type Preset = S["Preset"];
+export type Quirks = S["Quirks"];
 export type KeyView = S["KeyView"];
 export type KeyInfo = S["KeyInfo"];
 export type Route = S["Route"];

@@ -23,4 +23,5 @@ mod scheduling;
 mod security;
 mod standing;
 mod structured;
+mod thinking;
 mod transfer;
