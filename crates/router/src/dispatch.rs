@@ -20,6 +20,7 @@ use crate::affinity::{Moved, Pin, pin_first};
 use crate::attempt::AttemptEnd;
 use crate::classify::Refusal;
 use crate::engine::Engine;
+use crate::hedge::Hedged;
 use crate::log::{CLIENT_STR_MAX, RequestRecord, truncated};
 use crate::record::Recorder;
 use crate::reply::Reply;
@@ -147,6 +148,27 @@ impl Engine {
         let mut refused = vec![false; targets.len()];
         let mut min_window: Option<u64> = None;
         let mut oversize = false;
+        if let Some(after) = route.route.hedge_after_ms
+            && targets.len() > 1
+        {
+            let after = Duration::from_millis(after);
+            match self
+                .hedge(&req, &snap, &targets, preferred, &mut rec, deadline, after)
+                .await
+            {
+                Some(Hedged::Served(reply, served)) => {
+                    if reply.status < 400 {
+                        self.remember_session(&req, settings, &served);
+                    }
+                    return reply;
+                }
+                Some(Hedged::Failed(reply, spent)) => {
+                    attempts += spent;
+                    last_failure = Some(reply);
+                }
+                None => {}
+            }
+        }
         loop {
             let mut earliest: Option<i64> = None;
             let mut blocked_by_rate_limit_only = true;

@@ -260,6 +260,11 @@ pub struct Route {
     #[serde(default)]
     pub strategy: Strategy,
     pub targets: Vec<Target>,
+    /// Hedged requests (off when unset): when the first target has not produced its first
+    /// content within this many milliseconds, the next target is started too; the first to
+    /// answer wins and the other is cancelled. It can spend tokens twice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hedge_after_ms: Option<u64>,
 }
 
 /// Engine-wide settings the admin API edits.
@@ -569,6 +574,7 @@ mod tests {
             alias: "gpt".into(),
             strategy: Strategy::Priority,
             targets: vec![],
+            hedge_after_ms: None,
         };
         assert_eq!(r.validate().unwrap_err().field, "targets");
     }

@@ -1478,6 +1478,13 @@ export interface components {
             alias: string;
             strategy?: components["schemas"]["Strategy"];
             targets: components["schemas"]["Target"][];
+            /**
+             * Format: int64
+             * @description Hedged requests (off when unset): when the first target has not produced its first
+             *     content within this many milliseconds, the next target is started too; the first to
+             *     answer wins and the other is cancelled. It can spend tokens twice.
+             */
+            hedge_after_ms?: number | null;
         };
         Routing: {
             enabled: boolean;

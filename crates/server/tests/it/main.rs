@@ -11,6 +11,7 @@ mod conversations;
 mod dashboard;
 mod endpoints;
 mod failover;
+mod hedging;
 mod host_app;
 mod hostile_clients;
 mod hostile_upstream;
