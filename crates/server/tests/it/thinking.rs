@@ -60,6 +60,55 @@ fn next_turn(model: &str, first: &Value, answer: &Value, stream: bool) -> Value 
     body
 }
 
+/// An Anthropic stream folded into the message a client keeps (content blocks with their
+/// deltas applied), as Claude Code does.
+fn fold_stream(text: &str) -> Value {
+    let mut blocks: Vec<Value> = Vec::new();
+    let mut partial_json: Vec<String> = Vec::new();
+    for data in sse_data(text) {
+        let ev: Value = serde_json::from_str(&data).unwrap();
+        match ev["type"].as_str().unwrap_or_default() {
+            "content_block_start" => {
+                blocks.push(ev["content_block"].clone());
+                partial_json.push(String::new());
+            }
+            "content_block_delta" => {
+                let i = usize::try_from(ev["index"].as_u64().unwrap()).unwrap();
+                let d = &ev["delta"];
+                let b = &mut blocks[i];
+                match d["type"].as_str().unwrap_or_default() {
+                    "text_delta" => {
+                        b["text"] = json!(format!(
+                            "{}{}",
+                            b["text"].as_str().unwrap_or(""),
+                            d["text"].as_str().unwrap()
+                        ))
+                    }
+                    "thinking_delta" => {
+                        b["thinking"] = json!(format!(
+                            "{}{}",
+                            b["thinking"].as_str().unwrap_or(""),
+                            d["thinking"].as_str().unwrap()
+                        ))
+                    }
+                    "signature_delta" => b["signature"] = d["signature"].clone(),
+                    "input_json_delta" => {
+                        partial_json[i].push_str(d["partial_json"].as_str().unwrap())
+                    }
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+    }
+    for (b, j) in blocks.iter_mut().zip(partial_json) {
+        if b["type"] == "tool_use" && !j.is_empty() {
+            b["input"] = serde_json::from_str(&j).unwrap();
+        }
+    }
+    json!({"content": blocks})
+}
+
 async fn send(sb: &Sb, body: &Value) -> (u16, String) {
     let r = sb.post("/v1/messages", body).await;
     (r.status().as_u16(), r.text().await.unwrap())
@@ -68,67 +117,75 @@ async fn send(sb: &Sb, body: &Value) -> (u16, String) {
 #[tokio::test]
 async fn a_conversation_moves_from_a_chat_upstream_to_native_anthropic_with_default_settings() {
     let sb = Sb::start(config).await;
-    let first = first_turn("ds");
-    let (status, text) = send(&sb, &first).await;
-    assert_eq!(status, 200, "{text}");
-    let answer: Value = serde_json::from_str(&text).unwrap();
-    let thinking = answer["content"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|b| b["type"] == "thinking")
-        .cloned()
-        .unwrap_or_else(|| panic!("the DeepSeek-like answer carries thinking: {answer}"));
-    assert_eq!(
-        thinking["signature"], "",
-        "no Anthropic signature: {thinking}"
-    );
-
-    // Native Anthropic refuses that history as it is (the quirk turned off)…
-    let (status, text) = send(&sb, &next_turn("raw", &first, &answer, false)).await;
-    assert_eq!(status, 400, "{text}");
-    assert!(
-        text.contains("Invalid `signature` in `thinking` block"),
-        "{text}"
-    );
-
-    // …and takes it with the default settings, streaming and not.
-    for stream in [false, true] {
-        let before = sb.mock.count_for_key(CLAUDE);
-        let (status, text) = send(&sb, &next_turn("claude", &first, &answer, stream)).await;
-        assert_eq!(status, 200, "stream {stream}: {text}");
-        if stream {
-            assert!(text.contains("message_stop"), "{text}");
+    for first_stream in [false, true] {
+        let first = first_turn("ds");
+        let mut ask = first.clone();
+        ask["stream"] = json!(first_stream);
+        let (status, text) = send(&sb, &ask).await;
+        assert_eq!(status, 200, "{text}");
+        let answer: Value = if first_stream {
+            fold_stream(&text)
         } else {
-            let v: Value = serde_json::from_str(&text).unwrap();
-            assert_eq!(v["type"], "message", "{v}");
-        }
-        assert_eq!(
-            sb.mock.count_for_key(CLAUDE),
-            before + 1,
-            "answered at once"
-        );
-        let sent = sb
-            .mock
-            .requests()
-            .into_iter()
-            .rfind(|r| r.key.as_deref() == Some(CLAUDE))
+            serde_json::from_str(&text).unwrap()
+        };
+        let thinking = answer["content"]
+            .as_array()
             .unwrap()
-            .json()
-            .unwrap();
-        let assistant = &sent["messages"][1]["content"];
+            .iter()
+            .find(|b| b["type"] == "thinking")
+            .cloned()
+            .unwrap_or_else(|| panic!("the DeepSeek-like answer carries thinking: {answer}"));
+        assert_eq!(
+            thinking["signature"], "",
+            "no Anthropic signature: {thinking}"
+        );
+
+        // Native Anthropic refuses that history as it is (the quirk turned off)…
+        let (status, text) = send(&sb, &next_turn("raw", &first, &answer, false)).await;
+        assert_eq!(status, 400, "{text}");
         assert!(
-            assistant
-                .as_array()
+            text.contains("Invalid `signature` in `thinking` block"),
+            "{text}"
+        );
+
+        // …and takes it with the default settings, streaming and not.
+        for stream in [false, true] {
+            let before = sb.mock.count_for_key(CLAUDE);
+            let (status, text) = send(&sb, &next_turn("claude", &first, &answer, stream)).await;
+            assert_eq!(status, 200, "stream {stream}: {text}");
+            if stream {
+                assert!(text.contains("message_stop"), "{text}");
+            } else {
+                let v: Value = serde_json::from_str(&text).unwrap();
+                assert_eq!(v["type"], "message", "{v}");
+            }
+            assert_eq!(
+                sb.mock.count_for_key(CLAUDE),
+                before + 1,
+                "answered at once"
+            );
+            let sent = sb
+                .mock
+                .requests()
+                .into_iter()
+                .rfind(|r| r.key.as_deref() == Some(CLAUDE))
                 .unwrap()
-                .iter()
-                .all(|b| b["type"] != "thinking"),
-            "the unsigned thinking was taken out: {assistant}"
-        );
-        assert!(
-            sent.get("thinking").is_none(),
-            "thinking is left off for a tool turn that lost its signed thinking: {sent}"
-        );
+                .json()
+                .unwrap();
+            let assistant = &sent["messages"][1]["content"];
+            assert!(
+                assistant
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|b| b["type"] != "thinking"),
+                "the unsigned thinking was taken out: {assistant}"
+            );
+            assert!(
+                sent.get("thinking").is_none(),
+                "thinking is left off for a tool turn that lost its signed thinking: {sent}"
+            );
+        }
     }
 }
 
