@@ -55,10 +55,12 @@ pub enum Moved {
     /// The target is no longer in the route, its provider is disabled, or it cannot take the
     /// request (context window).
     Unavailable,
+    /// A hedged route's other target answered first.
+    Slow,
 }
 
 /// What affinity did for one served request, as the record's `affinity` string:
-/// `kept`, or `moved: cooling` / `moved: failed` / `moved: unavailable`.
+/// `kept`, or `moved: cooling` / `moved: failed` / `moved: unavailable` / `moved: slow`.
 pub fn describe(pin: &Pin, served: &Pin, moved: Option<Moved>) -> &'static str {
     if pin == served {
         return "kept";
@@ -67,6 +69,7 @@ pub fn describe(pin: &Pin, served: &Pin, moved: Option<Moved>) -> &'static str {
         Moved::Cooling => "moved: cooling",
         Moved::Failed => "moved: failed",
         Moved::Unavailable => "moved: unavailable",
+        Moved::Slow => "moved: slow",
     }
 }
 

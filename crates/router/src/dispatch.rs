@@ -152,8 +152,15 @@ impl Engine {
             && targets.len() > 1
         {
             let after = Duration::from_millis(after);
+            // Only targets whose known window takes the request race.
+            let fit: Vec<crate::model::Target> = targets
+                .iter()
+                .zip(&windows)
+                .filter(|(_, w)| !matches!((w, estimate), (Some(w), Some(e)) if e > *w))
+                .map(|(t, _)| t.clone())
+                .collect();
             match self
-                .hedge(&req, &snap, &targets, preferred, &mut rec, deadline, after)
+                .hedge(&req, &snap, &fit, pin.as_ref(), &mut rec, deadline, after)
                 .await
             {
                 Some(Hedged::Served(reply, served)) => {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::affinity::Pin;
+use crate::affinity::{Moved, Pin};
 use crate::attempt::AttemptEnd;
 use crate::engine::Engine;
 use crate::record::Recorder;
@@ -43,15 +43,17 @@ impl Racer<'_> {
 }
 
 impl Engine {
-    /// Starts `targets[0]` and, if it has not answered within `after`, the next target with a
-    /// usable key. `None` when the first target has no usable key (nothing was tried).
+    /// Starts `targets[0]` (the conversation's pinned target, if any, comes first) and, if it
+    /// has not answered within `after`, the next target with a usable key. The record says
+    /// what affinity did: a conversation answered by the second target moved because its own
+    /// was slow. `None` when the first target has no usable key (nothing was tried).
     #[allow(clippy::too_many_arguments)]
     pub(crate) async fn hedge<'a>(
         &self,
         req: &IngressRequest,
         snap: &'a Snapshot,
         targets: &'a [crate::model::Target],
-        preferred: Option<i64>,
+        pin: Option<&Pin>,
         rec: &mut Recorder,
         deadline: Instant,
         after: Duration,
@@ -68,8 +70,22 @@ impl Engine {
                 pick,
             })
         };
-        let first = racer(targets.first()?, preferred)?;
+        let first_target = targets.first()?;
+        let preferred = pin
+            .filter(|p| p.provider == first_target.provider && p.model == first_target.model)
+            .map(|p| p.key_id);
+        let first = racer(first_target, preferred)?;
+        let affinity = |by: &Racer<'_>, moved: Moved| {
+            pin.map(|p| crate::affinity::describe(p, &by.pin(), Some(moved)).to_owned())
+        };
         let mut fa = rec.fork();
+        // Off the pinned target only if its key was blocked, or the target was not there.
+        let first_moved = if preferred.is_some() {
+            Moved::Cooling
+        } else {
+            Moved::Unavailable
+        };
+        fa.rec.affinity = affinity(&first, first_moved);
         let mut a = Box::pin(self.attempt(
             req,
             first.prov,
@@ -95,6 +111,14 @@ impl Engine {
             return Some(settle(end, rec, &first, 1));
         };
         let mut fb = rec.fork();
+        fb.rec.affinity = affinity(
+            &second,
+            if preferred == Some(first.pick.key.info.id) {
+                Moved::Slow
+            } else {
+                first_moved
+            },
+        );
         let mut b = Box::pin(self.attempt(
             req,
             second.prov,

@@ -108,7 +108,7 @@ pub struct RequestRecord {
     /// Short reason when the request failed (never containing a secret).
     pub error: Option<String>,
     /// What session affinity did for a served request of a known conversation: `kept`, or
-    /// `moved: cooling` / `moved: failed` / `moved: unavailable`.
+    /// `moved: cooling` / `moved: failed` / `moved: unavailable` / `moved: slow` (hedging).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub affinity: Option<String>,
     pub attempts: Vec<AttemptRecord>,

@@ -87,3 +87,38 @@ async fn a_first_target_that_answers_in_time_is_not_hedged() {
             .all(|r| r.attempts.len() == 1 && r.attempts[0].outcome == "ok")
     );
 }
+
+#[tokio::test]
+async fn a_conversation_whose_target_stalls_moves_to_the_hedge_and_stays() {
+    let sb = Sb::start(|mock| {
+        provider_toml("slow", mock, &[SLOW])
+            + &provider_toml("fast", mock, &[FAST])
+            + "[[routes]]\nalias = \"m\"\nstrategy = \"priority\"\nhedge_after_ms = 300\ntargets = [\
+               { provider = \"slow\", model = \"x\", priority = 0 }, { provider = \"fast\", model = \"y\", priority = 1 }]\n"
+    })
+    .await;
+    let turn = |n: usize| {
+        sb.http
+            .post(format!("{}/v1/chat/completions", sb.url))
+            .bearer_auth(ACCESS)
+            .header("session-id", "hedged-conversation")
+            .json(&json!({"model": "m", "messages": [{"role": "user", "content": format!("turn {n}")}]}))
+            .send()
+    };
+    assert_eq!(turn(0).await.unwrap().status(), 200);
+    assert_eq!(sb.logged(1).await[0].provider.as_deref(), Some("slow"));
+    sb.mock.set_fault_for_key(
+        SLOW,
+        Some("fault=slow_first_byte,delay_ms=20000".parse().unwrap()),
+    );
+    assert_eq!(turn(1).await.unwrap().status(), 200);
+    let row = sb.logged(2).await.swap_remove(0);
+    assert_eq!(row.provider.as_deref(), Some("fast"));
+    assert_eq!(row.affinity.as_deref(), Some("moved: slow"));
+    assert_eq!(row.attempts[0].outcome, "cancelled");
+    assert_eq!(turn(2).await.unwrap().status(), 200);
+    let row = sb.logged(3).await.swap_remove(0);
+    assert_eq!(row.provider.as_deref(), Some("fast"));
+    assert_eq!(row.affinity.as_deref(), Some("kept"));
+    assert_eq!(row.attempts.len(), 1, "no hedge needed: {:?}", row.attempts);
+}
