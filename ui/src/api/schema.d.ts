@@ -1440,7 +1440,7 @@ export interface components {
             error?: string | null;
             /**
              * @description What session affinity did for a served request of a known conversation: `kept`, or
-             *     `moved: cooling` / `moved: failed` / `moved: unavailable`.
+             *     `moved: cooling` / `moved: failed` / `moved: unavailable` / `moved: slow` (hedging).
              */
             affinity?: string | null;
             attempts: components["schemas"]["AttemptRecord"][];
