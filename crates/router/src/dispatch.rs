@@ -113,7 +113,8 @@ impl Engine {
         let mut targets = order_targets(&route, &snap, &self.latency, explore);
         // A known conversation goes back to where it was served, whatever the strategy chose;
         // `moved` notes why it left when it does.
-        let pin = conversation(&req).and_then(|s| self.affinity.get(s, self.clock.now_ms()));
+        let session = conversation(&req);
+        let pin = session.and_then(|s| self.affinity.get(s, self.clock.now_ms()));
         let pinned = pin.as_ref().is_some_and(|p| pin_first(&mut targets, p));
         let mut moved = (pin.is_some() && !pinned).then_some(Moved::Unavailable);
         let preferred = pin.as_ref().filter(|_| pinned).map(|p| p.key_id);
@@ -165,7 +166,7 @@ impl Engine {
             {
                 Some(Hedged::Served(reply, served)) => {
                     if reply.status < 400 {
-                        self.remember_session(&req, settings, &served);
+                        self.remember_session(session, settings, &served);
                     }
                     return reply;
                 }
@@ -283,7 +284,7 @@ impl Engine {
                         {
                             AttemptEnd::Reply(reply) => {
                                 if reply.status < 400 {
-                                    self.remember_session(&req, settings, &here);
+                                    self.remember_session(session, settings, &here);
                                 }
                                 return reply;
                             }
@@ -314,7 +315,7 @@ impl Engine {
                                 continue 'targets;
                             }
                             AttemptEnd::Commit(start) => {
-                                self.remember_session(&req, settings, &here);
+                                self.remember_session(session, settings, &here);
                                 return Reply::sse(start(rec));
                             }
                         }
@@ -380,11 +381,11 @@ impl Engine {
     /// Pins the conversation to the target and key that served it.
     fn remember_session(
         &self,
-        req: &IngressRequest,
+        session: Option<u64>,
         settings: &crate::model::Settings,
         served: &Pin,
     ) {
-        if let Some(s) = conversation(req) {
+        if let Some(s) = session {
             let ttl =
                 i64::try_from(settings.affinity_ttl_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
             self.affinity
