@@ -149,8 +149,10 @@ impl Engine {
         let mut refused = vec![false; targets.len()];
         let mut min_window: Option<u64> = None;
         let mut oversize = false;
+        // A hedge spends two attempts.
         if let Some(after) = route.route.hedge_after_ms
             && targets.len() > 1
+            && budget > 1
         {
             let after = Duration::from_millis(after);
             // Only targets whose known window takes the request race.
