@@ -266,6 +266,7 @@ async fn seed(data: &Path) {
                 weight: 1,
                 context_window: None,
             }],
+            hedge_after_ms: None,
         })
         .await
         .unwrap();

@@ -859,6 +859,7 @@ mod tests {
             cost_micros: cost,
             client: Some(client.into()),
             error: None,
+            affinity: None,
             attempts: Vec::new(),
         }
     }

@@ -141,6 +141,9 @@ pub(crate) struct Directives {
     pub reasoning: bool,
     /// Input tokens the usage reports as read from the prompt cache.
     pub cached: Option<u64>,
+    /// Anthropic requests are checked as Anthropic does: thinking signatures it did not issue
+    /// and unsigned tool turns under thinking are refused with its 400.
+    pub native: bool,
 }
 
 impl Directives {
@@ -154,6 +157,7 @@ impl Directives {
             tool: self.tool || over.tool,
             reasoning: self.reasoning || over.reasoning,
             cached: over.cached.or(self.cached),
+            native: self.native || over.native,
         }
     }
 }
@@ -284,6 +288,7 @@ pub(crate) fn parse(spec: &str) -> Result<Directives, DirectiveError> {
             "tool" => out.tool = true,
             "reasoning" => out.reasoning = true,
             "cached" => out.cached = Some(num()?),
+            "native" => out.native = true,
             other => return Err(bad(format!("unknown directive `{other}`"))),
         }
     }

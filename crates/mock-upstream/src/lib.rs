@@ -95,6 +95,7 @@
 //! | `tool` | answer with the tool call when tools are offered |
 //! | `reasoning` | emit reasoning before the answer |
 //! | `cached=N` | the usage reports N of the input tokens (at most all) as prompt-cache reads |
+//! | `native` | Anthropic: refuse, with Anthropic's 400, thinking signatures the mock did not issue and (thinking on) a last assistant tool turn not opening with thinking |
 //!
 //! For JSON (non-streaming) requests the stream faults act on the body: `empty` sends an empty
 //! 200, `error_event` the error object with status 200, and `reset`, `slow_first_byte`,

@@ -226,6 +226,14 @@ async fn answer(shared: &Shared, req: Request) -> Response {
         Some(Fault::Refuse(r)) => return crate::refusal::response(dialect, r, base_model),
         _ => {}
     }
+    if directives.native
+        && dialect == Dialect::Anthropic
+        && let Some(problem) = serde_json::from_slice::<Value>(&body)
+            .ok()
+            .and_then(|v| crate::dialect::anthropic::thinking_problem(&v))
+    {
+        return error_response(dialect, &Failure::new(400, problem), &ResetHints::default());
+    }
     let schema_problem = ask.structured.as_ref().and_then(|s| s.problem.as_deref());
     if let Some(problem) = schema_problem.or(ask.tools_problem.as_deref()) {
         // A response schema or tool declaration in a form this provider does not take.

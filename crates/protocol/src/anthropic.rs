@@ -368,6 +368,56 @@ pub(crate) fn encode_request(req: &ir::Request, model: &str, quirks: &Quirks) ->
     Value::Object(o)
 }
 
+/// A pass-through request with the thinking Anthropic would refuse taken out of its history:
+/// thinking blocks that are unsigned or signed through another dialect, redacted thinking from
+/// another dialect. If the last tool turn is then unsigned, thinking is left off for this
+/// request, as on translated routes. `None` when nothing needs taking out (found by a byte
+/// search first).
+pub(crate) fn strip_foreign_thinking(body: &[u8]) -> Option<Vec<u8>> {
+    if !crate::passthrough::has_tagged_signature(body)
+        && !crate::passthrough::has_empty_signature(body)
+    {
+        return None;
+    }
+    let mut v: Value = serde_json::from_slice(body).ok()?;
+    let o = v.as_object_mut()?;
+    let mut changed = false;
+    for m in o.get_mut("messages")?.as_array_mut()? {
+        if m["role"] != "assistant" {
+            continue;
+        }
+        let Some(blocks) = m.get_mut("content").and_then(Value::as_array_mut) else {
+            continue;
+        };
+        let before = blocks.len();
+        blocks.retain(|b| {
+            let native = |field: &str| {
+                b[field]
+                    .as_str()
+                    .is_some_and(|s| Signature::is_native(Dialect::Anthropic, s))
+            };
+            match b["type"].as_str() {
+                Some("thinking") => native("signature"),
+                Some("redacted_thinking") => native("data"),
+                _ => true,
+            }
+        });
+        changed |= blocks.len() != before;
+    }
+    if !changed {
+        return None;
+    }
+    let thinking_on = o.get("thinking").is_some_and(|t| t["type"] != "disabled");
+    let signed = o
+        .get("messages")
+        .and_then(Value::as_array)
+        .is_none_or(|m| tool_turn_is_signed(m));
+    if thinking_on && !signed {
+        o.remove("thinking");
+    }
+    serde_json::to_vec(&v).ok()
+}
+
 /// With thinking on, Anthropic requires the assistant turn whose tool calls are being answered
 /// to open with a signed thinking block. A history that came through another dialect usually
 /// has none; thinking is then left off for this request rather than failing it. Judged on the

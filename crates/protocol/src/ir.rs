@@ -101,7 +101,7 @@ pub struct Signature {
     pub value: String,
 }
 
-const SIGNATURE_TAG: &str = "sbsig:";
+pub(crate) const SIGNATURE_TAG: &str = "sbsig:";
 
 impl Signature {
     pub fn new(origin: Dialect, value: impl Into<String>) -> Self {
@@ -129,6 +129,12 @@ impl Signature {
             .and_then(|rest| rest.split_once(':'))
             .and_then(|(origin, v)| Some(Signature::new(Dialect::parse(origin)?, v)))
             .unwrap_or_else(|| Signature::new(slot, value))
+    }
+
+    /// Whether a token read from `dialect`'s slot can go to an upstream of that dialect: it is
+    /// not empty and not tagged as issued elsewhere.
+    pub fn is_native(slot: Dialect, value: &str) -> bool {
+        !value.is_empty() && Signature::from_client(slot, value).origin == slot
     }
 
     /// The raw value, if an upstream of `dialect` can read it.

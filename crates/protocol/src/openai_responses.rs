@@ -1344,3 +1344,21 @@ pub(crate) fn classify(ev: &SseEvent) -> EventClass {
         _ => EventClass::Meta,
     }
 }
+
+/// A pass-through request without the reasoning items whose encrypted content another dialect
+/// issued (OpenAI would refuse it). `None` when there are none (found by a byte search first).
+pub(crate) fn strip_foreign_reasoning(body: &[u8]) -> Option<Vec<u8>> {
+    if !crate::passthrough::has_tagged_signature(body) {
+        return None;
+    }
+    let mut v: Value = serde_json::from_slice(body).ok()?;
+    let input = v.get_mut("input")?.as_array_mut()?;
+    let before = input.len();
+    input.retain(|item| {
+        item["type"] != "reasoning"
+            || item["encrypted_content"]
+                .as_str()
+                .is_none_or(|e| Signature::is_native(Dialect::OpenaiResponses, e))
+    });
+    (input.len() != before).then(|| serde_json::to_vec(&v).ok())?
+}

@@ -7,6 +7,35 @@ use std::ops::Range;
 
 use serde::Deserialize;
 
+/// A same-dialect request body with the reasoning another provider issued taken out of its
+/// history (thinking-safe switching): Anthropic thinking blocks that are unsigned or whose
+/// signature came through another dialect, Responses reasoning items whose encrypted content
+/// did. `None` when there is nothing to take out — decided by a byte search for the markers
+/// such reasoning carries before anything is parsed, so ordinary traffic stays byte-exact.
+pub fn strip_foreign_reasoning(dialect: crate::Dialect, body: &[u8]) -> Option<Vec<u8>> {
+    match dialect {
+        crate::Dialect::Anthropic => crate::anthropic::strip_foreign_thinking(body),
+        crate::Dialect::OpenaiResponses => crate::openai_responses::strip_foreign_reasoning(body),
+        // Chat carries no signatures; Gemini clients only ever receive Gemini's.
+        crate::Dialect::OpenaiChat | crate::Dialect::Gemini => None,
+    }
+}
+
+/// Whether `body` holds a signature tagged with another origin.
+pub(crate) fn has_tagged_signature(body: &[u8]) -> bool {
+    memchr::memmem::find(body, crate::ir::SIGNATURE_TAG.as_bytes()).is_some()
+}
+
+/// Whether `body` holds `"signature"` with an empty string value (whitespace allowed).
+pub(crate) fn has_empty_signature(body: &[u8]) -> bool {
+    const KEY: &[u8] = b"\"signature\"";
+    memchr::memmem::find_iter(body, KEY).any(|at| {
+        let rest = &body[at + KEY.len()..];
+        let mut it = rest.iter().copied().skip_while(u8::is_ascii_whitespace);
+        it.next() == Some(b':') && it.skip_while(u8::is_ascii_whitespace).take(2).eq(*b"\"\"")
+    })
+}
+
 /// Top-level keys the router reads or rewrites on a client's request (the model name and the
 /// stream flag, the Responses conversation fields). A body that names one of them twice is
 /// refused: upstream parsers keep the last, this scanner would read the first.
@@ -391,6 +420,59 @@ impl Scanner<'_> {
 
 #[cfg(test)]
 mod tests {
+    use crate::Dialect;
+
+    #[test]
+    fn foreign_reasoning_is_found_by_its_markers_only() {
+        assert!(has_empty_signature(br#"{"signature" :  "" }"#));
+        assert!(has_empty_signature(br#"{"a":{"signature":""}}"#));
+        assert!(!has_empty_signature(br#"{"signature":"abc"}"#));
+        assert!(!has_empty_signature(br#"{"signature":"\"\""}"#));
+        assert!(has_tagged_signature(
+            br#"{"signature":"sbsig:openai_responses:x"}"#
+        ));
+        // Nothing to take out: no parse, no copy.
+        let native = br#"{"model":"m","messages":[{"role":"assistant","content":[{"type":"thinking","thinking":"t","signature":"abc"},{"type":"text","text":"hi"}]}]}"#;
+        assert_eq!(strip_foreign_reasoning(Dialect::Anthropic, native), None);
+    }
+
+    #[test]
+    fn anthropic_history_loses_foreign_thinking_and_an_unsigned_tool_turn_its_thinking() {
+        let body = br#"{"model":"m","thinking":{"type":"enabled","budget_tokens":2048},"messages":[
+            {"role":"user","content":"q"},
+            {"role":"assistant","content":[{"type":"thinking","thinking":"a","signature":"own"},{"type":"text","text":"x"}]},
+            {"role":"user","content":"q2"},
+            {"role":"assistant","content":[{"type":"thinking","thinking":"b","signature":""},{"type":"redacted_thinking","data":"sbsig:gemini:zz"},{"type":"tool_use","id":"t","name":"f","input":{}}]},
+            {"role":"user","content":[{"type":"tool_result","tool_use_id":"t","content":"r"}]}]}"#;
+        let out: serde_json::Value =
+            serde_json::from_slice(&strip_foreign_reasoning(Dialect::Anthropic, body).unwrap())
+                .unwrap();
+        assert_eq!(
+            out["messages"][1]["content"][0]["signature"], "own",
+            "its own stays"
+        );
+        assert_eq!(out["messages"][3]["content"].as_array().unwrap().len(), 1);
+        assert_eq!(out["messages"][3]["content"][0]["type"], "tool_use");
+        assert!(out.get("thinking").is_none(), "{out}");
+    }
+
+    #[test]
+    fn responses_input_loses_reasoning_items_issued_elsewhere() {
+        let body = br#"{"model":"m","input":[
+            {"type":"reasoning","summary":[],"encrypted_content":"sbsig:anthropic:sig"},
+            {"type":"reasoning","summary":[],"encrypted_content":"gAAAA-own"},
+            {"type":"message","role":"user","content":"hi"}]}"#;
+        let out: serde_json::Value = serde_json::from_slice(
+            &strip_foreign_reasoning(Dialect::OpenaiResponses, body).unwrap(),
+        )
+        .unwrap();
+        let input = out["input"].as_array().unwrap();
+        assert_eq!(input.len(), 2);
+        assert_eq!(input[0]["encrypted_content"], "gAAAA-own");
+        let own = br#"{"model":"m","input":[{"type":"reasoning","encrypted_content":"gAAAA"}]}"#;
+        assert_eq!(strip_foreign_reasoning(Dialect::OpenaiResponses, own), None);
+    }
+
     use super::*;
 
     #[test]

@@ -36,7 +36,7 @@ pub fn encode_request(
 ) -> Result<Vec<u8>, ClientError> {
     let stripped;
     let req = if quirks.strip_foreign_signatures {
-        stripped = strip_signatures(req);
+        stripped = strip_signatures(req, dialect);
         &stripped
     } else {
         req
@@ -56,11 +56,16 @@ pub fn encode_request(
     })
 }
 
-fn strip_signatures(req: &ir::Request) -> ir::Request {
+/// The history without reasoning tokens an upstream of `dialect` cannot read: its own stay;
+/// reasoning that was only a foreign token (redacted, or no text) goes with it.
+fn strip_signatures(req: &ir::Request, dialect: Dialect) -> ir::Request {
     let mut req = req.clone();
     for m in &mut req.messages {
         m.content.retain_mut(|p| match p {
             ir::Part::Reasoning(r) => {
+                if r.signature.as_ref().is_some_and(|s| s.origin == dialect) {
+                    return true;
+                }
                 r.signature = None;
                 !r.redacted && !r.text.is_empty()
             }

@@ -16,9 +16,11 @@ use switchboard_protocol::passthrough::{ROUTED_KEYS, duplicate_key};
 use switchboard_protocol::{ClientError, ErrorKind};
 use tokio::time::Instant;
 
+use crate::affinity::{Moved, Pin, pin_first};
 use crate::attempt::AttemptEnd;
 use crate::classify::Refusal;
 use crate::engine::Engine;
+use crate::hedge::Hedged;
 use crate::log::{CLIENT_STR_MAX, RequestRecord, truncated};
 use crate::record::Recorder;
 use crate::reply::Reply;
@@ -50,6 +52,7 @@ impl Engine {
                 cost_micros: None,
                 client: req.client.clone(),
                 error: None,
+                affinity: None,
                 attempts: Vec::new(),
             },
             self.sink.clone(),
@@ -107,10 +110,14 @@ impl Engine {
         let deadline = req.received_at + Duration::from_millis(settings.request_deadline_ms.max(1));
         let budget = settings.attempt_budget.max(1);
         let explore = rand::random_ratio(1, 20);
-        let targets = order_targets(&route, &snap, &self.latency, explore);
-        let preferred = req
-            .session
-            .and_then(|s| self.affinity.get(s, self.clock.now_ms()));
+        let mut targets = order_targets(&route, &snap, &self.latency, explore);
+        // A known conversation goes back to where it was served, whatever the strategy chose;
+        // `moved` notes why it left when it does.
+        let session = conversation(&req);
+        let pin = session.and_then(|s| self.affinity.get(s, self.clock.now_ms()));
+        let pinned = pin.as_ref().is_some_and(|p| pin_first(&mut targets, p));
+        let mut moved = (pin.is_some() && !pinned).then_some(Moved::Unavailable);
+        let preferred = pin.as_ref().filter(|_| pinned).map(|p| p.key_id);
         let windows: Vec<Option<u64>> = targets
             .iter()
             .map(|t| {
@@ -142,14 +149,47 @@ impl Engine {
         let mut refused = vec![false; targets.len()];
         let mut min_window: Option<u64> = None;
         let mut oversize = false;
+        // A hedge spends two attempts.
+        if let Some(after) = route.route.hedge_after_ms
+            && targets.len() > 1
+            && budget > 1
+        {
+            let after = Duration::from_millis(after);
+            // Only targets whose known window takes the request race.
+            let fit: Vec<crate::model::Target> = targets
+                .iter()
+                .zip(&windows)
+                .filter(|(_, w)| !matches!((w, estimate), (Some(w), Some(e)) if e > *w))
+                .map(|(t, _)| t.clone())
+                .collect();
+            match self
+                .hedge(&req, &snap, &fit, pin.as_ref(), &mut rec, deadline, after)
+                .await
+            {
+                Some(Hedged::Served(reply, served)) => {
+                    if reply.status < 400 {
+                        self.remember_session(session, settings, &served);
+                    }
+                    return reply;
+                }
+                Some(Hedged::Failed(reply, spent)) => {
+                    attempts += spent;
+                    last_failure = Some(reply);
+                }
+                None => {}
+            }
+        }
         loop {
             let mut earliest: Option<i64> = None;
             let mut blocked_by_rate_limit_only = true;
             'targets: for (ti, target) in targets.iter().enumerate() {
+                let on_pin = pinned && ti == 0;
                 let Some(prov) = snap.providers.get(&target.provider) else {
+                    moved = moved.or(on_pin.then_some(Moved::Unavailable));
                     continue;
                 };
                 if !prov.provider.enabled || refused[ti] {
+                    moved = moved.or(on_pin.then_some(Moved::Unavailable));
                     continue;
                 }
                 let window = windows[ti];
@@ -157,11 +197,13 @@ impl Engine {
                     && est > w
                 {
                     oversize = true;
+                    moved = moved.or(on_pin.then_some(Moved::Unavailable));
                     continue;
                 }
                 if let (Some(w), Some(floor)) = (window, min_window)
                     && w <= floor
                 {
+                    moved = moved.or(on_pin.then_some(Moved::Unavailable));
                     continue;
                 }
                 let mut tried = Vec::new();
@@ -173,6 +215,13 @@ impl Engine {
                     {
                         Ok(p) => p,
                         Err(until) => {
+                            if on_pin {
+                                moved = moved.or(Some(if until.is_some() {
+                                    Moved::Cooling
+                                } else {
+                                    Moved::Unavailable
+                                }));
+                            }
                             earliest = match (earliest, until) {
                                 (Some(a), Some(b)) => Some(a.min(b)),
                                 (a, b) => a.or(b),
@@ -183,6 +232,15 @@ impl Engine {
                             break;
                         }
                     };
+                    if on_pin && preferred != Some(pick.key.info.id) {
+                        moved = moved.or(Some(Moved::Cooling));
+                    }
+                    let on_pinned_key = on_pin && preferred == Some(pick.key.info.id);
+                    let here = Pin {
+                        provider: target.provider.clone(),
+                        model: target.model.clone(),
+                        key_id: pick.key.info.id,
+                    };
                     tried.push(pick.key.info.id);
                     picks += 1;
                     let untried =
@@ -192,6 +250,10 @@ impl Engine {
                     let first_try = Instant::now();
                     loop {
                         attempts += 1;
+                        // Recorded with the attempt that may end the request.
+                        rec.rec.affinity = pin
+                            .as_ref()
+                            .map(|p| crate::affinity::describe(p, &here, moved).to_owned());
                         // The wait before the next retry, if this attempt fails transiently and
                         // one is allowed: the policy's retries while the budget has room for
                         // them and every untried key, then for a lone key its wait window
@@ -224,12 +286,15 @@ impl Engine {
                         {
                             AttemptEnd::Reply(reply) => {
                                 if reply.status < 400 {
-                                    self.remember_session(&req, settings, pick.key.info.id);
+                                    self.remember_session(session, settings, &here);
                                 }
                                 return reply;
                             }
                             AttemptEnd::Failed(reply) => {
                                 last_failure = Some(reply);
+                                if on_pinned_key {
+                                    moved = moved.or(Some(Moved::Failed));
+                                }
                                 continue 'keys;
                             }
                             // Every retry ends in one of the other arms, which set the
@@ -241,6 +306,9 @@ impl Engine {
                             AttemptEnd::Refused(reply, why) => {
                                 last_failure = Some(reply);
                                 refused[ti] = true;
+                                if on_pin {
+                                    moved = moved.or(Some(Moved::Failed));
+                                }
                                 if why == Refusal::ContextLength
                                     && let Some(w) = window
                                 {
@@ -249,7 +317,7 @@ impl Engine {
                                 continue 'targets;
                             }
                             AttemptEnd::Commit(start) => {
-                                self.remember_session(&req, settings, pick.key.info.id);
+                                self.remember_session(session, settings, &here);
                                 return Reply::sse(start(rec));
                             }
                         }
@@ -258,6 +326,7 @@ impl Engine {
             }
             if let Some(mut reply) = last_failure.take() {
                 let status = reply.status;
+                rec.rec.affinity = None;
                 rec.finish(status, Some("every attempt failed".into()));
                 // A 429 always says when to come back: the provider's own hint, or else when the
                 // first of this route's keys leaves its cooldown.
@@ -311,16 +380,18 @@ impl Engine {
         }
     }
 
+    /// Pins the conversation to the target and key that served it.
     fn remember_session(
         &self,
-        req: &IngressRequest,
+        session: Option<u64>,
         settings: &crate::model::Settings,
-        key_id: i64,
+        served: &Pin,
     ) {
-        if let Some(s) = req.session {
+        if let Some(s) = session {
             let ttl =
                 i64::try_from(settings.affinity_ttl_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
-            self.affinity.set(s, key_id, self.clock.now_ms(), ttl);
+            self.affinity
+                .set(s, served.clone(), self.clock.now_ms(), ttl);
         }
     }
 
@@ -376,6 +447,13 @@ impl Engine {
             None => reply,
         }
     }
+}
+
+/// The request's conversation within the model it asked for: a conversation sent to another
+/// alias follows that route's own choice.
+fn conversation(req: &IngressRequest) -> Option<u64> {
+    req.session
+        .map(|s| crate::affinity::session_id(&[&s.to_le_bytes(), req.model.as_bytes()]))
 }
 
 /// The request's input tokens, estimated locally (`None` when the body does not decode).

@@ -14,6 +14,7 @@ pub mod dispatch;
 pub mod engine;
 mod guard;
 pub mod health;
+mod hedge;
 pub mod log;
 pub mod model;
 mod pipe;

@@ -107,6 +107,10 @@ pub struct RequestRecord {
     pub client: Option<String>,
     /// Short reason when the request failed (never containing a secret).
     pub error: Option<String>,
+    /// What session affinity did for a served request of a known conversation: `kept`, or
+    /// `moved: cooling` / `moved: failed` / `moved: unavailable` / `moved: slow` (hedging).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub affinity: Option<String>,
     pub attempts: Vec<AttemptRecord>,
 }
 
@@ -210,6 +214,7 @@ mod tests {
             cost_micros: None,
             client: None,
             error: Some(big.clone()),
+            affinity: None,
             attempts: vec![AttemptRecord {
                 provider: "p".into(),
                 model: big,

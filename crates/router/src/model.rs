@@ -152,7 +152,7 @@ pub struct Provider {
 
 /// Known provider quirks, as data (DESIGN.md "Translation"): what a provider needs that its
 /// dialect's reference API does not.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(default)]
 pub struct Quirks {
     /// OpenAI Chat upstreams: send the output cap as `max_completion_tokens` (OpenAI's
@@ -161,10 +161,23 @@ pub struct Quirks {
     /// Replay earlier reasoning as `reasoning_content` on assistant turns (DeepSeek thinking
     /// mode rejects tool turns without it).
     pub replay_reasoning_content: bool,
-    /// Drop thinking signatures issued by other providers from replayed history.
+    /// Drop thinking signatures issued by other providers from replayed history, on
+    /// pass-through as on translated routes (on unless turned off): a conversation that moved
+    /// here from another provider is not refused for the other's thinking.
     pub strip_foreign_signatures: bool,
     /// Output cap when the upstream requires one and the client gave none.
     pub default_max_tokens: Option<u64>,
+}
+
+impl Default for Quirks {
+    fn default() -> Self {
+        Quirks {
+            max_completion_tokens: false,
+            replay_reasoning_content: false,
+            strip_foreign_signatures: true,
+            default_max_tokens: None,
+        }
+    }
 }
 
 impl Quirks {
@@ -247,6 +260,11 @@ pub struct Route {
     #[serde(default)]
     pub strategy: Strategy,
     pub targets: Vec<Target>,
+    /// Hedged requests (off when unset): when the first target has not produced its first
+    /// content within this many milliseconds, the next target is started too; the first to
+    /// answer wins and the other is cancelled. It can spend tokens twice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hedge_after_ms: Option<u64>,
 }
 
 /// Engine-wide settings the admin API edits.
@@ -556,6 +574,7 @@ mod tests {
             alias: "gpt".into(),
             strategy: Strategy::Priority,
             targets: vec![],
+            hedge_after_ms: None,
         };
         assert_eq!(r.validate().unwrap_err().field, "targets");
     }

@@ -162,6 +162,13 @@ impl Pipe {
                     .with_param("model")
             })?,
         };
+        // Thinking another provider issued, taken out of the history (checked by a byte search
+        // for its markers; the body is re-serialised only when some is found).
+        if provider.quirks.strip_foreign_signatures
+            && let Some(stripped) = passthrough::strip_foreign_reasoning(self.upstream, &out)
+        {
+            out = stripped;
+        }
         // Re-serialised only when a dropped path's top-level field is present.
         if provider.drop_params.iter().any(|p| {
             let top = p.split('.').next().unwrap_or(p);

@@ -135,6 +135,69 @@ impl Recorder {
     }
 }
 
+/// Where a forked recorder's records go: nowhere (its outcome is taken back by `absorb`).
+struct Discard;
+
+impl RecordSink for Discard {
+    fn record(&self, _: RequestRecord) {}
+}
+
+impl Recorder {
+    /// A recorder for one of two racing attempts of this request (hedging): it starts from
+    /// this record; what it records stays with it until [`Recorder::absorb`] takes it back.
+    pub(crate) fn fork(&self) -> Recorder {
+        Recorder {
+            rec: self.rec.clone(),
+            sink: Arc::new(Discard),
+            received_at: self.received_at,
+            first_byte: self.first_byte,
+            open_attempt: None,
+            done: false,
+            // Its own count: the request is counted once, by this recorder.
+            in_flight: Arc::new(AtomicU64::new(1)),
+            snap: self.snap.clone(),
+        }
+    }
+
+    /// Takes back the forks of a race (hedging), in the order they started: the attempts
+    /// each made (one still under way is recorded as cancelled), and from the fork at `winner`
+    /// who served the request, its usage and — if it ended the request — how; the record is
+    /// then emitted.
+    pub(crate) fn absorb(&mut self, mut forks: Vec<Recorder>, winner: usize) {
+        let base = self.rec.attempts.len();
+        let mut attempts = std::mem::take(&mut self.rec.attempts);
+        let mut ended = false;
+        for (i, fork) in forks.iter_mut().enumerate() {
+            if let Some((provider, model, key_id, started)) = fork.open_attempt.take() {
+                fork.attempt(
+                    &provider,
+                    &model,
+                    key_id,
+                    AttemptOutcome::Cancelled,
+                    None,
+                    started,
+                );
+            }
+            let from = base.min(fork.rec.attempts.len());
+            attempts.extend(fork.rec.attempts.drain(from..));
+            if i == winner {
+                ended = fork.done;
+            }
+            // Nothing more is recorded from it.
+            fork.done = true;
+        }
+        if let Some(w) = forks.get_mut(winner) {
+            std::mem::swap(&mut self.rec, &mut w.rec);
+            self.first_byte = w.first_byte;
+        }
+        self.rec.attempts = attempts;
+        if ended {
+            let (status, error) = (self.rec.status, self.rec.error.take());
+            self.finish(status, error);
+        }
+    }
+}
+
 impl Drop for Recorder {
     fn drop(&mut self) {
         if !self.done {

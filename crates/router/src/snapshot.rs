@@ -169,6 +169,7 @@ impl Snapshot {
                         weight: 1,
                         context_window: None,
                     }],
+                    hedge_after_ms: None,
                 };
                 direct.insert(model.to_owned(), Arc::new(RouteRt::new(route, true)));
             } else {
@@ -646,6 +647,7 @@ mod tests {
                 alias: "a".into(),
                 strategy,
                 targets,
+                hedge_after_ms: None,
             }],
             settings: Settings::default(),
             prices: Default::default(),

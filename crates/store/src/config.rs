@@ -589,17 +589,19 @@ impl Store {
 
     /// Every route, in the order they were first added.
     pub async fn list_routes(&self) -> Result<Vec<Route>, StoreError> {
-        let rows: Vec<(String, String, String)> =
-            sqlx::query_as("SELECT alias, strategy, targets FROM routes ORDER BY id")
-                .fetch_all(&self.pool)
-                .await
-                .map_err(StoreError::db("listing routes"))?;
+        let rows: Vec<(String, String, String, Option<i64>)> = sqlx::query_as(
+            "SELECT alias, strategy, targets, hedge_after_ms FROM routes ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::db("listing routes"))?;
         rows.into_iter()
-            .map(|(alias, strategy, targets)| {
+            .map(|(alias, strategy, targets, hedge)| {
                 let what = format!("route {alias}");
                 Ok(Route {
                     strategy: from_json(&what, &serde_json::Value::String(strategy).to_string())?,
                     targets: from_json(&what, &targets)?,
+                    hedge_after_ms: hedge.and_then(|h| u64::try_from(h).ok()),
                     alias,
                 })
             })
@@ -618,13 +620,16 @@ impl Store {
     pub async fn upsert_route(&self, route: &Route) -> Result<(), StoreError> {
         route.validate()?;
         sqlx::query(
-            "INSERT INTO routes (alias, strategy, targets, updated_at_ms) VALUES (?, ?, ?, ?) \
+            "INSERT INTO routes (alias, strategy, targets, hedge_after_ms, updated_at_ms) \
+             VALUES (?, ?, ?, ?, ?) \
              ON CONFLICT(alias) DO UPDATE SET strategy = excluded.strategy, \
-             targets = excluded.targets, updated_at_ms = excluded.updated_at_ms",
+             targets = excluded.targets, hedge_after_ms = excluded.hedge_after_ms, \
+             updated_at_ms = excluded.updated_at_ms",
         )
         .bind(&route.alias)
         .bind(strategy_str(route.strategy)?)
         .bind(to_json("route targets", &route.targets)?)
+        .bind(route.hedge_after_ms.and_then(|h| i64::try_from(h).ok()))
         .bind(now_ms())
         .execute(&self.pool)
         .await

@@ -153,6 +153,18 @@ pub struct UsageRow {
     pub avg_ttfb_ms: Option<u64>,
 }
 
+/// One provider's prompt-cache use over a window ([`Store::cache_hits`]).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct CacheHits {
+    pub provider: String,
+    /// Input tokens of its successful requests (cached ones included).
+    pub tokens_in: u64,
+    /// Of those, the ones read from the provider's prompt cache.
+    pub tokens_cached: u64,
+    /// `tokens_cached / tokens_in`, `None` when no input tokens were counted.
+    pub hit_rate: Option<f64>,
+}
+
 /// The longest window [`Store::request_summary`] counts per minute: one day.
 pub const MAX_SUMMARY_WINDOW_MS: i64 = 86_400_000;
 
@@ -193,6 +205,7 @@ struct RequestRow {
     cost_micros: Option<i64>,
     client: Option<String>,
     error: Option<String>,
+    affinity: Option<String>,
     attempts: String,
 }
 
@@ -230,6 +243,7 @@ impl RequestRow {
             cost_micros: self.cost_micros.map(to_u64),
             client: self.client,
             error: self.error,
+            affinity: self.affinity,
             attempts,
         })
     }
@@ -237,7 +251,7 @@ impl RequestRow {
 
 const REQUEST_COLUMNS: &str = "id, started_at_ms, dialect, alias, provider, key_id, \
      upstream_model, status, stream, latency_ms, ttfb_ms, tokens_in, tokens_out, tokens_cached, \
-     tokens_reasoning, cost_micros, client, error, attempts";
+     tokens_reasoning, cost_micros, client, error, affinity, attempts";
 
 /// Percentile by nearest rank over sorted values.
 fn percentile(sorted: &[u64], p: f64) -> Option<u64> {
@@ -304,6 +318,7 @@ impl Store {
                     .push_bind(r.cost_micros.map(to_i64))
                     .push_bind(&r.client)
                     .push_bind(&r.error)
+                    .push_bind(&r.affinity)
                     .push_bind(attempts);
             });
             // Not cached: every batch size is another statement text, and each keeps a prepared
@@ -389,6 +404,34 @@ impl Store {
         .await
         .map_err(StoreError::db("reading a request"))?;
         row.map(RequestRow::into_record).transpose()
+    }
+
+    /// Per provider, the input tokens and the cached input tokens of the successful requests
+    /// started at or after `since_ms`: how well each provider's prompt cache is kept warm.
+    /// Providers that served nothing in the window are absent.
+    pub async fn cache_hits(&self, since_ms: i64) -> Result<Vec<CacheHits>, StoreError> {
+        let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+            "SELECT provider, COALESCE(SUM(tokens_in), 0), COALESCE(SUM(tokens_cached), 0) \
+             FROM request_log WHERE started_at_ms >= ? AND provider IS NOT NULL \
+             AND status > 0 AND status < 400 GROUP BY provider ORDER BY provider",
+        )
+        .bind(since_ms)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::db("reading cache hits"))?;
+        Ok(rows
+            .into_iter()
+            .map(|(provider, tokens_in, tokens_cached)| {
+                let (tokens_in, tokens_cached) = (to_u64(tokens_in), to_u64(tokens_cached));
+                CacheHits {
+                    provider,
+                    tokens_in,
+                    tokens_cached,
+                    hit_rate: (tokens_in > 0)
+                        .then(|| (tokens_cached.min(tokens_in) as f64) / (tokens_in as f64)),
+                }
+            })
+            .collect())
     }
 
     /// Deletes requests that started before `older_than_ms`; returns how many.

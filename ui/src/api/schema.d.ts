@@ -642,6 +642,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/usage/cache-hits": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Per provider, the share of input tokens served from its prompt cache (cached input tokens
+         *     / input tokens of the successful requests in the window).
+         */
+        get: operations["cache_hits"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/usage/summary": {
         parameters: {
             query?: never;
@@ -758,6 +778,25 @@ export interface components {
          * @enum {string}
          */
         BudgetPeriod: "daily" | "monthly";
+        /** @description One provider's prompt-cache use over the window. */
+        CacheHit: {
+            provider: string;
+            /**
+             * Format: int64
+             * @description Input tokens of its successful requests, cached ones included.
+             */
+            tokens_in: number;
+            /**
+             * Format: int64
+             * @description Of those, the ones read from the provider's prompt cache.
+             */
+            tokens_cached: number;
+            /**
+             * Format: double
+             * @description `tokens_cached / tokens_in`, 0 to 1; absent when no input tokens were counted.
+             */
+            hit_rate?: number | null;
+        };
         /**
          * @description What importing does to one item.
          * @enum {string}
@@ -1272,6 +1311,8 @@ export interface components {
             base_url: string;
             /** @description Whether a key is needed (local servers usually take none). */
             needs_key: boolean;
+            /** @description The quirks a provider made from this preset starts with. */
+            quirks: components["schemas"]["Quirks"];
         };
         /** @description The table in use. */
         PriceTableView: {
@@ -1339,8 +1380,10 @@ export interface components {
              */
             replay_reasoning_content: boolean;
             /**
-             * @description Drop thinking signatures issued by other providers from replayed history.
-             * @default false
+             * @description Drop thinking signatures issued by other providers from replayed history, on
+             *     pass-through as on translated routes (on unless turned off): a conversation that moved
+             *     here from another provider is not refused for the other's thinking.
+             * @default true
              */
             strip_foreign_signatures: boolean;
             /**
@@ -1395,6 +1438,11 @@ export interface components {
             client?: string | null;
             /** @description Short reason when the request failed (never containing a secret). */
             error?: string | null;
+            /**
+             * @description What session affinity did for a served request of a known conversation: `kept`, or
+             *     `moved: cooling` / `moved: failed` / `moved: unavailable` / `moved: slow` (hedging).
+             */
+            affinity?: string | null;
             attempts: components["schemas"]["AttemptRecord"][];
         };
         /**
@@ -1430,6 +1478,13 @@ export interface components {
             alias: string;
             strategy?: components["schemas"]["Strategy"];
             targets: components["schemas"]["Target"][];
+            /**
+             * Format: int64
+             * @description Hedged requests (off when unset): when the first target has not produced its first
+             *     content within this many milliseconds, the next target is started too; the first to
+             *     answer wins and the other is cancelled. It can spend tokens twice.
+             */
+            hedge_after_ms?: number | null;
         };
         Routing: {
             enabled: boolean;
@@ -3114,6 +3169,28 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UsagePoint"][];
+                };
+            };
+        };
+    };
+    cache_hits: {
+        parameters: {
+            query?: {
+                /** @description Start of the window (default: the last 24 hours). */
+                since_ms?: number | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CacheHit"][];
                 };
             };
         };

@@ -78,6 +78,14 @@ export function RequestDetail({ r, keys }: { r: RequestRecord; keys?: KeyView[] 
             "—"
           )}
         </dd>
+        {r.affinity && (
+          <>
+            <dt>Affinity</dt>
+            <dd data-testid="request-affinity" title="Whether this conversation stayed on the provider, model and key that served it before">
+              {r.affinity === "kept" ? "Kept on its provider and key" : `Moved: ${r.affinity.replace(/^moved: /, "")}`}
+            </dd>
+          </>
+        )}
         <dt>Client dialect</dt>
         <dd>
           {CLIENT_DIALECTS.find((d) => d.id === r.dialect)?.label ?? humanize(r.dialect)}

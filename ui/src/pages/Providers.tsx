@@ -7,6 +7,8 @@ import { useToast } from "../components/Toasts";
 import { KeyActions } from "../components/KeyActions";
 import { api, must } from "../api/client";
 import { useKeys, usePresets, useProviders } from "../api/queries";
+import { CacheHitRate } from "../components/CacheHitRate";
+import { DEFAULT_QUIRKS, QuirksFields } from "../components/QuirksFields";
 import type { KeyView, Preset, Provider } from "../api/types";
 import { invalidate } from "../lib/query";
 import { humanize, keyShown } from "../lib/format";
@@ -128,6 +130,7 @@ function ProviderCard({ p, keys, keysLoading, focus }: { p: Provider; keys: KeyV
             </span>
             <span className="tag">{p.kind}</span>
             {!enabled && <Pill>Disabled</Pill>}
+            <CacheHitRate provider={p.name} />
           </div>
           <span className="mono faint truncate">{p.base_url}</span>
         </div>
@@ -381,7 +384,7 @@ function AddProviderDialog({ onClose }: { onClose: () => void }) {
     setBusy(true);
     setError(null);
     try {
-      const p = await must(api.POST("/api/v1/providers", { body: { name: name.trim(), kind, base_url: baseUrl.trim() } }));
+      const p = await must(api.POST("/api/v1/providers", { body: { name: name.trim(), kind, base_url: baseUrl.trim(), quirks: preset?.quirks ?? DEFAULT_QUIRKS } }));
       if (secret.trim()) await must(api.POST("/api/v1/keys", { body: { provider: p.name, label: "key 1", secret: secret.trim() } }));
       // Local servers take no key, but routing needs one to pick: store a placeholder.
       else if (!needsKey) await must(api.POST("/api/v1/keys", { body: { provider: p.name, label: "local", secret: "local" } }));
@@ -465,6 +468,7 @@ function EditProviderDialog({ p, onClose }: { p: Provider; onClose: () => void }
   const [baseUrl, setBaseUrl] = useState(p.base_url);
   const [priority, setPriority] = useState(p.priority ?? 0);
   const [dropParams, setDropParams] = useState((p.drop_params ?? []).join(", "));
+  const [quirks, setQuirks] = useState(p.quirks ?? DEFAULT_QUIRKS);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const submit = async (e: FormEvent) => {
@@ -476,7 +480,7 @@ function EditProviderDialog({ p, onClose }: { p: Provider; onClose: () => void }
         .split(",")
         .map((x) => x.trim())
         .filter(Boolean);
-      await must(api.PUT("/api/v1/providers/{name}", { params: { path: { name: p.name } }, body: { ...p, kind, base_url: baseUrl.trim(), priority, drop_params } }));
+      await must(api.PUT("/api/v1/providers/{name}", { params: { path: { name: p.name } }, body: { ...p, kind, base_url: baseUrl.trim(), priority, drop_params, quirks } }));
       invalidate("providers", "plan", "status");
       toast.ok(`Saved ${p.name}`);
       onClose();
@@ -528,6 +532,7 @@ function EditProviderDialog({ p, onClose }: { p: Provider; onClose: () => void }
             <span className="hint">Request fields this provider rejects.</span>
           </label>
         </div>
+        <QuirksFields value={quirks} onChange={setQuirks} />
         {error && (
           <p className="field-error" role="alert">
             {error}

@@ -152,6 +152,7 @@ function RouteDialog({ route, onClose }: { route: Route | null; onClose: () => v
   const [alias, setAlias] = useState(route?.alias ?? "");
   const [strategy, setStrategy] = useState<Strategy>(route?.strategy ?? "priority");
   const [targets, setTargets] = useState<Target[]>(route?.targets ?? []);
+  const [hedge, setHedge] = useState(route?.hedge_after_ms ? String(route.hedge_after_ms) : "");
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   useEffect(() => {
@@ -164,7 +165,12 @@ function RouteDialog({ route, onClose }: { route: Route | null; onClose: () => v
     setBusy(true);
     setError(null);
     try {
-      const body: Route = { alias: alias.trim(), strategy, targets: targets.map((t) => ({ ...t, model: t.model.trim() })) };
+      const body: Route = {
+        alias: alias.trim(),
+        strategy,
+        targets: targets.map((t) => ({ ...t, model: t.model.trim() })),
+        hedge_after_ms: hedge.trim() ? Number(hedge) : null,
+      };
       if (route) await must(api.PUT("/api/v1/routes/{alias}", { params: { path: { alias: route.alias } }, body }));
       else await must(api.POST("/api/v1/routes", { body }));
       invalidate("routes", "status", "plan");
@@ -210,6 +216,11 @@ function RouteDialog({ route, onClose }: { route: Route | null; onClose: () => v
               ))}
             </select>
             <span className="hint">How targets of equal priority share traffic.</span>
+          </label>
+          <label className="field">
+            <span>Hedge after (ms)</span>
+            <input className="input" type="number" min={1} name="hedge_after_ms" value={hedge} onChange={(e) => setHedge(e.target.value)} placeholder="off" />
+            <span className="hint">Start the next target too when the first has not answered by then; the first answer wins. Can spend tokens twice.</span>
           </label>
         </div>
         <div className="col">

@@ -155,6 +155,52 @@ pub(crate) fn frames(t: &Turn, _ask: &Ask) -> Vec<Bytes> {
     out
 }
 
+/// What native Anthropic refuses in a history (the `native` directive), in its own words: a
+/// thinking block whose signature it did not issue, redacted thinking it did not issue, or
+/// with thinking on, a last assistant turn with tool calls that does not open with thinking.
+pub(crate) fn thinking_problem(v: &Value) -> Option<String> {
+    let messages = v["messages"].as_array()?;
+    for (i, m) in messages.iter().enumerate() {
+        let Some(blocks) = m["content"].as_array().filter(|_| m["role"] == "assistant") else {
+            continue;
+        };
+        for (j, b) in blocks.iter().enumerate() {
+            match b["type"].as_str() {
+                Some("thinking") if b["signature"] != SIGNATURE => {
+                    return Some(format!(
+                        "messages.{i}.content.{j}: Invalid `signature` in `thinking` block"
+                    ));
+                }
+                Some("redacted_thinking") if b["data"] != SIGNATURE => {
+                    return Some(format!(
+                        "messages.{i}.content.{j}: Invalid `data` in `redacted_thinking` block"
+                    ));
+                }
+                _ => {}
+            }
+        }
+    }
+    let thinking = matches!(v["thinking"]["type"].as_str(), Some("enabled" | "adaptive"));
+    let (i, last) = messages
+        .iter()
+        .enumerate()
+        .rfind(|(_, m)| m["role"] == "assistant")?;
+    let blocks = last["content"].as_array()?;
+    let opens_with_thinking = blocks
+        .first()
+        .is_some_and(|b| matches!(b["type"].as_str(), Some("thinking" | "redacted_thinking")));
+    (thinking && blocks.iter().any(|b| b["type"] == "tool_use") && !opens_with_thinking).then(|| {
+        format!(
+            "messages.{i}.content.0.type: Expected `thinking` or `redacted_thinking`, but found `{}`. \
+             When `thinking` is enabled, a final `assistant` message must start with a thinking block \
+             (preceeding the lastmost set of `tool_use` and `tool_result` blocks). We recommend you \
+             include thinking blocks from previous turns. To avoid this requirement, disable `thinking`. \
+             Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking",
+            blocks.first().and_then(|b| b["type"].as_str()).unwrap_or("text")
+        )
+    })
+}
+
 pub(crate) fn error(f: &Failure) -> Value {
     let kind = match f.status {
         _ if f.quota => "billing_error",

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use crate::turn::{Ask, Turn, json_bytes};
 
-mod anthropic;
+pub(crate) mod anthropic;
 mod chat;
 mod gemini;
 mod responses;

@@ -495,8 +495,9 @@ fn quirks_are_applied() {
             "messages": [
                 {"role": "user", "content": "q"},
                 {"role": "assistant", "content": [
-                    {"type": "thinking", "thinking": "hmm", "signature": "foreign"},
+                    {"type": "thinking", "thinking": "hmm", "signature": "sbsig:gemini:foreign"},
                     {"type": "redacted_thinking", "data": "blob"},
+                    {"type": "thinking", "thinking": "own", "signature": "own-sig"},
                     {"type": "tool_use", "id": "t1", "name": "f", "input": {}},
                 ]},
                 {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "ok"}]},
@@ -518,7 +519,6 @@ fn quirks_are_applied() {
     .unwrap();
     assert!(chat.get("temperature").is_none());
     assert_eq!(chat["max_completion_tokens"], 100);
-    assert_eq!(chat["messages"][1]["reasoning_content"], "hmm");
     let plain: Value = serde_json::from_slice(
         &encode_request(Dialect::OpenaiChat, &req, "x", &Quirks::default()).unwrap(),
     )
@@ -526,12 +526,20 @@ fn quirks_are_applied() {
     assert!(plain["messages"][1].get("reasoning_content").is_none());
     assert_eq!(plain["max_tokens"], 100);
 
-    // Anthropic upstream: signatures kept by default, dropped with their blocks when foreign.
+    // Anthropic upstream: only its own signatures are ever sent; with the quirk, foreign ones
+    // are dropped before encoding as well, and the target's own stay.
     let kept: Value = serde_json::from_slice(
         &encode_request(Dialect::Anthropic, &req, "claude", &Quirks::default()).unwrap(),
     )
     .unwrap();
-    assert_eq!(kept["messages"][1]["content"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        kept["messages"][1]["content"],
+        json!([
+            {"type": "redacted_thinking", "data": "blob"},
+            {"type": "thinking", "thinking": "own", "signature": "own-sig"},
+            {"type": "tool_use", "id": "t1", "name": "f", "input": {}}
+        ])
+    );
     let strip = Quirks {
         strip_foreign_signatures: true,
         ..Default::default()
@@ -542,8 +550,10 @@ fn quirks_are_applied() {
     .unwrap();
     assert_eq!(
         stripped["messages"][1]["content"],
-        json!([{"type": "tool_use", "id": "t1", "name": "f", "input": {}}])
+        kept["messages"][1]["content"]
     );
+    // An OpenAI Chat upstream gets the thinking text without any signature.
+    assert_eq!(chat["messages"][1]["reasoning_content"], "hmmown");
     // Nested paths drop nested fields.
     let gem_quirks = Quirks {
         drop_params: vec!["generationConfig.temperature".into()],

@@ -122,6 +122,7 @@ pub fn openapi_json() -> String {
         requests_live,
         usage,
         usage_summary,
+        cache_hits,
         presets,
         list_tools,
         preview_tool,
@@ -177,6 +178,7 @@ pub fn openapi_json() -> String {
         RequestRecord,
         UsagePoint,
         UsageSummary,
+        CacheHit,
         Preset
     ))
 )]

@@ -233,3 +233,45 @@ pub async fn usage_summary(
         recent_failovers,
     }))
 }
+
+#[derive(Deserialize, IntoParams)]
+pub struct CacheHitsParams {
+    /// Start of the window (default: the last 24 hours).
+    since_ms: Option<i64>,
+}
+
+/// One provider's prompt-cache use over the window.
+#[derive(Serialize, ToSchema)]
+pub struct CacheHit {
+    provider: String,
+    /// Input tokens of its successful requests, cached ones included.
+    tokens_in: u64,
+    /// Of those, the ones read from the provider's prompt cache.
+    tokens_cached: u64,
+    /// `tokens_cached / tokens_in`, 0 to 1; absent when no input tokens were counted.
+    hit_rate: Option<f64>,
+}
+
+/// Per provider, the share of input tokens served from its prompt cache (cached input tokens
+/// / input tokens of the successful requests in the window).
+#[utoipa::path(get, path = "/api/v1/usage/cache-hits", params(CacheHitsParams), responses((status = 200, body = Vec<CacheHit>)))]
+pub async fn cache_hits(
+    State(s): St,
+    Query(q): Query<CacheHitsParams>,
+) -> ApiResult<Vec<CacheHit>> {
+    let since_ms = q
+        .since_ms
+        .unwrap_or_else(|| switchboard_store::now_ms() - 86_400_000);
+    s.log.flush().await;
+    let rows = s.control.store().cache_hits(since_ms).await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|r| CacheHit {
+                provider: r.provider,
+                tokens_in: r.tokens_in,
+                tokens_cached: r.tokens_cached,
+                hit_rate: r.hit_rate,
+            })
+            .collect(),
+    ))
+}

@@ -7,6 +7,7 @@ use axum::extract::State;
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
 use switchboard_control::Summary;
+use switchboard_router::model::Quirks;
 use utoipa::ToSchema;
 
 use super::{AdminError, ApiResult, Body400, ErrorBody};
@@ -109,7 +110,17 @@ pub struct Preset {
     base_url: &'static str,
     /// Whether a key is needed (local servers usually take none).
     needs_key: bool,
+    /// The quirks a provider made from this preset starts with.
+    quirks: Quirks,
 }
+
+/// Quirks of presets that need nothing special.
+const PLAIN: Quirks = Quirks {
+    max_completion_tokens: false,
+    replay_reasoning_content: false,
+    strip_foreign_signatures: true,
+    default_max_tokens: None,
+};
 
 const PRESETS: &[Preset] = &[
     Preset {
@@ -118,6 +129,11 @@ const PRESETS: &[Preset] = &[
         kind: "openai_chat",
         base_url: "https://api.openai.com/v1",
         needs_key: true,
+        // OpenAI's reasoning models take only `max_completion_tokens` (every model accepts it).
+        quirks: Quirks {
+            max_completion_tokens: true,
+            ..PLAIN
+        },
     },
     Preset {
         id: "openai-responses",
@@ -125,6 +141,7 @@ const PRESETS: &[Preset] = &[
         kind: "openai_responses",
         base_url: "https://api.openai.com/v1",
         needs_key: true,
+        quirks: PLAIN,
     },
     Preset {
         id: "anthropic",
@@ -132,6 +149,7 @@ const PRESETS: &[Preset] = &[
         kind: "anthropic",
         base_url: "https://api.anthropic.com/v1",
         needs_key: true,
+        quirks: PLAIN,
     },
     Preset {
         id: "gemini",
@@ -139,6 +157,7 @@ const PRESETS: &[Preset] = &[
         kind: "gemini",
         base_url: "https://generativelanguage.googleapis.com/v1beta",
         needs_key: true,
+        quirks: PLAIN,
     },
     Preset {
         id: "deepseek",
@@ -146,6 +165,11 @@ const PRESETS: &[Preset] = &[
         kind: "openai_chat",
         base_url: "https://api.deepseek.com/v1",
         needs_key: true,
+        // Thinking mode refuses tool turns replayed without their `reasoning_content`.
+        quirks: Quirks {
+            replay_reasoning_content: true,
+            ..PLAIN
+        },
     },
     Preset {
         id: "openrouter",
@@ -153,6 +177,7 @@ const PRESETS: &[Preset] = &[
         kind: "openai_chat",
         base_url: "https://openrouter.ai/api/v1",
         needs_key: true,
+        quirks: PLAIN,
     },
     Preset {
         id: "groq",
@@ -160,6 +185,7 @@ const PRESETS: &[Preset] = &[
         kind: "openai_chat",
         base_url: "https://api.groq.com/openai/v1",
         needs_key: true,
+        quirks: PLAIN,
     },
     Preset {
         id: "mistral",
@@ -167,6 +193,7 @@ const PRESETS: &[Preset] = &[
         kind: "openai_chat",
         base_url: "https://api.mistral.ai/v1",
         needs_key: true,
+        quirks: PLAIN,
     },
     Preset {
         id: "mimo",
@@ -174,6 +201,7 @@ const PRESETS: &[Preset] = &[
         kind: "openai_chat",
         base_url: "https://api.xiaomimimo.com/v1",
         needs_key: true,
+        quirks: PLAIN,
     },
     Preset {
         id: "together",
@@ -181,6 +209,7 @@ const PRESETS: &[Preset] = &[
         kind: "openai_chat",
         base_url: "https://api.together.xyz/v1",
         needs_key: true,
+        quirks: PLAIN,
     },
     Preset {
         id: "ollama",
@@ -188,6 +217,7 @@ const PRESETS: &[Preset] = &[
         kind: "openai_chat",
         base_url: "http://127.0.0.1:11434/v1",
         needs_key: false,
+        quirks: PLAIN,
     },
     Preset {
         id: "lmstudio",
@@ -195,6 +225,7 @@ const PRESETS: &[Preset] = &[
         kind: "openai_chat",
         base_url: "http://127.0.0.1:1234/v1",
         needs_key: false,
+        quirks: PLAIN,
     },
     Preset {
         id: "vllm",
@@ -202,6 +233,7 @@ const PRESETS: &[Preset] = &[
         kind: "openai_chat",
         base_url: "http://127.0.0.1:8000/v1",
         needs_key: false,
+        quirks: PLAIN,
     },
     Preset {
         id: "custom",
@@ -209,6 +241,7 @@ const PRESETS: &[Preset] = &[
         kind: "openai_chat",
         base_url: "https://",
         needs_key: true,
+        quirks: PLAIN,
     },
 ];
 

@@ -362,6 +362,7 @@ fn priced(client: &str, cost_micros: u64) -> RequestRecord {
         cost_micros: Some(cost_micros),
         client: Some(client.into()),
         error: None,
+        affinity: None,
         attempts: Vec::new(),
     }
 }

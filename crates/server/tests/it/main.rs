@@ -3,6 +3,7 @@
 // Helpers outside #[test] functions may panic: a panic there is a failed test.
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
+mod affinity;
 mod alerts;
 mod clients;
 mod common;
@@ -10,6 +11,7 @@ mod conversations;
 mod dashboard;
 mod endpoints;
 mod failover;
+mod hedging;
 mod host_app;
 mod hostile_clients;
 mod hostile_upstream;
@@ -22,4 +24,5 @@ mod scheduling;
 mod security;
 mod standing;
 mod structured;
+mod thinking;
 mod transfer;

@@ -51,6 +51,7 @@ pub fn record(started_at_ms: i64, alias: &str, provider: &str, status: u16) -> R
         cost_micros: None,
         client: None,
         error: (status >= 400).then(|| "upstream error".to_string()),
+        affinity: None,
         attempts: vec![AttemptRecord {
             provider: provider.into(),
             model: format!("{provider}-model"),

@@ -20,6 +20,7 @@ fn route(alias: &str, provider: &str) -> Route {
             weight: 2,
             context_window: None,
         }],
+        hedge_after_ms: Some(1500),
     }
 }
 

@@ -289,3 +289,27 @@ fn sqlx_count(dir: &Path) -> i64 {
             .unwrap_or(0)
     })
 }
+
+#[tokio::test]
+async fn providers_saved_before_thinking_safe_switching_get_it_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::open(tmp.path(), Arc::new(MemorySecretStore::new()))
+        .await
+        .unwrap();
+    let mut p = crate::common::provider("old");
+    p.quirks.strip_foreign_signatures = false;
+    p.quirks.replay_reasoning_content = true;
+    store.upsert_provider(&p).await.unwrap();
+    // As if saved before the migration: it runs again on the next open.
+    sqlx::query("DELETE FROM _sqlx_migrations WHERE version = 20261206000012")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    store.close().await;
+    let store = Store::open(tmp.path(), Arc::new(MemorySecretStore::new()))
+        .await
+        .unwrap();
+    let got = store.get_provider("old").await.unwrap().unwrap();
+    assert!(got.quirks.strip_foreign_signatures);
+    assert!(got.quirks.replay_reasoning_content, "other quirks kept");
+}

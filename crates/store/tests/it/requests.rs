@@ -359,3 +359,50 @@ async fn summary_counts_the_whole_window_in_the_database() {
     assert!(store.request_summary(until, since).await.is_err());
     assert!(store.request_summary(0, 2 * DAY).await.is_err());
 }
+
+#[tokio::test]
+async fn cache_hits_per_provider_over_the_window_with_affinity_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = mem_store(dir.path()).await;
+    let mut recs = Vec::new();
+    // Before the window: not counted.
+    let mut old = record(T0 - 1, "m", "a", 200);
+    old.tokens_in = 1000;
+    recs.push(old);
+    for (provider, tin, cached, status) in [
+        ("a", 100, 80, 200),
+        ("a", 300, 0, 200),
+        ("a", 500, 500, 500), // failed: not counted
+        ("b", 50, 10, 200),
+        ("c", 0, 0, 200),
+    ] {
+        let mut r = record(T0 + 10, "m", provider, status);
+        r.tokens_in = tin;
+        r.tokens_cached = cached;
+        r.affinity = Some("kept".into());
+        recs.push(r);
+    }
+    let ids = store.insert_requests(&recs).await.unwrap();
+    let got = store.get_request(&ids[1]).await.unwrap().unwrap();
+    assert_eq!(got.affinity.as_deref(), Some("kept"), "affinity is stored");
+    let hits = store.cache_hits(T0).await.unwrap();
+    let rows: Vec<(&str, u64, u64, Option<f64>)> = hits
+        .iter()
+        .map(|h| {
+            (
+                h.provider.as_str(),
+                h.tokens_in,
+                h.tokens_cached,
+                h.hit_rate,
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("a", 400, 80, Some(0.2)),
+            ("b", 50, 10, Some(0.2)),
+            ("c", 0, 0, None)
+        ]
+    );
+}
