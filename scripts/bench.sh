@@ -84,10 +84,12 @@ fi
 echo "using $LOADGEN" >&2
 
 log "release build"
-cargo build --release --locked -q -p switchboard-cli -p switchboard-mock-upstream
+# The router measured is the shipped artifact: stripped, debug info beside it (perf reads it).
+"$ROOT/scripts/dist.sh" "$WORK/dist"
+cargo build --release --locked -q -p switchboard-mock-upstream
 cargo build --release --locked -q -p switchboard-server --example stream_load
 BIN=$CARGO_TARGET_DIR/release
-SB=$BIN/switchboard
+SB=$WORK/dist/switchboard
 MOCK=$BIN/switchboard-mock-upstream
 LOAD=$BIN/examples/stream_load
 
