@@ -614,7 +614,7 @@ impl Attempt<'_> {
             pending.push_back(encode_events(&tail, &self.scrubber));
         }
         let pump = Pump {
-            upstream: ahead.upstream,
+            upstream: ahead.upstream.map(StreamExt::peekable),
             decoder: ahead.decoder,
             pipe: self.pipe,
             pending,
@@ -623,6 +623,7 @@ impl Attempt<'_> {
             guard: self.guard,
             provider: provider.name.clone(),
             scrubber: self.scrubber,
+            started: false,
         };
         AttemptEnd::Commit(Box::new(move |rec| pump.into_stream(rec)))
     }
