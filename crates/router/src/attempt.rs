@@ -614,7 +614,7 @@ impl Attempt<'_> {
             pending.push_back(encode_events(&tail, &self.scrubber));
         }
         let pump = Pump {
-            upstream: ahead.upstream.map(StreamExt::peekable),
+            upstream: ahead.upstream,
             decoder: ahead.decoder,
             pipe: self.pipe,
             pending,
@@ -623,7 +623,6 @@ impl Attempt<'_> {
             guard: self.guard,
             provider: provider.name.clone(),
             scrubber: self.scrubber,
-            started: false,
         };
         AttemptEnd::Commit(Box::new(move |rec| pump.into_stream(rec)))
     }

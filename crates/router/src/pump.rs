@@ -1,7 +1,6 @@
 //! A committed stream: forwards upstream events as they arrive (no buffering beyond one
 //! upstream chunk), translating or patching them, scrubbing every chunk of the key, and
-//! records the request when it ends. Events that are already waiting when a write goes out
-//! leave together in that write (never held back to wait for more).
+//! records the request when it ends.
 
 use std::collections::VecDeque;
 use std::pin::Pin;
@@ -9,8 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use futures_util::stream::Peekable;
-use futures_util::{FutureExt, Stream, StreamExt};
+use futures_util::{Stream, StreamExt};
 use switchboard_protocol::sse::{SseDecoder, SseEvent};
 use switchboard_protocol::{ClientError, ErrorKind};
 use tokio::time::Instant;
@@ -24,9 +22,6 @@ use crate::reply::ByteStream;
 use crate::scrub::Scrubber;
 
 pub(crate) type UpstreamStream = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
-
-/// A write to the client gathers waiting events up to about this many bytes.
-const GATHER_CAP: usize = 64 * 1024;
 
 /// The deadline of the next read: `idle` from now (0 = no idle timeout), never after `total`.
 pub(crate) fn next_read(idle: Duration, total: Instant) -> Instant {
@@ -51,7 +46,7 @@ pub(crate) fn encode_events(events: &[SseEvent], scrubber: &Scrubber) -> Bytes {
 }
 
 pub(crate) struct Pump {
-    pub(crate) upstream: Option<Peekable<UpstreamStream>>,
+    pub(crate) upstream: Option<UpstreamStream>,
     pub(crate) decoder: SseDecoder,
     pub(crate) pipe: Pipe,
     pub(crate) pending: VecDeque<Bytes>,
@@ -60,8 +55,6 @@ pub(crate) struct Pump {
     pub(crate) guard: AttemptGuard,
     pub(crate) provider: String,
     pub(crate) scrubber: Arc<Scrubber>,
-    /// The first write has gone out.
-    pub(crate) started: bool,
 }
 
 impl Pump {
@@ -70,13 +63,11 @@ impl Pump {
             (self, rec),
             |(mut pump, mut rec)| async move {
                 loop {
-                    let gathered: usize = pump.pending.iter().map(Bytes::len).sum();
-                    // The first write (up to the first content) goes out at once.
-                    if gathered == 0 {
-                        pump.pending.clear();
-                    } else if !pump.started || gathered >= GATHER_CAP || !pump.chunk_ready().await {
-                        pump.started = true;
-                        return Some((Ok(pump.take_pending()), (pump, rec)));
+                    if let Some(b) = pump.pending.pop_front() {
+                        if b.is_empty() {
+                            continue;
+                        }
+                        return Some((Ok(b), (pump, rec)));
                     }
                     let upstream = pump.upstream.as_mut()?;
                     let deadline = next_read(pump.idle, pump.total_deadline);
@@ -123,36 +114,6 @@ impl Pump {
                 }
             },
         ))
-    }
-
-    /// Whether the upstream has a chunk ready now. The upstream connection's own task hands
-    /// over what one read brought a chunk at a time, decoding the next only when asked: the
-    /// first look asks, and if nothing is there yet that task gets one turn before the
-    /// second, so a burst of events is not written to the client one by one.
-    async fn chunk_ready(&mut self) -> bool {
-        let Some(upstream) = self.upstream.as_mut() else {
-            return false;
-        };
-        let mut upstream = Pin::new(upstream);
-        if let Some(next) = upstream.as_mut().peek().now_or_never() {
-            return matches!(next, Some(Ok(_)));
-        }
-        tokio::task::yield_now().await;
-        matches!(upstream.peek().now_or_never(), Some(Some(Ok(_))))
-    }
-
-    /// Everything pending, as one buffer.
-    fn take_pending(&mut self) -> Bytes {
-        if self.pending.len() == 1
-            && let Some(only) = self.pending.pop_front()
-        {
-            return only;
-        }
-        let mut all = BytesMut::with_capacity(self.pending.iter().map(Bytes::len).sum());
-        for b in self.pending.drain(..) {
-            all.extend_from_slice(&b);
-        }
-        all.freeze()
     }
 
     /// Ends a committed stream after an upstream failure: the client gets the dialect's own
