@@ -14,6 +14,12 @@
 # Environment: BENCH_DURATION (seconds per load run, default 5), BENCH_OUT (default
 # docs/benchmarks.md), CARGO_TARGET_DIR (default ~/.cache/switchboard-target/bench).
 #
+# CPU per request is the router's and the mock's user + system time (/proc/<pid>/stat) over
+# each load run, divided by the requests it completed. With `perf` (and `inferno`, installed
+# with `cargo install inferno --locked` into ~/.cache/switchboard-tools when missing), a
+# flamegraph of the pass-through path is written next to the report
+# (docs/flamegraph-passthrough.svg); BENCH_FLAMEGRAPH=0 skips it.
+#
 # Profiling a miss: BENCH_WRAP="valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.%p"
 # (or "perf record -g -o /tmp/perf.data") runs the router under that command; the numbers
 # of such a run are for finding the cause, not for the table.
@@ -78,12 +84,19 @@ fi
 echo "using $LOADGEN" >&2
 
 log "release build"
-cargo build --release --locked -q -p switchboard-cli -p switchboard-mock-upstream
+# The router measured is the shipped artifact: stripped, debug info beside it (perf reads it).
+"$ROOT/scripts/dist.sh" "$WORK/dist"
+cargo build --release --locked -q -p switchboard-mock-upstream
 cargo build --release --locked -q -p switchboard-server --example stream_load
 BIN=$CARGO_TARGET_DIR/release
-SB=$BIN/switchboard
+SB=$WORK/dist/switchboard
 MOCK=$BIN/switchboard-mock-upstream
 LOAD=$BIN/examples/stream_load
+
+CLK_TCK=$(getconf CLK_TCK)
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# CPU µs per item from two tick counts and a count.
+per_item() { awk -v t="$(( $2 - $1 ))" -v n="$3" -v hz="$CLK_TCK" 'BEGIN { printf "%.1f", (n > 0 ? t * 1e6 / hz / n : 0) }'; }
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
@@ -112,6 +125,10 @@ keys = ["sk-bench-upstream-key-0001"]
 [[routes]]
 alias = "bench"
 targets = [{ provider = "mock", model = "mock" }]
+
+[[routes]]
+alias = "bench-1"
+targets = [{ provider = "mock", model = "mock@chunks=1" }]
 
 [[routes]]
 alias = "bench-20"
@@ -161,6 +178,7 @@ result startup_ms "$STARTUP_MS"
 echo "router at $ROUTER (pid $ROUTER_PID)" >&2
 sleep 1
 result rss_idle_kb "$(rss_kb "$ROUTER_PID")"
+result binary_bytes "$(stat -c %s "$SB")"
 
 # ---------------------------------------------------------------------------------------
 # Non-streaming load. Prints "rps p50_us p99_us errors".
@@ -175,16 +193,18 @@ if key ~= nil and key ~= "" then
 end
 done = function(summary, latency, requests)
   local e = summary.errors
-  io.write(string.format("RESULT %.1f %d %d %d\n", summary.requests / (summary.duration / 1e6),
-    latency:percentile(50), latency:percentile(99), e.connect + e.read + e.write + e.timeout + e.status))
+  io.write(string.format("RESULT %.1f %d %d %d %d\n", summary.requests / (summary.duration / 1e6),
+    latency:percentile(50), latency:percentile(99), e.connect + e.read + e.write + e.timeout + e.status,
+    summary.requests))
 end
 EOF
+# Prints "rps p50_us p99_us errors requests".
 load() { # url body key concurrency
     local url=$1 body=$2 key=$3 c=$4 threads=2
     [ "$c" -lt 2 ] && threads=1
     if [ "$LOADGEN" = wrk ]; then
         BENCH_BODY=$body BENCH_KEY=$key wrk -t"$threads" -c"$c" -d"${DUR}s" -s "$WORK/post.lua" "$url" \
-            | awk '/^RESULT/ {print $2, $3, $4, $5}'
+            | awk '/^RESULT/ {print $2, $3, $4, $5, $6}'
     else
         local auth=()
         [ -n "$key" ] && auth=(-H "Authorization: Bearer $key" -H "x-api-key: $key")
@@ -194,8 +214,20 @@ import json, sys
 d = json.load(sys.stdin)
 s, p = d["summary"], d["latencyPercentiles"]
 bad = sum(v for k, v in d.get("statusCodeDistribution", {}).items() if not k.startswith("2"))
-print("%.1f %d %d %d" % (s["requestsPerSec"], p["p50"] * 1e6, p["p99"] * 1e6, bad + len(d.get("errorDistribution", {}))))'
+print("%.1f %d %d %d %d" % (s["requestsPerSec"], p["p50"] * 1e6, p["p99"] * 1e6, bad + len(d.get("errorDistribution", {})), s["requestsPerSec"] * s["total"]))'
     fi
+}
+
+# A load run recorded as NAME "rps p50_us p99_us errors" and NAME_cpu "router_us mock_us":
+# each process's CPU time per request over the run.
+measure() { # name url body key concurrency
+    local name=$1 r0 m0 r1 m1 out
+    r0=$(cpu_ticks "$ROUTER_PID"); m0=$(cpu_ticks "$MOCK_PID")
+    out=$(load "$2" "$3" "$4" "$5")
+    r1=$(cpu_ticks "$ROUTER_PID"); m1=$(cpu_ticks "$MOCK_PID")
+    read -r rps p50 p99 errors requests <<<"$out"
+    result "$name" "$rps $p50 $p99 $errors"
+    result "${name}_cpu" "$(per_item "$r0" "$r1" "$requests") $(per_item "$m0" "$m1" "$requests")"
 }
 
 CHAT='{"model":"%s","messages":[{"role":"user","content":"hi"}]}'
@@ -208,16 +240,16 @@ body() { printf "$1" "$2"; }
 
 log "non-streaming chat, direct vs router"
 for c in 1 16 64 256; do
-    result "chat_c${c}_direct" "$(load "$DIRECT/v1/chat/completions" "$(body "$CHAT" mock)" "" "$c")"
-    result "chat_c${c}_router" "$(load "$ROUTER/v1/chat/completions" "$(body "$CHAT" bench)" "$ACCESS" "$c")"
+    measure "chat_c${c}_direct" "$DIRECT/v1/chat/completions" "$(body "$CHAT" mock)" "" "$c"
+    measure "chat_c${c}_router" "$ROUTER/v1/chat/completions" "$(body "$CHAT" bench)" "$ACCESS" "$c"
 done
 
 log "non-streaming translation"
 for c in 1 64; do
-    result "anth_c${c}_direct" "$(load "$DIRECT/v1/messages" "$(body "$ANTH" mock)" "" "$c")"
-    result "anth_c${c}_router" "$(load "$ROUTER/v1/messages" "$(body "$ANTH" bench)" "$ACCESS" "$c")"
-    result "resp_c${c}_direct" "$(load "$DIRECT/v1/responses" "$(body "$RESP" mock)" "" "$c")"
-    result "resp_c${c}_router" "$(load "$ROUTER/v1/responses" "$(body "$RESP" bench)" "$ACCESS" "$c")"
+    measure "anth_c${c}_direct" "$DIRECT/v1/messages" "$(body "$ANTH" mock)" "" "$c"
+    measure "anth_c${c}_router" "$ROUTER/v1/messages" "$(body "$ANTH" bench)" "$ACCESS" "$c"
+    measure "resp_c${c}_direct" "$DIRECT/v1/responses" "$(body "$RESP" mock)" "" "$c"
+    measure "resp_c${c}_router" "$ROUTER/v1/responses" "$(body "$RESP" bench)" "$ACCESS" "$c"
 done
 
 # ---------------------------------------------------------------------------------------
@@ -235,6 +267,48 @@ result "anth_stream20_direct" "$(timing "$DIRECT/v1/messages" "$(body "$ANTH_S" 
 result "anth_stream20_router" "$(timing "$ROUTER/v1/messages" "$(body "$ANTH_S" bench-20)" "$N")"
 result "resp_stream20_direct" "$(timing "$DIRECT/v1/responses" "$(body "$RESP_S" "mock@chunks=20")" "$N")"
 result "resp_stream20_router" "$(timing "$ROUTER/v1/responses" "$(body "$RESP_S" bench-20)" "$N")"
+
+# CPU per streamed event: streams of one chunk and of 200 chunks under concurrent load; the
+# difference in CPU per request over the difference in events per request is what one more
+# event costs (the request's own cost cancels out). Recorded as NAME "requests events
+# router_us_per_request mock_us_per_request".
+stream_cpu() { # name url body
+    local r0 m0 r1 m1 out requests events
+    r0=$(cpu_ticks "$ROUTER_PID"); m0=$(cpu_ticks "$MOCK_PID")
+    out=$("$LOAD" load "$2" "$3" --key "$ACCESS" --n 16 --secs "$DUR")
+    r1=$(cpu_ticks "$ROUTER_PID"); m1=$(cpu_ticks "$MOCK_PID")
+    # {"requests":N,"events":E}
+    read -r requests events <<<"$(tr -c '0-9' ' ' <<<"$out")"
+    result "$1" "$requests $events $(per_item "$r0" "$r1" "$requests") $(per_item "$m0" "$m1" "$requests")"
+}
+log "streaming: CPU per event"
+for chunks in 1 200; do
+    stream_cpu "stream_cpu${chunks}_direct" "$DIRECT/v1/chat/completions" "$(body "$CHAT_S" "mock@chunks=$chunks")"
+    stream_cpu "stream_cpu${chunks}_router" "$ROUTER/v1/chat/completions" "$(body "$CHAT_S" "bench-$chunks")"
+done
+
+# ---------------------------------------------------------------------------------------
+if [ "${BENCH_FLAMEGRAPH:-1}" = 1 ]; then
+    log "flamegraph of the pass-through path"
+    SVG=$(dirname "$OUT")/flamegraph-passthrough.svg
+    export PATH="$TOOLS/bin:$PATH"
+    if ! command -v perf >/dev/null || ! perf record -q -o "$WORK/probe.data" -- true >/dev/null 2>&1; then
+        echo "no usable perf: flamegraph skipped" >&2
+    else
+        command -v inferno-flamegraph >/dev/null || cargo install inferno --locked --root "$TOOLS"
+        ( BENCH_BODY=$(body "$CHAT" bench) BENCH_KEY=$ACCESS wrk -t2 -c16 -d"$(( DUR + 2 ))s" \
+            -s "$WORK/post.lua" "$ROUTER/v1/chat/completions" >/dev/null 2>&1 || true ) &
+        FLAME_LOAD=$!
+        sleep 1
+        perf record -q -F 499 --call-graph dwarf,32768 -p "$ROUTER_PID" -o "$WORK/perf.data" \
+            -- sleep "$DUR" >/dev/null 2>&1 || true
+        wait "$FLAME_LOAD" || true
+        perf script --no-inline -i "$WORK/perf.data" 2>/dev/null | inferno-collapse-perf \
+            | inferno-flamegraph --title "Switchboard pass-through, OpenAI Chat, concurrency 16" >"$SVG"
+        echo "wrote $SVG" >&2
+        export FLAMEGRAPH=$(basename "$SVG")
+    fi
+fi
 
 # ---------------------------------------------------------------------------------------
 log "1,000 concurrent open streams"

@@ -893,12 +893,80 @@ impl ClientStream for ChatClient {
 // ---------------------------------------------------------------------------------------------
 // Pass-through inspection
 
+/// The parts of a chunk [`classify`] looks at, borrowed: reading every streamed chunk into a
+/// `Value` tree cost more than the rest of forwarding it. A chunk of another shape (a field
+/// of an unexpected type, a key given twice) fails here and is classified from the tree.
+#[derive(serde::Deserialize)]
+struct ChunkProbe<'a> {
+    #[serde(default, borrow)]
+    error: Option<&'a serde_json::value::RawValue>,
+    #[serde(default, borrow)]
+    choices: Option<Vec<ChoiceProbe<'a>>>,
+}
+
+#[derive(serde::Deserialize)]
+struct ChoiceProbe<'a> {
+    #[serde(default, borrow)]
+    delta: Option<DeltaProbe<'a>>,
+}
+
+#[derive(serde::Deserialize)]
+struct DeltaProbe<'a> {
+    #[serde(default, borrow)]
+    content: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default, borrow)]
+    reasoning_content: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default, borrow)]
+    reasoning: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default)]
+    tool_calls: Option<Vec<serde::de::IgnoredAny>>,
+}
+
+/// [`classify`] from the borrowed probe; `None` when the chunk is not of the usual shape.
+fn classify_probe(data: &str) -> Option<crate::adapter::EventClass> {
+    use crate::adapter::EventClass;
+    // Only an object: the probe would also read an array positionally.
+    if !data.trim_start().starts_with('{') {
+        return None;
+    }
+    let probe: ChunkProbe<'_> = serde_json::from_str(data).ok()?;
+    if let Some(err) = probe.error {
+        let err: Value = serde_json::from_str(err.get()).ok()?;
+        return Some(EventClass::Error {
+            message: crate::adapter::error_message(&err),
+        });
+    }
+    let Some(delta) = probe
+        .choices
+        .and_then(|c| c.into_iter().next())
+        .and_then(|c| c.delta)
+    else {
+        return Some(EventClass::Meta);
+    };
+    let text = |t: &Option<std::borrow::Cow<'_, str>>| t.as_ref().is_some_and(|t| !t.is_empty());
+    let calls = delta.tool_calls.is_some_and(|c| !c.is_empty());
+    Some(
+        if text(&delta.content) || text(&delta.reasoning_content) || text(&delta.reasoning) || calls
+        {
+            EventClass::Content
+        } else {
+            EventClass::Meta
+        },
+    )
+}
+
 pub(crate) fn classify(ev: &SseEvent) -> crate::adapter::EventClass {
     use crate::adapter::EventClass;
     if ev.is_done() {
         return EventClass::Done;
     }
-    let Ok(v) = serde_json::from_str::<Value>(&ev.data) else {
+    classify_probe(&ev.data).unwrap_or_else(|| classify_tree(&ev.data))
+}
+
+/// [`classify`] from the whole `Value` tree: chunks of any shape.
+fn classify_tree(data: &str) -> crate::adapter::EventClass {
+    use crate::adapter::EventClass;
+    let Ok(v) = serde_json::from_str::<Value>(data) else {
         return EventClass::Meta;
     };
     if let Some(err) = v.get("error").filter(|e| !e.is_null()) {
@@ -931,4 +999,56 @@ pub(crate) fn error_event(err: &ClientError) -> Vec<SseEvent> {
         SseEvent::data(err.to_body(Dialect::OpenaiChat).to_string()),
         SseEvent::data("[DONE]"),
     ]
+}
+
+#[cfg(test)]
+mod classify_tests {
+    use super::*;
+
+    /// The borrowed probe reads every chunk it accepts as the tree does, and leaves the
+    /// others to it.
+    #[test]
+    fn probe_agrees_with_the_tree() {
+        let chunks = [
+            r#"{"id":"c1","choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}"#,
+            r#"{"id":"c1","choices":[{"index":0,"delta":{"content":"Hi"}}]}"#,
+            r#"{"choices":[{"delta":{"content":"\u0048i \"there\""}}]}"#,
+            r#"{"choices":[{"delta":{"reasoning_content":"hmm"}}]}"#,
+            r#"{"choices":[{"delta":{"reasoning":"hmm"}}]}"#,
+            r#"{"choices":[{"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{"}}]}}]}"#,
+            r#"{"choices":[{"delta":{"tool_calls":[]}}]}"#,
+            r#"{"choices":[{"delta":{"content":null,"tool_calls":null}}]}"#,
+            r#"{"choices":[{"delta":null}]}"#,
+            r#"{"choices":[{"finish_reason":"stop"}]}"#,
+            r#"{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":5}}"#,
+            r#"{"choices":null}"#,
+            r#"{"choices":[null]}"#,
+            r#"{"choices":{"0":{"delta":{"content":"keyed"}}}}"#,
+            r#"{"choices":[{"delta":{"content":7}}]}"#,
+            r#"{"choices":[{"delta":{"content":"a"}}],"choices":[]}"#,
+            r#"{"error":{"message":"overloaded","type":"server_error"}}"#,
+            r#"{"error":"plain text"}"#,
+            r#"{"error":null,"choices":[{"delta":{"content":"x"}}]}"#,
+            r#"[{"message":"not an object"},[{"delta":{"content":"x"}}]]"#,
+            r#"  {"choices":[{"delta":{"content":"lead"}}]}"#,
+            "not json",
+            "",
+        ];
+        for data in chunks {
+            let tree = classify_tree(data);
+            if let Some(probe) = classify_probe(data) {
+                assert_eq!(probe, tree, "{data}");
+            }
+            assert_eq!(classify(&SseEvent::data(data)), tree, "{data}");
+        }
+        // The usual chunks are read by the probe.
+        assert_eq!(
+            classify_probe(chunks[1]),
+            Some(crate::adapter::EventClass::Content)
+        );
+        assert_eq!(
+            classify_probe(chunks[0]),
+            Some(crate::adapter::EventClass::Meta)
+        );
+    }
 }

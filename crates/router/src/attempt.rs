@@ -290,7 +290,7 @@ impl Engine {
     ) -> AttemptEnd {
         let provider = &prov.provider;
         let started = Instant::now();
-        let scrubber = Arc::new(Scrubber::new(&pick.key.secret));
+        let scrubber = pick.key.scrubber();
         rec.begin(&provider.name, model, pick.key.info.id);
         let mut a = Attempt {
             engine: self,

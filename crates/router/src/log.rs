@@ -76,7 +76,7 @@ impl From<&crate::health::Outcome> for AttemptOutcome {
 }
 
 /// One client request as the log shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct RequestRecord {
     /// Server-assigned id (ULID-like, time ordered); 0-length until stored.
     pub id: String,

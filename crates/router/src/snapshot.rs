@@ -2,14 +2,15 @@
 //! on change), and the choice of targets and keys for one request.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use parking_lot::Mutex;
 
 use crate::health::{Availability, HealthBoard};
 use crate::model::{Config, KeyInfo, Provider, Route, Settings, Strategy, Target};
 use crate::pricing::{ModelCard, PriceTable, model_card};
+use crate::scrub::Scrubber;
 use crate::secret::Secret;
 
 /// A key as the engine holds it: its secret and a live in-flight counter that survives
@@ -19,6 +20,18 @@ pub struct KeyRt {
     pub info: KeyInfo,
     pub secret: Secret,
     pub in_flight: Arc<AtomicU32>,
+    /// Built on the key's first attempt and shared by the ones after it (a snapshot of many
+    /// keys does not pay for those never used).
+    scrubber: OnceLock<Arc<Scrubber>>,
+}
+
+impl KeyRt {
+    /// The scrubber of this key's echoes.
+    pub fn scrubber(&self) -> Arc<Scrubber> {
+        self.scrubber
+            .get_or_init(|| Arc::new(Scrubber::new(&self.secret)))
+            .clone()
+    }
 }
 
 #[derive(Debug)]
@@ -116,6 +129,7 @@ impl Snapshot {
                         info: k.info.clone(),
                         secret: k.secret.clone(),
                         in_flight: old_counters.get(&k.info.id).cloned().unwrap_or_default(),
+                        scrubber: OnceLock::new(),
                     })
                 })
                 .collect();

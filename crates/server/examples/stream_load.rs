@@ -8,6 +8,9 @@
 //! stream_load hold URL BODY_JSON [--key K] [--n N] [--secs S]
 //!     Opens N streams at once, prints `open N` when every one has its first event, keeps
 //!     reading for S seconds, then prints `done` and exits.
+//! stream_load load URL BODY_JSON [--key K] [--n N] [--secs S]
+//!     N connections each sending streamed requests back to back for S seconds; prints one
+//!     JSON line: requests completed and `data:` events received (for CPU per event).
 //! ```
 
 // A benchmark tool: a panic is a failed run, reported as such.
@@ -22,6 +25,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 
+#[derive(Clone)]
 struct Args {
     mode: String,
     url: String,
@@ -33,7 +37,7 @@ struct Args {
 
 fn args() -> Args {
     let mut it = std::env::args().skip(1);
-    let usage = "usage: stream_load timing|hold URL BODY_JSON [--key K] [--n N] [--secs S]";
+    let usage = "usage: stream_load timing|hold|load URL BODY_JSON [--key K] [--n N] [--secs S]";
     let mode = it.next().expect(usage);
     let url = it.next().expect(usage);
     let body = it.next().expect(usage);
@@ -191,6 +195,35 @@ async fn hold(a: &Args) {
     println!("done");
 }
 
+async fn load(a: &Args) {
+    let client = reqwest::Client::builder()
+        .tcp_nodelay(true)
+        .build()
+        .expect("client");
+    let a = std::sync::Arc::new(a.clone());
+    let deadline = Instant::now() + Duration::from_secs(a.secs);
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..a.n {
+        let (client, a) = (client.clone(), a.clone());
+        tasks.spawn(async move {
+            let (mut requests, mut events) = (0usize, 0usize);
+            while Instant::now() < deadline {
+                let (_, _, arrivals) = one(&client, &a).await;
+                requests += 1;
+                events += arrivals.len();
+            }
+            (requests, events)
+        });
+    }
+    let (mut requests, mut events) = (0, 0);
+    while let Some(r) = tasks.join_next().await {
+        let (r, e) = r.expect("worker");
+        requests += r;
+        events += e;
+    }
+    println!("{{\"requests\":{requests},\"events\":{events}}}");
+}
+
 #[tokio::main]
 async fn main() {
     // reqwest is built without a default TLS provider (the server installs one the same way).
@@ -199,6 +232,7 @@ async fn main() {
     match a.mode.as_str() {
         "timing" => timing(&a).await,
         "hold" => hold(&a).await,
+        "load" => load(&a).await,
         m => panic!("unknown mode {m}"),
     }
 }
