@@ -527,6 +527,25 @@ test("the dashboard, end to end", async (t) => {
     assert.ok(Number(await page.getByTestId("failover-count").textContent().then((t) => /\d+/.exec(t)?.[0])) >= 1);
   });
 
+  await t.test("shows a provider's cache-hit rate and edits its quirks", async () => {
+    await go("/providers");
+    const card = page.locator('[data-provider="mock"]');
+    await card.getByTestId("cache-hit-rate").waitFor();
+    assert.match(await card.getByTestId("cache-hit-rate").textContent(), /\d+(\.\d)?% cache hits/);
+    await card.getByRole("button", { name: "Edit mock" }).click();
+    const dialog = page.getByRole("dialog", { name: "Edit mock" });
+    const quirks = dialog.getByRole("group", { name: "Quirks" });
+    assert.equal(await quirks.getByLabel("Thinking-safe switching").isChecked(), true, "on by default");
+    await quirks.getByLabel("Replay reasoning_content").check();
+    const saved = page.waitForResponse((r) => r.url().endsWith("/api/v1/providers/mock") && r.request().method() === "PUT");
+    await dialog.getByRole("button", { name: "Save" }).click();
+    assert.equal((await saved).status(), 200);
+    await dialog.waitFor({ state: "detached" });
+    const stored = await admin("/api/v1/providers/mock");
+    assert.equal(stored.quirks.replay_reasoning_content, true);
+    assert.equal(stored.quirks.strip_foreign_signatures, true);
+  });
+
   await t.test("adds an alert webhook, shows its secret once and sends a signed test to a receiver", async () => {
     const got = [];
     const receiver = createHttpServer((req, res) => {
