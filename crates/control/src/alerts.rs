@@ -442,6 +442,7 @@ mod tests {
                 env_ref: None,
             },
             standing,
+            last_error: None,
         }
     }
 

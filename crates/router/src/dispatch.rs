@@ -51,6 +51,7 @@ impl Engine {
                 client: req.client.clone(),
                 error: None,
                 attempts: Vec::new(),
+                refused: None,
             },
             self.sink.clone(),
             req.received_at,

@@ -194,6 +194,7 @@ struct RequestRow {
     client: Option<String>,
     error: Option<String>,
     attempts: String,
+    refused: Option<String>,
 }
 
 fn to_u64(v: i64) -> u64 {
@@ -231,13 +232,14 @@ impl RequestRow {
             client: self.client,
             error: self.error,
             attempts,
+            refused: self.refused,
         })
     }
 }
 
 const REQUEST_COLUMNS: &str = "id, started_at_ms, dialect, alias, provider, key_id, \
      upstream_model, status, stream, latency_ms, ttfb_ms, tokens_in, tokens_out, tokens_cached, \
-     tokens_reasoning, cost_micros, client, error, attempts";
+     tokens_reasoning, cost_micros, client, error, attempts, refused";
 
 /// Percentile by nearest rank over sorted values.
 fn percentile(sorted: &[u64], p: f64) -> Option<u64> {
@@ -304,7 +306,8 @@ impl Store {
                     .push_bind(r.cost_micros.map(to_i64))
                     .push_bind(&r.client)
                     .push_bind(&r.error)
-                    .push_bind(attempts);
+                    .push_bind(attempts)
+                    .push_bind(&r.refused);
             });
             // Not cached: every batch size is another statement text, and each keeps a prepared
             // statement of up to 4,352 parameters alive per connection.

@@ -6,10 +6,11 @@ import { formatCountdown, humanize } from "../lib/format";
 import { useNow } from "../lib/now";
 import { useToast } from "./Toasts";
 
-export type KeyState = "healthy" | "cooling" | "auth_error" | "probing" | "disabled";
+export type KeyState = "healthy" | "untested" | "cooling" | "auth_error" | "probing" | "disabled";
 
 const STATE_COLOR: Record<string, string> = {
   healthy: "green",
+  untested: "",
   cooling: "amber",
   auth_error: "red",
   probing: "blue",
@@ -18,6 +19,7 @@ const STATE_COLOR: Record<string, string> = {
 
 const STATE_LABEL: Record<string, string> = {
   healthy: "Healthy",
+  untested: "Untested",
   cooling: "Cooling",
   auth_error: "Auth error",
   probing: "Probing",

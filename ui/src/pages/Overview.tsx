@@ -1,8 +1,8 @@
-import { useEffect, useMemo, useState } from "react";
+import { Fragment, useEffect, useMemo, useState } from "react";
 import { ArrowRightLeft, Eye, EyeOff, HeartPulse, KeyRound, Plus, Radio, Zap } from "lucide-react";
 import { PageHeader } from "../components/PageHeader";
 import { Card, CopyButton, EmptyState, ErrorNote, Pill, SecretStoreNote, Skeleton, SkeletonRows, StatePill, Switch } from "../components/ui";
-import { KeyActions } from "../components/KeyActions";
+import { KeyActions, KeyWhy } from "../components/KeyActions";
 import { Sparkline } from "../components/Charts";
 import { useToast } from "../components/Toasts";
 import { api, must } from "../api/client";
@@ -59,6 +59,19 @@ export function Overview() {
   );
 }
 
+/** The base URL each API style's tools take: OpenAI clients add paths after `/v1`; Anthropic
+ * and Gemini clients add their own `/v1/messages` or `/v1beta/…`, so they get the bare host
+ * (an Anthropic tool given `…/v1` asks for `/v1/v1/messages`). */
+export function baseUrls(endpoint: string | undefined): { id: string; label: string; url: string; hint: string }[] {
+  const v1 = endpoint ?? "";
+  const root = v1.replace(/\/v1\/?$/, "");
+  return [
+    { id: "openai", label: "OpenAI base URL", url: v1, hint: "OpenAI-compatible tools (Chat Completions, Responses): Codex, OpenCode, Aider, SDKs" },
+    { id: "anthropic", label: "Anthropic base URL", url: root, hint: "Anthropic tools (Claude Code, the Anthropic SDK) add /v1/messages themselves: no /v1 here" },
+    { id: "gemini", label: "Gemini base URL", url: root, hint: "Gemini tools (Gemini CLI, google-genai) add /v1beta/models/… themselves" },
+  ];
+}
+
 function EndpointCard() {
   const status = useStatus();
   const key = useAccessKey();
@@ -90,9 +103,13 @@ function EndpointCard() {
     >
       <div className="card-body">
         <dl className="endpoint">
-          <dt>Base URL</dt>
-          <dd>{status.data ? <div className="code-box" data-testid="endpoint-url">{status.data.endpoint}</div> : <Skeleton />}</dd>
-          <dd>{status.data && <CopyButton text={status.data.endpoint} label="Copy URL" small />}</dd>
+          {baseUrls(status.data?.endpoint).map((u) => (
+            <Fragment key={u.id}>
+              <dt title={u.hint}>{u.label}</dt>
+              <dd>{status.data ? <div className="code-box" data-testid={u.id === "openai" ? "endpoint-url" : `endpoint-url-${u.id}`} title={u.hint}>{u.url}</div> : <Skeleton />}</dd>
+              <dd>{status.data && <CopyButton text={u.url} label={`Copy ${u.label} URL`} small />}</dd>
+            </Fragment>
+          ))}
           <dt>Access key</dt>
           <dd>{key.data ? <div className="code-box">{show ? key.data.access_key : masked}</div> : <Skeleton />}</dd>
           <dd className="row">
@@ -179,7 +196,7 @@ function scopeText(k: KeyView): string {
 
 export function HealthBoard() {
   const keys = useKeys();
-  const order: Record<string, number> = { auth_error: 0, cooling: 1, probing: 2, healthy: 3, disabled: 4 };
+  const order: Record<string, number> = { auth_error: 0, cooling: 1, probing: 2, untested: 3, healthy: 4, disabled: 5 };
   const sorted = [...(keys.data ?? [])].sort((a, b) => (order[a.state] ?? 9) - (order[b.state] ?? 9) || a.provider.localeCompare(b.provider) || a.id - b.id);
   return (
     <Card title="Key health" icon={<HeartPulse size={16} />} actions={<span className="faint small">{keys.data ? `${keys.data.length} keys` : ""}</span>}>
@@ -218,7 +235,7 @@ export function HealthBoard() {
                   <td>
                     <div className="col" style={{ gap: 2, alignItems: "flex-start" }}>
                       <StatePill state={k.state} untilMs={k.until_ms} />
-                      {(k.reason || k.state === "auth_error") && <span className="small faint">{k.reason ? humanize(k.reason) : "credentials rejected"}</span>}
+                      <KeyWhy k={k} />
                     </div>
                   </td>
                   <td className="muted mono" data-scope={k.scope ?? undefined}>

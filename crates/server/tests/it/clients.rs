@@ -363,6 +363,7 @@ fn priced(client: &str, cost_micros: u64) -> RequestRecord {
         client: Some(client.into()),
         error: None,
         attempts: Vec::new(),
+        refused: None,
     }
 }
 
