@@ -366,6 +366,7 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/requests/{id}", get(admin::request))
         .route("/api/v1/usage", get(admin::usage))
         .route("/api/v1/usage/summary", get(admin::usage_summary))
+        .route("/api/v1/usage/keys", get(admin::usage_by_key))
         .route("/api/v1/presets", get(admin::presets))
         .route("/api/v1/integrations", get(admin::list_tools))
         .route(

@@ -682,6 +682,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/usage/keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Attempts per key since `since_ms`, counted from every request's attempt chain. */
+        get: operations["usage_by_key"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/usage/summary": {
         parameters: {
             query?: never;
@@ -1191,6 +1208,33 @@ export interface components {
             enabled?: boolean | null;
             /** @description Replaces the secret (write-only). */
             secret?: string | null;
+        };
+        /**
+         * @description One key's attempts in the window, by the upstream's answer; keys that failed before
+         *     another key served count too.
+         */
+        KeyUsage: {
+            /** Format: int64 */
+            key_id: number;
+            /** Format: int64 */
+            attempts: number;
+            /** Format: int64 */
+            ok: number;
+            /**
+             * Format: int64
+             * @description 429 answers.
+             */
+            rate_limited: number;
+            /**
+             * Format: int64
+             * @description 401 and 403 answers.
+             */
+            auth_failed: number;
+            /**
+             * Format: int64
+             * @description 5xx answers.
+             */
+            server_errors: number;
         };
         /** @description A key with its standing. */
         KeyView: components["schemas"]["KeyInfo"] & components["schemas"]["KeyStanding"] & {
@@ -3253,6 +3297,28 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UsagePoint"][];
+                };
+            };
+        };
+    };
+    usage_by_key: {
+        parameters: {
+            query?: {
+                /** @description Start of the window, Unix ms (default: 30 days ago). */
+                since_ms?: number | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KeyUsage"][];
                 };
             };
         };

@@ -65,7 +65,9 @@ export function Pill({ color = "", children, title }: { color?: string; children
   );
 }
 
-export function CopyButton({ text, label = "Copy", small }: { text: string; label?: string; small?: boolean }) {
+/** A copy button; `name` (its accessible name and tooltip) says what it copies when the
+ * visible `label` alone does not. */
+export function CopyButton({ text, label = "Copy", name, small }: { text: string; label?: string; name?: string; small?: boolean }) {
   const [done, setDone] = useState(false);
   const toast = useToast();
   const copy = async () => {
@@ -85,7 +87,7 @@ export function CopyButton({ text, label = "Copy", small }: { text: string; labe
     setTimeout(() => setDone(false), 1500);
   };
   return (
-    <button type="button" className={`btn ${small ? "sm" : ""}`} onClick={copy} aria-label={label}>
+    <button type="button" className={`btn ${small ? "sm" : ""}`} onClick={copy} aria-label={name ?? label} title={name}>
       {done ? <Check size={14} /> : <Copy size={14} />}
       <span>{done ? "Copied" : label}</span>
     </button>

@@ -3,6 +3,7 @@ import { ArrowRightLeft, Eye, EyeOff, HeartPulse, KeyRound, Plus, Radio, Zap } f
 import { PageHeader } from "../components/PageHeader";
 import { Card, CopyButton, EmptyState, ErrorNote, Pill, SecretStoreNote, Skeleton, SkeletonRows, StatePill, Switch } from "../components/ui";
 import { KeyActions, KeyWhy } from "../components/KeyActions";
+import { Checklist } from "../components/Checklist";
 import { Sparkline } from "../components/Charts";
 import { useToast } from "../components/Toasts";
 import { api, must } from "../api/client";
@@ -43,6 +44,7 @@ export function Overview() {
             </EmptyState>
           </Card>
         )}
+        <Checklist />
         <EndpointCard />
         {status.data?.providers !== 0 && (
           <>
@@ -107,13 +109,13 @@ function EndpointCard() {
             <Fragment key={u.id}>
               <dt title={u.hint}>{u.label}</dt>
               <dd>{status.data ? <div className="code-box" data-testid={u.id === "openai" ? "endpoint-url" : `endpoint-url-${u.id}`} title={u.hint}>{u.url}</div> : <Skeleton />}</dd>
-              <dd>{status.data && <CopyButton text={u.url} label={`Copy ${u.label} URL`} small />}</dd>
+              <dd>{status.data && <CopyButton text={u.url} label="Copy URL" name={`Copy the ${u.label}`} small />}</dd>
             </Fragment>
           ))}
           <dt>Access key</dt>
           <dd>{key.data ? <div className="code-box">{show ? key.data.access_key : masked}</div> : <Skeleton />}</dd>
           <dd className="row">
-            <button type="button" className="btn sm icon" onClick={() => setShow((s) => !s)} aria-label={show ? "Hide access key" : "Show access key"} disabled={!key.data}>
+            <button type="button" className="btn sm icon" onClick={() => setShow((s) => !s)} aria-label={show ? "Hide access key" : "Show access key"} title={show ? "Hide access key" : "Show access key"} disabled={!key.data}>
               {show ? <EyeOff size={14} /> : <Eye size={14} />}
             </button>
             {key.data && <CopyButton text={key.data.access_key} label="Copy key" small />}
@@ -214,9 +216,9 @@ export function HealthBoard() {
             <thead>
               <tr>
                 <th>Key</th>
-                <th>Provider</th>
+                <th className="hide-narrow">Provider</th>
                 <th>State</th>
-                <th>Scope</th>
+                <th className="hide-narrow">Scope</th>
                 <th aria-label="Actions" />
               </tr>
             </thead>
@@ -226,19 +228,20 @@ export function HealthBoard() {
                   <td>
                     <div className="col" style={{ gap: 1 }}>
                       <span style={{ fontWeight: 500 }}>{k.label}</span>
-                      <span className="mono faint">
+                      <span className="mono faint hide-narrow">
                         {keyShown(k)} · {k.fingerprint.slice(0, 8)}
                       </span>
+                      <span className="faint small show-narrow">{k.provider}</span>
                     </div>
                   </td>
-                  <td className="wrap">{k.provider}</td>
+                  <td className="wrap hide-narrow">{k.provider}</td>
                   <td>
                     <div className="col" style={{ gap: 2, alignItems: "flex-start" }}>
                       <StatePill state={k.state} untilMs={k.until_ms} />
                       <KeyWhy k={k} />
                     </div>
                   </td>
-                  <td className="muted mono" data-scope={k.scope ?? undefined}>
+                  <td className="muted mono hide-narrow" data-scope={k.scope ?? undefined}>
                     {scopeText(k)}
                   </td>
                   <td style={{ textAlign: "right" }}>
@@ -307,12 +310,12 @@ function Transitions() {
   useNow();
   const label = (id: number) => keys.data?.find((k) => k.id === id)?.label;
   return (
-    <Card title="Health events" icon={<HeartPulse size={16} />} actions={<span className="faint small">since this page opened</span>}>
+    <Card title="Health events" icon={<HeartPulse size={16} />} actions={<span className="faint small">latest {Math.min(events.length, 8)}, kept across reloads</span>}>
       {events.length === 0 ? (
         <div className="card-body muted small">Key state changes appear here as they happen.</div>
       ) : (
         <div className="table-wrap">
-          <table>
+          <table data-testid="health-events">
             <tbody>
               {events.slice(0, 8).map((e, i) => (
                 <tr key={`${e.at_ms}-${i}`}>

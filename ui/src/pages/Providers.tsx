@@ -262,9 +262,9 @@ function KeysTable({ keys, loading, onAdd, focus }: { keys: KeyView[]; loading: 
         <thead>
           <tr>
             <th>Label</th>
-            <th>Key</th>
+            <th className="hide-narrow">Key</th>
             <th>State</th>
-            <th className="num">Weight</th>
+            <th className="num hide-narrow">Weight</th>
             <th>Enabled</th>
             <th aria-label="Actions" />
           </tr>
@@ -275,7 +275,7 @@ function KeysTable({ keys, loading, onAdd, focus }: { keys: KeyView[]; loading: 
               <td className="truncate" style={{ fontWeight: 500 }} title={k.label}>
                 {k.label}
               </td>
-              <td className="mono faint truncate">
+              <td className="mono faint truncate hide-narrow">
                 {keyShown(k)} <span title="SHA-256 fingerprint">· {k.fingerprint}</span>
               </td>
               <td>
@@ -284,7 +284,7 @@ function KeysTable({ keys, loading, onAdd, focus }: { keys: KeyView[]; loading: 
                   <KeyWhy k={k} withModel />
                 </div>
               </td>
-              <td className="num">{k.weight}</td>
+              <td className="num hide-narrow">{k.weight}</td>
               <td>
                 <Switch checked={k.enabled} onChange={(v) => patch(k, { enabled: v })} label={`Enable key ${k.label}`} />
               </td>

@@ -246,7 +246,7 @@ export function Requests() {
             title="Request"
             actions={
               (
-                <button type="button" className="btn ghost sm icon" aria-label="Close details" onClick={() => setQuery({ id: null })}>
+                <button type="button" className="btn ghost sm icon" aria-label="Close details" title="Close details" onClick={() => setQuery({ id: null })}>
                   <X size={14} />
                 </button>
               )

@@ -125,6 +125,7 @@ pub fn openapi_json() -> String {
         requests_live,
         usage,
         usage_summary,
+        usage_by_key,
         presets,
         list_tools,
         preview_tool,
@@ -182,6 +183,7 @@ pub fn openapi_json() -> String {
         RequestRecord,
         UsagePoint,
         UsageSummary,
+        KeyUsage,
         Preset
     ))
 )]

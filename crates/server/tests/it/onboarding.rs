@@ -139,6 +139,28 @@ async fn a_failed_attempt_keeps_the_providers_message_and_reset_hint() {
     let a = failed.expect("the rate-limited key was tried");
     assert_eq!(a.retry_after_ms, Some(7_000), "{a:?}");
     assert!(a.message.as_deref().is_some_and(|m| !m.is_empty()), "{a:?}");
+    // Usage per key counts the rate-limited key's attempt although another key served.
+    let limited = sb.key("key 1").await["id"].as_i64().unwrap();
+    let other = sb.key("key 2").await["id"].as_i64().unwrap();
+    let per_key = sb
+        .get(&format!("/api/v1/usage/keys?since_ms={}", T0 - 86_400_000))
+        .await;
+    let of = |id: i64| {
+        per_key
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["key_id"] == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("key {id} not counted: {per_key}"))
+    };
+    assert!(
+        of(limited)["rate_limited"].as_u64().unwrap() >= 1,
+        "{per_key}"
+    );
+    assert_eq!(of(limited)["ok"], 0, "{per_key}");
+    assert!(of(other)["ok"].as_u64().unwrap() >= 1, "{per_key}");
+    assert_eq!(of(other)["rate_limited"], 0, "{per_key}");
     let k = sb.key("key 1").await;
     assert_eq!(k["state"], "cooling", "{k}");
     assert_eq!(k["last_error"]["status"], 429, "{k}");
