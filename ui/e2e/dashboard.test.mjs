@@ -338,6 +338,9 @@ test("the dashboard, end to end", async (t) => {
     const chain = detail.getByTestId("attempt-chain");
     await chain.waitFor();
     assert.equal(await chain.locator("li").count(), 2);
+    // The failed attempt says why, in the provider's words, with its reset hint.
+    await chain.locator('li[data-outcome="rate_limited"]').getByTestId("attempt-message").getByText(/Rate limit reached for requests/).waitFor();
+    await chain.locator('li[data-outcome="rate_limited"]').getByText(/resets in 30/).waitFor();
     await detail.getByText("TTFB").waitFor();
     await shot("requests-detail");
 
