@@ -78,6 +78,7 @@ fuzz() {
 stage "install" install_base
 stage "fmt + clippy" lint
 stage "workspace tests" workspace_tests
+stage "run.sh checks Node before building" bash scripts/run-check-test.sh
 [ -f fuzz/Cargo.toml ] && stage "fuzz targets" fuzz
 if [ -z "${SB_SKIP_SDK:-}" ] && [ -x tests/sdk/run.sh ]; then stage "SDK end-to-end" bash tests/sdk/run.sh; fi
 if [ -z "${SB_SKIP_UI:-}" ] && [ -x scripts/ui-test.sh ]; then stage "dashboard" bash scripts/ui-test.sh; fi

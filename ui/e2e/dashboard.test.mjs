@@ -164,7 +164,16 @@ test("the dashboard, end to end", async (t) => {
     assert.equal(await page.evaluate(() => localStorage.getItem("switchboard.adminToken")), ADMIN);
     await page.getByText("Add your first provider").waitFor();
     await page.getByTestId("endpoint-url").getByText(`${base}/v1`).waitFor();
+    // Anthropic and Gemini tools add their own version path: their base URL has no /v1.
+    await page.getByTestId("endpoint-url-anthropic").getByText(base, { exact: true }).waitFor();
+    await page.getByTestId("endpoint-url-gemini").getByText(base, { exact: true }).waitFor();
+    await page.getByRole("button", { name: "Copy the Anthropic base URL" }).waitFor();
     await page.getByTestId("live-pill").getByText("Live").waitFor();
+    // The getting-started checklist: nothing done yet, the first step is next.
+    const checklist = page.getByTestId("checklist");
+    assert.equal(await checklist.locator("li").count(), 5);
+    assert.equal(await checklist.locator('li[data-done="true"]').count(), 0);
+    await checklist.locator('li.next[data-step="provider"]').getByRole("link", { name: "Add a provider" }).waitFor();
     await shot("overview-empty");
   });
 
@@ -232,6 +241,43 @@ test("the dashboard, end to end", async (t) => {
     assert.ok((await card.getByLabel("Models").locator(".tag").count()) > 0);
   });
 
+  await t.test("adds pasted keys at once, untested until a test says healthy or revoked, in the provider's words", async () => {
+    const card = page.locator('[data-provider="mock"]');
+    await card.getByRole("button", { name: "Add key" }).first().click();
+    const keyDialog = page.getByRole("dialog", { name: "Add a key to mock" });
+    await keyDialog.getByLabel("Label").fill("pasted");
+    await keyDialog.getByLabel("API key").fill("sk-pasted-good-1111\n\n  sk-pasted-revoked-2222@fault=401  \n");
+    await keyDialog.getByRole("button", { name: "Add 2 keys" }).click();
+    await keyDialog.waitFor({ state: "detached" });
+    const good = card.locator('[data-key-label="pasted 1"]');
+    const revoked = card.locator('[data-key-label="pasted 2"]');
+    await good.locator('[data-state="untested"]').waitFor();
+    await revoked.locator('[data-state="untested"]').waitFor();
+    const tested = page.waitForResponse((r) => /\/api\/v1\/keys\/\d+\/test$/.test(r.url()));
+    await good.getByRole("button", { name: "Test pasted 1 now" }).click();
+    assert.equal((await tested).status(), 200);
+    await good.locator('[data-state="healthy"]').waitFor();
+    await revoked.getByRole("button", { name: "Test pasted 2 now" }).click();
+    await revoked.locator('[data-state="auth_error"]').waitFor();
+    await revoked.getByTestId("key-problem").getByText(/revoked or invalid key/).waitFor();
+    await revoked.getByTestId("key-said").getByText(/HTTP 401 · Invalid API key/).waitFor();
+    await page.getByText(/“pasted 2”: HTTP 401/).first().waitFor();
+    // The provider's own test probes every enabled key.
+    const all = page.waitForResponse((r) => r.url().endsWith("/api/v1/providers/mock/test"));
+    await card.getByRole("button", { name: "Test connection" }).click();
+    assert.equal((await all).status(), 200);
+    await shot("providers-keys-tested");
+    // Gone again, so the routing below meets the keys it expects.
+    for (const k of (await admin("/api/v1/keys")).filter((k) => k.label.startsWith("pasted"))) {
+      const r = await fetch(`${base}/api/v1/keys/${k.id}`, { method: "DELETE", headers: { Authorization: `Bearer ${ADMIN}` } });
+      assert.equal(r.status, 204);
+    }
+    // Deleted outside the dashboard: load it again.
+    await page.reload();
+    await card.locator('[data-key-label="beta"]').waitFor();
+    assert.equal(await card.locator('[data-key-label^="pasted"]').count(), 0);
+  });
+
   await t.test("creates an alias and shows its flow", async () => {
     await go("/routes");
     await page.getByText("No routes yet").waitFor();
@@ -292,6 +338,9 @@ test("the dashboard, end to end", async (t) => {
     const chain = detail.getByTestId("attempt-chain");
     await chain.waitFor();
     assert.equal(await chain.locator("li").count(), 2);
+    // The failed attempt says why, in the provider's words, with its reset hint.
+    await chain.locator('li[data-outcome="rate_limited"]').getByTestId("attempt-message").getByText(/Rate limit reached for requests/).waitFor();
+    await chain.locator('li[data-outcome="rate_limited"]').getByText(/resets in 30/).waitFor();
     await detail.getByText("TTFB").waitFor();
     await shot("requests-detail");
 
@@ -313,6 +362,10 @@ test("the dashboard, end to end", async (t) => {
     assert.match(first ?? "", /^\d+s$/);
     await page.waitForFunction((before) => document.querySelector('[data-state="cooling"] [data-countdown]')?.textContent !== before, first, { timeout: 5000 });
     await board.getByText("rate limited").waitFor();
+    // Provider, keys, route and a first request are done; configuring a tool is next.
+    const checklist = page.getByTestId("checklist");
+    for (const step of ["provider", "keys", "route", "request"]) await checklist.locator(`li[data-step="${step}"][data-done="true"]`).waitFor();
+    await checklist.locator('li.next[data-step="tool"]').waitFor();
     assert.equal(await board.locator('[data-state="healthy"]').count(), 1, "the other key stays healthy");
     await shot("overview-cooling");
   });
@@ -345,6 +398,50 @@ test("the dashboard, end to end", async (t) => {
     await page.getByText("3 requests · last 30 min").waitFor();
   });
 
+  await t.test("shows a request refused before routing in the log, with why and no secret", async () => {
+    const wrong = "sk-wrong-tool-key-0123456789";
+    const r = await fetch(`${base}/v1/v1/messages`, { method: "POST", headers: { "x-api-key": wrong, "Content-Type": "application/json" }, body: "{}" });
+    assert.equal(r.status, 401);
+    await r.text();
+    await go("/requests");
+    const row = page.getByTestId("requests-table").locator("tbody tr", { has: page.getByTestId("refused") });
+    await row.first().waitFor();
+    await row.first().getByText("refused · POST /v1/v1/messages").waitFor();
+    await row.first().click();
+    const detail = page.getByTestId("request-detail");
+    await detail.getByTestId("refused-path").getByText("POST /v1/v1/messages").waitFor();
+    await detail.getByTestId("request-error").getByText(/wrong access key/).waitFor();
+    assert.equal(await page.getByText(wrong).count(), 0, "the presented key is not shown");
+    await shot("requests-refused");
+    await page.getByRole("button", { name: "Close details" }).click();
+    await go("/");
+  });
+
+  await t.test("keeps the health-event history across a reload", async () => {
+    const events = page.getByTestId("health-events").locator("tbody tr");
+    await events.first().waitFor();
+    const before = await events.allTextContents();
+    await page.reload();
+    await events.first().waitFor();
+    assert.deepEqual((await events.allTextContents()).slice(0, 3).map((t) => t.replace(/\d+ ?\w+ ago|just now/g, "")), before.slice(0, 3).map((t) => t.replace(/\d+ ?\w+ ago|just now/g, "")));
+  });
+
+  await t.test("shows a red banner on every page while routing is off", async () => {
+    await page.getByRole("switch", { name: "Routing" }).click();
+    const banner = page.getByTestId("routing-off");
+    await banner.getByText("Routing is off.").waitFor();
+    await go("/providers");
+    await banner.waitFor();
+    const r = await fetch(`${base}/v1/chat/completions`, { method: "POST", headers: { Authorization: `Bearer ${ACCESS}`, "Content-Type": "application/json" }, body: JSON.stringify({ model: "gpt-5.5", messages: [] }) });
+    assert.equal(r.status, 503);
+    await r.text();
+    await shot("routing-off-banner");
+    await banner.getByRole("button", { name: "Turn routing on" }).click();
+    await banner.waitFor({ state: "detached" });
+    assert.equal((await admin("/api/v1/status")).routing, true);
+    await go("/");
+  });
+
   await t.test("opens on the keys a desktop notification names (deep link in the fragment)", async () => {
     const keys = await admin("/api/v1/keys");
     const beta = keys.find((k) => k.label === "beta");
@@ -375,7 +472,7 @@ test("the dashboard, end to end", async (t) => {
     await page.reload();
     const rows = board.locator("tr", { hasText: /out-[12]/ });
     await rows.nth(1).waitFor();
-    assert.equal(await rows.locator('[data-state="healthy"]').count(), 2);
+    assert.equal(await rows.locator('[data-state="untested"]').count(), 2, "keys added are untested until used");
     await page.getByTestId("live-pill").getByText("Live").waitFor();
     // A tool, outside the dashboard: both keys answer 500, the breaker opens.
     const resp = await fetch(`${base}/v1/chat/completions`, {
@@ -443,7 +540,7 @@ test("the dashboard, end to end", async (t) => {
     assert.equal(await page.locator('img[src="x"]').count(), 0, "no <img> element was created");
     // On the health board, in the requests filter and in the route editor too.
     await go("/");
-    await page.getByTestId("health-board").getByText(EVIL, { exact: true }).waitFor();
+    await page.getByTestId("health-board").getByRole("cell", { name: EVIL, exact: true }).waitFor();
     await go("/requests");
     await page.getByLabel("Provider").locator("option", { hasText: EVIL }).waitFor({ state: "attached" });
     assert.equal(await page.locator('img[src="x"]').count(), 0);
@@ -487,7 +584,8 @@ test("the dashboard, end to end", async (t) => {
 
     // A route too.
     await admin("/api/v1/routes", { method: "POST", body: JSON.stringify({ alias: "spare-route", targets: [{ provider: "mock", model: "x" }] }) });
-    await go("/routes");
+    // Added outside the dashboard: load the page again.
+    await page.goto(`${base}/routes`);
     const route = page.locator('tr[data-alias="spare-route"]');
     await route.getByRole("button", { name: "Delete spare-route" }).click();
     const ask = page.getByRole("dialog", { name: "Delete route spare-route?" });
@@ -680,6 +778,21 @@ test("the dashboard, end to end", async (t) => {
     await page.getByLabel("Client").selectOption("");
   });
 
+  await t.test("usage over a day counts per hour, and each key's 429s and 5xx, also when another key served", async () => {
+    await page.goto(`${base}/usage?days=1`);
+    await page.getByText("Requests per hour", { exact: true }).first().waitFor();
+    const keys = await admin("/api/v1/keys");
+    const alpha = keys.find((k) => k.provider === "mock" && k.label === "key 1");
+    const out = keys.find((k) => k.label === "out-1");
+    const table = page.getByTestId("key-outcomes");
+    const cell = (k, col) => table.locator(`tr[data-key-id="${k.id}"] [data-col="${col}"]`).textContent();
+    // The rate-limited key failed before beta served: its 429s count although no request
+    // it was tried for failed.
+    assert.match(await cell(alpha, "429"), /^[1-9]/);
+    assert.match(await cell(out, "5xx"), /^[1-9]/);
+    await shot("usage-hourly");
+  });
+
   await t.test("fits the screen at 1280 px and at 390 px", async () => {
     const noPageOverflow = async (where) => {
       const [scroll, width] = await page.evaluate(() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]);
@@ -710,12 +823,32 @@ test("the dashboard, end to end", async (t) => {
     const wrap = table.locator("xpath=ancestor::div[contains(@class,'table-wrap')]").first();
     assert.ok(await wrap.evaluate((w) => w.scrollWidth <= w.clientWidth), "the requests table fits without scrolling");
 
+    const every = [["/", "overview"], ["/providers", "providers"], ["/routes", "routes"], ["/playground", "playground"], ["/requests", "requests"], ["/clients", "clients"], ["/usage", "usage"], ["/integrations", "integrations"], ["/settings", "settings"]];
+    for (const [path, name] of every) {
+      await go(path);
+      await page.getByRole("heading", { level: 1 }).first().waitFor();
+      await noPageOverflow(`${path} at 1280 px`);
+      await shot(`${name}-1280x800`);
+    }
     await page.setViewportSize({ width: 390, height: 844 });
-    for (const path of ["/", "/providers", "/routes", "/playground", "/requests", "/clients", "/usage", "/integrations", "/settings"]) {
+    for (const [path, name] of every) {
       await go(path);
       await page.getByRole("heading", { level: 1 }).first().waitFor();
       await noPageOverflow(`${path} at 390 px`);
+      await inside(page.getByRole("heading", { level: 1 }).first(), `the heading of ${path}`);
+      await shot(`${name}-390x844`);
     }
+    // The key tables fit without sideways scrolling, each key's state on screen.
+    await go("/");
+    const board = page.getByTestId("health-board");
+    assert.ok(await board.evaluate((t) => t.parentElement.scrollWidth <= t.parentElement.clientWidth), "the Key health table fits at 390 px");
+    for (const state of await board.locator("tbody tr [data-state]").all()) await inside(state, "a key's state on the health board");
+    await inside(board.locator("tbody tr").first().getByRole("button").first(), "a key's action on the health board");
+    await go("/providers");
+    const keysTable = page.locator(".keys-table").first();
+    assert.ok(await keysTable.evaluate((t) => t.parentElement.scrollWidth <= t.parentElement.clientWidth), "a provider's key table fits at 390 px");
+    await inside(keysTable.locator("tbody tr [data-state]").first(), "a key's state on the providers page");
+    await inside(page.getByRole("button", { name: "Add key" }).first(), "Add key");
     await go("/");
     const url = page.getByTestId("endpoint-url");
     assert.ok(await url.evaluate((e) => e.scrollWidth <= e.clientWidth), "the whole endpoint URL is shown");
@@ -762,6 +895,21 @@ test("the dashboard, end to end", async (t) => {
     await page.reload();
     await page.getByRole("heading", { level: 1 }).first().waitFor();
     assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), theme);
+  });
+
+  await t.test("every icon-only button has a label and a tooltip", async () => {
+    for (const path of ["/", "/providers", "/routes", "/requests", "/clients", "/settings"]) {
+      await go(path);
+      await page.getByRole("heading", { level: 1 }).first().waitFor();
+      await page.waitForFunction(() => !document.querySelector("[aria-busy='true']"), null, { timeout: TIMEOUT });
+      const bare = await page.evaluate(() =>
+        [...document.querySelectorAll("main button")]
+          .filter((b) => !(b.textContent ?? "").trim())
+          .filter((b) => !b.getAttribute("aria-label") || (!b.getAttribute("title") && b.getAttribute("role") !== "switch"))
+          .map((b) => b.outerHTML.slice(0, 120)),
+      );
+      assert.deepEqual(bare, [], `${path}: icon-only buttons without a label or tooltip`);
+    }
   });
 
   await t.test("no script errors or CSP violations", () => {

@@ -2,6 +2,7 @@ import { type ReactNode, useEffect, useState } from "react";
 import { Activity, BarChart3, Blocks, Users, FlaskConical, KeyRound, LayoutDashboard, Moon, Route as RouteIcon, Settings as SettingsIcon, Sun, Waypoints } from "lucide-react";
 import { ToastProvider } from "./components/Toasts";
 import { UpdateBanner } from "./components/UpdateBanner";
+import { RoutingBanner } from "./components/RoutingBanner";
 import { Link, navigate, useLocation } from "./lib/router";
 import { getAdminToken, setAdminToken, setUnauthorizedHandler } from "./api/client";
 import { bootstrapToken, clearToken, saveToken } from "./lib/token";
@@ -132,6 +133,7 @@ function Shell() {
       </nav>
       <main className="main" id="main">
         <UpdateBanner />
+        <RoutingBanner />
         {page ? (
           page.render()
         ) : (

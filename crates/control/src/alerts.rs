@@ -213,6 +213,12 @@ impl IncidentTracker {
                 Some(Incident { kind, subject })
             }
             Some(_) => None,
+            // A failing key given a new secret is untested, not recovered: nothing to announce
+            // until a request or a probe says how it stands.
+            None if to.state == HealthState::Untested => {
+                self.failing.remove(&key_id);
+                None
+            }
             None if to.class() == StandingClass::Healthy => {
                 self.failing.remove(&key_id).map(|_| Incident {
                     kind: NoticeKind::Recovered,
@@ -463,6 +469,7 @@ mod tests {
                 env_ref: None,
             },
             standing,
+            last_error: None,
         }
     }
 
@@ -583,6 +590,27 @@ mod tests {
 
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)
+    }
+
+    #[test]
+    fn a_failing_key_given_a_new_secret_is_untested_not_recovered() {
+        let limited = || cooling(CoolReason::RateLimited, StandingScope::Key);
+        let untested = KeyStanding {
+            state: HealthState::Untested,
+            class: StandingClass::Healthy,
+            reason: None,
+            scope: None,
+            model: None,
+            until_ms: None,
+        };
+        let mut t = IncidentTracker::new(&[], &summary(&[]));
+        let first = t.on_change(&change(1, KeyStanding::healthy(), limited()));
+        assert_eq!(first.map(|i| i.kind), Some(NoticeKind::RateLimited));
+        assert_eq!(t.on_change(&change(1, limited(), untested.clone())), None);
+        assert_eq!(
+            t.on_change(&change(1, untested, KeyStanding::healthy())),
+            None
+        );
     }
 
     #[test]

@@ -604,11 +604,14 @@ fn soft_of(budget: u64, pct: u8) -> u64 {
 pub(crate) struct MeteredSink {
     pub(crate) clients: Arc<Clients>,
     pub(crate) inner: Arc<dyn RecordSink>,
+    /// What providers last said about each key.
+    pub(crate) said: Arc<crate::standing::KeySaid>,
 }
 
 impl RecordSink for MeteredSink {
     fn record(&self, record: RequestRecord) {
         self.clients.record(&record);
+        self.said.note_attempts(&record);
         self.inner.record(record);
     }
 }
@@ -861,6 +864,7 @@ mod tests {
             error: None,
             affinity: None,
             attempts: Vec::new(),
+            refused: None,
         }
     }
 

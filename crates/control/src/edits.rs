@@ -1,7 +1,8 @@
 //! Configuration edits: providers, keys, routes, settings, cooldowns. Each validates, then
 //! goes through [`Control::edit`] (lock → store write → snapshot swap).
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use switchboard_router::engine::ProbeAnswer;
 use switchboard_router::health::{CooldownPolicy, HealthEntry, HealthState, Scope};
 use switchboard_router::model::{ModelInfo, ModelSource};
 use switchboard_router::{KeyInfo, Provider, Route, Secret, Settings};
@@ -10,6 +11,14 @@ use utoipa::ToSchema;
 
 use crate::settings::COOLDOWNS;
 use crate::{Control, ControlError, KeyView};
+
+/// A key tested now: its standing after the probe and what the provider answered (`None`
+/// when the key went away or is disabled).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct KeyTest {
+    pub key: KeyView,
+    pub answer: Option<ProbeAnswer>,
+}
 
 /// A new key. Give `secret` (stored encrypted or in the OS keychain, never shown again) or
 /// `env` (the name of an environment variable read at start).
@@ -131,9 +140,13 @@ impl Control {
             k.label
         };
         self.edit(async |store| {
-            Ok(store
+            let info = store
                 .add_key(&k.provider, &label, secret, k.weight, k.enabled)
-                .await?)
+                .await?;
+            // Nothing has said yet whether the key works (marked before the snapshot swap,
+            // so its first standing is already "untested").
+            self.engine.health.mark_untested(&info.provider, info.id);
+            Ok(info)
         })
         .await
     }
@@ -149,9 +162,13 @@ impl Control {
                 .filter(|v| !v.trim().is_empty())
                 .map(|v| KeySecret::Literal(Secret::new(v.trim()))),
         };
+        let new_secret = patch.secret.is_some();
         self.edit(async |store| {
             let info = store.update_key(id, patch).await?;
             self.engine.health.clear_key(id);
+            if new_secret {
+                self.engine.health.mark_untested(&info.provider, id);
+            }
             Ok(info)
         })
         .await
@@ -174,8 +191,9 @@ impl Control {
         })
     }
 
-    /// Probes a key now (the model list) and updates its health from the answer.
-    pub async fn probe_key(&self, id: i64) -> Result<KeyView, ControlError> {
+    /// Probes a key now (the model list), updates its health from the answer and says
+    /// what the provider answered ("test connection").
+    pub async fn probe_key(&self, id: i64) -> Result<KeyTest, ControlError> {
         let view = self
             .key_view(id)
             .ok_or_else(|| ControlError::not_found(format!("key {id}")))?;
@@ -187,11 +205,33 @@ impl Control {
             until_ms: None,
             failures: 0,
         };
-        self.engine.probe(&entry).await;
-        Ok(KeyView {
-            standing: self.standing_of(&view.key),
-            ..view
-        })
+        let answer = self.engine.probe(&entry).await;
+        if let Some(a) = &answer {
+            self.note_probe(a);
+        }
+        let key = self
+            .key_view(id)
+            .ok_or_else(|| ControlError::not_found(format!("key {id}")))?;
+        Ok(KeyTest { key, answer })
+    }
+
+    /// Probes every enabled key of a provider now ("test connection" on the provider).
+    pub async fn test_provider(&self, name: &str) -> Result<Vec<KeyTest>, ControlError> {
+        self.store
+            .get_provider(name)
+            .await?
+            .ok_or_else(|| ControlError::not_found(format!("provider `{name}`")))?;
+        let ids: Vec<i64> = self
+            .key_views(Some(name))
+            .into_iter()
+            .filter(|v| v.key.enabled)
+            .map(|v| v.key.id)
+            .collect();
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.push(self.probe_key(id).await?);
+        }
+        Ok(out)
     }
 
     pub async fn routes(&self) -> Result<Vec<Route>, ControlError> {

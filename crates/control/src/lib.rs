@@ -47,7 +47,7 @@ pub use clients::{
     Admission, BudgetEvent, BudgetLevel, BudgetPeriod, ClientEntry, ClientInput, ClientKeyView,
     ClientView, Limit, NewClientSecret, Refusal,
 };
-pub use edits::{KeyUpdate, NewKey};
+pub use edits::{KeyTest, KeyUpdate, NewKey};
 pub use error::ControlError;
 pub use persist::PersistStats;
 pub use plan::{FlowPlan, FlowStep};
@@ -83,6 +83,8 @@ pub struct Control {
     clients: Arc<Clients>,
     /// Sends alert messages to webhooks.
     deliverer: Deliverer,
+    /// What providers last said about each key (failed attempts and probes).
+    said: Arc<standing::KeySaid>,
 }
 
 /// The health writer's bus receiver (taken by [`Control::run_health_writer`]) and counters.
@@ -124,9 +126,11 @@ impl Control {
             store.client_spend_since(month).await?,
         );
         // Every finished request is counted against its client before it is logged.
+        let said = Arc::new(standing::KeySaid::default());
         let sink = Arc::new(MeteredSink {
             clients: clients.clone(),
             inner: sink,
+            said: said.clone(),
         });
         let engine = Engine::new(&config, sink, clock, policy);
         engine.restore_health(persist::load(&store).await?);
@@ -152,6 +156,7 @@ impl Control {
             standings: Mutex::new(HashMap::new()),
             changes,
             clients,
+            said,
             deliverer: Deliverer::new(std::time::Duration::from_millis(500)),
         };
         control.restand(None);

@@ -3,12 +3,19 @@
 //!
 //! [`HealthBoard::standing`]: switchboard_router::health::HealthBoard::standing
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use parking_lot::Mutex;
+use switchboard_router::engine::ProbeAnswer;
+use switchboard_router::log::{AttemptOutcome, AttemptRecord, RequestRecord};
 
 use serde::{Deserialize, Serialize};
 use switchboard_router::KeyInfo;
-use switchboard_router::health::{Availability, HealthEvent, KeyStanding, Scope, StandingClass};
+use switchboard_router::health::{
+    Availability, HealthEvent, HealthState, KeyStanding, Scope, StandingClass,
+};
 use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
@@ -23,6 +30,74 @@ pub struct KeyView {
     pub key: KeyInfo,
     #[serde(flatten)]
     pub standing: KeyStanding,
+    /// What the provider said the last time the key failed (a request's attempt or a probe),
+    /// in its own words, scrubbed of secrets; cleared when the key next works.
+    #[serde(default)]
+    pub last_error: Option<ProbeAnswer>,
+}
+
+/// What providers last said about each key, in memory (a restart forgets the words; the
+/// standing itself is persisted).
+#[derive(Debug, Default)]
+pub struct KeySaid {
+    by_key: Mutex<HashMap<i64, ProbeAnswer>>,
+    /// Whether `by_key` may hold anything: a record of working keys takes no lock.
+    any: AtomicBool,
+}
+
+impl KeySaid {
+    /// Notes a request's attempts: a failure the provider answered is kept, a success clears.
+    pub(crate) fn note_attempts(&self, rec: &RequestRecord) {
+        let failed = |a: &AttemptRecord| {
+            matches!(
+                a.outcome,
+                AttemptOutcome::RateLimited
+                    | AttemptOutcome::AuthError
+                    | AttemptOutcome::InsufficientBalance
+                    | AttemptOutcome::TemporaryError
+            )
+        };
+        if !self.any.load(Ordering::Relaxed) && !rec.attempts.iter().any(failed) {
+            return;
+        }
+        let mut by_key = self.by_key.lock();
+        for a in &rec.attempts {
+            let Some(key_id) = a.key_id else { continue };
+            if failed(a) {
+                by_key.insert(
+                    key_id,
+                    ProbeAnswer {
+                        key_id,
+                        outcome: a.outcome,
+                        status: a.status,
+                        message: a.message.clone(),
+                        retry_after_ms: a.retry_after_ms,
+                    },
+                );
+            } else if a.outcome == AttemptOutcome::Ok {
+                by_key.remove(&key_id);
+            }
+        }
+        self.any.store(!by_key.is_empty(), Ordering::Relaxed);
+    }
+
+    /// Notes a probe's answer.
+    pub(crate) fn note_probe(&self, answer: &ProbeAnswer) {
+        let mut by_key = self.by_key.lock();
+        if answer.outcome == AttemptOutcome::Ok {
+            by_key.remove(&answer.key_id);
+        } else {
+            by_key.insert(answer.key_id, answer.clone());
+            self.any.store(true, Ordering::Relaxed);
+        }
+    }
+
+    fn of(&self, key_id: i64) -> Option<ProbeAnswer> {
+        if !self.any.load(Ordering::Relaxed) {
+            return None;
+        }
+        self.by_key.lock().get(&key_id).cloned()
+    }
 }
 
 /// Enabled keys by standing class (a disabled key is the user's choice, not a health
@@ -84,20 +159,34 @@ impl Control {
         let keys = self.keys.read().clone();
         keys.iter()
             .filter(|k| provider.is_none_or(|p| k.provider == p))
-            .map(|k| KeyView {
-                key: k.clone(),
-                standing: self.standing_of(k),
-            })
+            .map(|k| self.view_of(k))
             .collect()
     }
 
     /// One key with its standing.
     pub fn key_view(&self, key_id: i64) -> Option<KeyView> {
         let keys = self.keys.read().clone();
-        keys.iter().find(|k| k.id == key_id).map(|k| KeyView {
+        keys.iter()
+            .find(|k| k.id == key_id)
+            .map(|k| self.view_of(k))
+    }
+
+    fn view_of(&self, k: &KeyInfo) -> KeyView {
+        let standing = self.standing_of(k);
+        // Words about a failure are shown while the key is not (known to be) healthy.
+        let last_error = match standing.state {
+            HealthState::Healthy | HealthState::Untested => None,
+            _ => self.said.of(k.id),
+        };
+        KeyView {
             key: k.clone(),
-            standing: self.standing_of(k),
-        })
+            standing,
+            last_error,
+        }
+    }
+
+    pub(crate) fn note_probe(&self, answer: &ProbeAnswer) {
+        self.said.note_probe(answer);
     }
 
     /// Counts, overall state and unusable aliases, from the same standings as

@@ -65,6 +65,8 @@
 //! A fault given by directive takes precedence over programmatic faults (which are then left
 //! untouched). Among programmatic faults, one-shot ones come before persistent ones and the
 //! key before the model. An invalid directive list is answered with 400 naming the problem.
+//! A key directive `fault=401`, `402`, `403` or `echo_key` refuses the model list too (as a
+//! provider refuses a revoked key everywhere); other faults apply to generation only.
 //!
 //! | Item | Meaning |
 //! |---|---|

@@ -159,6 +159,9 @@ async fn answer(shared: &Shared, req: Request) -> Response {
             shared.book.admit(key.as_deref(), None, || {
                 record(&parts, &body, key.clone(), None, None)
             });
+            if let Some(refused) = key_refused(&other, &parts, key.as_deref()) {
+                return refused;
+            }
             return serve_other(shared, other, &parts, &body);
         }
     };
@@ -337,6 +340,33 @@ fn record(
 }
 
 /// Everything but generation: model lists, token counts, the probe, unknown paths.
+/// A key whose directives make it wrong, revoked or out of balance (`fault=401`, `403`,
+/// `402`, `echo_key`) is refused on the model list too, as a real provider refuses it
+/// everywhere; rate limits and outages apply to generation only.
+fn key_refused(
+    endpoint: &Endpoint,
+    parts: &http::request::Parts,
+    key: Option<&str>,
+) -> Option<Response> {
+    let dialect = match endpoint {
+        Endpoint::Models if parts.headers.contains_key("anthropic-version") => Dialect::Anthropic,
+        Endpoint::Models => Dialect::OpenAiChat,
+        Endpoint::GeminiModels => Dialect::Gemini,
+        _ => return None,
+    };
+    let (_, directives) = directive::split_name(key?).ok()?;
+    match directives.fault? {
+        Fault::Status { status, hints } if matches!(status, 401..=403) => {
+            let f = Failure::new(status, default_message(status));
+            Some(error_response(dialect, &f, &hints))
+        }
+        Fault::EchoKey { status, form } if status != 200 => {
+            Some(echo_key(dialect, status, form, key, false))
+        }
+        _ => None,
+    }
+}
+
 fn serve_other(
     shared: &Shared,
     endpoint: Endpoint,

@@ -17,7 +17,7 @@ use switchboard_protocol::sse::{SseDecoder, SseEvent};
 use switchboard_protocol::{ClientError, Dialect, ErrorKind};
 use tokio::time::Instant;
 
-use crate::classify::{Refusal, classify_in_band, classify_status, refusal};
+use crate::classify::{Refusal, classify_in_band, classify_status, provider_message, refusal};
 use crate::engine::Engine;
 use crate::guard::AttemptGuard;
 use crate::health::Outcome;
@@ -438,6 +438,7 @@ impl Attempt<'_> {
             Some(status),
             self.started,
         );
+        rec.attempt_said(provider_message(&body), outcome.retry_after());
         let mut relayed = self.pipe.error_reply(status, &body);
         // The provider's wait, when it gave one, goes to the client with its own error
         // (already clamped to the cooldown maximum by the classifier).

@@ -41,6 +41,45 @@ pub fn classify_status(
     }
 }
 
+/// The most bytes of a provider's error message a record or a key view keeps.
+pub const PROVIDER_MESSAGE_MAX: usize = 300;
+
+/// The provider's own error message in an error answer (`error.message`, `error` as a
+/// string, `message`, `detail`, Gemini's one-element array), or the answer's text when it is
+/// not JSON; whitespace folded, capped at [`PROVIDER_MESSAGE_MAX`]. The body must already be
+/// scrubbed of the key.
+pub fn provider_message(body: &[u8]) -> Option<String> {
+    fn pick(v: &serde_json::Value, depth: u8) -> Option<&str> {
+        if depth > 3 {
+            return None;
+        }
+        match v {
+            serde_json::Value::String(s) => Some(s),
+            serde_json::Value::Array(a) => a.first().and_then(|x| pick(x, depth + 1)),
+            serde_json::Value::Object(o) => ["error", "message", "detail", "error_description"]
+                .iter()
+                .find_map(|k| o.get(*k).and_then(|x| pick(x, depth + 1))),
+            _ => None,
+        }
+    }
+    let text = match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(v) => pick(&v, 0)?.to_owned(),
+        Err(_) => {
+            let t = String::from_utf8_lossy(body);
+            // An HTML error page says nothing a user can act on.
+            if t.trim_start().starts_with('<') {
+                return None;
+            }
+            t.into_owned()
+        }
+    };
+    let folded = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if folded.is_empty() {
+        return None;
+    }
+    Some(crate::log::truncated(&folded, PROVIDER_MESSAGE_MAX).into_owned())
+}
+
 /// A 4xx that refuses the request on this target only: another target may serve it, and the
 /// key is not to blame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -885,5 +924,34 @@ mod tests {
         for (name, status, body, want) in cases {
             assert_eq!(refusal(*status, body.as_bytes()), *want, "{name}");
         }
+    }
+
+    #[test]
+    fn provider_messages_in_each_dialects_shape() {
+        let m = |b: &str| provider_message(b.as_bytes());
+        assert_eq!(
+            m(r#"{"error":{"message":"Incorrect API key provided: sk-***","type":"invalid_request_error"}}"#).as_deref(),
+            Some("Incorrect API key provided: sk-***")
+        );
+        assert_eq!(
+            m(r#"{"type":"error","error":{"type":"authentication_error","message":"invalid x-api-key"}}"#).as_deref(),
+            Some("invalid x-api-key")
+        );
+        assert_eq!(
+            m(r#"[{"error":{"code":429,"message":"Quota exceeded","status":"RESOURCE_EXHAUSTED"}}]"#).as_deref(),
+            Some("Quota exceeded")
+        );
+        assert_eq!(
+            m(r#"{"detail":"Not  enough\n balance"}"#).as_deref(),
+            Some("Not enough balance")
+        );
+        assert_eq!(
+            m("upstream connect error").as_deref(),
+            Some("upstream connect error")
+        );
+        assert_eq!(m("<html><body>502</body></html>"), None);
+        assert_eq!(m(""), None);
+        let long = format!(r#"{{"error":"{}"}}"#, "x".repeat(5000));
+        assert!(m(&long).unwrap().len() < PROVIDER_MESSAGE_MAX + 20);
     }
 }

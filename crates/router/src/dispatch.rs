@@ -54,6 +54,7 @@ impl Engine {
                 error: None,
                 affinity: None,
                 attempts: Vec::new(),
+                refused: None,
             },
             self.sink.clone(),
             req.received_at,

@@ -11,12 +11,17 @@ use switchboard_protocol::Dialect;
 use tokio_util::sync::CancellationToken;
 
 use crate::affinity::AffinityTable;
-use crate::classify::classify_status;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::classify::{classify_status, provider_message};
 use crate::clock::SharedClock;
 use crate::conversations::ResponseStore;
 use crate::health::{CooldownPolicy, HealthBoard, HealthEntry, Outcome, Scope};
+use crate::log::AttemptOutcome;
 use crate::model::{Config, ModelInfo, ModelSource};
 use crate::record::RecordSink;
+use crate::scrub::Scrubber;
 use crate::snapshot::{KeyRt, LatencyBook, ProviderRt, Snapshot};
 use crate::upstream::{Clients, endpoint_url, models_url, request_headers};
 
@@ -135,12 +140,11 @@ impl Engine {
         }
     }
 
-    /// Probes one scope now (also used by the admin API's "probe now").
-    pub async fn probe(&self, entry: &HealthEntry) {
+    /// Probes one scope now (also used by the admin API's "probe now" and "test
+    /// connection") and says what the provider answered; `None` when the key is gone.
+    pub async fn probe(&self, entry: &HealthEntry) -> Option<ProbeAnswer> {
         let snap = self.snapshot();
-        let Some(prov) = snap.providers.get(&entry.provider) else {
-            return;
-        };
+        let prov = snap.providers.get(&entry.provider)?;
         let (key, model) = match &entry.scope {
             Scope::Key { key_id } => (find_key(prov, *key_id), None),
             Scope::KeyModel { key_id, model } => (find_key(prov, *key_id), Some(model.clone())),
@@ -150,12 +154,13 @@ impl Engine {
             // The key is gone or disabled: release the slot and let `reload` forget it.
             self.health
                 .settle_probe(&entry.scope, &entry.provider, 0, &Outcome::Cancelled);
-            return;
+            return None;
         };
-        let outcome = self.send_probe(prov, &key, model.as_deref()).await;
+        let (outcome, answer) = self.send_probe(prov, &key, model.as_deref()).await;
         tracing::info!(provider = %entry.provider, key_id = key.info.id, ?outcome, "probe finished");
         self.health
             .settle_probe(&entry.scope, &entry.provider, key.info.id, &outcome);
+        Some(answer)
     }
 
     /// Reads `provider`'s model list with its first enabled key, through the pooled clients
@@ -196,10 +201,26 @@ impl Engine {
         Ok(parse_model_list(&body))
     }
 
-    async fn send_probe(&self, prov: &ProviderRt, key: &KeyRt, model: Option<&str>) -> Outcome {
+    async fn send_probe(
+        &self,
+        prov: &ProviderRt,
+        key: &KeyRt,
+        model: Option<&str>,
+    ) -> (Outcome, ProbeAnswer) {
         let provider = &prov.provider;
+        let unreachable = |why: &str| {
+            let outcome = Outcome::TemporaryError { retry_after: None };
+            let answer = ProbeAnswer {
+                key_id: key.info.id,
+                outcome: AttemptOutcome::from(&outcome),
+                status: None,
+                message: Some(why.to_owned()),
+                retry_after_ms: None,
+            };
+            (outcome, answer)
+        };
         let Ok(client) = self.clients.get(provider.timeouts.connect_ms) else {
-            return Outcome::TemporaryError { retry_after: None };
+            return unreachable("no HTTP client for this provider");
         };
         let headers = request_headers(provider, &key.secret, &[]);
         let request = match model {
@@ -209,26 +230,50 @@ impl Engine {
                 .body(probe_body(provider.kind, m)),
             None => client.get(models_url(provider)).headers(headers),
         };
-        match tokio::time::timeout(PROBE_TIMEOUT, request.send()).await {
-            Ok(Ok(resp)) => {
-                let status = resp.status().as_u16();
-                let headers = resp.headers().clone();
-                let body = tokio::time::timeout(PROBE_TIMEOUT, resp.bytes())
-                    .await
-                    .ok()
-                    .and_then(Result::ok)
-                    .unwrap_or_default();
-                classify_status(
-                    status,
-                    &headers,
-                    &body[..body.len().min(64 * 1024)],
-                    self.clock.now_ms(),
-                    self.max_hint(),
-                )
-            }
-            _ => Outcome::TemporaryError { retry_after: None },
-        }
+        let resp = match tokio::time::timeout(PROBE_TIMEOUT, request.send()).await {
+            Ok(Ok(resp)) => resp,
+            Ok(Err(e)) if e.is_connect() => return unreachable("could not connect"),
+            Ok(Err(_)) => return unreachable("the request failed before an answer"),
+            Err(_) => return unreachable("no answer within 30 s"),
+        };
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let body = tokio::time::timeout(PROBE_TIMEOUT, resp.bytes())
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_default();
+        let body = &body[..body.len().min(64 * 1024)];
+        let outcome = classify_status(status, &headers, body, self.clock.now_ms(), self.max_hint());
+        let message = if status >= 400 {
+            provider_message(&Scrubber::new(&key.secret).scrub(body))
+        } else {
+            None
+        };
+        let answer = ProbeAnswer {
+            key_id: key.info.id,
+            outcome: AttemptOutcome::from(&outcome),
+            status: Some(status),
+            message,
+            retry_after_ms: outcome.retry_after().map(crate::record::millis),
+        };
+        (outcome, answer)
     }
+}
+
+/// What a probe's provider answered, in its own words (scrubbed of the key).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ProbeAnswer {
+    pub key_id: i64,
+    /// How the answer classifies: `ok`, `auth_error`, `rate_limited`, ….
+    #[schema(value_type = String)]
+    pub outcome: AttemptOutcome,
+    /// The upstream's HTTP status (`None`: no answer).
+    pub status: Option<u16>,
+    /// The provider's error message, or why there was no answer.
+    pub message: Option<String>,
+    /// The provider's reset hint, in ms.
+    pub retry_after_ms: Option<u64>,
 }
 
 /// Why a model list could not be read.

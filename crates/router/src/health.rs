@@ -40,6 +40,8 @@ impl CoolReason {
 #[serde(rename_all = "snake_case")]
 pub enum HealthState {
     Healthy,
+    /// Added and never used or probed: usable, but nothing has said the key works yet.
+    Untested,
     Cooling,
     AuthError,
     Probing,
@@ -86,6 +88,18 @@ pub enum Outcome {
     ClientError,
     /// The client went away; says nothing about the key.
     Cancelled,
+}
+
+impl Outcome {
+    /// The provider's reset hint, when the outcome carries one.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Outcome::RateLimited { retry_after }
+            | Outcome::InsufficientBalance { retry_after }
+            | Outcome::TemporaryError { retry_after } => *retry_after,
+            _ => None,
+        }
+    }
 }
 
 /// Cooldown lengths per reason; settings users can change.
@@ -231,7 +245,7 @@ impl KeyStanding {
 
 fn class_of(state: HealthState) -> StandingClass {
     match state {
-        HealthState::Healthy => StandingClass::Healthy,
+        HealthState::Healthy | HealthState::Untested => StandingClass::Healthy,
         HealthState::Cooling | HealthState::Probing => StandingClass::Cooling,
         HealthState::AuthError | HealthState::Disabled => StandingClass::Down,
     }
@@ -379,11 +393,14 @@ impl HealthBoard {
         wide.chain(per_model)
             .filter_map(|(kind, model, e)| {
                 let state = match (e.state, availability(e, now)) {
+                    (HealthState::Untested, _) => HealthState::Untested,
                     (HealthState::Healthy, _) | (_, Availability::Usable) => return None,
                     (_, Availability::Probe) => HealthState::Probing,
                     (state, Availability::Blocked { .. }) => state,
                 };
+                // "Untested" only when nothing else is known (a provider's breaker says more).
                 let rank = (
+                    state != HealthState::Untested,
                     class_of(state) == StandingClass::Down,
                     kind != StandingScope::KeyModel,
                     e.until_ms.unwrap_or(i64::MAX),
@@ -401,6 +418,9 @@ impl HealthBoard {
                 },
             )
             .map_or_else(KeyStanding::healthy, |(_, kind, model, e, state)| {
+                if state == HealthState::Untested {
+                    return KeyStanding::new(state, None, None, None, None);
+                }
                 KeyStanding::new(state, e.reason, Some(kind), model.cloned(), e.until_ms)
             })
     }
@@ -419,6 +439,26 @@ impl HealthBoard {
         let provider_scope = Scope::Provider {
             provider: provider.to_owned(),
         };
+        // Any answer from the provider means the key was tried: it is no longer untested (an
+        // auth or balance error replaces the entry itself, below).
+        if !matches!(
+            outcome,
+            Outcome::Cancelled | Outcome::AuthError | Outcome::InsufficientBalance { .. }
+        ) && inner
+            .entries
+            .get(&key_scope)
+            .is_some_and(|e| e.state == HealthState::Untested)
+        {
+            inner.entries.remove(&key_scope);
+            events.push(event(
+                &key_scope,
+                provider,
+                HealthState::Healthy,
+                None,
+                None,
+                now,
+            ));
+        }
         match outcome {
             Outcome::Success => {
                 inner.streaks.remove(provider);
@@ -599,15 +639,16 @@ impl HealthBoard {
         self.publish(events);
     }
 
-    /// Clears every entry of a key (a user edit, "clear cooldown", or a successful probe).
+    /// Clears every cooldown and error of a key (a user edit, "clear cooldown", or a
+    /// successful probe). An untested key stays untested: clearing says nothing about it.
     pub fn clear_key(&self, key_id: i64) {
         let now = self.clock.now_ms();
         let mut inner = self.inner.lock();
         let scopes: Vec<Scope> = inner
             .entries
-            .keys()
-            .filter(|s| s.key_id() == Some(key_id))
-            .cloned()
+            .iter()
+            .filter(|(s, e)| s.key_id() == Some(key_id) && e.state != HealthState::Untested)
+            .map(|(s, _)| s.clone())
             .collect();
         let mut events = Vec::new();
         for scope in scopes {
@@ -624,6 +665,30 @@ impl HealthBoard {
         }
         drop(inner);
         self.publish(events);
+    }
+
+    /// Marks a key as never used or probed (a key just added, or given a new secret), until
+    /// a request or a probe says how it stands.
+    pub fn mark_untested(&self, provider: &str, key_id: i64) {
+        let now = self.clock.now_ms();
+        let scope = Scope::Key { key_id };
+        let entry = Entry {
+            provider: provider.to_owned(),
+            state: HealthState::Untested,
+            reason: None,
+            until_ms: None,
+            failures: 0,
+            probe_in_flight: false,
+        };
+        self.inner.lock().entries.insert(scope.clone(), entry);
+        self.publish([event(
+            &scope,
+            provider,
+            HealthState::Untested,
+            None,
+            None,
+            now,
+        )]);
     }
 
     /// Forgets keys that no longer exist.
@@ -737,7 +802,7 @@ const PROBE_PENDING_MS: i64 = 1_000;
 
 fn availability(entry: &Entry, now: i64) -> Availability {
     match entry.state {
-        HealthState::Healthy => Availability::Usable,
+        HealthState::Healthy | HealthState::Untested => Availability::Usable,
         HealthState::Disabled | HealthState::AuthError => Availability::Blocked { until_ms: None },
         HealthState::Cooling | HealthState::Probing => match entry.until_ms {
             Some(until) if until > now => Availability::Blocked {
@@ -1136,5 +1201,45 @@ mod tests {
         b.report("p", 1, "m", &Outcome::Success);
         b.report("p", 1, "n", &Outcome::Success);
         assert_eq!(b.standing("p", 1), KeyStanding::healthy());
+    }
+
+    #[test]
+    fn an_added_key_is_untested_until_an_answer_says_otherwise() {
+        let (b, _clock) = board();
+        let mut rx = b.subscribe();
+        b.mark_untested("p", 1);
+        b.mark_untested("p", 2);
+        b.mark_untested("p", 3);
+        let s = b.standing("p", 1);
+        assert_eq!(s.state, HealthState::Untested);
+        assert_eq!(
+            s.class(),
+            StandingClass::Healthy,
+            "an untested key is usable"
+        );
+        assert_eq!(b.check("p", 1, "m"), Availability::Usable);
+        // A success makes it healthy (and says so on the bus, so the change is persisted).
+        b.report("p", 1, "m", &Outcome::Success);
+        assert_eq!(b.standing("p", 1), KeyStanding::healthy());
+        let evs: Vec<HealthEvent> = std::iter::from_fn(|| rx.try_recv().ok()).collect();
+        assert_eq!(evs.last().map(|e| e.state), Some(HealthState::Healthy));
+        // A failed authentication makes it an auth error, with no "healthy" in between.
+        b.settle_probe(&Scope::Key { key_id: 2 }, "p", 2, &Outcome::AuthError);
+        assert_eq!(b.standing("p", 2).state, HealthState::AuthError);
+        let evs: Vec<HealthEvent> = std::iter::from_fn(|| rx.try_recv().ok()).collect();
+        assert_eq!(
+            evs.iter().map(|e| e.state).collect::<Vec<_>>(),
+            [HealthState::AuthError]
+        );
+        // A cancelled attempt says nothing; a rate limit says the key was accepted.
+        b.report("p", 3, "m", &Outcome::Cancelled);
+        assert_eq!(b.standing("p", 3).state, HealthState::Untested);
+        b.report("p", 3, "m", &Outcome::RateLimited { retry_after: None });
+        assert_eq!(b.standing("p", 3).state, HealthState::Cooling);
+        assert!(b.entry(&Scope::Key { key_id: 3 }).is_none());
+        // Clearing a key's cooldowns does not make it tested.
+        b.mark_untested("p", 4);
+        b.clear_key(4);
+        assert_eq!(b.standing("p", 4).state, HealthState::Untested);
     }
 }

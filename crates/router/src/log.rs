@@ -16,6 +16,12 @@ pub struct AttemptRecord {
     pub outcome: AttemptOutcome,
     pub status: Option<u16>,
     pub duration_ms: u64,
+    /// The provider's error message, scrubbed of the key and capped (failed attempts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// The provider's reset hint, in ms from the answer (rate limits, balance, outages).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
 }
 
 /// How one attempt ended, as its record's `outcome` string.
@@ -111,6 +117,10 @@ pub struct RequestRecord {
     /// `moved: cooling` / `moved: failed` / `moved: unavailable` / `moved: slow` (hedging).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub affinity: Option<String>,
+    /// Refused before routing (wrong access key, bad JSON, unknown path, routing off): the
+    /// method and path refused (never the query string); the reason is in `error`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
     pub attempts: Vec<AttemptRecord>,
 }
 
@@ -148,6 +158,9 @@ impl RequestRecord {
         }
         if let Some(e) = &mut self.error {
             cap_in_place(e, MESSAGE_MAX);
+        }
+        if let Some(r) = &mut self.refused {
+            cap_in_place(r, CLIENT_STR_MAX);
         }
         for a in &mut self.attempts {
             cap_in_place(&mut a.model, CLIENT_STR_MAX);
@@ -222,7 +235,10 @@ mod tests {
                 outcome: AttemptOutcome::Ok,
                 status: None,
                 duration_ms: 0,
+                message: None,
+                retry_after_ms: None,
             }],
+            refused: None,
         };
         r.cap_client_strings();
         assert!(r.alias.len() < 300);

@@ -89,7 +89,18 @@ impl Recorder {
             outcome,
             status,
             duration_ms: millis(started.elapsed()),
+            message: None,
+            retry_after_ms: None,
         });
+    }
+
+    /// What the provider said about the attempt just recorded: its (scrubbed) message and
+    /// its reset hint.
+    pub(crate) fn attempt_said(&mut self, message: Option<String>, retry_after: Option<Duration>) {
+        if let Some(last) = self.rec.attempts.last_mut() {
+            last.message = message;
+            last.retry_after_ms = retry_after.map(millis);
+        }
     }
 
     pub(crate) fn served_by(&mut self, provider: &str, model: &str, key_id: i64) {

@@ -181,6 +181,7 @@ impl Switchboard {
             live: live.clone(),
             metrics: metrics.clone(),
         });
+        let refused = crate::refused::RefusedLog::new(sink.clone());
         let control = Control::start(store.clone(), sink, opts.clock.clone()).await?;
         control.set_access_keys(access_keys).await?;
         let engine = control.engine().clone();
@@ -206,6 +207,7 @@ impl Switchboard {
             ),
             host_app: opts.host_app.clone(),
             log: log_sink,
+            refused,
         });
         let background = CancellationToken::new();
         let mut tasks = tokio::task::JoinSet::new();
@@ -295,6 +297,7 @@ fn router(state: Arc<AppState>) -> Router {
             "/api/v1/providers/{name}/discover",
             post(admin::discover_models),
         )
+        .route("/api/v1/providers/{name}/test", post(admin::test_provider))
         .route("/api/v1/keys", get(admin::list_keys).post(admin::add_key))
         .route(
             "/api/v1/keys/{id}",
@@ -302,6 +305,7 @@ fn router(state: Arc<AppState>) -> Router {
         )
         .route("/api/v1/keys/{id}/clear", post(admin::clear_key))
         .route("/api/v1/keys/{id}/probe", post(admin::probe_key))
+        .route("/api/v1/keys/{id}/test", post(admin::test_key))
         .route(
             "/api/v1/clients",
             get(admin::list_clients).post(admin::create_client),
@@ -363,6 +367,7 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/usage", get(admin::usage))
         .route("/api/v1/usage/summary", get(admin::usage_summary))
         .route("/api/v1/usage/cache-hits", get(admin::cache_hits))
+        .route("/api/v1/usage/keys", get(admin::usage_by_key))
         .route("/api/v1/presets", get(admin::presets))
         .route("/api/v1/integrations", get(admin::list_tools))
         .route(
@@ -386,6 +391,10 @@ fn router(state: Arc<AppState>) -> Router {
         )
         .fallback(fallback)
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::refused::log_refused,
+        ))
         .with_state(state)
 }
 

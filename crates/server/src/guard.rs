@@ -32,6 +32,7 @@ use switchboard_protocol::{ClientError, Dialect, ErrorKind};
 use switchboard_router::conversations::Owner;
 
 use crate::listener::{Connection, LocalAddr, PeerAddr};
+use crate::refused::Refusal;
 use crate::state::{AppState, GuardConfig};
 
 /// The dialect whose error shape a path's clients read.
@@ -49,13 +50,17 @@ pub fn dialect_of_path(path: &str) -> Dialect {
     }
 }
 
+/// An error answered before routing, in the client's dialect; marked as a [`Refusal`] so the
+/// request log shows it (see `refused`).
 pub fn error_response(dialect: Dialect, err: &ClientError) -> Response {
     let body = serde_json::to_vec(&err.to_body(dialect)).unwrap_or_default();
-    Response::builder()
+    let mut resp = Response::builder()
         .status(err.status())
         .header(header::CONTENT_TYPE, "application/json")
         .body(Body::from(body))
-        .unwrap_or_default()
+        .unwrap_or_default();
+    resp.extensions_mut().insert(Refusal(err.message.clone()));
+    resp
 }
 
 fn deny(path: &str, kind: ErrorKind, message: &str) -> Response {

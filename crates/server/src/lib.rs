@@ -14,6 +14,7 @@ mod host;
 mod ingress;
 mod listener;
 mod metrics;
+mod refused;
 mod state;
 
 pub use admin::openapi_json;

@@ -252,6 +252,7 @@ impl Metrics {
 fn state_name(s: HealthState) -> &'static str {
     match s {
         HealthState::Healthy => "healthy",
+        HealthState::Untested => "untested",
         HealthState::Cooling => "cooling",
         HealthState::AuthError => "auth_error",
         HealthState::Probing => "probing",

@@ -31,6 +31,8 @@ pub struct AppState {
     pub host_app: Arc<HostApp>,
     /// The request log queue; the log views flush it so they list every finished request.
     pub log: RequestLogSink,
+    /// Requests refused before routing, logged at a bounded rate.
+    pub refused: crate::refused::RefusedLog,
 }
 
 impl AppState {

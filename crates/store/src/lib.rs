@@ -28,8 +28,8 @@ pub use error::StoreError;
 pub use id::{new_request_id, now_ms, request_id_at, request_id_time_ms};
 pub use prices::PriceTableInfo;
 pub use requests::{
-    Bucket, CacheHits, GroupBy, MAX_PAGE, MAX_SUMMARY_WINDOW_MS, RequestFilter, RequestSummary,
-    StatusFilter, UsageQuery, UsageRow,
+    Bucket, CacheHits, GroupBy, KeyAttempts, MAX_PAGE, MAX_SUMMARY_WINDOW_MS, RequestFilter,
+    RequestSummary, StatusFilter, UsageQuery, UsageRow,
 };
 #[cfg(any(test, feature = "test-util"))]
 pub use secrets::MemorySecretStore;

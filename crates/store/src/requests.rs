@@ -131,6 +131,21 @@ pub struct UsageQuery {
     pub utc_offset_ms: i64,
 }
 
+/// One key's attempts over a window, by how the upstream answered.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct KeyAttempts {
+    pub key_id: i64,
+    pub attempts: u64,
+    /// Attempts that served the request.
+    pub ok: u64,
+    /// Answered 429.
+    pub rate_limited: u64,
+    /// Answered 401 or 403.
+    pub auth_failed: u64,
+    /// Answered 5xx.
+    pub server_errors: u64,
+}
+
 /// One bucket × group of the usage aggregate.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct UsageRow {
@@ -207,6 +222,7 @@ struct RequestRow {
     error: Option<String>,
     affinity: Option<String>,
     attempts: String,
+    refused: Option<String>,
 }
 
 fn to_u64(v: i64) -> u64 {
@@ -245,13 +261,14 @@ impl RequestRow {
             error: self.error,
             affinity: self.affinity,
             attempts,
+            refused: self.refused,
         })
     }
 }
 
 const REQUEST_COLUMNS: &str = "id, started_at_ms, dialect, alias, provider, key_id, \
      upstream_model, status, stream, latency_ms, ttfb_ms, tokens_in, tokens_out, tokens_cached, \
-     tokens_reasoning, cost_micros, client, error, affinity, attempts";
+     tokens_reasoning, cost_micros, client, error, affinity, attempts, refused";
 
 /// Percentile by nearest rank over sorted values.
 fn percentile(sorted: &[u64], p: f64) -> Option<u64> {
@@ -319,7 +336,8 @@ impl Store {
                     .push_bind(&r.client)
                     .push_bind(&r.error)
                     .push_bind(&r.affinity)
-                    .push_bind(attempts);
+                    .push_bind(attempts)
+                    .push_bind(&r.refused);
             });
             // Not cached: every batch size is another statement text, and each keeps a prepared
             // statement of up to 4,352 parameters alive per connection.
@@ -447,6 +465,37 @@ impl Store {
     /// Counts, error rate, latency percentiles and failovers of every request started in
     /// `[since_ms, until_ms)` — at most [`MAX_SUMMARY_WINDOW_MS`] long, else an invalid
     /// input error.
+    /// Every attempt since `since_ms` counted per key by how the upstream answered: the keys
+    /// that failed before another served count too (their attempts are in the log, not the
+    /// request's outcome). Keys by id, ascending.
+    pub async fn key_attempts(&self, since_ms: i64) -> Result<Vec<KeyAttempts>, StoreError> {
+        let rows: Vec<(i64, i64, i64, i64, i64, i64)> = sqlx::query_as(
+            "SELECT CAST(json_extract(a.value, '$.key_id') AS INTEGER) AS k, COUNT(*), \
+             COALESCE(SUM(json_extract(a.value, '$.outcome') = 'ok'), 0), \
+             COALESCE(SUM(json_extract(a.value, '$.status') = 429), 0), \
+             COALESCE(SUM(json_extract(a.value, '$.status') IN (401, 403)), 0), \
+             COALESCE(SUM(json_extract(a.value, '$.status') >= 500), 0) \
+             FROM request_log, json_each(request_log.attempts) AS a \
+             WHERE started_at_ms >= ? AND json_extract(a.value, '$.key_id') IS NOT NULL \
+             GROUP BY k ORDER BY k",
+        )
+        .bind(since_ms)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::db("counting attempts per key"))?;
+        Ok(rows
+            .into_iter()
+            .map(|(key_id, attempts, ok, s429, s401, s5xx)| KeyAttempts {
+                key_id,
+                attempts: to_u64(attempts),
+                ok: to_u64(ok),
+                rate_limited: to_u64(s429),
+                auth_failed: to_u64(s401),
+                server_errors: to_u64(s5xx),
+            })
+            .collect())
+    }
+
     pub async fn request_summary(
         &self,
         since_ms: i64,

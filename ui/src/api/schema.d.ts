@@ -334,6 +334,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/keys/{id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Tests a key now ("test connection"): probes it, updates its health and returns what the
+         *     provider answered, in its own words (scrubbed of secrets).
+         */
+        post: operations["test_key"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/presets": {
         parameters: {
             query?: never;
@@ -436,6 +456,26 @@ export interface paths {
          *     entries are kept).
          */
         post: operations["discover_models"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/providers/{name}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Tests every enabled key of a provider now ("test connection"): each key's standing after
+         *     its probe and what the provider answered.
+         */
+        post: operations["test_provider"];
         delete?: never;
         options?: never;
         head?: never;
@@ -662,6 +702,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/usage/keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Attempts per key since `since_ms`, counted from every request's attempt chain. */
+        get: operations["usage_by_key"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/usage/summary": {
         parameters: {
             query?: never;
@@ -756,6 +813,13 @@ export interface components {
             status?: number | null;
             /** Format: int64 */
             duration_ms: number;
+            /** @description The provider's error message, scrubbed of the key and capped (failed attempts). */
+            message?: string | null;
+            /**
+             * Format: int64
+             * @description The provider's reset hint, in ms from the answer (rate limits, balance, outages).
+             */
+            retry_after_ms?: number | null;
         };
         /** @description A client's spend crossed a threshold (sent once per period and level). */
         BudgetEvent: {
@@ -1075,7 +1139,7 @@ export interface components {
          * @description The state of one scope, as the admin API and the dashboard show it.
          * @enum {string}
          */
-        HealthState: "healthy" | "cooling" | "auth_error" | "probing" | "disabled";
+        HealthState: "healthy" | "untested" | "cooling" | "auth_error" | "probing" | "disabled";
         HealthView: {
             keys: components["schemas"]["KeyView"][];
             entries: components["schemas"]["HealthEntry"][];
@@ -1168,6 +1232,14 @@ export interface components {
              */
             until_ms?: number | null;
         };
+        /**
+         * @description A key tested now: its standing after the probe and what the provider answered (`None`
+         *     when the key went away or is disabled).
+         */
+        KeyTest: {
+            key: components["schemas"]["KeyView"];
+            answer?: null | components["schemas"]["ProbeAnswer"];
+        };
         KeyUpdate: {
             label?: string | null;
             /** Format: int32 */
@@ -1176,8 +1248,37 @@ export interface components {
             /** @description Replaces the secret (write-only). */
             secret?: string | null;
         };
+        /**
+         * @description One key's attempts in the window, by the upstream's answer; keys that failed before
+         *     another key served count too.
+         */
+        KeyUsage: {
+            /** Format: int64 */
+            key_id: number;
+            /** Format: int64 */
+            attempts: number;
+            /** Format: int64 */
+            ok: number;
+            /**
+             * Format: int64
+             * @description 429 answers.
+             */
+            rate_limited: number;
+            /**
+             * Format: int64
+             * @description 401 and 403 answers.
+             */
+            auth_failed: number;
+            /**
+             * Format: int64
+             * @description 5xx answers.
+             */
+            server_errors: number;
+        };
         /** @description A key with its standing. */
-        KeyView: components["schemas"]["KeyInfo"] & components["schemas"]["KeyStanding"];
+        KeyView: components["schemas"]["KeyInfo"] & components["schemas"]["KeyStanding"] & {
+            last_error?: null | components["schemas"]["ProbeAnswer"];
+        };
         ModelInfo: {
             id: string;
             /** Format: int64 */
@@ -1326,6 +1427,25 @@ export interface components {
             /** @description The date of the bundled snapshot. */
             bundled_date: string;
         };
+        /** @description What a probe's provider answered, in its own words (scrubbed of the key). */
+        ProbeAnswer: {
+            /** Format: int64 */
+            key_id: number;
+            /** @description How the answer classifies: `ok`, `auth_error`, `rate_limited`, …. */
+            outcome: string;
+            /**
+             * Format: int32
+             * @description The upstream's HTTP status (`None`: no answer).
+             */
+            status?: number | null;
+            /** @description The provider's error message, or why there was no answer. */
+            message?: string | null;
+            /**
+             * Format: int64
+             * @description The provider's reset hint, in ms.
+             */
+            retry_after_ms?: number | null;
+        };
         /** @description An upstream API provider. */
         Provider: {
             /** @description Unique name, used by routes and in logs. */
@@ -1443,6 +1563,11 @@ export interface components {
              *     `moved: cooling` / `moved: failed` / `moved: unavailable` / `moved: slow` (hedging).
              */
             affinity?: string | null;
+            /**
+             * @description Refused before routing (wrong access key, bad JSON, unknown path, routing off): the
+             *     method and path refused (never the query string); the reason is in `error`.
+             */
+            refused?: string | null;
             attempts: components["schemas"]["AttemptRecord"][];
         };
         /**
@@ -2484,6 +2609,35 @@ export interface operations {
             };
         };
     };
+    test_key: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KeyTest"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     presets: {
         parameters: {
             query?: never;
@@ -2773,6 +2927,35 @@ export interface operations {
                 };
             };
             502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    test_provider: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KeyTest"][];
+                };
+            };
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3191,6 +3374,28 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["CacheHit"][];
+                };
+            };
+        };
+    };
+    usage_by_key: {
+        parameters: {
+            query?: {
+                /** @description Start of the window, Unix ms (default: 30 days ago). */
+                since_ms?: number | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KeyUsage"][];
                 };
             };
         };

@@ -105,7 +105,7 @@ export function AlertSettings() {
                     <button type="button" className="btn sm" onClick={() => test(w)} disabled={testing === w.id}>
                       <Send size={13} /> {testing === w.id ? "Sending…" : "Send a test"}
                     </button>
-                    <button type="button" className="btn sm ghost icon" aria-label={`Delete webhook ${w.label}`} onClick={() => setDeleting(w)}>
+                    <button type="button" className="btn sm ghost icon" aria-label={`Delete webhook ${w.label}`} title={`Delete webhook ${w.label}`} onClick={() => setDeleting(w)}>
                       <Trash2 size={13} />
                     </button>
                     </div>

@@ -58,7 +58,7 @@ export function Dialog({ title, onClose, children, footer, wide }: { title: stri
       <div ref={ref} className={wide ? "dialog wide" : "dialog"} role="dialog" aria-modal="true" aria-labelledby={titleId} tabIndex={-1}>
         <div className="dialog-head">
           <h2 id={titleId}>{title}</h2>
-          <button type="button" className="btn ghost icon" aria-label="Close" onClick={onClose}>
+          <button type="button" className="btn ghost icon" aria-label="Close" title="Close" onClick={onClose}>
             <X size={16} />
           </button>
         </div>

@@ -35,7 +35,13 @@ export function AttemptChain({ r, keys }: { r: RequestRecord; keys?: KeyView[] }
                   </>
                 ) : null}
                 {humanize(a.outcome)}
+                {a.retry_after_ms ? ` · resets in ${formatMs(a.retry_after_ms)}` : ""}
               </span>
+              {a.message && (
+                <span className="small mono attempt-message" data-testid="attempt-message" title="What the provider said (secrets removed)">
+                  {a.message}
+                </span>
+              )}
             </div>
             <div className="col" style={{ gap: 2, alignItems: "flex-end" }}>
               {a.status !== null && a.status !== undefined && <Pill color={statusColor(a.status)}>{a.status}</Pill>}
@@ -44,7 +50,7 @@ export function AttemptChain({ r, keys }: { r: RequestRecord; keys?: KeyView[] }
           </li>
         );
       })}
-      {r.attempts.length === 0 && <li className="muted small">No upstream attempt (answered by the router).</li>}
+      {r.attempts.length === 0 && <li className="muted small">{r.refused ? "Refused before routing: no upstream was asked." : "No upstream attempt (answered by the router)."}</li>}
     </ol>
   );
 }
@@ -58,8 +64,19 @@ export function RequestDetail({ r, keys }: { r: RequestRecord; keys?: KeyView[] 
         <dd>
           <Pill color={statusColor(r.status)}>{r.status || "cancelled"}</Pill>
         </dd>
-        <dt>Alias</dt>
-        <dd className="mono">{r.alias}</dd>
+        {r.refused ? (
+          <>
+            <dt>Refused</dt>
+            <dd className="mono" data-testid="refused-path">
+              {r.refused} <span className="faint">· before routing</span>
+            </dd>
+          </>
+        ) : (
+          <>
+            <dt>Alias</dt>
+            <dd className="mono">{r.alias}</dd>
+          </>
+        )}
         <dt>Served by</dt>
         <dd>
           {r.provider ? (

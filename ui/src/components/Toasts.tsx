@@ -40,7 +40,7 @@ export function ToastProvider({ children }: { children: ReactNode }) {
           <div key={t.id} className={`toast ${t.kind}`}>
             <span className="toast-icon">{t.kind === "ok" ? <CircleCheck size={16} /> : <CircleAlert size={16} />}</span>
             <div className="spacer">{t.text}</div>
-            <button type="button" className="btn ghost sm icon" aria-label="Dismiss" onClick={() => remove(t.id)}>
+            <button type="button" className="btn ghost sm icon" aria-label="Dismiss" title="Dismiss" onClick={() => remove(t.id)}>
               <X size={14} />
             </button>
           </div>

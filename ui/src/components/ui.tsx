@@ -6,10 +6,11 @@ import { formatCountdown, humanize } from "../lib/format";
 import { useNow } from "../lib/now";
 import { useToast } from "./Toasts";
 
-export type KeyState = "healthy" | "cooling" | "auth_error" | "probing" | "disabled";
+export type KeyState = "healthy" | "untested" | "cooling" | "auth_error" | "probing" | "disabled";
 
 const STATE_COLOR: Record<string, string> = {
   healthy: "green",
+  untested: "",
   cooling: "amber",
   auth_error: "red",
   probing: "blue",
@@ -18,6 +19,7 @@ const STATE_COLOR: Record<string, string> = {
 
 const STATE_LABEL: Record<string, string> = {
   healthy: "Healthy",
+  untested: "Untested",
   cooling: "Cooling",
   auth_error: "Auth error",
   probing: "Probing",
@@ -63,7 +65,9 @@ export function Pill({ color = "", children, title }: { color?: string; children
   );
 }
 
-export function CopyButton({ text, label = "Copy", small }: { text: string; label?: string; small?: boolean }) {
+/** A copy button; `name` (its accessible name and tooltip) says what it copies when the
+ * visible `label` alone does not. */
+export function CopyButton({ text, label = "Copy", name, small }: { text: string; label?: string; name?: string; small?: boolean }) {
   const [done, setDone] = useState(false);
   const toast = useToast();
   const copy = async () => {
@@ -83,7 +87,7 @@ export function CopyButton({ text, label = "Copy", small }: { text: string; labe
     setTimeout(() => setDone(false), 1500);
   };
   return (
-    <button type="button" className={`btn ${small ? "sm" : ""}`} onClick={copy} aria-label={label}>
+    <button type="button" className={`btn ${small ? "sm" : ""}`} onClick={copy} aria-label={name ?? label} title={name}>
       {done ? <Check size={14} /> : <Copy size={14} />}
       <span>{done ? "Copied" : label}</span>
     </button>

@@ -15,7 +15,20 @@ import { invalidate, setQueryData } from "./query";
 type Listener<T> = (v: T) => void;
 
 const requestListeners = new Set<Listener<RequestRecord>>();
-let events: HealthEvent[] = [];
+/** Where the latest health events are kept, so the history survives a reload. */
+export const EVENTS_STORE = "switchboard.healthEvents";
+const KEPT_EVENTS = 50;
+
+function loadEvents(): HealthEvent[] {
+  try {
+    const v: unknown = JSON.parse(localStorage.getItem(EVENTS_STORE) ?? "[]");
+    return Array.isArray(v) ? (v as HealthEvent[]).slice(0, KEPT_EVENTS) : [];
+  } catch {
+    return [];
+  }
+}
+
+let events: HealthEvent[] = loadEvents();
 let connected = { health: false, requests: false };
 const stateSubs = new Set<() => void>();
 let snapshot = { events, live: false };
@@ -35,7 +48,12 @@ function refreshHealthViews() {
 }
 
 export function onHealthEvent(ev: HealthEvent): void {
-  events = [ev, ...events].slice(0, 50);
+  events = [ev, ...events].slice(0, KEPT_EVENTS);
+  try {
+    localStorage.setItem(EVENTS_STORE, JSON.stringify(events));
+  } catch {
+    // Storage full or disabled: the history is kept for this page only.
+  }
   publish();
   refreshHealthViews();
 }

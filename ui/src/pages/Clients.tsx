@@ -172,7 +172,7 @@ function ClientRow({ client: c, onEdit, onKey }: { client: ClientView; onEdit: (
       </td>
       <td>
         <div className="row" style={{ justifyContent: "flex-end" }}>
-          <button type="button" className="btn sm ghost icon" aria-label={`Edit ${c.name}`} onClick={onEdit}>
+          <button type="button" className="btn sm ghost icon" aria-label={`Edit ${c.name}`} title={`Edit ${c.name}`} onClick={onEdit}>
             <Pencil size={13} />
           </button>
           {!c.builtin && <DeleteClient name={c.name} />}
@@ -196,7 +196,7 @@ function RevokeKey({ client, id, last4 }: { client: string; id: number; last4: s
   };
   return (
     <>
-      <button type="button" className="btn sm ghost icon" aria-label={`Revoke key ${last4} of ${client}`} onClick={() => setAsking(true)}>
+      <button type="button" className="btn sm ghost icon" aria-label={`Revoke key ${last4} of ${client}`} title={`Revoke key ${last4} of ${client}`} onClick={() => setAsking(true)}>
         <Trash2 size={12} />
       </button>
       {asking && (

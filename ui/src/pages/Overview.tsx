@@ -1,8 +1,9 @@
-import { useEffect, useMemo, useState } from "react";
+import { Fragment, useEffect, useMemo, useState } from "react";
 import { ArrowRightLeft, Eye, EyeOff, HeartPulse, KeyRound, Plus, Radio, Zap } from "lucide-react";
 import { PageHeader } from "../components/PageHeader";
 import { Card, CopyButton, EmptyState, ErrorNote, Pill, SecretStoreNote, Skeleton, SkeletonRows, StatePill, Switch } from "../components/ui";
-import { KeyActions } from "../components/KeyActions";
+import { KeyActions, KeyWhy } from "../components/KeyActions";
+import { Checklist } from "../components/Checklist";
 import { Sparkline } from "../components/Charts";
 import { useToast } from "../components/Toasts";
 import { api, must } from "../api/client";
@@ -43,6 +44,7 @@ export function Overview() {
             </EmptyState>
           </Card>
         )}
+        <Checklist />
         <EndpointCard />
         {status.data?.providers !== 0 && (
           <>
@@ -57,6 +59,19 @@ export function Overview() {
       </div>
     </>
   );
+}
+
+/** The base URL each API style's tools take: OpenAI clients add paths after `/v1`; Anthropic
+ * and Gemini clients add their own `/v1/messages` or `/v1beta/…`, so they get the bare host
+ * (an Anthropic tool given `…/v1` asks for `/v1/v1/messages`). */
+export function baseUrls(endpoint: string | undefined): { id: string; label: string; url: string; hint: string }[] {
+  const v1 = endpoint ?? "";
+  const root = v1.replace(/\/v1\/?$/, "");
+  return [
+    { id: "openai", label: "OpenAI base URL", url: v1, hint: "OpenAI-compatible tools (Chat Completions, Responses): Codex, OpenCode, Aider, SDKs" },
+    { id: "anthropic", label: "Anthropic base URL", url: root, hint: "Anthropic tools (Claude Code, the Anthropic SDK) add /v1/messages themselves: no /v1 here" },
+    { id: "gemini", label: "Gemini base URL", url: root, hint: "Gemini tools (Gemini CLI, google-genai) add /v1beta/models/… themselves" },
+  ];
 }
 
 function EndpointCard() {
@@ -90,13 +105,17 @@ function EndpointCard() {
     >
       <div className="card-body">
         <dl className="endpoint">
-          <dt>Base URL</dt>
-          <dd>{status.data ? <div className="code-box" data-testid="endpoint-url">{status.data.endpoint}</div> : <Skeleton />}</dd>
-          <dd>{status.data && <CopyButton text={status.data.endpoint} label="Copy URL" small />}</dd>
+          {baseUrls(status.data?.endpoint).map((u) => (
+            <Fragment key={u.id}>
+              <dt title={u.hint}>{u.label}</dt>
+              <dd>{status.data ? <div className="code-box" data-testid={u.id === "openai" ? "endpoint-url" : `endpoint-url-${u.id}`} title={u.hint}>{u.url}</div> : <Skeleton />}</dd>
+              <dd>{status.data && <CopyButton text={u.url} label="Copy URL" name={`Copy the ${u.label}`} small />}</dd>
+            </Fragment>
+          ))}
           <dt>Access key</dt>
           <dd>{key.data ? <div className="code-box">{show ? key.data.access_key : masked}</div> : <Skeleton />}</dd>
           <dd className="row">
-            <button type="button" className="btn sm icon" onClick={() => setShow((s) => !s)} aria-label={show ? "Hide access key" : "Show access key"} disabled={!key.data}>
+            <button type="button" className="btn sm icon" onClick={() => setShow((s) => !s)} aria-label={show ? "Hide access key" : "Show access key"} title={show ? "Hide access key" : "Show access key"} disabled={!key.data}>
               {show ? <EyeOff size={14} /> : <Eye size={14} />}
             </button>
             {key.data && <CopyButton text={key.data.access_key} label="Copy key" small />}
@@ -179,7 +198,7 @@ function scopeText(k: KeyView): string {
 
 export function HealthBoard() {
   const keys = useKeys();
-  const order: Record<string, number> = { auth_error: 0, cooling: 1, probing: 2, healthy: 3, disabled: 4 };
+  const order: Record<string, number> = { auth_error: 0, cooling: 1, probing: 2, untested: 3, healthy: 4, disabled: 5 };
   const sorted = [...(keys.data ?? [])].sort((a, b) => (order[a.state] ?? 9) - (order[b.state] ?? 9) || a.provider.localeCompare(b.provider) || a.id - b.id);
   return (
     <Card title="Key health" icon={<HeartPulse size={16} />} actions={<span className="faint small">{keys.data ? `${keys.data.length} keys` : ""}</span>}>
@@ -197,9 +216,9 @@ export function HealthBoard() {
             <thead>
               <tr>
                 <th>Key</th>
-                <th>Provider</th>
+                <th className="hide-narrow">Provider</th>
                 <th>State</th>
-                <th>Scope</th>
+                <th className="hide-narrow">Scope</th>
                 <th aria-label="Actions" />
               </tr>
             </thead>
@@ -209,19 +228,20 @@ export function HealthBoard() {
                   <td>
                     <div className="col" style={{ gap: 1 }}>
                       <span style={{ fontWeight: 500 }}>{k.label}</span>
-                      <span className="mono faint">
+                      <span className="mono faint hide-narrow">
                         {keyShown(k)} · {k.fingerprint.slice(0, 8)}
                       </span>
+                      <span className="faint small show-narrow">{k.provider}</span>
                     </div>
                   </td>
-                  <td className="wrap">{k.provider}</td>
+                  <td className="wrap hide-narrow">{k.provider}</td>
                   <td>
                     <div className="col" style={{ gap: 2, alignItems: "flex-start" }}>
                       <StatePill state={k.state} untilMs={k.until_ms} />
-                      {(k.reason || k.state === "auth_error") && <span className="small faint">{k.reason ? humanize(k.reason) : "credentials rejected"}</span>}
+                      <KeyWhy k={k} />
                     </div>
                   </td>
-                  <td className="muted mono" data-scope={k.scope ?? undefined}>
+                  <td className="muted mono hide-narrow" data-scope={k.scope ?? undefined}>
                     {scopeText(k)}
                   </td>
                   <td style={{ textAlign: "right" }}>
@@ -290,12 +310,12 @@ function Transitions() {
   useNow();
   const label = (id: number) => keys.data?.find((k) => k.id === id)?.label;
   return (
-    <Card title="Health events" icon={<HeartPulse size={16} />} actions={<span className="faint small">since this page opened</span>}>
+    <Card title="Health events" icon={<HeartPulse size={16} />} actions={<span className="faint small">latest {Math.min(events.length, 8)}, kept across reloads</span>}>
       {events.length === 0 ? (
         <div className="card-body muted small">Key state changes appear here as they happen.</div>
       ) : (
         <div className="table-wrap">
-          <table>
+          <table data-testid="health-events">
             <tbody>
               {events.slice(0, 8).map((e, i) => (
                 <tr key={`${e.at_ms}-${i}`}>

@@ -1,17 +1,17 @@
 import { type FormEvent, useEffect, useMemo, useState } from "react";
-import { Boxes, KeyRound, Loader2, Pencil, Plus, RefreshCw, Server, Trash2 } from "lucide-react";
+import { Boxes, KeyRound, Loader2, Pencil, Plug, Plus, RefreshCw, Server, Trash2 } from "lucide-react";
 import { PageHeader } from "../components/PageHeader";
 import { Card, EmptyState, ErrorNote, Pill, SkeletonRows, StatePill, Switch } from "../components/ui";
 import { ConfirmDialog, Dialog } from "../components/Dialog";
 import { useToast } from "../components/Toasts";
-import { KeyActions } from "../components/KeyActions";
+import { KeyActions, KeyWhy, testedLine } from "../components/KeyActions";
 import { api, must } from "../api/client";
 import { useKeys, usePresets, useProviders } from "../api/queries";
 import { CacheHitRate } from "../components/CacheHitRate";
 import { DEFAULT_QUIRKS, QuirksFields } from "../components/QuirksFields";
 import type { KeyView, Preset, Provider } from "../api/types";
 import { invalidate } from "../lib/query";
-import { humanize, keyShown } from "../lib/format";
+import { keyShown } from "../lib/format";
 import { setQuery, useLocation } from "../lib/router";
 import { parseFocus } from "../lib/deeplink";
 
@@ -106,6 +106,22 @@ function ProviderCard({ p, keys, keysLoading, focus }: { p: Provider; keys: KeyV
       setDiscovering(false);
     }
   };
+  const [testing, setTesting] = useState(false);
+  const testConnection = async () => {
+    setTesting(true);
+    try {
+      const tested = await must(api.POST("/api/v1/providers/{name}/test", { params: { path: { name: p.name } } }));
+      invalidate("keys", "status", "plan");
+      const bad = tested.filter((t) => t.answer?.outcome !== "ok");
+      if (tested.length === 0) toast.error(`${p.name} has no enabled key to test`);
+      else if (bad.length === 0) toast.ok(`${p.name}: all ${tested.length} keys work`);
+      else for (const t of bad) toast.error(`${p.name} · ${testedLine(t)}`);
+    } catch (e) {
+      toast.error(e instanceof Error ? e.message : String(e));
+    } finally {
+      setTesting(false);
+    }
+  };
   const remove = async () => {
     try {
       await must(api.DELETE("/api/v1/providers/{name}", { params: { path: { name: p.name } } }));
@@ -139,14 +155,18 @@ function ProviderCard({ p, keys, keysLoading, focus }: { p: Provider; keys: KeyV
             {discovering ? <Loader2 size={13} className="spin" /> : <RefreshCw size={13} />}
             <span>{discovering ? "Discovering…" : "Discover models"}</span>
           </button>
+          <button type="button" className="btn sm" onClick={testConnection} disabled={testing || keys.length === 0} aria-busy={testing} title={keys.length === 0 ? "Add a key first" : "Test connection: probe every enabled key now"}>
+            {testing ? <Loader2 size={13} className="spin" /> : <Plug size={13} />}
+            <span>{testing ? "Testing…" : "Test connection"}</span>
+          </button>
           <button type="button" className="btn sm" onClick={() => setAddingKey(true)}>
             <KeyRound size={13} /> <span>Add key</span>
           </button>
-          <button type="button" className="btn sm ghost icon" aria-label={`Edit ${p.name}`} onClick={() => setEditing(true)}>
+          <button type="button" className="btn sm ghost icon" aria-label={`Edit ${p.name}`} title={`Edit ${p.name}`} onClick={() => setEditing(true)}>
             <Pencil size={14} />
           </button>
           <Switch checked={enabled} onChange={setEnabled} label={`Enable ${p.name}`} />
-          <button type="button" className="btn sm ghost icon" aria-label={`Delete ${p.name}`} onClick={() => setConfirmDelete(true)}>
+          <button type="button" className="btn sm ghost icon" aria-label={`Delete ${p.name}`} title={`Delete ${p.name}`} onClick={() => setConfirmDelete(true)}>
             <Trash2 size={14} />
           </button>
         </div>
@@ -177,7 +197,7 @@ function ProviderCard({ p, keys, keysLoading, focus }: { p: Provider; keys: KeyV
           </>
         )}
       </div>
-      {addingKey && <AddKeyDialog provider={p.name} onClose={() => setAddingKey(false)} />}
+      {addingKey && <AddKeyDialog provider={p.name} hasModels={models.length > 0} onClose={() => setAddingKey(false)} />}
       {editing && <EditProviderDialog p={p} onClose={() => setEditing(false)} />}
       {confirmDelete && (
         <Dialog
@@ -245,9 +265,9 @@ function KeysTable({ keys, loading, onAdd, focus }: { keys: KeyView[]; loading: 
         <thead>
           <tr>
             <th>Label</th>
-            <th>Key</th>
+            <th className="hide-narrow">Key</th>
             <th>State</th>
-            <th className="num">Weight</th>
+            <th className="num hide-narrow">Weight</th>
             <th>Enabled</th>
             <th aria-label="Actions" />
           </tr>
@@ -258,16 +278,16 @@ function KeysTable({ keys, loading, onAdd, focus }: { keys: KeyView[]; loading: 
               <td className="truncate" style={{ fontWeight: 500 }} title={k.label}>
                 {k.label}
               </td>
-              <td className="mono faint truncate">
+              <td className="mono faint truncate hide-narrow">
                 {keyShown(k)} <span title="SHA-256 fingerprint">· {k.fingerprint}</span>
               </td>
               <td>
                 <div className="col" style={{ gap: 2, alignItems: "flex-start" }}>
                   <StatePill state={k.state} untilMs={k.until_ms} />
-                  {k.reason && <span className="faint small">{humanize(k.reason)}{k.model ? ` · ${k.model}` : ""}</span>}
+                  <KeyWhy k={k} withModel />
                 </div>
               </td>
-              <td className="num">{k.weight}</td>
+              <td className="num hide-narrow">{k.weight}</td>
               <td>
                 <Switch checked={k.enabled} onChange={(v) => patch(k, { enabled: v })} label={`Enable key ${k.label}`} />
               </td>
@@ -292,26 +312,55 @@ function KeysTable({ keys, loading, onAdd, focus }: { keys: KeyView[]; loading: 
   );
 }
 
-function AddKeyDialog({ provider, onClose }: { provider: string; onClose: () => void }) {
+/** Reads the provider's model list once it has a key (model discovery on add); a provider
+ * that cannot list its models keeps working with any model name. */
+async function discoverOnAdd(provider: string) {
+  try {
+    await must(api.POST("/api/v1/providers/{name}/discover", { params: { path: { name: provider } } }));
+    invalidate("providers");
+  } catch {
+    // Nothing to do: the key's own test says whether it works.
+  }
+}
+
+/** The secrets pasted into the key box: one per line, blank lines and surrounding spaces dropped. */
+export function pastedKeys(text: string): string[] {
+  return text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0);
+}
+
+function AddKeyDialog({ provider, hasModels, onClose }: { provider: string; hasModels: boolean; onClose: () => void }) {
   const toast = useToast();
   const [label, setLabel] = useState("");
   const [secret, setSecret] = useState("");
   const [weight, setWeight] = useState(1);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
+  const lines = pastedKeys(secret);
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     setBusy(true);
     setError(null);
+    const added: string[] = [];
     try {
-      const envMatch = /^env:([A-Za-z_][A-Za-z0-9_]*)$/.exec(secret.trim());
-      const body = envMatch ? { provider, label, env: envMatch[1], weight } : { provider, label, secret, weight };
-      const info = await must(api.POST("/api/v1/keys", { body }));
+      for (const [i, line] of lines.entries()) {
+        const envMatch = /^env:([A-Za-z_][A-Za-z0-9_]*)$/.exec(line);
+        // Several keys at once: numbered after the label (or "key").
+        const name = lines.length > 1 ? `${label.trim() || "key"} ${i + 1}` : label;
+        const body = envMatch ? { provider, label: name, env: envMatch[1], weight } : { provider, label: name, secret: line, weight };
+        const info = await must(api.POST("/api/v1/keys", { body }));
+        added.push(`“${info.label}” (${keyShown(info)})`);
+      }
       invalidate("keys", "status", "plan");
-      toast.ok(`Added key “${info.label}” (${keyShown(info)})`);
+      toast.ok(added.length === 1 ? `Added key ${added[0]}` : `Added ${added.length} keys`);
+      if (!hasModels) void discoverOnAdd(provider);
       onClose();
     } catch (err) {
-      setError(err instanceof Error ? err.message : String(err));
+      if (added.length > 0) invalidate("keys", "status", "plan");
+      const why = err instanceof Error ? err.message : String(err);
+      setError(added.length > 0 ? `Added ${added.join(", ")}; then: ${why}` : why);
     } finally {
       setBusy(false);
     }
@@ -325,8 +374,8 @@ function AddKeyDialog({ provider, onClose }: { provider: string; onClose: () => 
           <button type="button" className="btn" onClick={onClose}>
             Cancel
           </button>
-          <button type="submit" form="add-key" className="btn primary" disabled={busy || !secret.trim()}>
-            {busy ? "Adding…" : "Add key"}
+          <button type="submit" form="add-key" className="btn primary" disabled={busy || lines.length === 0}>
+            {busy ? "Adding…" : lines.length > 1 ? `Add ${lines.length} keys` : "Add key"}
           </button>
         </>
       }
@@ -338,8 +387,8 @@ function AddKeyDialog({ provider, onClose }: { provider: string; onClose: () => 
         </label>
         <label className="field">
           <span>API key</span>
-          <input className="input mono" type="password" autoComplete="off" value={secret} onChange={(e) => setSecret(e.target.value)} placeholder="sk-… or env:VARIABLE_NAME" />
-          <span className="hint">Write-only: stored encrypted, never shown again. Only a fingerprint and the last four characters are kept visible.</span>
+          <textarea className="textarea mono secret-box" rows={lines.length > 1 ? Math.min(lines.length + 1, 8) : 2} autoComplete="off" spellCheck={false} value={secret} onChange={(e) => setSecret(e.target.value)} placeholder={"sk-… or env:VARIABLE_NAME\n(several keys: one per line)"} />
+          <span className="hint">Write-only: stored encrypted, never shown again. Only a fingerprint and the last four characters are kept visible. Paste several keys one per line to add them all; each starts as “Untested” until a test or a request says how it stands.</span>
         </label>
         <label className="field">
           <span>Weight</span>
@@ -388,6 +437,7 @@ function AddProviderDialog({ onClose }: { onClose: () => void }) {
       if (secret.trim()) await must(api.POST("/api/v1/keys", { body: { provider: p.name, label: "key 1", secret: secret.trim() } }));
       // Local servers take no key, but routing needs one to pick: store a placeholder.
       else if (!needsKey) await must(api.POST("/api/v1/keys", { body: { provider: p.name, label: "local", secret: "local" } }));
+      if (secret.trim() || !needsKey) void discoverOnAdd(p.name);
       invalidate("providers", "keys", "status");
       toast.ok(`Added ${p.name}`);
       onClose();

@@ -201,7 +201,15 @@ export function Requests() {
                         <td>
                           <Pill color={statusColor(r.status)}>{r.status || "—"}</Pill>
                         </td>
-                        <td className="mono">{r.alias}</td>
+                        <td className="mono truncate" title={r.refused ? `Refused before routing: ${r.refused}` : undefined}>
+                          {r.refused ? (
+                            <span className="pill red" data-testid="refused">
+                              refused · {r.refused}
+                            </span>
+                          ) : (
+                            r.alias
+                          )}
+                        </td>
                         <td className="mono faint">{r.client ?? "—"}</td>
                         <td>
                           <div className="row">
@@ -238,7 +246,7 @@ export function Requests() {
             title="Request"
             actions={
               (
-                <button type="button" className="btn ghost sm icon" aria-label="Close details" onClick={() => setQuery({ id: null })}>
+                <button type="button" className="btn ghost sm icon" aria-label="Close details" title="Close details" onClick={() => setQuery({ id: null })}>
                   <X size={14} />
                 </button>
               )

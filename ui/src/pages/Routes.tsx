@@ -89,7 +89,7 @@ export function Routes() {
                         </td>
                         <td>
                           <div className="row" style={{ justifyContent: "flex-end" }} onClick={(e) => e.stopPropagation()}>
-                            <button type="button" className="btn sm ghost icon" aria-label={`Edit ${r.alias}`} onClick={() => setEditing(r)}>
+                            <button type="button" className="btn sm ghost icon" aria-label={`Edit ${r.alias}`} title={`Edit ${r.alias}`} onClick={() => setEditing(r)}>
                               <Pencil size={13} />
                             </button>
                             <DeleteRoute alias={r.alias} />
@@ -252,7 +252,7 @@ function RouteDialog({ route, onClose }: { route: Route | null; onClose: () => v
                   weight
                   <input className="input" type="number" min={1} style={{ width: 64 }} value={t.weight ?? 1} onChange={(e) => update(i, { weight: Math.max(1, Number(e.target.value) || 1) })} aria-label={`Target ${i + 1} weight`} />
                 </label>
-                <button type="button" className="btn ghost icon sm" aria-label={`Remove target ${i + 1}`} onClick={() => setTargets((ts) => ts.filter((_, j) => j !== i))}>
+                <button type="button" className="btn ghost icon sm" aria-label={`Remove target ${i + 1}`} title={`Remove target ${i + 1}`} onClick={() => setTargets((ts) => ts.filter((_, j) => j !== i))}>
                   <X size={14} />
                 </button>
               </div>

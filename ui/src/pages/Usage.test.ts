@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { bucketIndex, groupOrder, toSeries, usageCsv } from "./Usage";
+import { bucketIndex, groupOrder, hourBuckets, toSeries, usageCsv } from "./Usage";
 import type { UsagePoint } from "../api/types";
 
 const pt = (day: number, group: string | null, requests: number, errors = 0): UsagePoint => ({
@@ -43,5 +43,18 @@ describe("usage CSV", () => {
     expect(lines).toHaveLength(3);
     expect(lines[1]).toMatch(/^\d{4}-\d{2}-\d{2},codex,4,0,40,4,0,0,0\.006000$/);
     expect(lines[2]).toContain('"=cmd"');
+  });
+});
+
+describe("hourly buckets for short ranges", () => {
+  it("are the 24 hours up to this one, and a point lands in its own hour", () => {
+    const now = Date.UTC(2026, 11, 6, 17, 42);
+    const b = hourBuckets(now);
+    expect(b).toHaveLength(24);
+    expect(b[23]).toBe(Date.UTC(2026, 11, 6, 17));
+    expect(b[1] - b[0]).toBe(3_600_000);
+    // No DST slack per hour: 16:00 is the 16:00 bucket, not 17:00.
+    expect(bucketIndex(b, Date.UTC(2026, 11, 6, 16), 0)).toBe(22);
+    expect(bucketIndex(b, Date.UTC(2026, 11, 6, 16))).toBe(23);
   });
 });

@@ -1,16 +1,18 @@
 import { useMemo } from "react";
-import { BarChart3, DollarSign, Download } from "lucide-react";
+import { BarChart3, DollarSign, Download, KeyRound } from "lucide-react";
 import { PageHeader } from "../components/PageHeader";
 import { Card, EmptyState, ErrorNote, SkeletonRows } from "../components/ui";
 import { HBars, Legend, Lines, type Series, StackedBars } from "../components/Charts";
 import { api, must } from "../api/client";
 import { useKeys } from "../api/queries";
 import type { UsagePoint } from "../api/types";
+import type { components } from "../api/schema";
 import { useQuery } from "../lib/query";
 import { formatCount, formatMoney, formatMs, formatPercent } from "../lib/format";
 import { setQuery, useLocation } from "../lib/router";
 
 const RANGES = [
+  { id: "1", label: "24 hours" },
   { id: "7", label: "7 days" },
   { id: "30", label: "30 days" },
   { id: "90", label: "90 days" },
@@ -24,6 +26,8 @@ const GROUPS = [
 ];
 
 type GroupBy = "provider" | "model" | "key" | "alias" | "client" | "none";
+
+type KeyUsage = components["schemas"]["KeyUsage"];
 
 const usd = (p: UsagePoint) => p.cost_micros / 1_000_000;
 
@@ -58,15 +62,36 @@ function download(name: string, text: string) {
   URL.revokeObjectURL(url);
 }
 
+const HOUR_MS = 3_600_000;
+
+/** Short ranges (a day) are counted per hour, longer ones per day. */
+const hourly = (days: number) => days <= 1;
+
 function useUsage(days: number, groupBy: GroupBy) {
   const offset = -new Date().getTimezoneOffset() * 60_000;
   return useQuery<UsagePoint[]>(`usage:${days}:${groupBy}`, () => {
-    const start = new Date();
-    start.setHours(0, 0, 0, 0);
-    const since = start.getTime() - (days - 1) * 86_400_000;
-    return must(api.GET("/api/v1/usage", { params: { query: { since_ms: since, bucket: "day", group_by: groupBy, utc_offset_ms: offset } } }));
+    const since = rangeStart(days);
+    return must(api.GET("/api/v1/usage", { params: { query: { since_ms: since, bucket: hourly(days) ? "hour" : "day", group_by: groupBy, utc_offset_ms: offset } } }));
   });
 }
+
+/** The first bucket's start: 23 hours before this hour, or local midnight `days - 1` days ago. */
+function rangeStart(days: number): number {
+  if (hourly(days)) return hourBuckets()[0];
+  return dayBuckets(days)[0];
+}
+
+/** Attempts per key over the range, by the upstream's answer. */
+function useKeyUsage(days: number) {
+  return useQuery<KeyUsage[]>(`usage-keys:${days}`, () => must(api.GET("/api/v1/usage/keys", { params: { query: { since_ms: rangeStart(days) } } })));
+}
+
+export function hourBuckets(now = Date.now()): number[] {
+  const start = Math.floor(now / HOUR_MS) * HOUR_MS;
+  return Array.from({ length: 24 }, (_, i) => start - (23 - i) * HOUR_MS);
+}
+
+const hourLabel = (ms: number) => new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
 
 function dayBuckets(days: number): number[] {
   const start = new Date();
@@ -80,10 +105,10 @@ function dayBuckets(days: number): number[] {
 
 const dayLabel = (ms: number) => new Date(ms).toLocaleDateString([], { month: "short", day: "numeric" });
 
-/** The bucket a point's start falls in (tolerating a DST hour), or -1. */
-export function bucketIndex(buckets: number[], ms: number): number {
+/** The bucket a point's start falls in (day buckets tolerate a DST hour: `slackMs`), or -1. */
+export function bucketIndex(buckets: number[], ms: number, slackMs = HOUR_MS): number {
   let best = -1;
-  for (let i = 0; i < buckets.length; i++) if (buckets[i] <= ms + 3_600_000) best = i;
+  for (let i = 0; i < buckets.length; i++) if (buckets[i] <= ms + slackMs) best = i;
   return best;
 }
 
@@ -95,13 +120,13 @@ export function groupOrder(points: UsagePoint[]): string[] {
 }
 
 /** Points grouped into series aligned on day buckets: the first five groups of `order`, the rest as "other". */
-export function toSeries(points: UsagePoint[], buckets: number[], value: (p: UsagePoint) => number, name: (g: string) => string, order: string[]): Series[] {
+export function toSeries(points: UsagePoint[], buckets: number[], value: (p: UsagePoint) => number, name: (g: string) => string, order: string[], slackMs = HOUR_MS): Series[] {
   const keep = new Set(order.slice(0, 5));
   const series = new Map<string, number[]>();
   for (const g of [...order.slice(0, 5), "\u0000other"]) series.set(g, buckets.map(() => 0));
   for (const p of points) {
     const g = keep.has(p.group ?? "") ? (p.group ?? "") : "\u0000other";
-    const i = bucketIndex(buckets, p.bucket_start_ms);
+    const i = bucketIndex(buckets, p.bucket_start_ms, slackMs);
     const arr = series.get(g);
     if (i >= 0 && arr) arr[i] += value(p);
   }
@@ -118,8 +143,13 @@ export function Usage() {
   const total = useUsage(days, "none");
   const byModel = useUsage(days, "model");
   const keys = useKeys();
-  const buckets = useMemo(() => dayBuckets(days), [days]);
-  const labels = buckets.map(dayLabel);
+  const perHour = hourly(days);
+  const slack = perHour ? 0 : HOUR_MS;
+  const unit = perHour ? "hour" : "day";
+  const period = perHour ? "last 24 hours" : `last ${days} days`;
+  const buckets = useMemo(() => (perHour ? hourBuckets() : dayBuckets(days)), [days, perHour]);
+  const labels = buckets.map(perHour ? hourLabel : dayLabel);
+  const keyUsage = useKeyUsage(days);
   const groupName = (g: string) => {
     if (!g) return groupBy === "provider" || groupBy === "key" ? "none (failed)" : groupBy === "client" ? "unattributed" : "none";
     return groupBy === "key" ? (keys.data?.find((k) => String(k.id) === g)?.label ?? `key ${g}`) : g;
@@ -147,14 +177,14 @@ export function Usage() {
 
   const loading = !grouped.data || !total.data;
   const empty = total.data && totals.requests === 0;
-  const reqSeries = grouped.data ? toSeries(grouped.data, buckets, (p) => p.requests, groupName, order) : [];
-  const tokSeries = grouped.data ? toSeries(grouped.data, buckets, (p) => p.tokens_in + p.tokens_out, groupName, order) : [];
-  const spendSeries = grouped.data ? toSeries(grouped.data, buckets, usd, groupName, order) : [];
-  const errSeries = grouped.data ? toSeries(grouped.data, buckets, (p) => p.errors, groupName, order) : [];
+  const reqSeries = grouped.data ? toSeries(grouped.data, buckets, (p) => p.requests, groupName, order, slack) : [];
+  const tokSeries = grouped.data ? toSeries(grouped.data, buckets, (p) => p.tokens_in + p.tokens_out, groupName, order, slack) : [];
+  const spendSeries = grouped.data ? toSeries(grouped.data, buckets, usd, groupName, order, slack) : [];
+  const errSeries = grouped.data ? toSeries(grouped.data, buckets, (p) => p.errors, groupName, order, slack) : [];
   const align = (f: (p: UsagePoint) => number | null | undefined) => {
     const arr = buckets.map(() => Number.NaN);
     for (const p of total.data ?? []) {
-      const i = bucketIndex(buckets, p.bucket_start_ms);
+      const i = bucketIndex(buckets, p.bucket_start_ms, slack);
       const v = f(p);
       if (i >= 0 && v !== null && v !== undefined) arr[i] = v;
     }
@@ -206,7 +236,7 @@ export function Usage() {
               <section className="card stat">
                 <span className="stat-label">Requests</span>
                 <span className="stat-value">{formatCount(totals.requests)}</span>
-                <span className="stat-sub">last {days} days</span>
+                <span className="stat-sub">{period}</span>
               </section>
               <section className="card stat">
                 <span className="stat-label">Tokens</span>
@@ -227,41 +257,73 @@ export function Usage() {
                   <DollarSign size={13} /> Cost
                 </span>
                 <span className="stat-value" data-testid="usage-cost">{formatMoney(totals.cost)}</span>
-                <span className="stat-sub">{totals.cost > 0 ? `last ${days} days` : "set model prices to see cost"}</span>
+                <span className="stat-sub">{totals.cost > 0 ? period : "set model prices to see cost"}</span>
               </section>
             </div>
             <div className="grid two">
-              <Card title="Requests per day">
+              <Card title={`Requests per ${unit}`}>
                 <div className="card-body stack">
-                  {reqSeries.some((x) => x.values.some((v) => v > 0)) ? <StackedBars labels={labels} series={reqSeries} label="Requests per day" /> : <div className="chart-empty">Nothing in this period</div>}
+                  {reqSeries.some((x) => x.values.some((v) => v > 0)) ? <StackedBars labels={labels} series={reqSeries} label={`Requests per ${unit}`} /> : <div className="chart-empty">Nothing in this period</div>}
                   <Legend names={reqSeries.map((s) => s.name)} />
                 </div>
               </Card>
-              <Card title="Tokens per day">
+              <Card title={`Tokens per ${unit}`}>
                 <div className="card-body stack">
-                  {tokSeries.some((x) => x.values.some((v) => v > 0)) ? <StackedBars labels={labels} series={tokSeries} label="Tokens per day" /> : <div className="chart-empty">Nothing in this period</div>}
+                  {tokSeries.some((x) => x.values.some((v) => v > 0)) ? <StackedBars labels={labels} series={tokSeries} label={`Tokens per ${unit}`} /> : <div className="chart-empty">Nothing in this period</div>}
                   <Legend names={tokSeries.map((s) => s.name)} />
                 </div>
               </Card>
-              <Card title="Spend per day (USD)">
+              <Card title={`Spend per ${unit} (USD)`}>
                 <div className="card-body stack" data-testid="spend-chart">
-                  {spendSeries.some((x) => x.values.some((v) => v > 0)) ? <StackedBars labels={labels} series={spendSeries} format={formatMoney} label="Spend per day" /> : <div className="chart-empty">No priced requests in this period</div>}
+                  {spendSeries.some((x) => x.values.some((v) => v > 0)) ? <StackedBars labels={labels} series={spendSeries} format={formatMoney} label={`Spend per ${unit}`} /> : <div className="chart-empty">No priced requests in this period</div>}
                   <Legend names={spendSeries.map((s) => s.name)} />
                 </div>
               </Card>
-              <Card title="Errors per day">
+              <Card title={`Errors per ${unit}`}>
                 <div className="card-body stack">
-                  {errSeries.some((x) => x.values.some((v) => v > 0)) ? <StackedBars labels={labels} series={errSeries} label="Errors per day" /> : <div className="chart-empty">No errors in this period</div>}
+                  {errSeries.some((x) => x.values.some((v) => v > 0)) ? <StackedBars labels={labels} series={errSeries} label={`Errors per ${unit}`} /> : <div className="chart-empty">No errors in this period</div>}
                   <Legend names={errSeries.map((s) => s.name)} />
                 </div>
               </Card>
               <Card title="Latency (all requests)">
                 <div className="card-body stack">
-                  <Lines labels={labels} series={latency} format={(n) => formatMs(n)} label="Latency p50 and p95 per day" />
+                  <Lines labels={labels} series={latency} format={(n) => formatMs(n)} label={`Latency p50 and p95 per ${unit}`} />
                   <Legend names={["p50", "p95"]} />
                 </div>
               </Card>
             </div>
+            <Card title="Attempts per key" icon={<KeyRound size={16} />} actions={<span className="faint small">every attempt, also those another key then served</span>}>
+              {keyUsage.data && keyUsage.data.length > 0 ? (
+                <div className="table-wrap">
+                  <table data-testid="key-outcomes">
+                    <thead>
+                      <tr>
+                        <th>Key</th>
+                        <th className="num">Attempts</th>
+                        <th className="num">Served</th>
+                        <th className="num" title="Rate limited (HTTP 429)">429</th>
+                        <th className="num" title="Rejected credentials (HTTP 401 or 403)">401/403</th>
+                        <th className="num" title="Provider errors (HTTP 5xx)">5xx</th>
+                      </tr>
+                    </thead>
+                    <tbody>
+                      {keyUsage.data.map((k) => (
+                        <tr key={k.key_id} data-key-id={k.key_id}>
+                          <td>{keys.data?.find((x) => x.id === k.key_id)?.label ?? `key ${k.key_id} (deleted)`}</td>
+                          <td className="num">{formatCount(k.attempts)}</td>
+                          <td className="num">{formatCount(k.ok)}</td>
+                          <td className="num" data-col="429">{formatCount(k.rate_limited)}</td>
+                          <td className="num" data-col="auth">{formatCount(k.auth_failed)}</td>
+                          <td className="num" data-col="5xx">{formatCount(k.server_errors)}</td>
+                        </tr>
+                      ))}
+                    </tbody>
+                  </table>
+                </div>
+              ) : (
+                <div className="card-body muted small">No attempts in this period.</div>
+              )}
+            </Card>
             {costByModel.length > 0 && (
               <Card title="Cost by model" icon={<DollarSign size={16} />}>
                 <div className="card-body">

@@ -133,7 +133,8 @@ async fn disabling_a_key_and_an_auth_error_are_changes_to_down() {
         .unwrap();
     // The edit publishes before it returns.
     let c = rx.try_recv().unwrap();
-    assert_eq!((c.key_id, c.from.clone()), (a.id, KeyStanding::healthy()));
+    // A key just added is untested until something says how it stands.
+    assert_eq!((c.key_id, c.from.state), (a.id, HealthState::Untested));
     assert_eq!(c.to, KeyStanding::disabled());
 
     ctl.control

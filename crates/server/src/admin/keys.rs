@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use http::StatusCode;
 use serde::Deserialize;
-use switchboard_control::{KeyUpdate, KeyView, NewKey};
+use switchboard_control::{KeyTest, KeyUpdate, KeyView, NewKey};
 use switchboard_router::KeyInfo;
 use utoipa::IntoParams;
 
@@ -55,5 +55,12 @@ pub async fn clear_key(State(s): St, Path(id): Path<i64>) -> ApiResult<KeyView> 
 /// Probes a key now (the model list), and updates its health from the answer.
 #[utoipa::path(post, path = "/api/v1/keys/{id}/probe", responses((status = 200, body = KeyView)))]
 pub async fn probe_key(State(s): St, Path(id): Path<i64>) -> ApiResult<KeyView> {
+    Ok(Json(s.control.probe_key(id).await?.key))
+}
+
+/// Tests a key now ("test connection"): probes it, updates its health and returns what the
+/// provider answered, in its own words (scrubbed of secrets).
+#[utoipa::path(post, path = "/api/v1/keys/{id}/test", responses((status = 200, body = KeyTest), (status = 404, body = ErrorBody)))]
+pub async fn test_key(State(s): St, Path(id): Path<i64>) -> ApiResult<KeyTest> {
     Ok(Json(s.control.probe_key(id).await?))
 }

@@ -23,10 +23,11 @@ use axum::body::Body;
 use axum::response::Response;
 use switchboard_control::{
     BudgetEvent, BudgetLevel, BudgetPeriod, ClientInput, ClientKeyView, ClientView, Counts,
-    CreatedWebhook, DeliveryReport, FlowPlan, FlowStep, KeyUpdate, KeyView, ModelPrice,
+    CreatedWebhook, DeliveryReport, FlowPlan, FlowStep, KeyTest, KeyUpdate, KeyView, ModelPrice,
     ModelPricing, NewClientSecret, NewKey, NewWebhook, OverallState, PriceTableView,
     StandingChanged, Summary, WebhookFormat, WebhookView,
 };
+use switchboard_router::engine::ProbeAnswer;
 use switchboard_router::health::{
     CooldownPolicy, HealthEntry, HealthEvent, KeyStanding, StandingClass, StandingScope,
 };
@@ -88,6 +89,8 @@ pub fn openapi_json() -> String {
         delete_key,
         clear_key,
         probe_key,
+        test_key,
+        test_provider,
         list_clients,
         get_client,
         create_client,
@@ -123,6 +126,7 @@ pub fn openapi_json() -> String {
         usage,
         usage_summary,
         cache_hits,
+        usage_by_key,
         presets,
         list_tools,
         preview_tool,
@@ -144,6 +148,8 @@ pub fn openapi_json() -> String {
         Provider,
         KeyInfo,
         KeyView,
+        KeyTest,
+        ProbeAnswer,
         KeyStanding,
         StandingClass,
         StandingScope,
@@ -179,6 +185,7 @@ pub fn openapi_json() -> String {
         UsagePoint,
         UsageSummary,
         CacheHit,
+        KeyUsage,
         Preset
     ))
 )]

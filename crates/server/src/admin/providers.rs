@@ -5,6 +5,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Path, State};
 use http::StatusCode;
+use switchboard_control::KeyTest;
 use switchboard_router::Provider;
 
 use super::{AdminError, ApiResult, Body400, ErrorBody};
@@ -57,4 +58,11 @@ pub async fn delete_provider(
 #[utoipa::path(post, path = "/api/v1/providers/{name}/discover", responses((status = 200, body = Provider), (status = 502, body = ErrorBody)))]
 pub async fn discover_models(State(s): St, Path(name): Path<String>) -> ApiResult<Provider> {
     Ok(Json(s.control.discover_models(&name).await?))
+}
+
+/// Tests every enabled key of a provider now ("test connection"): each key's standing after
+/// its probe and what the provider answered.
+#[utoipa::path(post, path = "/api/v1/providers/{name}/test", responses((status = 200, body = Vec<KeyTest>), (status = 404, body = ErrorBody)))]
+pub async fn test_provider(State(s): St, Path(name): Path<String>) -> ApiResult<Vec<KeyTest>> {
+    Ok(Json(s.control.test_provider(&name).await?))
 }

@@ -165,6 +165,52 @@ pub async fn usage(State(s): St, Query(q): Query<UsageParams>) -> ApiResult<Vec<
 }
 
 #[derive(Deserialize, IntoParams)]
+pub struct KeyUsageParams {
+    /// Start of the window, Unix ms (default: 30 days ago).
+    since_ms: Option<i64>,
+}
+
+/// One key's attempts in the window, by the upstream's answer; keys that failed before
+/// another key served count too.
+#[derive(Serialize, ToSchema)]
+pub struct KeyUsage {
+    key_id: i64,
+    attempts: u64,
+    ok: u64,
+    /// 429 answers.
+    rate_limited: u64,
+    /// 401 and 403 answers.
+    auth_failed: u64,
+    /// 5xx answers.
+    server_errors: u64,
+}
+
+/// Attempts per key since `since_ms`, counted from every request's attempt chain.
+#[utoipa::path(get, path = "/api/v1/usage/keys", params(KeyUsageParams), responses((status = 200, body = Vec<KeyUsage>)))]
+pub async fn usage_by_key(
+    State(s): St,
+    Query(q): Query<KeyUsageParams>,
+) -> ApiResult<Vec<KeyUsage>> {
+    let since_ms = q
+        .since_ms
+        .unwrap_or_else(|| switchboard_store::now_ms() - 30 * 86_400_000);
+    s.log.flush().await;
+    let rows = s.control.store().key_attempts(since_ms).await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|r| KeyUsage {
+                key_id: r.key_id,
+                attempts: r.attempts,
+                ok: r.ok,
+                rate_limited: r.rate_limited,
+                auth_failed: r.auth_failed,
+                server_errors: r.server_errors,
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Deserialize, IntoParams)]
 pub struct SummaryParams {
     /// How far back from `until_ms`: one minute to one day (default 30 minutes).
     window_ms: Option<i64>,

@@ -364,6 +364,7 @@ fn priced(client: &str, cost_micros: u64) -> RequestRecord {
         error: None,
         affinity: None,
         attempts: Vec::new(),
+        refused: None,
     }
 }
 

@@ -17,6 +17,7 @@ mod hostile_clients;
 mod hostile_upstream;
 mod integrations_api;
 mod metrics;
+mod onboarding;
 mod openapi;
 mod prices;
 mod routing;

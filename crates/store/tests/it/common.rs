@@ -63,7 +63,10 @@ pub fn record(started_at_ms: i64, alias: &str, provider: &str, status: u16) -> R
             },
             status: Some(status),
             duration_ms: 100,
+            message: None,
+            retry_after_ms: None,
         }],
+        refused: None,
     }
 }
 
