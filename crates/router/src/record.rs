@@ -29,7 +29,9 @@ pub(crate) fn millis(d: Duration) -> u64 {
 /// going away and this being dropped — exactly one record is emitted.
 pub(crate) struct Recorder {
     pub(crate) rec: RequestRecord,
-    sink: Arc<dyn RecordSink>,
+    /// Where the finished record goes; `None` for a fork of a race (hedging), which keeps
+    /// its record for [`Recorder::absorb`].
+    sink: Option<Arc<dyn RecordSink>>,
     received_at: Instant,
     pub(crate) first_byte: Option<Instant>,
     /// The attempt under way (provider, model, key, start), recorded as cancelled if the
@@ -53,7 +55,7 @@ impl Recorder {
         in_flight.fetch_add(1, Ordering::Relaxed);
         Recorder {
             rec,
-            sink,
+            sink: Some(sink),
             received_at,
             first_byte: None,
             open_attempt: None,
@@ -143,15 +145,10 @@ impl Recorder {
             .first_byte
             .map(|t| millis(t.duration_since(self.received_at)));
         // Nothing reads the record once it is finished: it leaves without a copy.
-        self.sink.record(std::mem::take(&mut self.rec));
+        if let Some(sink) = &self.sink {
+            sink.record(std::mem::take(&mut self.rec));
+        }
     }
-}
-
-/// Where a forked recorder's records go: nowhere (its outcome is taken back by `absorb`).
-struct Discard;
-
-impl RecordSink for Discard {
-    fn record(&self, _: RequestRecord) {}
 }
 
 impl Recorder {
@@ -160,7 +157,7 @@ impl Recorder {
     pub(crate) fn fork(&self) -> Recorder {
         Recorder {
             rec: self.rec.clone(),
-            sink: Arc::new(Discard),
+            sink: None,
             received_at: self.received_at,
             first_byte: self.first_byte,
             open_attempt: None,
