@@ -95,6 +95,7 @@
 //! | `tool` | answer with the tool call when tools are offered |
 //! | `reasoning` | emit reasoning before the answer |
 //! | `cached=N` | the usage reports N of the input tokens (at most all) as prompt-cache reads |
+//! | `rpm=N`, `tpm=N`, `window_ms=W` | key: a token bucket of N requests / N tokens (body length / 4) refilled N per W ms (default 60000); every answer carries the dialect's rate-limit headers (OpenAI `x-ratelimit-*` with Go-duration resets, Anthropic `anthropic-ratelimit-*` with RFC 3339 resets; Gemini none) and a request the bucket cannot cover gets 429 (see `limits.rs`) |
 //! | `native` | Anthropic: refuse, with Anthropic's 400, thinking signatures the mock did not issue and (thinking on) a last assistant tool turn not opening with thinking |
 //!
 //! For JSON (non-streaming) requests the stream faults act on the body: `empty` sends an empty
@@ -126,6 +127,7 @@
 mod book;
 mod dialect;
 mod directive;
+mod limits;
 mod refusal;
 mod server;
 mod structured;
@@ -244,6 +246,11 @@ impl MockUpstream {
     /// Requests received, of any kind.
     pub fn request_count(&self) -> usize {
         self.shared.book.total()
+    }
+
+    /// Requests refused with a 429 by a key's token-bucket limits (`rpm` / `tpm`).
+    pub fn rate_limited_count(&self) -> u64 {
+        self.shared.limits.refused()
     }
 
     /// Requests that presented `key` (exactly, directives included).

@@ -39,6 +39,7 @@ pub(crate) struct Shared {
     openai_models: Bytes,
     anthropic_models: Bytes,
     gemini_models: Bytes,
+    pub limits: crate::limits::Limits,
 }
 
 impl Shared {
@@ -51,6 +52,7 @@ impl Shared {
             openai_models: dialect::openai_models(),
             anthropic_models: dialect::anthropic_models(),
             gemini_models: dialect::gemini_models(),
+            limits: crate::limits::Limits::default(),
         }
     }
 }
@@ -133,13 +135,67 @@ fn route(method: &Method, path: &str) -> Endpoint {
 
 async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     let in_flight = InFlight::enter(&shared.book);
-    let response = answer(&shared, req).await;
+    let response = match rate_limit(&shared, &req) {
+        Some(Err(refused)) => refused,
+        Some(Ok(headers)) => {
+            let mut response = answer(&shared, req).await;
+            response.headers_mut().extend(headers);
+            response
+        }
+        None => answer(&shared, req).await,
+    };
     response.map(|inner| {
         Body::new(Tracked {
             inner,
             _in_flight: in_flight,
         })
     })
+}
+
+/// A generation request from a key with token-bucket limits: `Ok` with the headers that
+/// announce them, or `Err` with the 429 (recorded like any request) when the bucket is short.
+/// `None` for every other request.
+fn rate_limit(shared: &Shared, req: &Request) -> Option<Result<HeaderMap, Response>> {
+    let dialect = match route(req.method(), req.uri().path()) {
+        Endpoint::Generate(d) => d,
+        Endpoint::Gemini { .. } => Dialect::Gemini,
+        _ => return None,
+    };
+    let key = presented_key(req.headers(), req.uri().query())?;
+    let (_, directives) = directive::split_name(&key).ok()?;
+    if !directives.limit.is_set() {
+        return None;
+    }
+    let length = req
+        .headers()
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+        .unwrap_or(0);
+    let verdict = shared
+        .limits
+        .take(&key, directives.limit, length / 4, dialect);
+    if verdict.admitted {
+        return Some(Ok(verdict.headers));
+    }
+    shared.book.admit(Some(&key), None, || RecordedRequest {
+        method: req.method().clone(),
+        path: req.uri().path().to_owned(),
+        query: req.uri().query().map(str::to_owned),
+        headers: req.headers().clone(),
+        body: Bytes::new(),
+        key: Some(key.clone()),
+        model: None,
+        dialect: Some(dialect),
+    });
+    let mut f = Failure::new(429, "Rate limit reached for requests. (mock fault)");
+    f.retry_delay = Some(verdict.retry_secs);
+    let hints = ResetHints {
+        retry_after: (dialect == Dialect::Gemini).then_some(verdict.retry_secs),
+        ..ResetHints::default()
+    };
+    let mut response = error_response(dialect, &f, &hints);
+    response.headers_mut().extend(verdict.headers);
+    Some(Err(response))
 }
 
 async fn answer(shared: &Shared, req: Request) -> Response {

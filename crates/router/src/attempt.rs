@@ -328,6 +328,12 @@ impl Engine {
 impl Attempt<'_> {
     async fn run(&mut self, rec: &mut Recorder) -> Result<Ready, Stop> {
         let resp = self.send(rec).await?;
+        self.engine.health.quota.observe(
+            self.pick.key.info.id,
+            self.model,
+            resp.headers(),
+            self.engine.clock.now_ms(),
+        );
         let status = resp.status().as_u16();
         if !(200..300).contains(&status) {
             return Err(self.upstream_error(resp, rec).await);

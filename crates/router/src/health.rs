@@ -16,6 +16,7 @@ use tokio::sync::broadcast;
 use utoipa::ToSchema;
 
 use crate::clock::SharedClock;
+use crate::quota::QuotaBoard;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -265,6 +266,9 @@ struct Streak {
 #[derive(Debug)]
 pub struct HealthBoard {
     inner: Mutex<Inner>,
+    /// The quota each key × model has left, as announced by its provider: read with health
+    /// by [`crate::snapshot::pick_key`].
+    pub quota: QuotaBoard,
     policy: Mutex<CooldownPolicy>,
     events: broadcast::Sender<HealthEvent>,
     clock: SharedClock,
@@ -275,6 +279,7 @@ impl HealthBoard {
         let (events, _) = broadcast::channel(1024);
         HealthBoard {
             inner: Mutex::new(Inner::default()),
+            quota: QuotaBoard::default(),
             policy: Mutex::new(policy),
             events,
             clock,
@@ -628,6 +633,7 @@ impl HealthBoard {
 
     /// Forgets keys that no longer exist.
     pub fn retain_keys(&self, exists: impl Fn(i64) -> bool) {
+        self.quota.retain_keys(&exists);
         self.inner
             .lock()
             .entries

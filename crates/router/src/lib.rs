@@ -20,6 +20,7 @@ pub mod model;
 mod pipe;
 pub mod pricing;
 mod pump;
+pub mod quota;
 pub mod record;
 pub mod reply;
 pub mod request;

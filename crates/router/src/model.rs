@@ -290,6 +290,10 @@ pub struct Settings {
     pub single_key_wait_ms: u64,
     /// Whole-request deadline across attempts, milliseconds.
     pub request_deadline_ms: u64,
+    /// Keys whose announced quota cannot cover a request are skipped while another key can
+    /// serve, and waited for rather than driven into a 429 (off: a key is skipped only once
+    /// a 429 has cooled it).
+    pub quota_aware: bool,
 }
 
 impl Default for Settings {
@@ -303,6 +307,7 @@ impl Default for Settings {
             max_wait_ms: 0,
             single_key_wait_ms: 3_000,
             request_deadline_ms: 600_000,
+            quota_aware: true,
         }
     }
 }

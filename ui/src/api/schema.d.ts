@@ -1558,6 +1558,13 @@ export interface components {
              * @default 600000
              */
             request_deadline_ms: number;
+            /**
+             * @description Keys whose announced quota cannot cover a request are skipped while another key can
+             *     serve, and waited for rather than driven into a 429 (off: a key is skipped only once
+             *     a 429 has cooled it).
+             * @default true
+             */
+            quota_aware: boolean;
         };
         /** @description A key's standing changed (`event: standing` on `/api/v1/health/events`). */
         StandingChanged: {

@@ -19,6 +19,7 @@ mod integrations_api;
 mod metrics;
 mod openapi;
 mod prices;
+mod quota;
 mod routing;
 mod scheduling;
 mod security;
