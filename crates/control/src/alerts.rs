@@ -463,6 +463,8 @@ mod tests {
                 env_ref: None,
             },
             standing,
+            quota: Vec::new(),
+            balance: None,
         }
     }
 

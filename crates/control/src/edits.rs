@@ -168,10 +168,7 @@ impl Control {
             .key_view(id)
             .ok_or_else(|| ControlError::not_found(format!("key {id}")))?;
         self.engine.health.clear_key(id);
-        Ok(KeyView {
-            standing: self.standing_of(&view.key),
-            ..view
-        })
+        Ok(self.view_of(&view.key))
     }
 
     /// Probes a key now (the model list) and updates its health from the answer.
@@ -188,10 +185,7 @@ impl Control {
             failures: 0,
         };
         self.engine.probe(&entry).await;
-        Ok(KeyView {
-            standing: self.standing_of(&view.key),
-            ..view
-        })
+        Ok(self.view_of(&view.key))
     }
 
     pub async fn routes(&self) -> Result<Vec<Route>, ControlError> {

@@ -8,7 +8,9 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use switchboard_router::KeyInfo;
+use switchboard_router::balance::KeyBalance;
 use switchboard_router::health::{Availability, HealthEvent, KeyStanding, Scope, StandingClass};
+use switchboard_router::quota::QuotaWindow;
 use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
@@ -23,6 +25,13 @@ pub struct KeyView {
     pub key: KeyInfo,
     #[serde(flatten)]
     pub standing: KeyStanding,
+    /// The quota its provider announced in rate-limit headers, per upstream model (empty
+    /// until an answer carried some, and again after the windows reset).
+    #[serde(default)]
+    pub quota: Vec<QuotaWindow>,
+    /// Its last balance check, for providers that publish balances.
+    #[serde(default)]
+    pub balance: Option<KeyBalance>,
 }
 
 /// Enabled keys by standing class (a disabled key is the user's choice, not a health
@@ -84,20 +93,27 @@ impl Control {
         let keys = self.keys.read().clone();
         keys.iter()
             .filter(|k| provider.is_none_or(|p| k.provider == p))
-            .map(|k| KeyView {
-                key: k.clone(),
-                standing: self.standing_of(k),
-            })
+            .map(|k| self.view_of(k))
             .collect()
     }
 
     /// One key with its standing.
     pub fn key_view(&self, key_id: i64) -> Option<KeyView> {
         let keys = self.keys.read().clone();
-        keys.iter().find(|k| k.id == key_id).map(|k| KeyView {
-            key: k.clone(),
-            standing: self.standing_of(k),
-        })
+        keys.iter()
+            .find(|k| k.id == key_id)
+            .map(|k| self.view_of(k))
+    }
+
+    /// A key with its standing, announced quota and balance.
+    pub(crate) fn view_of(&self, key: &KeyInfo) -> KeyView {
+        let engine = &self.engine;
+        KeyView {
+            key: key.clone(),
+            standing: self.standing_of(key),
+            quota: engine.health.quota.windows(key.id, engine.health.now_ms()),
+            balance: engine.balances.get(key.id),
+        }
     }
 
     /// Counts, overall state and unusable aliases, from the same standings as

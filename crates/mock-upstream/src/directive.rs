@@ -146,6 +146,8 @@ pub(crate) struct Directives {
     pub native: bool,
     /// Token-bucket limits (`rpm`, `tpm`, `window_ms`; see `limits.rs`).
     pub limit: crate::limits::Limit,
+    /// The account balance the balance endpoints report, in cents.
+    pub balance_cents: Option<u64>,
 }
 
 impl Directives {
@@ -165,6 +167,7 @@ impl Directives {
                 tpm: over.limit.tpm.or(self.limit.tpm),
                 window: over.limit.window.or(self.limit.window),
             },
+            balance_cents: over.balance_cents.or(self.balance_cents),
         }
     }
 }
@@ -299,6 +302,13 @@ pub(crate) fn parse(spec: &str) -> Result<Directives, DirectiveError> {
             "rpm" => out.limit.rpm = Some(num()?.max(1)),
             "tpm" => out.limit.tpm = Some(num()?.max(1)),
             "window_ms" => out.limit.window = Some(millis()?),
+            "balance" => {
+                let v = value.unwrap_or_default();
+                out.balance_cents = match v.parse::<f64>() {
+                    Ok(b) if b.is_finite() && b >= 0.0 => Some((b * 100.0).round() as u64),
+                    _ => return Err(bad(format!("`balance={v}` is not an amount like 12.50"))),
+                };
+            }
             other => return Err(bad(format!("unknown directive `{other}`"))),
         }
     }
@@ -426,6 +436,8 @@ mod tests {
         assert!(parse("frobnicate").is_err());
         assert!(parse("chunks=x").is_err());
         assert!(parse("rpm=x").is_err());
+        assert!(parse("balance=-1").is_err());
+        assert_eq!(parse("balance=12.5").unwrap().balance_cents, Some(1250));
         let d = parse("rpm=10,tpm=500,window_ms=1000").unwrap();
         assert_eq!(
             (d.limit.rpm, d.limit.tpm, d.limit.window),

@@ -92,12 +92,21 @@ pub(crate) async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
 
 enum Endpoint {
     Generate(Dialect),
-    Gemini { model: String, stream: bool },
+    Gemini {
+        model: String,
+        stream: bool,
+    },
     Compact,
     Models,
     GeminiModels,
     CountTokens,
     Probe,
+    /// DeepSeek `GET /user/balance`.
+    DeepseekBalance,
+    /// OpenRouter `GET /api/v1/key` (here under the mock's `/v1`).
+    OpenrouterKey,
+    /// OpenRouter `GET /api/v1/credits`.
+    OpenrouterCredits,
     Unknown,
 }
 
@@ -111,6 +120,9 @@ fn route(method: &Method, path: &str) -> Endpoint {
         (&Method::GET, "/v1/models") => Endpoint::Models,
         (&Method::GET, "/v1beta/models") => Endpoint::GeminiModels,
         (&Method::HEAD | &Method::GET, "/") => Endpoint::Probe,
+        (&Method::GET, "/user/balance") => Endpoint::DeepseekBalance,
+        (&Method::GET, "/v1/key" | "/api/v1/key") => Endpoint::OpenrouterKey,
+        (&Method::GET, "/v1/credits" | "/api/v1/credits") => Endpoint::OpenrouterCredits,
         (&Method::POST, p) => {
             // google-genai uses /v1 as well as /v1beta.
             let target = p
@@ -215,7 +227,7 @@ async fn answer(shared: &Shared, req: Request) -> Response {
             shared.book.admit(key.as_deref(), None, || {
                 record(&parts, &body, key.clone(), None, None)
             });
-            return serve_other(shared, other, &parts, &body);
+            return serve_other(shared, other, &parts, &body, key.as_deref());
         }
     };
     let ask = serde_json::from_slice::<Value>(&body)
@@ -392,14 +404,57 @@ fn record(
     }
 }
 
+/// The balance endpoints, as DeepSeek and OpenRouter document them, reporting the key's
+/// `balance` directive (default 100.00; 401 without a key). OpenRouter's key has no spending
+/// limit of its own (`limit_remaining: null`): its balance is the account's credits.
+fn balance(endpoint: Endpoint, key: Option<&str>) -> Response {
+    let Some(key) = key else {
+        let f = Failure::new(401, default_message(401));
+        return error_response(Dialect::OpenAiChat, &f, &ResetHints::default());
+    };
+    let cents = directive::split_name(key)
+        .ok()
+        .and_then(|(_, d)| d.balance_cents)
+        .unwrap_or(10_000);
+    let amount = format!("{}.{:02}", cents / 100, cents % 100);
+    let v = match endpoint {
+        Endpoint::DeepseekBalance => serde_json::json!({
+            "is_available": cents > 0,
+            "balance_infos": [{
+                "currency": "USD",
+                "total_balance": amount,
+                "granted_balance": "0.00",
+                "topped_up_balance": amount,
+            }],
+        }),
+        Endpoint::OpenrouterKey => serde_json::json!({
+            "data": {
+                "label": "mock",
+                "limit": null,
+                "limit_remaining": null,
+                "usage": 0,
+                "is_free_tier": false,
+            }
+        }),
+        _ => serde_json::json!({
+            "data": { "total_credits": cents as f64 / 100.0, "total_usage": 0 }
+        }),
+    };
+    json_response(StatusCode::OK, json_bytes(&v))
+}
+
 /// Everything but generation: model lists, token counts, the probe, unknown paths.
 fn serve_other(
     shared: &Shared,
     endpoint: Endpoint,
     parts: &http::request::Parts,
     body: &Bytes,
+    key: Option<&str>,
 ) -> Response {
     match endpoint {
+        Endpoint::DeepseekBalance | Endpoint::OpenrouterKey | Endpoint::OpenrouterCredits => {
+            balance(endpoint, key)
+        }
         Endpoint::Models if parts.headers.contains_key("anthropic-version") => {
             json_response(StatusCode::OK, shared.anthropic_models.clone())
         }

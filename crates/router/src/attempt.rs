@@ -424,6 +424,9 @@ impl Attempt<'_> {
         let body = self.scrubber.scrub(&body);
         let now = self.engine.clock.now_ms();
         let outcome = classify_status(status, &resp_headers, &body, now, self.engine.max_hint());
+        if matches!(outcome, Outcome::InsufficientBalance { .. }) {
+            self.engine.balances.recheck(self.pick.key.info.id);
+        }
         // A 5xx (or 408/409) is retried on this key unless the provider asks for a longer
         // wait than the retry policy would take: then the key cools for that wait.
         let retry_max = Duration::from_millis(provider.retry.max_ms);

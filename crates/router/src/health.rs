@@ -632,6 +632,30 @@ impl HealthBoard {
     }
 
     /// Forgets keys that no longer exist.
+    /// `key_id` was found with enough balance: a balance cooldown on it ends now.
+    pub fn clear_balance(&self, provider: &str, key_id: i64) {
+        let now = self.clock.now_ms();
+        let scope = Scope::Key { key_id };
+        let mut inner = self.inner.lock();
+        let cleared = inner
+            .entries
+            .get(&scope)
+            .is_some_and(|e| e.reason == Some(CoolReason::InsufficientBalance));
+        if !cleared {
+            return;
+        }
+        inner.entries.remove(&scope);
+        drop(inner);
+        self.publish(vec![event(
+            &scope,
+            provider,
+            HealthState::Healthy,
+            None,
+            None,
+            now,
+        )]);
+    }
+
     pub fn retain_keys(&self, exists: impl Fn(i64) -> bool) {
         self.quota.retain_keys(&exists);
         self.inner

@@ -7,6 +7,7 @@
 
 pub mod affinity;
 mod attempt;
+pub mod balance;
 pub mod classify;
 pub mod clock;
 pub mod conversations;

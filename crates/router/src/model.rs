@@ -148,6 +148,10 @@ pub struct Provider {
     /// Same-key retries of transient failures.
     #[serde(default)]
     pub retry: RetryPolicy,
+    /// The provider's balance endpoint, when its host is not one Switchboard knows (DeepSeek
+    /// and OpenRouter are found by host), or to set the threshold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub balance: Option<crate::balance::BalanceCheck>,
 }
 
 /// Known provider quirks, as data (DESIGN.md "Translation"): what a provider needs that its
@@ -492,6 +496,7 @@ mod tests {
             quirks: Quirks::default(),
             max_concurrency_per_key: None,
             retry: RetryPolicy::default(),
+            balance: None,
         }
     }
 

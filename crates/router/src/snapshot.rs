@@ -651,6 +651,7 @@ mod tests {
             quirks: Quirks::default(),
             max_concurrency_per_key: None,
             retry: Default::default(),
+            balance: None,
         }
     }
 

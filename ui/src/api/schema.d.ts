@@ -757,6 +757,23 @@ export interface components {
             /** Format: int64 */
             duration_ms: number;
         };
+        /**
+         * @description Which documented balance endpoint a provider has.
+         * @enum {string}
+         */
+        BalanceApi: "deepseek" | "openrouter";
+        /**
+         * @description A provider's balance check, when its host is not one Switchboard knows (or to change the
+         *     threshold).
+         */
+        BalanceCheck: {
+            api: components["schemas"]["BalanceApi"];
+            /**
+             * Format: double
+             * @description A balance at or below this (in the provider's currency) cools the key.
+             */
+            min?: number;
+        };
         /** @description A client's spend crossed a threshold (sent once per period and level). */
         BudgetEvent: {
             client: string;
@@ -1133,6 +1150,24 @@ export interface components {
             /** @description Base64. */
             salt: string;
         };
+        /** @description One key's last balance check, as the admin API and the dashboard show it. */
+        KeyBalance: {
+            /**
+             * Format: double
+             * @description What is left, when the last check could read it.
+             */
+            amount?: number | null;
+            currency?: string | null;
+            /** @description At or below the provider's threshold: the key is cooling as `insufficient_balance`. */
+            low: boolean;
+            /**
+             * Format: int64
+             * @description Unix ms of the last check.
+             */
+            checked_ms: number;
+            /** @description Why the last check could not read a balance. */
+            error?: string | null;
+        };
         /** @description A key as everyone but the egress adapter sees it: never the secret itself. */
         KeyInfo: {
             /** Format: int64 */
@@ -1177,7 +1212,14 @@ export interface components {
             secret?: string | null;
         };
         /** @description A key with its standing. */
-        KeyView: components["schemas"]["KeyInfo"] & components["schemas"]["KeyStanding"];
+        KeyView: components["schemas"]["KeyInfo"] & components["schemas"]["KeyStanding"] & {
+            /**
+             * @description The quota its provider announced in rate-limit headers, per upstream model (empty
+             *     until an answer carried some, and again after the windows reset).
+             */
+            quota?: components["schemas"]["QuotaWindow"][];
+            balance?: null | components["schemas"]["KeyBalance"];
+        };
         ModelInfo: {
             id: string;
             /** Format: int64 */
@@ -1361,6 +1403,7 @@ export interface components {
             max_concurrency_per_key?: number | null;
             /** @description Same-key retries of transient failures. */
             retry?: components["schemas"]["RetryPolicy"];
+            balance?: null | components["schemas"]["BalanceCheck"];
         };
         /**
          * @description Known provider quirks, as data (DESIGN.md "Translation"): what a provider needs that its
@@ -1392,6 +1435,32 @@ export interface components {
              * @default null
              */
             default_max_tokens: number | null;
+        };
+        /**
+         * @description What a window counts.
+         * @enum {string}
+         */
+        QuotaKind: "requests" | "tokens" | "input_tokens" | "output_tokens" | "five_hour" | "seven_day";
+        /** @description One window as the admin API, the dashboard and `/metrics` show it. */
+        QuotaWindow: {
+            /** @description The upstream model the provider announced it for. */
+            model: string;
+            kind: components["schemas"]["QuotaKind"];
+            /**
+             * Format: int64
+             * @description The window's size when full, if announced.
+             */
+            limit?: number | null;
+            /**
+             * Format: int64
+             * @description Left now (refilled since the last answer as the provider's reset implies).
+             */
+            remaining: number;
+            /**
+             * Format: int64
+             * @description Unix ms when the window is full again.
+             */
+            reset_ms: number;
         };
         /** @description One client request as the log shows it. */
         RequestRecord: {

@@ -147,3 +147,159 @@ async fn quota_simulation_report() {
         );
     }
 }
+
+/// The key views' `quota` and the `/metrics` gauges after one answer with OpenAI headers.
+#[tokio::test]
+async fn announced_quota_is_shown_per_key() {
+    const KEY: &str = "sk-quota-view-aaaaaaaa@rpm=10,tpm=100000";
+    let sb = Sb::start(|mock| {
+        provider_toml("p1", mock, &[KEY])
+            + "[[routes]]\nalias = \"m\"\ntargets = [{ provider = \"p1\", model = \"x\" }]\n"
+    })
+    .await;
+    assert_eq!(sb.chat("m").await.status(), 200);
+    let keys = sb.get("/api/v1/keys").await;
+    let quota = &keys[0]["quota"];
+    let requests = quota
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["kind"] == "requests")
+        .unwrap_or_else(|| panic!("{quota}"));
+    assert_eq!(requests["model"], "x");
+    assert_eq!(requests["remaining"], 9);
+    assert_eq!(requests["limit"], 10);
+    // One of ten a minute is back in 6 s: full again then.
+    assert_eq!(requests["reset_ms"], T0 + 6_000);
+    assert!(
+        quota
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w["kind"] == "tokens")
+    );
+    let id = keys[0]["id"].as_i64().unwrap();
+    let text = sb
+        .http
+        .get(format!("{}/metrics", sb.url))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let series = format!(
+        "switchboard_key_quota_remaining{{key_id=\"{id}\",provider=\"p1\",model=\"x\",kind=\"requests\"}} 9"
+    );
+    assert!(text.contains(&series), "{series} not in\n{text}");
+    assert!(
+        text.contains("switchboard_key_quota_reset_seconds{"),
+        "{text}"
+    );
+}
+
+const LOW: &str = "sk-balance-low-aaaaaaaa@balance=0.50";
+const RICH: &str = "sk-balance-rich-bbbbbbb@balance=20";
+const ROUTER_KEY: &str = "sk-balance-or-cccccccc@balance=3.25";
+
+fn balance_config(mock: &switchboard_mock_upstream::MockUpstream) -> String {
+    let base = mock.base_url(switchboard_mock_upstream::Dialect::OpenAiChat);
+    format!(
+        "[[providers]]\nname = \"ds\"\nkind = \"openai_chat\"\nbase_url = {base:?}\nkeys = [{LOW:?}, {RICH:?}]\nbalance = {{ api = \"deepseek\", min = 1.0 }}\n\n\
+         [[providers]]\nname = \"or\"\nkind = \"openai_chat\"\nbase_url = {base:?}\nkeys = [{ROUTER_KEY:?}]\nbalance = {{ api = \"openrouter\" }}\n\n\
+         [[routes]]\nalias = \"m\"\ntargets = [{{ provider = \"ds\", model = \"x\" }}]\n"
+    )
+}
+
+async fn key_by_id(sb: &Sb, id: i64) -> serde_json::Value {
+    let keys = sb.get("/api/v1/keys").await;
+    keys.as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["id"] == id)
+        .cloned()
+        .unwrap()
+}
+
+fn balance_reads(sb: &Sb, path: &str) -> usize {
+    sb.mock.requests().iter().filter(|r| r.path == path).count()
+}
+
+fn generations_for(sb: &Sb, key: &str) -> usize {
+    sb.mock
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/v1/chat/completions" && r.key.as_deref() == Some(key))
+        .count()
+}
+
+#[tokio::test]
+async fn balances_are_checked_shown_and_a_low_one_cools_its_key_before_requests_fail() {
+    let sb = Sb::start(balance_config).await;
+    let engine = sb.handle().control().engine().clone();
+    engine.check_balances().await;
+    let keys = sb.get("/api/v1/keys").await;
+    let by_provider = |p: &str| -> Vec<serde_json::Value> {
+        keys.as_array()
+            .unwrap()
+            .iter()
+            .filter(|k| k["provider"] == p)
+            .cloned()
+            .collect()
+    };
+    let ds = by_provider("ds");
+    let low = ds.iter().find(|k| k["balance"]["amount"] == 0.5).unwrap();
+    let rich = ds.iter().find(|k| k["balance"]["amount"] == 20.0).unwrap();
+    assert_eq!(low["balance"]["low"], true);
+    assert_eq!(low["balance"]["currency"], "USD");
+    assert_eq!(low["state"], "cooling");
+    assert_eq!(low["reason"], "insufficient_balance");
+    assert_eq!(rich["balance"]["low"], false);
+    assert_eq!(rich["state"], "healthy");
+    // OpenRouter: the key has no limit of its own, so the account's credits count.
+    let or = by_provider("or");
+    assert_eq!(or[0]["balance"]["amount"], 3.25);
+    assert_eq!(or[0]["balance"]["low"], false);
+    assert!(balance_reads(&sb, "/v1/key") >= 1);
+    assert!(balance_reads(&sb, "/v1/credits") >= 1);
+
+    // Requests never reach the key without balance.
+    for _ in 0..4 {
+        assert_eq!(sb.chat("m").await.status(), 200);
+    }
+    assert_eq!(generations_for(&sb, LOW), 0);
+    assert_eq!(generations_for(&sb, RICH), 4);
+
+    // On schedule: nothing is read again before 15 minutes (of the injected clock) pass.
+    let reads = balance_reads(&sb, "/user/balance");
+    engine.check_balances().await;
+    assert_eq!(balance_reads(&sb, "/user/balance"), reads);
+    sb.clock.advance_ms(15 * 60_000);
+    engine.check_balances().await;
+    assert!(
+        balance_reads(&sb, "/user/balance") >= reads + 2,
+        "both keys read again"
+    );
+
+    // A 402 cools the rich key and asks for a check, which finds money and ends the
+    // cooldown before it would have run out.
+    sb.mock
+        .push_fault_for_key(RICH, "fault=402".parse().unwrap());
+    let r = sb.chat("m").await;
+    assert_eq!(r.status(), 402, "no other key has balance");
+    let rich_id = rich["id"].as_i64().unwrap();
+    assert_eq!(
+        key_by_id(&sb, rich_id).await["reason"],
+        "insufficient_balance"
+    );
+    let reads = balance_reads(&sb, "/user/balance");
+    engine.check_balances().await;
+    assert_eq!(
+        balance_reads(&sb, "/user/balance"),
+        reads + 1,
+        "only the key after its 402"
+    );
+    assert_eq!(key_by_id(&sb, rich_id).await["state"], "healthy");
+    assert_eq!(sb.chat("m").await.status(), 200);
+}
