@@ -303,3 +303,40 @@ async fn balances_are_checked_shown_and_a_low_one_cools_its_key_before_requests_
     assert_eq!(key_by_id(&sb, rich_id).await["state"], "healthy");
     assert_eq!(sb.chat("m").await.status(), 200);
 }
+
+/// Anthropic announces its windows with RFC 3339 resets, input tokens apart.
+#[tokio::test]
+async fn anthropic_rate_limit_headers_are_read_too() {
+    const KEY: &str = "sk-ant-quota-aaaaaaaaaaa@rpm=50,tpm=40000";
+    let sb = Sb::start_with(
+        |mock| {
+            format!(
+                "[[providers]]\nname = \"a\"\nkind = \"anthropic\"\nbase_url = {:?}\nkeys = [{KEY:?}]\n\n\
+                 [[routes]]\nalias = \"m\"\ntargets = [{{ provider = \"a\", model = \"claude\" }}]\n",
+                mock.base_url(switchboard_mock_upstream::Dialect::Anthropic)
+            )
+        },
+        |o| o.clock = Arc::new(switchboard_router::clock::SystemClock),
+    )
+    .await;
+    let r = sb
+        .post(
+            "/v1/messages",
+            &json!({"model": "m", "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}]}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let keys = sb.get("/api/v1/keys").await;
+    let quota = keys[0]["quota"].as_array().unwrap().clone();
+    let kinds: Vec<&str> = quota.iter().map(|w| w["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["requests", "tokens", "input_tokens"], "{quota:?}");
+    assert_eq!(quota[0]["remaining"], 49);
+    assert_eq!(quota[0]["limit"], 50);
+    let now = switchboard_router::clock::Clock::now_ms(&switchboard_router::clock::SystemClock);
+    let reset = quota[0]["reset_ms"].as_i64().unwrap();
+    // One of 50 a minute is back in 1.2 s: full again then.
+    assert!(
+        reset > now - 1_000 && reset < now + 3_000,
+        "{reset} vs {now}"
+    );
+}
