@@ -181,8 +181,8 @@ fn go_duration(d: Duration) -> String {
     }
 }
 
-/// An instant as RFC 3339 in UTC, with its fraction of a second (Anthropic writes whole seconds; the
-/// fraction keeps sub-second buckets exact).
+/// An instant as RFC 3339 in UTC, with its fraction of a second (Anthropic writes whole
+/// seconds; the fraction keeps sub-second buckets exact).
 fn rfc3339(at: SystemTime) -> String {
     let at = time::OffsetDateTime::from(at);
     at.format(&time::format_description::well_known::Rfc3339)
