@@ -6,13 +6,15 @@
 #   scripts/bench.sh --long     # adds a 5-minute run checking that RSS does not grow
 #   scripts/bench.sh --quick    # shorter load runs, for trying the script out
 #   scripts/bench.sh --no-criterion   # skip the criterion micro-benchmarks
+#   scripts/bench.sh --no-quota       # skip the quota simulation (2 × 30 s)
 #
 # Needs: a Rust toolchain, python3, curl, and a load generator: `wrk` (installed with apt-get
 # when missing and possible) or `oha` (installed with `cargo install oha --locked` into
 # ~/.cache/switchboard-tools otherwise).
 #
 # Environment: BENCH_DURATION (seconds per load run, default 5), BENCH_OUT (default
-# docs/benchmarks.md), CARGO_TARGET_DIR (default ~/.cache/switchboard-target/bench).
+# docs/benchmarks.md), CARGO_TARGET_DIR (default ~/.cache/switchboard-target/bench),
+# QUOTA_SIM_SECS (seconds per quota simulation run, default 30; 5 with --quick).
 #
 # CPU per request is the router's and the mock's user + system time (/proc/<pid>/stat) over
 # each load run, divided by the requests it completed. With `perf` (and `inferno`, installed
@@ -31,12 +33,14 @@ cd "$ROOT"
 LONG=0
 QUICK=0
 CRITERION=1
+QUOTA=1
 for arg in "$@"; do
     case "$arg" in
         --long) LONG=1 ;;
         --quick) QUICK=1 ;;
         --no-criterion) CRITERION=0 ;;
-        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+        --no-quota) QUOTA=0 ;;
+        -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
         *) echo "unknown option $arg" >&2; exit 2 ;;
     esac
 done
@@ -352,6 +356,23 @@ if [ "$CRITERION" = 1 ]; then
     [ "$QUICK" = 1 ] && crit=(--warm-up-time 0.5 --measurement-time 1)
     cargo bench --locked -q -p switchboard-protocol --bench stream -- "${crit[@]}" >"$WORK/crit-protocol.txt" 2>&1
     cargo bench --locked -q -p switchboard-router --bench route -- "${crit[@]}" >"$WORK/crit-router.txt" 2>&1
+fi
+
+# ---------------------------------------------------------------------------------------
+if [ "$QUOTA" = 1 ]; then
+    log "quota simulation: quota-aware vs reactive key choice"
+    # Three keys with token-bucket limits (30 requests/s together) under closed-loop overload,
+    # run in-process by the server's integration test `quota::quota_simulation_report`, once
+    # with the quota ranking on and once off. Each mode prints one `quota_sim` line.
+    stop_router
+    QSECS=${QUOTA_SIM_SECS:-30}
+    [ "$QUICK" = 1 ] && QSECS=${QUOTA_SIM_SECS:-5}
+    QUOTA_SIM_SECS=$QSECS cargo test --release --locked -q -p switchboard-server --test it \
+        quota::quota_simulation_report -- --ignored --nocapture >"$WORK/quota.out" 2>"$WORK/quota.err" || true
+    for mode in aware reactive; do
+        result "quota_sim_$mode" "$(awk -v m="mode=$mode" '$1 == "quota_sim" && $2 == m {
+            for (i = 3; i <= NF; i++) { split($i, kv, "="); printf "%s ", kv[2] } }' "$WORK/quota.out")"
+    done
 fi
 
 # ---------------------------------------------------------------------------------------

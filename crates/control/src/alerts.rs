@@ -470,6 +470,8 @@ mod tests {
             },
             standing,
             last_error: None,
+            quota: Vec::new(),
+            balance: None,
         }
     }
 

@@ -185,10 +185,7 @@ impl Control {
             .key_view(id)
             .ok_or_else(|| ControlError::not_found(format!("key {id}")))?;
         self.engine.health.clear_key(id);
-        Ok(KeyView {
-            standing: self.standing_of(&view.key),
-            ..view
-        })
+        Ok(self.view_of(&view.key))
     }
 
     /// Probes a key now (the model list), updates its health from the answer and says

@@ -13,9 +13,11 @@ use switchboard_router::log::{AttemptOutcome, AttemptRecord, RequestRecord};
 
 use serde::{Deserialize, Serialize};
 use switchboard_router::KeyInfo;
+use switchboard_router::balance::KeyBalance;
 use switchboard_router::health::{
     Availability, HealthEvent, HealthState, KeyStanding, Scope, StandingClass,
 };
+use switchboard_router::quota::QuotaWindow;
 use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
@@ -30,6 +32,13 @@ pub struct KeyView {
     pub key: KeyInfo,
     #[serde(flatten)]
     pub standing: KeyStanding,
+    /// The quota its provider announced in rate-limit headers, per upstream model (empty
+    /// until an answer carried some, and again after the windows reset).
+    #[serde(default)]
+    pub quota: Vec<QuotaWindow>,
+    /// Its last balance check, for providers that publish balances.
+    #[serde(default)]
+    pub balance: Option<KeyBalance>,
     /// What the provider said the last time the key failed (a request's attempt or a probe),
     /// in its own words, scrubbed of secrets; cleared when the key next works.
     #[serde(default)]
@@ -171,17 +180,21 @@ impl Control {
             .map(|k| self.view_of(k))
     }
 
-    fn view_of(&self, k: &KeyInfo) -> KeyView {
+    /// A key with its standing, what its provider last said, its announced quota and balance.
+    pub(crate) fn view_of(&self, k: &KeyInfo) -> KeyView {
         let standing = self.standing_of(k);
         // Words about a failure are shown while the key is not (known to be) healthy.
         let last_error = match standing.state {
             HealthState::Healthy | HealthState::Untested => None,
             _ => self.said.of(k.id),
         };
+        let engine = &self.engine;
         KeyView {
             key: k.clone(),
             standing,
             last_error,
+            quota: engine.health.quota.windows(k.id, engine.health.now_ms()),
+            balance: engine.balances.get(k.id),
         }
     }
 

@@ -144,6 +144,10 @@ pub(crate) struct Directives {
     /// Anthropic requests are checked as Anthropic does: thinking signatures it did not issue
     /// and unsigned tool turns under thinking are refused with its 400.
     pub native: bool,
+    /// Token-bucket limits (`rpm`, `tpm`, `window_ms`; see `limits.rs`).
+    pub limit: crate::limits::Limit,
+    /// The account balance the balance endpoints report, in cents.
+    pub balance_cents: Option<u64>,
 }
 
 impl Directives {
@@ -158,6 +162,12 @@ impl Directives {
             reasoning: self.reasoning || over.reasoning,
             cached: over.cached.or(self.cached),
             native: self.native || over.native,
+            limit: crate::limits::Limit {
+                rpm: over.limit.rpm.or(self.limit.rpm),
+                tpm: over.limit.tpm.or(self.limit.tpm),
+                window: over.limit.window.or(self.limit.window),
+            },
+            balance_cents: over.balance_cents.or(self.balance_cents),
         }
     }
 }
@@ -289,6 +299,16 @@ pub(crate) fn parse(spec: &str) -> Result<Directives, DirectiveError> {
             "reasoning" => out.reasoning = true,
             "cached" => out.cached = Some(num()?),
             "native" => out.native = true,
+            "rpm" => out.limit.rpm = Some(num()?.max(1)),
+            "tpm" => out.limit.tpm = Some(num()?.max(1)),
+            "window_ms" => out.limit.window = Some(millis()?),
+            "balance" => {
+                let v = value.unwrap_or_default();
+                out.balance_cents = match v.parse::<f64>() {
+                    Ok(b) if b.is_finite() && b >= 0.0 => Some((b * 100.0).round() as u64),
+                    _ => return Err(bad(format!("`balance={v}` is not an amount like 12.50"))),
+                };
+            }
             other => return Err(bad(format!("unknown directive `{other}`"))),
         }
     }
@@ -415,6 +435,14 @@ mod tests {
         assert!(parse("retry_after=7").is_err());
         assert!(parse("frobnicate").is_err());
         assert!(parse("chunks=x").is_err());
+        assert!(parse("rpm=x").is_err());
+        assert!(parse("balance=-1").is_err());
+        assert_eq!(parse("balance=12.5").unwrap().balance_cents, Some(1250));
+        let d = parse("rpm=10,tpm=500,window_ms=1000").unwrap();
+        assert_eq!(
+            (d.limit.rpm, d.limit.tpm, d.limit.window),
+            (Some(10), Some(500), Some(Duration::from_secs(1)))
+        );
         assert!("chunks=2".parse::<Fault>().is_err());
     }
 }

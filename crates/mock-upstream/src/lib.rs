@@ -22,6 +22,7 @@
 //! | Gemini | `POST /v1beta/models/{model}:generateContent`, `:streamGenerateContent[?alt=sse]` (also under `/v1`) |
 //! | model lists | `GET /v1/models` (Anthropic's shape when `anthropic-version` is sent), `GET /v1beta/models` |
 //! | probe | `HEAD /`, `GET /` → 200 |
+//! | balances | DeepSeek `GET /user/balance`; OpenRouter `GET /v1/key` and `GET /v1/credits` (also under `/api/v1`): the key's `balance` directive (default 100.00) |
 //!
 //! The key is read from `Authorization: Bearer`, `x-api-key`, `x-goog-api-key` or `?key=`.
 //!
@@ -97,6 +98,8 @@
 //! | `tool` | answer with the tool call when tools are offered |
 //! | `reasoning` | emit reasoning before the answer |
 //! | `cached=N` | the usage reports N of the input tokens (at most all) as prompt-cache reads |
+//! | `rpm=N`, `tpm=N`, `window_ms=W` | key: a token bucket of N requests / N tokens (body length / 4) refilled N per W ms (default 60000); every answer carries the dialect's rate-limit headers (OpenAI `x-ratelimit-*` with Go-duration resets, Anthropic `anthropic-ratelimit-*` with RFC 3339 resets; Gemini none) and a request the bucket cannot cover gets 429 (see `limits.rs`) |
+//! | `balance=AMOUNT` | key: the balance the balance endpoints report, e.g. `12.50` |
 //! | `native` | Anthropic: refuse, with Anthropic's 400, thinking signatures the mock did not issue and (thinking on) a last assistant tool turn not opening with thinking |
 //!
 //! For JSON (non-streaming) requests the stream faults act on the body: `empty` sends an empty
@@ -128,6 +131,7 @@
 mod book;
 mod dialect;
 mod directive;
+mod limits;
 mod refusal;
 mod server;
 mod structured;
@@ -246,6 +250,11 @@ impl MockUpstream {
     /// Requests received, of any kind.
     pub fn request_count(&self) -> usize {
         self.shared.book.total()
+    }
+
+    /// Requests refused with a 429 by a key's token-bucket limits (`rpm` / `tpm`).
+    pub fn rate_limited_count(&self) -> u64 {
+        self.shared.limits.refused()
     }
 
     /// Requests that presented `key` (exactly, directives included).

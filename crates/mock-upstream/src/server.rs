@@ -39,6 +39,7 @@ pub(crate) struct Shared {
     openai_models: Bytes,
     anthropic_models: Bytes,
     gemini_models: Bytes,
+    pub limits: crate::limits::Limits,
 }
 
 impl Shared {
@@ -51,6 +52,7 @@ impl Shared {
             openai_models: dialect::openai_models(),
             anthropic_models: dialect::anthropic_models(),
             gemini_models: dialect::gemini_models(),
+            limits: crate::limits::Limits::default(),
         }
     }
 }
@@ -90,12 +92,21 @@ pub(crate) async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
 
 enum Endpoint {
     Generate(Dialect),
-    Gemini { model: String, stream: bool },
+    Gemini {
+        model: String,
+        stream: bool,
+    },
     Compact,
     Models,
     GeminiModels,
     CountTokens,
     Probe,
+    /// DeepSeek `GET /user/balance`.
+    DeepseekBalance,
+    /// OpenRouter `GET /api/v1/key` (here under the mock's `/v1`).
+    OpenrouterKey,
+    /// OpenRouter `GET /api/v1/credits`.
+    OpenrouterCredits,
     Unknown,
 }
 
@@ -109,6 +120,9 @@ fn route(method: &Method, path: &str) -> Endpoint {
         (&Method::GET, "/v1/models") => Endpoint::Models,
         (&Method::GET, "/v1beta/models") => Endpoint::GeminiModels,
         (&Method::HEAD | &Method::GET, "/") => Endpoint::Probe,
+        (&Method::GET, "/user/balance") => Endpoint::DeepseekBalance,
+        (&Method::GET, "/v1/key" | "/api/v1/key") => Endpoint::OpenrouterKey,
+        (&Method::GET, "/v1/credits" | "/api/v1/credits") => Endpoint::OpenrouterCredits,
         (&Method::POST, p) => {
             // google-genai uses /v1 as well as /v1beta.
             let target = p
@@ -133,13 +147,67 @@ fn route(method: &Method, path: &str) -> Endpoint {
 
 async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     let in_flight = InFlight::enter(&shared.book);
-    let response = answer(&shared, req).await;
+    let response = match rate_limit(&shared, &req) {
+        Some(Err(refused)) => refused,
+        Some(Ok(headers)) => {
+            let mut response = answer(&shared, req).await;
+            response.headers_mut().extend(headers);
+            response
+        }
+        None => answer(&shared, req).await,
+    };
     response.map(|inner| {
         Body::new(Tracked {
             inner,
             _in_flight: in_flight,
         })
     })
+}
+
+/// A generation request from a key with token-bucket limits: `Ok` with the headers that
+/// announce them, or `Err` with the 429 (recorded like any request) when the bucket is short.
+/// `None` for every other request.
+fn rate_limit(shared: &Shared, req: &Request) -> Option<Result<HeaderMap, Response>> {
+    let dialect = match route(req.method(), req.uri().path()) {
+        Endpoint::Generate(d) => d,
+        Endpoint::Gemini { .. } => Dialect::Gemini,
+        _ => return None,
+    };
+    let key = presented_key(req.headers(), req.uri().query())?;
+    let (_, directives) = directive::split_name(&key).ok()?;
+    if !directives.limit.is_set() {
+        return None;
+    }
+    let length = req
+        .headers()
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+        .unwrap_or(0);
+    let verdict = shared
+        .limits
+        .take(&key, directives.limit, length / 4, dialect);
+    if verdict.admitted {
+        return Some(Ok(verdict.headers));
+    }
+    shared.book.admit(Some(&key), None, || RecordedRequest {
+        method: req.method().clone(),
+        path: req.uri().path().to_owned(),
+        query: req.uri().query().map(str::to_owned),
+        headers: req.headers().clone(),
+        body: Bytes::new(),
+        key: Some(key.clone()),
+        model: None,
+        dialect: Some(dialect),
+    });
+    let mut f = Failure::new(429, "Rate limit reached for requests. (mock fault)");
+    f.retry_delay = Some(verdict.retry_secs);
+    let hints = ResetHints {
+        retry_after: (dialect == Dialect::Gemini).then_some(verdict.retry_secs),
+        ..ResetHints::default()
+    };
+    let mut response = error_response(dialect, &f, &hints);
+    response.headers_mut().extend(verdict.headers);
+    Some(Err(response))
 }
 
 async fn answer(shared: &Shared, req: Request) -> Response {
@@ -162,7 +230,7 @@ async fn answer(shared: &Shared, req: Request) -> Response {
             if let Some(refused) = key_refused(&other, &parts, key.as_deref()) {
                 return refused;
             }
-            return serve_other(shared, other, &parts, &body);
+            return serve_other(shared, other, &parts, &body, key.as_deref());
         }
     };
     let ask = serde_json::from_slice::<Value>(&body)
@@ -339,6 +407,45 @@ fn record(
     }
 }
 
+/// The balance endpoints, as DeepSeek and OpenRouter document them, reporting the key's
+/// `balance` directive (default 100.00; 401 without a key). OpenRouter's key has no spending
+/// limit of its own (`limit_remaining: null`): its balance is the account's credits.
+fn balance(endpoint: Endpoint, key: Option<&str>) -> Response {
+    let Some(key) = key else {
+        let f = Failure::new(401, default_message(401));
+        return error_response(Dialect::OpenAiChat, &f, &ResetHints::default());
+    };
+    let cents = directive::split_name(key)
+        .ok()
+        .and_then(|(_, d)| d.balance_cents)
+        .unwrap_or(10_000);
+    let amount = format!("{}.{:02}", cents / 100, cents % 100);
+    let v = match endpoint {
+        Endpoint::DeepseekBalance => serde_json::json!({
+            "is_available": cents > 0,
+            "balance_infos": [{
+                "currency": "USD",
+                "total_balance": amount,
+                "granted_balance": "0.00",
+                "topped_up_balance": amount,
+            }],
+        }),
+        Endpoint::OpenrouterKey => serde_json::json!({
+            "data": {
+                "label": "mock",
+                "limit": null,
+                "limit_remaining": null,
+                "usage": 0,
+                "is_free_tier": false,
+            }
+        }),
+        _ => serde_json::json!({
+            "data": { "total_credits": cents as f64 / 100.0, "total_usage": 0 }
+        }),
+    };
+    json_response(StatusCode::OK, json_bytes(&v))
+}
+
 /// Everything but generation: model lists, token counts, the probe, unknown paths.
 /// A key whose directives make it wrong, revoked or out of balance (`fault=401`, `403`,
 /// `402`, `echo_key`) is refused on the model list too, as a real provider refuses it
@@ -372,8 +479,12 @@ fn serve_other(
     endpoint: Endpoint,
     parts: &http::request::Parts,
     body: &Bytes,
+    key: Option<&str>,
 ) -> Response {
     match endpoint {
+        Endpoint::DeepseekBalance | Endpoint::OpenrouterKey | Endpoint::OpenrouterCredits => {
+            balance(endpoint, key)
+        }
         Endpoint::Models if parts.headers.contains_key("anthropic-version") => {
             json_response(StatusCode::OK, shared.anthropic_models.clone())
         }

@@ -76,7 +76,7 @@ fn select(c: &mut Criterion) {
                     let route = snap.resolve(black_box("gpt-5.5")).unwrap();
                     let targets = order_targets(&route, &snap, &latency, false);
                     let prov = snap.providers.get(&targets[0].provider).unwrap();
-                    let pick = pick_key(prov, &targets[0].model, &health, &[], None).unwrap();
+                    let pick = pick_key(prov, &targets[0].model, &health, &[], None, None).unwrap();
                     black_box(pick.key.info.id)
                 })
             });

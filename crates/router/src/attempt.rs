@@ -328,6 +328,12 @@ impl Engine {
 impl Attempt<'_> {
     async fn run(&mut self, rec: &mut Recorder) -> Result<Ready, Stop> {
         let resp = self.send(rec).await?;
+        self.engine.health.quota.observe(
+            self.pick.key.info.id,
+            self.model,
+            resp.headers(),
+            self.engine.clock.now_ms(),
+        );
         let status = resp.status().as_u16();
         if !(200..300).contains(&status) {
             return Err(self.upstream_error(resp, rec).await);
@@ -418,6 +424,9 @@ impl Attempt<'_> {
         let body = self.scrubber.scrub(&body);
         let now = self.engine.clock.now_ms();
         let outcome = classify_status(status, &resp_headers, &body, now, self.engine.max_hint());
+        if matches!(outcome, Outcome::InsufficientBalance { .. }) {
+            self.engine.balances.recheck(self.pick.key.info.id);
+        }
         // A 5xx (or 408/409) is retried on this key unless the provider asks for a longer
         // wait than the retry policy would take: then the key cools for that wait.
         let retry_max = Duration::from_millis(provider.retry.max_ms);

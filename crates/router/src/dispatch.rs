@@ -135,6 +135,7 @@ impl Engine {
         // Keys this route could try, counted once per target: a same-key retry never takes an
         // attempt that one of them would need.
         let candidates = key_count(&targets, &snap);
+        let quota_need = crate::quota::need(settings, &req);
         let lone = candidates == 1;
         let mut picks = 0usize;
         let wait_limit = if lone {
@@ -144,7 +145,9 @@ impl Engine {
         };
         let mut attempts = 0u32;
         let mut last_failure: Option<Reply> = None;
-        let mut waited = false;
+        // When the request started waiting for a blocked candidate: it may wait again (keys
+        // short of quota come back one request at a time) within `wait_limit` in all.
+        let mut held_since: Option<Instant> = None;
         // Targets that refused this request, and the window a target must exceed after a
         // context-length refusal.
         let mut refused = vec![false; targets.len()];
@@ -212,8 +215,14 @@ impl Engine {
                     if attempts >= budget || Instant::now() >= deadline {
                         break 'targets;
                     }
-                    let pick = match pick_key(prov, &target.model, &self.health, &tried, preferred)
-                    {
+                    let pick = match pick_key(
+                        prov,
+                        &target.model,
+                        &self.health,
+                        &tried,
+                        preferred,
+                        quota_need,
+                    ) {
                         Ok(p) => p,
                         Err(until) => {
                             if on_pin {
@@ -325,6 +334,20 @@ impl Engine {
                     }
                 }
             }
+            // A rate-limited attempt while another candidate is about to have room (its
+            // cooldown or quota ends within the wait): hold and try it rather than relay.
+            if last_failure.as_ref().is_some_and(|r| r.status == 429)
+                && hold(
+                    &mut held_since,
+                    earliest,
+                    self.clock.now_ms(),
+                    wait_limit,
+                    deadline,
+                )
+                .await
+            {
+                continue;
+            }
             if let Some(mut reply) = last_failure.take() {
                 let status = reply.status;
                 rec.rec.affinity = None;
@@ -352,17 +375,8 @@ impl Engine {
             }
             // Nothing was tried: every candidate is blocked.
             let now = self.clock.now_ms();
-            if let Some(until) = earliest {
-                let wait_ms = until.saturating_sub(now);
-                let wait = Duration::from_millis(u64::try_from(wait_ms).unwrap_or(0));
-                if !waited
-                    && wait_ms <= i64::try_from(wait_limit).unwrap_or(0)
-                    && Instant::now() + wait < deadline
-                {
-                    waited = true;
-                    tokio::time::sleep(wait).await;
-                    continue;
-                }
+            if hold(&mut held_since, earliest, now, wait_limit, deadline).await {
+                continue;
             }
             if oversize && earliest.is_none() {
                 let err = ClientError::new(
@@ -448,6 +462,30 @@ impl Engine {
             None => reply,
         }
     }
+}
+
+/// Holds the request until `earliest` (when the first blocked candidate recovers) if that is
+/// within `wait_limit` of when it started waiting (`held_since`) and before the deadline: it
+/// may wait more than once (keys short of quota come back a request at a time). `false`
+/// (without waiting) otherwise.
+async fn hold(
+    held_since: &mut Option<Instant>,
+    earliest: Option<i64>,
+    now_ms: i64,
+    wait_limit: u64,
+    deadline: Instant,
+) -> bool {
+    let Some(until) = earliest else {
+        return false;
+    };
+    let wait = Duration::from_millis(u64::try_from(until.saturating_sub(now_ms)).unwrap_or(0));
+    let held = held_since.get_or_insert_with(Instant::now).elapsed();
+    if held + wait > Duration::from_millis(wait_limit) || Instant::now() + wait >= deadline {
+        return false;
+    }
+    // At least a millisecond: a recovery due now must not spin.
+    tokio::time::sleep(wait.max(Duration::from_millis(1))).await;
+    true
 }
 
 /// The request's conversation within the model it asked for: a conversation sent to another

@@ -7,13 +7,13 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
+use serde::{Deserialize, Serialize};
 use switchboard_protocol::Dialect;
 use tokio_util::sync::CancellationToken;
-
-use crate::affinity::AffinityTable;
-use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::affinity::AffinityTable;
+use crate::balance::{BalanceBoard, BalanceCheck, KeyBalance, Reading};
 use crate::classify::{classify_status, provider_message};
 use crate::clock::SharedClock;
 use crate::conversations::ResponseStore;
@@ -39,12 +39,17 @@ pub struct Engine {
     pub(crate) responses: Arc<ResponseStore>,
     /// This instance's id in the hop header (random per start).
     pub(crate) hop_id: String,
+    /// Keys' balances, where their providers publish them.
+    pub balances: BalanceBoard,
 }
 
 /// Bytes of Responses conversations kept for `previous_response_id` (unless the host sets
 /// another budget), and for how long.
 pub const RESPONSES_BUDGET_BYTES: usize = 64 * 1024 * 1024;
 const RESPONSES_TTL_MS: i64 = 6 * 3_600_000;
+
+/// How often the balance checker looks for keys due a check.
+const BALANCE_TICK: Duration = Duration::from_secs(5);
 
 /// How often the prober looks for cooldowns that have ended.
 const PROBE_TICK: Duration = Duration::from_millis(500);
@@ -69,6 +74,7 @@ impl Engine {
             clock,
             responses: Arc::new(ResponseStore::new(RESPONSES_BUDGET_BYTES, RESPONSES_TTL_MS)),
             hop_id: format!("{:016x}", rand::random::<u64>()),
+            balances: BalanceBoard::default(),
         })
     }
 
@@ -89,6 +95,7 @@ impl Engine {
         self.snapshot.store(Arc::new(next));
         let ids: std::collections::HashSet<i64> = config.keys.iter().map(|k| k.info.id).collect();
         self.health.retain_keys(|id| ids.contains(&id));
+        self.balances.retain_keys(|id| ids.contains(&id));
     }
 
     /// The longest wait a provider's reset hint may ask for: the cooldown policy's cap.
@@ -138,6 +145,112 @@ impl Engine {
             }
             while probes.try_join_next().is_some() {}
         }
+    }
+
+    /// Runs the balance checker until `stop` is cancelled: every key of a provider that
+    /// publishes balances is read when due (see [`crate::balance`]).
+    pub async fn run_balance_checker(self: Arc<Self>, stop: CancellationToken) {
+        let mut tick = tokio::time::interval(BALANCE_TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = self.check_balances() => {}
+            }
+        }
+    }
+
+    /// Reads the balance of every key that is due a check, and acts on it: a balance at or
+    /// below the provider's threshold cools the key (`insufficient_balance`) until the next
+    /// check; one above it ends such a cooldown.
+    pub async fn check_balances(&self) {
+        let snap = self.snapshot();
+        for prov in snap.providers.values() {
+            let Some(check) = BalanceCheck::of(&prov.provider) else {
+                continue;
+            };
+            for key in &prov.keys {
+                if !self.balances.due(key.info.id, self.clock.now_ms()) {
+                    continue;
+                }
+                let balance = self.read_balance(prov, key, check).await;
+                let name = &prov.provider.name;
+                if balance.low {
+                    tracing::info!(provider = %name, key_id = key.info.id, amount = ?balance.amount, "balance at or below the threshold; cooling the key");
+                    let until_next = Duration::from_millis(
+                        u64::try_from(crate::balance::CHECK_INTERVAL_MS).unwrap_or(0),
+                    );
+                    self.health.report(
+                        name,
+                        key.info.id,
+                        "",
+                        &Outcome::InsufficientBalance {
+                            retry_after: Some(until_next),
+                        },
+                    );
+                } else if balance.amount.is_some() {
+                    self.health.clear_balance(name, key.info.id);
+                }
+                self.balances.set(key.info.id, balance);
+            }
+        }
+    }
+
+    async fn read_balance(
+        &self,
+        prov: &ProviderRt,
+        key: &KeyRt,
+        check: BalanceCheck,
+    ) -> KeyBalance {
+        let provider = &prov.provider;
+        let checked_ms = self.clock.now_ms();
+        let failed = |why: String| KeyBalance {
+            amount: None,
+            currency: None,
+            low: false,
+            checked_ms,
+            error: Some(why),
+        };
+        let Ok(client) = self.clients.get(provider.timeouts.connect_ms) else {
+            return failed("no HTTP client".into());
+        };
+        for url in check.urls(&provider.base_url) {
+            let request = client
+                .get(&url)
+                .headers(request_headers(provider, &key.secret, &[]))
+                .send();
+            let resp = match tokio::time::timeout(PROBE_TIMEOUT, request).await {
+                Ok(Ok(r)) => r,
+                _ => return failed("the balance endpoint did not answer".into()),
+            };
+            let status = resp.status();
+            if !status.is_success() {
+                return failed(format!("the balance endpoint answered {}", status.as_u16()));
+            }
+            let body = tokio::time::timeout(PROBE_TIMEOUT, resp.bytes())
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .and_then(|b| serde_json::from_slice(&b).ok());
+            match body.and_then(|b| crate::balance::parse(check.api, &url, &b)) {
+                Some(Reading::Amount { amount, currency }) => {
+                    return KeyBalance {
+                        amount: Some(amount),
+                        currency: Some(currency),
+                        low: amount <= check.min,
+                        checked_ms,
+                        error: None,
+                    };
+                }
+                Some(Reading::Unknown) => continue,
+                None => return failed("the balance endpoint's answer was not understood".into()),
+            }
+        }
+        failed("no balance published for this key".into())
     }
 
     /// Probes one scope now (also used by the admin API's "probe now" and "test

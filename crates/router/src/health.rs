@@ -16,6 +16,7 @@ use tokio::sync::broadcast;
 use utoipa::ToSchema;
 
 use crate::clock::SharedClock;
+use crate::quota::QuotaBoard;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -279,6 +280,9 @@ struct Streak {
 #[derive(Debug)]
 pub struct HealthBoard {
     inner: Mutex<Inner>,
+    /// The quota each key × model has left, as announced by its provider: read with health
+    /// by [`crate::snapshot::pick_key`].
+    pub quota: QuotaBoard,
     policy: Mutex<CooldownPolicy>,
     events: broadcast::Sender<HealthEvent>,
     clock: SharedClock,
@@ -289,6 +293,7 @@ impl HealthBoard {
         let (events, _) = broadcast::channel(1024);
         HealthBoard {
             inner: Mutex::new(Inner::default()),
+            quota: QuotaBoard::default(),
             policy: Mutex::new(policy),
             events,
             clock,
@@ -692,7 +697,32 @@ impl HealthBoard {
     }
 
     /// Forgets keys that no longer exist.
+    /// `key_id` was found with enough balance: a balance cooldown on it ends now.
+    pub fn clear_balance(&self, provider: &str, key_id: i64) {
+        let now = self.clock.now_ms();
+        let scope = Scope::Key { key_id };
+        let mut inner = self.inner.lock();
+        let cleared = inner
+            .entries
+            .get(&scope)
+            .is_some_and(|e| e.reason == Some(CoolReason::InsufficientBalance));
+        if !cleared {
+            return;
+        }
+        inner.entries.remove(&scope);
+        drop(inner);
+        self.publish(vec![event(
+            &scope,
+            provider,
+            HealthState::Healthy,
+            None,
+            None,
+            now,
+        )]);
+    }
+
     pub fn retain_keys(&self, exists: impl Fn(i64) -> bool) {
+        self.quota.retain_keys(&exists);
         self.inner
             .lock()
             .entries

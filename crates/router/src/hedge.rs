@@ -58,12 +58,13 @@ impl Engine {
         deadline: Instant,
         after: Duration,
     ) -> Option<Hedged> {
+        let quota_need = crate::quota::need(&snap.settings, req);
         let racer = |t: &'a crate::model::Target, preferred: Option<i64>| {
             let prov = snap.providers.get(&t.provider)?;
             if !prov.provider.enabled {
                 return None;
             }
-            let pick = pick_key(prov, &t.model, &self.health, &[], preferred).ok()?;
+            let pick = pick_key(prov, &t.model, &self.health, &[], preferred, quota_need).ok()?;
             Some(Racer {
                 prov,
                 model: &t.model,

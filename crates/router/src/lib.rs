@@ -7,6 +7,7 @@
 
 pub mod affinity;
 mod attempt;
+pub mod balance;
 pub mod classify;
 pub mod clock;
 pub mod conversations;
@@ -20,6 +21,7 @@ pub mod model;
 mod pipe;
 pub mod pricing;
 mod pump;
+pub mod quota;
 pub mod record;
 pub mod reply;
 pub mod request;

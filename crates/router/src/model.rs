@@ -148,6 +148,10 @@ pub struct Provider {
     /// Same-key retries of transient failures.
     #[serde(default)]
     pub retry: RetryPolicy,
+    /// The provider's balance endpoint, when its host is not one Switchboard knows (DeepSeek
+    /// and OpenRouter are found by host), or to set the threshold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub balance: Option<crate::balance::BalanceCheck>,
 }
 
 /// Known provider quirks, as data (DESIGN.md "Translation"): what a provider needs that its
@@ -290,6 +294,10 @@ pub struct Settings {
     pub single_key_wait_ms: u64,
     /// Whole-request deadline across attempts, milliseconds.
     pub request_deadline_ms: u64,
+    /// Keys whose announced quota cannot cover a request are skipped while another key can
+    /// serve, and waited for rather than driven into a 429 (off: a key is skipped only once
+    /// a 429 has cooled it).
+    pub quota_aware: bool,
 }
 
 impl Default for Settings {
@@ -303,6 +311,7 @@ impl Default for Settings {
             max_wait_ms: 0,
             single_key_wait_ms: 3_000,
             request_deadline_ms: 600_000,
+            quota_aware: true,
         }
     }
 }
@@ -487,6 +496,7 @@ mod tests {
             quirks: Quirks::default(),
             max_concurrency_per_key: None,
             retry: RetryPolicy::default(),
+            balance: None,
         }
     }
 

@@ -426,6 +426,27 @@ fn at_limit(provider: &ProviderRt, key: &KeyRt) -> bool {
         .is_some_and(|limit| key.in_flight.load(Ordering::Relaxed) >= limit)
 }
 
+/// When `key` has too little announced quota for a request of about `tokens` input tokens
+/// (`tokens: None`: quota is not considered), the time it will have enough. With `claim`, a key
+/// that has room counts the request as sent (see [`crate::quota::QuotaBoard::short_until`]).
+fn short_of_quota(
+    health: &HealthBoard,
+    key: &KeyRt,
+    model: &str,
+    tokens: Option<u64>,
+    claim: bool,
+) -> Option<i64> {
+    let tokens = tokens?;
+    health.quota.short_until(
+        key.info.id,
+        model,
+        tokens,
+        key.in_flight.load(Ordering::Relaxed),
+        claim,
+        || health.now_ms(),
+    )
+}
+
 /// A key chosen for one attempt.
 #[derive(Debug, Clone)]
 pub struct Pick {
@@ -438,6 +459,11 @@ pub struct Pick {
 /// next in smooth weighted rotation among usable keys not yet tried by this request.
 /// Returns the earliest recovery time among blocked keys when none is usable.
 ///
+/// With `quota_tokens` (the request's estimated input tokens), a key whose announced quota
+/// cannot cover the request (see [`crate::quota`]) counts as blocked until it can: it is
+/// skipped while another key can serve, and the request waits for it rather than provoke a
+/// 429. `None` turns this off (the reactive choice: a key is skipped only once it is cooling).
+///
 /// Walks the precomputed rotation from a shared cursor and checks health only for the keys
 /// it visits (the first usable one wins), so the cost does not grow with the size of the pool;
 /// a probe slot is only ever claimed for the key that is returned.
@@ -447,9 +473,10 @@ pub fn pick_key(
     health: &HealthBoard,
     tried: &[i64],
     preferred: Option<i64>,
+    quota_tokens: Option<u64>,
 ) -> Result<Pick, Option<i64>> {
     if provider.schedule.is_empty() {
-        return pick_key_scan(provider, model, health, tried, preferred);
+        return pick_key_scan(provider, model, health, tried, preferred, quota_tokens);
     }
     let name = &provider.provider.name;
     let mut earliest: Option<i64> = None;
@@ -466,6 +493,10 @@ pub fn pick_key(
     {
         if at_limit(provider, &provider.keys[i]) {
             note_blocked(i, Some(health.now_ms() + BUSY_RETRY_MS), &mut blocked);
+        } else if let Some(until) =
+            short_of_quota(health, &provider.keys[i], model, quota_tokens, true)
+        {
+            note_blocked(i, Some(until), &mut blocked);
         } else {
             match health.check(name, pref, model) {
                 Availability::Blocked { until_ms } => note_blocked(i, until_ms, &mut blocked),
@@ -493,6 +524,10 @@ pub fn pick_key(
             note_blocked(i, Some(health.now_ms() + BUSY_RETRY_MS), &mut blocked);
             continue;
         }
+        if let Some(until) = short_of_quota(health, key, model, quota_tokens, true) {
+            note_blocked(i, Some(until), &mut blocked);
+            continue;
+        }
         match health.check(name, key.info.id, model) {
             Availability::Blocked { until_ms } => note_blocked(i, until_ms, &mut blocked),
             a => {
@@ -515,6 +550,7 @@ fn pick_key_scan(
     health: &HealthBoard,
     tried: &[i64],
     preferred: Option<i64>,
+    quota_tokens: Option<u64>,
 ) -> Result<Pick, Option<i64>> {
     let name = &provider.provider.name;
     let mut earliest: Option<i64> = None;
@@ -535,6 +571,11 @@ fn pick_key_scan(
             eligible.push(false);
             continue;
         }
+        if let Some(until) = short_of_quota(health, k, model, quota_tokens, false) {
+            note(Some(until));
+            eligible.push(false);
+            continue;
+        }
         match health.peek(name, k.info.id, model) {
             Availability::Blocked { until_ms } => {
                 note(until_ms);
@@ -543,10 +584,14 @@ fn pick_key_scan(
             _ => eligible.push(true),
         }
     }
-    // Claims the probe slot (if any) of key `i`; `None` when another request took it since
-    // the peek.
+    // Claims the quota and the probe slot (if any) of key `i`; `None` when another request
+    // took either since the peek.
     let claim = |i: usize, note: &mut dyn FnMut(Option<i64>)| {
         let key = &provider.keys[i];
+        if let Some(until) = short_of_quota(health, key, model, quota_tokens, true) {
+            note(Some(until));
+            return None;
+        }
         match health.check(name, key.info.id, model) {
             Availability::Blocked { until_ms } => {
                 note(until_ms);
@@ -620,6 +665,7 @@ mod tests {
             quirks: Quirks::default(),
             max_concurrency_per_key: None,
             retry: Default::default(),
+            balance: None,
         }
     }
 
@@ -781,13 +827,81 @@ mod tests {
         let p = &s.providers["p1"];
         p.keys[0].in_flight.store(2, Ordering::Relaxed);
         for _ in 0..3 {
-            assert_eq!(pick_key(p, "m", &health, &[], None).unwrap().key.info.id, 2);
+            assert_eq!(
+                pick_key(p, "m", &health, &[], None, None)
+                    .unwrap()
+                    .key
+                    .info
+                    .id,
+                2
+            );
         }
         p.keys[1].in_flight.store(2, Ordering::Relaxed);
         assert_eq!(
-            pick_key(p, "m", &health, &[], None).unwrap_err(),
+            pick_key(p, "m", &health, &[], None, None).unwrap_err(),
             Some(BUSY_RETRY_MS)
         );
+    }
+
+    #[test]
+    fn keys_short_of_announced_quota_are_skipped_until_they_refill() {
+        for weights in [[1, 1], [40_000, 40_001]] {
+            let config = Config {
+                providers: vec![provider("p1", None)],
+                keys: vec![key(1, "p1", weights[0]), key(2, "p1", weights[1])],
+                routes: vec![],
+                settings: Settings::default(),
+                prices: Default::default(),
+            };
+            let s = Snapshot::build(&config, None);
+            let p = &s.providers["p1"];
+            let clock = ManualClock::new(0);
+            let health = HealthBoard::new(
+                std::sync::Arc::new(clock.clone()),
+                CooldownPolicy::default(),
+            );
+            let announce = |id: i64, requests: &str, tokens: &str| {
+                let mut h = http::HeaderMap::new();
+                for (name, v) in [
+                    ("x-ratelimit-limit-requests", "10"),
+                    ("x-ratelimit-remaining-requests", requests),
+                    ("x-ratelimit-reset-requests", "10s"),
+                    ("x-ratelimit-limit-tokens", "1000"),
+                    ("x-ratelimit-remaining-tokens", tokens),
+                    ("x-ratelimit-reset-tokens", "10s"),
+                ] {
+                    h.insert(name, http::HeaderValue::from_str(v).unwrap());
+                }
+                health.quota.observe(id, "m", &h, health.now_ms());
+            };
+            announce(1, "0", "1000");
+            announce(2, "5", "100");
+            let id = |r: Result<Pick, Option<i64>>| r.map(|p| p.key.info.id);
+            // Key 1 has no request left: key 2 serves while its tokens cover the request,
+            // counting what it was already given (an answer resets the count).
+            for _ in 0..2 {
+                assert_eq!(id(pick_key(p, "m", &health, &[], None, Some(50))), Ok(2));
+            }
+            // 150 tokens are missing 50 of the 900 that refill over 10 s.
+            assert_eq!(
+                id(pick_key(p, "m", &health, &[], None, Some(50))),
+                Err(Some(556))
+            );
+            // Preferred or not, a short key is not chosen while another can serve.
+            announce(2, "5", "100");
+            assert_eq!(id(pick_key(p, "m", &health, &[], Some(1), Some(50))), Ok(2));
+            // Neither covers 200 tokens: blocked until the first has room (key 1: one
+            // request back after 1 s; key 2: 100 more tokens after ~1.1 s).
+            announce(2, "5", "100");
+            assert_eq!(
+                id(pick_key(p, "m", &health, &[], None, Some(200))),
+                Err(Some(1_000))
+            );
+            // The reactive choice ignores announced quota.
+            assert!(pick_key(p, "m", &health, &[], None, None).is_ok());
+            clock.advance_ms(1_000);
+            assert_eq!(id(pick_key(p, "m", &health, &[], None, Some(200))), Ok(1));
+        }
     }
 
     #[test]
@@ -819,7 +933,7 @@ mod tests {
             health.report("p1", id, "m", &limited);
         }
         clock.advance_ms(3_600_000);
-        let pick = pick_key(p, "m", &health, &[], None).unwrap();
+        let pick = pick_key(p, "m", &health, &[], None, None).unwrap();
         assert!(pick.probe);
         for id in [1, 2, 3] {
             let a = health.peek("p1", id, "m");
@@ -836,7 +950,7 @@ mod tests {
                 );
             }
         }
-        let second = pick_key(p, "m", &health, &[pick.key.info.id], None).unwrap();
+        let second = pick_key(p, "m", &health, &[pick.key.info.id], None, None).unwrap();
         assert!(second.probe);
         assert_ne!(second.key.info.id, pick.key.info.id);
     }

@@ -212,6 +212,7 @@ impl Switchboard {
         let background = CancellationToken::new();
         let mut tasks = tokio::task::JoinSet::new();
         tasks.spawn(engine.clone().run_prober(background.clone()));
+        tasks.spawn(engine.clone().run_balance_checker(background.clone()));
         tasks.spawn(control.clone().run_standings(background.clone()));
         tasks.spawn(control.clone().run_health_writer(background.clone()));
         tasks.spawn(control.clone().run_alerts(background.clone()));
@@ -437,10 +438,11 @@ async fn scrape(
     axum::extract::State(s): axum::extract::State<Arc<AppState>>,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
-    match s
-        .metrics
-        .encode(s.engine.in_flight(), &s.control.key_views(None))
-    {
+    match s.metrics.encode(
+        s.engine.in_flight(),
+        &s.control.key_views(None),
+        s.engine.health.now_ms(),
+    ) {
         Ok(body) => (
             [(
                 http::header::CONTENT_TYPE,

@@ -62,6 +62,25 @@ struct KeyStateLabels {
     reason: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct QuotaLabels {
+    key_id: String,
+    provider: String,
+    /// The upstream model the provider announced the window for.
+    model: String,
+    /// `requests`, `tokens`, `input_tokens`, `output_tokens`, `five_hour`, `seven_day`.
+    kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BalanceLabels {
+    key_id: String,
+    provider: String,
+    currency: String,
+}
+
+type FloatGauge = Gauge<f64, std::sync::atomic::AtomicU64>;
+
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
 /// Seconds, from a cache hit on a local model to a long agentic completion.
@@ -84,6 +103,10 @@ pub struct Metrics {
     tokens: Family<TokenLabels, Counter>,
     in_flight: Gauge,
     key_states: Family<KeyStateLabels, Gauge>,
+    quota_remaining: Family<QuotaLabels, Gauge>,
+    quota_limit: Family<QuotaLabels, Gauge>,
+    quota_reset: Family<QuotaLabels, FloatGauge>,
+    balance: Family<BalanceLabels, FloatGauge>,
     /// One scrape at a time refreshes the gauges and encodes, so two scrapes never interleave
     /// a refresh with an encode.
     scrape: Mutex<()>,
@@ -113,6 +136,10 @@ impl Metrics {
         let tokens = Family::<TokenLabels, Counter>::default();
         let in_flight = Gauge::default();
         let key_states = Family::<KeyStateLabels, Gauge>::default();
+        let quota_remaining = Family::<QuotaLabels, Gauge>::default();
+        let quota_limit = Family::<QuotaLabels, Gauge>::default();
+        let quota_reset = Family::<QuotaLabels, FloatGauge>::default();
+        let balance = Family::<BalanceLabels, FloatGauge>::default();
         registry.register(
             "requests",
             "Client requests finished, by alias, serving provider and the status sent to the client",
@@ -153,6 +180,26 @@ impl Metrics {
             "API keys by health state and cooldown reason",
             key_states.clone(),
         );
+        registry.register(
+            "key_quota_remaining",
+            "Quota a key has left, as its provider announced it (unified windows: percent left)",
+            quota_remaining.clone(),
+        );
+        registry.register(
+            "key_quota_limit",
+            "A key's quota window when full, where the provider announced it",
+            quota_limit.clone(),
+        );
+        registry.register(
+            "key_quota_reset_seconds",
+            "Seconds until a key's quota window is full again",
+            quota_reset.clone(),
+        );
+        registry.register(
+            "key_balance",
+            "A key's account balance at its last check, where the provider publishes it",
+            balance.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -163,6 +210,10 @@ impl Metrics {
             tokens,
             in_flight,
             key_states,
+            quota_remaining,
+            quota_limit,
+            quota_reset,
+            balance,
             scrape: Mutex::new(()),
         }
     }
@@ -229,7 +280,12 @@ impl Metrics {
     /// Encodes every series, after setting the gauges to `in_flight` and `keys`.
     /// Sets the gauges of the present (requests in flight, keys by standing) and encodes
     /// everything.
-    pub fn encode(&self, in_flight: u64, keys: &[KeyView]) -> Result<String, std::fmt::Error> {
+    pub fn encode(
+        &self,
+        in_flight: u64,
+        keys: &[KeyView],
+        now_ms: i64,
+    ) -> Result<String, std::fmt::Error> {
         let _one = self.scrape.lock();
         self.in_flight
             .set(i64::try_from(in_flight).unwrap_or(i64::MAX));
@@ -243,9 +299,53 @@ impl Metrics {
                 })
                 .inc();
         }
+        self.key_quotas(keys, now_ms);
         let mut out = String::with_capacity(8 * 1024);
         prometheus_client::encoding::text::encode(&mut out, &self.registry)?;
         Ok(out)
+    }
+}
+
+impl Metrics {
+    /// Sets the quota and balance gauges per key (series of windows that reset go away).
+    fn key_quotas(&self, keys: &[KeyView], now_ms: i64) {
+        self.quota_remaining.clear();
+        self.quota_limit.clear();
+        self.quota_reset.clear();
+        self.balance.clear();
+        for k in keys {
+            let key_id = k.key.id.to_string();
+            for w in &k.quota {
+                let labels = QuotaLabels {
+                    key_id: key_id.clone(),
+                    provider: k.key.provider.clone(),
+                    model: w.model.clone(),
+                    kind: w.kind.as_str(),
+                };
+                self.quota_remaining
+                    .get_or_create(&labels)
+                    .set(i64::try_from(w.remaining).unwrap_or(i64::MAX));
+                if let Some(limit) = w.limit {
+                    self.quota_limit
+                        .get_or_create(&labels)
+                        .set(i64::try_from(limit).unwrap_or(i64::MAX));
+                }
+                self.quota_reset
+                    .get_or_create(&labels)
+                    .set((w.reset_ms - now_ms).max(0) as f64 / 1000.0);
+            }
+            if let Some(b) = &k.balance
+                && let Some(amount) = b.amount
+            {
+                self.balance
+                    .get_or_create(&BalanceLabels {
+                        key_id: key_id.clone(),
+                        provider: k.key.provider.clone(),
+                        currency: b.currency.clone().unwrap_or_default(),
+                    })
+                    .set(amount);
+            }
+        }
     }
 }
 

@@ -821,6 +821,23 @@ export interface components {
              */
             retry_after_ms?: number | null;
         };
+        /**
+         * @description Which documented balance endpoint a provider has.
+         * @enum {string}
+         */
+        BalanceApi: "deepseek" | "openrouter";
+        /**
+         * @description A provider's balance check, when its host is not one Switchboard knows (or to change the
+         *     threshold).
+         */
+        BalanceCheck: {
+            api: components["schemas"]["BalanceApi"];
+            /**
+             * Format: double
+             * @description A balance at or below this (in the provider's currency) cools the key.
+             */
+            min?: number;
+        };
         /** @description A client's spend crossed a threshold (sent once per period and level). */
         BudgetEvent: {
             client: string;
@@ -1197,6 +1214,24 @@ export interface components {
             /** @description Base64. */
             salt: string;
         };
+        /** @description One key's last balance check, as the admin API and the dashboard show it. */
+        KeyBalance: {
+            /**
+             * Format: double
+             * @description What is left, when the last check could read it.
+             */
+            amount?: number | null;
+            currency?: string | null;
+            /** @description At or below the provider's threshold: the key is cooling as `insufficient_balance`. */
+            low: boolean;
+            /**
+             * Format: int64
+             * @description Unix ms of the last check.
+             */
+            checked_ms: number;
+            /** @description Why the last check could not read a balance. */
+            error?: string | null;
+        };
         /** @description A key as everyone but the egress adapter sees it: never the secret itself. */
         KeyInfo: {
             /** Format: int64 */
@@ -1277,6 +1312,12 @@ export interface components {
         };
         /** @description A key with its standing. */
         KeyView: components["schemas"]["KeyInfo"] & components["schemas"]["KeyStanding"] & {
+            /**
+             * @description The quota its provider announced in rate-limit headers, per upstream model (empty
+             *     until an answer carried some, and again after the windows reset).
+             */
+            quota?: components["schemas"]["QuotaWindow"][];
+            balance?: null | components["schemas"]["KeyBalance"];
             last_error?: null | components["schemas"]["ProbeAnswer"];
         };
         ModelInfo: {
@@ -1481,6 +1522,7 @@ export interface components {
             max_concurrency_per_key?: number | null;
             /** @description Same-key retries of transient failures. */
             retry?: components["schemas"]["RetryPolicy"];
+            balance?: null | components["schemas"]["BalanceCheck"];
         };
         /**
          * @description Known provider quirks, as data (DESIGN.md "Translation"): what a provider needs that its
@@ -1512,6 +1554,32 @@ export interface components {
              * @default null
              */
             default_max_tokens: number | null;
+        };
+        /**
+         * @description What a window counts.
+         * @enum {string}
+         */
+        QuotaKind: "requests" | "tokens" | "input_tokens" | "output_tokens" | "five_hour" | "seven_day";
+        /** @description One window as the admin API, the dashboard and `/metrics` show it. */
+        QuotaWindow: {
+            /** @description The upstream model the provider announced it for. */
+            model: string;
+            kind: components["schemas"]["QuotaKind"];
+            /**
+             * Format: int64
+             * @description The window's size when full, if announced.
+             */
+            limit?: number | null;
+            /**
+             * Format: int64
+             * @description Left now (refilled since the last answer as the provider's reset implies).
+             */
+            remaining: number;
+            /**
+             * Format: int64
+             * @description Unix ms when the window is full again.
+             */
+            reset_ms: number;
         };
         /** @description One client request as the log shows it. */
         RequestRecord: {
@@ -1683,6 +1751,13 @@ export interface components {
              * @default 600000
              */
             request_deadline_ms: number;
+            /**
+             * @description Keys whose announced quota cannot cover a request are skipped while another key can
+             *     serve, and waited for rather than driven into a 429 (off: a key is skipped only once
+             *     a 429 has cooled it).
+             * @default true
+             */
+            quota_aware: boolean;
         };
         /** @description A key's standing changed (`event: standing` on `/api/v1/health/events`). */
         StandingChanged: {

@@ -5,6 +5,7 @@ import { Card, EmptyState, ErrorNote, Pill, SkeletonRows, StatePill, Switch } fr
 import { ConfirmDialog, Dialog } from "../components/Dialog";
 import { useToast } from "../components/Toasts";
 import { KeyActions, KeyWhy, testedLine } from "../components/KeyActions";
+import { KeyQuota } from "../components/KeyQuota";
 import { api, must } from "../api/client";
 import { useKeys, usePresets, useProviders } from "../api/queries";
 import { CacheHitRate } from "../components/CacheHitRate";
@@ -285,6 +286,7 @@ function KeysTable({ keys, loading, onAdd, focus }: { keys: KeyView[]; loading: 
                 <div className="col" style={{ gap: 2, alignItems: "flex-start" }}>
                   <StatePill state={k.state} untilMs={k.until_ms} />
                   <KeyWhy k={k} withModel />
+                  <KeyQuota k={k} />
                 </div>
               </td>
               <td className="num hide-narrow">{k.weight}</td>

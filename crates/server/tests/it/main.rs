@@ -20,6 +20,7 @@ mod metrics;
 mod onboarding;
 mod openapi;
 mod prices;
+mod quota;
 mod routing;
 mod scheduling;
 mod security;

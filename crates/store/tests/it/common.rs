@@ -28,6 +28,7 @@ pub fn provider(name: &str) -> Provider {
         quirks: Default::default(),
         max_concurrency_per_key: None,
         retry: Default::default(),
+        balance: None,
     }
 }
 
