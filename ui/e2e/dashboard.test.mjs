@@ -625,6 +625,32 @@ test("the dashboard, end to end", async (t) => {
     assert.ok(Number(await page.getByTestId("failover-count").textContent().then((t) => /\d+/.exec(t)?.[0])) >= 1);
   });
 
+  await t.test("shows a key's announced quota and its balance", async () => {
+    const post = (path, body) => admin(path, { method: "POST", body: JSON.stringify(body) });
+    await post("/api/v1/providers", { name: "metered", kind: "openai_chat", base_url: mockUrl, balance: { api: "deepseek", min: 1 } });
+    await post("/api/v1/keys", { provider: "metered", label: "m1", secret: "sk-metered-e2e@rpm=2,balance=12.50" });
+    await post("/api/v1/routes", { alias: "metered-e2e", targets: [{ provider: "metered", model: "mock-small" }] });
+    const r = await fetch(`${base}/v1/chat/completions`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${ACCESS}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ model: "metered-e2e", messages: [{ role: "user", content: "metered" }] }),
+    });
+    assert.equal(r.status, 200);
+    await go("/providers");
+    const card = page.locator('[data-provider="metered"]');
+    // The balance is read by the checker within a few seconds of the key being added; the
+    // request used one of the two a minute the key announces (full again in 30 s).
+    await waitFor("the key's quota and balance", async () => {
+      await page.reload();
+      await card.waitFor();
+      const balance = (await card.getByTestId("key-balance").textContent().catch(() => "")) ?? "";
+      return (await card.getByRole("meter", { name: "requests left" }).count()) > 0 && balance.includes("12.5");
+    });
+    const left = Number(await card.getByRole("meter", { name: "requests left" }).first().getAttribute("aria-valuenow"));
+    assert.ok(left >= 50 && left < 100, `${left}% left`);
+    await shot("providers-quota");
+  });
+
   await t.test("shows a provider's cache-hit rate and edits its quirks", async () => {
     await go("/providers");
     const card = page.locator('[data-provider="mock"]');
