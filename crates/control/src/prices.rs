@@ -116,18 +116,7 @@ impl Control {
         let p = self.provider(provider).await?;
         let table = self.store.price_table().await?;
         let card = pricing::model_card(&table, &p, model);
-        let overridden = p.models.iter().any(|m| {
-            m.id == model
-                && [
-                    m.input_price,
-                    m.output_price,
-                    m.cache_read_price,
-                    m.cache_write_price,
-                    m.reasoning_price,
-                ]
-                .iter()
-                .any(Option::is_some)
-        });
+        let overridden = p.models.iter().any(|m| m.id == model && m.has_price());
         Ok(ModelPricing {
             provider: p.name,
             model: model.to_owned(),

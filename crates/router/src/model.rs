@@ -113,6 +113,21 @@ pub struct ModelInfo {
     pub reasoning_price: Option<f64>,
 }
 
+impl ModelInfo {
+    /// Whether this entry sets any price of its own (an override of the price table).
+    pub fn has_price(&self) -> bool {
+        [
+            self.input_price,
+            self.output_price,
+            self.cache_read_price,
+            self.cache_write_price,
+            self.reasoning_price,
+        ]
+        .iter()
+        .any(Option::is_some)
+    }
+}
+
 /// An upstream API provider.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Provider {

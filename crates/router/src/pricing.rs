@@ -302,14 +302,7 @@ fn family_of(provider: &Provider) -> &str {
 
 /// A provider's own price for `model` (its `models` entry), as overrides of the table's.
 fn overridden(info: &ModelInfo, base: Option<Price>) -> Option<Price> {
-    let set = [
-        info.input_price,
-        info.output_price,
-        info.cache_read_price,
-        info.cache_write_price,
-        info.reasoning_price,
-    ];
-    if set.iter().all(Option::is_none) {
+    if !info.has_price() {
         return base;
     }
     let base = base.unwrap_or_default();

@@ -31,7 +31,7 @@ export function KeyWhy({ k, withModel }: { k: KeyView; withModel?: boolean }) {
   return (
     <>
       {problem && (
-        <span className="small faint" data-testid="key-problem">
+        <span className="small faint" data-testid="key-problem" style={{ overflowWrap: "anywhere" }}>
           {problem}
           {withModel && k.model ? ` · ${k.model}` : ""}
         </span>
