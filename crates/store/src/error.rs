@@ -29,18 +29,32 @@ pub enum StoreError {
         source: sqlx::Error,
     },
 
-    #[error("migrating database {path} failed: {source}")]
+    #[error("{url} is not a valid database URL: {source}")]
+    BadUrl {
+        url: String,
+        #[source]
+        source: sqlx::Error,
+    },
+
+    #[error("cannot connect to the database server {url}: {source}")]
+    Connect {
+        url: String,
+        #[source]
+        source: sqlx::Error,
+    },
+
+    #[error("migrating database {database} failed: {source}")]
     Migrate {
-        path: PathBuf,
+        database: String,
         #[source]
         source: sqlx::migrate::MigrateError,
     },
 
     #[error(
-        "database {path} is newer than this build (it has migration {version}, which this \
-         version of Switchboard does not know); upgrade Switchboard or use another data directory"
+        "database {database} is newer than this build (it has migration {version}, which this \
+         version of Switchboard does not know); upgrade Switchboard or use another database"
     )]
-    DatabaseNewer { path: PathBuf, version: i64 },
+    DatabaseNewer { database: String, version: i64 },
 
     #[error("database error while {action}: {source}")]
     Db {

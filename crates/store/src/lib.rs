@@ -1,6 +1,7 @@
-//! Switchboard's persistence: the SQLite database (providers, keys, routes, settings, key
-//! health, the request log) through sqlx with embedded migrations, and the secret stores that
-//! hold API keys and the local credentials.
+//! Switchboard's persistence: the database (providers, keys, routes, settings, key health,
+//! the request log) through sqlx with embedded migrations — a SQLite file by default, or a
+//! PostgreSQL server shared by a team's instances, behind one API — and the secret stores
+//! that hold API keys and the local credentials.
 //!
 //! The database never holds a secret: a key row refers to the secret store or to an
 //! environment variable. Every SQL statement binds its inputs.
@@ -17,13 +18,15 @@ mod id;
 mod prices;
 mod requests;
 pub mod secrets;
+#[cfg(any(test, feature = "test-util"))]
+pub mod testing;
 mod tokens;
 mod webhooks;
 mod writer;
 
 pub use clients::{ClientKeyRow, ClientRow, ClientSettings, DEFAULT_CLIENT, NewClientKey};
 pub use config::{HealthRow, KeyPatch, KeyProblem, KeySecret};
-pub use db::{DB_FILE, Store};
+pub use db::{Backend, DB_FILE, Store, redact_url};
 pub use error::StoreError;
 pub use id::{new_request_id, now_ms, request_id_at, request_id_time_ms};
 pub use prices::PriceTableInfo;
