@@ -133,3 +133,19 @@ CREATE TABLE webhooks (
     signing_ref   TEXT    NOT NULL,
     created_at_ms BIGINT  NOT NULL
 );
+
+-- Team mode's secrets (PgSecretStore): each value sealed with the team's master key and
+-- authenticated with its id; the one `secret_seal` row holds the passphrase salt and a
+-- verifier that tells an instance started with another key to stop.
+CREATE TABLE secrets (
+    id     TEXT  PRIMARY KEY,
+    nonce  BYTEA NOT NULL,
+    sealed BYTEA NOT NULL
+);
+
+CREATE TABLE secret_seal (
+    id       BIGINT PRIMARY KEY CHECK (id = 1),
+    salt     BYTEA  NOT NULL,
+    nonce    BYTEA  NOT NULL,
+    verifier BYTEA  NOT NULL
+);

@@ -456,9 +456,8 @@ impl Store {
         if let Some((r, s)) = new_literal.clone() {
             self.with_secrets(move |st| st.put(&r, &s)).await?;
         }
-        let updated =
-            on_pool!(&self.pool, |p| {
-                sqlx::query(
+        let updated = on_pool!(&self.pool, |p| {
+            sqlx::query(
             "UPDATE keys SET label = $1, weight = $2, enabled = $3, fingerprint = $4, last4 = $5, \
              env_ref = $6, secret_ref = $7, updated_at_ms = $8 WHERE id = $9",
         )
@@ -472,7 +471,7 @@ impl Store {
         .bind(now_ms())
         .bind(id)
         .execute(p).await.map(|r| r.rows_affected())
-            });
+        });
         match updated {
             Ok(1) => {}
             Ok(_) => {

@@ -21,7 +21,10 @@ use sqlx::sqlite::{
 use sqlx::{Postgres, Sqlite, Transaction};
 
 use crate::error::StoreError;
-use crate::secrets::{SecretError, SecretStore, SecretStoreKind, create_private_dir};
+use crate::secrets::{
+    PgSecretStore, SecretError, SecretStore, SecretStoreKind, create_private_dir,
+};
+use switchboard_router::Secret;
 
 /// The database file's name inside the data directory.
 pub const DB_FILE: &str = "switchboard.db";
@@ -110,6 +113,15 @@ pub(crate) use on_tx;
 enum Location {
     File(PathBuf),
     Server(String),
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Location::File(p) => write!(f, "{}", p.display()),
+            Location::Server(url) => f.write_str(url),
+        }
+    }
 }
 
 /// Handle to the database and the secret store. Cheap to clone; every clone shares one pool.
@@ -220,30 +232,29 @@ impl Store {
 
     /// Connects to the PostgreSQL server at `url` (`postgres://user:password@host:port/db`)
     /// and applies pending migrations (serialised across instances by the server's advisory
-    /// lock). Errors name the server without its password.
+    /// lock), keeping secrets in `secrets`. Errors name the server without its password.
     pub async fn open_postgres(
         url: &str,
         secrets: Arc<dyn SecretStore>,
     ) -> Result<Store, StoreError> {
-        let shown = redact_url(url);
-        let options: PgConnectOptions = url.parse().map_err(|source| StoreError::BadUrl {
-            url: shown.clone(),
-            source,
-        })?;
-        let pool = PgPoolOptions::new()
-            .max_connections(8)
-            .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options)
-            .await
-            .map_err(|source| StoreError::Connect {
-                url: shown.clone(),
-                source,
-            })?;
-        let location = Location::Server(shown);
-        if let Err(e) = MIGRATOR_PG.run(&pool).await {
-            pool.close().await;
-            return Err(migrate_error(&location, e));
-        }
+        let (pool, location) = connect_postgres(url).await?;
+        Ok(Store::opened(Pool::Postgres(pool), secrets, location))
+    }
+
+    /// Team mode: [`Store::open_postgres`] with the secrets sealed in the database itself by
+    /// `master_key` (`SWITCHBOARD_MASTER_KEY`, which every instance of the team shares). A key
+    /// other than the one the database was sealed with is refused
+    /// ([`SecretError::WrongTeamKey`]).
+    pub async fn open_team(url: &str, master_key: &Secret) -> Result<Store, StoreError> {
+        let (pool, location) = connect_postgres(url).await?;
+        let database = location.to_string();
+        let secrets = match PgSecretStore::open(pool.clone(), master_key, database).await {
+            Ok(s) => Arc::new(s),
+            Err(e) => {
+                pool.close().await;
+                return Err(e.into());
+            }
+        };
         Ok(Store::opened(Pool::Postgres(pool), secrets, location))
     }
 
@@ -279,10 +290,7 @@ impl Store {
 
     /// The database for messages: the file's path, or the server's URL without its password.
     pub fn location(&self) -> String {
-        match &*self.location {
-            Location::File(p) => p.display().to_string(),
-            Location::Server(url) => url.clone(),
-        }
+        self.location.to_string()
     }
 
     /// The secret backend in use.
@@ -359,11 +367,31 @@ impl Store {
     }
 }
 
+async fn connect_postgres(url: &str) -> Result<(PgPool, Location), StoreError> {
+    let shown = redact_url(url);
+    let options: PgConnectOptions = url.parse().map_err(|source| StoreError::BadUrl {
+        url: shown.clone(),
+        cause: source,
+    })?;
+    let pool = PgPoolOptions::new()
+        .max_connections(8)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(options)
+        .await
+        .map_err(|source| StoreError::Connect {
+            url: shown.clone(),
+            cause: source,
+        })?;
+    let location = Location::Server(shown);
+    if let Err(e) = MIGRATOR_PG.run(&pool).await {
+        pool.close().await;
+        return Err(migrate_error(&location, e));
+    }
+    Ok((pool, location))
+}
+
 fn migrate_error(location: &Location, e: MigrateError) -> StoreError {
-    let database = match location {
-        Location::File(p) => p.display().to_string(),
-        Location::Server(url) => url.clone(),
-    };
+    let database = location.to_string();
     match e {
         MigrateError::VersionMissing(version) => StoreError::DatabaseNewer { database, version },
         source => StoreError::Migrate { database, source },

@@ -29,19 +29,19 @@ pub enum StoreError {
         source: sqlx::Error,
     },
 
-    #[error("{url} is not a valid database URL: {source}")]
-    BadUrl {
-        url: String,
-        #[source]
-        source: sqlx::Error,
-    },
+    // The cause is part of the message (and deliberately not a `source`): these end `serve`
+    // with one line saying which input is wrong and what to do.
+    #[error(
+        "{url} is not a valid database URL ({cause}); expected \
+         postgres://user:password@host:port/database"
+    )]
+    BadUrl { url: String, cause: sqlx::Error },
 
-    #[error("cannot connect to the database server {url}: {source}")]
-    Connect {
-        url: String,
-        #[source]
-        source: sqlx::Error,
-    },
+    #[error(
+        "cannot connect to the database server {url} ({cause}); check that it is running and \
+         reachable and that the URL, user and password are right"
+    )]
+    Connect { url: String, cause: sqlx::Error },
 
     #[error("migrating database {database} failed: {source}")]
     Migrate {

@@ -598,9 +598,8 @@ impl Store {
             return Ok(None);
         }
         let rank = ((p * ok as f64).ceil() as u64).clamp(1, ok);
-        let v: Option<(i64,)> =
-            on_pool!(&self.pool, |p| {
-                sqlx::query_as(
+        let v: Option<(i64,)> = on_pool!(&self.pool, |p| {
+            sqlx::query_as(
             "SELECT latency_ms FROM request_log WHERE started_at_ms >= $1 AND started_at_ms < $2 \
              AND status > 0 AND status < 400 ORDER BY latency_ms LIMIT 1 OFFSET $3",
         )
@@ -608,8 +607,8 @@ impl Store {
         .bind(until_ms)
         .bind(i64::try_from(rank - 1).unwrap_or(i64::MAX))
         .fetch_optional(p).await
-            })
-            .map_err(StoreError::db("reading latency percentiles"))?;
+        })
+        .map_err(StoreError::db("reading latency percentiles"))?;
         Ok(v.map(|(l,)| to_u64(l)))
     }
 

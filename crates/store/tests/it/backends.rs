@@ -129,3 +129,62 @@ async fn postgres_bad_url_and_unreachable_server_say_which_without_the_password(
         "{msg}"
     );
 }
+
+#[tokio::test]
+async fn team_secrets_are_sealed_in_the_database_with_the_shared_master_key() {
+    use switchboard_store::{KeySecret, SecretError, SecretStoreKind};
+    let url = switchboard_store::testing::fresh_postgres_url().await;
+    let key = Secret::new("correct horse battery staple");
+    let first = Store::open_team(&url, &key).await.unwrap();
+    assert_eq!(first.secret_store_kind(), SecretStoreKind::Database);
+    first
+        .upsert_provider(&crate::common::provider("p"))
+        .await
+        .unwrap();
+    let canary = "sk-team-canary-4f1c9e2d7a";
+    let added = first
+        .add_key("p", "a", KeySecret::Literal(Secret::new(canary)), 1, true)
+        .await
+        .unwrap();
+
+    // Another instance with the same key reads it.
+    let second = Store::open_team(&url, &key).await.unwrap();
+    assert_eq!(second.key_secret(added.id).await.unwrap().expose(), canary);
+    let token = first
+        .local_token(switchboard_store::LocalToken::AdminToken, None)
+        .await
+        .unwrap();
+    let again = second
+        .local_token(switchboard_store::LocalToken::AdminToken, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        token.expose(),
+        again.expose(),
+        "one generated token for the team"
+    );
+
+    // No row holds the value in clear.
+    let rows: Vec<(String, Vec<u8>)> = sqlx::query_as("SELECT id, sealed FROM secrets")
+        .fetch_all(first.pg_pool().unwrap())
+        .await
+        .unwrap();
+    assert!(rows.len() >= 2, "{}", rows.len());
+    for (_, sealed) in &rows {
+        assert!(!crate::common::contains(sealed, canary.as_bytes()));
+    }
+
+    // Another key is refused at open, naming what to do.
+    let err = Store::open_team(&url, &Secret::new("another passphrase"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Secret(SecretError::WrongTeamKey { .. })),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("SWITCHBOARD_MASTER_KEY"), "{err}");
+
+    // Deleting the key deletes its sealed row.
+    first.delete_key(added.id).await.unwrap();
+    assert!(second.key_secret(added.id).await.is_err());
+}
