@@ -61,6 +61,10 @@ enum Command {
         port: Option<u16>,
         #[command(flatten)]
         data_dir: DataDir,
+        /// Team mode: a PostgreSQL server every instance shares (postgres://user:password@host:port/db),
+        /// with secrets sealed by SWITCHBOARD_MASTER_KEY. Default: SQLite in the data directory.
+        #[arg(long, env = "SWITCHBOARD_DATABASE_URL", value_name = "URL")]
+        database: Option<String>,
         /// Declarative TOML file of providers, keys and routes, applied at start.
         #[arg(long)]
         config: Option<PathBuf>,
@@ -263,6 +267,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             host,
             port,
             data_dir,
+            database,
             config,
             log_level,
             log_json,
@@ -285,6 +290,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             if let Some(p) = port.or_else(|| file_server.and_then(|s| s.port)) {
                 opts.port = p;
             }
+            opts.database_url = database
+                .filter(|d| !d.is_empty())
+                .or_else(|| file_server.and_then(|s| s.database_url.clone()));
             opts.config_file = config;
             opts.access_key = env_secret("SWITCHBOARD_ACCESS_KEY");
             opts.admin_token = env_secret("SWITCHBOARD_ADMIN_TOKEN");

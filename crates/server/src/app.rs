@@ -13,8 +13,8 @@ use switchboard_control::{Control, ControlError};
 use switchboard_router::Secret;
 use switchboard_router::clock::{SharedClock, SystemClock};
 use switchboard_store::{
-    EncryptedFileStore, LocalToken, RequestLogTask, RequestLogWriter, SecretStore, Store,
-    StoreError,
+    EncryptedFileStore, LocalToken, MASTER_KEY_ENV, RequestLogTask, RequestLogWriter, SecretStore,
+    Store, StoreError,
 };
 use tokio::net::TcpListener;
 use tokio::sync::broadcast;
@@ -34,6 +34,12 @@ pub struct Options {
     /// 0 picks a free port (tests).
     pub port: u16,
     pub data_dir: PathBuf,
+    /// Team mode: the PostgreSQL server every instance shares (`--database`,
+    /// `SWITCHBOARD_DATABASE_URL`, `[server] database_url`); `None`: SQLite in `data_dir`.
+    pub database_url: Option<String>,
+    /// Team mode's master key, sealing the secrets in the database; `None`:
+    /// `SWITCHBOARD_MASTER_KEY`. Ignored when `secrets` is given.
+    pub team_master_key: Option<Secret>,
     pub config_file: Option<PathBuf>,
     /// Overrides the stored access key (`SWITCHBOARD_ACCESS_KEY`).
     pub access_key: Option<Secret>,
@@ -73,6 +79,8 @@ impl Options {
             host: IpAddr::from([127, 0, 0, 1]),
             port: 9911,
             data_dir: data_dir.into(),
+            database_url: None,
+            team_master_key: None,
             config_file: None,
             access_key: None,
             admin_token: None,
@@ -100,6 +108,11 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error("cannot open the secret store: {0}")]
     Secrets(#[from] switchboard_store::SecretError),
+    #[error(
+        "team mode (a PostgreSQL database) needs {MASTER_KEY_ENV}: set it to the key every \
+         instance of the team shares (32 bytes as hex or base64, or a long passphrase)"
+    )]
+    TeamMasterKeyMissing,
     #[error(transparent)]
     ConfigFile(#[from] ConfigFileError),
     #[error(transparent)]
@@ -118,6 +131,37 @@ pub enum StartError {
 
 pub struct Switchboard;
 
+/// The store `opts` name: SQLite in the data directory, or team mode's PostgreSQL with the
+/// secrets sealed in it.
+async fn open_store(opts: &Options) -> Result<Store, StartError> {
+    match (&opts.database_url, opts.secrets.clone()) {
+        (None, Some(secrets)) => Ok(Store::open(&opts.data_dir, secrets).await?),
+        // The master key comes from SWITCHBOARD_MASTER_KEY or a key file kept outside the
+        // data directory.
+        (None, None) => {
+            let secrets = Arc::new(EncryptedFileStore::open_default(
+                &opts.data_dir,
+                opts.key_file.clone(),
+            )?);
+            Ok(Store::open(&opts.data_dir, secrets).await?)
+        }
+        (Some(url), Some(secrets)) => Ok(Store::open_postgres(url, secrets).await?),
+        (Some(url), None) => {
+            let key = opts
+                .team_master_key
+                .clone()
+                .or_else(|| {
+                    std::env::var(MASTER_KEY_ENV)
+                        .ok()
+                        .filter(|v| !v.trim().is_empty())
+                        .map(Secret::new)
+                })
+                .ok_or(StartError::TeamMasterKeyMissing)?;
+            Ok(Store::open_team(url, &key).await?)
+        }
+    }
+}
+
 /// A running Switchboard.
 pub struct SwitchboardHandle {
     state: Arc<AppState>,
@@ -132,16 +176,7 @@ pub struct SwitchboardHandle {
 
 impl Switchboard {
     pub async fn start(opts: Options) -> Result<SwitchboardHandle, StartError> {
-        let secrets: Arc<dyn SecretStore> = match opts.secrets.clone() {
-            Some(s) => s,
-            // The master key comes from SWITCHBOARD_MASTER_KEY or a key file kept outside
-            // the data directory.
-            None => Arc::new(EncryptedFileStore::open_default(
-                &opts.data_dir,
-                opts.key_file.clone(),
-            )?),
-        };
-        let store = Store::open(&opts.data_dir, secrets).await?;
+        let store = open_store(&opts).await?;
         let file = match &opts.config_file {
             Some(path) => {
                 let f = FileConfig::load(path)?;

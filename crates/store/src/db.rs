@@ -369,6 +369,14 @@ impl Store {
 
 async fn connect_postgres(url: &str) -> Result<(PgPool, Location), StoreError> {
     let shown = redact_url(url);
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return Err(StoreError::BadUrl {
+            url: shown,
+            cause: sqlx::Error::Configuration(
+                "only postgres:// URLs name a team database; leave it out for SQLite".into(),
+            ),
+        });
+    }
     let options: PgConnectOptions = url.parse().map_err(|source| StoreError::BadUrl {
         url: shown.clone(),
         cause: source,
