@@ -293,6 +293,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             opts.database_url = database
                 .filter(|d| !d.is_empty())
                 .or_else(|| file_server.and_then(|s| s.database_url.clone()));
+            opts.instance_id = std::env::var("SWITCHBOARD_INSTANCE_ID")
+                .ok()
+                .filter(|v| !v.is_empty());
             opts.config_file = config;
             opts.access_key = env_secret("SWITCHBOARD_ACCESS_KEY");
             opts.admin_token = env_secret("SWITCHBOARD_ADMIN_TOKEN");

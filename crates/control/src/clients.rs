@@ -865,6 +865,7 @@ mod tests {
             affinity: None,
             attempts: Vec::new(),
             refused: None,
+            instance: None,
         }
     }
 

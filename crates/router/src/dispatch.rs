@@ -55,6 +55,7 @@ impl Engine {
                 affinity: None,
                 attempts: Vec::new(),
                 refused: None,
+                instance: None,
             },
             self.sink.clone(),
             req.received_at,

@@ -40,6 +40,12 @@ pub struct Options {
     /// Team mode's master key, sealing the secrets in the database; `None`:
     /// `SWITCHBOARD_MASTER_KEY`. Ignored when `secrets` is given.
     pub team_master_key: Option<Secret>,
+    /// This instance's id on request records and the status (`SWITCHBOARD_INSTANCE_ID`);
+    /// `None`: one generated at start. 1 to 64 letters, digits, `.`, `_` or `-`.
+    pub instance_id: Option<String>,
+    /// Team mode: how often the shared configuration's version is compared, healing a missed
+    /// change notification.
+    pub config_check_every: Duration,
     pub config_file: Option<PathBuf>,
     /// Overrides the stored access key (`SWITCHBOARD_ACCESS_KEY`).
     pub access_key: Option<Secret>,
@@ -81,6 +87,8 @@ impl Options {
             data_dir: data_dir.into(),
             database_url: None,
             team_master_key: None,
+            instance_id: None,
+            config_check_every: switchboard_control::CONFIG_CHECK_EVERY,
             config_file: None,
             access_key: None,
             admin_token: None,
@@ -113,6 +121,10 @@ pub enum StartError {
          instance of the team shares (32 bytes as hex or base64, or a long passphrase)"
     )]
     TeamMasterKeyMissing,
+    #[error(
+        "instance id {0:?} (SWITCHBOARD_INSTANCE_ID) must be 1 to 64 letters, digits, `.`, `_` or `-`"
+    )]
+    InstanceId(String),
     #[error(transparent)]
     ConfigFile(#[from] ConfigFileError),
     #[error(transparent)]
@@ -130,6 +142,13 @@ pub enum StartError {
 }
 
 pub struct Switchboard;
+
+fn valid_instance_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+}
 
 /// The store `opts` name: SQLite in the data directory, or team mode's PostgreSQL with the
 /// secrets sealed in it.
@@ -176,6 +195,11 @@ pub struct SwitchboardHandle {
 
 impl Switchboard {
     pub async fn start(opts: Options) -> Result<SwitchboardHandle, StartError> {
+        let instance: Arc<str> = match &opts.instance_id {
+            Some(id) if valid_instance_id(id) => Arc::from(id.as_str()),
+            Some(id) => return Err(StartError::InstanceId(id.chars().take(80).collect())),
+            None => Arc::from(switchboard_store::new_instance_id()),
+        };
         let store = open_store(&opts).await?;
         let file = match &opts.config_file {
             Some(path) => {
@@ -212,6 +236,7 @@ impl Switchboard {
         let (live, _) = broadcast::channel(1024);
         let metrics = Arc::new(crate::metrics::Metrics::new());
         let sink = Arc::new(Sink {
+            instance: instance.clone(),
             log: log_sink.clone(),
             live: live.clone(),
             metrics: metrics.clone(),
@@ -233,6 +258,7 @@ impl Switchboard {
             },
             live,
             started_at_ms: switchboard_store::now_ms(),
+            instance: instance.clone(),
             metrics,
             tools: ToolsConfig::new(
                 opts.tool_env
@@ -251,6 +277,11 @@ impl Switchboard {
         tasks.spawn(control.clone().run_standings(background.clone()));
         tasks.spawn(control.clone().run_health_writer(background.clone()));
         tasks.spawn(control.clone().run_alerts(background.clone()));
+        tasks.spawn(
+            control
+                .clone()
+                .run_config_sync(background.clone(), opts.config_check_every),
+        );
         let app = router(state.clone());
         let limits = ListenLimits {
             header_read_timeout: opts.header_read_timeout,
@@ -263,7 +294,7 @@ impl Switchboard {
         let bound = listener.addr;
         let _ = state.tools.bound.set(bound);
         state.control.set_listen_addr(bound);
-        tracing::info!(addr = %bound, data_dir = %opts.data_dir.display(), secret_store = store.secret_store_kind().as_str(), "Switchboard listening");
+        tracing::info!(addr = %bound, data_dir = %opts.data_dir.display(), instance = %instance, database = %store.location(), secret_store = store.secret_store_kind().as_str(), "Switchboard listening");
         Ok(SwitchboardHandle {
             state,
             app,

@@ -1,5 +1,5 @@
 -- Switchboard's store on PostgreSQL (team mode): the same tables as the SQLite migrations in
--- ../migrations up to 20261206000020, with PostgreSQL's types. Integers are BIGINT (the
+-- ../migrations up to 20261207000101, with PostgreSQL's types. Integers are BIGINT (the
 -- store reads every integer as i64), flags BOOLEAN, bytes BYTEA; JSON stays TEXT so both
 -- backends read and write the same values. Secrets never live here in clear: keys hold a
 -- reference into the secret store (`secret_ref`) or to an environment variable (`env_ref`).
@@ -77,7 +77,8 @@ CREATE TABLE request_log (
     cost_micros      BIGINT,
     client           TEXT,
     affinity         TEXT,
-    refused          TEXT
+    refused          TEXT,
+    instance         TEXT
 );
 CREATE INDEX request_log_time     ON request_log(started_at_ms);
 CREATE INDEX request_log_alias    ON request_log(alias, started_at_ms);
@@ -149,3 +150,40 @@ CREATE TABLE secret_seal (
     nonce    BYTEA  NOT NULL,
     verifier BYTEA  NOT NULL
 );
+
+-- The shared configuration's version: every statement writing a configuration table bumps it
+-- and notifies `switchboard_config` (delivered at commit), so every instance reloads within
+-- moments of an edit on any of them; instances also compare the version periodically, which
+-- heals a notification missed while their connection was down.
+CREATE TABLE config_version (
+    id      BIGINT PRIMARY KEY CHECK (id = 1),
+    version BIGINT NOT NULL
+);
+INSERT INTO config_version (id, version) VALUES (1, 0);
+
+CREATE FUNCTION switchboard_config_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    v BIGINT;
+BEGIN
+    UPDATE config_version SET version = version + 1 WHERE id = 1 RETURNING version INTO v;
+    PERFORM pg_notify('switchboard_config', v::text);
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER providers_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON providers
+    FOR EACH STATEMENT EXECUTE FUNCTION switchboard_config_changed();
+CREATE TRIGGER keys_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON keys
+    FOR EACH STATEMENT EXECUTE FUNCTION switchboard_config_changed();
+CREATE TRIGGER routes_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON routes
+    FOR EACH STATEMENT EXECUTE FUNCTION switchboard_config_changed();
+CREATE TRIGGER settings_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON settings
+    FOR EACH STATEMENT EXECUTE FUNCTION switchboard_config_changed();
+CREATE TRIGGER clients_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON clients
+    FOR EACH STATEMENT EXECUTE FUNCTION switchboard_config_changed();
+CREATE TRIGGER client_keys_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON client_keys
+    FOR EACH STATEMENT EXECUTE FUNCTION switchboard_config_changed();
+CREATE TRIGGER price_table_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON price_table
+    FOR EACH STATEMENT EXECUTE FUNCTION switchboard_config_changed();
+CREATE TRIGGER webhooks_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON webhooks
+    FOR EACH STATEMENT EXECUTE FUNCTION switchboard_config_changed();

@@ -18,6 +18,7 @@ mod id;
 mod prices;
 mod requests;
 pub mod secrets;
+mod sync;
 #[cfg(any(test, feature = "test-util"))]
 pub mod testing;
 mod tokens;
@@ -28,7 +29,7 @@ pub use clients::{ClientKeyRow, ClientRow, ClientSettings, DEFAULT_CLIENT, NewCl
 pub use config::{HealthRow, KeyPatch, KeyProblem, KeySecret};
 pub use db::{Backend, DB_FILE, Store, redact_url};
 pub use error::StoreError;
-pub use id::{new_request_id, now_ms, request_id_at, request_id_time_ms};
+pub use id::{new_instance_id, new_request_id, now_ms, request_id_at, request_id_time_ms};
 pub use prices::PriceTableInfo;
 pub use requests::{
     Bucket, CacheHits, GroupBy, KeyAttempts, MAX_PAGE, MAX_SUMMARY_WINDOW_MS, RequestFilter,
@@ -40,6 +41,7 @@ pub use secrets::{
     EncryptedFileStore, MASTER_KEY_ENV, MasterKey, MigrateReport, SecretError, SecretStore,
     SecretStoreKind, default_key_file, default_key_file_for, migrate_secrets,
 };
+pub use sync::{CONFIG_CHANNEL, ConfigListener};
 pub use tokens::LocalToken;
 pub use webhooks::{WebhookRow, WebhookTarget};
 pub use writer::{

@@ -224,6 +224,7 @@ struct RequestRow {
     affinity: Option<String>,
     attempts: String,
     refused: Option<String>,
+    instance: Option<String>,
 }
 
 fn to_u64(v: i64) -> u64 {
@@ -263,6 +264,7 @@ impl RequestRow {
             affinity: self.affinity,
             attempts,
             refused: self.refused,
+            instance: self.instance,
         })
     }
 }
@@ -275,11 +277,11 @@ const REPLACE_ALL: &str = "started_at_ms = excluded.started_at_ms, dialect = exc
      tokens_out = excluded.tokens_out, tokens_cached = excluded.tokens_cached, \
      tokens_reasoning = excluded.tokens_reasoning, cost_micros = excluded.cost_micros, \
      client = excluded.client, error = excluded.error, affinity = excluded.affinity, \
-     attempts = excluded.attempts, refused = excluded.refused";
+     attempts = excluded.attempts, refused = excluded.refused, instance = excluded.instance";
 
 const REQUEST_COLUMNS: &str = "id, started_at_ms, dialect, alias, provider, key_id, \
      upstream_model, status, stream, latency_ms, ttfb_ms, tokens_in, tokens_out, tokens_cached, \
-     tokens_reasoning, cost_micros, client, error, affinity, attempts, refused";
+     tokens_reasoning, cost_micros, client, error, affinity, attempts, refused, instance";
 
 /// Percentile by nearest rank over sorted values.
 fn percentile(sorted: &[u64], p: f64) -> Option<u64> {
@@ -348,12 +350,13 @@ impl Store {
                         .push_bind(&r.error)
                         .push_bind(&r.affinity)
                         .push_bind(attempts)
-                        .push_bind(&r.refused);
+                        .push_bind(&r.refused)
+                        .push_bind(&r.instance);
                 });
                 q.push(" ON CONFLICT (id) DO UPDATE SET ");
                 q.push(REPLACE_ALL);
                 // Not cached: every batch size is another statement text, and each keeps a prepared
-                // statement of up to 4,352 parameters alive per connection.
+                // statement of up to 5,632 parameters alive per connection.
                 q.build().persistent(false).execute(c).await.map(drop)
             })
             .map_err(StoreError::db("writing the request log"))?;

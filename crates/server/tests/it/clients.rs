@@ -365,6 +365,7 @@ fn priced(client: &str, cost_micros: u64) -> RequestRecord {
         affinity: None,
         attempts: Vec::new(),
         refused: None,
+        instance: None,
     }
 }
 

@@ -140,6 +140,7 @@ pub fn record(started_at_ms: i64, alias: &str, provider: &str, status: u16) -> R
             retry_after_ms: None,
         }],
         refused: None,
+        instance: None,
     }
 }
 
