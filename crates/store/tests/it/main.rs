@@ -13,4 +13,5 @@ mod logs;
 mod open;
 mod requests;
 mod secrets;
+mod users;
 mod writer;
