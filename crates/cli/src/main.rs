@@ -5,6 +5,7 @@ mod doctor;
 mod onboard;
 mod prices;
 mod transfer;
+mod users;
 
 use std::io::IsTerminal;
 use std::net::IpAddr;
@@ -98,6 +99,11 @@ enum Command {
     Prices {
         #[command(subcommand)]
         action: prices::PricesAction,
+    },
+    /// Named users of the dashboard and admin API (admin or viewer).
+    Users {
+        #[command(subcommand)]
+        action: users::UsersAction,
     },
     /// Show or rotate the local credentials.
     Keys {
@@ -309,6 +315,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Onboard(args) => onboard::run(args).await,
         Command::Config { action } => transfer::run(action).await,
         Command::Prices { action } => prices::run(action).await,
+        Command::Users { action } => users::run(action).await,
     }
 }
 

@@ -14,7 +14,8 @@ use crate::db::{Store, on_pool};
 use crate::error::StoreError;
 
 /// What a user may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Reads and edits everything (like the admin token).
     Admin,
