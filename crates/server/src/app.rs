@@ -269,6 +269,7 @@ impl Switchboard {
             host_app: opts.host_app.clone(),
             log: log_sink,
             refused,
+            sign_ins: Default::default(),
         });
         let background = CancellationToken::new();
         let mut tasks = tokio::task::JoinSet::new();
@@ -446,6 +447,20 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/config/export", post(admin::export_config))
         .route("/api/v1/config/import/plan", post(admin::import_plan))
         .route("/api/v1/config/import/apply", post(admin::import_apply))
+        .route(
+            "/api/v1/session",
+            get(admin::whoami)
+                .post(admin::sign_in)
+                .delete(admin::sign_out),
+        )
+        .route(
+            "/api/v1/users",
+            get(admin::list_users).post(admin::add_user),
+        )
+        .route(
+            "/api/v1/users/{name}",
+            axum::routing::patch(admin::update_user).delete(admin::delete_user),
+        )
         .route("/api/v1/openapi.json", get(admin::openapi));
     Router::new()
         .merge(public)

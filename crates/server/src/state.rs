@@ -36,6 +36,8 @@ pub struct AppState {
     pub log: RequestLogSink,
     /// Requests refused before routing, logged at a bounded rate.
     pub refused: crate::refused::RefusedLog,
+    /// Failed password sign-ins per name and address (see `admin::session`).
+    pub sign_ins: crate::admin::session::SignInLimiter,
 }
 
 impl AppState {

@@ -597,6 +597,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/session": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Who the caller is and their role. */
+        get: operations["whoami"];
+        put?: never;
+        /**
+         * Signs in with a name and password; the answer sets the session cookie. A wrong name and
+         *     a wrong password get the same 401; too many failures for a name or from an address get
+         *     429 for a while.
+         */
+        post: operations["sign_in"];
+        /** Signs out: the session ends and the cookie is cleared. */
+        delete: operations["sign_out"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/settings": {
         parameters: {
             query?: never;
@@ -733,6 +756,44 @@ export interface paths {
         options?: never;
         head?: never;
         patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["list_users"];
+        put?: never;
+        /**
+         * Adds a user (name: letters, digits, `.`, `_`, `-`, `@`; password: at least 12
+         *     characters, or none for a single-sign-on user).
+         */
+        post: operations["add_user"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Deletes a user and their sessions. */
+        delete: operations["delete_user"];
+        options?: never;
+        head?: never;
+        /** Changes a user's role, password or disabled flag; their sessions end. */
+        patch: operations["update_user"];
         trace?: never;
     };
     "/api/v1/webhooks": {
@@ -1417,6 +1478,16 @@ export interface components {
             weight?: number;
             enabled?: boolean;
         };
+        /**
+         * @description A new user. Without a password the user signs in only through OpenID Connect. (No
+         *     `Debug`: it holds a password.)
+         */
+        NewUser: {
+            name: string;
+            /** @example viewer */
+            role: string;
+            password?: string | null;
+        };
         NewWebhook: {
             label?: string;
             /** @description `https://…` (or `http://`); kept in the secret store, shown only as a hint. */
@@ -1636,6 +1707,11 @@ export interface components {
              *     method and path refused (never the query string); the reason is in `error`.
              */
             refused?: string | null;
+            /**
+             * @description The Switchboard instance that served the request (its `SWITCHBOARD_INSTANCE_ID`, or
+             *     the id it generated at start); absent on records from before instances were named.
+             */
+            instance?: string | null;
             attempts: components["schemas"]["AttemptRecord"][];
         };
         /**
@@ -1699,6 +1775,20 @@ export interface components {
             /** @enum {string} */
             scope: "provider";
         };
+        /** @description Who is calling: a signed-in user, or the admin token. */
+        SessionView: {
+            /** @description The user's name; `null` for the admin token. */
+            name?: string | null;
+            /** @example viewer */
+            role: string;
+            /** @description `password`/`sso` session (`session`), or `token` for the admin token. */
+            via: string;
+            /**
+             * Format: int64
+             * @description When the session ends (Unix ms); `null` for the admin token.
+             */
+            expires_at_ms?: number | null;
+        };
         /** @description Engine-wide settings the admin API edits. */
         Settings: {
             /**
@@ -1759,6 +1849,10 @@ export interface components {
              */
             quota_aware: boolean;
         };
+        SignIn: {
+            name: string;
+            password: string;
+        };
         /** @description A key's standing changed (`event: standing` on `/api/v1/health/events`). */
         StandingChanged: {
             /** Format: int64 */
@@ -1788,13 +1882,15 @@ export interface components {
             routes: number;
             /** Format: int64 */
             in_flight: number;
-            /** @description Where secrets are kept: `os_keychain`, `encrypted_file`. */
+            /** @description Where secrets are kept: `os_keychain`, `encrypted_file`, `database` (team mode). */
             secret_store: string;
             /** @description Why secrets are not in the OS keychain, when the desktop app could not use it. */
             secret_store_note?: string | null;
             update?: null | components["schemas"]["UpdateNotice"];
             /** Format: int64 */
             started_at_ms: number;
+            /** @description This instance's id (`SWITCHBOARD_INSTANCE_ID`, or generated at start). */
+            instance: string;
             /** @description `summary.counts.healthy`. */
             keys_healthy: number;
             /** @description `summary.counts.cooling`. */
@@ -1981,6 +2077,23 @@ export interface components {
             per_minute: number[];
             /** @description The newest few requests of the window that failed over, newest first. */
             recent_failovers: components["schemas"]["RequestRecord"][];
+        };
+        /** @description A change to a user; absent fields stay. (No `Debug`: it may hold a password.) */
+        UserUpdate: {
+            role?: string | null;
+            disabled?: boolean | null;
+            password?: string | null;
+        };
+        /** @description A user as listed: never a password or its hash. */
+        UserView: {
+            name: string;
+            /** @example viewer */
+            role: string;
+            disabled: boolean;
+            /** @description Whether the user can sign in with a password (else only single sign-on). */
+            has_password: boolean;
+            /** Format: int64 */
+            created_at_ms: number;
         };
         /** @enum {string} */
         WebhookFormat: "json" | "slack";
@@ -3266,6 +3379,89 @@ export interface operations {
             };
         };
     };
+    whoami: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionView"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    sign_in: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SignIn"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionView"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    sign_out: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     get_settings: {
         parameters: {
             query?: never;
@@ -3498,6 +3694,132 @@ export interface operations {
                 };
             };
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_users: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserView"][];
+                };
+            };
+        };
+    };
+    add_user: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewUser"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_user: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    update_user: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UserUpdate"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

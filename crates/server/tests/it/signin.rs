@@ -1,0 +1,412 @@
+//! Named users signing in to the dashboard API: session cookies (HttpOnly, SameSite=Strict),
+//! viewers reading but never editing or seeing secrets, admins editing, the CSRF rule for
+//! cookie-authenticated requests, and no password or session token in a log line or a row.
+
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::common::*;
+
+const VIEWER_PW: &str = "viewer-plaintext-pw-8152";
+const ADMIN_PW: &str = "admin-plaintext-pw-9263";
+
+fn one_provider(mock: &switchboard_mock_upstream::MockUpstream) -> String {
+    format!(
+        "{}[[routes]]\nalias = \"m\"\ntargets = [{{ provider = \"p\", model = \"m\" }}]\n",
+        provider_toml("p", mock, &["sk-upstream-key-1"])
+    )
+}
+
+async fn add_users(sb: &Sb) {
+    for (name, role, pw) in [("vera", "viewer", VIEWER_PW), ("ada", "admin", ADMIN_PW)] {
+        let (s, v) = sb
+            .admin(
+                Method::POST,
+                "/api/v1/users",
+                Some(json!({"name": name, "role": role, "password": pw})),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(v["role"], role);
+        assert!(!v.to_string().contains(pw));
+    }
+}
+
+/// A request as the dashboard's page makes it: same origin, with the session cookie.
+async fn with_cookie(
+    sb: &Sb,
+    method: Method,
+    path: &str,
+    cookie: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut req = sb
+        .http
+        .request(method, format!("{}{path}", sb.url))
+        .header("Origin", &sb.url)
+        .header("Cookie", format!("sb_session={cookie}"));
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+/// Signs in; returns the cookie's value and the whole `Set-Cookie` header.
+async fn sign_in(sb: &Sb, name: &str, password: &str) -> (String, String) {
+    let resp = sb
+        .http
+        .post(format!("{}/api/v1/session", sb.url))
+        .header("Origin", &sb.url)
+        .json(&json!({"name": name, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let set = resp
+        .headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let value = set
+        .strip_prefix("sb_session=")
+        .and_then(|r| r.split(';').next())
+        .unwrap()
+        .to_owned();
+    assert!(value.starts_with("sbses-"), "{set}");
+    (value, set)
+}
+
+fn example_value(path: &str) -> String {
+    // Path parameters: something that parses where a number is expected.
+    path.split('/')
+        .map(|seg| {
+            if seg.starts_with('{') {
+                "1".to_owned()
+            } else {
+                seg.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+#[tokio::test]
+async fn a_viewer_reads_the_dashboard_api_but_every_edit_and_secret_is_refused() {
+    let sb = Sb::start(one_provider).await;
+    add_users(&sb).await;
+    let (cookie, set) = sign_in(&sb, "vera", VIEWER_PW).await;
+    // The cookie: this origin only, every path, no script access, never cross-site; plain
+    // http here, so not `Secure`.
+    let attrs: Vec<&str> = set.split(';').map(str::trim).collect();
+    for a in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(attrs.contains(&a), "{set}");
+    }
+    assert!(!attrs.iter().any(|a| a.starts_with("Domain")), "{set}");
+    assert!(!attrs.contains(&"Secure"), "{set}");
+
+    let (s, me) = with_cookie(&sb, Method::GET, "/api/v1/session", &cookie, None).await;
+    assert_eq!(s, 200);
+    assert_eq!(me["name"], "vera");
+    assert_eq!(me["role"], "viewer");
+
+    // Reads work.
+    for path in [
+        "/api/v1/status",
+        "/api/v1/providers",
+        "/api/v1/keys",
+        "/api/v1/routes",
+        "/api/v1/settings",
+        "/api/v1/health",
+        "/api/v1/requests",
+        "/api/v1/users",
+    ] {
+        let (s, v) = with_cookie(&sb, Method::GET, path, &cookie, None).await;
+        assert_eq!(s, 200, "GET {path}: {v}");
+    }
+    // Secrets are not for viewers.
+    let (s, v) = with_cookie(&sb, Method::GET, "/api/v1/access-key", &cookie, None).await;
+    assert_eq!(s, 403, "{v}");
+    assert!(!v.to_string().contains(ACCESS));
+    assert!(v["error"]["message"].as_str().unwrap().contains("secrets"));
+
+    // Every mutating route of the admin API, as the OpenAPI document lists it.
+    let doc: Value = serde_json::from_str(&switchboard_server::openapi_json()).unwrap();
+    let mut tried = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        if path == "/api/v1/session" {
+            continue; // signing in and out
+        }
+        for method in ["post", "put", "patch", "delete"] {
+            if item.get(method).is_none() {
+                continue;
+            }
+            let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let (s, v) = with_cookie(&sb, m, &example_value(path), &cookie, Some(json!({}))).await;
+            assert_eq!(s, 403, "{method} {path}: {v}");
+            assert!(
+                v["error"]["message"].as_str().unwrap().contains("Viewers"),
+                "{method} {path}: {v}"
+            );
+            tried += 1;
+        }
+    }
+    assert!(tried > 35, "only {tried} mutating routes found");
+    // Nothing changed.
+    assert_eq!(sb.get("/api/v1/users").await.as_array().unwrap().len(), 2);
+    assert_eq!(
+        sb.get("/api/v1/providers").await.as_array().unwrap().len(),
+        1
+    );
+
+    // An admin's session edits.
+    let (admin_cookie, _) = sign_in(&sb, "ada", ADMIN_PW).await;
+    let (s, v) = with_cookie(&sb, Method::GET, "/api/v1/access-key", &admin_cookie, None).await;
+    assert_eq!((s, v["access_key"].as_str()), (200, Some(ACCESS)));
+    let (s, v) = with_cookie(
+        &sb,
+        Method::PATCH,
+        "/api/v1/users/vera",
+        &admin_cookie,
+        Some(json!({"disabled": true})),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    // Disabling ended vera's session.
+    let (s, _) = with_cookie(&sb, Method::GET, "/api/v1/status", &cookie, None).await;
+    assert_eq!(s, 401);
+
+    // Signing out ends the session and clears the cookie.
+    let resp = sb
+        .http
+        .delete(format!("{}/api/v1/session", sb.url))
+        .header("Origin", &sb.url)
+        .header("Cookie", format!("sb_session={admin_cookie}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+    let cleared = resp.headers()["set-cookie"].to_str().unwrap();
+    assert!(
+        cleared.starts_with("sb_session=;") && cleared.contains("Max-Age=0"),
+        "{cleared}"
+    );
+    let (s, _) = with_cookie(&sb, Method::GET, "/api/v1/status", &admin_cookie, None).await;
+    assert_eq!(s, 401);
+    // The admin token keeps working beside sessions, as an admin.
+    let me = sb.get("/api/v1/session").await;
+    assert_eq!(
+        (me["role"].as_str(), me["via"].as_str()),
+        (Some("admin"), Some("token"))
+    );
+}
+
+#[tokio::test]
+async fn wrong_credentials_get_one_answer_and_failures_are_limited() {
+    let sb = Sb::start(one_provider).await;
+    add_users(&sb).await;
+    let attempt = |name: &'static str, pw: &'static str| {
+        let sb = &sb;
+        async move {
+            let resp = sb
+                .http
+                .post(format!("{}/api/v1/session", sb.url))
+                .json(&json!({"name": name, "password": pw}))
+                .send()
+                .await
+                .unwrap();
+            let status = resp.status().as_u16();
+            assert!(resp.headers().get("set-cookie").is_none());
+            (status, resp.json::<Value>().await.unwrap())
+        }
+    };
+    let (s1, unknown) = attempt("nobody", "whatever-password").await;
+    let (s2, wrong) = attempt("vera", "wrong-password-123").await;
+    assert_eq!((s1, s2), (401, 401));
+    assert_eq!(
+        unknown, wrong,
+        "the same answer for an unknown user and a wrong password"
+    );
+    // Without a session or token, the API stays closed.
+    let resp = sb
+        .http
+        .get(format!("{}/api/v1/session", sb.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    // Failures for one name are limited (then even the right password waits).
+    let mut failures = 2;
+    while attempt("vera", "wrong-password-123").await.0 == 401 {
+        failures += 1;
+        assert!(failures <= 20, "no limit after {failures} failures");
+    }
+    assert!(failures >= 5, "limited after only {failures} failures");
+    assert_eq!(attempt("vera", VIEWER_PW).await.0, 429);
+    // Other names, from this address, are limited as well (per peer).
+    assert_eq!(attempt("ada", ADMIN_PW).await.0, 429);
+}
+
+#[tokio::test]
+async fn a_cross_site_request_with_the_cookie_is_refused() {
+    let sb = Sb::start(one_provider).await;
+    add_users(&sb).await;
+    let (cookie, _) = sign_in(&sb, "ada", ADMIN_PW).await;
+    let before = sb.get("/api/v1/routes").await;
+    let new_route = r#"{"alias":"x","targets":[{"provider":"p","model":"m"}]}"#;
+    let post = |headers: Vec<(&'static str, String)>, ct: &'static str| {
+        let sb = &sb;
+        let cookie = cookie.clone();
+        async move {
+            let mut req = sb
+                .http
+                .post(format!("{}/api/v1/routes", sb.url))
+                .header("Cookie", format!("sb_session={cookie}"))
+                .header("Content-Type", ct)
+                .body(new_route);
+            for (n, v) in headers {
+                req = req.header(n, v);
+            }
+            req.send().await.unwrap().status().as_u16()
+        }
+    };
+    // A cross-site form POST (the browser sends Origin and fetch metadata).
+    for (h, ct) in [
+        (
+            vec![
+                ("Origin", "http://evil.example".to_owned()),
+                ("Sec-Fetch-Site", "cross-site".to_owned()),
+            ],
+            "application/x-www-form-urlencoded",
+        ),
+        (
+            vec![("Origin", "http://evil.example".to_owned())],
+            "application/json",
+        ),
+        (
+            vec![("Sec-Fetch-Site", "cross-site".to_owned())],
+            "application/json",
+        ),
+        // No evidence of the origin at all: a cookie alone authorises no change.
+        (vec![], "application/json"),
+        (
+            vec![("Sec-Fetch-Site", "same-site".to_owned())],
+            "application/json",
+        ),
+    ] {
+        assert_eq!(post(h.clone(), ct).await, 403, "{h:?} {ct}");
+    }
+    // Same origin but not JSON: the content-type guard still holds.
+    assert_eq!(
+        post(vec![("Origin", sb.url.clone())], "text/plain").await,
+        415
+    );
+    assert_eq!(sb.get("/api/v1/routes").await, before, "nothing was added");
+    // The dashboard's own request goes through.
+    assert_eq!(
+        post(
+            vec![("Sec-Fetch-Site", "same-origin".to_owned())],
+            "application/json"
+        )
+        .await,
+        200
+    );
+}
+
+/// A `MakeWriter` keeping every formatted log line.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'a self) -> Captured {
+        self.clone()
+    }
+}
+
+fn holds(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+#[tokio::test]
+async fn no_password_or_session_token_in_a_log_line_or_the_database() {
+    let logs = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(logs.clone())
+        .with_max_level(tracing::Level::TRACE)
+        .finish();
+    let _default = tracing::subscriber::set_default(subscriber);
+    let mut sb = Sb::start(one_provider).await;
+    // Callsites other tests (without this subscriber) met first are asked again.
+    tracing::callsite::rebuild_interest_cache();
+    add_users(&sb).await;
+    tracing::callsite::rebuild_interest_cache();
+    let (cookie, _) = sign_in(&sb, "ada", ADMIN_PW).await;
+    let (s, _) = with_cookie(&sb, Method::GET, "/api/v1/status", &cookie, None).await;
+    assert_eq!(s, 200);
+    // Failed attempts are logged without what was typed.
+    let resp = sb
+        .http
+        .post(format!("{}/api/v1/session", sb.url))
+        .json(&json!({"name": "ada", "password": "typo-admin-plaintext-pw"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    let (s, _) = sb
+        .admin(
+            Method::PATCH,
+            "/api/v1/users/vera",
+            Some(json!({"password": "new-viewer-plaintext-pw"})),
+        )
+        .await;
+    assert_eq!(s, 200);
+    // Stop, so every row is written and the WAL folded in.
+    let data = sb.dir.path().join("data");
+    sb.handle.take().unwrap().shutdown().await;
+
+    let lines = logs.0.lock().clone();
+    assert!(
+        holds(&lines, "signed in"),
+        "the sign-in is logged: {}",
+        String::from_utf8_lossy(&lines)
+    );
+    for secret in [
+        VIEWER_PW,
+        ADMIN_PW,
+        "typo-admin-plaintext-pw",
+        "new-viewer-plaintext-pw",
+        cookie.as_str(),
+    ] {
+        assert!(!holds(&lines, secret), "a log line holds {secret}");
+        for entry in std::fs::read_dir(&data).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_file() {
+                let bytes = std::fs::read(&path).unwrap();
+                assert!(!holds(&bytes, secret), "{} holds {secret}", path.display());
+            }
+        }
+    }
+}
