@@ -428,6 +428,10 @@ fn admin_routes(id: i64) -> Vec<(String, String)> {
         let path = path.replace("{tool}", "codex");
         assert!(!path.contains('{'), "unfilled parameter in {path}");
         for method in ops.as_object().unwrap().keys() {
+            // Signing in is the one open admin route: its credential is the body.
+            if path == "/api/v1/session" && method == "post" {
+                continue;
+            }
             out.push((method.to_uppercase(), path.clone()));
         }
     }
