@@ -16,7 +16,9 @@
 //!    `/api/*` also accepts a signed-in user's session cookie (see `admin::session`; only
 //!    `POST /api/v1/session`, signing in, is open). The request carries its [`Caller`]. A
 //!    viewer's request that is not a read (`GET`/`HEAD`), or a read that reveals a secret
-//!    (the access key), is refused with 403 in the admin API's error shape.
+//!    (the access key), is refused with 403 in the admin API's error shape. Single sign-on's
+//!    start and callback are open too (the callback alone may arrive cross-site: the
+//!    identity provider's redirect; its one-time `state` is what it is checked by).
 //!    Compared in constant time. `GET /health`, `HEAD /` and the dashboard's static files
 //!    are open. A request that passes marks its connection authenticated (the listener never
 //!    sheds it), and an access-key request carries its holder's [`Owner`] and client to the
@@ -120,8 +122,10 @@ enum Needs {
 }
 
 fn needs(method: &Method, path: &str) -> Needs {
-    if path == "/api/v1/session" && method == Method::POST {
-        // Signing in: the credential is in the body.
+    if (path == "/api/v1/session" && method == Method::POST)
+        || (path.starts_with("/api/v1/session/oidc/") && method == Method::GET)
+    {
+        // Signing in: the credential is in the body, or comes from the identity provider.
         Needs::Nothing
     } else if path.starts_with("/v1/") || path.starts_with("/v1beta/") {
         Needs::AccessKey
@@ -133,6 +137,9 @@ fn needs(method: &Method, path: &str) -> Needs {
         Needs::AdminToken
     }
 }
+
+/// Where the identity provider sends the browser back after single sign-on.
+const OIDC_CALLBACK: &str = "/api/v1/session/oidc/callback";
 
 /// Admin API reads that reveal a secret: refused to viewers.
 fn reveals_secret(path: &str) -> bool {
@@ -214,9 +221,12 @@ pub async fn guard(State(state): State<Arc<AppState>>, mut req: Request, next: N
     }
     // 3. Origin.
     let headers = req.headers();
-    if headers
-        .get("sec-fetch-site")
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site"))
+    // The identity provider sends the browser back across sites; its `state` is the check.
+    let sso_return = path == OIDC_CALLBACK && req.method() == Method::GET;
+    if !sso_return
+        && headers
+            .get("sec-fetch-site")
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site"))
     {
         return deny(
             &path,

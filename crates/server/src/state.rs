@@ -38,6 +38,8 @@ pub struct AppState {
     pub refused: crate::refused::RefusedLog,
     /// Failed password sign-ins per name and address (see `admin::session`).
     pub sign_ins: crate::admin::session::SignInLimiter,
+    /// Single sign-on, when `[server.oidc]` configures it.
+    pub oidc: Option<Arc<crate::admin::oidc::Oidc>>,
 }
 
 impl AppState {

@@ -12,6 +12,7 @@ mod error;
 mod health;
 mod integrations;
 mod keys;
+pub mod oidc;
 mod prices;
 mod providers;
 mod requests;
@@ -44,6 +45,7 @@ pub use clients::*;
 pub use health::*;
 pub use integrations::*;
 pub use keys::*;
+pub use oidc::{__path_oidc_callback, __path_oidc_start, oidc_callback, oidc_start};
 pub use prices::*;
 pub use providers::*;
 pub use requests::*;
@@ -145,6 +147,8 @@ pub fn openapi_json() -> String {
         sign_in,
         sign_out,
         whoami,
+        oidc_start,
+        oidc_callback,
         list_users,
         add_user,
         update_user,

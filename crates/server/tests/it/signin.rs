@@ -410,3 +410,295 @@ async fn no_password_or_session_token_in_a_log_line_or_the_database() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Single sign-on against a local identity provider.
+
+mod idp {
+    use std::collections::HashMap;
+    use std::sync::Arc;
+
+    use axum::extract::{Query, State};
+    use axum::response::{IntoResponse, Response};
+    use axum::routing::{get, post};
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+    use parking_lot::Mutex;
+    use ring::signature::{RSA_PKCS1_SHA256, RsaKeyPair, RsaPublicKeyComponents};
+    use serde_json::{Value, json};
+    use sha2::{Digest, Sha256};
+
+    pub const CLIENT_ID: &str = "switchboard-test";
+
+    /// What the provider puts in the next ID token besides the truth.
+    #[derive(Default, Clone)]
+    pub struct Twist {
+        pub nonce: Option<String>,
+        pub aud: Option<String>,
+        pub email: Option<String>,
+        pub groups: Vec<String>,
+    }
+
+    pub struct Idp {
+        pub url: String,
+        pub twist: Arc<Mutex<Twist>>,
+        _task: tokio::task::JoinHandle<()>,
+    }
+
+    impl Drop for Idp {
+        fn drop(&mut self) {
+            self._task.abort();
+        }
+    }
+
+    struct St {
+        url: String,
+        key: RsaKeyPair,
+        twist: Arc<Mutex<Twist>>,
+        /// code → (nonce, PKCE challenge)
+        codes: Mutex<HashMap<String, (String, String)>>,
+        /// The token's `exp` (seconds): after the server's manual clock.
+        exp: i64,
+    }
+
+    pub async fn start(exp: i64) -> Idp {
+        let der = std::fs::read(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/testdata/oidc-test-key.der"),
+        )
+        .unwrap();
+        let key = RsaKeyPair::from_der(&der).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let twist = Arc::new(Mutex::new(Twist::default()));
+        let st = Arc::new(St {
+            url: url.clone(),
+            key,
+            twist: twist.clone(),
+            codes: Mutex::default(),
+            exp,
+        });
+        let app = axum::Router::new()
+            .route("/.well-known/openid-configuration", get(discovery))
+            .route("/jwks", get(jwks))
+            .route("/authorize", get(authorize))
+            .route("/token", post(token))
+            .with_state(st);
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        Idp {
+            url,
+            twist,
+            _task: task,
+        }
+    }
+
+    async fn discovery(State(s): State<Arc<St>>) -> axum::Json<Value> {
+        axum::Json(json!({
+            "issuer": s.url,
+            "authorization_endpoint": format!("{}/authorize", s.url),
+            "token_endpoint": format!("{}/token", s.url),
+            "jwks_uri": format!("{}/jwks", s.url),
+        }))
+    }
+
+    async fn jwks(State(s): State<Arc<St>>) -> axum::Json<Value> {
+        let RsaPublicKeyComponents { n, e } =
+            RsaPublicKeyComponents::<Vec<u8>>::from(s.key.public());
+        axum::Json(json!({"keys": [
+            {"kty": "RSA", "kid": "k1", "alg": "RS256", "use": "sig", "n": B64.encode(n), "e": B64.encode(e)}
+        ]}))
+    }
+
+    async fn authorize(
+        State(s): State<Arc<St>>,
+        Query(q): Query<HashMap<String, String>>,
+    ) -> Response {
+        assert_eq!(q["response_type"], "code");
+        assert_eq!(q["client_id"], CLIENT_ID);
+        assert_eq!(q["code_challenge_method"], "S256");
+        assert!(q["scope"].split(' ').any(|x| x == "openid"));
+        let code = format!("code-{}", s.codes.lock().len());
+        s.codes.lock().insert(
+            code.clone(),
+            (q["nonce"].clone(), q["code_challenge"].clone()),
+        );
+        let back = format!("{}?code={code}&state={}", q["redirect_uri"], q["state"]);
+        (http::StatusCode::FOUND, [(http::header::LOCATION, back)]).into_response()
+    }
+
+    async fn token(State(s): State<Arc<St>>, body: String) -> Response {
+        let f: HashMap<String, String> = url::form_urlencoded::parse(body.as_bytes())
+            .into_owned()
+            .collect();
+        assert_eq!(f["grant_type"], "authorization_code");
+        let Some((nonce, challenge)) = s.codes.lock().remove(&f["code"]) else {
+            return (http::StatusCode::BAD_REQUEST, "invalid_grant").into_response();
+        };
+        // PKCE: the verifier must hash to the challenge.
+        if B64.encode(Sha256::digest(f["code_verifier"].as_bytes())) != challenge {
+            return (http::StatusCode::BAD_REQUEST, "invalid_grant").into_response();
+        }
+        let t = s.twist.lock().clone();
+        let claims = json!({
+            "iss": s.url,
+            "aud": t.aud.unwrap_or_else(|| CLIENT_ID.to_owned()),
+            "sub": "user-1",
+            "email": t.email.unwrap_or_else(|| "ops@example.com".to_owned()),
+            "email_verified": true,
+            "exp": s.exp,
+            "iat": s.exp - 3600,
+            "nonce": t.nonce.unwrap_or(nonce),
+            "groups": t.groups,
+        });
+        let header = json!({"alg": "RS256", "kid": "k1", "typ": "JWT"});
+        let signing = format!(
+            "{}.{}",
+            B64.encode(header.to_string()),
+            B64.encode(claims.to_string())
+        );
+        let mut sig = vec![0; s.key.public().modulus_len()];
+        s.key
+            .sign(
+                &RSA_PKCS1_SHA256,
+                &ring::rand::SystemRandom::new(),
+                signing.as_bytes(),
+                &mut sig,
+            )
+            .unwrap();
+        let id_token = format!("{signing}.{}", B64.encode(sig));
+        axum::Json(json!({"access_token": "at", "token_type": "Bearer", "id_token": id_token}))
+            .into_response()
+    }
+}
+
+/// Runs the browser's side of a single sign-on; the callback's status and cookie.
+async fn sso(sb: &Sb, tamper_state: bool) -> (u16, Option<String>) {
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let start = no_redirects
+        .get(format!("{}/api/v1/session/oidc/start", sb.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(start.status(), 303);
+    let to_idp = start.headers()["location"].to_str().unwrap().to_owned();
+    let back = no_redirects.get(&to_idp).send().await.unwrap();
+    assert_eq!(back.status(), 302);
+    let back = reqwest::Url::parse(back.headers()["location"].to_str().unwrap()).unwrap();
+    let mut query = back.query().unwrap().to_owned();
+    if tamper_state {
+        query = query.replace("state=", "state=x");
+    }
+    let cb = no_redirects
+        .get(format!("{}{}?{query}", sb.url, back.path()))
+        // The identity provider's redirect is a cross-site navigation.
+        .header("Sec-Fetch-Site", "cross-site")
+        .send()
+        .await
+        .unwrap();
+    let status = cb.status().as_u16();
+    let cookie = cb.headers().get("set-cookie").map(|c| {
+        let c = c.to_str().unwrap();
+        assert!(
+            c.contains("HttpOnly") && c.contains("SameSite=Strict"),
+            "{c}"
+        );
+        c.strip_prefix("sb_session=")
+            .and_then(|r| r.split(';').next())
+            .unwrap()
+            .to_owned()
+    });
+    (status, cookie)
+}
+
+#[tokio::test]
+async fn single_sign_on_against_a_local_identity_provider_opens_a_session() {
+    let idp = idp::start(T0 / 1000 + 3600).await;
+    let issuer = idp.url.clone();
+    let sb = Sb::start(move |mock| {
+        format!(
+            "[server.oidc]\nissuer = {issuer:?}\nclient_id = {:?}\nredirect_url = \"http://localhost/api/v1/session/oidc/callback\"\nrole_claim = \"groups\"\nadmin_values = [\"sb-admins\"]\nallowed_emails = [\"ops@example.com\"]\ndefault_role = \"viewer\"\n\n{}",
+            idp::CLIENT_ID,
+            one_provider(mock)
+        )
+    })
+    .await;
+
+    // An allow-listed email: a viewer, who can read the dashboard API.
+    let (status, cookie) = sso(&sb, false).await;
+    assert_eq!(status, 200);
+    let cookie = cookie.unwrap();
+    let (s, me) = with_cookie(&sb, Method::GET, "/api/v1/session", &cookie, None).await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        (me["name"].as_str(), me["role"].as_str()),
+        (Some("ops@example.com"), Some("viewer"))
+    );
+    let (s, _) = with_cookie(&sb, Method::GET, "/api/v1/providers", &cookie, None).await;
+    assert_eq!(s, 200);
+    let (s, _) = with_cookie(&sb, Method::DELETE, "/api/v1/providers/p", &cookie, None).await;
+    assert_eq!(s, 403);
+
+    // The role claim makes an admin.
+    *idp.twist.lock() = idp::Twist {
+        email: Some("lead@example.com".into()),
+        groups: vec!["sb-admins".into()],
+        ..Default::default()
+    };
+    let (status, cookie) = sso(&sb, false).await;
+    assert_eq!(status, 200);
+    let (s, me) = with_cookie(&sb, Method::GET, "/api/v1/session", &cookie.unwrap(), None).await;
+    assert_eq!((s, me["role"].as_str()), (200, Some("admin")));
+
+    // Refused: a wrong nonce, a wrong audience, a state this server never issued, an email
+    // neither listed nor in an admin group.
+    for twist in [
+        idp::Twist {
+            nonce: Some("another-nonce".into()),
+            ..Default::default()
+        },
+        idp::Twist {
+            aud: Some("another-client".into()),
+            ..Default::default()
+        },
+        idp::Twist {
+            email: Some("stranger@example.com".into()),
+            ..Default::default()
+        },
+    ] {
+        *idp.twist.lock() = twist;
+        let (status, cookie) = sso(&sb, false).await;
+        assert_eq!((status, cookie), (401, None));
+    }
+    *idp.twist.lock() = idp::Twist::default();
+    assert_eq!(sso(&sb, true).await, (401, None));
+}
+
+#[tokio::test]
+async fn single_sign_on_refuses_an_expired_id_token_and_answers_404_when_not_configured() {
+    // Expired an hour before the server's clock.
+    let idp = idp::start(T0 / 1000 - 3600).await;
+    let issuer = idp.url.clone();
+    let sb = Sb::start(move |mock| {
+        format!(
+            "[server.oidc]\nissuer = {issuer:?}\nclient_id = {:?}\nredirect_url = \"http://localhost/api/v1/session/oidc/callback\"\nallowed_emails = [\"*\"]\ndefault_role = \"viewer\"\n\n{}",
+            idp::CLIENT_ID,
+            one_provider(mock)
+        )
+    })
+    .await;
+    assert_eq!(sso(&sb, false).await, (401, None));
+
+    let plain = Sb::start(one_provider).await;
+    let resp = plain
+        .http
+        .get(format!("{}/api/v1/session/oidc/start", plain.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+}
