@@ -467,6 +467,7 @@ fn router(state: Arc<AppState>) -> Router {
                 .post(admin::sign_in)
                 .delete(admin::sign_out),
         )
+        .route("/api/v1/session/oidc/options", get(admin::oidc_options))
         .route("/api/v1/session/oidc/start", get(admin::oidc_start))
         .route("/api/v1/session/oidc/callback", get(admin::oidc_callback))
         .route(

@@ -640,6 +640,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/session/oidc/options": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Whether single sign-on is configured (open: the sign-in page asks before signing in). */
+        get: operations["oidc_options"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/session/oidc/start": {
         parameters: {
             query?: never;
@@ -1889,6 +1906,10 @@ export interface components {
         SignIn: {
             name: string;
             password: string;
+        };
+        /** @description Whether single sign-on is offered (the sign-in page shows its button). */
+        SsoOptions: {
+            enabled: boolean;
         };
         /** @description A key's standing changed (`event: standing` on `/api/v1/health/events`). */
         StandingChanged: {
@@ -3521,6 +3542,25 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    oidc_options: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SsoOptions"];
                 };
             };
         };

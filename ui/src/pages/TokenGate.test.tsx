@@ -16,6 +16,7 @@ describe("TokenGate", () => {
       "fetch",
       vi.fn(async (_url: string, init?: RequestInit) => {
         calls.push({ method: init?.method ?? "GET", body: init?.body as string | undefined });
+        if (_url.endsWith("/oidc/options")) return new Response(JSON.stringify({ enabled: true }), { status: 200 });
         if (init?.method === "POST") return new Response(JSON.stringify({ name: "vera", role: "viewer", via: "session" }), { status: 200 });
         return new Response(JSON.stringify({ name: "vera", role: "viewer", via: "session", expires_at_ms: 1 }), { status: 200 });
       }),
@@ -26,7 +27,10 @@ describe("TokenGate", () => {
     fireEvent.change(screen.getByLabelText("Password"), { target: { value: "a-long-password" } });
     fireEvent.click(screen.getByRole("button", { name: /Sign in/ }));
     await waitFor(() => expect(onSession).toHaveBeenCalledWith({ name: "vera", role: "viewer" }));
-    expect(JSON.parse(calls[0].body ?? "{}")).toEqual({ name: "vera", password: "a-long-password" });
+    const post = calls.find((c) => c.method === "POST");
+    expect(JSON.parse(post?.body ?? "{}")).toEqual({ name: "vera", password: "a-long-password" });
+    // Single sign-on is configured: its button leads to the identity provider's start.
+    expect(screen.getByTestId("sso-sign-in").getAttribute("href")).toContain("/api/v1/session/oidc/start");
   });
 
   it("says so when the name or password is wrong", async () => {

@@ -1,4 +1,4 @@
-import { type FormEvent, useState } from "react";
+import { type FormEvent, useEffect, useState } from "react";
 import { LockKeyhole, Waypoints } from "lucide-react";
 import { apiBase } from "../api/client";
 
@@ -28,6 +28,13 @@ export async function signOut(): Promise<void> {
 
 /** Shown without an admin token or a session: sign in with a name and password. */
 function PasswordSignIn({ onSession }: { onSession: (u: SessionUser) => void }) {
+  const [sso, setSso] = useState(false);
+  useEffect(() => {
+    fetch(`${apiBase()}/api/v1/session/oidc/options`, { cache: "no-store" })
+      .then((r) => (r.ok ? r.json() : { enabled: false }))
+      .then((o: { enabled?: boolean }) => setSso(o.enabled === true))
+      .catch(() => setSso(false));
+  }, []);
   const [name, setName] = useState("");
   const [password, setPassword] = useState("");
   const [error, setError] = useState<string | null>(null);
@@ -78,6 +85,11 @@ function PasswordSignIn({ onSession }: { onSession: (u: SessionUser) => void }) 
       <button type="submit" className="btn primary" disabled={busy || !name.trim() || !password}>
         <LockKeyhole size={15} /> Sign in
       </button>
+      {sso && (
+        <a className="btn" href={`${apiBase()}/api/v1/session/oidc/start`} data-testid="sso-sign-in">
+          Sign in with SSO
+        </a>
+      )}
     </form>
   );
 }

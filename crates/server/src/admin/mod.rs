@@ -45,7 +45,10 @@ pub use clients::*;
 pub use health::*;
 pub use integrations::*;
 pub use keys::*;
-pub use oidc::{__path_oidc_callback, __path_oidc_start, oidc_callback, oidc_start};
+pub use oidc::{
+    __path_oidc_callback, __path_oidc_options, __path_oidc_start, SsoOptions, oidc_callback,
+    oidc_options, oidc_start,
+};
 pub use prices::*;
 pub use providers::*;
 pub use requests::*;
@@ -147,6 +150,7 @@ pub fn openapi_json() -> String {
         sign_in,
         sign_out,
         whoami,
+        oidc_options,
         oidc_start,
         oidc_callback,
         list_users,
@@ -207,6 +211,7 @@ pub fn openapi_json() -> String {
         Preset,
         SignIn,
         SessionView,
+        SsoOptions,
         UserView,
         NewUser,
         UserUpdate

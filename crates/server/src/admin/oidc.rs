@@ -228,6 +228,20 @@ fn oidc_of(s: &AppState) -> Result<&Oidc, AdminError> {
         .ok_or_else(|| AdminError::not_found("single sign-on (not configured)"))
 }
 
+/// Whether single sign-on is offered (the sign-in page shows its button).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct SsoOptions {
+    enabled: bool,
+}
+
+/// Whether single sign-on is configured (open: the sign-in page asks before signing in).
+#[utoipa::path(get, path = "/api/v1/session/oidc/options", responses((status = 200, body = SsoOptions)))]
+pub async fn oidc_options(State(s): State<Arc<AppState>>) -> axum::Json<SsoOptions> {
+    axum::Json(SsoOptions {
+        enabled: s.oidc.is_some(),
+    })
+}
+
 /// Starts a single sign-on: a redirect to the identity provider.
 #[utoipa::path(get, path = "/api/v1/session/oidc/start", responses((status = 303), (status = 404, body = super::ErrorBody)))]
 pub async fn oidc_start(State(s): State<Arc<AppState>>) -> Result<Response, AdminError> {

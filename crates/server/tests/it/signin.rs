@@ -692,8 +692,28 @@ async fn single_sign_on_refuses_an_expired_id_token_and_answers_404_when_not_con
     })
     .await;
     assert_eq!(sso(&sb, false).await, (401, None));
+    let opts: Value = sb
+        .http
+        .get(format!("{}/api/v1/session/oidc/options", sb.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(opts["enabled"], true);
 
     let plain = Sb::start(one_provider).await;
+    let opts: Value = plain
+        .http
+        .get(format!("{}/api/v1/session/oidc/options", plain.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(opts["enabled"], false);
     let resp = plain
         .http
         .get(format!("{}/api/v1/session/oidc/start", plain.url))
