@@ -722,3 +722,97 @@ async fn single_sign_on_refuses_an_expired_id_token_and_answers_404_when_not_con
         .unwrap();
     assert_eq!(resp.status(), 404);
 }
+
+// ---------------------------------------------------------------------------------------
+// Team mode: users and sessions live in the shared PostgreSQL database.
+
+async fn team_instance(
+    database: &str,
+    id: &str,
+    dir: &tempfile::TempDir,
+) -> (switchboard_server::SwitchboardHandle, String) {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut o = switchboard_server::Options::new(dir.path().join(id));
+    o.port = 0;
+    o.database_url = Some(database.to_owned());
+    o.team_master_key = Some(switchboard_router::Secret::new(
+        "team test master key, long enough to be a passphrase",
+    ));
+    o.instance_id = Some(id.to_owned());
+    o.access_key = Some(switchboard_router::Secret::new(ACCESS));
+    o.admin_token = Some(switchboard_router::Secret::new(ADMIN));
+    o.shutdown_grace = std::time::Duration::from_secs(2);
+    let h = switchboard_server::Switchboard::start(o).await.unwrap();
+    let url = format!("http://{}", h.local_addr());
+    (h, url)
+}
+
+#[tokio::test]
+async fn in_team_mode_a_session_opened_on_one_instance_holds_on_another() {
+    let database = switchboard_store::testing::fresh_postgres_url().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (one, url1) = team_instance(&database, "one", &dir).await;
+    let (two, url2) = team_instance(&database, "two", &dir).await;
+    let http = reqwest::Client::new();
+    let resp = http
+        .post(format!("{url1}/api/v1/users"))
+        .bearer_auth(ADMIN)
+        .json(&json!({"name": "vera", "role": "viewer", "password": VIEWER_PW}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    // Signed in through instance one …
+    let resp = http
+        .post(format!("{url1}/api/v1/session"))
+        .header("Origin", &url1)
+        .json(&json!({"name": "vera", "password": VIEWER_PW}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let set = resp.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let cookie = set.split(';').next().unwrap().to_owned();
+    let call = |method: Method, url: &str, path: &str| {
+        http.request(method, format!("{url}{path}"))
+            .header("Origin", url)
+            .header("Cookie", &cookie)
+            .json(&json!({}))
+            .send()
+    };
+    // … the session holds on instance two, with its role.
+    let me: Value = call(Method::GET, &url2, "/api/v1/session")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (me["name"].as_str(), me["role"].as_str()),
+        (Some("vera"), Some("viewer"))
+    );
+    assert_eq!(
+        call(Method::DELETE, &url2, "/api/v1/providers/x")
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+    // Signing out on two ends it on one.
+    assert_eq!(
+        call(Method::DELETE, &url2, "/api/v1/session")
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    assert_eq!(
+        call(Method::GET, &url1, "/api/v1/status")
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    one.shutdown().await;
+    two.shutdown().await;
+}
