@@ -104,6 +104,15 @@ enum Command {
     Users {
         #[command(subcommand)]
         action: users::UsersAction,
+        /// Team mode: the shared PostgreSQL database (with `SWITCHBOARD_MASTER_KEY`) instead
+        /// of the data directory's SQLite file.
+        #[arg(
+            long,
+            env = "SWITCHBOARD_DATABASE_URL",
+            value_name = "URL",
+            global = true
+        )]
+        database: Option<String>,
     },
     /// Show or rotate the local credentials.
     Keys {
@@ -315,7 +324,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Onboard(args) => onboard::run(args).await,
         Command::Config { action } => transfer::run(action).await,
         Command::Prices { action } => prices::run(action).await,
-        Command::Users { action } => users::run(action).await,
+        Command::Users { action, database } => users::run(action, database).await,
     }
 }
 

@@ -1,5 +1,6 @@
-//! `switchboard users`: the named users who sign in to the dashboard and admin API. A
-//! password is read from stdin (one line), never from the command line.
+//! `switchboard users`: the named users who sign in to the dashboard and admin API — in the
+//! data directory, or with `--database` (`SWITCHBOARD_DATABASE_URL`) in a team's shared
+//! PostgreSQL database. A password is read from stdin (one line), never from the command line.
 
 use std::io::BufRead;
 
@@ -97,7 +98,7 @@ fn read_password() -> anyhow::Result<String> {
     Ok(p)
 }
 
-pub async fn run(action: UsersAction) -> anyhow::Result<()> {
+pub async fn run(action: UsersAction, database: Option<String>) -> anyhow::Result<()> {
     let (data_dir, password) = match &action {
         UsersAction::Add {
             data_dir,
@@ -111,7 +112,20 @@ pub async fn run(action: UsersAction) -> anyhow::Result<()> {
         | UsersAction::Enable { data_dir, .. }
         | UsersAction::Delete { data_dir, .. } => (data_dir, None),
     };
-    let control = crate::open_control(&data_dir.resolve()?).await?;
+    let control = match database {
+        // Team mode: the users every instance shares.
+        Some(url) => {
+            let key = crate::env_secret(switchboard_store::MASTER_KEY_ENV).with_context(|| {
+                format!(
+                    "team mode needs {}: the key every instance of the team shares",
+                    switchboard_store::MASTER_KEY_ENV
+                )
+            })?;
+            let store = switchboard_store::Store::open_team(&url, &key).await?;
+            switchboard_control::Control::offline(store).await?
+        }
+        None => crate::open_control(&data_dir.resolve()?).await?,
+    };
     let done = async {
         match action {
             UsersAction::Add { name, role, .. } => {

@@ -124,3 +124,29 @@ fn users_are_added_with_a_password_from_stdin_and_listed() {
     assert!(!gone.status.success());
     assert!(out(&gone).contains("not found"), "{}", out(&gone));
 }
+
+#[tokio::test]
+async fn in_team_mode_users_go_to_the_shared_database() {
+    let url = switchboard_store::testing::fresh_postgres_url().await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let run = |args: &[&str], stdin: &str| {
+        let mut a: Vec<&str> = args.to_vec();
+        a.extend(["--database", url.as_str()]);
+        users(&data, &a, stdin)
+    };
+    let add = run(
+        &["add", "alice", "--role", "viewer"],
+        "team-plaintext-pw-1\n",
+    );
+    assert!(add.status.success(), "{}", out(&add));
+    let list = run(&["list"], "");
+    assert_eq!(
+        String::from_utf8_lossy(&list.stdout).trim(),
+        "alice\tviewer\tenabled"
+    );
+    // Not in the data directory's SQLite file: that one has no users.
+    let local = users(&data, &["list"], "");
+    assert!(local.status.success(), "{}", out(&local));
+    assert_eq!(String::from_utf8_lossy(&local.stdout).trim(), "");
+}

@@ -224,8 +224,9 @@ impl Control {
         }
     }
 
-    /// Signs in `name` (an OpenID Connect identity already verified): its stored user, or
-    /// one created with `role` (no password) when `create` allows. A disabled user gets none.
+    /// Signs in `name` (an OpenID Connect identity already verified): its stored user (with
+    /// its stored role), or, when there is none and `role` is given, a new user with that role
+    /// and no password. A disabled user gets no session.
     pub async fn sign_in_external(
         &self,
         name: &str,

@@ -155,7 +155,7 @@ pub struct SessionView {
     name: Option<String>,
     #[schema(value_type = String, example = "viewer")]
     role: Role,
-    /// `password`/`sso` session (`session`), or `token` for the admin token.
+    /// `session` (a password or single sign-on), or `token` for the admin token.
     via: &'static str,
     /// When the session ends (Unix ms); `null` for the admin token.
     expires_at_ms: Option<i64>,
