@@ -1835,7 +1835,7 @@ export interface components {
             name?: string | null;
             /** @example viewer */
             role: string;
-            /** @description `password`/`sso` session (`session`), or `token` for the admin token. */
+            /** @description `session` (a password or single sign-on), or `token` for the admin token. */
             via: string;
             /**
              * Format: int64
