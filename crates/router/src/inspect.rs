@@ -165,6 +165,11 @@ impl std::fmt::Debug for FinishedCapture {
 }
 
 impl FinishedCapture {
+    /// A capture to be scrubbed with `scrubbers` (the keys its request used).
+    pub fn new(capture: Capture, scrubbers: Vec<Arc<Scrubber>>) -> FinishedCapture {
+        FinishedCapture { capture, scrubbers }
+    }
+
     /// The capture as JSON, every key it could hold masked (whole, partial, JSON-escaped and
     /// URL-encoded echoes; [`Scrubber::scrub`]). What is written is only ever this.
     pub fn clean_json(&self) -> Vec<u8> {
@@ -216,10 +221,10 @@ impl Drop for State {
                 client_response: None,
             },
         );
-        self.sink.capture(FinishedCapture {
+        self.sink.capture(FinishedCapture::new(
             capture,
-            scrubbers: std::mem::take(&mut self.scrubbers),
-        });
+            std::mem::take(&mut self.scrubbers),
+        ));
     }
 }
 

@@ -64,7 +64,7 @@ export function CaptureControl() {
       {open.map((w) => (
         <Pill key={w.route ?? "*"} color="blue" title="Requests are being captured (bodies and streams, secrets removed)">
           <span className="dot" /> Capturing {w.route ?? "all"} · {formatCountdown(w.until_ms - now)}
-          <button type="button" className="btn ghost sm icon" aria-label={`Stop capturing ${w.route ?? "all requests"}`} onClick={() => stop(w.route)}>
+          <button type="button" className="btn ghost sm icon" aria-label={`Stop capturing ${w.route ?? "all requests"}`} title={`Stop capturing ${w.route ?? "all requests"}`} onClick={() => stop(w.route)}>
             <Square size={11} />
           </button>
         </Pill>
