@@ -113,6 +113,9 @@ pub struct CapturedMessage {
     /// When it was sent or began (ms after the request arrived).
     #[serde(default)]
     pub at_ms: u64,
+    /// Bytes of `events` kept so far (measured against the size cap).
+    #[serde(skip)]
+    pub events_bytes: usize,
 }
 
 /// One upstream call of the request.
@@ -251,16 +254,12 @@ fn push_event(msg: &mut CapturedMessage, cap: usize, at_ms: u64, ev: &SseEvent) 
     if msg.truncated {
         return;
     }
-    let used: usize = msg
-        .events
-        .iter()
-        .map(|e| e.data.len() + e.event.as_ref().map_or(0, String::len))
-        .sum();
     let size = ev.data.len() + ev.event.as_ref().map_or(0, String::len);
-    if used + size > cap {
+    if msg.events_bytes + size > cap {
         msg.truncated = true;
         return;
     }
+    msg.events_bytes += size;
     msg.events.push(CapturedEvent {
         at_ms,
         event: ev.event.clone(),
@@ -496,6 +495,17 @@ mod tests {
     fn bodies_are_cut_at_the_cap_on_a_character_boundary() {
         assert_eq!(capped(b"hello", 10), ("hello".into(), false));
         assert_eq!(capped("héllo".as_bytes(), 2), ("h".into(), true));
+    }
+
+    #[test]
+    fn a_transcript_stops_at_the_cap_and_says_so() {
+        let mut msg = CapturedMessage::default();
+        for i in 0..10u64 {
+            push_event(&mut msg, 12, i, &SseEvent::named("e", "abcd"));
+        }
+        assert_eq!(msg.events.len(), 2);
+        assert!(msg.truncated);
+        assert_eq!(msg.events[1].at_ms, 1);
     }
 
     #[test]
