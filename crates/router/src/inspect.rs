@@ -4,7 +4,7 @@
 //! events with their timings) and what the client received — and handed to a
 //! [`CaptureSink`] when the request is over.
 //!
-//! The hot path pays one atomic load when no window is open ([`Engine::capture_for`]).
+//! The hot path pays one atomic load when no window is open (`Engine::capture_for`).
 //! Nothing here does I/O: the sink is the store's bounded channel. Secrets: auth headers are
 //! masked when they are captured ([`crate::upstream::redacted_headers`]); every text is
 //! passed through the scrubber of each key the request used when the capture is serialised
