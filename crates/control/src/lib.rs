@@ -19,6 +19,7 @@ pub mod clients;
 pub mod config_file;
 mod edits;
 mod error;
+mod inspector;
 mod persist;
 mod plan;
 mod prices;
@@ -49,6 +50,10 @@ pub use clients::{
 };
 pub use edits::{KeyTest, KeyUpdate, NewKey};
 pub use error::ControlError;
+pub use inspector::{
+    BugReport, CaptureSettings, CaptureView, DEFAULT_CAPTURE_MINUTES, DEFAULT_RETENTION_HOURS,
+    InspectorView, Replay, StartCapture, curl_command,
+};
 pub use persist::PersistStats;
 pub use plan::{FlowPlan, FlowStep};
 pub use prices::{ModelPrice, ModelPricing, PriceTableView};
@@ -85,6 +90,8 @@ pub struct Control {
     deliverer: Deliverer,
     /// What providers last said about each key (failed attempts and probes).
     said: Arc<standing::KeySaid>,
+    /// The request inspector's queue and key, once the host has attached them.
+    captures: std::sync::OnceLock<inspector::Captures>,
 }
 
 /// The health writer's bus receiver (taken by [`Control::run_health_writer`]) and counters.
@@ -158,6 +165,7 @@ impl Control {
             clients,
             said,
             deliverer: Deliverer::new(std::time::Duration::from_millis(500)),
+            captures: std::sync::OnceLock::new(),
         };
         control.restand(None);
         Ok(Arc::new(control))

@@ -21,10 +21,11 @@ use crate::classify::{Refusal, classify_in_band, classify_status, provider_messa
 use crate::engine::Engine;
 use crate::guard::AttemptGuard;
 use crate::health::Outcome;
+use crate::inspect::Tap;
 use crate::log::AttemptOutcome;
 use crate::model::Provider;
 use crate::pipe::{InBandError, Pipe};
-use crate::pump::{Pump, UpstreamStream, encode_events, next_read};
+use crate::pump::{Pump, UpstreamStream, next_read};
 use crate::record::{Recorder, millis};
 use crate::reply::{ByteStream, Reply, ReplyBody};
 use crate::request::Endpoint;
@@ -272,6 +273,8 @@ struct Attempt<'a> {
     scrubber: Arc<Scrubber>,
     /// The caller retries a transient failure on this key: don't report it to health.
     retry: bool,
+    /// The request's capture and this attempt's place in it, when it is captured.
+    capture: Option<(Tap, usize)>,
 }
 
 impl Engine {
@@ -314,6 +317,7 @@ impl Engine {
             ),
             scrubber: scrubber.clone(),
             retry,
+            capture: None,
         };
         let end = match a.run(rec).await {
             Ok(Ready::Whole(reply)) => AttemptEnd::Reply(reply),
@@ -335,6 +339,9 @@ impl Attempt<'_> {
             self.engine.clock.now_ms(),
         );
         let status = resp.status().as_u16();
+        if let Some((tap, i)) = &self.capture {
+            tap.upstream_response(*i, status, resp.headers());
+        }
         if !(200..300).contains(&status) {
             return Err(self.upstream_error(resp, rec).await);
         }
@@ -395,6 +402,18 @@ impl Attempt<'_> {
             Endpoint::Compact if provider.kind == Dialect::OpenaiResponses => compact_url(provider),
             _ => endpoint_url(provider, model, req.stream),
         };
+        if let Some(tap) = &rec.capture {
+            let i = tap.upstream_request(
+                &provider.name,
+                model,
+                self.pick.key.info.id,
+                &url,
+                &headers,
+                &body,
+                &self.scrubber,
+            );
+            self.capture = Some((tap.clone(), i));
+        }
         tracing::debug!(provider = %provider.name, model, key_id = self.pick.key.info.id, probe = self.pick.probe, "upstream attempt");
         let send = client.post(url).headers(headers).body(body).send();
         match tokio::time::timeout_at(self.first_byte_deadline, send).await {
@@ -422,6 +441,9 @@ impl Attempt<'_> {
             .await
             .unwrap_or_default();
         let body = self.scrubber.scrub(&body);
+        if let Some((tap, i)) = &self.capture {
+            tap.upstream_body(*i, &body);
+        }
         let now = self.engine.clock.now_ms();
         let outcome = classify_status(status, &resp_headers, &body, now, self.engine.max_hint());
         if matches!(outcome, Outcome::InsufficientBalance { .. }) {
@@ -500,6 +522,9 @@ impl Attempt<'_> {
         // Content so far; if it turns out to be an error, the failure built from it is
         // scrubbed in full on its way out (`AttemptEnd::scrubbed`).
         let body = self.scrubber.scrub_content(&body);
+        if let Some((tap, i)) = &self.capture {
+            tap.upstream_body(*i, &body);
+        }
         let (out, usage) = self.pipe.client_body(&body).map_err(|err| {
             Failure::malformed(
                 provider,
@@ -511,6 +536,9 @@ impl Attempt<'_> {
         self.engine
             .latency
             .observe(&provider.name, self.model, millis(self.started.elapsed()));
+        if let Some((tap, i)) = &self.capture {
+            tap.committed(*i);
+        }
         let key_id = self.pick.key.info.id;
         rec.first_byte = Some(Instant::now());
         rec.attempt(
@@ -570,6 +598,9 @@ impl Attempt<'_> {
                 }
             }
             for ev in events.drain(..) {
+                if let Some((tap, i)) = &self.capture {
+                    tap.upstream_event(*i, &ev);
+                }
                 if let Err(InBandError(message)) = self.pipe.push(ev, &mut out) {
                     let message = self.scrubber.scrub_str(&message);
                     return Err(Failure::in_band(
@@ -616,24 +647,27 @@ impl Attempt<'_> {
             self.started,
         );
         rec.served_by(&provider.name, self.model, key_id);
-        let mut pending = VecDeque::new();
-        pending.push_back(encode_events(&ahead.out, &self.scrubber));
-        if ahead.upstream.is_none() {
-            let mut tail = Vec::new();
-            self.pipe.finish(&mut tail);
-            pending.push_back(encode_events(&tail, &self.scrubber));
+        if let Some((tap, i)) = &self.capture {
+            tap.committed(*i);
         }
-        let pump = Pump {
+        let mut pump = Pump {
             upstream: ahead.upstream,
             decoder: ahead.decoder,
             pipe: self.pipe,
-            pending,
+            pending: VecDeque::new(),
             idle: self.idle,
             total_deadline: self.total_deadline,
             guard: self.guard,
             provider: provider.name.clone(),
             scrubber: self.scrubber,
+            capture: self.capture,
         };
+        pump.send(&ahead.out);
+        if pump.upstream.is_none() {
+            let mut tail = Vec::new();
+            pump.pipe.finish(&mut tail);
+            pump.send(&tail);
+        }
         AttemptEnd::Commit(Box::new(move |rec| pump.into_stream(rec)))
     }
 

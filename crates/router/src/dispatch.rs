@@ -61,6 +61,31 @@ impl Engine {
             self.in_flight.clone(),
             snap.clone(),
         );
+        // One atomic load when no capture window is open; a captured request gets its log
+        // id now, so its capture names it.
+        if let Some((tap, id)) = self.capture_for(&req, &snap) {
+            rec.capture = Some(tap);
+            rec.rec.id = id;
+        }
+        let Some(tap) = rec.capture.clone() else {
+            return self.serve(&req, snap, rec).await;
+        };
+        let reply = self.serve(&req, snap, rec).await;
+        let body = match &reply.body {
+            crate::reply::ReplyBody::Full(b) => Some(&b[..]),
+            crate::reply::ReplyBody::Stream(_) => None,
+        };
+        tap.client_reply(reply.status, &reply.headers, body);
+        reply
+    }
+
+    /// Serves one client request, its record begun.
+    async fn serve(
+        self: &Arc<Self>,
+        req: &IngressRequest,
+        snap: Arc<Snapshot>,
+        mut rec: Recorder,
+    ) -> Reply {
         if has_looped(req.hop.as_ref(), &self.hop_id) {
             let err = ClientError::new(
                 ErrorKind::LoopDetected,
@@ -114,7 +139,7 @@ impl Engine {
         let mut targets = order_targets(&route, &snap, &self.latency, explore);
         // A known conversation goes back to where it was served, whatever the strategy chose;
         // `moved` notes why it left when it does.
-        let session = conversation(&req);
+        let session = conversation(req);
         let pin = session.and_then(|s| self.affinity.get(s, self.clock.now_ms()));
         let pinned = pin.as_ref().is_some_and(|p| pin_first(&mut targets, p));
         let mut moved = (pin.is_some() && !pinned).then_some(Moved::Unavailable);
@@ -130,12 +155,12 @@ impl Engine {
         let estimate = windows
             .iter()
             .any(Option::is_some)
-            .then(|| estimate_tokens(&req))
+            .then(|| estimate_tokens(req))
             .flatten();
         // Keys this route could try, counted once per target: a same-key retry never takes an
         // attempt that one of them would need.
         let candidates = key_count(&targets, &snap);
-        let quota_need = crate::quota::need(settings, &req);
+        let quota_need = crate::quota::need(settings, req);
         let lone = candidates == 1;
         let mut picks = 0usize;
         let wait_limit = if lone {
@@ -167,7 +192,7 @@ impl Engine {
                 .map(|(t, _)| t.clone())
                 .collect();
             match self
-                .hedge(&req, &snap, &fit, pin.as_ref(), &mut rec, deadline, after)
+                .hedge(req, &snap, &fit, pin.as_ref(), &mut rec, deadline, after)
                 .await
             {
                 Some(Hedged::Served(reply, served)) => {
@@ -284,7 +309,7 @@ impl Engine {
                         .filter(|d| Instant::now() + *d < deadline);
                         match self
                             .attempt(
-                                &req,
+                                req,
                                 prov,
                                 &target.model,
                                 &pick,
@@ -391,7 +416,7 @@ impl Engine {
                 rec.finish(err.status(), Some(err.message.clone()));
                 return Reply::error(req.dialect, &err);
             }
-            return self.no_usable_key(&req, &mut rec, earliest, blocked_by_rate_limit_only, now);
+            return self.no_usable_key(req, &mut rec, earliest, blocked_by_rate_limit_only, now);
         }
     }
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use arc_swap::ArcSwap;
+use arc_swap::{ArcSwap, ArcSwapOption};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use switchboard_protocol::Dialect;
@@ -41,6 +41,8 @@ pub struct Engine {
     pub(crate) hop_id: String,
     /// Keys' balances, where their providers publish them.
     pub balances: BalanceBoard,
+    /// The request inspector, while a capture window is set (`inspect.rs`).
+    pub(crate) inspector: ArcSwapOption<crate::inspect::Inspector>,
 }
 
 /// Bytes of Responses conversations kept for `previous_response_id` (unless the host sets
@@ -75,7 +77,13 @@ impl Engine {
             responses: Arc::new(ResponseStore::new(RESPONSES_BUDGET_BYTES, RESPONSES_TTL_MS)),
             hop_id: format!("{:016x}", rand::random::<u64>()),
             balances: BalanceBoard::default(),
+            inspector: ArcSwapOption::empty(),
         })
+    }
+
+    /// The clock the engine reads (cooldowns, capture windows).
+    pub fn clock(&self) -> &SharedClock {
+        &self.clock
     }
 
     /// This instance's id in the `x-switchboard-hop` header of its upstream calls.

@@ -16,6 +16,8 @@ pub mod engine;
 mod guard;
 pub mod health;
 mod hedge;
+pub mod id;
+pub mod inspect;
 pub mod log;
 pub mod model;
 mod pipe;

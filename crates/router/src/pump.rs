@@ -15,6 +15,7 @@ use tokio::time::Instant;
 
 use crate::guard::AttemptGuard;
 use crate::health::Outcome;
+use crate::inspect::Tap;
 use crate::log::AttemptOutcome;
 use crate::pipe::{InBandError, Pipe};
 use crate::record::Recorder;
@@ -34,7 +35,7 @@ pub(crate) fn next_read(idle: Duration, total: Instant) -> Instant {
 
 /// SSE frames of `events`, scrubbed of whole echoes of the key (content; error messages
 /// put into events are scrubbed in full before).
-pub(crate) fn encode_events(events: &[SseEvent], scrubber: &Scrubber) -> Bytes {
+fn encode_events(events: &[SseEvent], scrubber: &Scrubber) -> Bytes {
     let mut out = BytesMut::new();
     for e in events {
         e.encode_into(&mut out);
@@ -55,9 +56,20 @@ pub(crate) struct Pump {
     pub(crate) guard: AttemptGuard,
     pub(crate) provider: String,
     pub(crate) scrubber: Arc<Scrubber>,
+    /// The request's capture and the committed attempt's place in it.
+    pub(crate) capture: Option<(Tap, usize)>,
 }
 
 impl Pump {
+    /// Queues `events` for the client (scrubbed), noting them in the capture.
+    pub(crate) fn send(&mut self, events: &[SseEvent]) {
+        if let Some((tap, _)) = &self.capture {
+            tap.client_events(events);
+        }
+        self.pending
+            .push_back(encode_events(events, &self.scrubber));
+    }
+
     pub(crate) fn into_stream(self, rec: Recorder) -> ByteStream {
         Box::pin(futures_util::stream::unfold(
             (self, rec),
@@ -97,9 +109,12 @@ impl Pump {
                         }
                     }
                     for ev in events {
+                        if let Some((tap, i)) = &pump.capture {
+                            tap.upstream_event(*i, &ev);
+                        }
                         if let Err(InBandError(m)) = pump.pipe.push(ev, &mut out) {
                             let msg = pump.scrubber.scrub_str(&m).into_owned();
-                            pump.pending.push_back(encode_events(&out, &pump.scrubber));
+                            pump.send(&out);
                             out.clear();
                             pump.break_stream(&mut rec, &msg);
                             break;
@@ -110,7 +125,7 @@ impl Pump {
                         rec.usage(pump.pipe.usage());
                         rec.finish(200, None);
                     }
-                    pump.pending.push_back(encode_events(&out, &pump.scrubber));
+                    pump.send(&out);
                 }
             },
         ))
@@ -126,8 +141,7 @@ impl Pump {
         )
         .with_code("stream_interrupted");
         let events = self.pipe.fail(&err);
-        self.pending
-            .push_back(encode_events(&events, &self.scrubber));
+        self.send(&events);
         self.guard
             .report(&Outcome::TemporaryError { retry_after: None });
         if let Some(last) = rec.rec.attempts.last_mut() {

@@ -154,6 +154,31 @@ pub fn request_headers(
     h
 }
 
+/// Headers that carry a credential, masked wherever headers are shown or kept.
+pub const CREDENTIAL_HEADERS: [&str; 5] = [
+    "authorization",
+    "proxy-authorization",
+    "x-api-key",
+    "x-goog-api-key",
+    "cookie",
+];
+
+/// Headers as the inspector keeps them: credentials (and every value marked sensitive,
+/// like the auth [`request_headers`] sets) replaced by `[redacted]`.
+pub fn redacted_headers(headers: &HeaderMap) -> Vec<crate::inspect::CapturedHeader> {
+    headers
+        .iter()
+        .map(|(n, v)| crate::inspect::CapturedHeader {
+            name: n.as_str().to_owned(),
+            value: if v.is_sensitive() || CREDENTIAL_HEADERS.contains(&n.as_str()) {
+                "[redacted]".to_owned()
+            } else {
+                String::from_utf8_lossy(v.as_bytes()).into_owned()
+            },
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,5 +200,24 @@ mod tests {
         assert_eq!(hops.len(), HOP_MAX);
         assert_eq!(hops.last(), Some(&"aa"));
         assert_eq!(hops[0], "h25");
+    }
+
+    #[test]
+    fn credentials_are_redacted_from_kept_headers() {
+        let mut h = HeaderMap::new();
+        h.insert("x-goog-api-key", HeaderValue::from_static("AIza-secret"));
+        h.insert(
+            "authorization",
+            HeaderValue::from_static("Bearer sk-secret"),
+        );
+        let mut marked = HeaderValue::from_static("other-secret");
+        marked.set_sensitive(true);
+        h.insert("x-custom-auth", marked);
+        h.insert("anthropic-version", HeaderValue::from_static("2023-06-01"));
+        let kept = redacted_headers(&h);
+        let text = format!("{kept:?}");
+        assert!(!text.contains("secret"), "{text}");
+        assert!(text.contains("2023-06-01"));
+        assert_eq!(kept.len(), 4);
     }
 }

@@ -118,6 +118,9 @@ pub enum StartError {
 
 pub struct Switchboard;
 
+/// Captures queued for the writer before new ones are dropped (counted).
+const CAPTURE_QUEUE: usize = 256;
+
 /// A running Switchboard.
 pub struct SwitchboardHandle {
     state: Arc<AppState>,
@@ -126,6 +129,7 @@ pub struct SwitchboardHandle {
     bind: SocketAddr,
     limits: ListenLimits,
     log_task: RequestLogTask,
+    capture_task: RequestLogTask,
     background: CancellationToken,
     tasks: tokio::task::JoinSet<()>,
 }
@@ -184,6 +188,12 @@ impl Switchboard {
         let refused = crate::refused::RefusedLog::new(sink.clone());
         let control = Control::start(store.clone(), sink, opts.clock.clone()).await?;
         control.set_access_keys(access_keys).await?;
+        let capture_key = store.capture_key().await?;
+        let (captures, capture_task) =
+            switchboard_store::spawn_writer(store.clone(), capture_key.clone(), CAPTURE_QUEUE);
+        control
+            .attach_captures(captures.clone(), capture_key)
+            .await?;
         let engine = control.engine().clone();
         engine.set_conversation_budget(opts.conversation_store_bytes);
         let state = Arc::new(AppState {
@@ -208,6 +218,7 @@ impl Switchboard {
             host_app: opts.host_app.clone(),
             log: log_sink,
             refused,
+            captures,
         });
         let background = CancellationToken::new();
         let mut tasks = tokio::task::JoinSet::new();
@@ -216,6 +227,7 @@ impl Switchboard {
         tasks.spawn(control.clone().run_standings(background.clone()));
         tasks.spawn(control.clone().run_health_writer(background.clone()));
         tasks.spawn(control.clone().run_alerts(background.clone()));
+        tasks.spawn(control.clone().run_capture_retention(background.clone()));
         let app = router(state.clone());
         let limits = ListenLimits {
             header_read_timeout: opts.header_read_timeout,
@@ -236,6 +248,7 @@ impl Switchboard {
             bind: bound,
             limits,
             log_task,
+            capture_task,
             background,
             tasks,
         })
@@ -365,6 +378,17 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/requests", get(admin::requests))
         .route("/api/v1/requests/live", get(admin::requests_live))
         .route("/api/v1/requests/{id}", get(admin::request))
+        .route("/api/v1/inspector", get(admin::get_inspector))
+        .route(
+            "/api/v1/inspector/capture",
+            post(admin::start_capture).delete(admin::stop_capture),
+        )
+        .route("/api/v1/captures", get(admin::list_captures))
+        .route(
+            "/api/v1/captures/{id}",
+            get(admin::get_capture).delete(admin::delete_capture),
+        )
+        .route("/api/v1/captures/{id}/report", get(admin::capture_report))
         .route("/api/v1/usage", get(admin::usage))
         .route("/api/v1/usage/summary", get(admin::usage_summary))
         .route("/api/v1/usage/cache-hits", get(admin::cache_hits))
@@ -505,6 +529,7 @@ impl SwitchboardHandle {
         self.background.cancel();
         while self.tasks.join_next().await.is_some() {}
         self.log_task.shutdown().await;
+        self.capture_task.shutdown().await;
         self.state.control.close().await;
         tracing::info!("Switchboard stopped");
     }

@@ -33,6 +33,8 @@ pub struct AppState {
     pub log: RequestLogSink,
     /// Requests refused before routing, logged at a bounded rate.
     pub refused: crate::refused::RefusedLog,
+    /// The inspector's capture queue; the capture views flush it.
+    pub captures: switchboard_store::CaptureQueue,
 }
 
 impl AppState {

@@ -9,7 +9,7 @@ use switchboard_router::{Config, Key, KeyInfo, Provider, Route, Secret, Settings
 
 use crate::db::Store;
 use crate::error::StoreError;
-use crate::id::now_ms;
+use switchboard_router::id::now_ms;
 
 /// The settings row holding [`Settings`]; other names are free for [`Store::put_value`].
 const SETTINGS_ROW: &str = "settings";

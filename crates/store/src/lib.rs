@@ -9,11 +9,11 @@
 //! the values it is handed and the request-log channel. This crate must never depend on axum,
 //! the server, or tauri — it builds and tests headless.
 
+mod captures;
 mod clients;
 mod config;
 mod db;
 mod error;
-mod id;
 mod prices;
 mod requests;
 pub mod secrets;
@@ -21,11 +21,11 @@ mod tokens;
 mod webhooks;
 mod writer;
 
+pub use captures::{CaptureInfo, CaptureKey, CaptureQueue};
 pub use clients::{ClientKeyRow, ClientRow, ClientSettings, DEFAULT_CLIENT, NewClientKey};
 pub use config::{HealthRow, KeyPatch, KeyProblem, KeySecret};
 pub use db::{DB_FILE, Store};
 pub use error::StoreError;
-pub use id::{new_request_id, now_ms, request_id_at, request_id_time_ms};
 pub use prices::PriceTableInfo;
 pub use requests::{
     Bucket, CacheHits, GroupBy, KeyAttempts, MAX_PAGE, MAX_SUMMARY_WINDOW_MS, RequestFilter,
@@ -37,8 +37,10 @@ pub use secrets::{
     EncryptedFileStore, MASTER_KEY_ENV, MasterKey, MigrateReport, SecretError, SecretStore,
     SecretStoreKind, default_key_file, default_key_file_for, migrate_secrets,
 };
+pub use switchboard_router::id::{new_request_id, now_ms, request_id_at, request_id_time_ms};
 pub use tokens::LocalToken;
 pub use webhooks::{WebhookRow, WebhookTarget};
 pub use writer::{
-    BATCH_ROWS, BATCH_WINDOW, DEFAULT_CAPACITY, RequestLogSink, RequestLogTask, RequestLogWriter,
+    BATCH_ROWS, BATCH_WINDOW, BatchSink, DEFAULT_CAPACITY, RequestLogSink, RequestLogTask,
+    RequestLogWriter, Rows, spawn_writer,
 };

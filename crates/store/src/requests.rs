@@ -9,7 +9,7 @@ use switchboard_router::log::{AttemptRecord, RequestRecord};
 
 use crate::db::Store;
 use crate::error::StoreError;
-use crate::id::request_id_at;
+use switchboard_router::id::request_id_at;
 
 /// Largest page [`Store::query_requests`] returns.
 pub const MAX_PAGE: u32 = 1000;

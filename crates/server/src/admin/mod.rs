@@ -2,13 +2,14 @@
 //! write-only), clients (named access keys, limits, budgets), routes, settings (with
 //! cooldowns, routing and the access key), health (with its live events), prices (the price
 //! table and per-provider overrides), webhooks (alert receivers), requests (the log, its live
-//! tail, usage) and status. Handlers translate
+//! tail, usage), inspector (capture windows and captured requests) and status. Handlers translate
 //! HTTP to [`Control`](switchboard_control::Control) calls and back; the decisions are made
 //! there. Behind the admin token (see `guard`). Documented as OpenAPI for the dashboard.
 
 mod clients;
 mod error;
 mod health;
+mod inspector;
 mod integrations;
 mod keys;
 mod prices;
@@ -27,18 +28,26 @@ use switchboard_control::{
     ModelPricing, NewClientSecret, NewKey, NewWebhook, OverallState, PriceTableView,
     StandingChanged, Summary, WebhookFormat, WebhookView,
 };
+use switchboard_control::{
+    BugReport, CaptureSettings, CaptureView, InspectorView, Replay, StartCapture,
+};
 use switchboard_router::engine::ProbeAnswer;
 use switchboard_router::health::{
     CooldownPolicy, HealthEntry, HealthEvent, KeyStanding, StandingClass, StandingScope,
 };
+use switchboard_router::inspect::{
+    Capture, CaptureWindow, CapturedAttempt, CapturedEvent, CapturedHeader, CapturedMessage,
+};
 use switchboard_router::log::RequestRecord;
 use switchboard_router::{KeyInfo, Provider, Route, Settings};
+use switchboard_store::CaptureInfo;
 use utoipa::OpenApi;
 
 pub use error::{AdminError, ApiResult, Body400, ErrorBody, ErrorDetail};
 // Handlers are named without their module in the document (its operation ids and tags).
 pub use clients::*;
 pub use health::*;
+pub use inspector::*;
 pub use integrations::*;
 pub use keys::*;
 pub use prices::*;
@@ -123,6 +132,13 @@ pub fn openapi_json() -> String {
         requests,
         request,
         requests_live,
+        get_inspector,
+        start_capture,
+        stop_capture,
+        list_captures,
+        get_capture,
+        capture_report,
+        delete_capture,
         usage,
         usage_summary,
         cache_hits,
@@ -182,6 +198,19 @@ pub fn openapi_json() -> String {
         HealthEntry,
         HealthEvent,
         RequestRecord,
+        InspectorView,
+        CaptureSettings,
+        CaptureWindow,
+        StartCapture,
+        CaptureInfo,
+        CaptureView,
+        Replay,
+        BugReport,
+        Capture,
+        CapturedAttempt,
+        CapturedMessage,
+        CapturedHeader,
+        CapturedEvent,
         UsagePoint,
         UsageSummary,
         CacheHit,

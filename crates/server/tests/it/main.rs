@@ -15,6 +15,7 @@ mod hedging;
 mod host_app;
 mod hostile_clients;
 mod hostile_upstream;
+mod inspector;
 mod integrations_api;
 mod metrics;
 mod onboarding;

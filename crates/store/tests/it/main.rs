@@ -3,6 +3,7 @@
 // Helpers outside `#[test]` functions unwrap too: a failure there is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod captures;
 mod clients;
 mod common;
 mod config;
