@@ -17,6 +17,7 @@ mod guard;
 pub mod health;
 mod hedge;
 pub mod log;
+pub mod media;
 pub mod model;
 mod pipe;
 pub mod pricing;
@@ -36,5 +37,5 @@ pub use model::{
 };
 pub use record::RecordSink;
 pub use reply::{ByteStream, Reply, ReplyBody};
-pub use request::{Endpoint, IngressRequest};
+pub use request::{Endpoint, IngressRequest, Media};
 pub use secret::Secret;

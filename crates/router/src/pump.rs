@@ -137,3 +137,52 @@ impl Pump {
         rec.finish(200, Some(err.message));
     }
 }
+
+/// A committed stream of bytes that are not events (synthesised audio): each chunk is passed
+/// on as it arrives, scrubbed of whole echoes of the key. A failure after commit can only end
+/// the stream early; the record and the key's health say why.
+pub(crate) struct RawPump {
+    pub(crate) upstream: UpstreamStream,
+    pub(crate) idle: Duration,
+    pub(crate) total_deadline: Instant,
+    pub(crate) guard: AttemptGuard,
+    pub(crate) scrubber: Arc<Scrubber>,
+}
+
+impl RawPump {
+    pub(crate) fn into_stream(self, rec: Recorder) -> ByteStream {
+        Box::pin(futures_util::stream::unfold(
+            (self, rec),
+            |(mut pump, mut rec)| async move {
+                loop {
+                    let deadline = next_read(pump.idle, pump.total_deadline);
+                    let why = match tokio::time::timeout_at(deadline, pump.upstream.next()).await {
+                        Ok(Some(Ok(chunk))) => {
+                            if chunk.is_empty() {
+                                continue;
+                            }
+                            let out = match pump.scrubber.scrub_content(&chunk) {
+                                std::borrow::Cow::Borrowed(_) => chunk,
+                                std::borrow::Cow::Owned(clean) => Bytes::from(clean),
+                            };
+                            return Some((Ok(out), (pump, rec)));
+                        }
+                        Ok(None) => {
+                            rec.finish(200, None);
+                            return None;
+                        }
+                        Ok(Some(Err(_))) => "the provider broke the connection mid-stream",
+                        Err(_) => "the provider stopped sending mid-stream",
+                    };
+                    pump.guard
+                        .report(&Outcome::TemporaryError { retry_after: None });
+                    if let Some(last) = rec.rec.attempts.last_mut() {
+                        last.outcome = AttemptOutcome::StreamError;
+                    }
+                    rec.finish(200, Some(why.to_owned()));
+                    return None;
+                }
+            },
+        ))
+    }
+}
