@@ -16,6 +16,7 @@ mod host_app;
 mod hostile_clients;
 mod hostile_upstream;
 mod integrations_api;
+mod media;
 mod metrics;
 mod onboarding;
 mod openapi;
