@@ -357,12 +357,12 @@ impl Attempt<'_> {
     /// Step 1: the request goes out; the response headers come back.
     async fn send(&mut self, rec: &mut Recorder) -> Result<reqwest::Response, Stop> {
         let (req, provider, model) = (self.req, self.provider, self.model);
-        let prepared = match req.endpoint {
-            Endpoint::Media(media) => crate::media::call(req, media, provider, model).map(|c| {
+        let prepared = match crate::media::call(req, provider, model) {
+            Some(call) => call.map(|c| {
                 self.media = Some(c.read);
                 (c.body, Some(c.url))
             }),
-            _ => self
+            None => self
                 .pipe
                 .upstream_body(&req.body, model, provider, req.stream)
                 .map(|b| (b, None)),

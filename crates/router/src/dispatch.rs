@@ -114,19 +114,19 @@ impl Engine {
         let budget = settings.attempt_budget.max(1);
         let explore = rand::random_ratio(1, 20);
         let mut targets = order_targets(&route, &snap, &self.latency, explore);
-        if let Endpoint::Media(media) = req.endpoint {
+        if !matches!(req.endpoint, Endpoint::Generate | Endpoint::Compact) {
             targets.retain(|t| {
                 snap.providers
                     .get(&t.provider)
-                    .is_some_and(|p| crate::media::serves(p.provider.kind, media))
+                    .is_some_and(|p| crate::media::endpoint_served(p.provider.kind, req.endpoint))
             });
             if targets.is_empty() {
                 let err = ClientError::new(
                     ErrorKind::InvalidRequest,
                     format!(
-                        "The model `{}` cannot serve /v1/{}: none of its targets' providers offer that endpoint.",
+                        "The model `{}` cannot serve {}: none of its targets' providers offer that endpoint.",
                         truncated(&req.model, CLIENT_STR_MAX),
-                        media.path()
+                        crate::media::endpoint_name(req.endpoint)
                     ),
                 )
                 .with_code("unsupported_endpoint")

@@ -1,6 +1,7 @@
-//! OpenAI's media endpoints (embeddings, audio, images) on one attempt: which provider kinds
-//! serve them, the upstream URL and body, and the answer made ready for the client with what
-//! its record counts. The failover around it is the dispatcher's, as for generation.
+//! The endpoints besides generation on one attempt — OpenAI's media endpoints (embeddings,
+//! audio, images) and Gemini's `:countTokens`: which provider kinds serve them, the upstream
+//! URL and body, and the answer made ready for the client with what its record counts. The
+//! failover around it is the dispatcher's, as for generation.
 
 use bytes::Bytes;
 use http::HeaderValue;
@@ -13,7 +14,7 @@ use switchboard_protocol::passthrough::{replace_top_level_str, top_level_value};
 use switchboard_protocol::{ClientError, Dialect, ErrorKind, Usage};
 
 use crate::model::Provider;
-use crate::request::{IngressRequest, Media};
+use crate::request::{Endpoint, IngressRequest, Media};
 
 /// Whether a provider of `kind` serves `media`: the OpenAI-compatible kinds serve every media
 /// endpoint, Gemini embeddings only (through `embedContent`), Anthropic none.
@@ -22,6 +23,25 @@ pub fn serves(kind: Dialect, media: Media) -> bool {
         Dialect::OpenaiChat | Dialect::OpenaiResponses => true,
         Dialect::Gemini => media == Media::Embeddings,
         Dialect::Anthropic => false,
+    }
+}
+
+/// Whether a provider of `kind` serves `endpoint` (every kind generates; `:countTokens` goes
+/// to Gemini providers only).
+pub fn endpoint_served(kind: Dialect, endpoint: Endpoint) -> bool {
+    match endpoint {
+        Endpoint::Generate | Endpoint::Compact => true,
+        Endpoint::Media(m) => serves(kind, m),
+        Endpoint::CountTokens => kind == Dialect::Gemini,
+    }
+}
+
+/// The client-facing name of an endpoint, for errors.
+pub(crate) fn endpoint_name(endpoint: Endpoint) -> String {
+    match endpoint {
+        Endpoint::Media(m) => format!("/v1/{}", m.path()),
+        Endpoint::CountTokens => ":countTokens".to_owned(),
+        Endpoint::Generate | Endpoint::Compact => "generation".to_owned(),
     }
 }
 
@@ -40,15 +60,52 @@ pub(crate) struct Call {
     pub(crate) read: Read,
 }
 
-/// The upstream call for `media` with `model` on `provider`. The client's form or JSON goes
-/// as it came, only its `model` replaced; a Gemini target gets its own embedding request.
+/// The upstream call for a request that is not generation (`None` for generation) with
+/// `model` on `provider`. The client's form or JSON goes as it came, only its `model`
+/// replaced; a Gemini target gets its own embedding request; a Gemini token count goes as it
+/// came (Gemini names the model in the path).
 pub(crate) fn call(
+    req: &IngressRequest,
+    provider: &Provider,
+    model: &str,
+) -> Option<Result<Call, ClientError>> {
+    let base = provider.base_url.trim_end_matches('/');
+    match req.endpoint {
+        Endpoint::Generate | Endpoint::Compact => None,
+        Endpoint::CountTokens => Some(Ok(Call {
+            url: format!("{base}/models/{model}:countTokens"),
+            body: count_body(&req.body, model),
+            read: Read::Same,
+        })),
+        Endpoint::Media(media) => Some(media_call(req, media, provider, model, base)),
+    }
+}
+
+/// A Gemini token count as sent, except that a whole `generateContentRequest` names the
+/// upstream model (Gemini requires `models/{model}` there).
+fn count_body(body: &Bytes, model: &str) -> Bytes {
+    if top_level_value(body, "generateContentRequest").is_none() {
+        return body.clone();
+    }
+    let Ok(mut v) = serde_json::from_slice::<Value>(body) else {
+        return body.clone();
+    };
+    if let Some(inner) = v
+        .get_mut("generateContentRequest")
+        .and_then(Value::as_object_mut)
+    {
+        inner.insert("model".into(), Value::String(format!("models/{model}")));
+    }
+    serde_json::to_vec(&v).map_or_else(|_| body.clone(), Bytes::from)
+}
+
+fn media_call(
     req: &IngressRequest,
     media: Media,
     provider: &Provider,
     model: &str,
+    base: &str,
 ) -> Result<Call, ClientError> {
-    let base = provider.base_url.trim_end_matches('/');
     if provider.kind == Dialect::Gemini {
         let asked = embeddings_to_gemini(&req.body, model)?;
         let action = if asked.batch {

@@ -46,6 +46,9 @@ pub enum Endpoint {
     Compact,
     /// One of OpenAI's media endpoints (`media.rs`).
     Media(Media),
+    /// Gemini's `:countTokens`, sent to Gemini targets (the ingress answers it with the local
+    /// estimate when a model has none).
+    CountTokens,
 }
 
 /// OpenAI's media endpoints, served with the same keys, health and failover as generation.

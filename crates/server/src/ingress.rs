@@ -114,7 +114,8 @@ pub struct GeminiQuery {
 }
 
 /// `/v1beta/models/{model}:generateContent`, `:streamGenerateContent` and `:countTokens`
-/// (also under `/v1`). Token counts are answered locally, as Anthropic's are.
+/// (also under `/v1`). Token counts go to the model's Gemini targets, with the same keys and
+/// failover as generation; a model without one is answered with the local estimate.
 pub async fn gemini(
     State(s): State<Arc<AppState>>,
     Path(model_action): Path<String>,
@@ -129,6 +130,18 @@ pub async fn gemini(
     let stream = match action {
         "generateContent" => false,
         "streamGenerateContent" => true,
+        "countTokens" if has_gemini_target(&s, model) => {
+            return generate_at(
+                s,
+                Dialect::Gemini,
+                Endpoint::CountTokens,
+                Some((model.to_owned(), false)),
+                owner,
+                headers,
+                body,
+            )
+            .await;
+        }
         "countTokens" => return count_locally(&s, Dialect::Gemini, body).await,
         _ => return not_found(Dialect::Gemini),
     };
@@ -144,6 +157,18 @@ pub async fn gemini(
         body,
     )
     .await
+}
+
+/// Whether `model` routes to at least one Gemini provider.
+fn has_gemini_target(s: &AppState, model: &str) -> bool {
+    let snap = s.engine.snapshot();
+    snap.resolve(model).is_ok_and(|route| {
+        route.route.targets.iter().any(|t| {
+            snap.providers
+                .get(&t.provider)
+                .is_some_and(|p| p.provider.kind == Dialect::Gemini)
+        })
+    })
 }
 
 fn not_found(dialect: Dialect) -> Response {
