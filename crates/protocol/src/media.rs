@@ -216,6 +216,90 @@ pub fn embeddings_from_gemini(
     Ok(serde_json::to_vec(&out).unwrap_or_default())
 }
 
+/// A Gemini `embedContent` (or with `batch`, `batchEmbedContents`) body as an OpenAI
+/// embeddings request for `model`: one text input per content (its text parts joined), with
+/// `outputDimensionality` as `dimensions`.
+pub fn gemini_embed_to_openai(
+    body: &[u8],
+    batch: bool,
+    model: &str,
+) -> Result<Vec<u8>, ClientError> {
+    let req: Value =
+        serde_json::from_slice(body).map_err(|e| invalid(format!("invalid JSON: {e}")))?;
+    let requests: Vec<&Value> = if batch {
+        req.get("requests")
+            .and_then(Value::as_array)
+            .filter(|r| !r.is_empty())
+            .ok_or_else(|| invalid("`requests` must be a non-empty array."))?
+            .iter()
+            .collect()
+    } else {
+        vec![&req]
+    };
+    let mut texts = Vec::with_capacity(requests.len());
+    for r in &requests {
+        let parts = r
+            .pointer("/content/parts")
+            .and_then(Value::as_array)
+            .ok_or_else(|| invalid("`content.parts` is required."))?;
+        let text: String = parts
+            .iter()
+            .filter_map(|p| p.get("text").and_then(Value::as_str))
+            .collect();
+        texts.push(Value::String(text));
+    }
+    let mut out = json!({ "model": model, "input": texts, "encoding_format": "float" });
+    if let Some(d) = requests
+        .first()
+        .and_then(|r| r.get("outputDimensionality"))
+        .and_then(Value::as_u64)
+    {
+        out["dimensions"] = d.into();
+    }
+    Ok(serde_json::to_vec(&out).unwrap_or_default())
+}
+
+/// An OpenAI embeddings answer in Gemini's shape (`embedding`, or with `batch`,
+/// `embeddings`), with its usage.
+pub fn openai_embeddings_to_gemini(
+    body: &[u8],
+    batch: bool,
+) -> Result<(Vec<u8>, crate::Usage), ClientError> {
+    let bad = || ClientError::new(ErrorKind::BadGateway, "an unreadable embedding answer");
+    let resp: Value = serde_json::from_slice(body).map_err(|_| bad())?;
+    let data = resp.get("data").and_then(Value::as_array).ok_or_else(bad)?;
+    let mut vectors = Vec::with_capacity(data.len());
+    for d in data {
+        match d.get("embedding") {
+            Some(Value::Array(values)) => vectors.push(json!({ "values": values })),
+            Some(Value::String(b64)) => {
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(b64)
+                    .map_err(|_| bad())?;
+                let values: Vec<f32> = bytes
+                    .chunks_exact(4)
+                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                    .collect();
+                vectors.push(json!({ "values": values }));
+            }
+            _ => return Err(bad()),
+        }
+    }
+    let usage = crate::Usage {
+        prompt_tokens: resp
+            .pointer("/usage/prompt_tokens")
+            .and_then(Value::as_u64)
+            .unwrap_or(0),
+        ..crate::Usage::default()
+    };
+    let out = if batch {
+        json!({ "embeddings": vectors })
+    } else {
+        json!({ "embedding": vectors.into_iter().next().ok_or_else(bad)? })
+    };
+    Ok((serde_json::to_vec(&out).unwrap_or_default(), usage))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -280,6 +364,26 @@ mod tests {
             .unwrap();
         assert_eq!(b, 2.0f32.to_le_bytes());
         assert!(embeddings_to_gemini(br#"{"model":"e","input":[[1,2]]}"#, "m").is_err());
+        // And the other way: a Gemini client on an OpenAI-compatible upstream.
+        let up = gemini_embed_to_openai(
+            br#"{"requests":[{"model":"models/g","content":{"parts":[{"text":"a"},{"text":"b"}]},"outputDimensionality":2}]}"#,
+            true,
+            "text-embedding-3-small",
+        )
+        .unwrap();
+        let v: Value = serde_json::from_slice(&up).unwrap();
+        assert_eq!(v["input"], json!(["ab"]));
+        assert_eq!(v["dimensions"], 2);
+        assert_eq!(v["model"], "text-embedding-3-small");
+        let (back, usage) = openai_embeddings_to_gemini(
+            br#"{"data":[{"embedding":[0.25,0.5]}],"usage":{"prompt_tokens":3}}"#,
+            false,
+        )
+        .unwrap();
+        let v: Value = serde_json::from_slice(&back).unwrap();
+        assert_eq!(v["embedding"]["values"], json!([0.25, 0.5]));
+        assert_eq!(usage.prompt_tokens, 3);
+        assert!(gemini_embed_to_openai(br#"{"content":{}}"#, false, "m").is_err());
         assert!(embeddings_from_gemini(b"{}", &one, "e").is_err());
     }
 }

@@ -8,7 +8,7 @@ use http::HeaderValue;
 use serde_json::Value;
 use switchboard_protocol::media::{
     GeminiEmbedding, embeddings_from_gemini, embeddings_to_gemini, form_boundary,
-    replace_form_field,
+    gemini_embed_to_openai, openai_embeddings_to_gemini, replace_form_field,
 };
 use switchboard_protocol::passthrough::{replace_top_level_str, top_level_value};
 use switchboard_protocol::{ClientError, Dialect, ErrorKind, Usage};
@@ -33,6 +33,7 @@ pub fn endpoint_served(kind: Dialect, endpoint: Endpoint) -> bool {
         Endpoint::Generate | Endpoint::Compact => true,
         Endpoint::Media(m) => serves(kind, m),
         Endpoint::CountTokens => kind == Dialect::Gemini,
+        Endpoint::GeminiEmbed { .. } => serves(kind, Media::Embeddings),
     }
 }
 
@@ -41,6 +42,7 @@ pub(crate) fn endpoint_name(endpoint: Endpoint) -> String {
     match endpoint {
         Endpoint::Media(m) => format!("/v1/{}", m.path()),
         Endpoint::CountTokens => ":countTokens".to_owned(),
+        Endpoint::GeminiEmbed { batch } => gemini_embed_action(batch).to_owned(),
         Endpoint::Generate | Endpoint::Compact => "generation".to_owned(),
     }
 }
@@ -51,6 +53,16 @@ pub(crate) enum Read {
     Same,
     /// Gemini's `embedContent` / `batchEmbedContents`, translated to OpenAI's list.
     GeminiEmbedding(GeminiEmbedding),
+    /// OpenAI's embeddings list, translated to Gemini's (`batch`: `embeddings`).
+    OpenaiEmbeddings { batch: bool },
+}
+
+fn gemini_embed_action(batch: bool) -> &'static str {
+    if batch {
+        "batchEmbedContents"
+    } else {
+        "embedContent"
+    }
 }
 
 /// One media call: where it goes, what it sends, how its answer is read.
@@ -78,7 +90,38 @@ pub(crate) fn call(
             read: Read::Same,
         })),
         Endpoint::Media(media) => Some(media_call(req, media, provider, model, base)),
+        Endpoint::GeminiEmbed { batch } if provider.kind == Dialect::Gemini => Some(Ok(Call {
+            url: format!("{base}/models/{model}:{}", gemini_embed_action(batch)),
+            body: if batch {
+                batch_models(&req.body, model)
+            } else {
+                req.body.clone()
+            },
+            read: Read::Same,
+        })),
+        Endpoint::GeminiEmbed { batch } => Some(
+            gemini_embed_to_openai(&req.body, batch, model).map(|body| Call {
+                url: format!("{base}/{}", Media::Embeddings.path()),
+                body: Bytes::from(body),
+                read: Read::OpenaiEmbeddings { batch },
+            }),
+        ),
     }
+}
+
+/// A `batchEmbedContents` body whose every request names the upstream model (Gemini
+/// requires each to equal the one in the path).
+fn batch_models(body: &Bytes, model: &str) -> Bytes {
+    let Ok(mut v) = serde_json::from_slice::<Value>(body) else {
+        return body.clone();
+    };
+    let Some(requests) = v.get_mut("requests").and_then(Value::as_array_mut) else {
+        return body.clone();
+    };
+    for r in requests.iter_mut().filter_map(Value::as_object_mut) {
+        r.insert("model".into(), Value::String(format!("models/{model}")));
+    }
+    serde_json::to_vec(&v).map_or_else(|_| body.clone(), Bytes::from)
 }
 
 /// A Gemini token count as sent, except that a whole `generateContentRequest` names the
@@ -169,6 +212,15 @@ pub(crate) fn answer(
     content_type: Option<&HeaderValue>,
 ) -> Result<Answer, ClientError> {
     let json_type = HeaderValue::from_static("application/json");
+    if let Read::OpenaiEmbeddings { batch } = read {
+        let (out, usage) = openai_embeddings_to_gemini(body, *batch)?;
+        return Ok(Answer {
+            body: Bytes::from(out),
+            content_type: json_type,
+            usage,
+            units: Units::default(),
+        });
+    }
     if let Read::GeminiEmbedding(asked) = read {
         let out = embeddings_from_gemini(body, asked, alias)?;
         return Ok(Answer {

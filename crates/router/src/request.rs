@@ -49,6 +49,9 @@ pub enum Endpoint {
     /// Gemini's `:countTokens`, sent to Gemini targets (the ingress answers it with the local
     /// estimate when a model has none).
     CountTokens,
+    /// Gemini's `:embedContent` (or with `batch`, `:batchEmbedContents`) from a Gemini client:
+    /// passed to Gemini targets, translated for OpenAI-compatible ones.
+    GeminiEmbed { batch: bool },
 }
 
 /// OpenAI's media endpoints, served with the same keys, health and failover as generation.

@@ -143,6 +143,20 @@ pub async fn gemini(
             .await;
         }
         "countTokens" => return count_locally(&s, Dialect::Gemini, body).await,
+        "embedContent" | "batchEmbedContents" => {
+            return generate_at(
+                s,
+                Dialect::Gemini,
+                Endpoint::GeminiEmbed {
+                    batch: action == "batchEmbedContents",
+                },
+                Some((model.to_owned(), false)),
+                owner,
+                headers,
+                body,
+            )
+            .await;
+        }
         _ => return not_found(Dialect::Gemini),
     };
     // `streamGenerateContent` without `alt=sse` means a JSON array stream; we answer SSE,

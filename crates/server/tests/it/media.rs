@@ -456,3 +456,60 @@ async fn kept_responses_are_read_and_deleted_by_their_own_credential_only() {
         "invalid_request_error"
     );
 }
+
+/// A Gemini client's embedding request (`google-genai`'s `embed_content`).
+async fn gemini_embed(sb: &Sb, model: &str, body: Value) -> (u16, Value) {
+    let r = sb
+        .http
+        .post(format!(
+            "{}/v1beta/models/{model}:batchEmbedContents",
+            sb.url
+        ))
+        .header("x-goog-api-key", ACCESS)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn gemini_clients_embed_through_gemini_and_openai_targets() {
+    let sb = Sb::start(upstreams).await;
+    sb.mock.push_fault_for_key(GA, rate_limited());
+    let body = json!({"requests": [
+        {"model": "models/gemb", "content": {"parts": [{"text": "one"}]}},
+        {"model": "models/gemb", "content": {"parts": [{"text": "two"}]}},
+    ]});
+    let (status, v) = gemini_embed(&sb, "gemb", body.clone()).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["embeddings"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        (sb.mock.count_for_key(GA), sb.mock.count_for_key(GB)),
+        (1, 1)
+    );
+    let sent = sb.mock.requests().pop().unwrap();
+    assert!(
+        sent.path
+            .ends_with("/models/gemini-embedding-001:batchEmbedContents"),
+        "{}",
+        sent.path
+    );
+    assert_eq!(
+        sent.json().unwrap()["requests"][1]["model"],
+        "models/gemini-embedding-001"
+    );
+
+    // On an OpenAI-compatible target: translated both ways.
+    let (status, v) = gemini_embed(&sb, "emb", body).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["embeddings"][1]["values"].as_array().unwrap().len(), 8);
+    let sent = sb.mock.requests().pop().unwrap();
+    assert_eq!(sent.path, "/v1/embeddings");
+    assert_eq!(sent.json().unwrap()["input"], json!(["one", "two"]));
+
+    // An alias that cannot embed: 400 in Gemini's shape.
+    let (status, v) = gemini_embed(&sb, "claude-only", json!({"requests": []})).await;
+    assert_eq!(status, 400, "{v}");
+    assert_eq!(v["error"]["status"], "INVALID_ARGUMENT", "{v}");
+}
