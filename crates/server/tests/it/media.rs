@@ -16,7 +16,8 @@ const GB: &str = "sk-gem-b-bbbbbbbbbbbbbbbbbb";
 
 fn upstreams(mock: &MockUpstream) -> String {
     format!(
-        "[[providers]]\nname = \"oa\"\nkind = \"openai_chat\"\nbase_url = {oa:?}\nkeys = [{A:?}, {B:?}]\n\n\
+        "[[providers]]\nname = \"oa\"\nkind = \"openai_chat\"\nbase_url = {oa:?}\nkeys = [{A:?}, {B:?}]\n\
+         models = [{{ id = \"text-embedding-3-small\", input_price = 20.0, source = \"manual\" }}]\n\n\
          [[providers]]\nname = \"g\"\nkind = \"gemini\"\nbase_url = {g:?}\nkeys = [{GA:?}, {GB:?}]\n\n\
          [[providers]]\nname = \"an\"\nkind = \"anthropic\"\nbase_url = {an:?}\nkeys = [\"sk-ant-key-cccccccccccc\"]\n\n\
          [[routes]]\nalias = \"emb\"\ntargets = [{{ provider = \"oa\", model = \"text-embedding-3-small\" }}]\n\n\
@@ -130,7 +131,9 @@ async fn embeddings_fail_over_to_the_second_key_and_count_tokens() {
         rec.upstream_model.as_deref(),
         Some("text-embedding-3-small")
     );
-    assert!(rec.tokens_in > 0, "{rec:?}");
+    assert_eq!(rec.tokens_in, v["usage"]["prompt_tokens"].as_u64().unwrap());
+    // Priced by its input tokens (20 USD per million here).
+    assert_eq!(rec.cost_micros, Some(rec.tokens_in * 20), "{rec:?}");
 }
 
 #[tokio::test]
