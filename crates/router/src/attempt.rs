@@ -730,6 +730,7 @@ impl Attempt<'_> {
             .unwrap_or(HeaderValue::from_static("application/octet-stream"));
         let pump = RawPump {
             upstream: Box::pin(resp.bytes_stream()),
+            held: BytesMut::new(),
             idle: self.idle,
             total_deadline: self.total_deadline,
             guard: self.guard,

@@ -259,6 +259,20 @@ async fn speech_is_streamed_back_as_audio_after_failover() {
     let rec = newest(&sb, 1).await;
     assert_eq!(rec.status, 200);
     assert_eq!(rec.provider.as_deref(), Some("oa"));
+
+    // Audio that spells the serving key across the mock's three chunks: masked all the same.
+    let spelled: String = B.bytes().map(|b| char::from(b - 1)).collect();
+    let r = sb
+        .post(
+            "/v1/audio/speech",
+            &json!({"model": "tts", "input": spelled, "voice": "alloy"}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let bytes = r.bytes().await.unwrap();
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(!text.contains(B), "{text}");
+    assert!(text.starts_with("ID3\u{4}\0mock-audio:****"), "{text}");
 }
 
 #[tokio::test]
