@@ -113,9 +113,10 @@ pub struct GeminiQuery {
     alt: Option<String>,
 }
 
-/// `/v1beta/models/{model}:generateContent`, `:streamGenerateContent` and `:countTokens`
-/// (also under `/v1`). Token counts go to the model's Gemini targets, with the same keys and
-/// failover as generation; a model without one is answered with the local estimate.
+/// `/v1beta/models/{model}:generateContent`, `:streamGenerateContent`, `:countTokens`,
+/// `:embedContent` and `:batchEmbedContents` (also under `/v1`). Token counts go to the
+/// model's Gemini targets, with the same keys and failover as generation; a model without one
+/// is answered with the local estimate. Embeddings go to any target that embeds.
 pub async fn gemini(
     State(s): State<Arc<AppState>>,
     Path(model_action): Path<String>,
