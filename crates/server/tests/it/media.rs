@@ -530,3 +530,32 @@ async fn gemini_clients_embed_through_gemini_and_openai_targets() {
     assert_eq!(status, 400, "{v}");
     assert_eq!(v["error"]["status"], "INVALID_ARGUMENT", "{v}");
 }
+
+#[tokio::test]
+async fn keys_echoed_by_a_media_upstream_never_reach_the_client() {
+    let sb = Sb::start(upstreams).await;
+    sb.mock
+        .push_fault_for_key(A, "fault=echo_key,status=401,echo=partial".parse().unwrap());
+    sb.mock
+        .push_fault_for_key(B, "fault=echo_key,status=200,echo=escaped".parse().unwrap());
+    let body = form(&[("model", "stt")], ("file", "a.wav", &wav(1)));
+    let r = post_form(&sb, "/v1/audio/transcriptions", body).await;
+    assert_ne!(r.status(), 200);
+    let raw = r.text().await.unwrap();
+    // Read through JSON escapes too (B's echo is `\u`-escaped).
+    let text = format!("{raw}{}", serde_json::from_str::<Value>(&raw).unwrap());
+    for key in [A, B] {
+        // No run of eight bytes of either key after its public `sk-media-` prefix.
+        for w in key.as_bytes()[9..].windows(8) {
+            let w = std::str::from_utf8(w).unwrap();
+            assert!(!text.contains(w), "{w} in {text}");
+        }
+    }
+    assert_eq!((sb.mock.count_for_key(A), sb.mock.count_for_key(B)), (1, 1));
+    let rec = newest(&sb, 1).await;
+    let logged = serde_json::to_string(&rec).unwrap();
+    assert!(
+        !logged.contains(&A[9..]) && !logged.contains(&B[9..]),
+        "{logged}"
+    );
+}
