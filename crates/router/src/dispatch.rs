@@ -24,7 +24,7 @@ use crate::hedge::Hedged;
 use crate::log::{CLIENT_STR_MAX, RequestRecord, truncated};
 use crate::record::Recorder;
 use crate::reply::Reply;
-use crate::request::IngressRequest;
+use crate::request::{Endpoint, IngressRequest};
 use crate::snapshot::{Snapshot, Unroutable, order_targets, pick_key, target_window};
 use crate::upstream::has_looped;
 
@@ -50,6 +50,8 @@ impl Engine {
                 tokens_cached: 0,
                 tokens_reasoning: 0,
                 cost_micros: None,
+                audio_ms: None,
+                images: None,
                 client: req.client.clone(),
                 error: None,
                 affinity: None,
@@ -137,6 +139,27 @@ impl Engine {
         let budget = settings.attempt_budget.max(1);
         let explore = rand::random_ratio(1, 20);
         let mut targets = order_targets(&route, &snap, &self.latency, explore);
+        if !matches!(req.endpoint, Endpoint::Generate | Endpoint::Compact) {
+            targets.retain(|t| {
+                snap.providers
+                    .get(&t.provider)
+                    .is_some_and(|p| crate::media::endpoint_served(p.provider.kind, req.endpoint))
+            });
+            if targets.is_empty() {
+                let err = ClientError::new(
+                    ErrorKind::InvalidRequest,
+                    format!(
+                        "The model `{}` cannot serve {}: none of its targets' providers offer that endpoint.",
+                        truncated(&req.model, CLIENT_STR_MAX),
+                        crate::media::endpoint_name(req.endpoint)
+                    ),
+                )
+                .with_code("unsupported_endpoint")
+                .with_param("model");
+                rec.finish(err.status(), Some(err.message.clone()));
+                return Reply::error(req.dialect, &err);
+            }
+        }
         // A known conversation goes back to where it was served, whatever the strategy chose;
         // `moved` notes why it left when it does.
         let session = conversation(req);
@@ -353,7 +376,7 @@ impl Engine {
                             }
                             AttemptEnd::Commit(start) => {
                                 self.remember_session(session, settings, &here);
-                                return Reply::sse(start(rec));
+                                return start(rec);
                             }
                         }
                     }

@@ -16,7 +16,7 @@ use crate::affinity::AffinityTable;
 use crate::balance::{BalanceBoard, BalanceCheck, KeyBalance, Reading};
 use crate::classify::{classify_status, provider_message};
 use crate::clock::SharedClock;
-use crate::conversations::ResponseStore;
+use crate::conversations::{Owner, ResponseStore};
 use crate::health::{CooldownPolicy, HealthBoard, HealthEntry, Outcome, Scope};
 use crate::log::AttemptOutcome;
 use crate::model::{Config, ModelInfo, ModelSource};
@@ -119,6 +119,16 @@ impl Engine {
     /// Bytes the stored Responses conversations hold now.
     pub fn conversation_bytes(&self) -> usize {
         self.responses.bytes()
+    }
+
+    /// The Responses object `owner` was sent under `id`, while its conversation is kept.
+    pub fn stored_response(&self, owner: &Owner, id: &str) -> Option<String> {
+        self.responses.response(owner, id, self.clock.now_ms())
+    }
+
+    /// Forgets `owner`'s kept conversation `id`; whether there was one.
+    pub fn delete_response(&self, owner: &Owner, id: &str) -> bool {
+        self.responses.delete(owner, id, self.clock.now_ms())
     }
 
     /// Requests being served right now.

@@ -19,6 +19,7 @@ mod hedge;
 pub mod id;
 pub mod inspect;
 pub mod log;
+pub mod media;
 pub mod model;
 mod pipe;
 pub mod pricing;
@@ -38,5 +39,5 @@ pub use model::{
 };
 pub use record::RecordSink;
 pub use reply::{ByteStream, Reply, ReplyBody};
-pub use request::{Endpoint, IngressRequest};
+pub use request::{Endpoint, IngressRequest, Media};
 pub use secret::Secret;

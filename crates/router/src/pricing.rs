@@ -138,8 +138,9 @@ const PRICE_FIELDS: [&str; 5] = [
 ];
 /// Fields whose value is a token count.
 const COUNT_FIELDS: [&str; 2] = ["max_input_tokens", "max_output_tokens"];
-/// Modes whose entries are text models Switchboard routes to.
-const TEXT_MODES: [&str; 3] = ["chat", "responses", "completion"];
+/// Modes whose entries are priced per token: text models and embeddings (priced by their
+/// input tokens).
+const TOKEN_MODES: [&str; 4] = ["chat", "responses", "completion", "embedding"];
 
 impl PriceTable {
     /// The bundled snapshot, parsed once.
@@ -161,7 +162,7 @@ impl PriceTable {
 
     /// Reads a table in the dataset's format: one object of entries keyed by model, read one
     /// entry at a time (the whole document is never held as a tree). Entries of other modes
-    /// (images, embeddings, …) and the format's `sample_spec` are skipped; an entry of the
+    /// (images, audio, …) and the format's `sample_spec` are skipped; an entry of the
     /// wrong shape refuses the whole file, naming it. A key given twice keeps its last entry.
     pub fn parse(bytes: &[u8], source: &str) -> Result<PriceTable, PriceFileError> {
         let mut read = Reader::default();
@@ -260,7 +261,7 @@ impl Reader {
                 Some(_) => Err(PriceFileError::new(key, f, "expected a string")),
             }
         };
-        if text("mode")?.is_some_and(|m| !TEXT_MODES.contains(&m)) {
+        if text("mode")?.is_some_and(|m| !TOKEN_MODES.contains(&m)) {
             return Ok(None);
         }
         let family = text("litellm_provider")?;
@@ -604,5 +605,17 @@ mod tests {
         )
         .unwrap();
         assert!(t.is_empty());
+        // Embedding models are priced by their input tokens.
+        let t = PriceTable::parse(
+            br#"{"text-embedding-3-small":{"mode":"embedding","litellm_provider":"openai","input_cost_per_token":2e-08}}"#,
+            "x",
+        )
+        .unwrap();
+        assert_eq!(
+            t.by_key("text-embedding-3-small")
+                .and_then(|c| c.price)
+                .map(|p| p.input),
+            Some(20_000)
+        );
     }
 }

@@ -151,3 +151,62 @@ impl Pump {
         rec.finish(200, Some(err.message));
     }
 }
+
+/// A committed stream of bytes that are not events (synthesised audio): each chunk is passed
+/// on as it arrives, scrubbed of whole echoes of the key (the last bytes that could begin one
+/// are held back for the next chunk). A failure after commit can only end the stream early;
+/// the record and the key's health say why.
+pub(crate) struct RawPump {
+    pub(crate) upstream: UpstreamStream,
+    /// Scrubbed bytes not yet sent: they may begin an echo the next chunk completes.
+    pub(crate) held: BytesMut,
+    pub(crate) idle: Duration,
+    pub(crate) total_deadline: Instant,
+    pub(crate) guard: AttemptGuard,
+    pub(crate) scrubber: Arc<Scrubber>,
+}
+
+impl RawPump {
+    pub(crate) fn into_stream(self, rec: Recorder) -> ByteStream {
+        Box::pin(futures_util::stream::unfold(
+            (self, rec),
+            |(mut pump, mut rec)| async move {
+                loop {
+                    let deadline = next_read(pump.idle, pump.total_deadline);
+                    let why = match tokio::time::timeout_at(deadline, pump.upstream.next()).await {
+                        Ok(Some(Ok(chunk))) => {
+                            pump.held.extend_from_slice(&chunk);
+                            let clean = pump.scrubber.scrub_content(&pump.held).into_owned();
+                            let keep = pump.scrubber.content_span().saturating_sub(1);
+                            let send = clean.len().saturating_sub(keep);
+                            pump.held = BytesMut::from(&clean[send..]);
+                            if send == 0 {
+                                continue;
+                            }
+                            let out = Bytes::copy_from_slice(&clean[..send]);
+                            return Some((Ok(out), (pump, rec)));
+                        }
+                        Ok(None) => {
+                            rec.finish(200, None);
+                            if pump.held.is_empty() {
+                                return None;
+                            }
+                            let rest = std::mem::take(&mut pump.held).freeze();
+                            pump.upstream = Box::pin(futures_util::stream::empty());
+                            return Some((Ok(rest), (pump, rec)));
+                        }
+                        Ok(Some(Err(_))) => "the provider broke the connection mid-stream",
+                        Err(_) => "the provider stopped sending mid-stream",
+                    };
+                    pump.guard
+                        .report(&Outcome::TemporaryError { retry_after: None });
+                    if let Some(last) = rec.rec.attempts.last_mut() {
+                        last.outcome = AttemptOutcome::StreamError;
+                    }
+                    rec.finish(200, Some(why.to_owned()));
+                    return None;
+                }
+            },
+        ))
+    }
+}

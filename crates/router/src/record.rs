@@ -128,6 +128,14 @@ impl Recorder {
         };
     }
 
+    /// What a media answer counted besides tokens.
+    pub(crate) fn units(&mut self, u: crate::media::Units) {
+        self.rec.audio_ms = u
+            .audio_seconds
+            .map(|s| (s.max(0.0) * 1000.0).round() as u64);
+        self.rec.images = u.images;
+    }
+
     fn served_price(&self) -> Option<crate::pricing::Price> {
         let provider = self.snap.providers.get(self.rec.provider.as_deref()?)?;
         provider

@@ -280,6 +280,16 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/v1/messages/count_tokens", post(ingress::count_tokens))
         .route("/v1/responses/compact", post(ingress::compact))
         .route(
+            "/v1/responses/{id}",
+            get(ingress::get_response).delete(ingress::delete_response),
+        )
+        .route("/v1/embeddings", post(ingress::embeddings))
+        .route("/v1/audio/transcriptions", post(ingress::transcriptions))
+        .route("/v1/audio/translations", post(ingress::translations))
+        .route("/v1/audio/speech", post(ingress::speech))
+        .route("/v1/images/generations", post(ingress::image_generations))
+        .route("/v1/images/edits", post(ingress::image_edits))
+        .route(
             "/v1beta/models/{model_action}",
             get(ingress::model).post(ingress::gemini),
         )

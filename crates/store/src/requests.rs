@@ -14,7 +14,7 @@ use switchboard_router::id::request_id_at;
 /// Largest page [`Store::query_requests`] returns.
 pub const MAX_PAGE: u32 = 1000;
 
-/// Rows per INSERT statement (17 parameters each, far below SQLite's 32,766).
+/// Rows per INSERT statement (23 parameters each, far below SQLite's 32,766).
 const ROWS_PER_INSERT: usize = 256;
 
 /// Which statuses to show: one code, a class such as `5xx`, or every failure.
@@ -218,6 +218,8 @@ struct RequestRow {
     tokens_cached: i64,
     tokens_reasoning: i64,
     cost_micros: Option<i64>,
+    audio_ms: Option<i64>,
+    images: Option<i64>,
     client: Option<String>,
     error: Option<String>,
     affinity: Option<String>,
@@ -257,6 +259,8 @@ impl RequestRow {
             tokens_cached: to_u64(self.tokens_cached),
             tokens_reasoning: to_u64(self.tokens_reasoning),
             cost_micros: self.cost_micros.map(to_u64),
+            audio_ms: self.audio_ms.map(to_u64),
+            images: self.images.map(to_u64),
             client: self.client,
             error: self.error,
             affinity: self.affinity,
@@ -268,7 +272,7 @@ impl RequestRow {
 
 const REQUEST_COLUMNS: &str = "id, started_at_ms, dialect, alias, provider, key_id, \
      upstream_model, status, stream, latency_ms, ttfb_ms, tokens_in, tokens_out, tokens_cached, \
-     tokens_reasoning, cost_micros, client, error, affinity, attempts, refused";
+     tokens_reasoning, cost_micros, audio_ms, images, client, error, affinity, attempts, refused";
 
 /// Percentile by nearest rank over sorted values.
 fn percentile(sorted: &[u64], p: f64) -> Option<u64> {
@@ -333,6 +337,8 @@ impl Store {
                     .push_bind(to_i64(r.tokens_cached))
                     .push_bind(to_i64(r.tokens_reasoning))
                     .push_bind(r.cost_micros.map(to_i64))
+                    .push_bind(r.audio_ms.map(to_i64))
+                    .push_bind(r.images.map(to_i64))
                     .push_bind(&r.client)
                     .push_bind(&r.error)
                     .push_bind(&r.affinity)

@@ -1845,6 +1845,16 @@ export interface components {
              *     recorded; `None` when the model has no price.
              */
             cost_micros?: number | null;
+            /**
+             * Format: int64
+             * @description Audio transcribed or translated, in milliseconds (media requests whose answer says).
+             */
+            audio_ms?: number | null;
+            /**
+             * Format: int64
+             * @description Images made (image requests).
+             */
+            images?: number | null;
             /** @description The client (named access key) that sent the request, when known. */
             client?: string | null;
             /** @description Short reason when the request failed (never containing a secret). */

@@ -360,6 +360,8 @@ fn priced(client: &str, cost_micros: u64) -> RequestRecord {
         tokens_cached: 0,
         tokens_reasoning: 0,
         cost_micros: Some(cost_micros),
+        audio_ms: None,
+        images: None,
         client: Some(client.into()),
         error: None,
         affinity: None,

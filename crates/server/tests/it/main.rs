@@ -17,6 +17,7 @@ mod hostile_clients;
 mod hostile_upstream;
 mod inspector;
 mod integrations_api;
+mod media;
 mod metrics;
 mod onboarding;
 mod openapi;

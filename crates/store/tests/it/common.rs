@@ -50,6 +50,8 @@ pub fn record(started_at_ms: i64, alias: &str, provider: &str, status: u16) -> R
         tokens_cached: 0,
         tokens_reasoning: 0,
         cost_micros: None,
+        audio_ms: None,
+        images: None,
         client: None,
         error: (status >= 400).then(|| "upstream error".to_string()),
         affinity: None,
