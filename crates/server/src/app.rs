@@ -151,8 +151,8 @@ fn valid_instance_id(id: &str) -> bool {
 }
 
 /// The store `opts` name: SQLite in the data directory, or team mode's PostgreSQL with the
-/// secrets sealed in it.
-async fn open_store(opts: &Options) -> Result<Store, StartError> {
+/// secrets sealed in it. What `serve` opens, and the CLI's other commands too.
+pub async fn open_store(opts: &Options) -> Result<Store, StartError> {
     match (&opts.database_url, opts.secrets.clone()) {
         (None, Some(secrets)) => Ok(Store::open(&opts.data_dir, secrets).await?),
         // The master key comes from SWITCHBOARD_MASTER_KEY or a key file kept outside the
