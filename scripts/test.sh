@@ -4,7 +4,8 @@
 # from the lockfiles), then runs, in order:
 #   1. cargo fmt --check and cargo clippy --all-targets -D warnings (the workspace)
 #   2. the workspace tests (engine crates: protocol, router, store, server, cli,
-#      integrations, mock-upstream) and `cargo bench --no-run`
+#      integrations, mock-upstream) against SQLite and a private PostgreSQL and Redis
+#      (scripts/services.sh), and `cargo bench --no-run`
 #   3. the fuzz targets' build and their properties for a bounded time
 #   4. end-to-end tests with the official OpenAI, Anthropic and Google SDKs
 #   5. the dashboard: unit tests and browser end-to-end tests in headless Chromium
@@ -67,8 +68,12 @@ lint() {
     cargo fmt --all --check && cargo clippy --workspace --all-targets --locked -- -D warnings
 }
 
+# The workspace tests run beside a private PostgreSQL and Redis (scripts/services.sh starts
+# them on free loopback ports, exports SWITCHBOARD_TEST_DATABASE_URL and
+# SWITCHBOARD_TEST_REDIS_URL, and stops them when the tests end).
 workspace_tests() {
-    cargo test --workspace --locked --no-fail-fast && cargo bench --workspace --locked --no-run
+    bash scripts/services.sh cargo test --workspace --locked --no-fail-fast &&
+        cargo bench --workspace --locked --no-run
 }
 
 fuzz() {

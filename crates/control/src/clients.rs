@@ -867,6 +867,7 @@ mod tests {
             affinity: None,
             attempts: Vec::new(),
             refused: None,
+            instance: None,
         }
     }
 

@@ -33,6 +33,9 @@ pub struct ServerSection {
     /// Accept non-loopback peers (requires access keys to be set).
     #[serde(default)]
     pub remote: bool,
+    /// Team mode: the PostgreSQL server every instance shares (`postgres://…`); the
+    /// `--database` flag and `SWITCHBOARD_DATABASE_URL` take precedence.
+    pub database_url: Option<String>,
 }
 
 /// A provider as the file writes it: the one provider definition ([`Provider`], the same

@@ -25,6 +25,7 @@ mod plan;
 mod prices;
 mod settings;
 mod standing;
+mod sync;
 pub mod transfer;
 mod webhooks;
 
@@ -58,6 +59,7 @@ pub use persist::PersistStats;
 pub use plan::{FlowPlan, FlowStep};
 pub use prices::{ModelPrice, ModelPricing, PriceTableView};
 pub use standing::{Counts, KeyView, OverallState, StandingChanged, Summary};
+pub use sync::CONFIG_CHECK_EVERY;
 pub use webhooks::{
     CreatedWebhook, Deliverer, DeliveryReport, NewWebhook, SIGNATURE_HEADER, WebhookFormat,
     WebhookView, signature,

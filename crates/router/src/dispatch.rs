@@ -57,6 +57,7 @@ impl Engine {
                 affinity: None,
                 attempts: Vec::new(),
                 refused: None,
+                instance: None,
             },
             self.sink.clone(),
             req.received_at,

@@ -17,6 +17,14 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// A new instance id, `sb-` and 12 random hex digits, for an instance started without
+/// `SWITCHBOARD_INSTANCE_ID`.
+pub fn new_instance_id() -> String {
+    let mut random = [0u8; 6];
+    rand::rng().fill_bytes(&mut random);
+    format!("sb-{}", hex::encode(random))
+}
+
 /// A new request id for now.
 pub fn new_request_id() -> String {
     request_id_at(now_ms())

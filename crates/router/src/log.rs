@@ -127,6 +127,10 @@ pub struct RequestRecord {
     /// method and path refused (never the query string); the reason is in `error`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refused: Option<String>,
+    /// The Switchboard instance that served the request (its `SWITCHBOARD_INSTANCE_ID`, or
+    /// the id it generated at start); absent on records from before instances were named.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
     pub attempts: Vec<AttemptRecord>,
 }
 
@@ -247,6 +251,7 @@ mod tests {
                 retry_after_ms: None,
             }],
             refused: None,
+            instance: None,
         };
         r.cap_client_strings();
         assert!(r.alias.len() < 300);

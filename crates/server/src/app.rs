@@ -13,8 +13,8 @@ use switchboard_control::{Control, ControlError};
 use switchboard_router::Secret;
 use switchboard_router::clock::{SharedClock, SystemClock};
 use switchboard_store::{
-    EncryptedFileStore, LocalToken, RequestLogTask, RequestLogWriter, SecretStore, Store,
-    StoreError,
+    EncryptedFileStore, LocalToken, MASTER_KEY_ENV, RequestLogTask, RequestLogWriter, SecretStore,
+    Store, StoreError,
 };
 use tokio::net::TcpListener;
 use tokio::sync::broadcast;
@@ -34,6 +34,18 @@ pub struct Options {
     /// 0 picks a free port (tests).
     pub port: u16,
     pub data_dir: PathBuf,
+    /// Team mode: the PostgreSQL server every instance shares (`--database`,
+    /// `SWITCHBOARD_DATABASE_URL`, `[server] database_url`); `None`: SQLite in `data_dir`.
+    pub database_url: Option<String>,
+    /// Team mode's master key, sealing the secrets in the database; `None`:
+    /// `SWITCHBOARD_MASTER_KEY`. Ignored when `secrets` is given.
+    pub team_master_key: Option<Secret>,
+    /// This instance's id on request records and the status (`SWITCHBOARD_INSTANCE_ID`);
+    /// `None`: one generated at start. 1 to 64 letters, digits, `.`, `_` or `-`.
+    pub instance_id: Option<String>,
+    /// Team mode: how often the shared configuration's version is compared, healing a missed
+    /// change notification.
+    pub config_check_every: Duration,
     pub config_file: Option<PathBuf>,
     /// Overrides the stored access key (`SWITCHBOARD_ACCESS_KEY`).
     pub access_key: Option<Secret>,
@@ -73,6 +85,10 @@ impl Options {
             host: IpAddr::from([127, 0, 0, 1]),
             port: 9911,
             data_dir: data_dir.into(),
+            database_url: None,
+            team_master_key: None,
+            instance_id: None,
+            config_check_every: switchboard_control::CONFIG_CHECK_EVERY,
             config_file: None,
             access_key: None,
             admin_token: None,
@@ -100,6 +116,15 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error("cannot open the secret store: {0}")]
     Secrets(#[from] switchboard_store::SecretError),
+    #[error(
+        "team mode (a PostgreSQL database) needs {MASTER_KEY_ENV}: set it to the key every \
+         instance of the team shares (32 bytes as hex or base64, or a long passphrase)"
+    )]
+    TeamMasterKeyMissing,
+    #[error(
+        "instance id {0:?} (SWITCHBOARD_INSTANCE_ID) must be 1 to 64 letters, digits, `.`, `_` or `-`"
+    )]
+    InstanceId(String),
     #[error(transparent)]
     ConfigFile(#[from] ConfigFileError),
     #[error(transparent)]
@@ -121,6 +146,44 @@ pub struct Switchboard;
 /// Captures queued for the writer before new ones are dropped (counted).
 const CAPTURE_QUEUE: usize = 256;
 
+fn valid_instance_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+}
+
+/// The store `opts` name: SQLite in the data directory, or team mode's PostgreSQL with the
+/// secrets sealed in it. What `serve` opens, and the CLI's other commands too.
+pub async fn open_store(opts: &Options) -> Result<Store, StartError> {
+    match (&opts.database_url, opts.secrets.clone()) {
+        (None, Some(secrets)) => Ok(Store::open(&opts.data_dir, secrets).await?),
+        // The master key comes from SWITCHBOARD_MASTER_KEY or a key file kept outside the
+        // data directory.
+        (None, None) => {
+            let secrets = Arc::new(EncryptedFileStore::open_default(
+                &opts.data_dir,
+                opts.key_file.clone(),
+            )?);
+            Ok(Store::open(&opts.data_dir, secrets).await?)
+        }
+        (Some(url), Some(secrets)) => Ok(Store::open_postgres(url, secrets).await?),
+        (Some(url), None) => {
+            let key = opts
+                .team_master_key
+                .clone()
+                .or_else(|| {
+                    std::env::var(MASTER_KEY_ENV)
+                        .ok()
+                        .filter(|v| !v.trim().is_empty())
+                        .map(Secret::new)
+                })
+                .ok_or(StartError::TeamMasterKeyMissing)?;
+            Ok(Store::open_team(url, &key).await?)
+        }
+    }
+}
+
 /// A running Switchboard.
 pub struct SwitchboardHandle {
     state: Arc<AppState>,
@@ -136,16 +199,12 @@ pub struct SwitchboardHandle {
 
 impl Switchboard {
     pub async fn start(opts: Options) -> Result<SwitchboardHandle, StartError> {
-        let secrets: Arc<dyn SecretStore> = match opts.secrets.clone() {
-            Some(s) => s,
-            // The master key comes from SWITCHBOARD_MASTER_KEY or a key file kept outside
-            // the data directory.
-            None => Arc::new(EncryptedFileStore::open_default(
-                &opts.data_dir,
-                opts.key_file.clone(),
-            )?),
+        let instance: Arc<str> = match &opts.instance_id {
+            Some(id) if valid_instance_id(id) => Arc::from(id.as_str()),
+            Some(id) => return Err(StartError::InstanceId(id.chars().take(80).collect())),
+            None => Arc::from(switchboard_store::new_instance_id()),
         };
-        let store = Store::open(&opts.data_dir, secrets).await?;
+        let store = open_store(&opts).await?;
         let file = match &opts.config_file {
             Some(path) => {
                 let f = FileConfig::load(path)?;
@@ -181,6 +240,7 @@ impl Switchboard {
         let (live, _) = broadcast::channel(1024);
         let metrics = Arc::new(crate::metrics::Metrics::new());
         let sink = Arc::new(Sink {
+            instance: instance.clone(),
             log: log_sink.clone(),
             live: live.clone(),
             metrics: metrics.clone(),
@@ -208,6 +268,7 @@ impl Switchboard {
             },
             live,
             started_at_ms: switchboard_store::now_ms(),
+            instance: instance.clone(),
             metrics,
             tools: ToolsConfig::new(
                 opts.tool_env
@@ -228,6 +289,11 @@ impl Switchboard {
         tasks.spawn(control.clone().run_health_writer(background.clone()));
         tasks.spawn(control.clone().run_alerts(background.clone()));
         tasks.spawn(control.clone().run_capture_retention(background.clone()));
+        tasks.spawn(
+            control
+                .clone()
+                .run_config_sync(background.clone(), opts.config_check_every),
+        );
         let app = router(state.clone());
         let limits = ListenLimits {
             header_read_timeout: opts.header_read_timeout,
@@ -240,7 +306,7 @@ impl Switchboard {
         let bound = listener.addr;
         let _ = state.tools.bound.set(bound);
         state.control.set_listen_addr(bound);
-        tracing::info!(addr = %bound, data_dir = %opts.data_dir.display(), secret_store = store.secret_store_kind().as_str(), "Switchboard listening");
+        tracing::info!(addr = %bound, data_dir = %opts.data_dir.display(), instance = %instance, database = %store.location(), secret_store = store.secret_store_kind().as_str(), "Switchboard listening");
         Ok(SwitchboardHandle {
             state,
             app,

@@ -25,6 +25,9 @@ pub struct AppState {
     pub guard: GuardConfig,
     pub live: broadcast::Sender<RequestRecord>,
     pub started_at_ms: i64,
+    /// This instance's id (`SWITCHBOARD_INSTANCE_ID` or generated at start), stamped on every
+    /// request record it serves.
+    pub instance: Arc<str>,
     pub metrics: Arc<Metrics>,
     /// Where the Integrations API finds AI tools and keeps their backups.
     pub tools: ToolsConfig,
@@ -83,6 +86,8 @@ impl ToolsConfig {
 
 /// Every finished request: id assigned, then queued for the batched writer and the live feed.
 pub struct Sink {
+    /// The instance id every record is stamped with.
+    pub instance: Arc<str>,
     pub log: RequestLogSink,
     pub live: broadcast::Sender<RequestRecord>,
     pub metrics: Arc<Metrics>,
@@ -93,6 +98,7 @@ impl RecordSink for Sink {
         if record.id.is_empty() {
             record.id = switchboard_store::new_request_id();
         }
+        record.instance = Some(self.instance.to_string());
         self.metrics.observe(&record);
         // Nobody watching the live feed is fine; nor is copying the record for nobody.
         if self.live.receiver_count() > 0 {

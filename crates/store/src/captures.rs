@@ -6,13 +6,13 @@
 
 use std::sync::Arc;
 
-use sqlx::{QueryBuilder, Sqlite};
+use sqlx::QueryBuilder;
 use switchboard_router::Secret;
 use switchboard_router::inspect::{Capture, CaptureSink, FinishedCapture};
 use utoipa::ToSchema;
 use zeroize::Zeroizing;
 
-use crate::db::Store;
+use crate::db::{Store, on_pool, on_tx};
 use crate::error::StoreError;
 use crate::secrets::envelope::{self, KEY_LEN};
 use crate::writer::{BatchSink, Rows};
@@ -104,23 +104,28 @@ impl Store {
         }
         let mut tx = self.begin("writing captures").await?;
         for chunk in rows.chunks(100) {
-            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-                "INSERT OR REPLACE INTO captures \
-                 (request_id, started_at_ms, stored_at_ms, size_bytes, nonce, sealed) ",
-            );
-            q.push_values(chunk, |mut b, (c, size, nonce, sealed)| {
-                b.push_bind(&c.capture.request_id)
-                    .push_bind(c.capture.started_at_ms)
-                    .push_bind(c.capture.captured_at_ms)
-                    .push_bind(i64::try_from(*size).unwrap_or(i64::MAX))
-                    .push_bind(&nonce[..])
-                    .push_bind(sealed);
-            });
-            q.build()
-                .persistent(false)
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::db("writing captures"))?;
+            on_tx!(&mut tx, |c| {
+                let mut q = QueryBuilder::new(
+                    "INSERT INTO captures \
+                     (request_id, started_at_ms, stored_at_ms, size_bytes, nonce, sealed) ",
+                );
+                q.push_values(chunk, |mut b, (c, size, nonce, sealed)| {
+                    b.push_bind(&c.capture.request_id)
+                        .push_bind(c.capture.started_at_ms)
+                        .push_bind(c.capture.captured_at_ms)
+                        .push_bind(i64::try_from(*size).unwrap_or(i64::MAX))
+                        .push_bind(&nonce[..])
+                        .push_bind(sealed);
+                });
+                q.push(
+                    " ON CONFLICT (request_id) DO UPDATE SET \
+                     started_at_ms = excluded.started_at_ms, stored_at_ms = excluded.stored_at_ms, \
+                     size_bytes = excluded.size_bytes, nonce = excluded.nonce, \
+                     sealed = excluded.sealed",
+                );
+                q.build().persistent(false).execute(c).await.map(drop)
+            })
+            .map_err(StoreError::db("writing captures"))?;
         }
         tx.commit()
             .await
@@ -133,14 +138,14 @@ impl Store {
         request_id: Option<&str>,
         limit: u32,
     ) -> Result<Vec<CaptureInfo>, StoreError> {
-        let rows: Vec<(String, i64, i64, i64)> = sqlx::query_as(
+        let rows: Vec<(String, i64, i64, i64)> = on_pool!(&self.pool, |p| sqlx::query_as(
             "SELECT request_id, started_at_ms, stored_at_ms, size_bytes FROM captures \
-             WHERE (?1 IS NULL OR request_id = ?1) ORDER BY request_id DESC LIMIT ?2",
+             WHERE ($1 IS NULL OR request_id = $1) ORDER BY request_id DESC LIMIT $2",
         )
         .bind(request_id)
         .bind(i64::from(limit.clamp(1, 1000)))
-        .fetch_all(&self.pool)
-        .await
+        .fetch_all(p)
+        .await)
         .map_err(StoreError::db("listing captures"))?;
         Ok(rows
             .into_iter()
@@ -161,12 +166,13 @@ impl Store {
         key: &CaptureKey,
         request_id: &str,
     ) -> Result<Option<Capture>, StoreError> {
-        let row: Option<(Vec<u8>, Vec<u8>)> =
-            sqlx::query_as("SELECT nonce, sealed FROM captures WHERE request_id = ?")
-                .bind(request_id)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(StoreError::db("reading a capture"))?;
+        let row: Option<(Vec<u8>, Vec<u8>)> = on_pool!(&self.pool, |p| sqlx::query_as(
+            "SELECT nonce, sealed FROM captures WHERE request_id = $1"
+        )
+        .bind(request_id)
+        .fetch_optional(p)
+        .await)
+        .map_err(StoreError::db("reading a capture"))?;
         let Some((nonce, sealed)) = row else {
             return Ok(None);
         };
@@ -187,21 +193,26 @@ impl Store {
 
     /// Deletes one capture; whether there was one.
     pub async fn delete_capture(&self, request_id: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query("DELETE FROM captures WHERE request_id = ?")
-            .bind(request_id)
-            .execute(&self.pool)
-            .await
-            .map_err(StoreError::db("deleting a capture"))?;
-        Ok(done.rows_affected() > 0)
+        let done = on_pool!(&self.pool, |p| sqlx::query(
+            "DELETE FROM captures WHERE request_id = $1"
+        )
+        .bind(request_id)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))
+        .map_err(StoreError::db("deleting a capture"))?;
+        Ok(done > 0)
     }
 
     /// Deletes captures made before `cutoff_ms` (the router's clock); how many.
     pub async fn delete_captures_before(&self, cutoff_ms: i64) -> Result<u64, StoreError> {
-        let done = sqlx::query("DELETE FROM captures WHERE stored_at_ms < ?")
-            .bind(cutoff_ms)
-            .execute(&self.pool)
-            .await
-            .map_err(StoreError::db("deleting old captures"))?;
-        Ok(done.rows_affected())
+        on_pool!(&self.pool, |p| sqlx::query(
+            "DELETE FROM captures WHERE stored_at_ms < $1"
+        )
+        .bind(cutoff_ms)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))
+        .map_err(StoreError::db("deleting old captures"))
     }
 }

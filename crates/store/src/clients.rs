@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use crate::db::Store;
+use crate::db::{Tx, on_pool, on_tx};
 use crate::error::StoreError;
 use switchboard_router::id::now_ms;
 
@@ -138,14 +139,18 @@ fn models_json(s: &ClientSettings) -> Option<String> {
 impl Store {
     /// Every client with its keys, by name.
     pub async fn list_clients(&self) -> Result<Vec<ClientRow>, StoreError> {
-        let rows: Vec<Row> = sqlx::query_as("SELECT * FROM clients ORDER BY name")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(StoreError::db("listing clients"))?;
-        let keys: Vec<KeyRow> = sqlx::query_as("SELECT * FROM client_keys ORDER BY id")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(StoreError::db("listing client keys"))?;
+        let rows: Vec<Row> = on_pool!(&self.pool, |p| sqlx::query_as(
+            "SELECT * FROM clients ORDER BY name"
+        )
+        .fetch_all(p)
+        .await)
+        .map_err(StoreError::db("listing clients"))?;
+        let keys: Vec<KeyRow> = on_pool!(&self.pool, |p| sqlx::query_as(
+            "SELECT * FROM client_keys ORDER BY id"
+        )
+        .fetch_all(p)
+        .await)
+        .map_err(StoreError::db("listing client keys"))?;
         let mut by_client: HashMap<i64, Vec<ClientKeyRow>> = HashMap::new();
         for k in keys {
             let Ok(hash) = <[u8; 32]>::try_from(k.hash.as_slice()) else {
@@ -180,10 +185,10 @@ impl Store {
     ) -> Result<i64, StoreError> {
         let mut tx = self.begin("creating a client").await?;
         let now = now_ms();
-        let id: Result<(i64,), sqlx::Error> = sqlx::query_as(
+        let id: Result<(i64,), sqlx::Error> = on_tx!(&mut tx, |c| sqlx::query_as(
             "INSERT INTO clients (name, enabled, models, rpm, tpm, daily_budget_micros, \
              monthly_budget_micros, soft_limit_pct, expires_at_ms, created_at_ms) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
         )
         .bind(name)
         .bind(settings.enabled)
@@ -195,8 +200,8 @@ impl Store {
         .bind(i64::from(settings.soft_limit_pct))
         .bind(settings.expires_at_ms)
         .bind(now)
-        .fetch_one(&mut *tx)
-        .await;
+        .fetch_one(c)
+        .await);
         let (id,) = match id {
             Ok(id) => id,
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
@@ -219,10 +224,10 @@ impl Store {
         name: &str,
         settings: &ClientSettings,
     ) -> Result<(), StoreError> {
-        let done = sqlx::query(
-            "UPDATE clients SET enabled = ?, models = ?, rpm = ?, tpm = ?, \
-             daily_budget_micros = ?, monthly_budget_micros = ?, soft_limit_pct = ?, \
-             expires_at_ms = ? WHERE name = ?",
+        let done = on_pool!(&self.pool, |p| sqlx::query(
+            "UPDATE clients SET enabled = $1, models = $2, rpm = $3, tpm = $4, \
+             daily_budget_micros = $5, monthly_budget_micros = $6, soft_limit_pct = $7, \
+             expires_at_ms = $8 WHERE name = $9",
         )
         .bind(settings.enabled)
         .bind(models_json(settings))
@@ -233,10 +238,11 @@ impl Store {
         .bind(i64::from(settings.soft_limit_pct))
         .bind(settings.expires_at_ms)
         .bind(name)
-        .execute(&self.pool)
+        .execute(p)
         .await
+        .map(|r| r.rows_affected()))
         .map_err(StoreError::db("updating a client"))?;
-        if done.rows_affected() == 0 {
+        if done == 0 {
             return Err(StoreError::not_found(format!("client {name}")));
         }
         Ok(())
@@ -244,12 +250,15 @@ impl Store {
 
     /// Deletes a client and its keys (its requests stay in the log under its name).
     pub async fn delete_client(&self, name: &str) -> Result<(), StoreError> {
-        let done = sqlx::query("DELETE FROM clients WHERE name = ?")
-            .bind(name)
-            .execute(&self.pool)
-            .await
-            .map_err(StoreError::db("deleting a client"))?;
-        if done.rows_affected() == 0 {
+        let done = on_pool!(&self.pool, |p| sqlx::query(
+            "DELETE FROM clients WHERE name = $1"
+        )
+        .bind(name)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))
+        .map_err(StoreError::db("deleting a client"))?;
+        if done == 0 {
             return Err(StoreError::not_found(format!("client {name}")));
         }
         Ok(())
@@ -258,11 +267,13 @@ impl Store {
     /// Adds a key to a client; returns the key's id.
     pub async fn add_client_key(&self, name: &str, key: &NewClientKey) -> Result<i64, StoreError> {
         let mut tx = self.begin("adding a client key").await?;
-        let id: Option<(i64,)> = sqlx::query_as("SELECT id FROM clients WHERE name = ?")
-            .bind(name)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(StoreError::db("adding a client key"))?;
+        let id: Option<(i64,)> = on_tx!(&mut tx, |c| sqlx::query_as(
+            "SELECT id FROM clients WHERE name = $1"
+        )
+        .bind(name)
+        .fetch_optional(c)
+        .await)
+        .map_err(StoreError::db("adding a client key"))?;
         let Some((client_id,)) = id else {
             return Err(StoreError::not_found(format!("client {name}")));
         };
@@ -275,15 +286,14 @@ impl Store {
 
     /// Revokes one of a client's keys.
     pub async fn delete_client_key(&self, name: &str, key_id: i64) -> Result<(), StoreError> {
-        let done = sqlx::query(
-            "DELETE FROM client_keys WHERE id = ? AND client_id = (SELECT id FROM clients WHERE name = ?)",
+        let done = on_pool!(&self.pool, |p| sqlx::query(
+            "DELETE FROM client_keys WHERE id = $1 AND client_id = (SELECT id FROM clients WHERE name = $2)",
         )
         .bind(key_id)
         .bind(name)
-        .execute(&self.pool)
-        .await
+        .execute(p).await.map(|r| r.rows_affected()))
         .map_err(StoreError::db("revoking a client key"))?;
-        if done.rows_affected() == 0 {
+        if done == 0 {
             return Err(StoreError::not_found(format!(
                 "key {key_id} of client {name}"
             )));
@@ -296,35 +306,35 @@ impl Store {
         &self,
         since_ms: i64,
     ) -> Result<HashMap<String, u64>, StoreError> {
-        let rows: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT client, COALESCE(SUM(cost_micros), 0) FROM request_log \
-             WHERE client IS NOT NULL AND started_at_ms >= ? GROUP BY client",
+        let rows: Vec<(String, i64)> = on_pool!(&self.pool, |p| sqlx::query_as(
+            "SELECT client, CAST(COALESCE(SUM(cost_micros), 0) AS BIGINT) FROM request_log \
+             WHERE client IS NOT NULL AND started_at_ms >= $1 GROUP BY client",
         )
         .bind(since_ms)
-        .fetch_all(&self.pool)
-        .await
+        .fetch_all(p)
+        .await)
         .map_err(StoreError::db("summing client spend"))?;
         Ok(rows.into_iter().map(|(c, s)| (c, to_u64(s))).collect())
     }
 }
 
 async fn insert_key(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    tx: &mut Tx,
     client_id: i64,
     key: &NewClientKey,
     now: i64,
 ) -> Result<i64, StoreError> {
-    let id: Result<(i64,), sqlx::Error> = sqlx::query_as(
+    let id: Result<(i64,), sqlx::Error> = on_tx!(tx, |c| sqlx::query_as(
         "INSERT INTO client_keys (client_id, hash, fingerprint, last4, created_at_ms) \
-         VALUES (?, ?, ?, ?, ?) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5) RETURNING id",
     )
     .bind(client_id)
     .bind(key.hash.as_slice())
     .bind(&key.fingerprint)
     .bind(&key.last4)
     .bind(now)
-    .fetch_one(&mut **tx)
-    .await;
+    .fetch_one(c)
+    .await);
     match id {
         Ok((id,)) => Ok(id),
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(StoreError::Conflict {

@@ -4,10 +4,10 @@
 
 use std::collections::HashMap;
 
-use sqlx::{Sqlite, Transaction};
 use switchboard_router::{Config, Key, KeyInfo, Provider, Route, Secret, Settings, Strategy};
 
 use crate::db::Store;
+use crate::db::{Tx, on_pool, on_tx};
 use crate::error::StoreError;
 use switchboard_router::id::now_ms;
 
@@ -173,11 +173,12 @@ impl Store {
 
     /// Every provider, in the order they were first added.
     pub async fn list_providers(&self) -> Result<Vec<Provider>, StoreError> {
-        let rows: Vec<(String, String)> =
-            sqlx::query_as("SELECT name, data FROM providers ORDER BY id")
-                .fetch_all(&self.pool)
-                .await
-                .map_err(StoreError::db("listing providers"))?;
+        let rows: Vec<(String, String)> = on_pool!(&self.pool, |p| sqlx::query_as(
+            "SELECT name, data FROM providers ORDER BY id"
+        )
+        .fetch_all(p)
+        .await)
+        .map_err(StoreError::db("listing providers"))?;
         rows.into_iter()
             .map(|(name, data)| {
                 let mut p: Provider = from_json(&format!("provider {name}"), &data)?;
@@ -188,12 +189,13 @@ impl Store {
     }
 
     pub async fn get_provider(&self, name: &str) -> Result<Option<Provider>, StoreError> {
-        let row: Option<(String, String)> =
-            sqlx::query_as("SELECT name, data FROM providers WHERE name = ?")
-                .bind(name)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(StoreError::db("reading a provider"))?;
+        let row: Option<(String, String)> = on_pool!(&self.pool, |p| sqlx::query_as(
+            "SELECT name, data FROM providers WHERE name = $1"
+        )
+        .bind(name)
+        .fetch_optional(p)
+        .await)
+        .map_err(StoreError::db("reading a provider"))?;
         row.map(|(name, data)| {
             let mut p: Provider = from_json(&format!("provider {name}"), &data)?;
             p.name = name;
@@ -207,9 +209,9 @@ impl Store {
     pub async fn upsert_provider(&self, provider: &Provider) -> Result<(), StoreError> {
         provider.validate()?;
         let data = to_json("provider", provider)?;
-        sqlx::query(
+        on_pool!(&self.pool, |p| sqlx::query(
             "INSERT INTO providers (name, kind, base_url, enabled, priority, weight, data, updated_at_ms) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
              ON CONFLICT(name) DO UPDATE SET kind = excluded.kind, base_url = excluded.base_url, \
              enabled = excluded.enabled, priority = excluded.priority, weight = excluded.weight, \
              data = excluded.data, updated_at_ms = excluded.updated_at_ms",
@@ -222,8 +224,7 @@ impl Store {
         .bind(i64::from(provider.weight))
         .bind(&data)
         .bind(now_ms())
-        .execute(&self.pool)
-        .await
+        .execute(p).await.map(|r| r.rows_affected()))
         .map_err(StoreError::db("saving a provider"))?;
         Ok(())
     }
@@ -231,19 +232,22 @@ impl Store {
     /// Deletes a provider, its keys (by cascade) and those keys' secrets.
     pub async fn delete_provider(&self, name: &str) -> Result<(), StoreError> {
         let mut tx = self.begin("deleting a provider").await?;
-        let refs: Vec<(Option<String>,)> = sqlx::query_as(
-            "SELECT k.secret_ref FROM keys k JOIN providers p ON p.id = k.provider_id WHERE p.name = ?",
+        let refs: Vec<(Option<String>,)> = on_tx!(&mut tx, |c| sqlx::query_as(
+            "SELECT k.secret_ref FROM keys k JOIN providers p ON p.id = k.provider_id WHERE p.name = $1",
         )
         .bind(name)
-        .fetch_all(&mut *tx)
-        .await
+        .fetch_all(c)
+        .await)
         .map_err(StoreError::db("deleting a provider"))?;
-        let done = sqlx::query("DELETE FROM providers WHERE name = ?")
-            .bind(name)
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::db("deleting a provider"))?;
-        if done.rows_affected() == 0 {
+        let done = on_tx!(&mut tx, |c| sqlx::query(
+            "DELETE FROM providers WHERE name = $1"
+        )
+        .bind(name)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))
+        .map_err(StoreError::db("deleting a provider"))?;
+        if done == 0 {
             return Err(StoreError::not_found(format!("provider {name}")));
         }
         tx.commit()
@@ -272,23 +276,28 @@ impl Store {
 
     async fn key_rows(&self, provider: Option<&str>) -> Result<Vec<KeyRow>, StoreError> {
         // `format!` only joins constant SQL; the provider name is bound.
-        let by_provider = format!("{KEY_SELECT} WHERE p.name = ? ORDER BY k.id");
+        let by_provider = format!("{KEY_SELECT} WHERE p.name = $1 ORDER BY k.id");
         let all = format!("{KEY_SELECT} ORDER BY k.id");
-        let q = match provider {
-            Some(p) => sqlx::query_as(&by_provider).bind(p.to_owned()),
-            None => sqlx::query_as(&all),
-        };
-        q.fetch_all(&self.pool)
-            .await
-            .map_err(StoreError::db("listing keys"))
+        on_pool!(&self.pool, |pool| match provider {
+            Some(p) => {
+                sqlx::query_as(&by_provider)
+                    .bind(p.to_owned())
+                    .fetch_all(pool)
+                    .await
+            }
+            None => sqlx::query_as(&all).fetch_all(pool).await,
+        })
+        .map_err(StoreError::db("listing keys"))
     }
 
     async fn key_row(&self, id: i64) -> Result<Option<KeyRow>, StoreError> {
-        sqlx::query_as(&format!("{KEY_SELECT} WHERE k.id = ?"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(StoreError::db("reading a key"))
+        on_pool!(&self.pool, |p| sqlx::query_as(&format!(
+            "{KEY_SELECT} WHERE k.id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(p)
+        .await)
+        .map_err(StoreError::db("reading a key"))
     }
 
     /// Adds a key to `provider`. A literal secret goes into the secret store and the database
@@ -304,14 +313,15 @@ impl Store {
     ) -> Result<KeyInfo, StoreError> {
         check_label(label)?;
         let weight_i = check_weight(weight)?;
-        let provider_id: i64 =
-            sqlx::query_as::<_, (i64,)>("SELECT id FROM providers WHERE name = ?")
-                .bind(provider)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(StoreError::db("adding a key"))?
-                .ok_or_else(|| StoreError::not_found(format!("provider {provider}")))?
-                .0;
+        let provider_id: i64 = on_pool!(&self.pool, |p| sqlx::query_as::<_, (i64,)>(
+            "SELECT id FROM providers WHERE name = $1"
+        )
+        .bind(provider)
+        .fetch_optional(p)
+        .await)
+        .map_err(StoreError::db("adding a key"))?
+        .ok_or_else(|| StoreError::not_found(format!("provider {provider}")))?
+        .0;
 
         let (env_ref, secret_ref, fingerprint, last4, literal) = match secret {
             KeySecret::Literal(s) => {
@@ -332,19 +342,21 @@ impl Store {
             }
         };
 
-        let dup: Option<(String,)> = if literal.is_some() {
+        let dup: Option<(String,)> = on_pool!(&self.pool, |p| if literal.is_some() {
             sqlx::query_as(
-                "SELECT label FROM keys WHERE provider_id = ? AND secret_ref IS NOT NULL AND fingerprint = ?",
+                "SELECT label FROM keys WHERE provider_id = $1 AND secret_ref IS NOT NULL AND fingerprint = $2",
             )
             .bind(provider_id)
             .bind(&fingerprint)
+            .fetch_optional(p)
+            .await
         } else {
-            sqlx::query_as("SELECT label FROM keys WHERE provider_id = ? AND env_ref = ?")
+            sqlx::query_as("SELECT label FROM keys WHERE provider_id = $1 AND env_ref = $2")
                 .bind(provider_id)
                 .bind(env_ref.clone())
-        }
-        .fetch_optional(&self.pool)
-        .await
+                .fetch_optional(p)
+                .await
+        })
         .map_err(StoreError::db("adding a key"))?;
         if let Some((existing,)) = dup {
             return Err(StoreError::Conflict {
@@ -357,9 +369,10 @@ impl Store {
             self.with_secrets(move |st| st.put(&r, &s)).await?;
         }
         let now = now_ms();
-        let inserted: Result<(i64,), sqlx::Error> = sqlx::query_as(
+        let inserted: Result<(i64,), sqlx::Error> = on_pool!(&self.pool, |p| {
+            sqlx::query_as(
             "INSERT INTO keys (provider_id, label, weight, enabled, fingerprint, last4, env_ref, \
-             secret_ref, created_at_ms, updated_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+             secret_ref, created_at_ms, updated_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
         )
         .bind(provider_id)
         .bind(label)
@@ -371,8 +384,8 @@ impl Store {
         .bind(&secret_ref)
         .bind(now)
         .bind(now)
-        .fetch_one(&self.pool)
-        .await;
+        .fetch_one(p).await
+        });
         let id = match inserted {
             Ok((id,)) => id,
             Err(source) => {
@@ -443,9 +456,10 @@ impl Store {
         if let Some((r, s)) = new_literal.clone() {
             self.with_secrets(move |st| st.put(&r, &s)).await?;
         }
-        let updated = sqlx::query(
-            "UPDATE keys SET label = ?, weight = ?, enabled = ?, fingerprint = ?, last4 = ?, \
-             env_ref = ?, secret_ref = ?, updated_at_ms = ? WHERE id = ?",
+        let updated = on_pool!(&self.pool, |p| {
+            sqlx::query(
+            "UPDATE keys SET label = $1, weight = $2, enabled = $3, fingerprint = $4, last4 = $5, \
+             env_ref = $6, secret_ref = $7, updated_at_ms = $8 WHERE id = $9",
         )
         .bind(&label)
         .bind(weight)
@@ -456,10 +470,10 @@ impl Store {
         .bind(&secret_ref)
         .bind(now_ms())
         .bind(id)
-        .execute(&self.pool)
-        .await;
+        .execute(p).await.map(|r| r.rows_affected())
+        });
         match updated {
-            Ok(r) if r.rows_affected() == 1 => {}
+            Ok(1) => {}
             Ok(_) => {
                 if let Some((r, _)) = new_literal {
                     self.forget_secrets(vec![r]).await;
@@ -495,12 +509,13 @@ impl Store {
 
     /// Deletes a key, its health rows and its secret.
     pub async fn delete_key(&self, id: i64) -> Result<(), StoreError> {
-        let row: Option<(Option<String>,)> =
-            sqlx::query_as("DELETE FROM keys WHERE id = ? RETURNING secret_ref")
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(StoreError::db("deleting a key"))?;
+        let row: Option<(Option<String>,)> = on_pool!(&self.pool, |p| sqlx::query_as(
+            "DELETE FROM keys WHERE id = $1 RETURNING secret_ref"
+        )
+        .bind(id)
+        .fetch_optional(p)
+        .await)
+        .map_err(StoreError::db("deleting a key"))?;
         let Some((secret_ref,)) = row else {
             return Err(StoreError::not_found(format!("key {id}")));
         };
@@ -589,12 +604,13 @@ impl Store {
 
     /// Every route, in the order they were first added.
     pub async fn list_routes(&self) -> Result<Vec<Route>, StoreError> {
-        let rows: Vec<(String, String, String, Option<i64>)> = sqlx::query_as(
-            "SELECT alias, strategy, targets, hedge_after_ms FROM routes ORDER BY id",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(StoreError::db("listing routes"))?;
+        let rows: Vec<(String, String, String, Option<i64>)> =
+            on_pool!(&self.pool, |p| sqlx::query_as(
+                "SELECT alias, strategy, targets, hedge_after_ms FROM routes ORDER BY id",
+            )
+            .fetch_all(p)
+            .await)
+            .map_err(StoreError::db("listing routes"))?;
         rows.into_iter()
             .map(|(alias, strategy, targets, hedge)| {
                 let what = format!("route {alias}");
@@ -619,9 +635,9 @@ impl Store {
     /// Inserts a route or replaces the one with the same alias. Validates it first.
     pub async fn upsert_route(&self, route: &Route) -> Result<(), StoreError> {
         route.validate()?;
-        sqlx::query(
+        on_pool!(&self.pool, |p| sqlx::query(
             "INSERT INTO routes (alias, strategy, targets, hedge_after_ms, updated_at_ms) \
-             VALUES (?, ?, ?, ?, ?) \
+             VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT(alias) DO UPDATE SET strategy = excluded.strategy, \
              targets = excluded.targets, hedge_after_ms = excluded.hedge_after_ms, \
              updated_at_ms = excluded.updated_at_ms",
@@ -631,19 +647,23 @@ impl Store {
         .bind(to_json("route targets", &route.targets)?)
         .bind(route.hedge_after_ms.and_then(|h| i64::try_from(h).ok()))
         .bind(now_ms())
-        .execute(&self.pool)
+        .execute(p)
         .await
+        .map(|r| r.rows_affected()))
         .map_err(StoreError::db("saving a route"))?;
         Ok(())
     }
 
     pub async fn delete_route(&self, alias: &str) -> Result<(), StoreError> {
-        let done = sqlx::query("DELETE FROM routes WHERE alias = ?")
-            .bind(alias)
-            .execute(&self.pool)
-            .await
-            .map_err(StoreError::db("deleting a route"))?;
-        if done.rows_affected() == 0 {
+        let done = on_pool!(&self.pool, |p| sqlx::query(
+            "DELETE FROM routes WHERE alias = $1"
+        )
+        .bind(alias)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))
+        .map_err(StoreError::db("deleting a route"))?;
+        if done == 0 {
             return Err(StoreError::not_found(format!("route {alias}")));
         }
         Ok(())
@@ -683,34 +703,38 @@ impl Store {
 
     pub async fn delete_value(&self, name: &str) -> Result<(), StoreError> {
         check_value_name(name)?;
-        sqlx::query("DELETE FROM settings WHERE name = ?")
-            .bind(name)
-            .execute(&self.pool)
-            .await
-            .map_err(StoreError::db("deleting a value"))?;
+        on_pool!(&self.pool, |p| sqlx::query(
+            "DELETE FROM settings WHERE name = $1"
+        )
+        .bind(name)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))
+        .map_err(StoreError::db("deleting a value"))?;
         Ok(())
     }
 
     async fn get_raw_value(&self, name: &str) -> Result<Option<serde_json::Value>, StoreError> {
-        let row: Option<(String,)> = sqlx::query_as("SELECT value FROM settings WHERE name = ?")
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(StoreError::db("reading a setting"))?;
+        let row: Option<(String,)> = on_pool!(&self.pool, |p| sqlx::query_as(
+            "SELECT value FROM settings WHERE name = $1"
+        )
+        .bind(name)
+        .fetch_optional(p)
+        .await)
+        .map_err(StoreError::db("reading a setting"))?;
         row.map(|(v,)| from_json(&format!("setting {name}"), &v))
             .transpose()
     }
 
     async fn put_raw_value(&self, name: &str, value: &serde_json::Value) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO settings (name, value, updated_at_ms) VALUES (?, ?, ?) \
+        on_pool!(&self.pool, |p| sqlx::query(
+            "INSERT INTO settings (name, value, updated_at_ms) VALUES ($1, $2, $3) \
              ON CONFLICT(name) DO UPDATE SET value = excluded.value, updated_at_ms = excluded.updated_at_ms",
         )
         .bind(name)
         .bind(value.to_string())
         .bind(now_ms())
-        .execute(&self.pool)
-        .await
+        .execute(p).await.map(|r| r.rows_affected()))
         .map_err(StoreError::db("saving a setting"))?;
         Ok(())
     }
@@ -786,12 +810,15 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut tx = self.begin("saving health").await?;
         for (key_id, scope) in deletes {
-            sqlx::query("DELETE FROM health WHERE key_id = ? AND scope = ?")
-                .bind(key_id)
-                .bind(scope)
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::db("saving health"))?;
+            on_tx!(&mut tx, |c| sqlx::query(
+                "DELETE FROM health WHERE key_id = $1 AND scope = $2"
+            )
+            .bind(key_id)
+            .bind(scope)
+            .execute(c)
+            .await
+            .map(drop))
+            .map_err(StoreError::db("saving health"))?;
         }
         upsert_health(&mut tx, rows).await?;
         tx.commit().await.map_err(StoreError::db("saving health"))
@@ -800,20 +827,21 @@ impl Store {
     /// Replaces every health row with `rows`, in one transaction.
     pub async fn replace_health(&self, rows: &[HealthRow]) -> Result<(), StoreError> {
         let mut tx = self.begin("saving health").await?;
-        sqlx::query("DELETE FROM health")
-            .execute(&mut *tx)
+        on_tx!(&mut tx, |c| sqlx::query("DELETE FROM health")
+            .execute(c)
             .await
-            .map_err(StoreError::db("saving health"))?;
+            .map(drop))
+        .map_err(StoreError::db("saving health"))?;
         upsert_health(&mut tx, rows).await?;
         tx.commit().await.map_err(StoreError::db("saving health"))
     }
 
     pub async fn load_health(&self) -> Result<Vec<HealthRow>, StoreError> {
-        let rows: Vec<(i64, String, String, i64)> = sqlx::query_as(
+        let rows: Vec<(i64, String, String, i64)> = on_pool!(&self.pool, |p| sqlx::query_as(
             "SELECT key_id, scope, state, updated_at_ms FROM health ORDER BY key_id, scope",
         )
-        .fetch_all(&self.pool)
-        .await
+        .fetch_all(p)
+        .await)
         .map_err(StoreError::db("loading health"))?;
         rows.into_iter()
             .map(|(key_id, scope, state, updated_at_ms)| {
@@ -829,34 +857,29 @@ impl Store {
 
     /// Forgets a key's health in one scope, or in every scope when `scope` is `None`.
     pub async fn delete_health(&self, key_id: i64, scope: Option<&str>) -> Result<(), StoreError> {
-        let q = match scope {
-            Some(s) => sqlx::query("DELETE FROM health WHERE key_id = ? AND scope = ?")
+        on_pool!(&self.pool, |p| match scope {
+            Some(s) => sqlx::query("DELETE FROM health WHERE key_id = $1 AND scope = $2")
                 .bind(key_id)
-                .bind(s.to_owned()),
-            None => sqlx::query("DELETE FROM health WHERE key_id = ?").bind(key_id),
-        };
-        q.execute(&self.pool)
-            .await
-            .map_err(StoreError::db("deleting health"))?;
+                .bind(s.to_owned())
+                .execute(p)
+                .await
+                .map(drop),
+            None => sqlx::query("DELETE FROM health WHERE key_id = $1")
+                .bind(key_id)
+                .execute(p)
+                .await
+                .map(drop),
+        })
+        .map_err(StoreError::db("deleting health"))?;
         Ok(())
-    }
-
-    pub(crate) async fn begin(
-        &self,
-        action: &'static str,
-    ) -> Result<Transaction<'static, Sqlite>, StoreError> {
-        self.pool.begin().await.map_err(StoreError::db(action))
     }
 }
 
-async fn upsert_health(
-    tx: &mut Transaction<'static, Sqlite>,
-    rows: &[HealthRow],
-) -> Result<(), StoreError> {
+async fn upsert_health(tx: &mut Tx, rows: &[HealthRow]) -> Result<(), StoreError> {
     for r in rows {
-        sqlx::query(
+        on_tx!(&mut *tx, |c| sqlx::query(
             "INSERT INTO health (key_id, scope, state, updated_at_ms) \
-             SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM keys WHERE id = ?) \
+             SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM keys WHERE id = $5) \
              ON CONFLICT(key_id, scope) DO UPDATE SET state = excluded.state, \
              updated_at_ms = excluded.updated_at_ms",
         )
@@ -865,8 +888,9 @@ async fn upsert_health(
         .bind(r.state.to_string())
         .bind(r.updated_at_ms)
         .bind(r.key_id)
-        .execute(&mut **tx)
+        .execute(c)
         .await
+        .map(drop))
         .map_err(StoreError::db("saving health"))?;
     }
     Ok(())

@@ -29,18 +29,32 @@ pub enum StoreError {
         source: sqlx::Error,
     },
 
-    #[error("migrating database {path} failed: {source}")]
+    // The cause is part of the message (and deliberately not a `source`): these end `serve`
+    // with one line saying which input is wrong and what to do.
+    #[error(
+        "{url} is not a valid database URL ({cause}); expected \
+         postgres://user:password@host:port/database"
+    )]
+    BadUrl { url: String, cause: sqlx::Error },
+
+    #[error(
+        "cannot connect to the database server {url} ({cause}); check that it is running and \
+         reachable and that the URL, user and password are right"
+    )]
+    Connect { url: String, cause: sqlx::Error },
+
+    #[error("migrating database {database} failed: {source}")]
     Migrate {
-        path: PathBuf,
+        database: String,
         #[source]
         source: sqlx::migrate::MigrateError,
     },
 
     #[error(
-        "database {path} is newer than this build (it has migration {version}, which this \
-         version of Switchboard does not know); upgrade Switchboard or use another data directory"
+        "database {database} is newer than this build (it has migration {version}, which this \
+         version of Switchboard does not know); upgrade Switchboard or use another database"
     )]
-    DatabaseNewer { path: PathBuf, version: i64 },
+    DatabaseNewer { database: String, version: i64 },
 
     #[error("database error while {action}: {source}")]
     Db {

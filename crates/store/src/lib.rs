@@ -1,6 +1,7 @@
-//! Switchboard's persistence: the SQLite database (providers, keys, routes, settings, key
-//! health, the request log) through sqlx with embedded migrations, and the secret stores that
-//! hold API keys and the local credentials.
+//! Switchboard's persistence: the database (providers, keys, routes, settings, key health,
+//! the request log) through sqlx with embedded migrations — a SQLite file by default, or a
+//! PostgreSQL server shared by a team's instances, behind one API — and the secret stores
+//! that hold API keys and the local credentials.
 //!
 //! The database never holds a secret: a key row refers to the secret store or to an
 //! environment variable. Every SQL statement binds its inputs.
@@ -17,6 +18,9 @@ mod error;
 mod prices;
 mod requests;
 pub mod secrets;
+mod sync;
+#[cfg(any(test, feature = "test-util"))]
+pub mod testing;
 mod tokens;
 mod webhooks;
 mod writer;
@@ -24,7 +28,7 @@ mod writer;
 pub use captures::{CaptureInfo, CaptureKey, CaptureQueue};
 pub use clients::{ClientKeyRow, ClientRow, ClientSettings, DEFAULT_CLIENT, NewClientKey};
 pub use config::{HealthRow, KeyPatch, KeyProblem, KeySecret};
-pub use db::{DB_FILE, Store};
+pub use db::{Backend, DB_FILE, Store, redact_url};
 pub use error::StoreError;
 pub use prices::PriceTableInfo;
 pub use requests::{
@@ -37,7 +41,10 @@ pub use secrets::{
     EncryptedFileStore, MASTER_KEY_ENV, MasterKey, MigrateReport, SecretError, SecretStore,
     SecretStoreKind, default_key_file, default_key_file_for, migrate_secrets,
 };
-pub use switchboard_router::id::{new_request_id, now_ms, request_id_at, request_id_time_ms};
+pub use switchboard_router::id::{
+    new_instance_id, new_request_id, now_ms, request_id_at, request_id_time_ms,
+};
+pub use sync::{CONFIG_CHANNEL, ConfigListener};
 pub use tokens::LocalToken;
 pub use webhooks::{WebhookRow, WebhookTarget};
 pub use writer::{

@@ -7,6 +7,7 @@ use parking_lot::Mutex;
 use switchboard_router::pricing::PriceTable;
 
 use crate::db::Store;
+use crate::db::on_pool;
 use crate::error::StoreError;
 
 /// The parsed table of the stored row loaded at `loaded_at_ms`.
@@ -25,10 +26,12 @@ pub struct PriceTableInfo {
 impl Store {
     /// The table in use: the loaded one, else the bundled snapshot.
     pub async fn price_table(&self) -> Result<Arc<PriceTable>, StoreError> {
-        let version: Option<(i64,)> = sqlx::query_as("SELECT loaded_at_ms FROM price_table")
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(StoreError::db("reading the price table"))?;
+        let version: Option<(i64,)> = on_pool!(&self.pool, |p| sqlx::query_as(
+            "SELECT loaded_at_ms FROM price_table"
+        )
+        .fetch_optional(p)
+        .await)
+        .map_err(StoreError::db("reading the price table"))?;
         let Some((version,)) = version else {
             return Ok(PriceTable::bundled());
         };
@@ -37,11 +40,12 @@ impl Store {
         {
             return Ok(t.clone());
         }
-        let (source, body): (String, Vec<u8>) =
-            sqlx::query_as("SELECT source, body FROM price_table")
-                .fetch_one(&self.pool)
-                .await
-                .map_err(StoreError::db("reading the price table"))?;
+        let (source, body): (String, Vec<u8>) = on_pool!(&self.pool, |p| sqlx::query_as(
+            "SELECT source, body FROM price_table"
+        )
+        .fetch_one(p)
+        .await)
+        .map_err(StoreError::db("reading the price table"))?;
         let table = match PriceTable::parse(&body, &source) {
             Ok(t) => Arc::new(t),
             Err(e) => {
@@ -65,16 +69,17 @@ impl Store {
             message: e.message,
         })?;
         let loaded_at_ms = crate::now_ms();
-        sqlx::query(
-            "INSERT INTO price_table (id, source, loaded_at_ms, body) VALUES (1, ?, ?, ?) \
+        on_pool!(&self.pool, |p| sqlx::query(
+            "INSERT INTO price_table (id, source, loaded_at_ms, body) VALUES (1, $1, $2, $3) \
              ON CONFLICT(id) DO UPDATE SET source = excluded.source, \
              loaded_at_ms = excluded.loaded_at_ms, body = excluded.body",
         )
         .bind(source)
         .bind(loaded_at_ms)
         .bind(body)
-        .execute(&self.pool)
+        .execute(p)
         .await
+        .map(|r| r.rows_affected()))
         .map_err(StoreError::db("saving the price table"))?;
         let models = table.len();
         *self.prices.0.lock() = Some((loaded_at_ms, Arc::new(table)));
@@ -88,10 +93,12 @@ impl Store {
     /// Which table is in use.
     pub async fn price_table_info(&self) -> Result<PriceTableInfo, StoreError> {
         let table = self.price_table().await?;
-        let loaded: Option<(i64,)> = sqlx::query_as("SELECT loaded_at_ms FROM price_table")
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(StoreError::db("reading the price table"))?;
+        let loaded: Option<(i64,)> = on_pool!(&self.pool, |p| sqlx::query_as(
+            "SELECT loaded_at_ms FROM price_table"
+        )
+        .fetch_optional(p)
+        .await)
+        .map_err(StoreError::db("reading the price table"))?;
         Ok(PriceTableInfo {
             source: table.source.clone(),
             loaded_at_ms: loaded.map(|(v,)| v),

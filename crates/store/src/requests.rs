@@ -4,10 +4,11 @@
 use std::collections::BTreeMap;
 
 use futures_util::TryStreamExt;
-use sqlx::{QueryBuilder, Sqlite};
+use sqlx::QueryBuilder;
 use switchboard_router::log::{AttemptRecord, RequestRecord};
 
 use crate::db::Store;
+use crate::db::{Backend, on_pool, on_tx};
 use crate::error::StoreError;
 use switchboard_router::id::request_id_at;
 
@@ -225,6 +226,7 @@ struct RequestRow {
     affinity: Option<String>,
     attempts: String,
     refused: Option<String>,
+    instance: Option<String>,
 }
 
 fn to_u64(v: i64) -> u64 {
@@ -266,13 +268,25 @@ impl RequestRow {
             affinity: self.affinity,
             attempts,
             refused: self.refused,
+            instance: self.instance,
         })
     }
 }
 
+/// `col = excluded.col` for every column but the id: a retried batch replaces its rows.
+const REPLACE_ALL: &str = "started_at_ms = excluded.started_at_ms, dialect = excluded.dialect, \
+     alias = excluded.alias, provider = excluded.provider, key_id = excluded.key_id, \
+     upstream_model = excluded.upstream_model, status = excluded.status, stream = excluded.stream, \
+     latency_ms = excluded.latency_ms, ttfb_ms = excluded.ttfb_ms, tokens_in = excluded.tokens_in, \
+     tokens_out = excluded.tokens_out, tokens_cached = excluded.tokens_cached, \
+     tokens_reasoning = excluded.tokens_reasoning, cost_micros = excluded.cost_micros, \
+     audio_ms = excluded.audio_ms, images = excluded.images, client = excluded.client, error = excluded.error, affinity = excluded.affinity, \
+     attempts = excluded.attempts, refused = excluded.refused, instance = excluded.instance";
+
 const REQUEST_COLUMNS: &str = "id, started_at_ms, dialect, alias, provider, key_id, \
      upstream_model, status, stream, latency_ms, ttfb_ms, tokens_in, tokens_out, tokens_cached, \
-     tokens_reasoning, cost_micros, audio_ms, images, client, error, affinity, attempts, refused";
+     tokens_reasoning, cost_micros, audio_ms, images, client, error, affinity, attempts, refused,
+     instance";
 
 /// Percentile by nearest rank over sorted values.
 fn percentile(sorted: &[u64], p: f64) -> Option<u64> {
@@ -317,41 +331,42 @@ impl Store {
             .chunks(ROWS_PER_INSERT)
             .zip(ids.chunks(ROWS_PER_INSERT))
         {
-            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
-                "INSERT OR REPLACE INTO request_log ({REQUEST_COLUMNS}) "
-            ));
-            q.push_values(chunk.iter().zip(chunk_ids), |mut b, ((r, attempts), id)| {
-                b.push_bind(id)
-                    .push_bind(r.started_at_ms)
-                    .push_bind(&r.dialect)
-                    .push_bind(&r.alias)
-                    .push_bind(&r.provider)
-                    .push_bind(r.key_id)
-                    .push_bind(&r.upstream_model)
-                    .push_bind(i64::from(r.status))
-                    .push_bind(r.stream)
-                    .push_bind(to_i64(r.latency_ms))
-                    .push_bind(r.ttfb_ms.map(to_i64))
-                    .push_bind(to_i64(r.tokens_in))
-                    .push_bind(to_i64(r.tokens_out))
-                    .push_bind(to_i64(r.tokens_cached))
-                    .push_bind(to_i64(r.tokens_reasoning))
-                    .push_bind(r.cost_micros.map(to_i64))
-                    .push_bind(r.audio_ms.map(to_i64))
-                    .push_bind(r.images.map(to_i64))
-                    .push_bind(&r.client)
-                    .push_bind(&r.error)
-                    .push_bind(&r.affinity)
-                    .push_bind(attempts)
-                    .push_bind(&r.refused);
-            });
-            // Not cached: every batch size is another statement text, and each keeps a prepared
-            // statement of up to 4,352 parameters alive per connection.
-            q.build()
-                .persistent(false)
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::db("writing the request log"))?;
+            on_tx!(&mut tx, |c| {
+                let mut q =
+                    QueryBuilder::new(format!("INSERT INTO request_log ({REQUEST_COLUMNS}) "));
+                q.push_values(chunk.iter().zip(chunk_ids), |mut b, ((r, attempts), id)| {
+                    b.push_bind(id)
+                        .push_bind(r.started_at_ms)
+                        .push_bind(&r.dialect)
+                        .push_bind(&r.alias)
+                        .push_bind(&r.provider)
+                        .push_bind(r.key_id)
+                        .push_bind(&r.upstream_model)
+                        .push_bind(i64::from(r.status))
+                        .push_bind(r.stream)
+                        .push_bind(to_i64(r.latency_ms))
+                        .push_bind(r.ttfb_ms.map(to_i64))
+                        .push_bind(to_i64(r.tokens_in))
+                        .push_bind(to_i64(r.tokens_out))
+                        .push_bind(to_i64(r.tokens_cached))
+                        .push_bind(to_i64(r.tokens_reasoning))
+                        .push_bind(r.cost_micros.map(to_i64))
+                        .push_bind(r.audio_ms.map(to_i64))
+                        .push_bind(r.images.map(to_i64))
+                        .push_bind(&r.client)
+                        .push_bind(&r.error)
+                        .push_bind(&r.affinity)
+                        .push_bind(attempts)
+                        .push_bind(&r.refused)
+                        .push_bind(&r.instance);
+                });
+                q.push(" ON CONFLICT (id) DO UPDATE SET ");
+                q.push(REPLACE_ALL);
+                // Not cached: every batch size is another statement text, and each keeps a prepared
+                // statement of up to 6,144 parameters alive per connection.
+                q.build().persistent(false).execute(c).await.map(drop)
+            })
+            .map_err(StoreError::db("writing the request log"))?;
         }
         tx.commit()
             .await
@@ -365,67 +380,69 @@ impl Store {
         &self,
         filter: &RequestFilter,
     ) -> Result<Vec<RequestRecord>, StoreError> {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
-            "SELECT {REQUEST_COLUMNS} FROM request_log WHERE 1 = 1"
-        ));
-        if let Some(a) = &filter.alias {
-            q.push(" AND alias = ").push_bind(a.clone());
-        }
-        if let Some(p) = &filter.provider {
-            q.push(" AND provider = ").push_bind(p.clone());
-        }
-        if let Some(c) = &filter.client {
-            q.push(" AND client = ").push_bind(c.clone());
-        }
-        match filter.status {
-            Some(StatusFilter::Exact(c)) => {
-                q.push(" AND status = ").push_bind(i64::from(c));
+        on_pool!(&self.pool, |p| {
+            let mut q = QueryBuilder::new(format!(
+                "SELECT {REQUEST_COLUMNS} FROM request_log WHERE 1 = 1"
+            ));
+            if let Some(a) = &filter.alias {
+                q.push(" AND alias = ").push_bind(a.clone());
             }
-            Some(StatusFilter::Class(d)) => {
-                let lo = i64::from(d) * 100;
-                q.push(" AND status >= ")
-                    .push_bind(lo)
-                    .push(" AND status < ")
-                    .push_bind(lo + 100);
+            if let Some(p) = &filter.provider {
+                q.push(" AND provider = ").push_bind(p.clone());
             }
-            Some(StatusFilter::Error) => {
-                q.push(" AND (status = 0 OR status >= 400)");
+            if let Some(c) = &filter.client {
+                q.push(" AND client = ").push_bind(c.clone());
             }
-            None => {}
-        }
-        if let Some(t) = filter.since_ms {
-            q.push(" AND started_at_ms >= ").push_bind(t);
-        }
-        if let Some(t) = filter.until_ms {
-            q.push(" AND started_at_ms < ").push_bind(t);
-        }
-        if let Some(id) = &filter.before_id {
-            q.push(" AND id < ").push_bind(id.clone());
-        }
-        if filter.failovers_only {
-            q.push(" AND json_array_length(attempts) > 1");
-        }
-        let limit = match filter.limit {
-            0 => 100,
-            n => n.min(MAX_PAGE),
-        };
-        q.push(" ORDER BY id DESC LIMIT ")
-            .push_bind(i64::from(limit));
-        let rows: Vec<RequestRow> = q
-            .build_query_as()
-            .fetch_all(&self.pool)
-            .await
-            .map_err(StoreError::db("reading the request log"))?;
-        rows.into_iter().map(RequestRow::into_record).collect()
+            match filter.status {
+                Some(StatusFilter::Exact(c)) => {
+                    q.push(" AND status = ").push_bind(i64::from(c));
+                }
+                Some(StatusFilter::Class(d)) => {
+                    let lo = i64::from(d) * 100;
+                    q.push(" AND status >= ")
+                        .push_bind(lo)
+                        .push(" AND status < ")
+                        .push_bind(lo + 100);
+                }
+                Some(StatusFilter::Error) => {
+                    q.push(" AND (status = 0 OR status >= 400)");
+                }
+                None => {}
+            }
+            if let Some(t) = filter.since_ms {
+                q.push(" AND started_at_ms >= ").push_bind(t);
+            }
+            if let Some(t) = filter.until_ms {
+                q.push(" AND started_at_ms < ").push_bind(t);
+            }
+            if let Some(id) = &filter.before_id {
+                q.push(" AND id < ").push_bind(id.clone());
+            }
+            if filter.failovers_only {
+                q.push(" AND json_array_length(attempts) > 1");
+            }
+            let limit = match filter.limit {
+                0 => 100,
+                n => n.min(MAX_PAGE),
+            };
+            q.push(" ORDER BY id DESC LIMIT ")
+                .push_bind(i64::from(limit));
+            let rows: Vec<RequestRow> = q
+                .build_query_as()
+                .fetch_all(p)
+                .await
+                .map_err(StoreError::db("reading the request log"))?;
+            rows.into_iter().map(RequestRow::into_record).collect()
+        })
     }
 
     pub async fn get_request(&self, id: &str) -> Result<Option<RequestRecord>, StoreError> {
-        let row: Option<RequestRow> = sqlx::query_as(&format!(
-            "SELECT {REQUEST_COLUMNS} FROM request_log WHERE id = ?"
+        let row: Option<RequestRow> = on_pool!(&self.pool, |p| sqlx::query_as(&format!(
+            "SELECT {REQUEST_COLUMNS} FROM request_log WHERE id = $1"
         ))
         .bind(id)
-        .fetch_optional(&self.pool)
-        .await
+        .fetch_optional(p)
+        .await)
         .map_err(StoreError::db("reading a request"))?;
         row.map(RequestRow::into_record).transpose()
     }
@@ -434,14 +451,15 @@ impl Store {
     /// started at or after `since_ms`: how well each provider's prompt cache is kept warm.
     /// Providers that served nothing in the window are absent.
     pub async fn cache_hits(&self, since_ms: i64) -> Result<Vec<CacheHits>, StoreError> {
-        let rows: Vec<(String, i64, i64)> = sqlx::query_as(
-            "SELECT provider, COALESCE(SUM(tokens_in), 0), COALESCE(SUM(tokens_cached), 0) \
-             FROM request_log WHERE started_at_ms >= ? AND provider IS NOT NULL \
+        let rows: Vec<(String, i64, i64)> = on_pool!(&self.pool, |p| sqlx::query_as(
+            "SELECT provider, CAST(COALESCE(SUM(tokens_in), 0) AS BIGINT), \
+             CAST(COALESCE(SUM(tokens_cached), 0) AS BIGINT) \
+             FROM request_log WHERE started_at_ms >= $1 AND provider IS NOT NULL \
              AND status > 0 AND status < 400 GROUP BY provider ORDER BY provider",
         )
         .bind(since_ms)
-        .fetch_all(&self.pool)
-        .await
+        .fetch_all(p)
+        .await)
         .map_err(StoreError::db("reading cache hits"))?;
         Ok(rows
             .into_iter()
@@ -460,12 +478,15 @@ impl Store {
 
     /// Deletes requests that started before `older_than_ms`; returns how many.
     pub async fn prune_requests(&self, older_than_ms: i64) -> Result<u64, StoreError> {
-        let done = sqlx::query("DELETE FROM request_log WHERE started_at_ms < ?")
-            .bind(older_than_ms)
-            .execute(&self.pool)
-            .await
-            .map_err(StoreError::db("pruning the request log"))?;
-        Ok(done.rows_affected())
+        let done = on_pool!(&self.pool, |p| sqlx::query(
+            "DELETE FROM request_log WHERE started_at_ms < $1"
+        )
+        .bind(older_than_ms)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))
+        .map_err(StoreError::db("pruning the request log"))?;
+        Ok(done)
     }
 
     /// Counts, error rate, latency percentiles and failovers of every request started in
@@ -475,20 +496,35 @@ impl Store {
     /// that failed before another served count too (their attempts are in the log, not the
     /// request's outcome). Keys by id, ascending.
     pub async fn key_attempts(&self, since_ms: i64) -> Result<Vec<KeyAttempts>, StoreError> {
-        let rows: Vec<(i64, i64, i64, i64, i64, i64)> = sqlx::query_as(
-            "SELECT CAST(json_extract(a.value, '$.key_id') AS INTEGER) AS k, COUNT(*), \
-             COALESCE(SUM(json_extract(a.value, '$.outcome') = 'ok'), 0), \
-             COALESCE(SUM(json_extract(a.value, '$.status') = 429), 0), \
-             COALESCE(SUM(json_extract(a.value, '$.status') IN (401, 403)), 0), \
-             COALESCE(SUM(json_extract(a.value, '$.status') >= 500), 0) \
-             FROM request_log, json_each(request_log.attempts) AS a \
-             WHERE started_at_ms >= ? AND json_extract(a.value, '$.key_id') IS NOT NULL \
-             GROUP BY k ORDER BY k",
-        )
-        .bind(since_ms)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(StoreError::db("counting attempts per key"))?;
+        // Attempts are a JSON array in a text column: each backend has its own way to unnest it.
+        let sql = match self.backend() {
+            Backend::Sqlite => {
+                "SELECT CAST(json_extract(a.value, '$.key_id') AS INTEGER) AS k, COUNT(*), \
+                 COALESCE(SUM(json_extract(a.value, '$.outcome') = 'ok'), 0), \
+                 COALESCE(SUM(json_extract(a.value, '$.status') = 429), 0), \
+                 COALESCE(SUM(json_extract(a.value, '$.status') IN (401, 403)), 0), \
+                 COALESCE(SUM(json_extract(a.value, '$.status') >= 500), 0) \
+                 FROM request_log, json_each(request_log.attempts) AS a \
+                 WHERE started_at_ms >= $1 AND json_extract(a.value, '$.key_id') IS NOT NULL \
+                 GROUP BY k ORDER BY k"
+            }
+            Backend::Postgres => {
+                "SELECT CAST(a.value ->> 'key_id' AS BIGINT) AS k, COUNT(*), \
+                 COALESCE(SUM(CASE WHEN a.value ->> 'outcome' = 'ok' THEN 1 ELSE 0 END), 0), \
+                 COALESCE(SUM(CASE WHEN CAST(a.value ->> 'status' AS BIGINT) = 429 THEN 1 ELSE 0 END), 0), \
+                 COALESCE(SUM(CASE WHEN CAST(a.value ->> 'status' AS BIGINT) IN (401, 403) THEN 1 ELSE 0 END), 0), \
+                 COALESCE(SUM(CASE WHEN CAST(a.value ->> 'status' AS BIGINT) >= 500 THEN 1 ELSE 0 END), 0) \
+                 FROM request_log, json_array_elements(CAST(request_log.attempts AS json)) AS a(value) \
+                 WHERE started_at_ms >= $1 AND a.value ->> 'key_id' IS NOT NULL \
+                 GROUP BY k ORDER BY k"
+            }
+        };
+        let rows: Vec<(i64, i64, i64, i64, i64, i64)> =
+            on_pool!(&self.pool, |p| sqlx::query_as(sql)
+                .bind(since_ms)
+                .fetch_all(p)
+                .await)
+            .map_err(StoreError::db("counting attempts per key"))?;
         Ok(rows
             .into_iter()
             .map(|(key_id, attempts, ok, s429, s401, s5xx)| KeyAttempts {
@@ -514,32 +550,33 @@ impl Store {
                 "must be between 1 ms and one day long",
             ));
         }
-        let (requests, errors, failovers, ok): (i64, i64, i64, i64) = sqlx::query_as(
-            "SELECT COUNT(*), \
-             COALESCE(SUM(status = 0 OR status >= 400), 0), \
-             COALESCE(SUM(json_array_length(attempts) > 1), 0), \
-             COALESCE(SUM(status > 0 AND status < 400), 0) \
-             FROM request_log WHERE started_at_ms >= ? AND started_at_ms < ?",
-        )
-        .bind(since_ms)
-        .bind(until_ms)
-        .fetch_one(&self.pool)
-        .await
-        .map_err(StoreError::db("summarizing the request log"))?;
+        let (requests, errors, failovers, ok): (i64, i64, i64, i64) =
+            on_pool!(&self.pool, |p| sqlx::query_as(
+                "SELECT COUNT(*), \
+             COALESCE(SUM(CASE WHEN status = 0 OR status >= 400 THEN 1 ELSE 0 END), 0), \
+             COALESCE(SUM(CASE WHEN json_array_length(attempts) > 1 THEN 1 ELSE 0 END), 0), \
+             COALESCE(SUM(CASE WHEN status > 0 AND status < 400 THEN 1 ELSE 0 END), 0) \
+             FROM request_log WHERE started_at_ms >= $1 AND started_at_ms < $2",
+            )
+            .bind(since_ms)
+            .bind(until_ms)
+            .fetch_one(p)
+            .await)
+            .map_err(StoreError::db("summarizing the request log"))?;
         let ok = to_u64(ok);
         let p50_latency_ms = self.ok_latency_at(since_ms, until_ms, ok, 0.50).await?;
         let p95_latency_ms = self.ok_latency_at(since_ms, until_ms, ok, 0.95).await?;
         let minutes = usize::try_from((span + 59_999) / 60_000).unwrap_or(0);
         let mut per_minute = vec![0u64; minutes];
-        let rows: Vec<(i64, i64)> = sqlx::query_as(
-            "SELECT (started_at_ms - ?) / 60000 AS m, COUNT(*) FROM request_log \
-             WHERE started_at_ms >= ? AND started_at_ms < ? GROUP BY m",
+        let rows: Vec<(i64, i64)> = on_pool!(&self.pool, |p| sqlx::query_as(
+            "SELECT (started_at_ms - $1) / 60000 AS m, COUNT(*) FROM request_log \
+             WHERE started_at_ms >= $2 AND started_at_ms < $3 GROUP BY m",
         )
         .bind(since_ms)
         .bind(since_ms)
         .bind(until_ms)
-        .fetch_all(&self.pool)
-        .await
+        .fetch_all(p)
+        .await)
         .map_err(StoreError::db("counting requests per minute"))?;
         for (m, n) in rows {
             if let Some(slot) = usize::try_from(m).ok().and_then(|m| per_minute.get_mut(m)) {
@@ -571,15 +608,16 @@ impl Store {
             return Ok(None);
         }
         let rank = ((p * ok as f64).ceil() as u64).clamp(1, ok);
-        let v: Option<(i64,)> = sqlx::query_as(
-            "SELECT latency_ms FROM request_log WHERE started_at_ms >= ? AND started_at_ms < ? \
-             AND status > 0 AND status < 400 ORDER BY latency_ms LIMIT 1 OFFSET ?",
+        let v: Option<(i64,)> = on_pool!(&self.pool, |p| {
+            sqlx::query_as(
+            "SELECT latency_ms FROM request_log WHERE started_at_ms >= $1 AND started_at_ms < $2 \
+             AND status > 0 AND status < 400 ORDER BY latency_ms LIMIT 1 OFFSET $3",
         )
         .bind(since_ms)
         .bind(until_ms)
         .bind(i64::try_from(rank - 1).unwrap_or(i64::MAX))
-        .fetch_optional(&self.pool)
-        .await
+        .fetch_optional(p).await
+        })
         .map_err(StoreError::db("reading latency percentiles"))?;
         Ok(v.map(|(l,)| to_u64(l)))
     }
@@ -594,13 +632,13 @@ impl Store {
         let group = query.group_by.column();
         // Only constant SQL is formatted in (the group column comes from a fixed list).
         let sql = format!(
-            "SELECT ((started_at_ms + ?) / ?) * ? - ? AS bucket, {group} AS grp, status, \
+            "SELECT ((started_at_ms + $1) / $2) * $3 - $4 AS bucket, {group} AS grp, status, \
              latency_ms, ttfb_ms, tokens_in, tokens_out, tokens_cached, tokens_reasoning, \
-             cost_micros FROM request_log WHERE started_at_ms >= ? AND started_at_ms < ?"
+             cost_micros FROM request_log WHERE started_at_ms >= $5 AND started_at_ms < $6"
         );
         type Acc = (UsageRow, Vec<u64>, u64, u64);
         let mut acc: BTreeMap<(i64, Option<String>), Acc> = BTreeMap::new();
-        {
+        on_pool!(&self.pool, |p| {
             let mut rows = sqlx::query_as::<
                 _,
                 (
@@ -622,7 +660,7 @@ impl Store {
             .bind(off)
             .bind(query.since_ms)
             .bind(until)
-            .fetch(&self.pool);
+            .fetch(p);
             while let Some((bucket, grp, status, lat, ttfb, tin, tout, tcached, treason, cost)) =
                 rows.try_next()
                     .await
@@ -664,7 +702,8 @@ impl Store {
                     e.3 += 1;
                 }
             }
-        }
+            Ok::<(), StoreError>(())
+        })?;
         Ok(acc
             .into_values()
             .map(|(mut row, mut lat, ttfb_sum, ttfb_n)| {

@@ -6,6 +6,7 @@ use rand::distr::Alphanumeric;
 use switchboard_router::Secret;
 
 use crate::db::Store;
+use crate::db::on_pool;
 use crate::error::StoreError;
 use crate::now_ms;
 
@@ -63,9 +64,9 @@ impl Store {
             st.put(&sr, &s)
         })
         .await?;
-        let row: Result<WebhookRow, sqlx::Error> = sqlx::query_as(
+        let row: Result<WebhookRow, sqlx::Error> = on_pool!(&self.pool, |p| sqlx::query_as(
             "INSERT INTO webhooks (label, format, enabled, url_hint, url_ref, signing_ref, \
-             created_at_ms) VALUES (?, ?, 1, ?, ?, ?, ?) \
+             created_at_ms) VALUES ($1, $2, TRUE, $3, $4, $5, $6) \
              RETURNING id, label, format, enabled, url_hint, created_at_ms",
         )
         .bind(label)
@@ -74,8 +75,8 @@ impl Store {
         .bind(&url_ref)
         .bind(&signing_ref)
         .bind(now_ms())
-        .fetch_one(&self.pool)
-        .await;
+        .fetch_one(p)
+        .await);
         match row {
             Ok(row) => Ok((row, signing)),
             Err(e) => {
@@ -86,23 +87,26 @@ impl Store {
     }
 
     pub async fn list_webhooks(&self) -> Result<Vec<WebhookRow>, StoreError> {
-        sqlx::query_as(
+        on_pool!(&self.pool, |p| sqlx::query_as(
             "SELECT id, label, format, enabled, url_hint, created_at_ms FROM webhooks ORDER BY id",
         )
-        .fetch_all(&self.pool)
-        .await
+        .fetch_all(p)
+        .await)
         .map_err(StoreError::db("listing webhooks"))
     }
 
     /// Switches a webhook on or off.
     pub async fn set_webhook_enabled(&self, id: i64, enabled: bool) -> Result<(), StoreError> {
-        let done = sqlx::query("UPDATE webhooks SET enabled = ? WHERE id = ?")
-            .bind(enabled)
-            .bind(id)
-            .execute(&self.pool)
-            .await
-            .map_err(StoreError::db("updating a webhook"))?;
-        if done.rows_affected() == 0 {
+        let done = on_pool!(&self.pool, |p| sqlx::query(
+            "UPDATE webhooks SET enabled = $1 WHERE id = $2"
+        )
+        .bind(enabled)
+        .bind(id)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))
+        .map_err(StoreError::db("updating a webhook"))?;
+        if done == 0 {
             return Err(StoreError::NotFound {
                 what: format!("webhook {id}"),
             });
@@ -111,12 +115,13 @@ impl Store {
     }
 
     pub async fn delete_webhook(&self, id: i64) -> Result<(), StoreError> {
-        let refs: Option<(String, String)> =
-            sqlx::query_as("DELETE FROM webhooks WHERE id = ? RETURNING url_ref, signing_ref")
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(StoreError::db("deleting a webhook"))?;
+        let refs: Option<(String, String)> = on_pool!(&self.pool, |p| sqlx::query_as(
+            "DELETE FROM webhooks WHERE id = $1 RETURNING url_ref, signing_ref"
+        )
+        .bind(id)
+        .fetch_optional(p)
+        .await)
+        .map_err(StoreError::db("deleting a webhook"))?;
         let (u, s) = refs.ok_or_else(|| StoreError::NotFound {
             what: format!("webhook {id}"),
         })?;
@@ -137,14 +142,14 @@ impl Store {
             url_ref: String,
             signing_ref: String,
         }
-        let rows: Vec<Row> = sqlx::query_as(
+        let rows: Vec<Row> = on_pool!(&self.pool, |p| sqlx::query_as(
             "SELECT id, label, format, enabled, url_hint, created_at_ms, url_ref, signing_ref \
-             FROM webhooks WHERE (? IS NULL AND enabled = 1) OR id = ? ORDER BY id",
+             FROM webhooks WHERE ($1 IS NULL AND enabled = TRUE) OR id = $2 ORDER BY id",
         )
         .bind(only)
         .bind(only)
-        .fetch_all(&self.pool)
-        .await
+        .fetch_all(p)
+        .await)
         .map_err(StoreError::db("reading webhooks"))?;
         let mut out = Vec::with_capacity(rows.len());
         for Row {

@@ -1869,6 +1869,11 @@ export interface components {
              *     method and path refused (never the query string); the reason is in `error`.
              */
             refused?: string | null;
+            /**
+             * @description The Switchboard instance that served the request (its `SWITCHBOARD_INSTANCE_ID`, or
+             *     the id it generated at start); absent on records from before instances were named.
+             */
+            instance?: string | null;
             attempts: components["schemas"]["AttemptRecord"][];
         };
         /**
@@ -2041,13 +2046,15 @@ export interface components {
             routes: number;
             /** Format: int64 */
             in_flight: number;
-            /** @description Where secrets are kept: `os_keychain`, `encrypted_file`. */
+            /** @description Where secrets are kept: `os_keychain`, `encrypted_file`, `database` (team mode). */
             secret_store: string;
             /** @description Why secrets are not in the OS keychain, when the desktop app could not use it. */
             secret_store_note?: string | null;
             update?: null | components["schemas"]["UpdateNotice"];
             /** Format: int64 */
             started_at_ms: number;
+            /** @description This instance's id (`SWITCHBOARD_INSTANCE_ID`, or generated at start). */
+            instance: string;
             /** @description `summary.counts.healthy`. */
             keys_healthy: number;
             /** @description `summary.counts.cooling`. */

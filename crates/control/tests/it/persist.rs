@@ -69,7 +69,14 @@ async fn a_burst_of_1000_transitions_while_the_store_is_slow_loses_no_final_stat
     }
     let health = ctl.control.engine().health.clone();
 
-    let mut blocker = ctl.control.store().pool().acquire().await.unwrap();
+    let mut blocker = ctl
+        .control
+        .store()
+        .sqlite_pool()
+        .unwrap()
+        .acquire()
+        .await
+        .unwrap();
     sqlx::query("BEGIN IMMEDIATE")
         .execute(&mut *blocker)
         .await

@@ -24,13 +24,15 @@ pub struct Status {
     keys: usize,
     routes: usize,
     in_flight: u64,
-    /// Where secrets are kept: `os_keychain`, `encrypted_file`.
+    /// Where secrets are kept: `os_keychain`, `encrypted_file`, `database` (team mode).
     secret_store: String,
     /// Why secrets are not in the OS keychain, when the desktop app could not use it.
     secret_store_note: Option<String>,
     /// A verified update of the desktop app, waiting for `POST /api/v1/update/install`.
     update: Option<UpdateNotice>,
     started_at_ms: i64,
+    /// This instance's id (`SWITCHBOARD_INSTANCE_ID`, or generated at start).
+    instance: String,
     /// `summary.counts.healthy`.
     keys_healthy: usize,
     /// `summary.counts.cooling`.
@@ -62,6 +64,7 @@ pub async fn status(State(s): State<Arc<AppState>>, headers: http::HeaderMap) ->
         secret_store_note: s.host_app.secret_store_note(),
         update: s.host_app.update(),
         started_at_ms: s.started_at_ms,
+        instance: s.instance.to_string(),
         keys_healthy: summary.counts.healthy,
         keys_cooling: summary.counts.cooling,
         keys_failed: summary.counts.down,

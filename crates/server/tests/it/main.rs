@@ -28,5 +28,6 @@ mod scheduling;
 mod security;
 mod standing;
 mod structured;
+mod team;
 mod thinking;
 mod transfer;

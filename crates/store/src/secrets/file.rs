@@ -43,7 +43,7 @@ const HEADER_LEN: usize = MAGIC.len() + 2 + SALT_LEN;
 
 /// How the file's key was obtained; recorded in the header so a mismatch gets a useful hint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum KeySource {
+pub(crate) enum KeySource {
     Raw = 1,
     Passphrase = 2,
     KeyFile = 3,
@@ -137,7 +137,7 @@ impl MasterKey {
 }
 
 /// The resolved key material: a fixed key, or a passphrase still to be stretched per salt.
-enum Material {
+pub(crate) enum Material {
     Key(Zeroizing<[u8; 32]>, KeySource),
     Passphrase(Secret),
 }
@@ -151,7 +151,7 @@ impl Material {
     }
 }
 
-fn parse_value(value: &Secret) -> Result<Material, SecretError> {
+pub(crate) fn parse_value(value: &Secret) -> Result<Material, SecretError> {
     let v = value.expose().trim();
     if v.is_empty() {
         return Err(SecretError::MasterKey(format!("{MASTER_KEY_ENV} is empty")));

@@ -3,7 +3,8 @@
 //! The database only ever holds a reference (an id into a [`SecretStore`], or `env:NAME`).
 //! Backends: [`EncryptedFileStore`] (an XChaCha20-Poly1305 file keyed by a secret kept
 //! elsewhere) and, with the `keychain` feature, [`keychain::KeychainStore`] (the OS keychain,
-//! chosen at run time by [`keychain::open_preferred`]). The in-memory
+//! chosen at run time by [`keychain::open_preferred`]), and in team mode [`PgSecretStore`]
+//! (sealed rows in the shared PostgreSQL database). The in-memory
 //! store exists for tests only and says so through [`SecretStore::kind`].
 
 pub mod envelope;
@@ -12,6 +13,7 @@ mod file;
 pub mod keychain;
 #[cfg(any(test, feature = "test-util"))]
 mod memory;
+mod postgres;
 
 use std::path::PathBuf;
 
@@ -21,6 +23,7 @@ pub use file::{
 };
 #[cfg(any(test, feature = "test-util"))]
 pub use memory::MemorySecretStore;
+pub use postgres::PgSecretStore;
 use switchboard_router::Secret;
 
 /// Which backend holds the secrets; shown by `doctor` and the dashboard.
@@ -30,6 +33,8 @@ pub enum SecretStoreKind {
     OsKeychain,
     /// `secrets.enc` in the data directory, keyed by a master key kept elsewhere.
     EncryptedFile,
+    /// The team's PostgreSQL database, sealed with `SWITCHBOARD_MASTER_KEY` (team mode).
+    Database,
     /// Process memory only: lost on exit. Tests only; never a production backend.
     MemoryForTests,
 }
@@ -39,6 +44,7 @@ impl SecretStoreKind {
         match self {
             SecretStoreKind::OsKeychain => "os_keychain",
             SecretStoreKind::EncryptedFile => "encrypted_file",
+            SecretStoreKind::Database => "database",
             SecretStoreKind::MemoryForTests => "memory_for_tests",
         }
     }
@@ -60,6 +66,12 @@ pub enum SecretError {
         hint = hint.as_deref().map(|h| format!(" ({h})")).unwrap_or_default()
     )]
     WrongMasterKey { path: PathBuf, hint: Option<String> },
+
+    #[error(
+        "the database {database} was sealed with another master key: set SWITCHBOARD_MASTER_KEY \
+         to the key the team's other instances use"
+    )]
+    WrongTeamKey { database: String },
 
     #[error("secrets file {path} is damaged: {reason}")]
     Corrupt { path: PathBuf, reason: String },

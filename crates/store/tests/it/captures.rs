@@ -5,7 +5,7 @@ use switchboard_router::inspect::{Capture, CapturedMessage, FinishedCapture};
 use switchboard_router::scrub::Scrubber;
 use switchboard_store::{CaptureQueue, spawn_writer};
 
-use crate::common::mem_store;
+use crate::common::{blobs, execute};
 
 const KEY: &str = "sk-capture-canary-0123456789abcdef";
 
@@ -29,10 +29,11 @@ fn capture(id: &str, at: i64) -> FinishedCapture {
     FinishedCapture::new(c, vec![Arc::new(Scrubber::new(&Secret::new(KEY)))])
 }
 
+both! {
 #[tokio::test]
-async fn captures_are_sealed_scrubbed_bound_to_their_id_and_pruned() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = mem_store(dir.path()).await;
+async fn captures_are_sealed_scrubbed_bound_to_their_id_and_pruned(backend) {
+    let db = Db::new(backend).await;
+    let store = db.mem_store().await;
     let key = store.capture_key().await.unwrap();
     let (queue, task): (CaptureQueue, _) = spawn_writer(store.clone(), key.clone(), 8);
     queue.send(capture("A", 1_000));
@@ -46,22 +47,16 @@ async fn captures_are_sealed_scrubbed_bound_to_their_id_and_pruned() {
     assert!(!body.contains("0123456789abcdef"), "{body}");
     assert!(body.contains("plain words here"));
     // At rest: nothing readable.
-    let rows: Vec<(Vec<u8>,)> = sqlx::query_as("SELECT sealed FROM captures")
-        .fetch_all(store.pool())
-        .await
-        .unwrap();
-    for (sealed,) in rows {
+    for sealed in blobs(&store, "SELECT sealed FROM captures").await {
         assert!(!sealed.windows(5).any(|w| w == b"plain"));
     }
     // A row moved under another id does not open.
-    sqlx::query("UPDATE captures SET request_id = 'C' WHERE request_id = 'B'")
-        .execute(store.pool())
-        .await
-        .unwrap();
+    execute(&store, "UPDATE captures SET request_id = 'C' WHERE request_id = 'B'").await;
     assert!(store.get_capture(&key, "C").await.is_err());
     // The same key on the next start; another data directory's key opens nothing.
     assert!(store.capture_key().await.is_ok());
-    let other = mem_store(tempfile::tempdir().unwrap().path()).await;
+    let other_db = Db::new(backend).await;
+    let other = other_db.mem_store().await;
     let foreign = other.capture_key().await.unwrap();
     assert!(store.get_capture(&foreign, "A").await.is_err());
     // Retention and deletion.
@@ -70,4 +65,5 @@ async fn captures_are_sealed_scrubbed_bound_to_their_id_and_pruned() {
     assert!(store.delete_capture("C").await.unwrap());
     assert!(!store.delete_capture("C").await.unwrap());
     assert!(store.list_captures(None, 10).await.unwrap().is_empty());
+}
 }

@@ -2,7 +2,7 @@
 
 use switchboard_store::{ClientSettings, DEFAULT_CLIENT, NewClientKey, StoreError};
 
-use crate::common::{mem_store, record};
+use crate::common::record;
 
 fn key(n: u8) -> NewClientKey {
     NewClientKey {
@@ -12,10 +12,11 @@ fn key(n: u8) -> NewClientKey {
     }
 }
 
+both! {
 #[tokio::test]
-async fn clients_keep_their_settings_and_key_digests() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = mem_store(dir.path()).await;
+async fn clients_keep_their_settings_and_key_digests(backend) {
+    let db = Db::new(backend).await;
+    let store = db.mem_store().await;
     // The migration made the default client.
     let start = store.list_clients().await.unwrap();
     assert_eq!(start.len(), 1);
@@ -85,11 +86,13 @@ async fn clients_keep_their_settings_and_key_digests() {
     ));
     assert_eq!(store.list_clients().await.unwrap().len(), 1);
 }
+}
 
+both! {
 #[tokio::test]
-async fn spend_is_summed_per_client_since_a_time() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = mem_store(dir.path()).await;
+async fn spend_is_summed_per_client_since_a_time(backend) {
+    let db = Db::new(backend).await;
+    let store = db.mem_store().await;
     let priced = |at: i64, client: Option<&str>, cost: Option<u64>| {
         let mut r = record(at, "m", "p", 200);
         r.client = client.map(Into::into);
@@ -112,4 +115,5 @@ async fn spend_is_summed_per_client_since_a_time() {
     assert_eq!(since_0.len(), 2);
     let since_150 = store.client_spend_since(150).await.unwrap();
     assert_eq!(since_150.get("a"), Some(&7));
+}
 }

@@ -5,12 +5,103 @@ use std::sync::Arc;
 use switchboard_protocol::Dialect;
 use switchboard_router::log::{AttemptOutcome, AttemptRecord, RequestRecord};
 use switchboard_router::model::{Provider, Timeouts};
-use switchboard_store::{MemorySecretStore, Store};
+use switchboard_store::{MemorySecretStore, SecretStore, Store};
 
 pub async fn mem_store(dir: &Path) -> Store {
     Store::open(dir, Arc::new(MemorySecretStore::new()))
         .await
         .unwrap()
+}
+
+/// The backend a test body runs against; see [`both!`].
+#[derive(Debug, Clone, Copy)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// One test's database: a SQLite data directory, or a fresh database on the test
+/// PostgreSQL server. Opening it twice opens the same rows.
+pub enum Db {
+    Sqlite(tempfile::TempDir),
+    Postgres(String),
+}
+
+impl Db {
+    pub async fn new(backend: Backend) -> Db {
+        match backend {
+            Backend::Sqlite => Db::Sqlite(tempfile::tempdir().unwrap()),
+            Backend::Postgres => {
+                Db::Postgres(switchboard_store::testing::fresh_postgres_url().await)
+            }
+        }
+    }
+
+    pub async fn open(&self, secrets: Arc<dyn SecretStore>) -> Store {
+        match self {
+            Db::Sqlite(dir) => Store::open(dir.path(), secrets).await.unwrap(),
+            Db::Postgres(url) => Store::open_postgres(url, secrets).await.unwrap(),
+        }
+    }
+
+    /// A store whose secrets are kept in memory.
+    pub async fn mem_store(&self) -> Store {
+        self.open(Arc::new(MemorySecretStore::new())).await
+    }
+}
+
+/// The single integer `sql` answers, on either backend.
+pub async fn scalar(store: &Store, sql: &str) -> i64 {
+    let (n,): (i64,) = match (store.sqlite_pool(), store.pg_pool()) {
+        (Some(p), _) => sqlx::query_as(sql).fetch_one(p).await.unwrap(),
+        (_, Some(p)) => sqlx::query_as(sql).fetch_one(p).await.unwrap(),
+        _ => unreachable!(),
+    };
+    n
+}
+
+/// The first column of every row `sql` answers, as bytes, on either backend.
+pub async fn blobs(store: &Store, sql: &str) -> Vec<Vec<u8>> {
+    let rows: Vec<(Vec<u8>,)> = match (store.sqlite_pool(), store.pg_pool()) {
+        (Some(p), _) => sqlx::query_as(sql).fetch_all(p).await.unwrap(),
+        (_, Some(p)) => sqlx::query_as(sql).fetch_all(p).await.unwrap(),
+        _ => unreachable!(),
+    };
+    rows.into_iter().map(|(b,)| b).collect()
+}
+
+/// Runs a statement on either backend.
+pub async fn execute(store: &Store, sql: &str) {
+    match (store.sqlite_pool(), store.pg_pool()) {
+        (Some(p), _) => drop(sqlx::query(sql).execute(p).await.unwrap()),
+        (_, Some(p)) => drop(sqlx::query(sql).execute(p).await.unwrap()),
+        _ => unreachable!(),
+    }
+}
+
+/// Turns `#[test attr] async fn name(backend) { … }` into the module `name` with two tests,
+/// `sqlite` and `postgres`, running the body against each backend.
+macro_rules! both {
+    (#[$test:meta] async fn $name:ident($b:ident) $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            #[allow(unused_imports)]
+            use $crate::common::{Backend, Db};
+
+            async fn run($b: Backend) $body
+
+            #[$test]
+            async fn sqlite() {
+                run(Backend::Sqlite).await
+            }
+
+            #[$test]
+            async fn postgres() {
+                run(Backend::Postgres).await
+            }
+        }
+    };
 }
 
 pub fn provider(name: &str) -> Provider {
@@ -70,6 +161,7 @@ pub fn record(started_at_ms: i64, alias: &str, provider: &str, status: u16) -> R
             retry_after_ms: None,
         }],
         refused: None,
+        instance: None,
     }
 }
 

@@ -4,10 +4,10 @@ use serde_json::json;
 use switchboard_router::Secret;
 use switchboard_router::model::{Route, Settings, Strategy, Target};
 use switchboard_store::{
-    HealthRow, KeyPatch, KeySecret, MemorySecretStore, SecretStore, Store, StoreError,
+    HealthRow, KeyPatch, KeySecret, MemorySecretStore, SecretStore, StoreError,
 };
 
-use crate::common::{mem_store, provider};
+use crate::common::provider;
 
 fn route(alias: &str, provider: &str) -> Route {
     Route {
@@ -24,10 +24,11 @@ fn route(alias: &str, provider: &str) -> Route {
     }
 }
 
+both! {
 #[tokio::test]
-async fn providers_round_trip_and_upsert() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = mem_store(dir.path()).await;
+async fn providers_round_trip_and_upsert(backend) {
+    let db = Db::new(backend).await;
+    let store = db.mem_store().await;
     let mut p = provider("deepseek");
     store.upsert_provider(&p).await.unwrap();
     store.upsert_provider(&provider("mimo")).await.unwrap();
@@ -54,12 +55,14 @@ async fn providers_round_trip_and_upsert() {
         Err(StoreError::NotFound { .. })
     ));
 }
+}
 
+both! {
 #[tokio::test]
-async fn keys_crud_and_cascade_removes_secrets() {
-    let dir = tempfile::tempdir().unwrap();
+async fn keys_crud_and_cascade_removes_secrets(backend) {
+    let db = Db::new(backend).await;
     let secrets = Arc::new(MemorySecretStore::new());
-    let store = Store::open(dir.path(), secrets.clone()).await.unwrap();
+    let store = db.open(secrets.clone()).await;
     store.upsert_provider(&provider("deepseek")).await.unwrap();
     store.upsert_provider(&provider("mimo")).await.unwrap();
 
@@ -234,11 +237,13 @@ async fn keys_crud_and_cascade_removes_secrets() {
         .unwrap();
     assert!(k3.id > k2.id);
 }
+}
 
+both! {
 #[tokio::test]
-async fn routes_settings_and_values() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = mem_store(dir.path()).await;
+async fn routes_settings_and_values(backend) {
+    let db = Db::new(backend).await;
+    let store = db.mem_store().await;
     let r = route("gpt-5.5", "deepseek");
     store.upsert_route(&r).await.unwrap();
     store
@@ -288,13 +293,15 @@ async fn routes_settings_and_values() {
     store.delete_value("some_flag").await.unwrap();
     assert_eq!(store.get_value("some_flag").await.unwrap(), None);
 }
+}
 
+both! {
 #[tokio::test]
-async fn config_persists_across_reopen() {
-    let dir = tempfile::tempdir().unwrap();
+async fn config_persists_across_reopen(backend) {
+    let db = Db::new(backend).await;
     let secrets: Arc<dyn SecretStore> = Arc::new(MemorySecretStore::new());
     {
-        let store = Store::open(dir.path(), secrets.clone()).await.unwrap();
+        let store = db.open(secrets.clone()).await;
         store.upsert_provider(&provider("deepseek")).await.unwrap();
         store
             .add_key(
@@ -325,7 +332,7 @@ async fn config_persists_across_reopen() {
             .unwrap();
         store.close().await;
     }
-    let store = Store::open(dir.path(), secrets).await.unwrap();
+    let store = db.open(secrets).await;
     let config = store.load_config().await.unwrap();
     assert_eq!(config.providers, vec![provider("deepseek")]);
     assert_eq!(config.routes, vec![route("gpt", "deepseek")]);
@@ -334,11 +341,13 @@ async fn config_persists_across_reopen() {
     assert_eq!(config.keys[0].secret.expose(), "sk-persist-1234567890");
     assert_eq!(store.load_health().await.unwrap()[0].state, json!({"s": 1}));
 }
+}
 
+both! {
 #[tokio::test]
-async fn env_refs_resolve_and_missing_ones_are_named() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = mem_store(dir.path()).await;
+async fn env_refs_resolve_and_missing_ones_are_named(backend) {
+    let db = Db::new(backend).await;
+    let store = db.mem_store().await;
     store.upsert_provider(&provider("p")).await.unwrap();
     // PATH is set in every test environment (tests cannot set variables: no `unsafe`).
     let path = std::env::var("PATH").unwrap();
@@ -404,12 +413,14 @@ async fn env_refs_resolve_and_missing_ones_are_named() {
     assert_eq!(lit.env_ref, None);
     assert_eq!(store.load_config().await.unwrap().keys.len(), 2);
 }
+}
 
+both! {
 #[tokio::test]
-async fn missing_secret_is_reported_by_key_id() {
-    let dir = tempfile::tempdir().unwrap();
+async fn missing_secret_is_reported_by_key_id(backend) {
+    let db = Db::new(backend).await;
     let secrets = Arc::new(MemorySecretStore::new());
-    let store = Store::open(dir.path(), secrets.clone()).await.unwrap();
+    let store = db.open(secrets.clone()).await;
     store.upsert_provider(&provider("p")).await.unwrap();
     let k = store
         .add_key(
@@ -422,15 +433,18 @@ async fn missing_secret_is_reported_by_key_id() {
         .await
         .unwrap();
     // Lose the secret behind the store's back.
-    let id: (String,) = sqlx::query_as("SELECT secret_ref FROM keys WHERE id = ?")
-        .bind(k.id)
-        .fetch_one(store.pool())
-        .await
-        .unwrap();
+    let sql = "SELECT secret_ref FROM keys WHERE id = $1";
+    let id: (String,) = match (store.sqlite_pool(), store.pg_pool()) {
+        (Some(p), _) => sqlx::query_as(sql).bind(k.id).fetch_one(p).await,
+        (_, Some(p)) => sqlx::query_as(sql).bind(k.id).fetch_one(p).await,
+        _ => unreachable!(),
+    }
+    .unwrap();
     secrets.delete(&id.0).unwrap();
     let (config, problems) = store.load_config_with_problems().await.unwrap();
     assert!(config.keys.is_empty());
     assert!(
         matches!(problems[0].error, StoreError::SecretMissing { key_id, .. } if key_id == k.id)
     );
+}
 }

@@ -34,19 +34,19 @@ async fn creates_private_dir_and_database() {
     let dir = tmp.path().join("nested").join("data");
     let store = mem_store(&dir).await;
     assert!(dir.join("switchboard.db").is_file());
-    assert_eq!(store.db_path(), dir.join("switchboard.db"));
+    assert_eq!(store.db_path().unwrap(), dir.join("switchboard.db"));
     let (mode,): (String,) = sqlx::query_as("PRAGMA journal_mode")
-        .fetch_one(store.pool())
+        .fetch_one(store.sqlite_pool().unwrap())
         .await
         .unwrap();
     assert_eq!(mode, "wal");
     let (fk,): (i64,) = sqlx::query_as("PRAGMA foreign_keys")
-        .fetch_one(store.pool())
+        .fetch_one(store.sqlite_pool().unwrap())
         .await
         .unwrap();
     assert_eq!(fk, 1);
     let (sync,): (i64,) = sqlx::query_as("PRAGMA synchronous")
-        .fetch_one(store.pool())
+        .fetch_one(store.sqlite_pool().unwrap())
         .await
         .unwrap();
     assert_eq!(sync, 1, "NORMAL");
@@ -86,7 +86,7 @@ async fn newer_database_is_refused_clearly() {
         "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
          VALUES (99990101000000, 'from the future', 1, x'00', 0)",
     )
-    .execute(store.pool())
+    .execute(store.sqlite_pool().unwrap())
     .await
     .unwrap();
     store.close().await;
@@ -124,7 +124,7 @@ async fn concurrent_opens_of_a_new_database() {
         }
         stores[0].integrity_check().await.unwrap();
         let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM _sqlx_migrations")
-            .fetch_one(stores[0].pool())
+            .fetch_one(stores[0].sqlite_pool().unwrap())
             .await
             .unwrap();
         // Each migration applied exactly once, however many opens raced.
@@ -171,7 +171,7 @@ async fn concurrent_opens_from_two_processes() {
         }
         store.integrity_check().await.unwrap();
         let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM request_log")
-            .fetch_one(store.pool())
+            .fetch_one(store.sqlite_pool().unwrap())
             .await
             .unwrap();
         assert_eq!(n, 2);
@@ -249,7 +249,7 @@ fn rows_acknowledged_before_sigkill_survive() {
         let store = mem_store(tmp.path()).await;
         store.integrity_check().await.unwrap();
         sqlx::query_as("SELECT id FROM request_log")
-            .fetch_all(store.pool())
+            .fetch_all(store.sqlite_pool().unwrap())
             .await
             .unwrap()
     });
@@ -302,7 +302,7 @@ async fn providers_saved_before_thinking_safe_switching_get_it_on() {
     store.upsert_provider(&p).await.unwrap();
     // As if saved before the migration: it runs again on the next open.
     sqlx::query("DELETE FROM _sqlx_migrations WHERE version = 20261206000012")
-        .execute(store.pool())
+        .execute(store.sqlite_pool().unwrap())
         .await
         .unwrap();
     store.close().await;

@@ -2,15 +2,16 @@ use switchboard_store::{
     Bucket, GroupBy, RequestFilter, StatusFilter, UsageQuery, request_id_time_ms,
 };
 
-use crate::common::{mem_store, record};
+use crate::common::record;
 
 const DAY: i64 = 86_400_000;
 const T0: i64 = 1_700_000_000_000 / DAY * DAY; // a UTC midnight
 
+both! {
 #[tokio::test]
-async fn batch_insert_get_and_filters() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = mem_store(dir.path()).await;
+async fn batch_insert_get_and_filters(backend) {
+    let db = Db::new(backend).await;
+    let store = db.mem_store().await;
     let mut recs = Vec::new();
     for i in 0..60i64 {
         let alias = if i % 2 == 0 { "gpt" } else { "claude" };
@@ -133,11 +134,13 @@ async fn batch_insert_get_and_filters() {
     assert_eq!(store.prune_requests(T0 + 30_000).await.unwrap(), 30);
     assert_eq!(q(RequestFilter::default()).await.len(), 30);
 }
+}
 
+both! {
 #[tokio::test]
-async fn cursor_paging_visits_every_row_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = mem_store(dir.path()).await;
+async fn cursor_paging_visits_every_row_once(backend) {
+    let db = Db::new(backend).await;
+    let store = db.mem_store().await;
     // Several rows per millisecond, so ids (not times) must order the pages; more rows than
     // one INSERT statement takes.
     let recs: Vec<_> = (0..600i64)
@@ -166,11 +169,13 @@ async fn cursor_paging_visits_every_row_once() {
     }
     assert_eq!(seen, ids);
 }
+}
 
+both! {
 #[tokio::test]
-async fn usage_aggregates_by_bucket_and_group() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = mem_store(dir.path()).await;
+async fn usage_aggregates_by_bucket_and_group(backend) {
+    let db = Db::new(backend).await;
+    let store = db.mem_store().await;
     let mut recs = Vec::new();
     // Day 0: 10 deepseek (latency 10..100, 2 errors), 5 mimo. Day 1: 3 deepseek.
     for i in 0..10i64 {
@@ -291,11 +296,13 @@ async fn usage_aggregates_by_bucket_and_group() {
         .unwrap();
     assert_eq!(local[0].bucket_start_ms, T0 - 3_600_000);
 }
+}
 
+both! {
 #[tokio::test]
-async fn summary_counts_the_whole_window_in_the_database() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = mem_store(dir.path()).await;
+async fn summary_counts_the_whole_window_in_the_database(backend) {
+    let db = Db::new(backend).await;
+    let store = db.mem_store().await;
     let since = T0;
     let until = T0 + 30 * 60_000;
     let mut recs = Vec::new();
@@ -359,11 +366,13 @@ async fn summary_counts_the_whole_window_in_the_database() {
     assert!(store.request_summary(until, since).await.is_err());
     assert!(store.request_summary(0, 2 * DAY).await.is_err());
 }
+}
 
+both! {
 #[tokio::test]
-async fn cache_hits_per_provider_over_the_window_with_affinity_kept() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = mem_store(dir.path()).await;
+async fn cache_hits_per_provider_over_the_window_with_affinity_kept(backend) {
+    let db = Db::new(backend).await;
+    let store = db.mem_store().await;
     let mut recs = Vec::new();
     // Before the window: not counted.
     let mut old = record(T0 - 1, "m", "a", 200);
@@ -405,4 +414,5 @@ async fn cache_hits_per_provider_over_the_window_with_affinity_kept() {
             ("c", 0, 0, None)
         ]
     );
+}
 }

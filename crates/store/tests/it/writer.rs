@@ -2,20 +2,17 @@ use std::time::{Duration, Instant};
 
 use switchboard_store::{RequestFilter, RequestLogWriter};
 
-use crate::common::{mem_store, record};
+use crate::common::record;
 
 async fn count(store: &switchboard_store::Store) -> i64 {
-    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM request_log")
-        .fetch_one(store.pool())
-        .await
-        .unwrap();
-    n
+    crate::common::scalar(store, "SELECT COUNT(*) FROM request_log").await
 }
 
+both! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn shutdown_flushes_everything_queued() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = mem_store(dir.path()).await;
+async fn shutdown_flushes_everything_queued(backend) {
+    let db = Db::new(backend).await;
+    let store = db.mem_store().await;
     let (sink, task) = RequestLogWriter::spawn(store.clone());
     let other = sink.clone();
     for i in 0..3000i64 {
@@ -30,11 +27,13 @@ async fn shutdown_flushes_everything_queued() {
     sink.record(record(1, "a", "p", 200));
     assert_eq!(sink.dropped(), 1);
 }
+}
 
+both! {
 #[tokio::test]
-async fn writes_within_the_batch_window_while_running() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = mem_store(dir.path()).await;
+async fn writes_within_the_batch_window_while_running(backend) {
+    let db = Db::new(backend).await;
+    let store = db.mem_store().await;
     let (sink, task) = RequestLogWriter::spawn(store.clone());
     sink.record(record(1_700_000_000_000, "a", "p", 200));
     let started = Instant::now();
@@ -55,11 +54,13 @@ async fn writes_within_the_batch_window_while_running() {
     );
     task.shutdown().await;
 }
+}
 
+both! {
 #[tokio::test]
-async fn a_full_queue_drops_and_never_blocks() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = mem_store(dir.path()).await;
+async fn a_full_queue_drops_and_never_blocks(backend) {
+    let db = Db::new(backend).await;
+    let store = db.mem_store().await;
     let (sink, task) = RequestLogWriter::spawn_with_capacity(store.clone(), 16);
     // On this single-threaded runtime the writer cannot run during the loop: the queue fills.
     let started = Instant::now();
@@ -75,11 +76,13 @@ async fn a_full_queue_drops_and_never_blocks() {
     assert_eq!(sink.written(), 16);
     assert_eq!(count(&store).await, 16);
 }
+}
 
+both! {
 #[tokio::test]
-async fn ends_when_every_sink_is_gone() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = mem_store(dir.path()).await;
+async fn ends_when_every_sink_is_gone(backend) {
+    let db = Db::new(backend).await;
+    let store = db.mem_store().await;
     let (sink, task) = RequestLogWriter::spawn(store.clone());
     sink.record(record(1_700_000_000_000, "a", "p", 200));
     drop(sink);
@@ -88,11 +91,13 @@ async fn ends_when_every_sink_is_gone() {
         .unwrap();
     assert_eq!(count(&store).await, 1);
 }
+}
 
+both! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn records_arriving_within_a_window_are_written_together() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = mem_store(dir.path()).await;
+async fn records_arriving_within_a_window_are_written_together(backend) {
+    let db = Db::new(backend).await;
+    let store = db.mem_store().await;
     let (sink, task) = RequestLogWriter::spawn(store.clone());
     sink.record(record(1_700_000_000_000, "a", "p", 200));
     tokio::time::sleep(Duration::from_millis(20)).await;
@@ -116,11 +121,13 @@ async fn records_arriving_within_a_window_are_written_together() {
     assert_eq!(count(&store).await, 4);
     task.shutdown().await;
 }
+}
 
+both! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn flush_writes_what_is_queued_without_waiting_out_the_window() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = mem_store(dir.path()).await;
+async fn flush_writes_what_is_queued_without_waiting_out_the_window(backend) {
+    let db = Db::new(backend).await;
+    let store = db.mem_store().await;
     let (sink, task) = RequestLogWriter::spawn(store.clone());
     // Right after the record, then from inside the window the record opened.
     for round in 1..=2i64 {
@@ -141,4 +148,5 @@ async fn flush_writes_what_is_queued_without_waiting_out_the_window() {
     tokio::time::timeout(Duration::from_secs(1), sink.flush())
         .await
         .unwrap();
+}
 }

@@ -1,0 +1,220 @@
+//! Team mode: instances sharing one PostgreSQL database (`scripts/services.sh` starts it).
+//! An edit through one instance's admin API reaches the others' snapshots; every request
+//! record names the instance that served it.
+
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use switchboard_mock_upstream::{Dialect as MockDialect, MockUpstream};
+use switchboard_router::Secret;
+use switchboard_server::{Options, Switchboard, SwitchboardHandle};
+use switchboard_store::testing::fresh_postgres_url;
+use tempfile::TempDir;
+
+use crate::common::{ACCESS, ADMIN, eventually};
+
+const MASTER: &str = "team test master key, long enough to be a passphrase";
+
+struct Instance {
+    handle: SwitchboardHandle,
+    url: String,
+    http: reqwest::Client,
+}
+
+impl Instance {
+    async fn start(database: &str, id: &str, dir: &TempDir, check_every: Duration) -> Instance {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut o = Options::new(dir.path().join(id));
+        o.port = 0;
+        o.database_url = Some(database.to_owned());
+        o.team_master_key = Some(Secret::new(MASTER));
+        o.instance_id = Some(id.to_owned());
+        o.access_key = Some(Secret::new(ACCESS));
+        o.admin_token = Some(Secret::new(ADMIN));
+        o.config_check_every = check_every;
+        o.shutdown_grace = Duration::from_secs(2);
+        let handle = Switchboard::start(o).await.unwrap();
+        Instance {
+            url: format!("http://{}", handle.local_addr()),
+            handle,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap(),
+        }
+    }
+
+    async fn admin(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.url))
+            .bearer_auth(ADMIN);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn chat(&self, model: &str) -> u16 {
+        self.http
+            .post(format!("{}/v1/chat/completions", self.url))
+            .bearer_auth(ACCESS)
+            .json(&json!({"model": model, "messages": [{"role": "user", "content": "hi"}]}))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
+    async fn stop(self) {
+        self.handle.shutdown().await;
+    }
+}
+
+/// Adds provider `name` (pointing at the mock, one key) and the route `alias` → it through
+/// `via`'s admin API.
+async fn add_provider_and_route(via: &Instance, mock: &MockUpstream, name: &str, alias: &str) {
+    let (status, body) = via
+        .admin(
+            Method::POST,
+            "/api/v1/providers",
+            Some(json!({"name": name, "kind": "openai_chat", "base_url": mock.base_url(MockDialect::OpenAiChat)})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = via
+        .admin(
+            Method::POST,
+            "/api/v1/keys",
+            Some(json!({"provider": name, "label": "k", "secret": format!("sk-team-{name}-0123456789")})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = via
+        .admin(
+            Method::POST,
+            "/api/v1/routes",
+            Some(json!({"alias": alias, "targets": [{"provider": name, "model": "m"}]})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_on_one_instance_serves_on_the_other_within_a_second() {
+    let database = fresh_postgres_url().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mock = MockUpstream::start().await.unwrap();
+    // A long version check: only the notification can make it within the second.
+    let one = Instance::start(&database, "one", &dir, Duration::from_secs(3600)).await;
+    let two = Instance::start(&database, "two", &dir, Duration::from_secs(3600)).await;
+    assert_eq!(two.chat("team-model").await, 404, "no such route yet");
+
+    add_provider_and_route(&one, &mock, "shared", "team-model").await;
+    let edited = tokio::time::Instant::now();
+    let mut served = false;
+    while edited.elapsed() < Duration::from_secs(10) {
+        if two.chat("team-model").await == 200 {
+            served = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let took = edited.elapsed();
+    assert!(
+        served,
+        "instance two never served the route added on instance one"
+    );
+    // Generous for a loaded machine, yet far below the hour-long version check.
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+
+    // Each record names the instance that served it; either instance's log lists both.
+    assert_eq!(one.chat("team-model").await, 200);
+    let both = eventually(10_000, async || {
+        let (_, rows) = two
+            .admin(Method::GET, "/api/v1/requests?limit=100", None)
+            .await;
+        let instances: Vec<&str> = rows
+            .as_array()
+            .map(|r| r.iter().filter_map(|r| r["instance"].as_str()).collect())
+            .unwrap_or_default();
+        instances.contains(&"one") && instances.contains(&"two")
+    })
+    .await;
+    assert!(
+        both,
+        "instance two's log does not list both instances' requests"
+    );
+    let (_, status) = two.admin(Method::GET, "/api/v1/status", None).await;
+    assert_eq!(status["instance"], "two");
+    assert_eq!(status["secret_store"], "database");
+
+    one.stop().await;
+    two.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missed_notification_is_healed_by_the_version_check() {
+    let database = fresh_postgres_url().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mock = MockUpstream::start().await.unwrap();
+    let one = Instance::start(&database, "one", &dir, Duration::from_secs(3600)).await;
+    let two = Instance::start(&database, "two", &dir, Duration::from_millis(200)).await;
+    add_provider_and_route(&one, &mock, "shared", "healed").await;
+    // The last edit is one statement, so one notification: once instance two serves it, the
+    // notifications still queued are for versions it has loaded, and are skipped.
+    let (status, body) = one
+        .admin(
+            Method::POST,
+            "/api/v1/routes",
+            Some(json!({"alias": "sentinel", "targets": [{"provider": "shared", "model": "m"}]})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        eventually(10_000, async || two.chat("sentinel").await == 200).await,
+        "the routes never reached instance two"
+    );
+    assert_eq!(two.chat("healed").await, 200);
+
+    // Delete the route behind the triggers' back (no notification), then bump the version
+    // as a write whose notification was lost would have.
+    let store = one.handle.control().store();
+    let pool = store.pg_pool().unwrap();
+    let version = async || {
+        let (v,): (i64,) = sqlx::query_as("SELECT version FROM config_version")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        v
+    };
+    let before = version().await;
+    let mut tx = pool.begin().await.unwrap();
+    sqlx::query("SET LOCAL session_replication_role = replica")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM routes WHERE alias = 'healed'")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE config_version SET version = version + 1 WHERE id = 1")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(version().await, before + 1, "a trigger ran (and notified)");
+
+    // No notification was sent: what brings the deletion to instance two is its version check.
+    assert!(
+        eventually(10_000, async || two.chat("healed").await == 404).await,
+        "instance two kept serving a route deleted elsewhere"
+    );
+
+    one.stop().await;
+    two.stop().await;
+}
