@@ -45,6 +45,7 @@ fn config(keys: usize) -> Config {
         routes: vec![route],
         settings: Default::default(),
         prices: Default::default(),
+        proxy_credentials: Default::default(),
     }
 }
 

@@ -260,6 +260,7 @@ enum Ready {
 struct Attempt<'a> {
     engine: &'a Engine,
     req: &'a IngressRequest,
+    prov: &'a ProviderRt,
     provider: &'a Provider,
     model: &'a str,
     pick: &'a Pick,
@@ -295,6 +296,7 @@ impl Engine {
         let mut a = Attempt {
             engine: self,
             req,
+            prov,
             provider,
             model,
             pick,
@@ -379,18 +381,15 @@ impl Attempt<'_> {
         if let Some(hops) = hop_chain(req.hop.as_ref(), &self.engine.hop_id) {
             headers.insert(HOP_HEADER, hops);
         }
-        let client = match self.engine.clients.get(provider.timeouts.connect_ms) {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::error!(error = %e, "upstream client unavailable");
-                let err = ClientError::new(ErrorKind::Internal, "upstream HTTP client unavailable");
-                rec.finish(500, Some(err.message.clone()));
-                return Err(Stop::End(AttemptEnd::Reply(Reply::error(
-                    req.dialect,
-                    &err,
-                ))));
-            }
-        };
+        // A client that cannot be built (its CA file is gone, its proxy credentials are
+        // missing) fails this provider over like an unreachable one.
+        let client = self.engine.client(self.prov).map_err(|e| {
+            tracing::warn!(provider = %provider.name, error = %e, "upstream client unavailable");
+            Failure::temporary(
+                ErrorKind::BadGateway,
+                format!("Provider `{}` could not be reached: {e}.", provider.name),
+            )
+        })?;
         let url = match req.endpoint {
             Endpoint::Compact if provider.kind == Dialect::OpenaiResponses => compact_url(provider),
             _ => endpoint_url(provider, model, req.stream),

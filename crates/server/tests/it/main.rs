@@ -17,6 +17,7 @@ mod hostile_clients;
 mod hostile_upstream;
 mod integrations_api;
 mod metrics;
+mod network;
 mod onboarding;
 mod openapi;
 mod prices;
