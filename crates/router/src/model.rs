@@ -13,7 +13,7 @@ use crate::secret::Secret;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(default)]
 pub struct Timeouts {
-    /// TCP + TLS connect.
+    /// TCP connect, the proxy's handshake (when one is set) and TLS.
     pub connect_ms: u64,
     /// From sending the request to the response headers (and, for streams, the first event).
     pub first_byte_ms: u64,
