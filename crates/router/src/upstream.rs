@@ -336,4 +336,86 @@ mod network_tests {
             "{head}"
         );
     }
+
+    /// A TLS server on localhost whose certificate is signed by testdata/ca.pem; answers one
+    /// request per connection with `200 ok`.
+    async fn tls_server() -> u16 {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let certs: Vec<CertificateDer<'static>> =
+            CertificateDer::pem_slice_iter(include_bytes!("../testdata/server.pem"))
+                .collect::<Result<_, _>>()
+                .unwrap();
+        let key = PrivateKeyDer::from_pem_slice(include_bytes!("../testdata/server.key")).unwrap();
+        let config = rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    if let Ok(mut tls) = acceptor.accept(tcp).await {
+                        let mut buf = vec![0u8; 4096];
+                        let _ = tls.read(&mut buf).await;
+                        let _ = tls
+                            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok")
+                            .await;
+                        let _ = tls.shutdown().await;
+                    }
+                });
+            }
+        });
+        port
+    }
+
+    fn tls_provider(port: u16, ca_file: Option<String>, ca_pem: Option<&str>) -> Provider {
+        let mut p = provider(ProxySetting {
+            mode: ProxyMode::Direct,
+            ..ProxySetting::default()
+        });
+        p.base_url = format!("https://localhost:{port}/v1");
+        p.ca_file = ca_file;
+        p.ca_pem = ca_pem.map(str::to_owned);
+        p
+    }
+
+    #[tokio::test]
+    async fn a_providers_custom_ca_is_trusted_for_that_provider_only() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let port = tls_server().await;
+        let url = format!("https://localhost:{port}/v1");
+        let config = Config::default();
+        let ca = include_str!("../testdata/ca.pem");
+        let get = |p: Provider| {
+            let url = url.clone();
+            let net = Network::of(&p, &config);
+            async move { net.build().unwrap().get(url).send().await }
+        };
+        // Inline PEM.
+        let r = get(tls_provider(port, None, Some(ca))).await.unwrap();
+        assert_eq!(r.status(), 200);
+        // A PEM file.
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ca.pem");
+        std::fs::write(&file, ca).unwrap();
+        let with_file = tls_provider(port, Some(file.display().to_string()), None);
+        assert!(with_file.validate().is_ok());
+        let r = get(with_file).await.unwrap();
+        assert_eq!(r.status(), 200);
+        // Without it the certificate is not trusted.
+        let err = get(tls_provider(port, None, None)).await.unwrap_err();
+        assert!(err.is_connect(), "{err:?}");
+        // A CA file gone since it was saved: the client cannot be built, and says why.
+        std::fs::remove_file(&file).unwrap();
+        let gone = Network::of(
+            &tls_provider(port, Some(file.display().to_string()), None),
+            &config,
+        );
+        let err = Clients::default().get(&gone).unwrap_err();
+        assert!(err.to_string().contains("the CA file"), "{err}");
+    }
 }
