@@ -363,19 +363,19 @@ async fn a_global_socks5_proxy_carries_requests_except_to_no_proxy_hosts_and_dir
     assert_eq!(sb.mock.count_for_key(A), 2);
     assert_eq!(proxy.carried(&dest), 1, "{}", proxy.log_text());
 
-    // Its own SOCKS5 proxy (names resolved locally): through the proxy again, on a new
-    // connection.
-    let (status, v) = put_provider_proxy(
-        &sb,
-        "far",
-        json!({"mode": "url", "url": proxy.url("socks5")}),
-    )
-    .await;
+    // Its own SOCKS5 proxy, one that asks for credentials on every connection (names
+    // resolved locally).
+    let own = Proxy::start("socks5", Some("sb:socks-pass"), dir.path()).await;
+    let url = format!("socks5://sb:socks-pass@127.0.0.1:{}", own.port);
+    let (status, v) = put_provider_proxy(&sb, "far", json!({"mode": "url", "url": url})).await;
     assert_eq!(status, 200, "{v}");
+    assert_eq!(v["proxy"]["url"], own.url("socks5"));
     let r = sb.chat("far").await;
     assert_eq!(r.status(), 200);
-    proxy.wait_carried(&dest, 2).await;
+    own.wait_carried(&dest, 1).await;
+    assert!(!own.log_text().contains("Unauthorized"), "{}", own.log_text());
     assert_eq!(sb.mock.count_for_key(A), 3);
+    assert_eq!(proxy.carried(&dest), 1, "{}", proxy.log_text());
 
     // Back to the global setting (no override).
     let (status, v) = put_provider_proxy(&sb, "far", Value::Null).await;
@@ -494,4 +494,70 @@ async fn a_proxy_url_that_does_not_parse_is_refused_with_the_reason() {
         .to_string();
     assert!(err.contains("providers[0].proxy.url"), "{err}");
     assert!(err.contains("invalid port number"), "{err}");
+}
+
+#[tokio::test]
+async fn proxy_credentials_are_not_exported_and_an_import_keeps_only_its_own() {
+    let from =
+        Sb::start(|mock| provider_block("p1", &mock.base_url(MockDialect::OpenAiChat), A, ""))
+            .await;
+    let with_auth = format!("http://sb:{PROXY_PASSWORD}@127.0.0.1:9");
+    let (status, saved) =
+        put_provider_proxy(&from, "p1", json!({"mode": "url", "url": with_auth})).await;
+    assert_eq!(status, 200, "{saved}");
+    let (status, settings) = put_global_proxy(
+        &from,
+        json!({"mode": "url", "url": format!("socks5://sb:{PROXY_PASSWORD}@127.0.0.1:9")}),
+    )
+    .await;
+    assert_eq!(status, 200, "{settings}");
+
+    let (status, exported) = from
+        .admin(
+            reqwest::Method::POST,
+            "/api/v1/config/export",
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, 200, "{exported}");
+    let text = serde_json::to_string(&exported["export"]).unwrap();
+    assert_absent("the export", text.as_bytes(), PROXY_PASSWORD);
+
+    // Into another Switchboard: the references name nothing there and are dropped; the
+    // proxies stay.
+    let to = Sb::start(|_| String::new()).await;
+    let (status, applied) = to
+        .admin(
+            reqwest::Method::POST,
+            "/api/v1/config/import/apply",
+            Some(json!({"data": text})),
+        )
+        .await;
+    assert_eq!(status, 200, "{applied}");
+    let p = to.get("/api/v1/providers/p1").await;
+    assert_eq!(p["proxy"]["url"], "http://127.0.0.1:9");
+    assert!(p["proxy"].get("credential_ref").is_none(), "{p}");
+    let s = to.get("/api/v1/settings").await;
+    assert_eq!(s["proxy"]["url"], "socks5://127.0.0.1:9");
+    assert!(s["proxy"].get("credential_ref").is_none(), "{s}");
+
+    // Back into the one it came from: its own credentials are kept.
+    let (status, applied) = from
+        .admin(
+            reqwest::Method::POST,
+            "/api/v1/config/import/apply",
+            Some(json!({"data": text})),
+        )
+        .await;
+    assert_eq!(status, 200, "{applied}");
+    let p = from.get("/api/v1/providers/p1").await;
+    assert_eq!(
+        p["proxy"]["credential_ref"],
+        saved["proxy"]["credential_ref"]
+    );
+    let s = from.get("/api/v1/settings").await;
+    assert_eq!(
+        s["proxy"]["credential_ref"],
+        settings["proxy"]["credential_ref"]
+    );
 }
