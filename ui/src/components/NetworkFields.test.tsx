@@ -23,7 +23,8 @@ describe("NetworkFields", () => {
     fireEvent.click(keep);
     expect(onChange).toHaveBeenLastCalledWith({ ...saved, credential_ref: null });
     fireEvent.change(container.querySelector('select[name="proxy_mode"]')!, { target: { value: "direct" } });
-    expect(onChange).toHaveBeenLastCalledWith({ ...saved, mode: "direct" });
+    // Leaving the URL mode drops the URL and its credentials.
+    expect(onChange).toHaveBeenLastCalledWith({ ...saved, mode: "direct", url: null, credential_ref: null });
   });
 
   it("edits a provider's proxy override, timeouts and CA", () => {

@@ -30,7 +30,8 @@ export function noProxyList(text: string): string[] {
 export function ProxyFields({ value, onChange, inherit }: { value: ProxySetting | null; onChange: (p: ProxySetting | null) => void; inherit: boolean }) {
   const [noProxyText, setNoProxyText] = useState((value?.no_proxy ?? []).join(", "));
   const choice: Choice = value ? value.mode : "global";
-  const setChoice = (c: Choice) => onChange(c === "global" ? null : { ...(value ?? NO_PROXY_SET), mode: c });
+  // Only the `url` mode has a URL (and credentials): leaving it drops them.
+  const setChoice = (c: Choice) => onChange(c === "global" ? null : c === "url" ? { ...(value ?? NO_PROXY_SET), mode: c } : { ...(value ?? NO_PROXY_SET), mode: c, url: null, credential_ref: null });
   return (
     <fieldset className="stack" aria-label="Proxy setting" data-testid="proxy" style={{ border: 0, padding: 0, margin: 0 }}>
       <label className="field">
