@@ -46,6 +46,7 @@ fn config(keys: usize) -> Config {
         settings: Default::default(),
         prices: Default::default(),
         proxy_credentials: Default::default(),
+        system_proxy: None,
     }
 }
 

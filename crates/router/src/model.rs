@@ -183,8 +183,9 @@ pub struct Provider {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ProxyMode {
-    /// Follow the system: the proxy environment variables (`HTTPS_PROXY`, `HTTP_PROXY`,
-    /// `ALL_PROXY` and `NO_PROXY`), read when the setting is applied.
+    /// Follow the system: the operating system's setting where the host app reads it (the
+    /// desktop app), else the proxy environment variables (`HTTPS_PROXY`, `HTTP_PROXY`,
+    /// `ALL_PROXY` and `NO_PROXY`).
     #[default]
     System,
     /// Straight to the provider, whatever the environment says.
@@ -494,6 +495,9 @@ pub struct Config {
     pub prices: std::sync::Arc<crate::pricing::PriceTable>,
     /// Proxy credentials by their secret-store id (`user:password`, as in a URL).
     pub proxy_credentials: std::collections::HashMap<String, Secret>,
+    /// The operating system's proxy setting as the host app reads it (the desktop app): what
+    /// [`ProxyMode::System`] follows. `None`: the proxy environment variables.
+    pub system_proxy: Option<ProxySetting>,
 }
 
 fn one() -> u32 {

@@ -722,6 +722,7 @@ mod tests {
             settings: Settings::default(),
             prices: Default::default(),
             proxy_credentials: Default::default(),
+            system_proxy: None,
         };
         Snapshot::build(&config, None)
     }
@@ -829,6 +830,7 @@ mod tests {
             settings: Settings::default(),
             prices: Default::default(),
             proxy_credentials: Default::default(),
+            system_proxy: None,
         };
         config.providers[0].max_concurrency_per_key = Some(2);
         let s = Snapshot::build(&config, None);
@@ -865,6 +867,7 @@ mod tests {
                 settings: Settings::default(),
                 prices: Default::default(),
                 proxy_credentials: Default::default(),
+                system_proxy: None,
             };
             let s = Snapshot::build(&config, None);
             let p = &s.providers["p1"];
@@ -931,6 +934,7 @@ mod tests {
             settings: Settings::default(),
             prices: Default::default(),
             proxy_credentials: Default::default(),
+            system_proxy: None,
         };
         let s = Snapshot::build(&config, None);
         let p = &s.providers["p1"];

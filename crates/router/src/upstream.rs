@@ -39,10 +39,15 @@ pub struct Network {
 impl Network {
     /// `provider`'s network under `config`'s global proxy setting.
     pub fn of(provider: &Provider, config: &Config) -> Network {
-        let proxy = provider
+        let mut proxy = provider
             .proxy
             .clone()
             .unwrap_or_else(|| config.settings.proxy.clone());
+        if proxy.mode == ProxyMode::System
+            && let Some(system) = &config.system_proxy
+        {
+            proxy = system.clone();
+        }
         let credential = proxy
             .credential_ref
             .as_ref()

@@ -883,6 +883,7 @@ impl Store {
                 settings,
                 prices: self.price_table().await?,
                 proxy_credentials,
+                system_proxy: None,
             },
             problems,
         ))

@@ -373,7 +373,11 @@ async fn a_global_socks5_proxy_carries_requests_except_to_no_proxy_hosts_and_dir
     let r = sb.chat("far").await;
     assert_eq!(r.status(), 200);
     own.wait_carried(&dest, 1).await;
-    assert!(!own.log_text().contains("Unauthorized"), "{}", own.log_text());
+    assert!(
+        !own.log_text().contains("Unauthorized"),
+        "{}",
+        own.log_text()
+    );
     assert_eq!(sb.mock.count_for_key(A), 3);
     assert_eq!(proxy.carried(&dest), 1, "{}", proxy.log_text());
 
@@ -560,4 +564,62 @@ async fn proxy_credentials_are_not_exported_and_an_import_keeps_only_its_own() {
         s["proxy"]["credential_ref"],
         settings["proxy"]["credential_ref"]
     );
+}
+
+#[tokio::test]
+async fn a_system_proxy_setting_follows_what_the_host_reports_of_the_os() {
+    let dir = tempfile::tempdir().unwrap();
+    let proxy = Proxy::start("http", None, dir.path()).await;
+    let sb = Sb::start(|mock| {
+        provider_block("p1", &mock.base_url(MockDialect::OpenAiChat), A, "") + &route("m", &["p1"])
+    })
+    .await;
+    let dest = mock_dest(&sb.mock);
+    let control = sb.handle().control();
+
+    // The desktop app read a manual proxy in the OS settings: "system" (the default) follows.
+    let os = switchboard_router::ProxySetting {
+        mode: switchboard_router::ProxyMode::Url,
+        url: Some(proxy.url("http")),
+        credential_ref: None,
+        no_proxy: vec![],
+    };
+    control.set_system_proxy(Some(os)).await.unwrap();
+    let r = sb.chat("m").await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    proxy.wait_carried(&dest, 1).await;
+
+    // The OS setting changed to "no proxy": the next request goes direct.
+    let direct = switchboard_router::ProxySetting {
+        mode: switchboard_router::ProxyMode::Direct,
+        ..Default::default()
+    };
+    control.set_system_proxy(Some(direct)).await.unwrap();
+    let r = sb.chat("m").await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(sb.mock.count_for_key(A), 2);
+    assert_eq!(proxy.carried(&dest), 1, "{}", proxy.log_text());
+
+    // A provider with its own setting is not affected by the OS one.
+    let os = switchboard_router::ProxySetting {
+        mode: switchboard_router::ProxyMode::Url,
+        url: Some(proxy.url("http")),
+        credential_ref: None,
+        no_proxy: vec![],
+    };
+    control.set_system_proxy(Some(os)).await.unwrap();
+    let (status, v) = put_provider_proxy(&sb, "p1", json!({"mode": "direct"})).await;
+    assert_eq!(status, 200, "{v}");
+    let r = sb.chat("m").await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(proxy.carried(&dest), 1, "{}", proxy.log_text());
+
+    // A setting that is not valid is refused.
+    let bad = switchboard_router::ProxySetting {
+        mode: switchboard_router::ProxyMode::Url,
+        url: Some("nonsense".into()),
+        credential_ref: None,
+        no_proxy: vec![],
+    };
+    assert!(control.set_system_proxy(Some(bad)).await.is_err());
 }
