@@ -47,7 +47,7 @@ export function ProxyFields({ value, onChange, inherit }: { value: ProxySetting 
           {choice === "global"
             ? "As set in Settings → Upstream network."
             : choice === "system"
-              ? "HTTPS_PROXY, HTTP_PROXY, ALL_PROXY and NO_PROXY of the environment Switchboard runs in."
+              ? "The desktop app follows the OS setting (GNOME); otherwise HTTPS_PROXY, HTTP_PROXY, ALL_PROXY and NO_PROXY of Switchboard's environment."
               : choice === "direct"
                 ? "Straight to the provider, whatever the environment says."
                 : "Every request goes through this proxy, except to the hosts below."}
