@@ -5,7 +5,8 @@
 #   1. cargo fmt --check and cargo clippy --all-targets -D warnings (the workspace)
 #   2. the workspace tests (engine crates: protocol, router, store, server, cli,
 #      integrations, mock-upstream) against SQLite and a private PostgreSQL and Redis
-#      (scripts/services.sh), and `cargo bench --no-run`
+#      (scripts/services.sh); the network tests start pproxy from the venv; and
+#      `cargo bench --no-run`
 #   3. the fuzz targets' build and their properties for a bounded time
 #   4. end-to-end tests with the official OpenAI, Anthropic and Google SDKs
 #   5. the dashboard: unit tests and browser end-to-end tests in headless Chromium
@@ -14,7 +15,7 @@
 #
 # Env: CARGO_TARGET_DIR (default ~/.cache/switchboard-target/main, reused as a cache)
 #      SB_DESKTOP_TARGET_DIR (default ~/.cache/switchboard-target/desktop)
-#      SWITCHBOARD_VENV (default ~/.cache/switchboard-venv) for the SDK tests
+#      SWITCHBOARD_VENV (default ~/.cache/switchboard-venv) for the SDK and network tests
 #      SB_SKIP_DESKTOP=1 / SB_SKIP_UI=1 / SB_SKIP_SDK=1 to leave a slow stage out locally.
 
 set -uo pipefail
@@ -62,6 +63,9 @@ install_base() {
         as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
     fi
     rustup component list --installed 2>/dev/null | grep -q rustfmt || rustup component add rustfmt clippy
+    # The venv with the pinned Python packages: the workspace tests start its pproxy (the
+    # real HTTP/SOCKS5 proxy of the network tests), the SDK stage its SDKs.
+    bash tests/sdk/venv.sh
 }
 
 lint() {

@@ -206,7 +206,8 @@ fn setup(app: &AppHandle, to_tray: bool) -> Result<(), Box<dyn std::error::Error
         tauri::async_runtime::spawn(watch_health(app.clone(), stop.clone())),
         tauri::async_runtime::spawn(check_updates_daily(app.clone(), stop.clone())),
         tauri::async_runtime::spawn(install_when_asked(app.clone(), stop.clone())),
-        tauri::async_runtime::spawn(free_idle_webview(app.clone(), stop)),
+        tauri::async_runtime::spawn(free_idle_webview(app.clone(), stop.clone())),
+        tauri::async_runtime::spawn(follow_system_proxy(app.clone(), stop)),
     ];
     if let Ok(mut t) = state.tasks.lock() {
         t.extend(tasks);
@@ -597,6 +598,34 @@ async fn install_when_asked(app: AppHandle, stop: CancellationToken) {
             announce_update(&app, &state.updates.status(), true);
         }
         refresh_tray(&app).await;
+    }
+}
+
+/// Reads the OS proxy setting now and every few seconds, and hands each change (and the
+/// current one to an engine started anew) to the engine: "system" proxy settings follow it.
+async fn follow_system_proxy(app: AppHandle, stop: CancellationToken) {
+    let shell = app.state::<AppState>().shell.clone();
+    let mut applied = None;
+    loop {
+        // `gsettings` answers at once; waited for, so nothing outlives the app's stop.
+        let now = tauri::async_runtime::spawn_blocking(crate::system_proxy::read)
+            .await
+            .ok()
+            .flatten();
+        let generation = shell.generation();
+        if applied.as_ref() != Some(&(generation, now.clone())) && shell.is_running().await {
+            match shell.set_system_proxy(now.clone()).await {
+                Ok(()) => {
+                    tracing::info!(proxy = ?now.as_ref().map(|p| (&p.mode, &p.url)), "following the system proxy");
+                    applied = Some((generation, now));
+                }
+                Err(e) => tracing::warn!(error = %e, "the system proxy setting is not applied"),
+            }
+        }
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(crate::system_proxy::POLL) => {}
+        }
     }
 }
 

@@ -670,6 +670,31 @@ test("the dashboard, end to end", async (t) => {
     assert.equal(stored.quirks.strip_foreign_signatures, true);
   });
 
+  await t.test("refuses a provider proxy URL that does not parse, showing the reason, and saves a good one", async () => {
+    await go("/providers");
+    const card = page.locator('[data-provider="mock"]');
+    await card.getByRole("button", { name: "Edit mock" }).click();
+    const dialog = page.getByRole("dialog", { name: "Edit mock" });
+    const network = dialog.getByRole("group", { name: "Network" });
+    await network.locator('select[name="proxy_mode"]').selectOption("url");
+    await network.locator('input[name="proxy_url"]').fill("socks5://[::1:1080");
+    await dialog.getByRole("button", { name: "Save" }).click();
+    const error = dialog.getByRole("alert");
+    await error.waitFor();
+    assert.match(await error.textContent(), /proxy\.url: is not a URL \(invalid IPv6 address\)/);
+    await network.locator('select[name="proxy_mode"]').selectOption("direct");
+    await network.locator('input[name="connect_timeout"]').fill("4");
+    const saved = page.waitForResponse((r) => r.url().endsWith("/api/v1/providers/mock") && r.request().method() === "PUT");
+    await dialog.getByRole("button", { name: "Save" }).click();
+    assert.equal((await saved).status(), 200);
+    await dialog.waitFor({ state: "detached" });
+    const stored = await admin("/api/v1/providers/mock");
+    assert.equal(stored.proxy.mode, "direct");
+    assert.equal(stored.timeouts.connect_ms, 4000);
+    // Back to the global setting for the tests that follow.
+    await admin("/api/v1/providers/mock", { method: "PUT", body: JSON.stringify({ ...stored, proxy: null, timeouts: { ...stored.timeouts, connect_ms: 10000 } }) });
+  });
+
   await t.test("adds an alert webhook, shows its secret once and sends a signed test to a receiver", async () => {
     const got = [];
     const receiver = createHttpServer((req, res) => {

@@ -38,7 +38,7 @@ use std::sync::atomic::AtomicU64;
 use parking_lot::{Mutex, RwLock};
 use switchboard_router::clock::{SharedClock, SystemClock};
 use switchboard_router::health::{HealthEvent, KeyStanding};
-use switchboard_router::{Config, Engine, KeyInfo, RecordSink, Secret};
+use switchboard_router::{Config, Engine, KeyInfo, ProxySetting, RecordSink, Secret};
 pub use switchboard_store::LocalToken;
 use switchboard_store::{Store, StoreError};
 
@@ -77,6 +77,9 @@ pub struct Control {
     listening: AtomicBool,
     /// Where the router listens, once the host has bound it: no provider may point there.
     listen_addr: RwLock<Option<std::net::SocketAddr>>,
+    /// The operating system's proxy setting as the host reads it (the desktop app), which
+    /// "system" proxy settings follow; `None`: the proxy environment variables.
+    system_proxy: RwLock<Option<ProxySetting>>,
     /// Every key (disabled ones too), as of the last snapshot swap.
     keys: RwLock<Arc<[KeyInfo]>>,
     /// The last standing published per key: what [`StandingChanged`] diffs against.
@@ -161,6 +164,7 @@ impl Control {
             routing: AtomicBool::new(routing),
             listening: AtomicBool::new(true),
             listen_addr: RwLock::new(None),
+            system_proxy: RwLock::new(None),
             keys: RwLock::new(keys),
             standings: Mutex::new(HashMap::new()),
             changes,
@@ -209,6 +213,20 @@ impl Control {
     /// whose base URL points there is refused.
     pub fn set_listen_addr(&self, addr: std::net::SocketAddr) {
         *self.listen_addr.write() = Some(addr);
+    }
+
+    /// The host reports the operating system's proxy setting (and every change of it):
+    /// providers whose proxy is "system" follow it from the next request on. `None` goes
+    /// back to the proxy environment variables. A setting that is not valid is refused.
+    pub async fn set_system_proxy(&self, proxy: Option<ProxySetting>) -> Result<(), ControlError> {
+        if let Some(p) = &proxy {
+            p.validate("system_proxy")?;
+        }
+        if *self.system_proxy.read() == proxy {
+            return Ok(());
+        }
+        *self.system_proxy.write() = proxy;
+        self.edit(async |_| Ok::<_, ControlError>(())).await
     }
 
     /// The address the router listens on, when the host has reported it.
@@ -280,7 +298,8 @@ impl Control {
     /// Re-reads the configuration from the store, swaps the engine's snapshot and cooldown
     /// policy, and refreshes the key list and standings. Only called with the edit lock held.
     async fn swap_snapshot(&self) -> Result<(), StoreError> {
-        let config = load_config(&self.store).await?;
+        let mut config = load_config(&self.store).await?;
+        config.system_proxy = self.system_proxy.read().clone();
         let keys: Arc<[KeyInfo]> = self.store.list_keys(None).await?.into();
         let policy = settings::cooldowns(&self.store).await?;
         self.clients.rebuild(&self.store.list_clients().await?);

@@ -262,6 +262,7 @@ enum Ready {
 struct Attempt<'a> {
     engine: &'a Engine,
     req: &'a IngressRequest,
+    prov: &'a ProviderRt,
     provider: &'a Provider,
     model: &'a str,
     pick: &'a Pick,
@@ -301,6 +302,7 @@ impl Engine {
         let mut a = Attempt {
             engine: self,
             req,
+            prov,
             provider,
             model,
             pick,
@@ -408,18 +410,15 @@ impl Attempt<'_> {
         {
             headers.insert(http::header::CONTENT_TYPE, ct.clone());
         }
-        let client = match self.engine.clients.get(provider.timeouts.connect_ms) {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::error!(error = %e, "upstream client unavailable");
-                let err = ClientError::new(ErrorKind::Internal, "upstream HTTP client unavailable");
-                rec.finish(500, Some(err.message.clone()));
-                return Err(Stop::End(AttemptEnd::Reply(Reply::error(
-                    req.dialect,
-                    &err,
-                ))));
-            }
-        };
+        // A client that cannot be built (its CA file is gone, its proxy credentials are
+        // missing) fails this provider over like an unreachable one.
+        let client = self.engine.client(self.prov).map_err(|e| {
+            tracing::warn!(provider = %provider.name, error = %e, "upstream client unavailable");
+            Failure::temporary(
+                ErrorKind::BadGateway,
+                format!("Provider `{}` could not be reached: {e}.", provider.name),
+            )
+        })?;
         let url = match (media_url, req.endpoint) {
             (Some(url), _) => url,
             (None, Endpoint::Compact) if provider.kind == Dialect::OpenaiResponses => {

@@ -23,7 +23,7 @@ use crate::model::{Config, ModelInfo, ModelSource};
 use crate::record::RecordSink;
 use crate::scrub::Scrubber;
 use crate::snapshot::{KeyRt, LatencyBook, ProviderRt, Snapshot};
-use crate::upstream::{Clients, endpoint_url, models_url, request_headers};
+use crate::upstream::{ClientBuildError, Clients, endpoint_url, models_url, request_headers};
 
 #[derive(Debug)]
 pub struct Engine {
@@ -100,10 +100,19 @@ impl Engine {
     /// with; health of keys that no longer exist is forgotten.
     pub fn reload(&self, config: &Config) {
         let next = Snapshot::build(config, Some(&self.snapshot.load()));
+        let used = next.providers.values().map(|p| &p.network.key).collect();
+        self.clients.retain(&used);
         self.snapshot.store(Arc::new(next));
         let ids: std::collections::HashSet<i64> = config.keys.iter().map(|k| k.info.id).collect();
         self.health.retain_keys(|id| ids.contains(&id));
         self.balances.retain_keys(|id| ids.contains(&id));
+    }
+
+    /// The pooled HTTP client of `prov`'s network setting: looked up once per snapshot.
+    pub(crate) fn client(&self, prov: &ProviderRt) -> Result<reqwest::Client, ClientBuildError> {
+        prov.client
+            .get_or_init(|| self.clients.get(&prov.network))
+            .clone()
     }
 
     /// The longest wait a provider's reset hint may ask for: the cooldown policy's cap.
@@ -233,7 +242,7 @@ impl Engine {
             checked_ms,
             error: Some(why),
         };
-        let Ok(client) = self.clients.get(provider.timeouts.connect_ms) else {
+        let Ok(client) = self.client(prov) else {
             return failed("no HTTP client".into());
         };
         for url in check.urls(&provider.base_url) {
@@ -305,8 +314,7 @@ impl Engine {
         let key = prov.keys.first().ok_or(ListModelsError::NoKey)?;
         let p = &prov.provider;
         let client = self
-            .clients
-            .get(p.timeouts.connect_ms)
+            .client(prov)
             .map_err(|_| ListModelsError::Unreachable(p.name.clone()))?;
         let request = client
             .get(models_url(p))
@@ -350,7 +358,7 @@ impl Engine {
             };
             (outcome, answer)
         };
-        let Ok(client) = self.clients.get(provider.timeouts.connect_ms) else {
+        let Ok(client) = self.client(prov) else {
             return unreachable("no HTTP client for this provider");
         };
         let headers = request_headers(provider, &key.secret, &[]);

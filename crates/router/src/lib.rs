@@ -35,7 +35,8 @@ pub mod upstream;
 
 pub use engine::Engine;
 pub use model::{
-    Config, Key, KeyInfo, ModelInfo, Provider, Route, Settings, Strategy, Target, Timeouts,
+    Config, Key, KeyInfo, ModelInfo, Provider, ProxyMode, ProxySetting, Route, Settings, Strategy,
+    Target, Timeouts,
 };
 pub use record::RecordSink;
 pub use reply::{ByteStream, Reply, ReplyBody};

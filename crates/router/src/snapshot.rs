@@ -12,6 +12,7 @@ use crate::model::{Config, KeyInfo, Provider, Route, Settings, Strategy, Target}
 use crate::pricing::{ModelCard, PriceTable, model_card};
 use crate::scrub::Scrubber;
 use crate::secret::Secret;
+use crate::upstream::{ClientBuildError, Network};
 
 /// A key as the engine holds it: its secret and a live in-flight counter that survives
 /// snapshot swaps (so counts stay right across config edits).
@@ -37,6 +38,10 @@ impl KeyRt {
 #[derive(Debug)]
 pub struct ProviderRt {
     pub provider: Provider,
+    /// How this provider reaches the network (its proxy resolved against the global one).
+    pub network: Network,
+    /// The pooled client for `network`, taken from the engine's pools once per snapshot.
+    pub(crate) client: OnceLock<Result<reqwest::Client, ClientBuildError>>,
     /// Enabled keys only.
     pub keys: Vec<Arc<KeyRt>>,
     /// One full cycle of smooth weighted round robin over `keys` (indexes into `keys`),
@@ -144,6 +149,8 @@ impl Snapshot {
                 p.name.clone(),
                 Arc::new(ProviderRt {
                     provider: p.clone(),
+                    network: Network::of(p, config),
+                    client: OnceLock::new(),
                     keys,
                     schedule,
                     cursor: AtomicUsize::new(0),
@@ -666,6 +673,9 @@ mod tests {
             max_concurrency_per_key: None,
             retry: Default::default(),
             balance: None,
+            proxy: None,
+            ca_file: None,
+            ca_pem: None,
         }
     }
 
@@ -711,6 +721,8 @@ mod tests {
             }],
             settings: Settings::default(),
             prices: Default::default(),
+            proxy_credentials: Default::default(),
+            system_proxy: None,
         };
         Snapshot::build(&config, None)
     }
@@ -817,6 +829,8 @@ mod tests {
             routes: vec![],
             settings: Settings::default(),
             prices: Default::default(),
+            proxy_credentials: Default::default(),
+            system_proxy: None,
         };
         config.providers[0].max_concurrency_per_key = Some(2);
         let s = Snapshot::build(&config, None);
@@ -852,6 +866,8 @@ mod tests {
                 routes: vec![],
                 settings: Settings::default(),
                 prices: Default::default(),
+                proxy_credentials: Default::default(),
+                system_proxy: None,
             };
             let s = Snapshot::build(&config, None);
             let p = &s.providers["p1"];
@@ -917,6 +933,8 @@ mod tests {
             routes: vec![],
             settings: Settings::default(),
             prices: Default::default(),
+            proxy_credentials: Default::default(),
+            system_proxy: None,
         };
         let s = Snapshot::build(&config, None);
         let p = &s.providers["p1"];

@@ -1735,6 +1735,43 @@ export interface components {
             /** @description Same-key retries of transient failures. */
             retry?: components["schemas"]["RetryPolicy"];
             balance?: null | components["schemas"]["BalanceCheck"];
+            proxy?: null | components["schemas"]["ProxySetting"];
+            /**
+             * @description Extra trusted roots for this provider's TLS: a PEM file (one or more certificates) on
+             *     the machine Switchboard runs on. The system's roots stay trusted.
+             */
+            ca_file?: string | null;
+            /** @description The same, the PEM text itself. */
+            ca_pem?: string | null;
+        };
+        /**
+         * @description How upstream connections reach the network.
+         * @enum {string}
+         */
+        ProxyMode: "system" | "direct" | "url";
+        /** @description A proxy setting: the global one (in [`Settings`]) or a provider's own. */
+        ProxySetting: {
+            /** @default system */
+            mode: components["schemas"]["ProxyMode"];
+            /**
+             * @description `http://`, `https://`, `socks5://` or `socks5h://` (names resolved by the proxy),
+             *     host and port. Credentials written into it (`user:password@`) are moved to the secret
+             *     store when the setting is saved: the URL kept and shown never carries them.
+             * @default null
+             */
+            url: string | null;
+            /**
+             * @description The secret-store entry holding the proxy's credentials, set when they are saved.
+             *     Send it back unchanged to keep them; leave it out to drop them.
+             * @default null
+             */
+            credential_ref: string | null;
+            /**
+             * @description Hosts reached directly rather than through `url`: a name (its subdomains too, a
+             *     leading dot is allowed), an IP address, a CIDR block (`10.0.0.0/8`) or `*`.
+             * @default []
+             */
+            no_proxy: string[];
         };
         /**
          * @description Known provider quirks, as data (DESIGN.md "Translation"): what a provider needs that its
@@ -1996,6 +2033,12 @@ export interface components {
              * @default true
              */
             quota_aware: boolean;
+            /**
+             * @default {
+             *       "mode": "system"
+             *     }
+             */
+            proxy: components["schemas"]["ProxySetting"];
         };
         /** @description A key's standing changed (`event: standing` on `/api/v1/health/events`). */
         StandingChanged: {
@@ -2098,7 +2141,7 @@ export interface components {
         Timeouts: {
             /**
              * Format: int64
-             * @description TCP + TLS connect.
+             * @description TCP connect, the proxy's handshake (when one is set) and TLS.
              * @default 10000
              */
             connect_ms: number;

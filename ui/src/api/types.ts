@@ -7,6 +7,7 @@ export type UsageSummary = S["UsageSummary"];
 export type Provider = S["Provider"];
 export type Preset = S["Preset"];
 export type Quirks = S["Quirks"];
+export type ProxySetting = S["ProxySetting"];
 export type KeyView = S["KeyView"];
 export type KeyInfo = S["KeyInfo"];
 export type KeyTest = S["KeyTest"];

@@ -19,6 +19,7 @@ mod inspector;
 mod integrations_api;
 mod media;
 mod metrics;
+mod network;
 mod onboarding;
 mod openapi;
 mod prices;

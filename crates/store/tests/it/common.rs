@@ -120,6 +120,9 @@ pub fn provider(name: &str) -> Provider {
         max_concurrency_per_key: None,
         retry: Default::default(),
         balance: None,
+        proxy: None,
+        ca_file: None,
+        ca_pem: None,
     }
 }
 
