@@ -29,7 +29,7 @@ use serde_json::Value;
 
 pub use env::Env;
 pub use error::{Error, Result};
-pub use plan::{AccessKey, Endpoint, KeyDelivery, Models, Plan, RouterStatus, Warning};
+pub use plan::{AccessKey, Endpoint, KeyDelivery, Limits, Models, Plan, RouterStatus, Warning};
 pub use tools::{ToolId, tools};
 #[doc(hidden)]
 pub use write::Fault;
@@ -239,6 +239,53 @@ impl Integrations {
         })
     }
 
+    /// [`Integrations::status`], plus drift when the limits the tool was configured with
+    /// are no longer those of its main alias's route (`limits_of` gives the current ones).
+    pub fn status_with_limits(
+        &self,
+        tool: ToolId,
+        limits_of: impl Fn(&str) -> Limits,
+    ) -> Result<Status> {
+        let status = self.status(tool)?;
+        if !tool.writes_limits() {
+            return Ok(status);
+        }
+        let Some(manifest) = self.store().load(tool)? else {
+            return Ok(status);
+        };
+        let Some(model) = &manifest.model else {
+            return Ok(status);
+        };
+        let current = limits_of(model);
+        if current == manifest.limits {
+            return Ok(status);
+        }
+        let mut stale = Vec::new();
+        if current.context_window != manifest.limits.context_window {
+            stale.push("context window (the route's targets changed)".to_owned());
+        }
+        if current.max_output != manifest.limits.max_output {
+            stale.push("output limit (the route's targets changed)".to_owned());
+        }
+        Ok(match status {
+            Status::Configured => Status::Drifted {
+                changed_files: Vec::new(),
+                changed_keys: stale,
+            },
+            Status::Drifted {
+                changed_files,
+                mut changed_keys,
+            } => {
+                changed_keys.extend(stale);
+                Status::Drifted {
+                    changed_files,
+                    changed_keys,
+                }
+            }
+            other => other,
+        })
+    }
+
     fn compute(&self, tool: ToolId, plan: &Plan, manifest: Option<&Manifest>) -> Result<Computed> {
         let root = plan.root_url()?;
         let mut warnings = plan::router_warnings(plan);
@@ -344,7 +391,22 @@ impl Integrations {
         let old = store.load(tool)?;
         let Computed { changes, warnings } = self.compute(tool, plan, old.as_ref())?;
         let unchanged = |c: &Change| c.before.as_deref() == Some(c.after.as_str());
-        if old.is_some() && changes.iter().all(|c| unchanged(c) && c.entry.is_some()) {
+        let recorded = if tool.writes_limits() {
+            plan.limits
+        } else {
+            Limits::default()
+        };
+        if let Some(old) = old
+            .as_ref()
+            .filter(|_| changes.iter().all(|c| unchanged(c) && c.entry.is_some()))
+        {
+            if old.model.as_deref() != Some(plan.models.main.as_str()) || old.limits != recorded {
+                store.save(&Manifest {
+                    model: Some(plan.models.main.clone()),
+                    limits: recorded,
+                    ..old.clone()
+                })?;
+            }
             return Ok(Applied {
                 files: changes
                     .iter()
@@ -372,6 +434,8 @@ impl Integrations {
         store.save(&Manifest {
             tool,
             files: states.clone(),
+            model: Some(plan.models.main.clone()),
+            limits: recorded,
         })?;
         let mut written_any = false;
         for change in changes.iter().filter(|c| !unchanged(c)) {
