@@ -1,5 +1,6 @@
 //! One-click setup of AI tools against a local Switchboard: Codex CLI, Claude Code, OpenCode,
-//! Gemini CLI and Aider. For each tool it detects the binary and its config, shows the exact
+//! Gemini CLI, Aider, Qwen Code, Crush, Kilo Code CLI, Cline, Roo Code, Goose, Zed, OpenClaw
+//! and the pi coding agent. For each tool it detects the binary and its config, shows the exact
 //! change as a diff, merges only the keys Switchboard owns into the tool's own config file
 //! (comments, order, formatting, line endings and everything else stay byte for byte), backs
 //! the original up first, writes atomically, and undoes: byte for byte when the file is as we
