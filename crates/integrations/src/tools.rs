@@ -832,6 +832,13 @@ pub(crate) fn inspect(
             }
         }
         ToolId::GeminiCli if file.format == Format::Dotenv => {
+            // Gemini CLI 0.61 loads ~/.gemini/.env only in a trusted folder (folder trust is
+            // on by default; an untrusted one gets GEMINI_API_KEY from ~/.env at most).
+            warnings.push(overridden(
+                "~/.gemini/.env",
+                "is read by Gemini CLI only in folders it trusts: trust the folder when it \
+                 asks (or set GEMINI_CLI_TRUST_WORKSPACE=true)",
+            ));
             for var in ["GEMINI_API_KEY", "GOOGLE_GEMINI_BASE_URL"] {
                 if env.var(var).is_some() {
                     warnings.push(overridden(
