@@ -34,7 +34,7 @@ use crate::DataDir;
 #[derive(clap::Args)]
 pub struct OnboardArgs {
     /// Tool to configure (codex, claude-code, opencode, gemini-cli, aider, qwen-code, crush,
-    /// kilo-code, cline, roo-code, goose, zed, openclaw, pi); repeat for several.
+    /// kilo-code, cline, roo-code, continue, goose, zed, openclaw, pi); repeat for several.
     /// Default: every tool detected on this machine.
     #[arg(long = "tool", value_parser = parse_tool)]
     tools: Vec<ToolId>,

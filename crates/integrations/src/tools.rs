@@ -30,13 +30,14 @@ pub enum ToolId {
     KiloCode,
     Cline,
     RooCode,
+    Continue,
     Goose,
     Zed,
     OpenClaw,
     Pi,
 }
 
-const ALL: [ToolId; 14] = [
+const ALL: [ToolId; 15] = [
     ToolId::Codex,
     ToolId::ClaudeCode,
     ToolId::OpenCode,
@@ -47,6 +48,7 @@ const ALL: [ToolId; 14] = [
     ToolId::KiloCode,
     ToolId::Cline,
     ToolId::RooCode,
+    ToolId::Continue,
     ToolId::Goose,
     ToolId::Zed,
     ToolId::OpenClaw,
@@ -73,6 +75,7 @@ impl ToolId {
             ToolId::KiloCode => "kilo-code",
             ToolId::Cline => "cline",
             ToolId::RooCode => "roo-code",
+            ToolId::Continue => "continue",
             ToolId::Goose => "goose",
             ToolId::Zed => "zed",
             ToolId::OpenClaw => "openclaw",
@@ -92,6 +95,7 @@ impl ToolId {
             ToolId::KiloCode => "Kilo Code CLI",
             ToolId::Cline => "Cline",
             ToolId::RooCode => "Roo Code",
+            ToolId::Continue => "Continue",
             ToolId::Goose => "Goose",
             ToolId::Zed => "Zed",
             ToolId::OpenClaw => "OpenClaw",
@@ -112,6 +116,8 @@ impl ToolId {
             ToolId::Cline => "cline",
             // A VS Code extension: VS Code's launcher.
             ToolId::RooCode => "code",
+            // Continue's CLI (the IDE extensions read the same config).
+            ToolId::Continue => "cn",
             ToolId::Goose => "goose",
             ToolId::Zed => "zed",
             ToolId::OpenClaw => "openclaw",
@@ -153,6 +159,10 @@ impl ToolId {
             ToolId::KiloCode => json_or_jsonc(&xdg_config(env)?.join("kilo"), "kilo"),
             ToolId::Cline => cline_data(env)?.join("globalState.json"),
             ToolId::RooCode => vscode_user(env)?.join("settings.json"),
+            ToolId::Continue => env
+                .path_var("CONTINUE_GLOBAL_DIR")
+                .map_or_else(|| home().map(|h| h.join(".continue")), Ok)?
+                .join("config.yaml"),
             ToolId::Goose => xdg_config(env)?.join("goose").join("config.yaml"),
             ToolId::Zed => xdg_config(env)?.join("zed").join("settings.json"),
             ToolId::OpenClaw => match env.path_var("OPENCLAW_CONFIG_PATH") {
@@ -620,6 +630,31 @@ pub(crate) fn plan_files(
                 },
             ]
         }
+        // Continue (continuedev/continue `config.yaml` reference, docs for @continuedev/cli
+        // 1.5): `~/.continue/config.yaml`, a `models:` list whose items have `name`,
+        // `provider` "openai", `model`, `apiBase`, `apiKey`, `roles` and
+        // `defaultCompletionOptions` (`contextLength`, `maxTokens`). Our item is one line of
+        // flow-style YAML in that list; nothing else in the file is touched.
+        ToolId::Continue => {
+            let mut item = json!({
+                "name": "Switchboard",
+                "provider": "openai",
+                "model": models.main,
+                "apiBase": v1,
+                "apiKey": secret,
+                "roles": ["chat", "edit", "apply"],
+            });
+            let mut options = json!({});
+            put_limits(&mut options, plan, "contextLength", "maxTokens");
+            if options.as_object().is_some_and(|o| !o.is_empty()) {
+                item["defaultCompletionOptions"] = options;
+            }
+            vec![FilePlan {
+                path,
+                format: Format::YamlListItem,
+                keys: vec![key(&["models", "Switchboard"], item)],
+            }]
+        }
         // Goose (block/goose `crates/goose/src/providers/openai.rs` and config docs):
         // `~/.config/goose/config.yaml` is flat — `GOOSE_PROVIDER` "openai", `GOOSE_MODEL`,
         // `OPENAI_HOST` (the server root) and `OPENAI_BASE_PATH`; the key is a secret,
@@ -886,6 +921,7 @@ pub(crate) fn inspect(
         | ToolId::KiloCode
         | ToolId::Cline
         | ToolId::RooCode
+        | ToolId::Continue
         | ToolId::Goose
         | ToolId::OpenClaw
         | ToolId::Pi => {}

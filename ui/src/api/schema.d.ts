@@ -1921,7 +1921,7 @@ export interface components {
         ToolView: {
             /**
              * @description `codex`, `claude-code`, `opencode`, `gemini-cli`, `aider`, `qwen-code`, `crush`,
-             *     `kilo-code`, `cline`, `roo-code`, `goose`, `zed`, `openclaw`, `pi`.
+             *     `kilo-code`, `cline`, `roo-code`, `continue`, `goose`, `zed`, `openclaw`, `pi`.
              */
             id: string;
             name: string;

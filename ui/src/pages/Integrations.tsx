@@ -42,6 +42,7 @@ const SLOTS: Record<string, (keyof ModelMap)[]> = {
   "kilo-code": ["main", "small"],
   cline: ["main"],
   "roo-code": ["main"],
+  continue: ["main"],
   goose: ["main"],
   zed: ["main", "small"],
   openclaw: ["main", "small"],

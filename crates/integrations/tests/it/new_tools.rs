@@ -350,3 +350,50 @@ fn new_tools_are_listed_and_parse_from_slugs() {
         assert_eq!(tool.slug(), slug);
     }
 }
+
+#[test]
+fn continue_yaml_list_item() {
+    let after = full_cycle_with(
+        ToolId::Continue,
+        ".continue/config.yaml",
+        &fixture("continue_config.yaml"),
+        &[],
+        |s| s.replace("provider: docs", "provider: diff"),
+        &limited_plan(),
+    );
+    assert!(after.contains("  # the local one first\n  - name: Qwen local\n"));
+    assert!(
+        after.contains("      - autocomplete\n  - {\"apiBase\":")
+            && after.contains("\"name\":\"Switchboard\""),
+        "{after}"
+    );
+    assert!(after.contains("\"apiBase\":\"http://127.0.0.1:9911/v1\""));
+    assert!(after.contains("\"provider\":\"openai\""));
+    assert!(after.contains("\"contextLength\":131072"));
+    assert!(after.contains("\"maxTokens\":8192"));
+    assert!(after.ends_with("context:\n  - provider: code\n  - provider: docs\n"));
+}
+
+#[test]
+fn continue_new_config_has_the_required_header_and_undo_deletes_it() {
+    let sb = Sandbox::new();
+    let it = sb.integrations();
+    it.apply(ToolId::Continue, &plan()).unwrap();
+    let written = text(&sb.get(".continue/config.yaml"));
+    assert!(
+        written.starts_with("name: Local Config\nversion: 1.0.0\nschema: v1\nmodels:\n  - {"),
+        "{written}"
+    );
+    assert!(!it.apply(ToolId::Continue, &plan()).unwrap().changed);
+    it.undo(ToolId::Continue).unwrap();
+    assert!(!sb.home().join(".continue/config.yaml").exists());
+}
+
+#[test]
+fn continue_inline_models_list_is_refused_unchanged() {
+    let sb = Sandbox::new();
+    let original = b"name: x\nversion: 1.0.0\nschema: v1\nmodels: []\n";
+    sb.put(".continue/config.yaml", original);
+    assert!(sb.integrations().apply(ToolId::Continue, &plan()).is_err());
+    assert_eq!(sb.get(".continue/config.yaml"), original);
+}

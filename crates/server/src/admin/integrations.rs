@@ -44,7 +44,7 @@ async fn blocking<T: Send + 'static>(
 #[derive(Serialize, ToSchema)]
 pub struct ToolView {
     /// `codex`, `claude-code`, `opencode`, `gemini-cli`, `aider`, `qwen-code`, `crush`,
-    /// `kilo-code`, `cline`, `roo-code`, `goose`, `zed`, `openclaw`, `pi`.
+    /// `kilo-code`, `cline`, `roo-code`, `continue`, `goose`, `zed`, `openclaw`, `pi`.
     id: String,
     name: String,
     installed: bool,

@@ -80,6 +80,7 @@ async fn preview_apply_and_undo_claude_code_through_the_admin_api() {
             "kilo-code",
             "cline",
             "roo-code",
+            "continue",
             "goose",
             "zed",
             "openclaw",
