@@ -195,7 +195,7 @@ fn json_or_jsonc(dir: &std::path::Path, stem: &str) -> PathBuf {
     }
 }
 
-/// `$CLINE_DIR/data`, else `~/.cline/data` (shared by the Cline CLI and extension).
+/// `$CLINE_DIR/data`, else `~/.cline/data` (the Cline CLI's state).
 fn cline_data(env: &Env) -> Result<PathBuf> {
     env.path_var("CLINE_DIR")
         .or_else(|| env.home().map(|h| h.join(".cline")))
@@ -562,8 +562,10 @@ pub(crate) fn plan_files(
                 ],
             }]
         }
-        // Cline (state keys of cline/cline `src/shared/storage/state-keys.ts`, the CLI 3.0
-        // and the extension share `~/.cline/data`): `globalState.json` picks the "openai"
+        // Cline (state keys of cline/cline `src/shared/storage/state-keys.ts`; the CLI 3.0
+        // keeps them in `~/.cline/data`; the VS Code extension keeps its provider settings in
+        // VS Code's own state database, not a file we merge into, so only the CLI's files are
+        // written): `globalState.json` picks the "openai"
         // (OpenAI-compatible) provider for both modes with `openAiBaseUrl`, the model ids and
         // `*OpenAiModelInfo` (`contextWindow`, `maxTokens`); `secrets.json` holds
         // `openAiApiKey`.
