@@ -232,24 +232,48 @@ impl Snapshot {
         aliases.sort();
         let mut direct: Vec<_> = self.direct.keys().cloned().collect();
         direct.sort();
-        // The smallest window of the targets: what every one of them can take.
-        let window = |route: &RouteRt| {
-            route
-                .route
-                .targets
-                .iter()
-                .filter_map(|t| known_window(t, self.providers.get(&t.provider)?, &self.prices))
-                .min()
-        };
         aliases
             .into_iter()
             .chain(direct)
             .map(|name| {
-                let w = self.resolve(&name).ok().and_then(|r| window(&r));
+                let w = self.limits(&name).context_window;
                 (name, w)
             })
             .collect()
     }
+
+    /// The limits of the route serving `model`: the smallest context window and the smallest
+    /// output limit among its targets that state one — what every one of them can take.
+    pub fn limits(&self, model: &str) -> RouteLimits {
+        let Ok(route) = self.resolve(model) else {
+            return RouteLimits::default();
+        };
+        let mut out = RouteLimits::default();
+        for t in &route.route.targets {
+            let Some(provider) = self.providers.get(&t.provider) else {
+                continue;
+            };
+            let window = known_window(t, provider, &self.prices);
+            let output = provider.card(&t.model, &self.prices).max_output;
+            out.context_window = min_known(out.context_window, window);
+            out.max_output = min_known(out.max_output, output);
+        }
+        out
+    }
+}
+
+fn min_known(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// What a route's targets can all take; `None` where no target states a limit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RouteLimits {
+    pub context_window: Option<u64>,
+    pub max_output: Option<u64>,
 }
 
 /// A target's configured context window: its own, else its provider's model entry. Only a

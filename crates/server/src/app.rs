@@ -472,6 +472,10 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/presets", get(admin::presets))
         .route("/api/v1/integrations", get(admin::list_tools))
         .route(
+            "/api/v1/integrations/limits/{model}",
+            get(admin::route_limits),
+        )
+        .route(
             "/api/v1/integrations/{tool}/preview",
             post(admin::preview_tool),
         )

@@ -303,6 +303,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/integrations/limits/{model}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["route_limits"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/integrations/{tool}/apply": {
         parameters: {
             query?: never;
@@ -1954,6 +1970,18 @@ export interface components {
              */
             hedge_after_ms?: number | null;
         };
+        /**
+         * @description What the route serving a model can take: the smallest context window and output limit
+         *     among its targets (`null` where none states one). Tools configured elsewhere (onboarding
+         *     under another user) write these into their configs.
+         */
+        RouteLimitsView: {
+            model: string;
+            /** Format: int64 */
+            context_window?: number | null;
+            /** Format: int64 */
+            max_output?: number | null;
+        };
         Routing: {
             enabled: boolean;
         };
@@ -2194,7 +2222,10 @@ export interface components {
         };
         /** @description One AI tool: what is installed, and whether Switchboard configured it. */
         ToolView: {
-            /** @description `codex`, `claude-code`, `opencode`, `gemini-cli`, `aider`. */
+            /**
+             * @description `codex`, `claude-code`, `opencode`, `gemini-cli`, `aider`, `qwen-code`, `crush`,
+             *     `kilo-code`, `cline`, `roo-code`, `continue`, `goose`, `zed`, `openclaw`, `pi`.
+             */
             id: string;
             name: string;
             installed: boolean;
@@ -2924,6 +2955,27 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ToolsView"];
+                };
+            };
+        };
+    };
+    route_limits: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                model: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RouteLimitsView"];
                 };
             };
         };

@@ -145,6 +145,7 @@ pub fn openapi_json() -> String {
         usage_by_key,
         presets,
         list_tools,
+        route_limits,
         preview_tool,
         apply_tool,
         undo_tool,
