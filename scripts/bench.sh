@@ -7,6 +7,9 @@
 #   scripts/bench.sh --quick    # shorter load runs, for trying the script out
 #   scripts/bench.sh --no-criterion   # skip the criterion micro-benchmarks
 #   scripts/bench.sh --no-quota       # skip the quota simulation (2 × 30 s)
+#   scripts/bench.sh --team     # only team mode: one instance on SQLite vs one on PostgreSQL
+#                               # (added latency), and 1 vs 3 instances behind HAProxy; writes
+#                               # docs/benchmarks-team.md (PostgreSQL from scripts/services.sh)
 #
 # Needs: a Rust toolchain, python3, curl, and a load generator: `wrk` (installed with apt-get
 # when missing and possible) or `oha` (installed with `cargo install oha --locked` into
@@ -31,6 +34,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 
 LONG=0
+TEAM=0
 QUICK=0
 CRITERION=1
 QUOTA=1
@@ -40,10 +44,16 @@ for arg in "$@"; do
         --quick) QUICK=1 ;;
         --no-criterion) CRITERION=0 ;;
         --no-quota) QUOTA=0 ;;
-        -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+        --team) TEAM=1 ;;
+        -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
         *) echo "unknown option $arg" >&2; exit 2 ;;
     esac
 done
+
+# Team mode needs a PostgreSQL: a private one, started for this run.
+if [ "$TEAM" = 1 ] && [ -z "${SWITCHBOARD_TEST_DATABASE_URL:-}" ]; then
+    exec bash "$ROOT/scripts/services.sh" bash "$0" "$@"
+fi
 
 DUR=${BENCH_DURATION:-5}
 [ "$QUICK" = 1 ] && DUR=${BENCH_DURATION:-2}
@@ -241,6 +251,71 @@ CHAT_S='{"model":"%s","stream":true,"messages":[{"role":"user","content":"hi"}]}
 ANTH_S='{"model":"%s","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"hi"}]}'
 RESP_S='{"model":"%s","input":"hi","stream":true}'
 body() { printf "$1" "$2"; }
+
+# ---------------------------------------------------------------------------------------
+# Team mode: what PostgreSQL (shared configuration and request log) adds to one instance, and
+# what three instances behind a load balancer give against one.
+if [ "$TEAM" = 1 ]; then
+    if ! command -v haproxy >/dev/null; then
+        if [ "$(id -u)" = 0 ]; then apt-get install -y -qq haproxy >/dev/null; else sudo apt-get install -y -qq haproxy >/dev/null; fi
+    fi
+    DB_URL=$SWITCHBOARD_TEST_DATABASE_URL
+    TEAM_PIDS=()
+    start_team() { # port instance-id
+        SWITCHBOARD_ACCESS_KEY=$ACCESS SWITCHBOARD_ADMIN_TOKEN=$ADMIN SWITCHBOARD_INSTANCE_ID=$2 \
+            SWITCHBOARD_MASTER_KEY=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef \
+            "$SB" serve --port "$1" --data-dir "$WORK/team-$2" --database "$DB_URL" \
+            --config "$WORK/switchboard.toml" --log-level warn >"$WORK/team-$2.out" 2>"$WORK/team-$2.err" &
+        TEAM_PIDS+=($!)
+        PIDS+=($!)
+        for _ in $(seq 3000); do curl -fs -o /dev/null "http://127.0.0.1:$1/health" && return 0; sleep 0.01; done
+        echo "team instance $2 did not start:" >&2
+        cat "$WORK/team-$2.err" >&2
+        exit 1
+    }
+    T1=$(free_port); T2=$(free_port); T3=$(free_port)
+    start_team "$T1" bench-1
+    BODY=$(body "$CHAT" bench)
+    SQLITE_PID=$ROUTER_PID
+    log "one instance: SQLite vs PostgreSQL"
+    measure team_sqlite_c1 "$ROUTER/v1/chat/completions" "$BODY" "$ACCESS" 1
+    measure team_sqlite_c64 "$ROUTER/v1/chat/completions" "$BODY" "$ACCESS" 64
+    ROUTER_PID=${TEAM_PIDS[0]}
+    measure team_pg_c1 "http://127.0.0.1:$T1/v1/chat/completions" "$BODY" "$ACCESS" 1
+    measure team_pg_c64 "http://127.0.0.1:$T1/v1/chat/completions" "$BODY" "$ACCESS" 64
+    kill "$SQLITE_PID" 2>/dev/null || true
+    start_team "$T2" bench-2
+    start_team "$T3" bench-3
+    LB1=$(free_port); LB3=$(free_port)
+    cat >"$WORK/haproxy.cfg" <<EOF
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 60s
+    timeout server 60s
+frontend one
+    bind 127.0.0.1:$LB1
+    default_backend one
+frontend three
+    bind 127.0.0.1:$LB3
+    default_backend three
+backend one
+    server i1 127.0.0.1:$T1
+backend three
+    balance leastconn
+    server i1 127.0.0.1:$T1
+    server i2 127.0.0.1:$T2
+    server i3 127.0.0.1:$T3
+EOF
+    haproxy -f "$WORK/haproxy.cfg" -db >"$WORK/haproxy.log" 2>&1 &
+    PIDS+=($!)
+    for _ in $(seq 300); do curl -fs -o /dev/null "http://127.0.0.1:$LB3/health" && break; sleep 0.01; done
+    log "behind HAProxy: 1 vs 3 instances"
+    measure team_lb1_c64 "http://127.0.0.1:$LB1/v1/chat/completions" "$BODY" "$ACCESS" 64
+    measure team_lb3_c64 "http://127.0.0.1:$LB3/v1/chat/completions" "$BODY" "$ACCESS" 64
+    python3 "$ROOT/scripts/bench_team_report.py" "$RESULTS" "${BENCH_OUT_TEAM:-$ROOT/docs/benchmarks-team.md}"
+    exit 0
+fi
 
 log "non-streaming chat, direct vs router"
 for c in 1 16 64 256; do

@@ -5,17 +5,20 @@
 #   1. cargo fmt --check and cargo clippy --all-targets -D warnings (the workspace)
 #   2. the workspace tests (engine crates: protocol, router, store, server, cli,
 #      integrations, mock-upstream) against SQLite and a private PostgreSQL and Redis
-#      (scripts/services.sh), and `cargo bench --no-run`
+#      (scripts/services.sh); the network tests start pproxy from the venv; and
+#      `cargo bench --no-run`
 #   3. the fuzz targets' build and their properties for a bounded time
 #   4. end-to-end tests with the official OpenAI, Anthropic and Google SDKs
 #   5. the dashboard: unit tests and browser end-to-end tests in headless Chromium
-#   6. the desktop app: build, .deb, and end-to-end tests under Xvfb
+#   6. real AI tools (Qwen Code, Gemini CLI, pinned, from npm) answering through Switchboard
+#   7. the desktop app: build, .deb, and end-to-end tests under Xvfb
 # Each stage prints its result; the last line is "N passed, M failed".
 #
 # Env: CARGO_TARGET_DIR (default ~/.cache/switchboard-target/main, reused as a cache)
 #      SB_DESKTOP_TARGET_DIR (default ~/.cache/switchboard-target/desktop)
-#      SWITCHBOARD_VENV (default ~/.cache/switchboard-venv) for the SDK tests
-#      SB_SKIP_DESKTOP=1 / SB_SKIP_UI=1 / SB_SKIP_SDK=1 to leave a slow stage out locally.
+#      SWITCHBOARD_VENV (default ~/.cache/switchboard-venv) for the SDK and network tests
+#      SB_SKIP_DESKTOP=1 / SB_SKIP_UI=1 / SB_SKIP_SDK=1 / SB_SKIP_TOOLS=1 to leave a slow
+#      stage out locally.
 
 set -uo pipefail
 
@@ -62,6 +65,9 @@ install_base() {
         as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
     fi
     rustup component list --installed 2>/dev/null | grep -q rustfmt || rustup component add rustfmt clippy
+    # The venv with the pinned Python packages: the workspace tests start its pproxy (the
+    # real HTTP/SOCKS5 proxy of the network tests), the SDK stage its SDKs.
+    bash tests/sdk/venv.sh
 }
 
 lint() {
@@ -87,6 +93,7 @@ stage "run.sh checks Node before building" bash scripts/run-check-test.sh
 [ -f fuzz/Cargo.toml ] && stage "fuzz targets" fuzz
 if [ -z "${SB_SKIP_SDK:-}" ] && [ -x tests/sdk/run.sh ]; then stage "SDK end-to-end" bash tests/sdk/run.sh; fi
 if [ -z "${SB_SKIP_UI:-}" ] && [ -x scripts/ui-test.sh ]; then stage "dashboard" bash scripts/ui-test.sh; fi
+if [ -z "${SB_SKIP_TOOLS:-}" ] && [ -x scripts/tools-e2e.sh ]; then stage "AI tools end-to-end" bash scripts/tools-e2e.sh; fi
 if [ -z "${SB_SKIP_DESKTOP:-}" ] && [ -x scripts/desktop-test.sh ]; then
     # The desktop app builds in its own target directory: Tauri's feature set would otherwise
     # rebuild the engine crates in this one.

@@ -9,10 +9,11 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use switchboard_control::{Counts, OverallState};
+use switchboard_integrations::{Env, Integrations, Status, ToolId};
 use switchboard_router::Secret;
 use switchboard_store::secrets::keychain::{self, SecretBackendStatus};
 use tauri::image::Image;
-use tauri::menu::{CheckMenuItem, Menu, MenuItem, PredefinedMenuItem};
+use tauri::menu::{CheckMenuItem, Menu, MenuItem, PredefinedMenuItem, Submenu};
 use tauri::tray::TrayIconBuilder;
 use tauri::{AppHandle, Manager, RunEvent, WindowEvent};
 use tauri_plugin_autostart::ManagerExt as _;
@@ -206,7 +207,8 @@ fn setup(app: &AppHandle, to_tray: bool) -> Result<(), Box<dyn std::error::Error
         tauri::async_runtime::spawn(watch_health(app.clone(), stop.clone())),
         tauri::async_runtime::spawn(check_updates_daily(app.clone(), stop.clone())),
         tauri::async_runtime::spawn(install_when_asked(app.clone(), stop.clone())),
-        tauri::async_runtime::spawn(free_idle_webview(app.clone(), stop)),
+        tauri::async_runtime::spawn(free_idle_webview(app.clone(), stop.clone())),
+        tauri::async_runtime::spawn(follow_system_proxy(app.clone(), stop)),
     ];
     if let Ok(mut t) = state.tasks.lock() {
         t.extend(tasks);
@@ -285,6 +287,9 @@ fn build_tray(app: &AppHandle) -> tauri::Result<()> {
         false,
         None::<&str>,
     )?;
+    let tools_items = tray::tools_menu(&detected_tools(&state.shell));
+    let tools = Submenu::with_id(app, "tools", tray::TOOLS_MENU_LABEL, true)?;
+    fill_tools(app, &tools, &tools_items)?;
     let menu = Menu::with_items(
         app,
         &[
@@ -294,7 +299,7 @@ fn build_tray(app: &AppHandle) -> tauri::Result<()> {
             &item(MenuAction::OpenDashboard)?,
             &item(MenuAction::CopyEndpoint)?,
             &item(MenuAction::CopyAccessKey)?,
-            &item(MenuAction::ConfigureTools)?,
+            &tools,
             &PredefinedMenuItem::separator(app)?,
             &item(MenuAction::CheckForUpdates)?,
             &install,
@@ -318,7 +323,11 @@ fn build_tray(app: &AppHandle) -> tauri::Result<()> {
         .menu(&menu)
         .show_menu_on_left_click(true)
         .on_menu_event(|app, event| {
-            if let Some(action) = MenuAction::from_id(event.id().as_ref()) {
+            let id = event.id().as_ref();
+            // A tool's entry opens the Integrations page, where it is configured.
+            let action = MenuAction::from_id(id)
+                .or_else(|| tray::tool_of(id).map(|_| MenuAction::ConfigureTools));
+            if let Some(action) = action {
                 let app = app.clone();
                 tauri::async_runtime::spawn(async move {
                     if let Err(e) = perform(&app, action).await {
@@ -334,10 +343,44 @@ fn build_tray(app: &AppHandle) -> tauri::Result<()> {
             status,
             routing,
             install,
+            tools,
+            tools_shown: tools_items,
             base,
             icon_root,
             shown: Some((initial, String::new())),
         });
+    }
+    Ok(())
+}
+
+/// Each AI tool and whether Switchboard configured it (the Integrations page's view, from the
+/// same state directory).
+fn detected_tools(shell: &Shell) -> Vec<(ToolId, Status)> {
+    let ix = Integrations::new(Env::from_process(), shell.data_dir().join("integrations"));
+    switchboard_integrations::tools()
+        .iter()
+        .map(|t| (*t, ix.status(*t).unwrap_or(Status::NotInstalled)))
+        .collect()
+}
+
+fn fill_tools(
+    app: &AppHandle,
+    submenu: &Submenu<tauri::Wry>,
+    items: &[tray::ToolItem],
+) -> tauri::Result<()> {
+    for (i, entry) in items.iter().enumerate() {
+        if i + 1 == items.len() {
+            submenu.append(&PredefinedMenuItem::separator(app)?)?;
+        }
+        let enabled =
+            tray::tool_of(&entry.id).is_some() || MenuAction::from_id(&entry.id).is_some();
+        submenu.append(&MenuItem::with_id(
+            app,
+            entry.id.as_str(),
+            &entry.label,
+            enabled,
+            None::<&str>,
+        )?)?;
     }
     Ok(())
 }
@@ -403,11 +446,21 @@ async fn refresh_tray(app: &AppHandle) {
     let tray_state = summary.state;
     let tooltip = health_view::tooltip(&summary, &state.shell.endpoint().await);
     let update = state.updates.status();
+    let tools_items = tray::tools_menu(&detected_tools(&state.shell));
     let Ok(mut guard) = state.tray.lock() else {
         return;
     };
     let Some(t) = guard.as_mut() else { return };
     let _ = t.routing.set_checked(listening);
+    if tools_items != t.tools_shown {
+        if let Ok(old) = t.tools.items() {
+            for item in old {
+                let _ = t.tools.remove(&item);
+            }
+        }
+        let _ = fill_tools(app, &t.tools, &tools_items);
+        t.tools_shown = tools_items;
+    }
     if let UpdateStatus::Available { version, .. } = &update {
         let _ = t
             .install
@@ -597,6 +650,34 @@ async fn install_when_asked(app: AppHandle, stop: CancellationToken) {
             announce_update(&app, &state.updates.status(), true);
         }
         refresh_tray(&app).await;
+    }
+}
+
+/// Reads the OS proxy setting now and every few seconds, and hands each change (and the
+/// current one to an engine started anew) to the engine: "system" proxy settings follow it.
+async fn follow_system_proxy(app: AppHandle, stop: CancellationToken) {
+    let shell = app.state::<AppState>().shell.clone();
+    let mut applied = None;
+    loop {
+        // `gsettings` answers at once; waited for, so nothing outlives the app's stop.
+        let now = tauri::async_runtime::spawn_blocking(crate::system_proxy::read)
+            .await
+            .ok()
+            .flatten();
+        let generation = shell.generation();
+        if applied.as_ref() != Some(&(generation, now.clone())) && shell.is_running().await {
+            match shell.set_system_proxy(now.clone()).await {
+                Ok(()) => {
+                    tracing::info!(proxy = ?now.as_ref().map(|p| (&p.mode, &p.url)), "following the system proxy");
+                    applied = Some((generation, now));
+                }
+                Err(e) => tracing::warn!(error = %e, "the system proxy setting is not applied"),
+            }
+        }
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(crate::system_proxy::POLL) => {}
+        }
     }
 }
 

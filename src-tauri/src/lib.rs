@@ -4,7 +4,8 @@
 //! notifications, the OS keychain — and nothing else: no routing logic lives here.
 //!
 //! Layout: [`shell`] is the GUI-free core (engine, routing switch, port); [`health_view`],
-//! [`notices`], [`tray`], [`settings`] and [`update_policy`] are pure and unit-tested;
+//! [`notices`], [`tray`], [`settings`], [`update_policy`] and [`system_proxy`] (the OS proxy
+//! setting, read) are pure and unit-tested;
 //! [`state`] is what the app keeps while it runs; [`app`] wires everything to Tauri (window,
 //! tray, plugins, commands), and `window` and `updates` read [`state`], never [`app`].
 //!
@@ -18,6 +19,7 @@ mod notify_os;
 pub mod settings;
 pub mod shell;
 pub mod state;
+pub mod system_proxy;
 pub mod tray;
 pub mod update_policy;
 mod updates;

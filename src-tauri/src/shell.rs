@@ -213,6 +213,21 @@ impl Shell {
         Ok(h.is_listening().await)
     }
 
+    /// Hands the engine the operating system's proxy setting ([`crate::system_proxy`]).
+    pub async fn set_system_proxy(
+        &self,
+        proxy: Option<switchboard_router::ProxySetting>,
+    ) -> Result<(), String> {
+        let engine = self.engine.read().await;
+        let Some(h) = engine.as_ref() else {
+            return Err("the router is not running".to_owned());
+        };
+        h.control()
+            .set_system_proxy(proxy)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
     /// Flips routing; returns the new state.
     pub async fn toggle_routing(&self) -> Result<bool, String> {
         let on = self.is_listening().await;

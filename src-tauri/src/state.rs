@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tauri::menu::{CheckMenuItem, MenuItem};
+use tauri::menu::{CheckMenuItem, MenuItem, Submenu};
 use tauri::tray::TrayIcon;
 use tauri_plugin_updater::Update;
 use tokio_util::sync::CancellationToken;
@@ -46,6 +46,9 @@ pub(crate) struct Tray {
     pub(crate) status: MenuItem<tauri::Wry>,
     pub(crate) routing: CheckMenuItem<tauri::Wry>,
     pub(crate) install: MenuItem<tauri::Wry>,
+    /// The "Configure tools" submenu and the entries it shows.
+    pub(crate) tools: Submenu<tauri::Wry>,
+    pub(crate) tools_shown: Vec<crate::tray::ToolItem>,
     pub(crate) base: (Vec<u8>, u32, u32),
     /// Where the icons are written, one directory per state (see `tray::icon_dir`).
     pub(crate) icon_root: std::path::PathBuf,

@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use switchboard_control::OverallState;
+use switchboard_integrations::{Status, ToolId};
 
 /// Every tray menu entry that does something.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,13 +61,63 @@ impl MenuAction {
             MenuAction::OpenDashboard => "Open dashboard",
             MenuAction::CopyEndpoint => "Copy endpoint URL",
             MenuAction::CopyAccessKey => "Copy access key",
-            MenuAction::ConfigureTools => "Configure tools…",
+            MenuAction::ConfigureTools => "All tools…",
             MenuAction::CheckForUpdates => "Check for updates",
             MenuAction::InstallUpdate => "Install update and restart",
             MenuAction::Settings => "App settings…",
             MenuAction::Quit => "Quit Switchboard",
         }
     }
+}
+
+/// The "Configure tools" submenu's label.
+pub const TOOLS_MENU_LABEL: &str = "Configure tools";
+
+/// Menu ids of the submenu's tool entries: `tool:<slug>`.
+const TOOL_ID_PREFIX: &str = "tool:";
+
+/// One entry of the "Configure tools" submenu.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolItem {
+    pub id: String,
+    pub label: String,
+}
+
+/// The "Configure tools" submenu: each tool found on this machine with its state, in display
+/// order (tools not found are left out), then the Integrations page ([`MenuAction::
+/// ConfigureTools`]), where a tool is configured, changed or undone.
+pub fn tools_menu(tools: &[(ToolId, Status)]) -> Vec<ToolItem> {
+    let mut out: Vec<ToolItem> = tools
+        .iter()
+        .filter_map(|(tool, status)| {
+            let state = match status {
+                Status::NotInstalled => return None,
+                Status::NotConfigured => "not configured",
+                Status::Configured => "configured",
+                Status::Drifted { .. } => "changed since configured",
+            };
+            Some(ToolItem {
+                id: format!("{TOOL_ID_PREFIX}{}", tool.slug()),
+                label: format!("{} — {state}", tool.name()),
+            })
+        })
+        .collect();
+    if out.is_empty() {
+        out.push(ToolItem {
+            id: format!("{TOOL_ID_PREFIX}none"),
+            label: "No AI tool found".to_owned(),
+        });
+    }
+    out.push(ToolItem {
+        id: MenuAction::ConfigureTools.id().to_owned(),
+        label: MenuAction::ConfigureTools.label().to_owned(),
+    });
+    out
+}
+
+/// The tool a submenu entry names, if the id is a tool entry's.
+pub fn tool_of(id: &str) -> Option<ToolId> {
+    id.strip_prefix(TOOL_ID_PREFIX)?.parse().ok()
 }
 
 /// The directory (under `root`) a state's tray icon is written to. A StatusNotifierItem names
@@ -140,6 +191,52 @@ mod tests {
             assert!(seen.insert(a.id()));
         }
         assert_eq!(MenuAction::from_id("status"), None);
+    }
+
+    #[test]
+    fn tools_menu_lists_detected_tools_with_their_state_then_the_page() {
+        let menu = tools_menu(&[
+            (ToolId::Codex, Status::Configured),
+            (ToolId::ClaudeCode, Status::NotInstalled),
+            (ToolId::QwenCode, Status::NotConfigured),
+            (
+                ToolId::Zed,
+                Status::Drifted {
+                    changed_files: vec![],
+                    changed_keys: vec!["context window".into()],
+                },
+            ),
+        ]);
+        let labels: Vec<&str> = menu.iter().map(|i| i.label.as_str()).collect();
+        assert_eq!(
+            labels,
+            [
+                "Codex CLI — configured",
+                "Qwen Code — not configured",
+                "Zed — changed since configured",
+                "All tools…",
+            ]
+        );
+        assert_eq!(tool_of(&menu[0].id), Some(ToolId::Codex));
+        assert_eq!(tool_of(&menu[1].id), Some(ToolId::QwenCode));
+        assert_eq!(tool_of(&menu[2].id), Some(ToolId::Zed));
+        assert_eq!(
+            MenuAction::from_id(&menu[3].id),
+            Some(MenuAction::ConfigureTools)
+        );
+        // Entry ids never collide with the actions'.
+        for item in &menu[..3] {
+            assert_eq!(MenuAction::from_id(&item.id), None);
+        }
+    }
+
+    #[test]
+    fn tools_menu_without_tools_says_so() {
+        let menu = tools_menu(&[(ToolId::Codex, Status::NotInstalled)]);
+        assert_eq!(menu.len(), 2);
+        assert_eq!(menu[0].label, "No AI tool found");
+        assert_eq!(tool_of(&menu[0].id), None);
+        assert_eq!(menu[1].id, MenuAction::ConfigureTools.id());
     }
 
     #[test]

@@ -52,6 +52,17 @@ FAILING = {
     for status, extra in ((400, ""), (429, ",retry_after=7"))
 }
 
+# Media upstreams, one provider per test with two keys each, the first always rate-limited
+# (the mock's key directive): every media test shows a failover. alias -> (kind, model).
+MEDIA = {
+    "media-emb": ("openai_chat", "text-embedding-3-small"),
+    "media-stt": ("openai_chat", "whisper-1"),
+    "media-tts": ("openai_chat", "tts-1"),
+    "media-img": ("openai_chat", "gpt-image-1"),
+    "media-gemb": ("gemini", "gemini-embedding-001"),
+    "media-gcount": ("gemini", "gemini-2.5-flash"),
+}
+
 START_TIMEOUT = 30.0
 
 
@@ -147,6 +158,20 @@ def _config(mock_host: str) -> str:
             f'kind = "{kind}"',
             f'base_url = "{base}/{root}"',
             f'keys = ["sk-q7x9z{i}k2wv4b8"]',
+            "",
+        ]
+    for i, (alias, (kind, model)) in enumerate(MEDIA.items()):
+        root = "v1beta" if kind == "gemini" else "v1"
+        lines += [
+            "[[providers]]",
+            f'name = "{alias}"',
+            f'kind = "{kind}"',
+            f'base_url = "{base}/{root}"',
+            f'keys = ["sk-w{i}r8j5px3n@fault=429,retry_after=60", "sk-v{i}m3h6tq7c"]',
+            "",
+            "[[routes]]",
+            f'alias = "{alias}"',
+            f'targets = [{{ provider = "{alias}", model = "{model}" }}]',
             "",
         ]
     for alias, (kind, model) in {**UPSTREAMS, **THINKING, **FAILING}.items():

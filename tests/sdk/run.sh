@@ -11,7 +11,6 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 venv="${SWITCHBOARD_VENV:-$HOME/.cache/switchboard-venv}"
-python="${PYTHON:-python3}"
 
 cd "$root"
 cargo build --quiet -p switchboard-cli -p switchboard-mock-upstream
@@ -19,25 +18,7 @@ target="${CARGO_TARGET_DIR:-$root/target}"
 export SWITCHBOARD_BIN="$target/debug/switchboard"
 export MOCK_BIN="$target/debug/switchboard-mock-upstream"
 
-if [ ! -x "$venv/bin/python" ]; then
-    if ! "$python" -c 'import venv, ensurepip' 2>/dev/null; then
-        echo "python3-venv is missing; installing it" >&2
-        sudo_cmd=""
-        [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
-        $sudo_cmd apt-get update -qq
-        $sudo_cmd apt-get install -y -qq python3-venv
-    fi
-    mkdir -p "$(dirname "$venv")"
-    "$python" -m venv "$venv"
-fi
-
-# Reinstall only when the pins changed since the last successful install.
-stamp="$venv/.switchboard-requirements"
-if ! cmp -s "$here/requirements.txt" "$stamp"; then
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-        -r "$here/requirements.txt"
-    cp "$here/requirements.txt" "$stamp"
-fi
+bash "$here/venv.sh"
 
 cd "$here"
 exec "$venv/bin/python" -m pytest -q -p no:cacheprovider "$@"

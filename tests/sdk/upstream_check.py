@@ -258,6 +258,44 @@ def check_gemini(body: dict) -> list[str]:
     return errs
 
 
+GEMINI_EMBED_FIELDS = {"model", "content", "taskType", "title", "outputDimensionality"}
+
+
+def check_gemini_embed(path: str, body: dict) -> list[str]:
+    model = path.rsplit("/", 1)[-1].split(":", 1)[0]
+    requests = body.get("requests") if ":batchEmbedContents" in path else [body]
+    if not isinstance(requests, list) or not requests:
+        return ["`requests` must be a non-empty array"]
+    errs = []
+    for i, r in enumerate(requests):
+        unknown = set(r) - GEMINI_EMBED_FIELDS
+        if unknown:
+            errs.append(f"requests[{i}]: unknown fields {sorted(unknown)}")
+        if not (r.get("content") or {}).get("parts"):
+            errs.append(f"requests[{i}]: no content.parts")
+        if ":batchEmbedContents" in path and r.get("model") != f"models/{model}":
+            errs.append(f"requests[{i}]: model {r.get('model')!r} is not models/{model}")
+    return errs
+
+
+def check_embeddings(body: dict) -> list[str]:
+    if not body.get("model"):
+        return ["`model` is required"]
+    if not isinstance(body.get("input"), (str, list)) or not body["input"]:
+        return ["`input` must be a string or a non-empty array"]
+    return []
+
+
+def check_form(body: bytes) -> list[str]:
+    """A multipart upload must still carry its file and a model."""
+    errs = []
+    if b'name="model"' not in body:
+        errs.append("form has no `model` field")
+    if b"filename=" not in body:
+        errs.append("form has no file part")
+    return errs
+
+
 def check(path: str, body: dict) -> list[str]:
     if path.endswith("/chat/completions"):
         return check_chat(body)
@@ -267,6 +305,10 @@ def check(path: str, body: dict) -> list[str]:
         return check_anthropic(body)
     if ":generateContent" in path or ":streamGenerateContent" in path:
         return check_gemini(body)
+    if ":embedContent" in path or ":batchEmbedContents" in path:
+        return check_gemini_embed(path, body)
+    if path.endswith("/embeddings"):
+        return check_embeddings(body)
     return []
 
 
@@ -288,11 +330,15 @@ class CheckingProxy:
                 length = int(self.headers.get("content-length") or 0)
                 raw = self.rfile.read(length) if length else b""
                 path = self.path.split("?", 1)[0]
+                content_type = self.headers.get("content-type") or ""
                 if method == "POST" and raw:
-                    try:
-                        problems = check(path, json.loads(raw))
-                    except ValueError as e:
-                        problems = [f"body is not JSON: {e}"]
+                    if content_type.startswith("multipart/form-data"):
+                        problems = check_form(raw)
+                    else:
+                        try:
+                            problems = check(path, json.loads(raw))
+                        except ValueError as e:
+                            problems = [f"body is not JSON: {e}"]
                     with proxy._lock:
                         proxy.requests += 1
                         proxy.violations += [f"{path}: {p}" for p in problems]

@@ -670,6 +670,31 @@ test("the dashboard, end to end", async (t) => {
     assert.equal(stored.quirks.strip_foreign_signatures, true);
   });
 
+  await t.test("refuses a provider proxy URL that does not parse, showing the reason, and saves a good one", async () => {
+    await go("/providers");
+    const card = page.locator('[data-provider="mock"]');
+    await card.getByRole("button", { name: "Edit mock" }).click();
+    const dialog = page.getByRole("dialog", { name: "Edit mock" });
+    const network = dialog.getByRole("group", { name: "Network" });
+    await network.locator('select[name="proxy_mode"]').selectOption("url");
+    await network.locator('input[name="proxy_url"]').fill("socks5://[::1:1080");
+    await dialog.getByRole("button", { name: "Save" }).click();
+    const error = dialog.getByRole("alert");
+    await error.waitFor();
+    assert.match(await error.textContent(), /proxy\.url: is not a URL \(invalid IPv6 address\)/);
+    await network.locator('select[name="proxy_mode"]').selectOption("direct");
+    await network.locator('input[name="connect_timeout"]').fill("4");
+    const saved = page.waitForResponse((r) => r.url().endsWith("/api/v1/providers/mock") && r.request().method() === "PUT");
+    await dialog.getByRole("button", { name: "Save" }).click();
+    assert.equal((await saved).status(), 200);
+    await dialog.waitFor({ state: "detached" });
+    const stored = await admin("/api/v1/providers/mock");
+    assert.equal(stored.proxy.mode, "direct");
+    assert.equal(stored.timeouts.connect_ms, 4000);
+    // Back to the global setting for the tests that follow.
+    await admin("/api/v1/providers/mock", { method: "PUT", body: JSON.stringify({ ...stored, proxy: null, timeouts: { ...stored.timeouts, connect_ms: 10000 } }) });
+  });
+
   await t.test("adds an alert webhook, shows its secret once and sends a signed test to a receiver", async () => {
     const got = [];
     const receiver = createHttpServer((req, res) => {
@@ -817,6 +842,54 @@ test("the dashboard, end to end", async (t) => {
     assert.match(await cell(alpha, "429"), /^[1-9]/);
     assert.match(await cell(out, "5xx"), /^[1-9]/);
     await shot("usage-hourly");
+  });
+
+  await t.test("captures a translated request: the client/upstream diff, replayed in the Playground", async () => {
+    await go("/requests");
+    const control = page.getByTestId("capture-control");
+    await control.getByLabel("Capture scope").selectOption("gpt-5.5");
+    const started = page.waitForResponse((r) => r.url().endsWith("/api/v1/inspector/capture") && r.request().method() === "POST");
+    await control.getByRole("button", { name: "Capture" }).click();
+    assert.equal((await started).status(), 200);
+    await control.getByText(/Capturing gpt-5\.5/).waitFor();
+    // A tool speaking Anthropic Messages, streamed, translated for the OpenAI-compatible mock.
+    const r = await fetch(`${base}/v1/messages`, {
+      method: "POST",
+      headers: { "x-api-key": ACCESS, "anthropic-version": "2023-06-01", "Content-Type": "application/json" },
+      body: JSON.stringify({ model: "gpt-5.5", stream: true, max_tokens: 64, messages: [{ role: "user", content: "inspect me" }] }),
+    });
+    assert.equal(r.status, 200);
+    await r.text();
+    const captured = await admin("/api/v1/captures");
+    assert.equal(captured.length, 1, "only the request of the captured route");
+    const id = captured[0].request_id;
+    await page.goto(`${base}/requests?id=${id}`);
+    const capture = page.getByTestId("capture");
+    await capture.waitFor();
+    // The client's body against the upstream's: the alias became the target's model.
+    const diff = capture.getByTestId("capture-diff");
+    await diff.locator(".diff-del", { hasText: /"model": "gpt-5\.5"/ }).waitFor();
+    await diff.locator(".diff-add", { hasText: /"model": "mock-small"/ }).waitFor();
+    await diff.locator(".diff-add", { hasText: /"stream_options"/ }).waitFor();
+    const timeline = capture.getByTestId("event-timeline");
+    await timeline.first().waitFor();
+    await capture.getByText("message_stop").first().waitFor();
+    assert.equal(await page.getByText(ACCESS).count(), 0, "no access key on the page");
+    await shot("requests-capture");
+    await capture.getByRole("button", { name: "Replay in Playground" }).click();
+    await page.waitForURL((u) => u.pathname === "/playground");
+    assert.match(await page.getByTestId("pg-replay-body").inputValue(), /inspect me/);
+    assert.equal(await page.getByLabel("Client dialect").inputValue(), "anthropic");
+    const replayed = page.waitForResponse((r) => r.url().endsWith("/v1/messages"));
+    await page.getByRole("button", { name: "Send" }).click();
+    assert.equal((await replayed).status(), 200);
+    await page.getByTestId("pg-answer").getByText(/Hello from mock model/).waitFor();
+    await shot("playground-replay");
+    await page.getByRole("button", { name: "Write a prompt instead" }).click();
+    await page.getByLabel("Client dialect").selectOption("openai_chat");
+    await go("/requests");
+    await page.getByRole("button", { name: "Stop capturing gpt-5.5" }).click();
+    await page.getByTestId("capture-control").getByText(/Capturing/).waitFor({ state: "detached" });
   });
 
   await t.test("fits the screen at 1280 px and at 390 px", async () => {

@@ -19,7 +19,7 @@ use switchboard_control::LocalToken;
 use switchboard_control::config_file::FileConfig;
 use switchboard_router::Secret;
 use switchboard_server::{Options, Switchboard, SwitchboardHandle};
-use switchboard_store::{EncryptedFileStore, Store};
+use switchboard_store::Store;
 
 #[derive(Parser)]
 #[command(
@@ -64,7 +64,7 @@ enum Command {
         data_dir: DataDir,
         /// Team mode: a PostgreSQL server every instance shares (postgres://user:password@host:port/db),
         /// with secrets sealed by SWITCHBOARD_MASTER_KEY. Default: SQLite in the data directory.
-        #[arg(long, env = "SWITCHBOARD_DATABASE_URL", value_name = "URL")]
+        #[arg(long, env = DATABASE_URL_ENV, value_name = "URL")]
         database: Option<String>,
         /// Declarative TOML file of providers, keys and routes, applied at start.
         #[arg(long)]
@@ -157,10 +157,16 @@ async fn serve(opts: Options) -> anyhow::Result<()> {
     // Listen for signals before anything else, so a stop right after start is graceful too.
     let stop = ShutdownSignal::install()?;
     let data_dir = opts.data_dir.clone();
+    let team = opts.database_url.is_some();
     let handle = Switchboard::start(opts).await?;
     // The banner is the command's output; a closed stdout (a supervisor, `| head`) must not
     // take the server down, so write errors are ignored.
-    say(&banner(&handle, &data_dir, std::io::stdout().is_terminal()));
+    say(&banner(
+        &handle,
+        &data_dir,
+        team,
+        std::io::stdout().is_terminal(),
+    ));
     stop.wait().await;
     tracing::info!("shutting down: finishing requests in flight");
     handle.shutdown().await;
@@ -170,7 +176,12 @@ async fn serve(opts: Options) -> anyhow::Result<()> {
 /// What `serve` prints once it listens. The credentials appear only on a terminal: a
 /// redirected stdout is a container's or a service's log, so there it says which commands
 /// show them instead.
-fn banner(handle: &SwitchboardHandle, data_dir: &std::path::Path, terminal: bool) -> String {
+fn banner(
+    handle: &SwitchboardHandle,
+    data_dir: &std::path::Path,
+    team: bool,
+    terminal: bool,
+) -> String {
     let addr = handle.local_addr();
     if terminal {
         let access = handle
@@ -180,6 +191,13 @@ fn banner(handle: &SwitchboardHandle, data_dir: &std::path::Path, terminal: bool
         format!(
             "Switchboard is running.\n  Endpoint:   http://{addr}/v1\n  Access key: {access}\n  Dashboard:  http://{addr}/#token={}",
             handle.admin_token().expose()
+        )
+    } else if team {
+        format!(
+            "Switchboard is running (team mode).\n  Endpoint:   http://{addr}/v1\n  Dashboard:  http://{addr}/\n  \
+             Access key: switchboard keys show-access\n  \
+             Admin token (dashboard sign-in): switchboard keys show-admin\n  \
+             (with {DATABASE_URL_ENV} and SWITCHBOARD_MASTER_KEY set as for serve)"
         )
     } else {
         let dir = data_dir.display();
@@ -236,12 +254,20 @@ pub(crate) fn say(text: &str) {
     let _ = writeln!(out, "{text}").and_then(|()| out.flush());
 }
 
-/// Opens the store of `data_dir` the way the server does (master key from
-/// `SWITCHBOARD_MASTER_KEY` or the machine key file).
+/// Opens the store the way the server does: team mode's PostgreSQL when
+/// `SWITCHBOARD_DATABASE_URL` is set (secrets sealed by `SWITCHBOARD_MASTER_KEY`), else
+/// SQLite in `data_dir` (master key from `SWITCHBOARD_MASTER_KEY` or the machine key file).
 pub(crate) async fn open_store(data_dir: &std::path::Path) -> anyhow::Result<Store> {
-    let secrets = Arc::new(EncryptedFileStore::open_default(data_dir, None)?);
-    Ok(Store::open(data_dir, secrets).await?)
+    let mut opts = Options::new(data_dir);
+    opts.database_url = std::env::var(DATABASE_URL_ENV)
+        .ok()
+        .filter(|v| !v.is_empty());
+    Ok(switchboard_server::open_store(&opts).await?)
 }
+
+/// The team database's variable, read by `serve` (beside `--database`) and every other
+/// command.
+const DATABASE_URL_ENV: &str = "SWITCHBOARD_DATABASE_URL";
 
 /// The control plane of `data_dir`, for commands that change configuration while no router
 /// serves from it.

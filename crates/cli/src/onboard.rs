@@ -9,6 +9,13 @@
 //! Each tool configured gets a client of its own, named after it (`codex`, `claude-code`, …),
 //! and that client's new key is written into the tool's config: usage is attributed per tool.
 //! (With `--key-env` the config names a variable instead, which holds the local access key.)
+//!
+//! What onboarding needs (the access key, the routes and their limits) comes from, in order:
+//! the router running on `--port` with the admin token (`SWITCHBOARD_ADMIN_TOKEN`, or the
+//! store's), the data directory's store (which needs its master key, so the same user or
+//! `SWITCHBOARD_MASTER_KEY`), or `SWITCHBOARD_ACCESS_KEY` alone — then every tool gets that
+//! key, as there is no way to make it a client of its own. When none works, the error names
+//! the three.
 
 use std::io::Write;
 use std::time::Duration;
@@ -17,8 +24,8 @@ use anyhow::{Context, bail};
 use serde_json::Value;
 use switchboard_control::{Control, LocalToken};
 use switchboard_integrations::{
-    AccessKey, Endpoint, Env, Integrations, KeyDelivery, Models, Plan, Restored, RouterStatus,
-    ToolId,
+    AccessKey, Endpoint, Env, Integrations, KeyDelivery, Limits, Models, Plan, Restored,
+    RouterStatus, ToolId,
 };
 use switchboard_router::Secret;
 
@@ -26,7 +33,8 @@ use crate::DataDir;
 
 #[derive(clap::Args)]
 pub struct OnboardArgs {
-    /// Tool to configure (codex, claude-code, opencode, gemini-cli, aider); repeat for several.
+    /// Tool to configure (codex, claude-code, opencode, gemini-cli, aider, qwen-code, crush,
+    /// kilo-code, cline, roo-code, continue, goose, zed, openclaw, pi); repeat for several.
     /// Default: every tool detected on this machine.
     #[arg(long = "tool", value_parser = parse_tool)]
     tools: Vec<ToolId>,
@@ -85,24 +93,22 @@ fn parse_model_map(spec: &str) -> anyhow::Result<Models> {
     Ok(models)
 }
 
-/// What answers on the port.
-enum Probe {
-    Nothing,
-    /// This data directory's Switchboard, with its routing switch.
-    Ours {
-        routing: bool,
-    },
+fn http() -> anyhow::Result<reqwest::Client> {
+    Ok(reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?)
 }
 
-async fn probe(port: u16, admin: &Secret) -> anyhow::Result<Probe> {
-    let root = format!("http://127.0.0.1:{port}");
+/// Whether a Switchboard answers on the port (anything else there is refused).
+async fn switchboard_answers(root: &str, port: u16) -> anyhow::Result<bool> {
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(3))
         .redirect(reqwest::redirect::Policy::none())
         .build()?;
     let health = match client.get(format!("{root}/health")).send().await {
         Ok(r) => r,
-        Err(e) if e.is_connect() => return Ok(Probe::Nothing),
+        Err(e) if e.is_connect() => return Ok(false),
         Err(e) if e.is_timeout() => bail!(
             "{root} accepted a connection but did not answer: refusing to point tools at it \
              (is another program on port {port}? choose the port with --port)"
@@ -122,7 +128,13 @@ async fn probe(port: u16, admin: &Secret) -> anyhow::Result<Probe> {
             "{root} is not a Switchboard: refusing to point tools at it (choose the port with --port)"
         );
     }
-    let status = client
+    Ok(true)
+}
+
+/// Asks the router for its routing switch with the admin token: a refused token means a
+/// Switchboard of another data directory.
+async fn router_routing(root: &str, admin: &Secret) -> anyhow::Result<bool> {
+    let status = http()?
         .get(format!("{root}/api/v1/status"))
         .bearer_auth(admin.expose())
         .send()
@@ -138,11 +150,24 @@ async fn probe(port: u16, admin: &Secret) -> anyhow::Result<Probe> {
         bail!("{root} answered {} to a status request", status.status());
     }
     let status: Value = status.json().await.context("reading the router status")?;
-    let routing = status
+    Ok(status
         .get("routing")
         .and_then(Value::as_bool)
-        .unwrap_or(true);
-    Ok(Probe::Ours { routing })
+        .unwrap_or(true))
+}
+
+/// `GET` on the router with a bearer token, as JSON.
+async fn get_json(root: &str, path: &str, token: &Secret) -> anyhow::Result<Value> {
+    let resp = http()?
+        .get(format!("{root}{path}"))
+        .bearer_auth(token.expose())
+        .send()
+        .await
+        .with_context(|| format!("asking the router for {path}"))?;
+    if !resp.status().is_success() {
+        bail!("the router answered {} to {path}", resp.status());
+    }
+    resp.json().await.with_context(|| format!("reading {path}"))
 }
 
 fn env_secret(name: &str) -> Option<Secret> {
@@ -225,14 +250,21 @@ pub async fn run(args: OnboardArgs) -> anyhow::Result<()> {
         return undo(&ix, &tools, &mut out);
     }
 
-    let control = crate::open_control(&data_dir).await?;
-    let prepared = prepare(&control, &args).await;
-    let (mut plan, running) = match prepared {
-        Ok(p) => p,
-        Err(e) => {
-            control.close().await;
-            return Err(e);
-        }
+    let Prepared { mut plan, source } = prepare(&data_dir, &args).await?;
+    if matches!(source, Source::KeyOnly) && plan.key_delivery == KeyDelivery::Inline {
+        writeln!(
+            out,
+            "note: every tool gets SWITCHBOARD_ACCESS_KEY itself; to give each its own key, \
+             run the router and pass SWITCHBOARD_ADMIN_TOKEN with --port"
+        )?;
+    }
+    let control = match &source {
+        Source::Store(c) => Some(c.clone()),
+        _ => None,
+    };
+    let running = match &source {
+        Source::Router(r) => Some(r),
+        _ => None,
     };
 
     let mut failed = 0;
@@ -242,11 +274,16 @@ pub async fn run(args: OnboardArgs) -> anyhow::Result<()> {
         } else {
             // A key read from an environment variable is the local access key the user
             // exports; only a key written into the config can be the tool's own.
-            let own = match plan.key_delivery {
-                KeyDelivery::Inline => issue_key(&control, running.as_ref(), tool.slug())
+            let own = match (&plan.key_delivery, running, &control) {
+                (KeyDelivery::EnvVar(_), _, _) | (_, None, None) => Ok(None),
+                (KeyDelivery::Inline, Some(r), _) => {
+                    issue_key_via_router(r, tool.slug()).await.map(Some)
+                }
+                (KeyDelivery::Inline, None, Some(c)) => c
+                    .issue_client_key(tool.slug())
                     .await
-                    .map(Some),
-                KeyDelivery::EnvVar(_) => Ok(None),
+                    .map(|k| Some(Secret::new(k.key)))
+                    .map_err(Into::into),
             };
             own.and_then(|key| {
                 if let Some(key) = key {
@@ -260,7 +297,9 @@ pub async fn run(args: OnboardArgs) -> anyhow::Result<()> {
             writeln!(out, "{}: not configured: {e}", tool.name())?;
         }
     }
-    control.close().await;
+    if let Some(c) = control {
+        c.close().await;
+    }
     if args.dry_run {
         writeln!(out, "\nDry run: nothing was written.")?;
     }
@@ -277,21 +316,9 @@ struct Running {
 }
 
 /// A new access key for the tool's own client (named after the tool, created when missing),
-/// so its requests are attributed to it. Through the running router when there is one (so it
-/// knows the key at once), else written to the store directly.
-async fn issue_key(
-    control: &Control,
-    running: Option<&Running>,
-    client: &str,
-) -> anyhow::Result<Secret> {
-    let Some(r) = running else {
-        let issued = control.issue_client_key(client).await?;
-        return Ok(Secret::new(issued.key));
-    };
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()?;
+/// so its requests are attributed to it, through the running router (which knows it at once).
+async fn issue_key_via_router(r: &Running, client: &str) -> anyhow::Result<Secret> {
+    let http = http()?;
     let mut resp = http
         .post(format!("{}/api/v1/clients", r.root))
         .bearer_auth(r.admin.expose())
@@ -320,66 +347,294 @@ async fn issue_key(
         .context("the router's answer holds no key")
 }
 
-/// The plan for every tool: this Switchboard's endpoint and key, the aliases, and what the
-/// router says about itself; and the router serving this data directory, if it runs.
-async fn prepare(control: &Control, args: &OnboardArgs) -> anyhow::Result<(Plan, Option<Running>)> {
-    let access = match env_secret("SWITCHBOARD_ACCESS_KEY") {
+/// Where onboarding learns the access key, the routes and their limits, and issues keys.
+enum Source {
+    /// This data directory's router, through its admin API.
+    Router(Running),
+    /// The data directory's store (the router is not running, or its admin token is
+    /// only in the store).
+    Store(std::sync::Arc<Control>),
+    /// `SWITCHBOARD_ACCESS_KEY` alone.
+    KeyOnly,
+}
+
+struct Prepared {
+    plan: Plan,
+    source: Source,
+}
+
+/// The access key, aliases, limits and router status, from wherever they can be learned.
+struct Learned {
+    access: Secret,
+    models: Models,
+    limits: Limits,
+    router: RouterStatus,
+}
+
+/// The plan for every tool: this Switchboard's endpoint and key, the aliases and their
+/// route's limits, and what the router says about itself.
+async fn prepare(data_dir: &std::path::Path, args: &OnboardArgs) -> anyhow::Result<Prepared> {
+    let root = format!("http://127.0.0.1:{}", args.port);
+    let access_env = env_secret("SWITCHBOARD_ACCESS_KEY");
+    let answering = switchboard_answers(&root, args.port).await?;
+    let mut store: Option<std::sync::Arc<Control>> = None;
+    let mut store_error: Option<anyhow::Error> = None;
+    let mut admin = env_secret("SWITCHBOARD_ADMIN_TOKEN");
+    if answering && admin.is_none() {
+        match open_with_token(data_dir, LocalToken::AdminToken).await {
+            Ok((control, token)) => {
+                store = Some(control);
+                admin = Some(token);
+            }
+            Err(e) => store_error = Some(e),
+        }
+    }
+    let (learned, source) = if let (true, Some(admin)) = (answering, admin) {
+        if let Some(c) = store.take() {
+            c.close().await;
+        }
+        let running = Running {
+            root: root.clone(),
+            admin,
+        };
+        (
+            from_router(&running, access_env, args).await?,
+            Source::Router(running),
+        )
+    } else {
+        let opened = match store.take() {
+            Some(c) => Ok(c),
+            None if store_error.is_some() => Err(anyhow::anyhow!("not opened")),
+            None => crate::open_control(data_dir).await,
+        };
+        let from_store = match opened {
+            Ok(control) => match from_store(&control, access_env.clone(), args, answering).await {
+                Ok(l) => Ok((l, control)),
+                Err(e) => {
+                    control.close().await;
+                    Err(e)
+                }
+            },
+            Err(e) => Err(e),
+        };
+        match from_store {
+            Ok((l, control)) => (l, Source::Store(control)),
+            Err(e) => {
+                let e = store_error.take().unwrap_or(e);
+                match access_env {
+                    Some(access) => (
+                        from_key(&root, access, args, answering).await?,
+                        Source::KeyOnly,
+                    ),
+                    None => bail!(
+                        "cannot learn this Switchboard's access key: set SWITCHBOARD_ACCESS_KEY, \
+                         or start the router and pass its --port with SWITCHBOARD_ADMIN_TOKEN, \
+                         or run as the user whose master key opens {} (or set \
+                         SWITCHBOARD_MASTER_KEY). The store said: {e:#}",
+                        data_dir.display()
+                    ),
+                }
+            }
+        }
+    };
+    let mut plan = Plan::new(
+        Endpoint {
+            base_url: root,
+            access_key: AccessKey::new(learned.access.expose()),
+        },
+        learned.models,
+    );
+    plan.limits = learned.limits;
+    plan.key_delivery = match args.key_env.as_deref().map(str::trim) {
+        Some(v) if !v.is_empty() => KeyDelivery::EnvVar(v.to_owned()),
+        _ => KeyDelivery::Inline,
+    };
+    plan.router = Some(learned.router);
+    plan.replace_existing = args.replace_existing;
+    Ok(Prepared { plan, source })
+}
+
+/// Opens the store and reads one of its tokens (which needs the master key).
+async fn open_with_token(
+    data_dir: &std::path::Path,
+    which: LocalToken,
+) -> anyhow::Result<(std::sync::Arc<Control>, Secret)> {
+    let control = crate::open_control(data_dir).await?;
+    match control.local_token(which, None).await {
+        Ok(token) => Ok((control, token)),
+        Err(e) => {
+            control.close().await;
+            Err(e.into())
+        }
+    }
+}
+
+fn no_route() -> anyhow::Error {
+    anyhow::anyhow!(
+        "no route is configured yet: add one in the dashboard, or name the aliases with \
+         --model-map main=ALIAS"
+    )
+}
+
+async fn from_router(
+    r: &Running,
+    access_env: Option<Secret>,
+    args: &OnboardArgs,
+) -> anyhow::Result<Learned> {
+    let routing = router_routing(&r.root, &r.admin).await?;
+    let access = match access_env {
+        Some(k) => k,
+        None => {
+            let v = get_json(&r.root, "/api/v1/access-key", &r.admin).await?;
+            v.get("access_key")
+                .and_then(Value::as_str)
+                .map(Secret::new)
+                .context("the router's answer holds no access key")?
+        }
+    };
+    let settings = get_json(&r.root, "/api/v1/settings", &r.admin).await?;
+    let routes = get_json(&r.root, "/api/v1/routes", &r.admin).await?;
+    let aliases: Vec<String> = routes
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r.get("alias").and_then(Value::as_str).map(str::to_owned))
+        .collect();
+    let default = settings
+        .get("default_route")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let models = match &args.model_map {
+        Some(spec) => parse_model_map(spec)?,
+        None => Models::new(
+            default
+                .clone()
+                .or_else(|| aliases.first().cloned())
+                .ok_or_else(no_route)?,
+        ),
+    };
+    let known_aliases = if default.is_some() {
+        None
+    } else {
+        let providers = get_json(&r.root, "/api/v1/providers", &r.admin).await?;
+        let mut known = aliases;
+        for p in providers.as_array().into_iter().flatten() {
+            for m in p
+                .get("models")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                if let Some(id) = m.get("id").and_then(Value::as_str) {
+                    known.push(id.to_owned());
+                }
+            }
+        }
+        Some(known)
+    };
+    let path = format!("/api/v1/integrations/limits/{}", models.main);
+    let l = get_json(&r.root, &path, &r.admin).await?;
+    let limits = Limits {
+        context_window: l.get("context_window").and_then(Value::as_u64),
+        max_output: l.get("max_output").and_then(Value::as_u64),
+    };
+    Ok(Learned {
+        access,
+        models,
+        limits,
+        router: RouterStatus {
+            running: true,
+            routing_enabled: routing,
+            known_aliases,
+        },
+    })
+}
+
+async fn from_store(
+    control: &Control,
+    access_env: Option<Secret>,
+    args: &OnboardArgs,
+    running: bool,
+) -> anyhow::Result<Learned> {
+    let access = match access_env {
         Some(k) => k,
         None => control.local_token(LocalToken::AccessKey, None).await?,
-    };
-    let admin = match env_secret("SWITCHBOARD_ADMIN_TOKEN") {
-        Some(k) => k,
-        None => control.local_token(LocalToken::AdminToken, None).await?,
     };
     let models = match &args.model_map {
         Some(spec) => parse_model_map(spec)?,
         None => {
             let default = control.settings().await?.default_route;
             let first = control.routes().await?.into_iter().next().map(|r| r.alias);
-            match default.or(first) {
-                Some(alias) => Models::new(alias),
-                None => bail!(
-                    "no route is configured yet: add one in the dashboard, or name the aliases \
-                     with --model-map main=ALIAS"
-                ),
-            }
+            Models::new(default.or(first).ok_or_else(no_route)?)
         }
     };
-    let (router, running) = match probe(args.port, &admin).await? {
-        Probe::Nothing => (
-            RouterStatus {
-                running: false,
-                routing_enabled: true,
-                known_aliases: stored_aliases(control).await?,
-            },
-            None,
-        ),
-        Probe::Ours { routing } => (
-            RouterStatus {
-                running: true,
-                routing_enabled: routing,
-                known_aliases: stored_aliases(control).await?,
-            },
-            Some(Running {
-                root: format!("http://127.0.0.1:{}", args.port),
-                admin: admin.clone(),
-            }),
-        ),
-    };
-    let mut plan = Plan::new(
-        Endpoint {
-            base_url: format!("http://127.0.0.1:{}", args.port),
-            access_key: AccessKey::new(access.expose()),
+    let l = control.engine().snapshot().limits(&models.main);
+    Ok(Learned {
+        access,
+        limits: Limits {
+            context_window: l.context_window,
+            max_output: l.max_output,
         },
         models,
-    );
-    plan.key_delivery = match args.key_env.as_deref().map(str::trim) {
-        Some(v) if !v.is_empty() => KeyDelivery::EnvVar(v.to_owned()),
-        _ => KeyDelivery::Inline,
+        router: RouterStatus {
+            running,
+            routing_enabled: true,
+            known_aliases: stored_aliases(control).await?,
+        },
+    })
+}
+
+/// Only the access key is known: the running router (if any) must accept it, and its model
+/// list gives the aliases and windows.
+async fn from_key(
+    root: &str,
+    access: Secret,
+    args: &OnboardArgs,
+    running: bool,
+) -> anyhow::Result<Learned> {
+    let listed: Vec<(String, Option<u64>)> = if running {
+        let v = get_json(root, "/v1/models", &access).await.context(
+            "the Switchboard on --port does not accept SWITCHBOARD_ACCESS_KEY (is it another \
+             instance's key?)",
+        )?;
+        v.get("data")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|m| {
+                let id = m.get("id").and_then(Value::as_str)?.to_owned();
+                Some((id, m.get("context_window").and_then(Value::as_u64)))
+            })
+            .collect()
+    } else {
+        Vec::new()
     };
-    plan.router = Some(router);
-    plan.replace_existing = args.replace_existing;
-    Ok((plan, running))
+    let models = match &args.model_map {
+        Some(spec) => parse_model_map(spec)?,
+        None => Models::new(
+            listed
+                .first()
+                .map(|(id, _)| id.clone())
+                .ok_or_else(no_route)?,
+        ),
+    };
+    let window = listed
+        .iter()
+        .find(|(id, _)| *id == models.main)
+        .and_then(|(_, w)| *w);
+    Ok(Learned {
+        access,
+        models,
+        limits: Limits {
+            context_window: window,
+            max_output: None,
+        },
+        router: RouterStatus {
+            running,
+            routing_enabled: true,
+            known_aliases: running.then(|| listed.into_iter().map(|(id, _)| id).collect()),
+        },
+    })
 }
 
 fn preview(

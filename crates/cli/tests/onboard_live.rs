@@ -14,6 +14,192 @@ const ACCESS: &str = "sk-sb-onboard-live-access-000000";
 const ADMIN: &str = "sbadm-onboard-live-admin-000000";
 const MASTER: &str = "onboard-live-test-passphrase";
 
+/// A `switchboard serve` on a free port with a route `m` to the mock; its data directory is
+/// `data` and its HOME is the test's, so another HOME has neither its master key nor tokens.
+struct Served {
+    child: std::process::Child,
+    url: String,
+    port: String,
+    data: std::path::PathBuf,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(dir: &std::path::Path, mock: &MockUpstream) -> Served {
+    let data = dir.join("data");
+    let config = dir.join("switchboard.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[providers]]\nname = \"mock\"\nkind = \"openai_chat\"\nbase_url = {:?}\nkeys = [\"sk-onboard-upstream-key\"]\n[[routes]]\nalias = \"m\"\ntargets = [{{ provider = \"mock\", model = \"x\", context_window = 64000 }}]\n",
+            mock.base_url(Dialect::OpenAiChat)
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["serve", "--port", "0", "--log-level", "warn", "--data-dir"])
+        .arg(&data)
+        .arg("--config")
+        .arg(&config)
+        .env("HOME", dir.join("router-home"))
+        .env("SWITCHBOARD_MASTER_KEY", MASTER)
+        .env("SWITCHBOARD_ACCESS_KEY", ACCESS)
+        .env("SWITCHBOARD_ADMIN_TOKEN", ADMIN)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = loop {
+        let line = lines.next().expect("serve printed its banner").unwrap();
+        if let Some(rest) = line.trim().strip_prefix("Endpoint:") {
+            break rest.trim().trim_end_matches("/v1").to_owned();
+        }
+    };
+    drop(lines);
+    let port = url.rsplit(':').next().unwrap().to_owned();
+    Served {
+        child,
+        url,
+        port,
+        data,
+    }
+}
+
+/// `switchboard onboard --tool codex` under another HOME (no master key there), with only
+/// the given variables.
+fn onboard_elsewhere(
+    data: &std::path::Path,
+    home: &std::path::Path,
+    port: &str,
+    vars: &[(&str, &str)],
+) -> (bool, String, String) {
+    std::fs::create_dir_all(home).unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_switchboard"));
+    cmd.args(["onboard", "--tool", "codex", "--port", port])
+        .arg("--data-dir")
+        .arg(data)
+        .env_clear()
+        .env("HOME", home)
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .stdin(Stdio::null());
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    (out.status.success(), stdout, stderr)
+}
+
+fn written_key(home: &std::path::Path) -> (String, String) {
+    let written =
+        std::fs::read_to_string(home.join(".codex").join("config.toml")).unwrap_or_default();
+    let key = written
+        .split('"')
+        .find(|s| s.starts_with("sk-sb-"))
+        .map(str::to_owned)
+        .unwrap_or_else(|| panic!("no key written: {written}"));
+    (key, written)
+}
+
+async fn answers(url: &str, key: &str) -> u16 {
+    reqwest::Client::new()
+        .post(format!("{url}/v1/responses"))
+        .bearer_auth(key)
+        .json(&json!({"model": "m", "input": "hi"}))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn onboarding_under_another_home_with_the_access_key_needs_no_master_key() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mock = MockUpstream::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let served = serve(dir.path(), &mock);
+    let home = dir.path().join("other-home");
+    let (ok, stdout, stderr) = onboard_elsewhere(
+        &served.data,
+        &home,
+        &served.port,
+        &[("SWITCHBOARD_ACCESS_KEY", ACCESS)],
+    );
+    assert!(ok, "{stdout}\n{stderr}");
+    assert!(!stderr.contains("decrypt"), "{stderr}");
+    let (key, written) = written_key(&home);
+    assert_eq!(
+        key, ACCESS,
+        "without the admin token the tool gets the access key"
+    );
+    assert!(written.contains("model = \"m\""), "{written}");
+    assert!(
+        written.contains("model_context_window = 64000"),
+        "{written}"
+    );
+    assert!(stdout.contains("SWITCHBOARD_ADMIN_TOKEN"), "{stdout}");
+    assert_eq!(answers(&served.url, &key).await, 200);
+}
+
+#[tokio::test]
+async fn onboarding_under_another_home_with_only_port_and_admin_token() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mock = MockUpstream::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let served = serve(dir.path(), &mock);
+    let home = dir.path().join("other-home");
+    let (ok, stdout, stderr) = onboard_elsewhere(
+        &served.data,
+        &home,
+        &served.port,
+        &[("SWITCHBOARD_ADMIN_TOKEN", ADMIN)],
+    );
+    assert!(ok, "{stdout}\n{stderr}");
+    let (key, written) = written_key(&home);
+    assert_ne!(key, ACCESS, "the tool has a key of its own");
+    assert!(
+        written.contains("model_context_window = 64000"),
+        "{written}"
+    );
+    assert_eq!(answers(&served.url, &key).await, 200);
+}
+
+#[tokio::test]
+async fn onboarding_with_nothing_to_learn_the_key_from_names_the_three_ways() {
+    let mock = MockUpstream::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let served = serve(dir.path(), &mock);
+    let data = served.data.clone();
+    drop(served);
+    let home = dir.path().join("other-home");
+    // A free port: nothing answers there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    let (ok, stdout, stderr) = onboard_elsewhere(&data, &home, &port, &[]);
+    assert!(!ok, "{stdout}\n{stderr}");
+    for way in [
+        "SWITCHBOARD_ACCESS_KEY",
+        "--port",
+        "SWITCHBOARD_ADMIN_TOKEN",
+        "master key",
+    ] {
+        assert!(stderr.contains(way), "names {way}: {stderr}");
+    }
+    assert!(!home.join(".codex").exists(), "nothing written");
+}
+
 #[tokio::test]
 async fn onboarding_next_to_a_running_router_gives_the_tool_a_working_key_of_its_own() {
     let _ = rustls::crypto::ring::default_provider().install_default();

@@ -137,6 +137,11 @@ async fn serve_starts_on_postgres_named_by_the_environment() {
     loop {
         let written = std::fs::read_to_string(&log_path).unwrap();
         if written.contains("Endpoint:") {
+            assert!(written.contains("team mode"), "{written}");
+            assert!(
+                written.contains("switchboard keys show-access\n"),
+                "{written}"
+            );
             break;
         }
         if let Some(status) = child.try_wait().unwrap() {
@@ -154,6 +159,29 @@ async fn serve_starts_on_postgres_named_by_the_environment() {
         .await
         .unwrap();
     assert!(sealed >= 2, "access key and admin token: {sealed}");
+    // The other commands read the same database through the same variables.
+    let shown = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["keys", "show-access"])
+        .env_clear()
+        .env("HOME", dir.path())
+        .env("SWITCHBOARD_DATA_DIR", dir.path().join("elsewhere"))
+        .env("SWITCHBOARD_DATABASE_URL", &url)
+        .env("SWITCHBOARD_MASTER_KEY", MASTER)
+        .output()
+        .unwrap();
+    assert!(
+        shown.status.success(),
+        "{}",
+        String::from_utf8_lossy(&shown.stderr)
+    );
+    let stored = store
+        .local_token(switchboard_store::LocalToken::AccessKey, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&shown.stdout).trim(),
+        stored.expose()
+    );
 }
 
 #[test]

@@ -860,6 +860,8 @@ mod tests {
             tokens_cached: 0,
             tokens_reasoning: 0,
             cost_micros: cost,
+            audio_ms: None,
+            images: None,
             client: Some(client.into()),
             error: None,
             affinity: None,

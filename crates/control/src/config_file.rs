@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use serde::Deserialize;
-use switchboard_router::{Provider, Route, Secret};
+use switchboard_router::{Provider, ProxySetting, Route, Secret};
 use switchboard_store::{KeySecret, Store, StoreError};
 
 #[derive(Debug, Default, Deserialize)]
@@ -36,6 +36,10 @@ pub struct ServerSection {
     /// Team mode: the PostgreSQL server every instance shares (`postgres://…`); the
     /// `--database` flag and `SWITCHBOARD_DATABASE_URL` take precedence.
     pub database_url: Option<String>,
+    /// The global upstream proxy (`{ mode = "url", url = "socks5h://…", no_proxy = […] }`,
+    /// `mode = "system"` or `"direct"`); providers may set their own `proxy`.
+    #[serde(default)]
+    pub proxy: Option<ProxySetting>,
     /// Single sign-on through an OpenID Connect provider (`[server.oidc]`).
     pub oidc: Option<OidcSection>,
 }
@@ -172,6 +176,11 @@ impl FileConfig {
             field,
             message,
         };
+        if let Some(proxy) = &self.server.proxy {
+            proxy
+                .validate("proxy")
+                .map_err(|e| invalid(format!("server.{}", e.field), e.message))?;
+        }
         for (i, fp) in self.providers.iter().enumerate() {
             let mut provider = fp.provider.clone();
             // Keep models discovered earlier unless the file lists its own.
@@ -215,6 +224,11 @@ impl FileConfig {
             r.validate()
                 .map_err(|e| invalid(format!("routes[{i}].{}", e.field), e.message))?;
             store.upsert_route(r).await?;
+        }
+        if let Some(proxy) = &self.server.proxy {
+            let mut settings = store.get_settings().await?;
+            settings.proxy = proxy.clone();
+            store.put_settings(&settings).await?;
         }
         Ok(())
     }

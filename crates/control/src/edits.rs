@@ -78,8 +78,7 @@ impl Control {
             ));
         }
         self.edit(async |store| Ok::<_, ControlError>(store.upsert_provider(&p).await?))
-            .await?;
-        Ok(p)
+            .await
     }
 
     pub async fn delete_provider(&self, name: &str) -> Result<(), ControlError> {
@@ -277,8 +276,7 @@ impl Control {
             ));
         }
         self.edit(async |store| Ok::<_, ControlError>(store.put_settings(&settings).await?))
-            .await?;
-        Ok(settings)
+            .await
     }
 
     /// The cooldown policy in force.

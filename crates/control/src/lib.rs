@@ -19,6 +19,7 @@ pub mod clients;
 pub mod config_file;
 mod edits;
 mod error;
+mod inspector;
 mod persist;
 mod plan;
 mod prices;
@@ -38,7 +39,7 @@ use std::sync::atomic::AtomicU64;
 use parking_lot::{Mutex, RwLock};
 use switchboard_router::clock::{SharedClock, SystemClock};
 use switchboard_router::health::{HealthEvent, KeyStanding};
-use switchboard_router::{Config, Engine, KeyInfo, RecordSink, Secret};
+use switchboard_router::{Config, Engine, KeyInfo, ProxySetting, RecordSink, Secret};
 pub use switchboard_store::LocalToken;
 use switchboard_store::{Store, StoreError};
 
@@ -51,6 +52,10 @@ pub use clients::{
 };
 pub use edits::{KeyTest, KeyUpdate, NewKey};
 pub use error::ControlError;
+pub use inspector::{
+    BugReport, CaptureSettings, CaptureView, DEFAULT_CAPTURE_MINUTES, DEFAULT_RETENTION_HOURS,
+    InspectorView, Replay, StartCapture, curl_command,
+};
 pub use persist::PersistStats;
 pub use plan::{FlowPlan, FlowStep};
 pub use prices::{ModelPrice, ModelPricing, PriceTableView};
@@ -74,6 +79,9 @@ pub struct Control {
     listening: AtomicBool,
     /// Where the router listens, once the host has bound it: no provider may point there.
     listen_addr: RwLock<Option<std::net::SocketAddr>>,
+    /// The operating system's proxy setting as the host reads it (the desktop app), which
+    /// "system" proxy settings follow; `None`: the proxy environment variables.
+    system_proxy: RwLock<Option<ProxySetting>>,
     /// Every key (disabled ones too), as of the last snapshot swap.
     keys: RwLock<Arc<[KeyInfo]>>,
     /// The last standing published per key: what [`StandingChanged`] diffs against.
@@ -89,6 +97,8 @@ pub struct Control {
     deliverer: Deliverer,
     /// What providers last said about each key (failed attempts and probes).
     said: Arc<standing::KeySaid>,
+    /// The request inspector's queue and key, once the host has attached them.
+    captures: std::sync::OnceLock<inspector::Captures>,
 }
 
 /// The health writer's bus receiver (taken by [`Control::run_health_writer`]) and counters.
@@ -156,12 +166,14 @@ impl Control {
             routing: AtomicBool::new(routing),
             listening: AtomicBool::new(true),
             listen_addr: RwLock::new(None),
+            system_proxy: RwLock::new(None),
             keys: RwLock::new(keys),
             standings: Mutex::new(HashMap::new()),
             changes,
             clients,
             said,
             deliverer: Deliverer::new(std::time::Duration::from_millis(500)),
+            captures: std::sync::OnceLock::new(),
         };
         control.restand(None);
         Ok(Arc::new(control))
@@ -203,6 +215,20 @@ impl Control {
     /// whose base URL points there is refused.
     pub fn set_listen_addr(&self, addr: std::net::SocketAddr) {
         *self.listen_addr.write() = Some(addr);
+    }
+
+    /// The host reports the operating system's proxy setting (and every change of it):
+    /// providers whose proxy is "system" follow it from the next request on. `None` goes
+    /// back to the proxy environment variables. A setting that is not valid is refused.
+    pub async fn set_system_proxy(&self, proxy: Option<ProxySetting>) -> Result<(), ControlError> {
+        if let Some(p) = &proxy {
+            p.validate("system_proxy")?;
+        }
+        if *self.system_proxy.read() == proxy {
+            return Ok(());
+        }
+        *self.system_proxy.write() = proxy;
+        self.edit(async |_| Ok::<_, ControlError>(())).await
     }
 
     /// The address the router listens on, when the host has reported it.
@@ -274,7 +300,8 @@ impl Control {
     /// Re-reads the configuration from the store, swaps the engine's snapshot and cooldown
     /// policy, and refreshes the key list and standings. Only called with the edit lock held.
     async fn swap_snapshot(&self) -> Result<(), StoreError> {
-        let config = load_config(&self.store).await?;
+        let mut config = load_config(&self.store).await?;
+        config.system_proxy = self.system_proxy.read().clone();
         let keys: Arc<[KeyInfo]> = self.store.list_keys(None).await?.into();
         let policy = settings::cooldowns(&self.store).await?;
         self.clients.rebuild(&self.store.list_clients().await?);

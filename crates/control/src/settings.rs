@@ -11,6 +11,9 @@ use crate::ControlError;
 pub(crate) const ROUTING_ENABLED: &str = "routing_enabled";
 /// Whether the listener was left running (the desktop tray's switch).
 pub(crate) const LISTENING: &str = "listening";
+/// The request inspector's capture windows, body cap and retention (JSON of
+/// [`CaptureSettings`](crate::CaptureSettings)).
+pub(crate) const CAPTURE: &str = "capture";
 /// The cooldown policy (JSON of [`CooldownPolicy`]).
 pub(crate) const COOLDOWNS: &str = "cooldown_policy";
 

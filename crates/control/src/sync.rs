@@ -39,7 +39,10 @@ impl Control {
             tokio::select! {
                 () = stop.cancelled() => break,
                 got = notice => match got {
-                    // A notification, or a lost connection that may have hidden one.
+                    // Notifications queued while a reload ran may be older than what it
+                    // loaded (this instance's own edits notify it too): those are skipped.
+                    Ok(Some(v)) if seen.is_some_and(|s| v <= s) => {}
+                    // A newer version, or a lost connection that may have hidden one.
                     Ok(_) => self.resync(&mut seen).await,
                     Err(e) => {
                         tracing::warn!(error = %e, "lost the configuration change feed");

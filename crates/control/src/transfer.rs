@@ -32,7 +32,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use switchboard_router::health::CooldownPolicy;
-use switchboard_router::{KeyInfo, Provider, Route, Secret, Settings};
+use switchboard_router::{KeyInfo, Provider, ProxySetting, Route, Secret, Settings};
 use switchboard_store::secrets::envelope::{self, KdfParams, NONCE_LEN};
 use switchboard_store::{KeyPatch, KeySecret, Store, StoreError};
 use utoipa::ToSchema;
@@ -961,6 +961,16 @@ impl Control {
     }
 }
 
+/// Proxy credentials are not exported: an export names them by their secret-store id, which
+/// only the Switchboard it came from holds. A reference this one does not hold for the same
+/// setting is dropped (the credentials are entered again after the import).
+fn keep_only_own_credential(proxy: &mut ProxySetting, here: Option<&ProxySetting>) {
+    let held = here.and_then(|h| h.credential_ref.as_ref());
+    if proxy.credential_ref.as_ref() != held {
+        proxy.credential_ref = None;
+    }
+}
+
 /// Applies a plan made under the same edit lock (providers, then keys, routes and settings)
 /// and returns what it did.
 async fn apply_planned(
@@ -971,7 +981,12 @@ async fn apply_planned(
     let export = &import.export;
     for &i in &planned.providers {
         if let Some(p) = export.providers.get(i) {
-            store.upsert_provider(p).await?;
+            let mut p = p.clone();
+            let here = store.get_provider(&p.name).await?.and_then(|h| h.proxy);
+            if let Some(proxy) = &mut p.proxy {
+                keep_only_own_credential(proxy, here.as_ref());
+            }
+            store.upsert_provider(&p).await?;
         }
     }
     for action in planned.keys {
@@ -994,7 +1009,10 @@ async fn apply_planned(
         }
     }
     if planned.settings {
-        store.put_settings(&export.settings).await?;
+        let mut settings = export.settings.clone();
+        let here = store.get_settings().await?.proxy;
+        keep_only_own_credential(&mut settings.proxy, Some(&here));
+        store.put_settings(&settings).await?;
     }
     if let Some(c) = export.cooldowns.as_ref().filter(|_| planned.cooldowns) {
         let v = serde_json::to_value(c)

@@ -1,5 +1,6 @@
 //! One-click setup of AI tools against a local Switchboard: Codex CLI, Claude Code, OpenCode,
-//! Gemini CLI and Aider. For each tool it detects the binary and its config, shows the exact
+//! Gemini CLI, Aider, Qwen Code, Crush, Kilo Code CLI, Cline, Roo Code, Goose, Zed, OpenClaw
+//! and the pi coding agent. For each tool it detects the binary and its config, shows the exact
 //! change as a diff, merges only the keys Switchboard owns into the tool's own config file
 //! (comments, order, formatting, line endings and everything else stay byte for byte), backs
 //! the original up first, writes atomically, and undoes: byte for byte when the file is as we
@@ -29,7 +30,7 @@ use serde_json::Value;
 
 pub use env::Env;
 pub use error::{Error, Result};
-pub use plan::{AccessKey, Endpoint, KeyDelivery, Models, Plan, RouterStatus, Warning};
+pub use plan::{AccessKey, Endpoint, KeyDelivery, Limits, Models, Plan, RouterStatus, Warning};
 pub use tools::{ToolId, tools};
 #[doc(hidden)]
 pub use write::Fault;
@@ -239,6 +240,53 @@ impl Integrations {
         })
     }
 
+    /// [`Integrations::status`], plus drift when the limits the tool was configured with
+    /// are no longer those of its main alias's route (`limits_of` gives the current ones).
+    pub fn status_with_limits(
+        &self,
+        tool: ToolId,
+        limits_of: impl Fn(&str) -> Limits,
+    ) -> Result<Status> {
+        let status = self.status(tool)?;
+        if !tool.writes_limits() {
+            return Ok(status);
+        }
+        let Some(manifest) = self.store().load(tool)? else {
+            return Ok(status);
+        };
+        let Some(model) = &manifest.model else {
+            return Ok(status);
+        };
+        let current = limits_of(model);
+        if current == manifest.limits {
+            return Ok(status);
+        }
+        let mut stale = Vec::new();
+        if current.context_window != manifest.limits.context_window {
+            stale.push("context window (the route's targets changed)".to_owned());
+        }
+        if current.max_output != manifest.limits.max_output {
+            stale.push("output limit (the route's targets changed)".to_owned());
+        }
+        Ok(match status {
+            Status::Configured => Status::Drifted {
+                changed_files: Vec::new(),
+                changed_keys: stale,
+            },
+            Status::Drifted {
+                changed_files,
+                mut changed_keys,
+            } => {
+                changed_keys.extend(stale);
+                Status::Drifted {
+                    changed_files,
+                    changed_keys,
+                }
+            }
+            other => other,
+        })
+    }
+
     fn compute(&self, tool: ToolId, plan: &Plan, manifest: Option<&Manifest>) -> Result<Computed> {
         let root = plan.root_url()?;
         let mut warnings = plan::router_warnings(plan);
@@ -344,7 +392,22 @@ impl Integrations {
         let old = store.load(tool)?;
         let Computed { changes, warnings } = self.compute(tool, plan, old.as_ref())?;
         let unchanged = |c: &Change| c.before.as_deref() == Some(c.after.as_str());
-        if old.is_some() && changes.iter().all(|c| unchanged(c) && c.entry.is_some()) {
+        let recorded = if tool.writes_limits() {
+            plan.limits
+        } else {
+            Limits::default()
+        };
+        if let Some(old) = old
+            .as_ref()
+            .filter(|_| changes.iter().all(|c| unchanged(c) && c.entry.is_some()))
+        {
+            if old.model.as_deref() != Some(plan.models.main.as_str()) || old.limits != recorded {
+                store.save(&Manifest {
+                    model: Some(plan.models.main.clone()),
+                    limits: recorded,
+                    ..old.clone()
+                })?;
+            }
             return Ok(Applied {
                 files: changes
                     .iter()
@@ -372,6 +435,8 @@ impl Integrations {
         store.save(&Manifest {
             tool,
             files: states.clone(),
+            model: Some(plan.models.main.clone()),
+            limits: recorded,
         })?;
         let mut written_any = false;
         for change in changes.iter().filter(|c| !unchanged(c)) {

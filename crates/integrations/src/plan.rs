@@ -97,6 +97,16 @@ impl Models {
     }
 }
 
+/// Token limits of the route behind the main alias, from its targets: the smallest context
+/// window and the smallest output limit among them (a session must fit whichever target
+/// answers). Written into the fields each tool budgets with; `None` leaves the tool's own
+/// default.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Limits {
+    pub context_window: Option<u64>,
+    pub max_output: Option<u64>,
+}
+
 /// How tools that can read the key from the environment get it (Codex `env_key`, OpenCode
 /// `{env:VAR}`). Other tools always hold the key inline.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -123,6 +133,8 @@ pub struct RouterStatus {
 pub struct Plan {
     pub endpoint: Endpoint,
     pub models: Models,
+    /// Limits of the main alias's route.
+    pub limits: Limits,
     pub key_delivery: KeyDelivery,
     pub router: Option<RouterStatus>,
     /// Allow an endpoint that is not on loopback (a Switchboard on another host).
@@ -136,6 +148,7 @@ impl Plan {
         Plan {
             endpoint,
             models,
+            limits: Limits::default(),
             key_delivery: KeyDelivery::Inline,
             router: None,
             allow_remote: false,

@@ -11,12 +11,19 @@ use sha2::{Digest, Sha256};
 use crate::ToolId;
 use crate::error::{Error, Result};
 use crate::format::Format;
+use crate::plan::Limits;
 use crate::write::{read, write_atomic};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct Manifest {
     pub(crate) tool: ToolId,
     pub(crate) files: Vec<FileState>,
+    /// The main alias and the route limits the tool was configured with, so a change of
+    /// the route's targets shows as drift.
+    #[serde(default)]
+    pub(crate) model: Option<String>,
+    #[serde(default)]
+    pub(crate) limits: Limits,
 }
 
 /// One file we changed.

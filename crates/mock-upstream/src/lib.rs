@@ -19,7 +19,9 @@
 //! | OpenAI Chat | `POST /v1/chat/completions` |
 //! | OpenAI Responses | `POST /v1/responses`, `POST /v1/responses/compact` |
 //! | Anthropic | `POST /v1/messages`, `POST /v1/messages/count_tokens` |
-//! | Gemini | `POST /v1beta/models/{model}:generateContent`, `:streamGenerateContent[?alt=sse]` (also under `/v1`) |
+//! | Gemini | `POST /v1beta/models/{model}:generateContent`, `:streamGenerateContent[?alt=sse]`, `:countTokens` (also under `/v1`) |
+//! | OpenAI media | `POST /v1/embeddings`, `/v1/audio/transcriptions`, `/v1/audio/translations` (multipart), `/v1/audio/speech` (audio bytes in three chunks), `/v1/images/generations`, `/v1/images/edits` (multipart) |
+//! | Gemini embeddings | `POST /v1beta/models/{model}:embedContent`, `:batchEmbedContents` |
 //! | model lists | `GET /v1/models` (Anthropic's shape when `anthropic-version` is sent), `GET /v1beta/models` |
 //! | probe | `HEAD /`, `GET /` → 200 |
 //! | balances | DeepSeek `GET /user/balance`; OpenRouter `GET /v1/key` and `GET /v1/credits` (also under `/api/v1`): the key's `balance` directive (default 100.00) |
@@ -27,6 +29,12 @@
 //! The key is read from `Authorization: Bearer`, `x-api-key`, `x-goog-api-key` or `?key=`.
 //!
 //! # Replies
+//!
+//! Media answers are deterministic too (`media.rs`): 8-dimensional embeddings (base64 when
+//! `encoding_format: "base64"`), a transcript naming the upload's size whose
+//! `usage.seconds` is a WAV's length, `ID3`-tagged "audio" with one byte per input
+//! character, `n` images. Key, model and header directives choose their faults as for
+//! generation.
 //!
 //! A compaction (`/v1/responses/compact`) answers `{"object": "response.compaction",
 //! "output": [...], "usage": ...}`: the input's user messages, then one `compaction` item whose
@@ -132,6 +140,7 @@ mod book;
 mod dialect;
 mod directive;
 mod limits;
+mod media;
 mod refusal;
 mod server;
 mod structured;

@@ -28,6 +28,7 @@ use crate::MockOptions;
 use crate::book::{Book, InFlight, OpenConnection, RecordedRequest};
 use crate::dialect::{self, Dialect, Failure};
 use crate::directive::{self, Directives, Fault, ResetHints};
+use crate::media::{self, Media};
 use crate::turn::{Turn, json_bytes};
 
 /// Everything a handler needs; built once per server.
@@ -97,6 +98,7 @@ enum Endpoint {
         stream: bool,
     },
     Compact,
+    Media(Media),
     Models,
     GeminiModels,
     CountTokens,
@@ -123,6 +125,9 @@ fn route(method: &Method, path: &str) -> Endpoint {
         (&Method::GET, "/user/balance") => Endpoint::DeepseekBalance,
         (&Method::GET, "/v1/key" | "/api/v1/key") => Endpoint::OpenrouterKey,
         (&Method::GET, "/v1/credits" | "/api/v1/credits") => Endpoint::OpenrouterCredits,
+        (&Method::POST, p) if Media::openai(p).is_some() => {
+            Media::openai(p).map_or(Endpoint::Unknown, Endpoint::Media)
+        }
         (&Method::POST, p) => {
             // google-genai uses /v1 as well as /v1beta.
             let target = p
@@ -138,6 +143,9 @@ fn route(method: &Method, path: &str) -> Endpoint {
                     model: model.to_owned(),
                     stream: true,
                 },
+                Some((model, action)) => {
+                    Media::gemini(model, action).map_or(Endpoint::Unknown, Endpoint::Media)
+                }
                 _ => Endpoint::Unknown,
             }
         }
@@ -171,6 +179,8 @@ fn rate_limit(shared: &Shared, req: &Request) -> Option<Result<HeaderMap, Respon
     let dialect = match route(req.method(), req.uri().path()) {
         Endpoint::Generate(d) => d,
         Endpoint::Gemini { .. } => Dialect::Gemini,
+        Endpoint::Media(m) if m.is_gemini() => Dialect::Gemini,
+        Endpoint::Media(_) => Dialect::OpenAiChat,
         _ => return None,
     };
     let key = presented_key(req.headers(), req.uri().query())?;
@@ -223,6 +233,7 @@ async fn answer(shared: &Shared, req: Request) -> Response {
         Endpoint::Generate(d) => (d, None),
         Endpoint::Gemini { model, stream } => (Dialect::Gemini, Some((model, stream))),
         Endpoint::Compact => return compact(shared, &parts, &body, key),
+        Endpoint::Media(m) => return serve_media(shared, &parts, &body, key, &m),
         other => {
             shared.book.admit(key.as_deref(), None, || {
                 record(&parts, &body, key.clone(), None, None)
@@ -496,7 +507,11 @@ fn serve_other(
             json_response(StatusCode::OK, json_bytes(&v))
         }
         Endpoint::Probe => plain(StatusCode::OK, Bytes::new()),
-        Endpoint::Generate(_) | Endpoint::Gemini { .. } | Endpoint::Compact | Endpoint::Unknown => {
+        Endpoint::Generate(_)
+        | Endpoint::Gemini { .. }
+        | Endpoint::Compact
+        | Endpoint::Media(_)
+        | Endpoint::Unknown => {
             let path = parts.uri.path();
             let f = Failure::new(404, format!("The mock serves no {path}."));
             error_response(Dialect::OpenAiChat, &f, &ResetHints::default())
@@ -551,6 +566,84 @@ fn compact(
         },
     });
     json_response(StatusCode::OK, json_bytes(&reply))
+}
+
+/// A media request (`media.rs`): faults by directive or programmatic, as for generation;
+/// synthesised speech comes in three chunks.
+fn serve_media(
+    shared: &Shared,
+    parts: &http::request::Parts,
+    body: &Bytes,
+    key: Option<String>,
+    m: &Media,
+) -> Response {
+    let dialect = if m.is_gemini() {
+        Dialect::Gemini
+    } else {
+        Dialect::OpenAiChat
+    };
+    let content_type = parts
+        .headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let model = match m {
+        Media::GeminiEmbed { model, .. } | Media::GeminiCountTokens { model } => {
+            Some(model.clone())
+        }
+        _ if content_type.starts_with("multipart/") => media::Form::new(body, content_type)
+            .and_then(|f| f.text("model"))
+            .map(str::to_owned),
+        _ => serde_json::from_slice::<Value>(body)
+            .ok()
+            .and_then(|v| v.get("model")?.as_str().map(str::to_owned)),
+    };
+    let programmatic = shared.book.admit(key.as_deref(), model.as_deref(), || {
+        record(parts, body, key.clone(), model.clone(), Some(dialect))
+    });
+    let invalid = |message: String| {
+        error_response(dialect, &Failure::new(400, message), &ResetHints::default())
+    };
+    let directives = match request_directives(model.as_deref(), key.as_deref(), &parts.headers) {
+        Ok(d) => d,
+        Err(e) => return invalid(e.to_string()),
+    };
+    match directives.fault.or(programmatic) {
+        Some(Fault::Status { status, hints }) => {
+            let mut f = Failure::new(status, default_message(status));
+            f.retry_delay = hints.retry_delay;
+            return error_response(dialect, &f, &hints);
+        }
+        Some(Fault::EchoKey { status, form }) => {
+            return echo_key(dialect, status, form, key.as_deref(), false);
+        }
+        Some(Fault::Html) => return html_200(),
+        _ => {}
+    }
+    let Some(model) = model else {
+        return invalid("`model` is required.".into());
+    };
+    let base = directive::split_name(&model).map_or(model.as_str(), |(b, _)| b);
+    let seq = shared.seq.fetch_add(1, Ordering::Relaxed);
+    match media::answer(m, base, body, content_type, seq) {
+        media::Answer::Json(v) => json_response(StatusCode::OK, json_bytes(&v)),
+        media::Answer::Bytes(ct, bytes) => {
+            let third = bytes.len().div_ceil(3).max(1);
+            let frames: Vec<Bytes> = bytes.chunks(third).map(Bytes::copy_from_slice).collect();
+            let pace = Pace {
+                first: Duration::ZERO,
+                second: Duration::ZERO,
+                between: Duration::ZERO,
+                reset_after: None,
+            };
+            let mut response = Response::new(paced(frames, pace));
+            response
+                .headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static(ct));
+            response
+        }
+        media::Answer::Invalid(message) => invalid(message),
+    }
 }
 
 /// Directives from the model name, the key and the `x-mock-fault` header; later sources win.

@@ -13,6 +13,7 @@ pub mod error;
 mod gemini;
 pub mod ir;
 mod lenient;
+pub mod media;
 mod openai_chat;
 mod openai_responses;
 pub mod passthrough;

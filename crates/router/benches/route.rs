@@ -45,6 +45,8 @@ fn config(keys: usize) -> Config {
         routes: vec![route],
         settings: Default::default(),
         prices: Default::default(),
+        proxy_credentials: Default::default(),
+        system_proxy: None,
     }
 }
 

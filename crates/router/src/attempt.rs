@@ -21,14 +21,14 @@ use crate::classify::{Refusal, classify_in_band, classify_status, provider_messa
 use crate::engine::Engine;
 use crate::guard::AttemptGuard;
 use crate::health::Outcome;
+use crate::inspect::Tap;
 use crate::log::AttemptOutcome;
 use crate::model::Provider;
 use crate::pipe::{InBandError, Pipe};
-use crate::pump::{Pump, UpstreamStream, encode_events, next_read};
+use crate::pump::{Pump, RawPump, UpstreamStream, next_read};
 use crate::record::{Recorder, millis};
-use crate::reply::{ByteStream, Reply, ReplyBody};
-use crate::request::Endpoint;
-use crate::request::IngressRequest;
+use crate::reply::{Reply, ReplyBody};
+use crate::request::{Endpoint, IngressRequest, Media};
 use crate::scrub::Scrubber;
 use crate::snapshot::{Pick, ProviderRt};
 use crate::upstream::{HOP_HEADER, compact_url, endpoint_url, hop_chain, request_headers};
@@ -54,7 +54,7 @@ pub(crate) enum AttemptEnd {
     /// context too long); nobody is blamed. The reply is relayed if no other target serves.
     Refused(Reply, Refusal),
     /// A stream is committed; it takes over the request's record.
-    Commit(Box<dyn FnOnce(Recorder) -> ByteStream + Send>),
+    Commit(Box<dyn FnOnce(Recorder) -> Reply + Send>),
 }
 
 impl AttemptEnd {
@@ -254,12 +254,15 @@ struct ReadAhead {
 enum Ready {
     Whole(Reply),
     Stream(ReadAhead),
+    /// Bytes streamed as they come (synthesised speech): nothing to read ahead.
+    Raw(reqwest::Response),
 }
 
 /// The state of one attempt.
 struct Attempt<'a> {
     engine: &'a Engine,
     req: &'a IngressRequest,
+    prov: &'a ProviderRt,
     provider: &'a Provider,
     model: &'a str,
     pick: &'a Pick,
@@ -272,6 +275,10 @@ struct Attempt<'a> {
     scrubber: Arc<Scrubber>,
     /// The caller retries a transient failure on this key: don't report it to health.
     retry: bool,
+    /// The request's capture and this attempt's place in it, when it is captured.
+    capture: Option<(Tap, usize)>,
+    /// A media endpoint's call: how its answer is read (set when it is sent).
+    media: Option<crate::media::Read>,
 }
 
 impl Engine {
@@ -295,6 +302,7 @@ impl Engine {
         let mut a = Attempt {
             engine: self,
             req,
+            prov,
             provider,
             model,
             pick,
@@ -314,10 +322,13 @@ impl Engine {
             ),
             scrubber: scrubber.clone(),
             retry,
+            capture: None,
+            media: None,
         };
         let end = match a.run(rec).await {
             Ok(Ready::Whole(reply)) => AttemptEnd::Reply(reply),
             Ok(Ready::Stream(ahead)) => a.commit(rec, ahead),
+            Ok(Ready::Raw(resp)) => a.commit_raw(rec, resp),
             Err(Stop::End(end)) => end,
             Err(Stop::Fail(f)) => a.fail(rec, f),
         };
@@ -335,10 +346,17 @@ impl Attempt<'_> {
             self.engine.clock.now_ms(),
         );
         let status = resp.status().as_u16();
+        if let Some((tap, i)) = &self.capture {
+            tap.upstream_response(*i, status, resp.headers());
+        }
         if !(200..300).contains(&status) {
             return Err(self.upstream_error(resp, rec).await);
         }
-        if self.req.stream {
+        if self.req.endpoint == Endpoint::Media(Media::Speech) {
+            Ok(Ready::Raw(resp))
+        } else if self.media.is_some() {
+            self.read_media(resp, rec).await.map(Ready::Whole)
+        } else if self.req.stream {
             self.read_ahead(resp).await.map(Ready::Stream)
         } else {
             self.read_whole(resp, rec).await.map(Ready::Whole)
@@ -348,10 +366,17 @@ impl Attempt<'_> {
     /// Step 1: the request goes out; the response headers come back.
     async fn send(&mut self, rec: &mut Recorder) -> Result<reqwest::Response, Stop> {
         let (req, provider, model) = (self.req, self.provider, self.model);
-        let body = match self
-            .pipe
-            .upstream_body(&req.body, model, provider, req.stream)
-        {
+        let prepared = match crate::media::call(req, provider, model) {
+            Some(call) => call.map(|c| {
+                self.media = Some(c.read);
+                (c.body, Some(c.url))
+            }),
+            None => self
+                .pipe
+                .upstream_body(&req.body, model, provider, req.stream)
+                .map(|b| (b, None)),
+        };
+        let (body, media_url) = match prepared {
             Ok(b) => b,
             Err(err) => {
                 self.guard.report(&Outcome::ClientError);
@@ -379,22 +404,40 @@ impl Attempt<'_> {
         if let Some(hops) = hop_chain(req.hop.as_ref(), &self.engine.hop_id) {
             headers.insert(HOP_HEADER, hops);
         }
-        let client = match self.engine.clients.get(provider.timeouts.connect_ms) {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::error!(error = %e, "upstream client unavailable");
-                let err = ClientError::new(ErrorKind::Internal, "upstream HTTP client unavailable");
-                rec.finish(500, Some(err.message.clone()));
-                return Err(Stop::End(AttemptEnd::Reply(Reply::error(
-                    req.dialect,
-                    &err,
-                ))));
+        // A form goes with its own boundary (never to Gemini, which gets JSON).
+        if let Some(ct) = &req.content_type
+            && provider.kind != Dialect::Gemini
+        {
+            headers.insert(http::header::CONTENT_TYPE, ct.clone());
+        }
+        // A client that cannot be built (its CA file is gone, its proxy credentials are
+        // missing) fails this provider over like an unreachable one.
+        let client = self.engine.client(self.prov).map_err(|e| {
+            tracing::warn!(provider = %provider.name, error = %e, "upstream client unavailable");
+            Failure::temporary(
+                ErrorKind::BadGateway,
+                format!("Provider `{}` could not be reached: {e}.", provider.name),
+            )
+        })?;
+        let url = match (media_url, req.endpoint) {
+            (Some(url), _) => url,
+            (None, Endpoint::Compact) if provider.kind == Dialect::OpenaiResponses => {
+                compact_url(provider)
             }
-        };
-        let url = match req.endpoint {
-            Endpoint::Compact if provider.kind == Dialect::OpenaiResponses => compact_url(provider),
             _ => endpoint_url(provider, model, req.stream),
         };
+        if let Some(tap) = &rec.capture {
+            let i = tap.upstream_request(
+                &provider.name,
+                model,
+                self.pick.key.info.id,
+                &url,
+                &headers,
+                &body,
+                &self.scrubber,
+            );
+            self.capture = Some((tap.clone(), i));
+        }
         tracing::debug!(provider = %provider.name, model, key_id = self.pick.key.info.id, probe = self.pick.probe, "upstream attempt");
         let send = client.post(url).headers(headers).body(body).send();
         match tokio::time::timeout_at(self.first_byte_deadline, send).await {
@@ -422,6 +465,9 @@ impl Attempt<'_> {
             .await
             .unwrap_or_default();
         let body = self.scrubber.scrub(&body);
+        if let Some((tap, i)) = &self.capture {
+            tap.upstream_body(*i, &body);
+        }
         let now = self.engine.clock.now_ms();
         let outcome = classify_status(status, &resp_headers, &body, now, self.engine.max_hint());
         if matches!(outcome, Outcome::InsufficientBalance { .. }) {
@@ -500,6 +546,9 @@ impl Attempt<'_> {
         // Content so far; if it turns out to be an error, the failure built from it is
         // scrubbed in full on its way out (`AttemptEnd::scrubbed`).
         let body = self.scrubber.scrub_content(&body);
+        if let Some((tap, i)) = &self.capture {
+            tap.upstream_body(*i, &body);
+        }
         let (out, usage) = self.pipe.client_body(&body).map_err(|err| {
             Failure::malformed(
                 provider,
@@ -511,6 +560,9 @@ impl Attempt<'_> {
         self.engine
             .latency
             .observe(&provider.name, self.model, millis(self.started.elapsed()));
+        if let Some((tap, i)) = &self.capture {
+            tap.committed(*i);
+        }
         let key_id = self.pick.key.info.id;
         rec.first_byte = Some(Instant::now());
         rec.attempt(
@@ -570,6 +622,9 @@ impl Attempt<'_> {
                 }
             }
             for ev in events.drain(..) {
+                if let Some((tap, i)) = &self.capture {
+                    tap.upstream_event(*i, &ev);
+                }
                 if let Err(InBandError(message)) = self.pipe.push(ev, &mut out) {
                     let message = self.scrubber.scrub_str(&message);
                     return Err(Failure::in_band(
@@ -601,40 +656,114 @@ impl Attempt<'_> {
     /// Step 3: the stream is the client's from here on, whatever happens upstream.
     fn commit(mut self, rec: &mut Recorder, ahead: ReadAhead) -> AttemptEnd {
         let provider = self.provider;
-        let key_id = self.pick.key.info.id;
+        self.succeeded(rec, ahead.status);
+        let mut pump = Pump {
+            upstream: ahead.upstream,
+            decoder: ahead.decoder,
+            pipe: self.pipe,
+            pending: VecDeque::new(),
+            idle: self.idle,
+            total_deadline: self.total_deadline,
+            guard: self.guard,
+            provider: provider.name.clone(),
+            scrubber: self.scrubber,
+            capture: self.capture,
+        };
+        pump.send(&ahead.out);
+        if pump.upstream.is_none() {
+            let mut tail = Vec::new();
+            pump.pipe.finish(&mut tail);
+            pump.send(&tail);
+        }
+        AttemptEnd::Commit(Box::new(move |rec| Reply::sse(pump.into_stream(rec))))
+    }
+
+    /// Step 2 of a media call: its whole answer, bounded like any other, made ready for the
+    /// client (OpenAI's shape) and counted.
+    async fn read_media(
+        &mut self,
+        resp: reqwest::Response,
+        rec: &mut Recorder,
+    ) -> Result<Reply, Stop> {
+        let provider = self.provider;
+        let status = resp.status().as_u16();
+        let content_type = resp.headers().get(http::header::CONTENT_TYPE).cloned();
+        let body = read_capped(resp, BODY_CAP, self.idle, self.total_deadline)
+            .await
+            .map_err(|f| f.at(provider))?;
+        let body = self.scrubber.scrub_content(&body);
+        let Some(read) = &self.media else {
+            return Err(Failure::malformed(provider, "an answer to no media call").into());
+        };
+        let answer = crate::media::answer(read, &self.req.model, &body, content_type.as_ref())
+            .map_err(|err| {
+                Failure::malformed(
+                    provider,
+                    &format!("a response that could not be read: {}", err.message),
+                )
+                .with_status(status)
+            })?;
+        self.succeeded(rec, status);
+        rec.usage(answer.usage);
+        rec.units(answer.units);
+        rec.finish(200, None);
+        let mut reply = Reply::json(200, answer.body);
+        reply
+            .headers
+            .insert(http::header::CONTENT_TYPE, answer.content_type);
+        Ok(reply)
+    }
+
+    /// Health, latency and the record of an attempt that answered.
+    fn succeeded(&mut self, rec: &mut Recorder, status: u16) {
+        let provider = self.provider;
         self.guard.report(&Outcome::Success);
         self.engine
             .latency
             .observe(&provider.name, self.model, millis(self.started.elapsed()));
+        let key_id = self.pick.key.info.id;
         rec.first_byte = Some(Instant::now());
         rec.attempt(
             &provider.name,
             self.model,
             key_id,
             AttemptOutcome::Ok,
-            Some(ahead.status),
+            Some(status),
             self.started,
         );
         rec.served_by(&provider.name, self.model, key_id);
-        let mut pending = VecDeque::new();
-        pending.push_back(encode_events(&ahead.out, &self.scrubber));
-        if ahead.upstream.is_none() {
-            let mut tail = Vec::new();
-            self.pipe.finish(&mut tail);
-            pending.push_back(encode_events(&tail, &self.scrubber));
+        if let Some((tap, i)) = &self.capture {
+            tap.committed(*i);
         }
-        let pump = Pump {
-            upstream: ahead.upstream,
-            decoder: ahead.decoder,
-            pipe: self.pipe,
-            pending,
+    }
+
+    /// Step 3 for bytes that are not events (synthesised audio): committed at the headers,
+    /// each chunk scrubbed on its way; the upstream's content type goes with them.
+    fn commit_raw(mut self, rec: &mut Recorder, resp: reqwest::Response) -> AttemptEnd {
+        let status = resp.status().as_u16();
+        self.succeeded(rec, status);
+        let content_type = resp
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .cloned()
+            .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+        let pump = RawPump {
+            upstream: Box::pin(resp.bytes_stream()),
+            held: BytesMut::new(),
             idle: self.idle,
             total_deadline: self.total_deadline,
             guard: self.guard,
-            provider: provider.name.clone(),
             scrubber: self.scrubber,
         };
-        AttemptEnd::Commit(Box::new(move |rec| pump.into_stream(rec)))
+        AttemptEnd::Commit(Box::new(move |rec| {
+            let mut headers = http::HeaderMap::new();
+            headers.insert(http::header::CONTENT_TYPE, content_type);
+            Reply {
+                status: 200,
+                headers,
+                body: ReplyBody::Stream(pump.into_stream(rec)),
+            }
+        }))
     }
 
     fn fail(&mut self, rec: &mut Recorder, f: Failure) -> AttemptEnd {

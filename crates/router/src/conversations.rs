@@ -88,6 +88,8 @@ fn parts_bytes(parts: &[Part]) -> usize {
 #[derive(Debug)]
 struct Entry {
     conversation: Conversation,
+    /// The Responses object the client was sent, for `GET /v1/responses/{id}`.
+    response: String,
     bytes: usize,
     expires_ms: i64,
 }
@@ -168,14 +170,41 @@ impl ResponseStore {
             .map(|e| e.conversation.clone())
     }
 
-    /// Stores the conversation `input` + the assistant's `output` under `owner` and `id`.
-    /// A conversation larger than the whole budget is not kept.
+    /// The Responses object `owner` was sent under `id` (`GET /v1/responses/{id}`); `None` as
+    /// for [`ResponseStore::get`].
+    pub fn response(&self, owner: &Owner, id: &str, now_ms: i64) -> Option<String> {
+        let inner = self.inner.lock();
+        inner
+            .map
+            .get(&(*owner, id.to_owned()))
+            .filter(|e| e.expires_ms > now_ms)
+            .map(|e| e.response.clone())
+    }
+
+    /// Forgets `owner`'s conversation `id`; whether there was one (another owner's is never
+    /// touched).
+    pub fn delete(&self, owner: &Owner, id: &str, now_ms: i64) -> bool {
+        let key = (*owner, id.to_owned());
+        let mut inner = self.inner.lock();
+        inner.drop_expired(now_ms);
+        let Some(old) = inner.map.remove(&key) else {
+            return false;
+        };
+        inner.bytes -= old.bytes;
+        inner.order.retain(|k| *k != key);
+        true
+    }
+
+    /// Stores the conversation `input` + the assistant's `output` under `owner` and `id`,
+    /// with the Responses object sent to the client (`response`). A conversation larger
+    /// than the whole budget is not kept.
     pub fn put(
         &self,
         owner: Owner,
         id: String,
         mut conversation: Conversation,
         output: Vec<Part>,
+        response: String,
         now_ms: i64,
     ) {
         if !output.is_empty() {
@@ -184,7 +213,7 @@ impl ResponseStore {
                 content: output,
             });
         }
-        let bytes = conversation.bytes() + id.len();
+        let bytes = conversation.bytes() + id.len() + response.len();
         let budget = self.budget.load(Ordering::Relaxed);
         let key = (owner, id);
         let mut inner = self.inner.lock();
@@ -208,6 +237,7 @@ impl ResponseStore {
             key,
             Entry {
                 conversation,
+                response,
                 bytes,
                 expires_ms: now_ms.saturating_add(self.ttl_ms),
             },
@@ -241,14 +271,17 @@ mod tests {
             "a".into(),
             conv("1"),
             vec![Part::Text("answer".into())],
+            "{}".into(),
             0,
         );
         let got = s.get(&alice(), "a", 10).unwrap();
         assert_eq!(got.messages.len(), 2);
         assert_eq!(got.messages[1].role, Role::Assistant);
+        assert_eq!(s.response(&alice(), "a", 10).as_deref(), Some("{}"));
         assert!(s.get(&alice(), "a", 1000).is_none(), "expired");
+        assert!(s.response(&alice(), "a", 1000).is_none(), "expired");
         // Expired conversations give their bytes back at the next store.
-        s.put(alice(), "b".into(), conv("2"), vec![], 1000);
+        s.put(alice(), "b".into(), conv("2"), vec![], String::new(), 1000);
         assert!(s.get(&alice(), "b", 1001).is_some());
         assert_eq!(s.bytes(), conv("2").bytes() + 1);
     }
@@ -257,10 +290,28 @@ mod tests {
     fn another_credential_finds_nothing_under_the_same_id() {
         let s = ResponseStore::new(1 << 20, 1000);
         let bob = Owner::of(b"sk-bob");
-        s.put(alice(), "resp_1".into(), conv("alice's secret"), vec![], 0);
+        s.put(
+            alice(),
+            "resp_1".into(),
+            conv("alice's secret"),
+            vec![],
+            String::new(),
+            0,
+        );
         assert!(s.get(&bob, "resp_1", 10).is_none());
         // Bob storing under the same id does not touch Alice's conversation.
-        s.put(bob, "resp_1".into(), conv("bob's"), vec![], 0);
+        assert!(
+            !s.delete(&bob, "resp_1", 1),
+            "another owner's id is not theirs to delete"
+        );
+        s.put(
+            bob,
+            "resp_1".into(),
+            conv("bob's"),
+            vec![],
+            String::new(),
+            0,
+        );
         let a = s.get(&alice(), "resp_1", 10).unwrap();
         assert_eq!(
             a.messages[0].content,
@@ -277,7 +328,14 @@ mod tests {
         let s = ResponseStore::new(budget, 1000);
         let big = "x".repeat(20 * MIB);
         for i in 0..10 {
-            s.put(alice(), format!("r{i}"), conv(&big), vec![], 0);
+            s.put(
+                alice(),
+                format!("r{i}"),
+                conv(&big),
+                vec![],
+                String::new(),
+                0,
+            );
             assert!(s.bytes() <= budget, "over budget after {i}: {}", s.bytes());
         }
         assert!(s.bytes() >= 60 * MIB, "three 20 MiB conversations fit");
@@ -285,7 +343,14 @@ mod tests {
         assert!(s.get(&alice(), "r6", 1).is_none(), "the oldest are evicted");
         // Small ones still share the same budget: the count is not what bounds the store.
         for i in 0..5_000 {
-            s.put(alice(), format!("s{i}"), conv("hi"), vec![], 0);
+            s.put(
+                alice(),
+                format!("s{i}"),
+                conv("hi"),
+                vec![],
+                String::new(),
+                0,
+            );
         }
         assert!(s.get(&alice(), "s0", 1).is_some());
         assert!(s.bytes() <= budget);
@@ -296,6 +361,7 @@ mod tests {
             "huge".into(),
             conv(&"y".repeat(65 * MIB)),
             vec![],
+            String::new(),
             0,
         );
         assert!(s.get(&alice(), "huge", 1).is_none());

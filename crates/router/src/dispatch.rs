@@ -24,7 +24,7 @@ use crate::hedge::Hedged;
 use crate::log::{CLIENT_STR_MAX, RequestRecord, truncated};
 use crate::record::Recorder;
 use crate::reply::Reply;
-use crate::request::IngressRequest;
+use crate::request::{Endpoint, IngressRequest};
 use crate::snapshot::{Snapshot, Unroutable, order_targets, pick_key, target_window};
 use crate::upstream::has_looped;
 
@@ -50,6 +50,8 @@ impl Engine {
                 tokens_cached: 0,
                 tokens_reasoning: 0,
                 cost_micros: None,
+                audio_ms: None,
+                images: None,
                 client: req.client.clone(),
                 error: None,
                 affinity: None,
@@ -62,6 +64,31 @@ impl Engine {
             self.in_flight.clone(),
             snap.clone(),
         );
+        // One atomic load when no capture window is open; a captured request gets its log
+        // id now, so its capture names it.
+        if let Some((tap, id)) = self.capture_for(&req, &snap) {
+            rec.capture = Some(tap);
+            rec.rec.id = id;
+        }
+        let Some(tap) = rec.capture.clone() else {
+            return self.serve(&req, snap, rec).await;
+        };
+        let reply = self.serve(&req, snap, rec).await;
+        let body = match &reply.body {
+            crate::reply::ReplyBody::Full(b) => Some(&b[..]),
+            crate::reply::ReplyBody::Stream(_) => None,
+        };
+        tap.client_reply(reply.status, &reply.headers, body);
+        reply
+    }
+
+    /// Serves one client request, its record begun.
+    async fn serve(
+        self: &Arc<Self>,
+        req: &IngressRequest,
+        snap: Arc<Snapshot>,
+        mut rec: Recorder,
+    ) -> Reply {
         if has_looped(req.hop.as_ref(), &self.hop_id) {
             let err = ClientError::new(
                 ErrorKind::LoopDetected,
@@ -113,9 +140,30 @@ impl Engine {
         let budget = settings.attempt_budget.max(1);
         let explore = rand::random_ratio(1, 20);
         let mut targets = order_targets(&route, &snap, &self.latency, explore);
+        if !matches!(req.endpoint, Endpoint::Generate | Endpoint::Compact) {
+            targets.retain(|t| {
+                snap.providers
+                    .get(&t.provider)
+                    .is_some_and(|p| crate::media::endpoint_served(p.provider.kind, req.endpoint))
+            });
+            if targets.is_empty() {
+                let err = ClientError::new(
+                    ErrorKind::InvalidRequest,
+                    format!(
+                        "The model `{}` cannot serve {}: none of its targets' providers offer that endpoint.",
+                        truncated(&req.model, CLIENT_STR_MAX),
+                        crate::media::endpoint_name(req.endpoint)
+                    ),
+                )
+                .with_code("unsupported_endpoint")
+                .with_param("model");
+                rec.finish(err.status(), Some(err.message.clone()));
+                return Reply::error(req.dialect, &err);
+            }
+        }
         // A known conversation goes back to where it was served, whatever the strategy chose;
         // `moved` notes why it left when it does.
-        let session = conversation(&req);
+        let session = conversation(req);
         let pin = session.and_then(|s| self.affinity.get(s, self.clock.now_ms()));
         let pinned = pin.as_ref().is_some_and(|p| pin_first(&mut targets, p));
         let mut moved = (pin.is_some() && !pinned).then_some(Moved::Unavailable);
@@ -131,12 +179,12 @@ impl Engine {
         let estimate = windows
             .iter()
             .any(Option::is_some)
-            .then(|| estimate_tokens(&req))
+            .then(|| estimate_tokens(req))
             .flatten();
         // Keys this route could try, counted once per target: a same-key retry never takes an
         // attempt that one of them would need.
         let candidates = key_count(&targets, &snap);
-        let quota_need = crate::quota::need(settings, &req);
+        let quota_need = crate::quota::need(settings, req);
         let lone = candidates == 1;
         let mut picks = 0usize;
         let wait_limit = if lone {
@@ -168,7 +216,7 @@ impl Engine {
                 .map(|(t, _)| t.clone())
                 .collect();
             match self
-                .hedge(&req, &snap, &fit, pin.as_ref(), &mut rec, deadline, after)
+                .hedge(req, &snap, &fit, pin.as_ref(), &mut rec, deadline, after)
                 .await
             {
                 Some(Hedged::Served(reply, served)) => {
@@ -285,7 +333,7 @@ impl Engine {
                         .filter(|d| Instant::now() + *d < deadline);
                         match self
                             .attempt(
-                                &req,
+                                req,
                                 prov,
                                 &target.model,
                                 &pick,
@@ -329,7 +377,7 @@ impl Engine {
                             }
                             AttemptEnd::Commit(start) => {
                                 self.remember_session(session, settings, &here);
-                                return Reply::sse(start(rec));
+                                return start(rec);
                             }
                         }
                     }
@@ -392,7 +440,7 @@ impl Engine {
                 rec.finish(err.status(), Some(err.message.clone()));
                 return Reply::error(req.dialect, &err);
             }
-            return self.no_usable_key(&req, &mut rec, earliest, blocked_by_rate_limit_only, now);
+            return self.no_usable_key(req, &mut rec, earliest, blocked_by_rate_limit_only, now);
         }
     }
 

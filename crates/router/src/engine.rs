@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use arc_swap::ArcSwap;
+use arc_swap::{ArcSwap, ArcSwapOption};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use switchboard_protocol::Dialect;
@@ -16,14 +16,14 @@ use crate::affinity::AffinityTable;
 use crate::balance::{BalanceBoard, BalanceCheck, KeyBalance, Reading};
 use crate::classify::{classify_status, provider_message};
 use crate::clock::SharedClock;
-use crate::conversations::ResponseStore;
+use crate::conversations::{Owner, ResponseStore};
 use crate::health::{CooldownPolicy, HealthBoard, HealthEntry, Outcome, Scope};
 use crate::log::AttemptOutcome;
 use crate::model::{Config, ModelInfo, ModelSource};
 use crate::record::RecordSink;
 use crate::scrub::Scrubber;
 use crate::snapshot::{KeyRt, LatencyBook, ProviderRt, Snapshot};
-use crate::upstream::{Clients, endpoint_url, models_url, request_headers};
+use crate::upstream::{ClientBuildError, Clients, endpoint_url, models_url, request_headers};
 
 #[derive(Debug)]
 pub struct Engine {
@@ -41,6 +41,8 @@ pub struct Engine {
     pub(crate) hop_id: String,
     /// Keys' balances, where their providers publish them.
     pub balances: BalanceBoard,
+    /// The request inspector, while a capture window is set (`inspect.rs`).
+    pub(crate) inspector: ArcSwapOption<crate::inspect::Inspector>,
 }
 
 /// Bytes of Responses conversations kept for `previous_response_id` (unless the host sets
@@ -75,7 +77,13 @@ impl Engine {
             responses: Arc::new(ResponseStore::new(RESPONSES_BUDGET_BYTES, RESPONSES_TTL_MS)),
             hop_id: format!("{:016x}", rand::random::<u64>()),
             balances: BalanceBoard::default(),
+            inspector: ArcSwapOption::empty(),
         })
+    }
+
+    /// The clock the engine reads (cooldowns, capture windows).
+    pub fn clock(&self) -> &SharedClock {
+        &self.clock
     }
 
     /// This instance's id in the `x-switchboard-hop` header of its upstream calls.
@@ -92,10 +100,19 @@ impl Engine {
     /// with; health of keys that no longer exist is forgotten.
     pub fn reload(&self, config: &Config) {
         let next = Snapshot::build(config, Some(&self.snapshot.load()));
+        let used = next.providers.values().map(|p| &p.network.key).collect();
+        self.clients.retain(&used);
         self.snapshot.store(Arc::new(next));
         let ids: std::collections::HashSet<i64> = config.keys.iter().map(|k| k.info.id).collect();
         self.health.retain_keys(|id| ids.contains(&id));
         self.balances.retain_keys(|id| ids.contains(&id));
+    }
+
+    /// The pooled HTTP client of `prov`'s network setting: looked up once per snapshot.
+    pub(crate) fn client(&self, prov: &ProviderRt) -> Result<reqwest::Client, ClientBuildError> {
+        prov.client
+            .get_or_init(|| self.clients.get(&prov.network))
+            .clone()
     }
 
     /// The longest wait a provider's reset hint may ask for: the cooldown policy's cap.
@@ -111,6 +128,16 @@ impl Engine {
     /// Bytes the stored Responses conversations hold now.
     pub fn conversation_bytes(&self) -> usize {
         self.responses.bytes()
+    }
+
+    /// The Responses object `owner` was sent under `id`, while its conversation is kept.
+    pub fn stored_response(&self, owner: &Owner, id: &str) -> Option<String> {
+        self.responses.response(owner, id, self.clock.now_ms())
+    }
+
+    /// Forgets `owner`'s kept conversation `id`; whether there was one.
+    pub fn delete_response(&self, owner: &Owner, id: &str) -> bool {
+        self.responses.delete(owner, id, self.clock.now_ms())
     }
 
     /// Requests being served right now.
@@ -215,7 +242,7 @@ impl Engine {
             checked_ms,
             error: Some(why),
         };
-        let Ok(client) = self.clients.get(provider.timeouts.connect_ms) else {
+        let Ok(client) = self.client(prov) else {
             return failed("no HTTP client".into());
         };
         for url in check.urls(&provider.base_url) {
@@ -287,8 +314,7 @@ impl Engine {
         let key = prov.keys.first().ok_or(ListModelsError::NoKey)?;
         let p = &prov.provider;
         let client = self
-            .clients
-            .get(p.timeouts.connect_ms)
+            .client(prov)
             .map_err(|_| ListModelsError::Unreachable(p.name.clone()))?;
         let request = client
             .get(models_url(p))
@@ -332,7 +358,7 @@ impl Engine {
             };
             (outcome, answer)
         };
-        let Ok(client) = self.clients.get(provider.timeouts.connect_ms) else {
+        let Ok(client) = self.client(prov) else {
             return unreachable("no HTTP client for this provider");
         };
         let headers = request_headers(provider, &key.secret, &[]);

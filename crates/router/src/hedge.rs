@@ -160,7 +160,7 @@ fn settle(end: AttemptEnd, rec: &mut Recorder, by: &Racer<'_>, spent: u32) -> He
             // The stream takes over the record; this one is left done and silent.
             let taken = std::mem::replace(rec, rec.fork());
             rec.done = true;
-            Hedged::Served(Reply::sse(start(taken)), by.pin())
+            Hedged::Served(start(taken), by.pin())
         }
         AttemptEnd::Failed(reply) | AttemptEnd::Retry(reply) | AttemptEnd::Refused(reply, _) => {
             Hedged::Failed(reply, spent)

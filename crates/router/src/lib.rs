@@ -16,7 +16,10 @@ pub mod engine;
 mod guard;
 pub mod health;
 mod hedge;
+pub mod id;
+pub mod inspect;
 pub mod log;
+pub mod media;
 pub mod model;
 mod pipe;
 pub mod pricing;
@@ -32,9 +35,10 @@ pub mod upstream;
 
 pub use engine::Engine;
 pub use model::{
-    Config, Key, KeyInfo, ModelInfo, Provider, Route, Settings, Strategy, Target, Timeouts,
+    Config, Key, KeyInfo, ModelInfo, Provider, ProxyMode, ProxySetting, Route, Settings, Strategy,
+    Target, Timeouts,
 };
 pub use record::RecordSink;
 pub use reply::{ByteStream, Reply, ReplyBody};
-pub use request::{Endpoint, IngressRequest};
+pub use request::{Endpoint, IngressRequest, Media};
 pub use secret::Secret;

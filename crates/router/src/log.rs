@@ -108,6 +108,12 @@ pub struct RequestRecord {
     /// recorded; `None` when the model has no price.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cost_micros: Option<u64>,
+    /// Audio transcribed or translated, in milliseconds (media requests whose answer says).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audio_ms: Option<u64>,
+    /// Images made (image requests).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub images: Option<u64>,
     /// The client (named access key) that sent the request, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client: Option<String>,
@@ -229,6 +235,8 @@ mod tests {
             tokens_cached: 0,
             tokens_reasoning: 0,
             cost_micros: None,
+            audio_ms: None,
+            images: None,
             client: None,
             error: Some(big.clone()),
             affinity: None,

@@ -13,7 +13,7 @@ use crate::secret::Secret;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(default)]
 pub struct Timeouts {
-    /// TCP + TLS connect.
+    /// TCP connect, the proxy's handshake (when one is set) and TLS.
     pub connect_ms: u64,
     /// From sending the request to the response headers (and, for streams, the first event).
     pub first_byte_ms: u64,
@@ -167,6 +167,156 @@ pub struct Provider {
     /// and OpenRouter are found by host), or to set the threshold.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub balance: Option<crate::balance::BalanceCheck>,
+    /// This provider's own way to the network (none: the global proxy setting).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<ProxySetting>,
+    /// Extra trusted roots for this provider's TLS: a PEM file (one or more certificates) on
+    /// the machine Switchboard runs on. The system's roots stay trusted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<String>,
+    /// The same, the PEM text itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_pem: Option<String>,
+}
+
+/// How upstream connections reach the network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ProxyMode {
+    /// Follow the system: the operating system's setting where the host app reads it (the
+    /// desktop app), else the proxy environment variables (`HTTPS_PROXY`, `HTTP_PROXY`,
+    /// `ALL_PROXY` and `NO_PROXY`).
+    #[default]
+    System,
+    /// Straight to the provider, whatever the environment says.
+    Direct,
+    /// Through the proxy at `url`, except for the hosts in `no_proxy`.
+    Url,
+}
+
+/// A proxy setting: the global one (in [`Settings`]) or a provider's own.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct ProxySetting {
+    pub mode: ProxyMode,
+    /// `http://`, `https://`, `socks5://` or `socks5h://` (names resolved by the proxy),
+    /// host and port. Credentials written into it (`user:password@`) are moved to the secret
+    /// store when the setting is saved: the URL kept and shown never carries them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// The secret-store entry holding the proxy's credentials, set when they are saved.
+    /// Send it back unchanged to keep them; leave it out to drop them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credential_ref: Option<String>,
+    /// Hosts reached directly rather than through `url`: a name (its subdomains too, a
+    /// leading dot is allowed), an IP address, a CIDR block (`10.0.0.0/8`) or `*`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub no_proxy: Vec<String>,
+}
+
+/// Schemes a proxy URL may have.
+pub const PROXY_SCHEMES: [&str; 4] = ["http", "https", "socks5", "socks5h"];
+
+/// Prefix of the secret-store ids holding proxy credentials.
+pub const PROXY_CREDENTIAL_PREFIX: &str = "proxy/";
+
+impl ProxySetting {
+    /// The proxy URL, parsed; `None` when none is set.
+    pub fn parsed_url(&self) -> Option<Result<reqwest::Url, String>> {
+        self.url
+            .as_deref()
+            .map(|u| reqwest::Url::parse(u.trim()).map_err(|e| e.to_string()))
+    }
+
+    /// Checks the setting as it is saved; `field` names it in the error (`proxy`).
+    pub fn validate(&self, field: &str) -> Result<(), Invalid> {
+        let url_field = format!("{field}.url");
+        match self.parsed_url() {
+            None if self.mode == ProxyMode::Url => {
+                return Err(Invalid::new(
+                    url_field,
+                    "is required when the mode is `url`",
+                ));
+            }
+            None => {}
+            Some(Err(e)) => {
+                return Err(Invalid::new(
+                    url_field,
+                    format!(
+                        "is not a URL ({e}); write it as socks5://host:port or http://host:port"
+                    ),
+                ));
+            }
+            Some(Ok(url)) => {
+                if !PROXY_SCHEMES.contains(&url.scheme()) {
+                    return Err(Invalid::new(
+                        url_field,
+                        format!(
+                            "has the scheme `{}`; a proxy URL starts with http://, https://, socks5:// or socks5h://",
+                            url.scheme()
+                        ),
+                    ));
+                }
+                if url.host_str().unwrap_or_default().is_empty() {
+                    return Err(Invalid::new(url_field, "has no host"));
+                }
+                if !matches!(url.path(), "" | "/")
+                    || url.query().is_some()
+                    || url.fragment().is_some()
+                {
+                    return Err(Invalid::new(
+                        url_field,
+                        "must be only a scheme, an optional user:password@, a host and a port",
+                    ));
+                }
+            }
+        }
+        if let Some(r) = &self.credential_ref
+            && !r.starts_with(PROXY_CREDENTIAL_PREFIX)
+        {
+            return Err(Invalid::new(
+                format!("{field}.credential_ref"),
+                "is not a proxy credential",
+            ));
+        }
+        for (i, host) in self.no_proxy.iter().enumerate() {
+            check_no_proxy(host).map_err(|m| Invalid::new(format!("{field}.no_proxy[{i}]"), m))?;
+        }
+        Ok(())
+    }
+}
+
+/// One `no_proxy` entry as reqwest's `NoProxy` reads it: one item of its comma-separated list.
+fn check_no_proxy(entry: &str) -> Result<(), &'static str> {
+    let entry = entry.trim();
+    if entry.is_empty() {
+        return Err("must not be empty");
+    }
+    if entry
+        .chars()
+        .any(|c| c == ',' || c.is_whitespace() || c.is_control())
+    {
+        return Err("must be one host, IP address or CIDR block (one entry per item)");
+    }
+    if let Some((ip, bits)) = entry.split_once('/') {
+        let ip: std::net::IpAddr = ip
+            .parse()
+            .map_err(|_| "is not a CIDR block (address/bits)")?;
+        let max = if ip.is_ipv4() { 32 } else { 128 };
+        if !bits.parse::<u8>().is_ok_and(|b| b <= max) {
+            return Err("is not a CIDR block (address/bits)");
+        }
+    }
+    Ok(())
+}
+
+/// Reads extra trusted roots: every certificate in a PEM bundle. An empty or unreadable bundle
+/// is an error (a CA that silently trusts nothing would fail every request later).
+pub fn parse_ca_bundle(pem: &[u8]) -> Result<Vec<reqwest::Certificate>, &'static str> {
+    match reqwest::Certificate::from_pem_bundle(pem) {
+        Ok(certs) if !certs.is_empty() => Ok(certs),
+        _ => Err("holds no PEM certificate (-----BEGIN CERTIFICATE-----)"),
+    }
 }
 
 /// Known provider quirks, as data (DESIGN.md "Translation"): what a provider needs that its
@@ -313,6 +463,8 @@ pub struct Settings {
     /// serve, and waited for rather than driven into a 429 (off: a key is skipped only once
     /// a 429 has cooled it).
     pub quota_aware: bool,
+    /// How upstream connections reach the network, unless a provider sets its own.
+    pub proxy: ProxySetting,
 }
 
 impl Default for Settings {
@@ -327,6 +479,7 @@ impl Default for Settings {
             single_key_wait_ms: 3_000,
             request_deadline_ms: 600_000,
             quota_aware: true,
+            proxy: ProxySetting::default(),
         }
     }
 }
@@ -340,6 +493,11 @@ pub struct Config {
     pub settings: Settings,
     /// Model prices and limits (the bundled table unless one was loaded).
     pub prices: std::sync::Arc<crate::pricing::PriceTable>,
+    /// Proxy credentials by their secret-store id (`user:password`, as in a URL).
+    pub proxy_credentials: std::collections::HashMap<String, Secret>,
+    /// The operating system's proxy setting as the host app reads it (the desktop app): what
+    /// [`ProxyMode::System`] follows. `None`: the proxy environment variables.
+    pub system_proxy: Option<ProxySetting>,
 }
 
 fn one() -> u32 {
@@ -425,7 +583,33 @@ impl Provider {
                 ));
             }
         }
+        if let Some(proxy) = &self.proxy {
+            proxy.validate("proxy")?;
+        }
+        match (&self.ca_file, &self.ca_pem) {
+            (Some(_), Some(_)) => {
+                return Err(Invalid::new(
+                    "ca_pem",
+                    "set either ca_file or ca_pem, not both",
+                ));
+            }
+            (Some(path), None) => {
+                let pem = std::fs::read(path.trim())
+                    .map_err(|e| Invalid::new("ca_file", format!("cannot be read: {e}")))?;
+                parse_ca_bundle(&pem).map_err(|m| Invalid::new("ca_file", m))?;
+            }
+            (None, Some(pem)) => {
+                parse_ca_bundle(pem.as_bytes()).map_err(|m| Invalid::new("ca_pem", m))?;
+            }
+            (None, None) => {}
+        }
         Ok(())
+    }
+}
+
+impl Settings {
+    pub fn validate(&self) -> Result<(), Invalid> {
+        self.proxy.validate("proxy")
     }
 }
 
@@ -512,6 +696,9 @@ mod tests {
             max_concurrency_per_key: None,
             retry: RetryPolicy::default(),
             balance: None,
+            proxy: None,
+            ca_file: None,
+            ca_pem: None,
         }
     }
 
@@ -591,6 +778,86 @@ mod tests {
         }
         let any: std::net::SocketAddr = "0.0.0.0:443".parse().unwrap();
         assert!(provider("https://localhost/v1").points_at(any));
+    }
+
+    fn proxy(mode: ProxyMode, url: Option<&str>) -> ProxySetting {
+        ProxySetting {
+            mode,
+            url: url.map(str::to_owned),
+            ..ProxySetting::default()
+        }
+    }
+
+    #[test]
+    fn a_proxy_url_that_does_not_parse_is_refused_with_the_reason() {
+        for ok in [
+            "http://127.0.0.1:3128",
+            "https://proxy.corp.example:8443/",
+            "socks5://user:pa%40ss@10.0.0.1:1080",
+            "socks5h://proxy.example:1080",
+        ] {
+            assert!(
+                proxy(ProxyMode::Url, Some(ok)).validate("proxy").is_ok(),
+                "{ok}"
+            );
+        }
+        let err = proxy(ProxyMode::Url, Some("localhost:3128 ")).validate("proxy");
+        // `localhost:3128` reads as the scheme `localhost`.
+        assert!(err.unwrap_err().message.contains("scheme `localhost`"));
+        let err = proxy(ProxyMode::Url, Some("http://[::1"))
+            .validate("proxy")
+            .unwrap_err();
+        assert_eq!(err.field, "proxy.url");
+        assert!(
+            err.message.contains("is not a URL (invalid IPv6 address)"),
+            "{}",
+            err.message
+        );
+        let err = proxy(ProxyMode::Url, Some("ftp://x:21"))
+            .validate("proxy")
+            .unwrap_err();
+        assert!(err.message.contains("socks5://"), "{}", err.message);
+        assert!(
+            proxy(ProxyMode::Url, Some("http://x:1/path"))
+                .validate("proxy")
+                .is_err()
+        );
+        assert!(proxy(ProxyMode::Url, None).validate("proxy").is_err());
+        assert!(proxy(ProxyMode::Direct, None).validate("proxy").is_ok());
+        let mut p = proxy(ProxyMode::Url, Some("http://x:1"));
+        p.no_proxy = vec![
+            "localhost".into(),
+            ".corp.example".into(),
+            "10.0.0.0/8".into(),
+            "::1".into(),
+        ];
+        assert!(p.validate("proxy").is_ok());
+        p.no_proxy = vec!["a.example, b.example".into()];
+        assert_eq!(p.validate("proxy").unwrap_err().field, "proxy.no_proxy[0]");
+        p.no_proxy = vec!["10.0.0.0/40".into()];
+        assert!(p.validate("proxy").is_err());
+        // A credential reference may only name a proxy credential.
+        p.no_proxy = vec![];
+        p.credential_ref = Some("key/abc".into());
+        assert_eq!(
+            p.validate("proxy").unwrap_err().field,
+            "proxy.credential_ref"
+        );
+        let mut prov = provider("https://api.example.com/v1");
+        prov.proxy = Some(proxy(ProxyMode::Url, Some("nonsense")));
+        assert_eq!(prov.validate().unwrap_err().field, "proxy.url");
+    }
+
+    #[test]
+    fn a_ca_bundle_must_hold_a_certificate() {
+        let mut p = provider("https://api.example.com/v1");
+        p.ca_pem = Some("not a certificate".into());
+        assert_eq!(p.validate().unwrap_err().field, "ca_pem");
+        p.ca_pem = None;
+        p.ca_file = Some("/nonexistent/ca.pem".into());
+        let err = p.validate().unwrap_err();
+        assert_eq!(err.field, "ca_file");
+        assert!(err.message.starts_with("cannot be read"), "{}", err.message);
     }
 
     #[test]

@@ -289,9 +289,14 @@ impl Pipe {
             return;
         };
         if let Ok(resp) = decode_response(Dialect::OpenaiResponses, client_response) {
-            memory
-                .store
-                .put(memory.owner, resp.id, input, resp.content, memory.now_ms);
+            memory.store.put(
+                memory.owner,
+                resp.id,
+                input,
+                resp.content,
+                String::from_utf8_lossy(client_response).into_owned(),
+                memory.now_ms,
+            );
         }
     }
 

@@ -3,7 +3,6 @@
 //! per-provider overrides on top (a provider's `models` entries). The one home of what a
 //! request costs, what `cheapest` compares and which context window `/v1/models` shows.
 
-use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
 use serde::Serialize;
@@ -95,15 +94,38 @@ impl PriceFileError {
     }
 }
 
-/// The model table, indexed for lookups by provider family and model.
+/// The model table, indexed for lookups by provider family and model. Kept compact (sorted
+/// vectors, one allocation per entry) since the bundled one lives as long as the process.
 #[derive(Debug, Default)]
 pub struct PriceTable {
     /// Where the table came from (a file name, a URL, the bundled snapshot).
     pub source: String,
-    /// Dataset key (`gpt-4o`, `deepseek/deepseek-chat`) → card.
-    by_key: HashMap<String, ModelCard>,
-    /// Provider family → model without the family prefix → card.
-    by_family: HashMap<String, HashMap<String, ModelCard>>,
+    /// One per dataset key (`gpt-4o`, `deepseek/deepseek-chat`), sorted by key.
+    entries: Vec<Entry>,
+    /// Provider families, sorted; an entry names its family by index.
+    families: Vec<Box<str>>,
+    /// Indices of the entries with a family, sorted by family, then model within it.
+    by_family: Vec<u32>,
+}
+
+#[derive(Debug)]
+struct Entry {
+    key: Box<str>,
+    /// Where the model starts in `key` once its family prefix (`deepseek/`) is left out.
+    model_at: u16,
+    /// Index in `families`; `NO_FAMILY` for none.
+    family: u16,
+    card: ModelCard,
+}
+
+const NO_FAMILY: u16 = u16::MAX;
+
+impl Entry {
+    fn model(&self) -> &str {
+        self.key
+            .get(usize::from(self.model_at)..)
+            .unwrap_or(&self.key)
+    }
 }
 
 /// Fields whose value is a token price in USD per token.
@@ -116,8 +138,9 @@ const PRICE_FIELDS: [&str; 5] = [
 ];
 /// Fields whose value is a token count.
 const COUNT_FIELDS: [&str; 2] = ["max_input_tokens", "max_output_tokens"];
-/// Modes whose entries are text models Switchboard routes to.
-const TEXT_MODES: [&str; 3] = ["chat", "responses", "completion"];
+/// Modes whose entries are priced per token: text models and embeddings (priced by their
+/// input tokens).
+const TOKEN_MODES: [&str; 4] = ["chat", "responses", "completion", "embedding"];
 
 impl PriceTable {
     /// The bundled snapshot, parsed once.
@@ -137,114 +160,51 @@ impl PriceTable {
             .clone()
     }
 
-    /// Reads a table in the dataset's format: one object of entries keyed by model. Entries
-    /// of other modes (images, embeddings, …) and the format's `sample_spec` are skipped; an
-    /// entry of the wrong shape refuses the whole file, naming it.
+    /// Reads a table in the dataset's format: one object of entries keyed by model, read one
+    /// entry at a time (the whole document is never held as a tree). Entries of other modes
+    /// (images, audio, …) and the format's `sample_spec` are skipped; an entry of the
+    /// wrong shape refuses the whole file, naming it. A key given twice keeps its last entry.
     pub fn parse(bytes: &[u8], source: &str) -> Result<PriceTable, PriceFileError> {
-        let root: Value = serde_json::from_slice(bytes)
-            .map_err(|e| PriceFileError::new("(file)", "(json)", e.to_string()))?;
-        let Value::Object(entries) = root else {
-            return Err(PriceFileError::new(
+        let mut read = Reader::default();
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let outcome =
+            serde::Deserializer::deserialize_map(&mut de, &mut read).and_then(|()| de.end());
+        if let Some(refused) = read.refused {
+            return Err(refused);
+        }
+        outcome.map_err(|e| match e.classify() {
+            serde_json::error::Category::Data => PriceFileError::new(
                 "(file)",
                 "(top level)",
                 "expected an object of model entries",
-            ));
-        };
-        let mut table = PriceTable {
-            source: source.to_owned(),
-            ..PriceTable::default()
-        };
-        for (key, entry) in &entries {
-            if key == "sample_spec" {
-                continue;
-            }
-            let Value::Object(e) = entry else {
-                return Err(PriceFileError::new(key, "(entry)", "expected an object"));
-            };
-            let text = |f: &str| -> Result<Option<&str>, PriceFileError> {
-                match e.get(f) {
-                    None | Some(Value::Null) => Ok(None),
-                    Some(Value::String(s)) => Ok(Some(s)),
-                    Some(_) => Err(PriceFileError::new(key, f, "expected a string")),
-                }
-            };
-            if text("mode")?.is_some_and(|m| !TEXT_MODES.contains(&m)) {
-                continue;
-            }
-            let family = text("litellm_provider")?;
-            let mut usd = [None; PRICE_FIELDS.len()];
-            for (slot, f) in usd.iter_mut().zip(PRICE_FIELDS) {
-                *slot = match e.get(f) {
-                    None | Some(Value::Null) => None,
-                    Some(v) => match v.as_f64() {
-                        Some(x) if (0.0..1.0).contains(&x) => Some(x),
-                        _ => {
-                            return Err(PriceFileError::new(
-                                key,
-                                f,
-                                "expected a price in USD per token: a number from 0 to 1",
-                            ));
-                        }
-                    },
-                };
-            }
-            let mut counts = [None; COUNT_FIELDS.len()];
-            for (slot, f) in counts.iter_mut().zip(COUNT_FIELDS) {
-                *slot = match e.get(f) {
-                    None | Some(Value::Null) => None,
-                    Some(v) => match v.as_u64().or_else(|| {
-                        v.as_f64()
-                            .filter(|x| x.fract() == 0.0 && *x >= 0.0 && *x < 1e15)
-                            .map(|x| x as u64)
-                    }) {
-                        Some(n) => Some(n),
-                        None => {
-                            return Err(PriceFileError::new(
-                                key,
-                                f,
-                                "expected a whole number of tokens",
-                            ));
-                        }
-                    },
-                };
-            }
-            // Per token → per million tokens, in micro-dollars: × 10^12.
-            let pico = |x: Option<f64>| x.map(|v| (v * 1e12).round() as u64);
-            let [input, output, cache_read, cache_write, reasoning] = usd;
-            let price = (input.is_some() || output.is_some()).then(|| Price {
-                input: pico(input).unwrap_or(0),
-                output: pico(output).unwrap_or(0),
-                cache_read: pico(cache_read),
-                cache_write: pico(cache_write),
-                reasoning: pico(reasoning),
-            });
-            let card = ModelCard {
-                price,
-                context_window: counts[0],
-                max_output: counts[1],
-            };
-            if let Some(family) = family {
-                let model = key
-                    .strip_prefix(family)
-                    .and_then(|m| m.strip_prefix('/'))
-                    .unwrap_or(key);
-                table
-                    .by_family
-                    .entry(family.to_owned())
-                    .or_default()
-                    .insert(model.to_owned(), card);
-            }
-            table.by_key.insert(key.clone(), card);
-        }
-        Ok(table)
+            ),
+            _ => PriceFileError::new("(file)", "(json)", e.to_string()),
+        })?;
+        Ok(read.finish(source))
     }
 
     pub fn len(&self) -> usize {
-        self.by_key.len()
+        self.entries.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.by_key.is_empty()
+        self.entries.is_empty()
+    }
+
+    fn by_key(&self, key: &str) -> Option<&ModelCard> {
+        let i = self.entries.binary_search_by(|e| (*e.key).cmp(key)).ok()?;
+        Some(&self.entries[i].card)
+    }
+
+    fn in_family(&self, family: u16, model: &str) -> Option<&ModelCard> {
+        let i = self
+            .by_family
+            .binary_search_by(|&i| {
+                let e = &self.entries[i as usize];
+                (e.family, e.model()).cmp(&(family, model))
+            })
+            .ok()?;
+        Some(&self.entries[self.by_family[i] as usize].card)
     }
 
     /// What the table says of `model` served by `provider`: the provider's family first
@@ -252,17 +212,193 @@ impl PriceTable {
     /// vendor-prefixed id (`anthropic/claude-sonnet-4-5` on a gateway), the id after the
     /// prefix.
     pub fn card(&self, provider: &Provider, model: &str) -> Option<ModelCard> {
-        let family = self.by_family.get(family_of(provider));
+        let family = family_of(provider);
+        let family = self
+            .families
+            .binary_search_by(|f| (**f).cmp(family))
+            .ok()
+            .and_then(|i| u16::try_from(i).ok());
         let exact = |m: &str| {
             family
-                .and_then(|f| f.get(m))
-                .or_else(|| self.by_key.get(m))
+                .and_then(|f| self.in_family(f, m))
+                .or_else(|| self.by_key(m))
                 .copied()
         };
         exact(model).or_else(|| {
             let (_, bare) = model.rsplit_once('/')?;
             exact(bare)
         })
+    }
+}
+
+/// Reads the dataset's entries as they stream by, checking each.
+#[derive(Default)]
+struct Reader {
+    entries: Vec<Checked>,
+    refused: Option<PriceFileError>,
+}
+
+/// An entry that passed its checks.
+struct Checked {
+    key: Box<str>,
+    family: Option<Box<str>>,
+    card: ModelCard,
+}
+
+impl Reader {
+    /// Checks one entry; `None` when it is skipped.
+    fn entry(key: &str, entry: &Value) -> Result<Option<Checked>, PriceFileError> {
+        if key == "sample_spec" {
+            return Ok(None);
+        }
+        let Value::Object(e) = entry else {
+            return Err(PriceFileError::new(key, "(entry)", "expected an object"));
+        };
+        let text = |f: &str| -> Result<Option<&str>, PriceFileError> {
+            match e.get(f) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s)),
+                Some(_) => Err(PriceFileError::new(key, f, "expected a string")),
+            }
+        };
+        if text("mode")?.is_some_and(|m| !TOKEN_MODES.contains(&m)) {
+            return Ok(None);
+        }
+        let family = text("litellm_provider")?;
+        let mut usd = [None; PRICE_FIELDS.len()];
+        for (slot, f) in usd.iter_mut().zip(PRICE_FIELDS) {
+            *slot = match e.get(f) {
+                None | Some(Value::Null) => None,
+                Some(v) => match v.as_f64() {
+                    Some(x) if (0.0..1.0).contains(&x) => Some(x),
+                    _ => {
+                        return Err(PriceFileError::new(
+                            key,
+                            f,
+                            "expected a price in USD per token: a number from 0 to 1",
+                        ));
+                    }
+                },
+            };
+        }
+        let mut counts = [None; COUNT_FIELDS.len()];
+        for (slot, f) in counts.iter_mut().zip(COUNT_FIELDS) {
+            *slot = match e.get(f) {
+                None | Some(Value::Null) => None,
+                Some(v) => match v.as_u64().or_else(|| {
+                    v.as_f64()
+                        .filter(|x| x.fract() == 0.0 && *x >= 0.0 && *x < 1e15)
+                        .map(|x| x as u64)
+                }) {
+                    Some(n) => Some(n),
+                    None => {
+                        return Err(PriceFileError::new(
+                            key,
+                            f,
+                            "expected a whole number of tokens",
+                        ));
+                    }
+                },
+            };
+        }
+        // Per token → per million tokens, in micro-dollars: × 10^12.
+        let pico = |x: Option<f64>| x.map(|v| (v * 1e12).round() as u64);
+        let [input, output, cache_read, cache_write, reasoning] = usd;
+        let price = (input.is_some() || output.is_some()).then(|| Price {
+            input: pico(input).unwrap_or(0),
+            output: pico(output).unwrap_or(0),
+            cache_read: pico(cache_read),
+            cache_write: pico(cache_write),
+            reasoning: pico(reasoning),
+        });
+        let card = ModelCard {
+            price,
+            context_window: counts[0],
+            max_output: counts[1],
+        };
+        Ok(Some(Checked {
+            key: key.into(),
+            family: family.map(Box::from),
+            card,
+        }))
+    }
+
+    /// The table: entries sorted by key (the last of a repeated key kept), families indexed.
+    fn finish(self, source: &str) -> PriceTable {
+        let mut raw = self.entries;
+        // Reversed, then sorted stably: of a repeated key the last read comes first and stays.
+        raw.reverse();
+        raw.sort_by(|a, b| a.key.cmp(&b.key));
+        raw.dedup_by(|later, kept| later.key == kept.key);
+        let mut families: Vec<Box<str>> = raw.iter().filter_map(|r| r.family.clone()).collect();
+        families.sort();
+        families.dedup();
+        let entries: Vec<Entry> = raw
+            .into_iter()
+            .map(|Checked { key, family, card }| {
+                let index = family.as_deref().and_then(|f| {
+                    let i = families.binary_search_by(|x| (**x).cmp(f)).ok()?;
+                    u16::try_from(i).ok().filter(|&i| i != NO_FAMILY)
+                });
+                let model_at = family
+                    .as_deref()
+                    .and_then(|f| key.strip_prefix(f)?.strip_prefix('/'))
+                    .and_then(|m| u16::try_from(key.len() - m.len()).ok())
+                    .unwrap_or(0);
+                Entry {
+                    key,
+                    model_at,
+                    family: index.unwrap_or(NO_FAMILY),
+                    card,
+                }
+            })
+            .collect();
+        let mut by_family: Vec<u32> = (0..entries.len())
+            .filter(|&i| entries[i].family != NO_FAMILY)
+            .filter_map(|i| u32::try_from(i).ok())
+            .collect();
+        // Two keys of a family naming the same model (`deepseek-chat`,
+        // `deepseek/deepseek-chat`): the greater key wins.
+        let at = |i: &u32| &entries[*i as usize];
+        by_family.sort_by(|a, b| {
+            (at(a).family, at(a).model(), std::cmp::Reverse(&at(a).key)).cmp(&(
+                at(b).family,
+                at(b).model(),
+                std::cmp::Reverse(&at(b).key),
+            ))
+        });
+        by_family.dedup_by(|later, kept| {
+            (at(later).family, at(later).model()) == (at(kept).family, at(kept).model())
+        });
+        PriceTable {
+            source: source.to_owned(),
+            entries,
+            families,
+            by_family,
+        }
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for &mut Reader {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an object of model entries")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<String>()? {
+            let entry: Value = map.next_value()?;
+            match Reader::entry(&key, &entry) {
+                Ok(None) => {}
+                Ok(Some(checked)) => self.entries.push(checked),
+                Err(refused) => {
+                    self.refused = Some(refused);
+                    return Err(serde::de::Error::custom("refused"));
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -429,6 +565,24 @@ mod tests {
     }
 
     #[test]
+    fn a_repeated_key_keeps_its_last_entry_and_a_family_prefers_the_greater_key() {
+        let t = PriceTable::parse(
+            br#"{"acme/x":{"litellm_provider":"acme","input_cost_per_token":1e-06},
+                "x":{"litellm_provider":"acme","input_cost_per_token":2e-06},
+                "y":{"input_cost_per_token":1e-06},"y":{"input_cost_per_token":3e-06}}"#,
+            "test",
+        )
+        .unwrap();
+        assert_eq!(t.len(), 3);
+        let acme = provider("acme", "https://acme.example/v1");
+        let input = |p: &Provider, m: &str| t.card(p, m).and_then(|c| c.price).map(|p| p.input);
+        assert_eq!(input(&acme, "x"), Some(2_000_000));
+        assert_eq!(input(&acme, "acme/x"), Some(1_000_000));
+        assert_eq!(input(&acme, "y"), Some(3_000_000));
+        assert_eq!(input(&acme, "z"), None);
+    }
+
+    #[test]
     fn a_file_of_the_wrong_shape_names_the_entry_and_field() {
         let err = PriceTable::parse(b"[1,2]", "x").unwrap_err();
         assert_eq!(err.field, "(top level)");
@@ -451,5 +605,17 @@ mod tests {
         )
         .unwrap();
         assert!(t.is_empty());
+        // Embedding models are priced by their input tokens.
+        let t = PriceTable::parse(
+            br#"{"text-embedding-3-small":{"mode":"embedding","litellm_provider":"openai","input_cost_per_token":2e-08}}"#,
+            "x",
+        )
+        .unwrap();
+        assert_eq!(
+            t.by_key("text-embedding-3-small")
+                .and_then(|c| c.price)
+                .map(|p| p.input),
+            Some(20_000)
+        );
     }
 }

@@ -15,6 +15,7 @@ use tokio::time::Instant;
 
 use crate::guard::AttemptGuard;
 use crate::health::Outcome;
+use crate::inspect::Tap;
 use crate::log::AttemptOutcome;
 use crate::pipe::{InBandError, Pipe};
 use crate::record::Recorder;
@@ -34,7 +35,7 @@ pub(crate) fn next_read(idle: Duration, total: Instant) -> Instant {
 
 /// SSE frames of `events`, scrubbed of whole echoes of the key (content; error messages
 /// put into events are scrubbed in full before).
-pub(crate) fn encode_events(events: &[SseEvent], scrubber: &Scrubber) -> Bytes {
+fn encode_events(events: &[SseEvent], scrubber: &Scrubber) -> Bytes {
     let mut out = BytesMut::new();
     for e in events {
         e.encode_into(&mut out);
@@ -55,9 +56,20 @@ pub(crate) struct Pump {
     pub(crate) guard: AttemptGuard,
     pub(crate) provider: String,
     pub(crate) scrubber: Arc<Scrubber>,
+    /// The request's capture and the committed attempt's place in it.
+    pub(crate) capture: Option<(Tap, usize)>,
 }
 
 impl Pump {
+    /// Queues `events` for the client (scrubbed), noting them in the capture.
+    pub(crate) fn send(&mut self, events: &[SseEvent]) {
+        if let Some((tap, _)) = &self.capture {
+            tap.client_events(events);
+        }
+        self.pending
+            .push_back(encode_events(events, &self.scrubber));
+    }
+
     pub(crate) fn into_stream(self, rec: Recorder) -> ByteStream {
         Box::pin(futures_util::stream::unfold(
             (self, rec),
@@ -97,9 +109,12 @@ impl Pump {
                         }
                     }
                     for ev in events {
+                        if let Some((tap, i)) = &pump.capture {
+                            tap.upstream_event(*i, &ev);
+                        }
                         if let Err(InBandError(m)) = pump.pipe.push(ev, &mut out) {
                             let msg = pump.scrubber.scrub_str(&m).into_owned();
-                            pump.pending.push_back(encode_events(&out, &pump.scrubber));
+                            pump.send(&out);
                             out.clear();
                             pump.break_stream(&mut rec, &msg);
                             break;
@@ -110,7 +125,7 @@ impl Pump {
                         rec.usage(pump.pipe.usage());
                         rec.finish(200, None);
                     }
-                    pump.pending.push_back(encode_events(&out, &pump.scrubber));
+                    pump.send(&out);
                 }
             },
         ))
@@ -126,8 +141,7 @@ impl Pump {
         )
         .with_code("stream_interrupted");
         let events = self.pipe.fail(&err);
-        self.pending
-            .push_back(encode_events(&events, &self.scrubber));
+        self.send(&events);
         self.guard
             .report(&Outcome::TemporaryError { retry_after: None });
         if let Some(last) = rec.rec.attempts.last_mut() {
@@ -135,5 +149,64 @@ impl Pump {
         }
         rec.usage(self.pipe.usage());
         rec.finish(200, Some(err.message));
+    }
+}
+
+/// A committed stream of bytes that are not events (synthesised audio): each chunk is passed
+/// on as it arrives, scrubbed of whole echoes of the key (the last bytes that could begin one
+/// are held back for the next chunk). A failure after commit can only end the stream early;
+/// the record and the key's health say why.
+pub(crate) struct RawPump {
+    pub(crate) upstream: UpstreamStream,
+    /// Scrubbed bytes not yet sent: they may begin an echo the next chunk completes.
+    pub(crate) held: BytesMut,
+    pub(crate) idle: Duration,
+    pub(crate) total_deadline: Instant,
+    pub(crate) guard: AttemptGuard,
+    pub(crate) scrubber: Arc<Scrubber>,
+}
+
+impl RawPump {
+    pub(crate) fn into_stream(self, rec: Recorder) -> ByteStream {
+        Box::pin(futures_util::stream::unfold(
+            (self, rec),
+            |(mut pump, mut rec)| async move {
+                loop {
+                    let deadline = next_read(pump.idle, pump.total_deadline);
+                    let why = match tokio::time::timeout_at(deadline, pump.upstream.next()).await {
+                        Ok(Some(Ok(chunk))) => {
+                            pump.held.extend_from_slice(&chunk);
+                            let clean = pump.scrubber.scrub_content(&pump.held).into_owned();
+                            let keep = pump.scrubber.content_span().saturating_sub(1);
+                            let send = clean.len().saturating_sub(keep);
+                            pump.held = BytesMut::from(&clean[send..]);
+                            if send == 0 {
+                                continue;
+                            }
+                            let out = Bytes::copy_from_slice(&clean[..send]);
+                            return Some((Ok(out), (pump, rec)));
+                        }
+                        Ok(None) => {
+                            rec.finish(200, None);
+                            if pump.held.is_empty() {
+                                return None;
+                            }
+                            let rest = std::mem::take(&mut pump.held).freeze();
+                            pump.upstream = Box::pin(futures_util::stream::empty());
+                            return Some((Ok(rest), (pump, rec)));
+                        }
+                        Ok(Some(Err(_))) => "the provider broke the connection mid-stream",
+                        Err(_) => "the provider stopped sending mid-stream",
+                    };
+                    pump.guard
+                        .report(&Outcome::TemporaryError { retry_after: None });
+                    if let Some(last) = rec.rec.attempts.last_mut() {
+                        last.outcome = AttemptOutcome::StreamError;
+                    }
+                    rec.finish(200, Some(why.to_owned()));
+                    return None;
+                }
+            },
+        ))
     }
 }

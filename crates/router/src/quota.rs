@@ -32,11 +32,11 @@ use utoipa::ToSchema;
 use crate::classify::parse_reset;
 
 /// The estimated input tokens [`crate::snapshot::pick_key`] checks keys' quota against, or
-/// `None` when the settings turn the quota ranking off. The body length / 4: a cheap upper-ish
-/// estimate that never decodes the body.
+/// `None` when the settings turn the quota ranking off or the body is an upload (a form's
+/// bytes are audio or images, not tokens). The body length / 4: a cheap upper-ish estimate
+/// that never decodes the body.
 pub(crate) fn need(settings: &crate::model::Settings, req: &crate::IngressRequest) -> Option<u64> {
-    settings
-        .quota_aware
+    (settings.quota_aware && req.content_type.is_none())
         .then(|| u64::try_from(req.body.len() / 4).unwrap_or(u64::MAX))
 }
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 use switchboard_protocol::Usage;
 use tokio::time::Instant;
 
+use crate::inspect::Tap;
 use crate::log::{AttemptOutcome, AttemptRecord, RequestRecord};
 use crate::snapshot::Snapshot;
 
@@ -41,6 +42,8 @@ pub(crate) struct Recorder {
     in_flight: Arc<AtomicU64>,
     /// The snapshot the request was routed by: its prices price the usage.
     snap: Arc<Snapshot>,
+    /// The request's capture, when the inspector captures it.
+    pub(crate) capture: Option<Tap>,
 }
 
 impl Recorder {
@@ -62,6 +65,7 @@ impl Recorder {
             done: false,
             in_flight,
             snap,
+            capture: None,
         }
     }
 
@@ -124,6 +128,14 @@ impl Recorder {
         };
     }
 
+    /// What a media answer counted besides tokens.
+    pub(crate) fn units(&mut self, u: crate::media::Units) {
+        self.rec.audio_ms = u
+            .audio_seconds
+            .map(|s| (s.max(0.0) * 1000.0).round() as u64);
+        self.rec.images = u.images;
+    }
+
     fn served_price(&self) -> Option<crate::pricing::Price> {
         let provider = self.snap.providers.get(self.rec.provider.as_deref()?)?;
         provider
@@ -165,6 +177,8 @@ impl Recorder {
             // Its own count: the request is counted once, by this recorder.
             in_flight: Arc::new(AtomicU64::new(1)),
             snap: self.snap.clone(),
+            // Both racers' attempts go into the request's one capture.
+            capture: self.capture.clone(),
         }
     }
 

@@ -147,6 +147,14 @@ impl Scrubber {
         })
     }
 
+    /// The most bytes a whole echo of the key can span in content (every byte escaped as
+    /// `\u00XX`): a stream scrubbed chunk by chunk holds back this many bytes less one, so an
+    /// echo split between two chunks is still found. 0 when content is not scrubbed.
+    pub fn content_span(&self) -> usize {
+        let len = self.key.expose().len();
+        if len < CONTENT_MIN_KEY { 0 } else { len * 6 }
+    }
+
     /// [`Scrubber::scrub`] for text.
     pub fn scrub_str<'a>(&self, text: &'a str) -> Cow<'a, str> {
         match self.scrub(text.as_bytes()) {

@@ -12,6 +12,7 @@ use crate::model::{Config, KeyInfo, Provider, Route, Settings, Strategy, Target}
 use crate::pricing::{ModelCard, PriceTable, model_card};
 use crate::scrub::Scrubber;
 use crate::secret::Secret;
+use crate::upstream::{ClientBuildError, Network};
 
 /// A key as the engine holds it: its secret and a live in-flight counter that survives
 /// snapshot swaps (so counts stay right across config edits).
@@ -37,6 +38,10 @@ impl KeyRt {
 #[derive(Debug)]
 pub struct ProviderRt {
     pub provider: Provider,
+    /// How this provider reaches the network (its proxy resolved against the global one).
+    pub network: Network,
+    /// The pooled client for `network`, taken from the engine's pools once per snapshot.
+    pub(crate) client: OnceLock<Result<reqwest::Client, ClientBuildError>>,
     /// Enabled keys only.
     pub keys: Vec<Arc<KeyRt>>,
     /// One full cycle of smooth weighted round robin over `keys` (indexes into `keys`),
@@ -144,6 +149,8 @@ impl Snapshot {
                 p.name.clone(),
                 Arc::new(ProviderRt {
                     provider: p.clone(),
+                    network: Network::of(p, config),
+                    client: OnceLock::new(),
                     keys,
                     schedule,
                     cursor: AtomicUsize::new(0),
@@ -225,24 +232,48 @@ impl Snapshot {
         aliases.sort();
         let mut direct: Vec<_> = self.direct.keys().cloned().collect();
         direct.sort();
-        // The smallest window of the targets: what every one of them can take.
-        let window = |route: &RouteRt| {
-            route
-                .route
-                .targets
-                .iter()
-                .filter_map(|t| known_window(t, self.providers.get(&t.provider)?, &self.prices))
-                .min()
-        };
         aliases
             .into_iter()
             .chain(direct)
             .map(|name| {
-                let w = self.resolve(&name).ok().and_then(|r| window(&r));
+                let w = self.limits(&name).context_window;
                 (name, w)
             })
             .collect()
     }
+
+    /// The limits of the route serving `model`: the smallest context window and the smallest
+    /// output limit among its targets that state one — what every one of them can take.
+    pub fn limits(&self, model: &str) -> RouteLimits {
+        let Ok(route) = self.resolve(model) else {
+            return RouteLimits::default();
+        };
+        let mut out = RouteLimits::default();
+        for t in &route.route.targets {
+            let Some(provider) = self.providers.get(&t.provider) else {
+                continue;
+            };
+            let window = known_window(t, provider, &self.prices);
+            let output = provider.card(&t.model, &self.prices).max_output;
+            out.context_window = min_known(out.context_window, window);
+            out.max_output = min_known(out.max_output, output);
+        }
+        out
+    }
+}
+
+fn min_known(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// What a route's targets can all take; `None` where no target states a limit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RouteLimits {
+    pub context_window: Option<u64>,
+    pub max_output: Option<u64>,
 }
 
 /// A target's configured context window: its own, else its provider's model entry. Only a
@@ -666,6 +697,9 @@ mod tests {
             max_concurrency_per_key: None,
             retry: Default::default(),
             balance: None,
+            proxy: None,
+            ca_file: None,
+            ca_pem: None,
         }
     }
 
@@ -711,6 +745,8 @@ mod tests {
             }],
             settings: Settings::default(),
             prices: Default::default(),
+            proxy_credentials: Default::default(),
+            system_proxy: None,
         };
         Snapshot::build(&config, None)
     }
@@ -817,6 +853,8 @@ mod tests {
             routes: vec![],
             settings: Settings::default(),
             prices: Default::default(),
+            proxy_credentials: Default::default(),
+            system_proxy: None,
         };
         config.providers[0].max_concurrency_per_key = Some(2);
         let s = Snapshot::build(&config, None);
@@ -852,6 +890,8 @@ mod tests {
                 routes: vec![],
                 settings: Settings::default(),
                 prices: Default::default(),
+                proxy_credentials: Default::default(),
+                system_proxy: None,
             };
             let s = Snapshot::build(&config, None);
             let p = &s.providers["p1"];
@@ -917,6 +957,8 @@ mod tests {
             routes: vec![],
             settings: Settings::default(),
             prices: Default::default(),
+            proxy_credentials: Default::default(),
+            system_proxy: None,
         };
         let s = Snapshot::build(&config, None);
         let p = &s.providers["p1"];

@@ -1,7 +1,8 @@
-//! The upstream HTTP client: one pooled reqwest client per connect timeout, URLs and auth per
-//! provider dialect. Redirects are never followed (a redirect would carry the key elsewhere).
+//! The upstream HTTP client: one pooled reqwest client per network setting (connect timeout,
+//! proxy, extra trusted roots), URLs and auth per provider dialect. Redirects are never
+//! followed (a redirect would carry the key elsewhere).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,40 +10,144 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use parking_lot::Mutex;
 use switchboard_protocol::Dialect;
 
-use crate::model::Provider;
+use crate::model::{Config, Provider, ProxyMode, ProxySetting, parse_ca_bundle};
 use crate::secret::Secret;
 
-/// Why the client could not be built; only at start-up.
-#[derive(Debug, thiserror::Error)]
+/// Why a client could not be built (its CA file went missing, its proxy credentials are not
+/// in the secret store). Never carries a credential.
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("cannot build the upstream HTTP client: {0}")]
 pub struct ClientBuildError(String);
 
-/// Pooled clients keyed by connect timeout (reqwest sets it per client, not per request).
-#[derive(Debug, Clone, Default)]
-pub struct Clients {
-    by_connect_ms: Arc<Mutex<HashMap<u64, reqwest::Client>>>,
+/// What makes two providers' clients differ: the pool key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct NetworkKey {
+    connect_ms: u64,
+    /// The provider's own proxy, else the global one.
+    proxy: ProxySetting,
+    ca_file: Option<String>,
+    ca_pem: Option<String>,
 }
 
-impl Clients {
-    pub fn get(&self, connect_ms: u64) -> Result<reqwest::Client, ClientBuildError> {
-        let mut map = self.by_connect_ms.lock();
-        if let Some(c) = map.get(&connect_ms) {
-            return Ok(c.clone());
+/// A provider's network setting with its proxy credentials resolved.
+#[derive(Debug, Clone)]
+pub struct Network {
+    pub key: NetworkKey,
+    credential: Option<Secret>,
+}
+
+impl Network {
+    /// `provider`'s network under `config`'s global proxy setting.
+    pub fn of(provider: &Provider, config: &Config) -> Network {
+        let mut proxy = provider
+            .proxy
+            .clone()
+            .unwrap_or_else(|| config.settings.proxy.clone());
+        if proxy.mode == ProxyMode::System
+            && let Some(system) = &config.system_proxy
+        {
+            proxy = system.clone();
         }
+        let credential = proxy
+            .credential_ref
+            .as_ref()
+            .and_then(|r| config.proxy_credentials.get(r).cloned());
+        Network {
+            key: NetworkKey {
+                connect_ms: provider.timeouts.connect_ms,
+                proxy,
+                ca_file: provider.ca_file.clone(),
+                ca_pem: provider.ca_pem.clone(),
+            },
+            credential,
+        }
+    }
+
+    fn build(&self) -> Result<reqwest::Client, ClientBuildError> {
+        let key = &self.key;
         let mut builder = reqwest::Client::builder()
             .tcp_nodelay(true)
             .redirect(reqwest::redirect::Policy::none())
             .pool_idle_timeout(Duration::from_secs(90))
             .pool_max_idle_per_host(256)
             .user_agent(concat!("switchboard/", env!("CARGO_PKG_VERSION")));
-        if connect_ms > 0 {
-            builder = builder.connect_timeout(Duration::from_millis(connect_ms));
+        if key.connect_ms > 0 {
+            builder = builder.connect_timeout(Duration::from_millis(key.connect_ms));
         }
-        let client = builder
-            .build()
-            .map_err(|e| ClientBuildError(e.to_string()))?;
-        map.insert(connect_ms, client.clone());
+        builder = match key.proxy.mode {
+            // reqwest reads the proxy environment variables itself.
+            ProxyMode::System => builder,
+            ProxyMode::Direct => builder.no_proxy(),
+            // Header names in title case over HTTP/1: some proxies read `Proxy-Authorization`
+            // case-sensitively (HTTP itself does not care).
+            ProxyMode::Url => builder.proxy(self.proxy()?).http1_title_case_headers(),
+        };
+        let pem = match (&key.ca_file, &key.ca_pem) {
+            (Some(path), _) => Some(std::fs::read(path.trim()).map_err(|e| {
+                ClientBuildError(format!("the CA file {path} cannot be read: {e}"))
+            })?),
+            (None, Some(pem)) => Some(pem.as_bytes().to_vec()),
+            (None, None) => None,
+        };
+        if let Some(pem) = pem {
+            let certs =
+                parse_ca_bundle(&pem).map_err(|m| ClientBuildError(format!("the CA {m}")))?;
+            builder = builder.tls_certs_merge(certs);
+        }
+        builder.build().map_err(|e| ClientBuildError(e.to_string()))
+    }
+
+    /// The proxy of a `url` setting, its credentials put back into the URL (reqwest takes
+    /// them from there for HTTP and SOCKS5 proxies alike). Errors never echo the URL.
+    fn proxy(&self) -> Result<reqwest::Proxy, ClientBuildError> {
+        let proxy = &self.key.proxy;
+        let bad = || ClientBuildError("the proxy URL is not usable".into());
+        let mut url = match proxy.parsed_url() {
+            Some(Ok(url)) => url,
+            _ => return Err(bad()),
+        };
+        match (&proxy.credential_ref, &self.credential) {
+            (Some(_), Some(cred)) => {
+                let (user, pass) = cred.expose().split_once(':').unwrap_or((cred.expose(), ""));
+                url.set_username(user).map_err(|()| bad())?;
+                url.set_password(Some(pass).filter(|p| !p.is_empty()))
+                    .map_err(|()| bad())?;
+            }
+            (Some(r), None) => {
+                return Err(ClientBuildError(format!(
+                    "the proxy credentials ({r}) are missing from the secret store"
+                )));
+            }
+            (None, _) => {}
+        }
+        let no_proxy = reqwest::NoProxy::from_string(&proxy.no_proxy.join(","));
+        Ok(reqwest::Proxy::all(url.as_str())
+            .map_err(|_| bad())?
+            .no_proxy(no_proxy))
+    }
+}
+
+/// Pooled clients by network setting. Providers that share a setting share a pool; a client
+/// is built the first time a snapshot needs it and dropped once no provider uses its setting.
+#[derive(Debug, Clone, Default)]
+pub struct Clients {
+    by_network: Arc<Mutex<HashMap<NetworkKey, reqwest::Client>>>,
+}
+
+impl Clients {
+    pub fn get(&self, network: &Network) -> Result<reqwest::Client, ClientBuildError> {
+        let mut map = self.by_network.lock();
+        if let Some(c) = map.get(&network.key) {
+            return Ok(c.clone());
+        }
+        let client = network.build()?;
+        map.insert(network.key.clone(), client.clone());
         Ok(client)
+    }
+
+    /// Drops the clients of settings no provider uses any more.
+    pub fn retain(&self, used: &HashSet<&NetworkKey>) {
+        self.by_network.lock().retain(|k, _| used.contains(k));
     }
 }
 
@@ -154,6 +259,31 @@ pub fn request_headers(
     h
 }
 
+/// Headers that carry a credential, masked wherever headers are shown or kept.
+pub const CREDENTIAL_HEADERS: [&str; 5] = [
+    "authorization",
+    "proxy-authorization",
+    "x-api-key",
+    "x-goog-api-key",
+    "cookie",
+];
+
+/// Headers as the inspector keeps them: credentials (and every value marked sensitive,
+/// like the auth [`request_headers`] sets) replaced by `[redacted]`.
+pub fn redacted_headers(headers: &HeaderMap) -> Vec<crate::inspect::CapturedHeader> {
+    headers
+        .iter()
+        .map(|(n, v)| crate::inspect::CapturedHeader {
+            name: n.as_str().to_owned(),
+            value: if v.is_sensitive() || CREDENTIAL_HEADERS.contains(&n.as_str()) {
+                "[redacted]".to_owned()
+            } else {
+                String::from_utf8_lossy(v.as_bytes()).into_owned()
+            },
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,5 +305,166 @@ mod tests {
         assert_eq!(hops.len(), HOP_MAX);
         assert_eq!(hops.last(), Some(&"aa"));
         assert_eq!(hops[0], "h25");
+    }
+
+    #[test]
+    fn credentials_are_redacted_from_kept_headers() {
+        let mut h = HeaderMap::new();
+        h.insert("x-goog-api-key", HeaderValue::from_static("AIza-secret"));
+        h.insert(
+            "authorization",
+            HeaderValue::from_static("Bearer sk-secret"),
+        );
+        let mut marked = HeaderValue::from_static("other-secret");
+        marked.set_sensitive(true);
+        h.insert("x-custom-auth", marked);
+        h.insert("anthropic-version", HeaderValue::from_static("2023-06-01"));
+        let kept = redacted_headers(&h);
+        let text = format!("{kept:?}");
+        assert!(!text.contains("secret"), "{text}");
+        assert!(text.contains("2023-06-01"));
+        assert_eq!(kept.len(), 4);
+    }
+}
+
+#[cfg(test)]
+mod network_tests {
+    use super::*;
+    use crate::model::Config;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    fn provider(proxy: ProxySetting) -> Provider {
+        serde_json::from_value(serde_json::json!({
+            "name": "p", "kind": "openai_chat", "base_url": "http://127.0.0.1:9/v1",
+            "proxy": proxy,
+        }))
+        .unwrap()
+    }
+
+    /// What the client sends a plain-HTTP proxy: the request head.
+    async fn head_seen_by_proxy(network: &Network) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let mut net = network.clone();
+        net.key.proxy.url = Some(format!("http://127.0.0.1:{port}"));
+        let client = net.build().unwrap();
+        let send =
+            tokio::spawn(async move { client.get("http://upstream.example/v1").send().await });
+        let (mut s, _) = listener.accept().await.unwrap();
+        let mut buf = vec![0u8; 4096];
+        let n = s.read(&mut buf).await.unwrap();
+        s.write_all(b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n")
+            .await
+            .unwrap();
+        let _ = send.await;
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    }
+
+    #[tokio::test]
+    async fn proxy_credentials_from_the_secret_store_reach_the_proxy() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let setting = ProxySetting {
+            mode: ProxyMode::Url,
+            url: Some("http://127.0.0.1:1".into()),
+            credential_ref: Some("proxy/t".into()),
+            no_proxy: vec![],
+        };
+        let mut config = Config::default();
+        config
+            .proxy_credentials
+            .insert("proxy/t".into(), Secret::new("sb:pa%40ss"));
+        let net = Network::of(&provider(setting), &config);
+        let head = head_seen_by_proxy(&net).await;
+        assert!(
+            head.starts_with("GET http://upstream.example/v1 HTTP/1.1"),
+            "{head}"
+        );
+        // base64("sb:pa@ss")
+        assert!(
+            head.contains("Proxy-Authorization: Basic c2I6cGFAc3M="),
+            "{head}"
+        );
+    }
+
+    /// A TLS server on localhost whose certificate is signed by testdata/ca.pem; answers one
+    /// request per connection with `200 ok`.
+    async fn tls_server() -> u16 {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let certs: Vec<CertificateDer<'static>> =
+            CertificateDer::pem_slice_iter(include_bytes!("../testdata/server.pem"))
+                .collect::<Result<_, _>>()
+                .unwrap();
+        let key = PrivateKeyDer::from_pem_slice(include_bytes!("../testdata/server.key")).unwrap();
+        let config = rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    if let Ok(mut tls) = acceptor.accept(tcp).await {
+                        let mut buf = vec![0u8; 4096];
+                        let _ = tls.read(&mut buf).await;
+                        let _ = tls
+                            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok")
+                            .await;
+                        let _ = tls.shutdown().await;
+                    }
+                });
+            }
+        });
+        port
+    }
+
+    fn tls_provider(port: u16, ca_file: Option<String>, ca_pem: Option<&str>) -> Provider {
+        let mut p = provider(ProxySetting {
+            mode: ProxyMode::Direct,
+            ..ProxySetting::default()
+        });
+        p.base_url = format!("https://localhost:{port}/v1");
+        p.ca_file = ca_file;
+        p.ca_pem = ca_pem.map(str::to_owned);
+        p
+    }
+
+    #[tokio::test]
+    async fn a_providers_custom_ca_is_trusted_for_that_provider_only() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let port = tls_server().await;
+        let url = format!("https://localhost:{port}/v1");
+        let config = Config::default();
+        let ca = include_str!("../testdata/ca.pem");
+        let get = |p: Provider| {
+            let url = url.clone();
+            let net = Network::of(&p, &config);
+            async move { net.build().unwrap().get(url).send().await }
+        };
+        // Inline PEM.
+        let r = get(tls_provider(port, None, Some(ca))).await.unwrap();
+        assert_eq!(r.status(), 200);
+        // A PEM file.
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ca.pem");
+        std::fs::write(&file, ca).unwrap();
+        let with_file = tls_provider(port, Some(file.display().to_string()), None);
+        assert!(with_file.validate().is_ok());
+        let r = get(with_file).await.unwrap();
+        assert_eq!(r.status(), 200);
+        // Without it the certificate is not trusted.
+        let err = get(tls_provider(port, None, None)).await.unwrap_err();
+        assert!(err.is_connect(), "{err:?}");
+        // A CA file gone since it was saved: the client cannot be built, and says why.
+        std::fs::remove_file(&file).unwrap();
+        let gone = Network::of(
+            &tls_provider(port, Some(file.display().to_string()), None),
+            &config,
+        );
+        let err = Clients::default().get(&gone).unwrap_err();
+        assert!(err.to_string().contains("the CA file"), "{err}");
     }
 }

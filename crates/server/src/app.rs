@@ -148,6 +148,9 @@ pub enum StartError {
 
 pub struct Switchboard;
 
+/// Captures queued for the writer before new ones are dropped (counted).
+const CAPTURE_QUEUE: usize = 256;
+
 fn valid_instance_id(id: &str) -> bool {
     (1..=64).contains(&id.len())
         && id
@@ -156,8 +159,8 @@ fn valid_instance_id(id: &str) -> bool {
 }
 
 /// The store `opts` name: SQLite in the data directory, or team mode's PostgreSQL with the
-/// secrets sealed in it.
-async fn open_store(opts: &Options) -> Result<Store, StartError> {
+/// secrets sealed in it. What `serve` opens, and the CLI's other commands too.
+pub async fn open_store(opts: &Options) -> Result<Store, StartError> {
     match (&opts.database_url, opts.secrets.clone()) {
         (None, Some(secrets)) => Ok(Store::open(&opts.data_dir, secrets).await?),
         // The master key comes from SWITCHBOARD_MASTER_KEY or a key file kept outside the
@@ -194,6 +197,7 @@ pub struct SwitchboardHandle {
     bind: SocketAddr,
     limits: ListenLimits,
     log_task: RequestLogTask,
+    capture_task: RequestLogTask,
     background: CancellationToken,
     tasks: tokio::task::JoinSet<()>,
 }
@@ -257,6 +261,12 @@ impl Switchboard {
         let refused = crate::refused::RefusedLog::new(sink.clone());
         let control = Control::start(store.clone(), sink, opts.clock.clone()).await?;
         control.set_access_keys(access_keys).await?;
+        let capture_key = store.capture_key().await?;
+        let (captures, capture_task) =
+            switchboard_store::spawn_writer(store.clone(), capture_key.clone(), CAPTURE_QUEUE);
+        control
+            .attach_captures(captures.clone(), capture_key)
+            .await?;
         let engine = control.engine().clone();
         engine.set_conversation_budget(opts.conversation_store_bytes);
         let state = Arc::new(AppState {
@@ -284,6 +294,7 @@ impl Switchboard {
             refused,
             sign_ins: Default::default(),
             oidc,
+            captures,
         });
         let background = CancellationToken::new();
         let mut tasks = tokio::task::JoinSet::new();
@@ -292,6 +303,7 @@ impl Switchboard {
         tasks.spawn(control.clone().run_standings(background.clone()));
         tasks.spawn(control.clone().run_health_writer(background.clone()));
         tasks.spawn(control.clone().run_alerts(background.clone()));
+        tasks.spawn(control.clone().run_capture_retention(background.clone()));
         tasks.spawn(
             control
                 .clone()
@@ -317,6 +329,7 @@ impl Switchboard {
             bind: bound,
             limits,
             log_task,
+            capture_task,
             background,
             tasks,
         })
@@ -347,6 +360,16 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/v1/messages", post(ingress::messages))
         .route("/v1/messages/count_tokens", post(ingress::count_tokens))
         .route("/v1/responses/compact", post(ingress::compact))
+        .route(
+            "/v1/responses/{id}",
+            get(ingress::get_response).delete(ingress::delete_response),
+        )
+        .route("/v1/embeddings", post(ingress::embeddings))
+        .route("/v1/audio/transcriptions", post(ingress::transcriptions))
+        .route("/v1/audio/translations", post(ingress::translations))
+        .route("/v1/audio/speech", post(ingress::speech))
+        .route("/v1/images/generations", post(ingress::image_generations))
+        .route("/v1/images/edits", post(ingress::image_edits))
         .route(
             "/v1beta/models/{model_action}",
             get(ingress::model).post(ingress::gemini),
@@ -446,12 +469,27 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/requests", get(admin::requests))
         .route("/api/v1/requests/live", get(admin::requests_live))
         .route("/api/v1/requests/{id}", get(admin::request))
+        .route("/api/v1/inspector", get(admin::get_inspector))
+        .route(
+            "/api/v1/inspector/capture",
+            post(admin::start_capture).delete(admin::stop_capture),
+        )
+        .route("/api/v1/captures", get(admin::list_captures))
+        .route(
+            "/api/v1/captures/{id}",
+            get(admin::get_capture).delete(admin::delete_capture),
+        )
+        .route("/api/v1/captures/{id}/report", get(admin::capture_report))
         .route("/api/v1/usage", get(admin::usage))
         .route("/api/v1/usage/summary", get(admin::usage_summary))
         .route("/api/v1/usage/cache-hits", get(admin::cache_hits))
         .route("/api/v1/usage/keys", get(admin::usage_by_key))
         .route("/api/v1/presets", get(admin::presets))
         .route("/api/v1/integrations", get(admin::list_tools))
+        .route(
+            "/api/v1/integrations/limits/{model}",
+            get(admin::route_limits),
+        )
         .route(
             "/api/v1/integrations/{tool}/preview",
             post(admin::preview_tool),
@@ -603,6 +641,7 @@ impl SwitchboardHandle {
         self.background.cancel();
         while self.tasks.join_next().await.is_some() {}
         self.log_task.shutdown().await;
+        self.capture_task.shutdown().await;
         self.state.control.close().await;
         tracing::info!("Switchboard stopped");
     }

@@ -365,7 +365,9 @@ pub async fn guard(State(state): State<Arc<AppState>>, mut req: Request, next: N
                     .unwrap_or("")
                     .trim()
                     .to_ascii_lowercase();
-                mime == "application/json" || mime.ends_with("+json")
+                mime == "application/json"
+                    || mime.ends_with("+json")
+                    || (mime == "multipart/form-data" && crate::ingress::takes_form(&path))
             });
         if has_body && !json {
             return deny(

@@ -16,7 +16,7 @@ use switchboard_protocol::passthrough::{top_level_bool, top_level_str, top_level
 use switchboard_protocol::{ClientError, Dialect, ErrorKind};
 use switchboard_router::affinity::session_id;
 use switchboard_router::conversations::Owner;
-use switchboard_router::{ByteStream, Endpoint, IngressRequest, Reply, ReplyBody};
+use switchboard_router::{ByteStream, Endpoint, IngressRequest, Media, Reply, ReplyBody};
 
 use crate::guard::error_response;
 use crate::state::AppState;
@@ -113,8 +113,10 @@ pub struct GeminiQuery {
     alt: Option<String>,
 }
 
-/// `/v1beta/models/{model}:generateContent`, `:streamGenerateContent` and `:countTokens`
-/// (also under `/v1`). Token counts are answered locally, as Anthropic's are.
+/// `/v1beta/models/{model}:generateContent`, `:streamGenerateContent`, `:countTokens`,
+/// `:embedContent` and `:batchEmbedContents` (also under `/v1`). Token counts go to the
+/// model's Gemini targets, with the same keys and failover as generation; a model without one
+/// is answered with the local estimate. Embeddings go to any target that embeds.
 pub async fn gemini(
     State(s): State<Arc<AppState>>,
     Path(model_action): Path<String>,
@@ -129,7 +131,33 @@ pub async fn gemini(
     let stream = match action {
         "generateContent" => false,
         "streamGenerateContent" => true,
+        "countTokens" if has_gemini_target(&s, model) => {
+            return generate_at(
+                s,
+                Dialect::Gemini,
+                Endpoint::CountTokens,
+                Some((model.to_owned(), false)),
+                owner,
+                headers,
+                body,
+            )
+            .await;
+        }
         "countTokens" => return count_locally(&s, Dialect::Gemini, body).await,
+        "embedContent" | "batchEmbedContents" => {
+            return generate_at(
+                s,
+                Dialect::Gemini,
+                Endpoint::GeminiEmbed {
+                    batch: action == "batchEmbedContents",
+                },
+                Some((model.to_owned(), false)),
+                owner,
+                headers,
+                body,
+            )
+            .await;
+        }
         _ => return not_found(Dialect::Gemini),
     };
     // `streamGenerateContent` without `alt=sse` means a JSON array stream; we answer SSE,
@@ -144,6 +172,18 @@ pub async fn gemini(
         body,
     )
     .await
+}
+
+/// Whether `model` routes to at least one Gemini provider.
+fn has_gemini_target(s: &AppState, model: &str) -> bool {
+    let snap = s.engine.snapshot();
+    snap.resolve(model).is_ok_and(|route| {
+        route.route.targets.iter().any(|t| {
+            snap.providers
+                .get(&t.provider)
+                .is_some_and(|p| p.provider.kind == Dialect::Gemini)
+        })
+    })
 }
 
 fn not_found(dialect: Dialect) -> Response {
@@ -296,6 +336,7 @@ async fn generate_at(
         model,
         stream,
         body,
+        content_type: None,
         forward_headers,
         hop: headers
             .get(switchboard_router::upstream::HOP_HEADER)
@@ -304,6 +345,11 @@ async fn generate_at(
         received_at_ms,
     };
     let reply = state.engine.dispatch(req).await;
+    admitted(reply, admission)
+}
+
+/// The reply for the client; a stream holds the request's admission until it ends.
+fn admitted(reply: Reply, admission: Option<Admission>) -> Response {
     match (reply.body, admission) {
         // A stream's record is made when it ends: its admission is held until then.
         (ReplyBody::Stream(stream), Some(admission)) => into_response(Reply {
@@ -502,4 +548,203 @@ fn gemini_model(id: &str, window: Option<u64>) -> serde_json::Value {
 
 pub async fn health() -> Response {
     Json(serde_json::json!({ "status": "ok" })).into_response()
+}
+
+/// Whether `path` is a media endpoint that takes a multipart form (an upload).
+pub fn takes_form(path: &str) -> bool {
+    path.strip_prefix("/v1/")
+        .and_then(|p| Media::ALL.into_iter().find(|m| m.path() == p))
+        .is_some_and(Media::multipart)
+}
+
+pub async fn embeddings(
+    State(s): State<Arc<AppState>>,
+    owner: Holder,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    media(s, Media::Embeddings, owner, headers, body).await
+}
+
+pub async fn transcriptions(
+    State(s): State<Arc<AppState>>,
+    owner: Holder,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    media(s, Media::Transcriptions, owner, headers, body).await
+}
+
+pub async fn translations(
+    State(s): State<Arc<AppState>>,
+    owner: Holder,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    media(s, Media::Translations, owner, headers, body).await
+}
+
+pub async fn speech(
+    State(s): State<Arc<AppState>>,
+    owner: Holder,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    media(s, Media::Speech, owner, headers, body).await
+}
+
+pub async fn image_generations(
+    State(s): State<Arc<AppState>>,
+    owner: Holder,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    media(s, Media::ImageGenerations, owner, headers, body).await
+}
+
+pub async fn image_edits(
+    State(s): State<Arc<AppState>>,
+    owner: Holder,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    media(s, Media::ImageEdits, owner, headers, body).await
+}
+
+/// A media request (OpenAI's shapes): JSON, or for uploads a multipart form read within the
+/// body limit (the guard has already refused a larger declared length with 413 before any
+/// of it was read; a chunked upload is cut off at the limit) and kept whole so failover can
+/// send it again. Only its `model` field is read.
+async fn media(
+    state: Arc<AppState>,
+    media: Media,
+    owner: Holder,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    const DIALECT: Dialect = Dialect::OpenaiChat;
+    let received_at = tokio::time::Instant::now();
+    let received_at_ms = switchboard_store::now_ms();
+    let content_type = headers.get(header::CONTENT_TYPE).cloned();
+    let boundary = content_type
+        .as_ref()
+        .and_then(|v| v.to_str().ok())
+        .and_then(switchboard_protocol::media::form_boundary)
+        .map(str::to_owned);
+    if media.multipart() && boundary.is_none() {
+        let err = ClientError::new(
+            ErrorKind::InvalidRequest,
+            format!(
+                "/v1/{} takes a multipart/form-data body with a boundary.",
+                media.path()
+            ),
+        );
+        return error_response(DIALECT, &err);
+    }
+    let body = match read_body(&state, DIALECT, body).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let model = match &boundary {
+        Some(b) if media.multipart() => {
+            switchboard_protocol::media::form_field(&body, b, "model").map(str::to_owned)
+        }
+        _ => {
+            if !body.trim_ascii_start().starts_with(b"{")
+                || serde_json::from_slice::<serde::de::IgnoredAny>(&body).is_err()
+            {
+                let err = ClientError::new(
+                    ErrorKind::InvalidRequest,
+                    "Request body must be a JSON object.",
+                )
+                .with_code("invalid_json");
+                return error_response(DIALECT, &err);
+            }
+            top_level_str(&body, "model")
+        }
+    };
+    let Some(model) = model.filter(|m| !m.is_empty()) else {
+        let err = ClientError::new(
+            ErrorKind::InvalidRequest,
+            "`model` is required and must be a non-empty string.",
+        )
+        .with_param("model");
+        return error_response(DIALECT, &err);
+    };
+    let mut admission = None;
+    if let Some(client) = &owner.client {
+        if !client.allows(&model) {
+            return error_response(DIALECT, &client.not_allowed(&model));
+        }
+        match state.control.clients().admit(client, 0) {
+            Ok(a) => admission = Some(a),
+            Err(refusal) => return over_limit(DIALECT, &refusal),
+        }
+    }
+    let req = IngressRequest {
+        dialect: DIALECT,
+        endpoint: Endpoint::Media(media),
+        session: None,
+        owner: owner.owner.unwrap_or_else(|| Owner::of(b"")),
+        client: owner.client.as_ref().map(|c| c.name.to_string()),
+        model,
+        stream: false,
+        body,
+        content_type: media.multipart().then_some(content_type).flatten(),
+        forward_headers: Vec::new(),
+        hop: headers
+            .get(switchboard_router::upstream::HOP_HEADER)
+            .cloned(),
+        received_at,
+        received_at_ms,
+    };
+    let reply = state.engine.dispatch(req).await;
+    admitted(reply, admission)
+}
+
+/// `GET /v1/responses/{id}`: a response whose conversation Switchboard keeps (one served
+/// through another dialect), for the credential that created it; 404 otherwise.
+pub async fn get_response(
+    State(s): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    owner: Holder,
+) -> Response {
+    let who = owner.owner.unwrap_or_else(|| Owner::of(b""));
+    match s.engine.stored_response(&who, &id) {
+        Some(body) => {
+            let mut resp = Response::new(Body::from(body));
+            resp.headers_mut().insert(
+                header::CONTENT_TYPE,
+                http::HeaderValue::from_static("application/json"),
+            );
+            resp
+        }
+        None => response_not_found(&id),
+    }
+}
+
+/// `DELETE /v1/responses/{id}`: forgets a kept conversation of this credential.
+pub async fn delete_response(
+    State(s): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    owner: Holder,
+) -> Response {
+    let who = owner.owner.unwrap_or_else(|| Owner::of(b""));
+    if s.engine.delete_response(&who, &id) {
+        Json(serde_json::json!({ "id": id, "object": "response.deleted", "deleted": true }))
+            .into_response()
+    } else {
+        response_not_found(&id)
+    }
+}
+
+fn response_not_found(id: &str) -> Response {
+    let err = ClientError::new(
+        ErrorKind::NotFound,
+        format!(
+            "Response with id '{}' not found.",
+            switchboard_router::log::truncated(id, switchboard_router::log::CLIENT_STR_MAX)
+        ),
+    );
+    error_response(Dialect::OpenaiResponses, &err)
 }

@@ -18,7 +18,7 @@ mod refused;
 mod state;
 
 pub use admin::openapi_json;
-pub use app::{Options, StartError, Switchboard, SwitchboardHandle};
+pub use app::{Options, StartError, Switchboard, SwitchboardHandle, open_store};
 pub use host::{HostApp, UpdateNotice};
 pub use state::GuardConfig;
 pub use switchboard_control::Control;

@@ -40,6 +40,8 @@ pub struct AppState {
     pub sign_ins: crate::admin::session::SignInLimiter,
     /// Single sign-on, when `[server.oidc]` configures it.
     pub oidc: Option<Arc<crate::admin::oidc::Oidc>>,
+    /// The inspector's capture queue; the capture views flush it.
+    pub captures: switchboard_store::CaptureQueue,
 }
 
 impl AppState {

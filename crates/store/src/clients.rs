@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use crate::db::Store;
 use crate::db::{Tx, on_pool, on_tx};
 use crate::error::StoreError;
-use crate::id::now_ms;
+use switchboard_router::id::now_ms;
 
 /// The client the access keys Switchboard had before clients existed belong to (created by
 /// the migration; it cannot be deleted).

@@ -4,12 +4,17 @@
 
 use std::collections::HashMap;
 
-use switchboard_router::{Config, Key, KeyInfo, Provider, Route, Secret, Settings, Strategy};
+use rand::Rng;
+use rand::distr::Alphanumeric;
+use switchboard_router::model::PROXY_CREDENTIAL_PREFIX;
+use switchboard_router::{
+    Config, Key, KeyInfo, Provider, ProxySetting, Route, Secret, Settings, Strategy,
+};
 
 use crate::db::Store;
 use crate::db::{Tx, on_pool, on_tx};
 use crate::error::StoreError;
-use crate::id::now_ms;
+use switchboard_router::id::now_ms;
 
 /// The settings row holding [`Settings`]; other names are free for [`Store::put_value`].
 const SETTINGS_ROW: &str = "settings";
@@ -205,9 +210,31 @@ impl Store {
     }
 
     /// Inserts a provider or replaces the one with the same name (its keys stay). Validates it
-    /// first.
-    pub async fn upsert_provider(&self, provider: &Provider) -> Result<(), StoreError> {
+    /// first; proxy credentials written into its proxy URL are moved to the secret store.
+    /// Returns the provider as stored.
+    pub async fn upsert_provider(&self, provider: &Provider) -> Result<Provider, StoreError> {
         provider.validate()?;
+        let kept = self
+            .get_provider(&provider.name)
+            .await?
+            .and_then(|p| p.proxy)
+            .and_then(|p| p.credential_ref);
+        let mut provider = provider.clone();
+        let added = match &mut provider.proxy {
+            Some(proxy) => self.seal_proxy_credentials(proxy, kept.as_deref()).await?,
+            None => None,
+        };
+        let now = provider
+            .proxy
+            .as_ref()
+            .and_then(|p| p.credential_ref.clone());
+        let written = self.write_provider(&provider).await;
+        self.settle_credentials(written.is_ok(), added, kept, now)
+            .await;
+        written.map(|()| provider)
+    }
+
+    async fn write_provider(&self, provider: &Provider) -> Result<(), StoreError> {
         let data = to_json("provider", provider)?;
         on_pool!(&self.pool, |p| sqlx::query(
             "INSERT INTO providers (name, kind, base_url, enabled, priority, weight, data, updated_at_ms) \
@@ -229,8 +256,77 @@ impl Store {
         Ok(())
     }
 
+    /// Moves credentials written into `proxy`'s URL (`user:password@`) to the secret store,
+    /// leaving the URL without them and a reference in their place; returns the new reference.
+    /// A reference sent back must be the one this setting already holds (`kept`): a setting
+    /// cannot borrow another secret (a provider key sent to a proxy of one's choosing).
+    async fn seal_proxy_credentials(
+        &self,
+        proxy: &mut ProxySetting,
+        kept: Option<&str>,
+    ) -> Result<Option<String>, StoreError> {
+        let Some(Ok(mut url)) = proxy.parsed_url() else {
+            return self.check_kept(proxy, kept).map(|()| None);
+        };
+        if url.username().is_empty() && url.password().is_none() {
+            return self.check_kept(proxy, kept).map(|()| None);
+        }
+        let credential = Secret::new(format!(
+            "{}:{}",
+            url.username(),
+            url.password().unwrap_or_default()
+        ));
+        // Clearing the userinfo of a parsed http(s)/socks URL cannot fail.
+        let _ = url.set_username("");
+        let _ = url.set_password(None);
+        let tag: String = rand::rng()
+            .sample_iter(Alphanumeric)
+            .take(16)
+            .map(char::from)
+            .collect();
+        let id = format!("{PROXY_CREDENTIAL_PREFIX}{tag}");
+        let put = id.clone();
+        self.with_secrets(move |st| st.put(&put, &credential))
+            .await?;
+        proxy.url = Some(url.as_str().trim_end_matches('/').to_owned());
+        proxy.credential_ref = Some(id.clone());
+        Ok(Some(id))
+    }
+
+    fn check_kept(&self, proxy: &ProxySetting, kept: Option<&str>) -> Result<(), StoreError> {
+        match &proxy.credential_ref {
+            Some(r) if Some(r.as_str()) != kept => Err(StoreError::invalid(
+                "proxy.credential_ref",
+                "is not the credential saved with this setting; write the credentials into the proxy URL instead",
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// After a write: a credential sealed for a write that failed is removed, and so is the
+    /// one a successful write replaced or dropped.
+    async fn settle_credentials(
+        &self,
+        written: bool,
+        added: Option<String>,
+        kept: Option<String>,
+        now: Option<String>,
+    ) {
+        let stale = if written {
+            kept.filter(|k| Some(k) != now.as_ref())
+        } else {
+            added
+        };
+        self.forget_secrets(stale.into_iter().collect()).await;
+    }
+
     /// Deletes a provider, its keys (by cascade) and those keys' secrets.
     pub async fn delete_provider(&self, name: &str) -> Result<(), StoreError> {
+        let proxy_ref = self
+            .get_provider(name)
+            .await?
+            .and_then(|p| p.proxy)
+            .and_then(|p| p.credential_ref);
         let mut tx = self.begin("deleting a provider").await?;
         let refs: Vec<(Option<String>,)> = on_tx!(&mut tx, |c| sqlx::query_as(
             "SELECT k.secret_ref FROM keys k JOIN providers p ON p.id = k.provider_id WHERE p.name = $1",
@@ -253,8 +349,13 @@ impl Store {
         tx.commit()
             .await
             .map_err(StoreError::db("deleting a provider"))?;
-        self.forget_secrets(refs.into_iter().filter_map(|r| r.0).collect())
-            .await;
+        self.forget_secrets(
+            refs.into_iter()
+                .filter_map(|r| r.0)
+                .chain(proxy_ref)
+                .collect(),
+        )
+        .await;
         Ok(())
     }
 
@@ -682,12 +783,26 @@ impl Store {
         }
     }
 
-    pub async fn put_settings(&self, settings: &Settings) -> Result<(), StoreError> {
-        let v = serde_json::to_value(settings).map_err(|source| StoreError::Corrupt {
-            what: "settings".into(),
-            source,
-        })?;
-        self.put_raw_value(SETTINGS_ROW, &v).await
+    /// Saves the settings; proxy credentials written into the proxy URL are moved to the
+    /// secret store. Returns the settings as stored.
+    pub async fn put_settings(&self, settings: &Settings) -> Result<Settings, StoreError> {
+        settings.validate()?;
+        let kept = self.get_settings().await?.proxy.credential_ref;
+        let mut settings = settings.clone();
+        let added = self
+            .seal_proxy_credentials(&mut settings.proxy, kept.as_deref())
+            .await?;
+        let now = settings.proxy.credential_ref.clone();
+        let written = match serde_json::to_value(&settings) {
+            Ok(v) => self.put_raw_value(SETTINGS_ROW, &v).await,
+            Err(source) => Err(StoreError::Corrupt {
+                what: "settings".into(),
+                source,
+            }),
+        };
+        self.settle_credentials(written.is_ok(), added, kept, now)
+            .await;
+        written.map(|()| settings)
     }
 
     /// A named JSON value (routing on/off, UI preferences, …). `settings` is reserved.
@@ -762,6 +877,7 @@ impl Store {
         let providers = self.list_providers().await?;
         let routes = self.list_routes().await?;
         let settings = self.get_settings().await?;
+        let proxy_credentials = self.proxy_credentials(&providers, &settings).await?;
         let rows = self.key_rows(None).await?;
         let mut keys = Vec::with_capacity(rows.len());
         let mut problems = Vec::new();
@@ -790,9 +906,45 @@ impl Store {
                 routes,
                 settings,
                 prices: self.price_table().await?,
+                proxy_credentials,
+                system_proxy: None,
             },
             problems,
         ))
+    }
+
+    /// The proxy credentials the providers and the settings refer to. One missing from the
+    /// secret store is left out (loudly): that provider's requests then fail over.
+    async fn proxy_credentials(
+        &self,
+        providers: &[Provider],
+        settings: &Settings,
+    ) -> Result<HashMap<String, Secret>, StoreError> {
+        let refs: Vec<String> = providers
+            .iter()
+            .filter_map(|p| p.proxy.as_ref())
+            .chain([&settings.proxy])
+            .filter_map(|p| p.credential_ref.clone())
+            .collect();
+        if refs.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let found: Vec<(String, Option<Secret>)> = self
+            .with_secrets(move |st| {
+                refs.into_iter()
+                    .map(|r| st.get(&r).map(|s| (r, s)))
+                    .collect()
+            })
+            .await?;
+        Ok(found
+            .into_iter()
+            .filter_map(|(r, s)| {
+                if s.is_none() {
+                    tracing::warn!(secret_ref = %r, "proxy credentials missing from the secret store");
+                }
+                s.map(|s| (r, s))
+            })
+            .collect())
     }
 
     // ----- health ----------------------------------------------------------------------

@@ -64,24 +64,10 @@ impl Tx {
     }
 }
 
-/// Runs `$body` with `$p` bound to the pool of whichever backend `$pool` (a `&Pool`) holds, and
-/// the type alias `$db` naming that backend's database type. The body is compiled once per
-/// backend, so one statement's text serves both.
+/// Runs `$body` with `$p` bound to the pool of whichever backend `$pool` (a `&Pool`) holds.
+/// The body is compiled once per backend, so one statement's text serves both; its value
+/// must have the same type on both (map a query result to `rows_affected()` or `()`).
 macro_rules! on_pool {
-    ($pool:expr, |$p:ident: $db:ident| $body:expr) => {
-        match $pool {
-            $crate::db::Pool::Sqlite($p) => {
-                #[allow(dead_code)]
-                type $db = sqlx::Sqlite;
-                $body
-            }
-            $crate::db::Pool::Postgres($p) => {
-                #[allow(dead_code)]
-                type $db = sqlx::Postgres;
-                $body
-            }
-        }
-    };
     ($pool:expr, |$p:ident| $body:expr) => {
         match $pool {
             $crate::db::Pool::Sqlite($p) => $body,

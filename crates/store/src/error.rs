@@ -92,6 +92,13 @@ pub enum StoreError {
     #[error(transparent)]
     Secret(#[from] SecretError),
 
+    #[error("capture of request {request_id}: {source}")]
+    Sealed {
+        request_id: String,
+        #[source]
+        source: crate::secrets::envelope::EnvelopeError,
+    },
+
     #[error("background task failed: {0}")]
     Task(String),
 }

@@ -11,11 +11,11 @@
 //! the values it is handed and the request-log channel. This crate must never depend on axum,
 //! the server, or tauri — it builds and tests headless.
 
+mod captures;
 mod clients;
 mod config;
 mod db;
 mod error;
-mod id;
 mod prices;
 mod requests;
 pub mod secrets;
@@ -27,11 +27,11 @@ mod users;
 mod webhooks;
 mod writer;
 
+pub use captures::{CaptureInfo, CaptureKey, CaptureQueue};
 pub use clients::{ClientKeyRow, ClientRow, ClientSettings, DEFAULT_CLIENT, NewClientKey};
 pub use config::{HealthRow, KeyPatch, KeyProblem, KeySecret};
 pub use db::{Backend, DB_FILE, Store, redact_url};
 pub use error::StoreError;
-pub use id::{new_instance_id, new_request_id, now_ms, request_id_at, request_id_time_ms};
 pub use prices::PriceTableInfo;
 pub use requests::{
     Bucket, CacheHits, GroupBy, KeyAttempts, MAX_PAGE, MAX_SUMMARY_WINDOW_MS, RequestFilter,
@@ -43,10 +43,14 @@ pub use secrets::{
     EncryptedFileStore, MASTER_KEY_ENV, MasterKey, MigrateReport, SecretError, SecretStore,
     SecretStoreKind, default_key_file, default_key_file_for, migrate_secrets,
 };
+pub use switchboard_router::id::{
+    new_instance_id, new_request_id, now_ms, request_id_at, request_id_time_ms,
+};
 pub use sync::{CONFIG_CHANNEL, ConfigListener};
 pub use tokens::LocalToken;
 pub use users::{Role, SessionUser, UserRow, hash_password, session_digest, verify_password};
 pub use webhooks::{WebhookRow, WebhookTarget};
 pub use writer::{
-    BATCH_ROWS, BATCH_WINDOW, DEFAULT_CAPACITY, RequestLogSink, RequestLogTask, RequestLogWriter,
+    BATCH_ROWS, BATCH_WINDOW, BatchSink, DEFAULT_CAPACITY, RequestLogSink, RequestLogTask,
+    RequestLogWriter, Rows, spawn_writer,
 };

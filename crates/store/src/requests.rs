@@ -10,12 +10,12 @@ use switchboard_router::log::{AttemptRecord, RequestRecord};
 use crate::db::Store;
 use crate::db::{Backend, on_pool, on_tx};
 use crate::error::StoreError;
-use crate::id::request_id_at;
+use switchboard_router::id::request_id_at;
 
 /// Largest page [`Store::query_requests`] returns.
 pub const MAX_PAGE: u32 = 1000;
 
-/// Rows per INSERT statement (17 parameters each, far below SQLite's 32,766).
+/// Rows per INSERT statement (23 parameters each, far below SQLite's 32,766).
 const ROWS_PER_INSERT: usize = 256;
 
 /// Which statuses to show: one code, a class such as `5xx`, or every failure.
@@ -219,6 +219,8 @@ struct RequestRow {
     tokens_cached: i64,
     tokens_reasoning: i64,
     cost_micros: Option<i64>,
+    audio_ms: Option<i64>,
+    images: Option<i64>,
     client: Option<String>,
     error: Option<String>,
     affinity: Option<String>,
@@ -259,6 +261,8 @@ impl RequestRow {
             tokens_cached: to_u64(self.tokens_cached),
             tokens_reasoning: to_u64(self.tokens_reasoning),
             cost_micros: self.cost_micros.map(to_u64),
+            audio_ms: self.audio_ms.map(to_u64),
+            images: self.images.map(to_u64),
             client: self.client,
             error: self.error,
             affinity: self.affinity,
@@ -276,12 +280,13 @@ const REPLACE_ALL: &str = "started_at_ms = excluded.started_at_ms, dialect = exc
      latency_ms = excluded.latency_ms, ttfb_ms = excluded.ttfb_ms, tokens_in = excluded.tokens_in, \
      tokens_out = excluded.tokens_out, tokens_cached = excluded.tokens_cached, \
      tokens_reasoning = excluded.tokens_reasoning, cost_micros = excluded.cost_micros, \
-     client = excluded.client, error = excluded.error, affinity = excluded.affinity, \
+     audio_ms = excluded.audio_ms, images = excluded.images, client = excluded.client, error = excluded.error, affinity = excluded.affinity, \
      attempts = excluded.attempts, refused = excluded.refused, instance = excluded.instance";
 
 const REQUEST_COLUMNS: &str = "id, started_at_ms, dialect, alias, provider, key_id, \
      upstream_model, status, stream, latency_ms, ttfb_ms, tokens_in, tokens_out, tokens_cached, \
-     tokens_reasoning, cost_micros, client, error, affinity, attempts, refused, instance";
+     tokens_reasoning, cost_micros, audio_ms, images, client, error, affinity, attempts, refused,
+     instance";
 
 /// Percentile by nearest rank over sorted values.
 fn percentile(sorted: &[u64], p: f64) -> Option<u64> {
@@ -346,6 +351,8 @@ impl Store {
                         .push_bind(to_i64(r.tokens_cached))
                         .push_bind(to_i64(r.tokens_reasoning))
                         .push_bind(r.cost_micros.map(to_i64))
+                        .push_bind(r.audio_ms.map(to_i64))
+                        .push_bind(r.images.map(to_i64))
                         .push_bind(&r.client)
                         .push_bind(&r.error)
                         .push_bind(&r.affinity)
@@ -356,7 +363,7 @@ impl Store {
                 q.push(" ON CONFLICT (id) DO UPDATE SET ");
                 q.push(REPLACE_ALL);
                 // Not cached: every batch size is another statement text, and each keeps a prepared
-                // statement of up to 5,632 parameters alive per connection.
+                // statement of up to 6,144 parameters alive per connection.
                 q.build().persistent(false).execute(c).await.map(drop)
             })
             .map_err(StoreError::db("writing the request log"))?;

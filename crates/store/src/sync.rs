@@ -22,15 +22,17 @@ impl std::fmt::Debug for ConfigListener {
 }
 
 impl ConfigListener {
-    /// Waits for the next change: `Ok(true)` for a notification, `Ok(false)` when the
-    /// connection was lost (notifications may have been missed; it reconnects on the next
+    /// Waits for the next change: `Some(version)` it brought the configuration to, or `None`
+    /// when the connection was lost (changes may have been missed; it reconnects on the next
     /// call).
-    pub async fn next(&mut self) -> Result<bool, StoreError> {
-        self.0
+    pub async fn next(&mut self) -> Result<Option<i64>, StoreError> {
+        let notice = self
+            .0
             .try_recv()
             .await
-            .map(|n| n.is_some())
-            .map_err(StoreError::db("listening for configuration changes"))
+            .map_err(StoreError::db("listening for configuration changes"))?;
+        // A payload that is not a version is treated like a lost connection: reload.
+        Ok(notice.and_then(|n| n.payload().parse().ok()))
     }
 }
 

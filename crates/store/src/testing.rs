@@ -7,9 +7,6 @@ use sqlx::postgres::PgConnection;
 /// The variable naming the PostgreSQL server tests create their databases on.
 pub const TEST_DATABASE_URL_ENV: &str = "SWITCHBOARD_TEST_DATABASE_URL";
 
-/// The variable naming the Redis server of the tests.
-pub const TEST_REDIS_URL_ENV: &str = "SWITCHBOARD_TEST_REDIS_URL";
-
 /// Creates an empty database with a random name on the test server and returns its URL, so
 /// tests running in parallel never share tables. Panics (failing the test, never skipping it)
 /// when [`TEST_DATABASE_URL_ENV`] is unset or the server cannot be reached.
@@ -47,18 +44,6 @@ fn with_database(url: &str, name: &str) -> String {
         None => (rest, ""),
     };
     format!("{scheme}://{authority}/{name}{query}")
-}
-
-/// The Redis server of the tests. Panics when [`TEST_REDIS_URL_ENV`] is unset.
-#[allow(clippy::panic)]
-pub fn redis_url() -> String {
-    match std::env::var(TEST_REDIS_URL_ENV) {
-        Ok(url) => url,
-        Err(_) => panic!(
-            "set {TEST_REDIS_URL_ENV} to a Redis server's URL \
-             (`bash scripts/services.sh cargo test …` starts one)"
-        ),
-    }
 }
 
 #[cfg(test)]

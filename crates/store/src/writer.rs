@@ -1,8 +1,10 @@
-//! The request log writer: the request path hands records to a bounded channel and never
-//! waits; one task drains it once per [`BATCH_WINDOW`] after the first record of a window and
-//! writes what arrived in transactions of up to [`BATCH_ROWS`] rows. Readers that must see
-//! their own requests ([`RequestLogSink::flush`]) end the window early.
+//! The batched writers (the request log, the inspector's captures): the request path hands
+//! rows to a bounded channel and never waits; one task drains it once per [`BATCH_WINDOW`]
+//! after the first row of a window and writes what arrived in transactions of up to
+//! [`BATCH_ROWS`] rows. Readers that must see their own requests ([`BatchSink::flush`]) end
+//! the window early.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -12,6 +14,29 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::db::Store;
+use crate::error::StoreError;
+
+/// Rows a batched writer writes.
+pub trait Rows: Send + Sync + Sized + 'static {
+    /// What they are called in log lines.
+    const WHAT: &'static str;
+    /// What writing them needs besides the store (the capture key).
+    type Ctx: Send + Sync + 'static;
+    /// Writes `batch` in one transaction (retried once by the writer if it fails).
+    fn write<'a>(
+        store: &'a Store,
+        ctx: &'a Self::Ctx,
+        batch: &'a [Self],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send + 'a;
+}
+
+impl Rows for RequestRecord {
+    const WHAT: &'static str = "request log";
+    type Ctx = ();
+    async fn write(store: &Store, _: &(), batch: &[Self]) -> Result<(), StoreError> {
+        store.insert_requests(batch).await.map(|_| ())
+    }
+}
 
 /// Rows written per transaction at most.
 pub const BATCH_ROWS: usize = 256;
@@ -28,16 +53,29 @@ struct Counters {
 }
 
 /// The sending side: cheap to clone, never blocks.
-#[derive(Clone)]
-pub struct RequestLogSink {
-    tx: mpsc::Sender<RequestRecord>,
+pub struct BatchSink<T> {
+    tx: mpsc::Sender<T>,
     flush: mpsc::UnboundedSender<oneshot::Sender<()>>,
     counters: Arc<Counters>,
 }
 
-impl std::fmt::Debug for RequestLogSink {
+impl<T> Clone for BatchSink<T> {
+    fn clone(&self) -> Self {
+        BatchSink {
+            tx: self.tx.clone(),
+            flush: self.flush.clone(),
+            counters: self.counters.clone(),
+        }
+    }
+}
+
+/// The request log's sending side.
+pub type RequestLogSink = BatchSink<RequestRecord>;
+
+impl<T: Rows> std::fmt::Debug for BatchSink<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RequestLogSink")
+        f.debug_struct("BatchSink")
+            .field("rows", &T::WHAT)
             .field("dropped", &self.dropped())
             .finish_non_exhaustive()
     }
@@ -49,10 +87,22 @@ impl RequestLogSink {
     /// Client strings in it are capped first (a 5 MiB model name is kept as 256 bytes).
     pub fn record(&self, mut record: RequestRecord) {
         record.cap_client_strings();
-        if self.tx.try_send(record).is_err() {
+        self.send(record);
+    }
+}
+
+impl<T: Rows> BatchSink<T> {
+    /// Queues a row; when the queue is full (or the writer has stopped) it is dropped and
+    /// counted, never waited for.
+    pub fn send(&self, row: T) {
+        if self.tx.try_send(row).is_err() {
             let n = self.counters.dropped.fetch_add(1, Ordering::Relaxed) + 1;
             if n.is_power_of_two() {
-                tracing::warn!(dropped = n, "request log queue full; records dropped");
+                tracing::warn!(
+                    dropped = n,
+                    rows = T::WHAT,
+                    "write queue full; rows dropped"
+                );
             }
         }
     }
@@ -101,7 +151,7 @@ impl RequestLogTask {
     }
 }
 
-/// Builds the sink and the task that writes what it receives.
+/// Builds the request log's sink and the task that writes what it receives.
 pub struct RequestLogWriter;
 
 impl RequestLogWriter {
@@ -111,33 +161,52 @@ impl RequestLogWriter {
     }
 
     pub fn spawn_with_capacity(store: Store, capacity: usize) -> (RequestLogSink, RequestLogTask) {
-        let (tx, rx) = mpsc::channel(capacity.max(1));
-        let (stop_tx, stop_rx) = oneshot::channel();
-        let (flush, flushes) = mpsc::unbounded_channel();
-        let counters = Arc::new(Counters::default());
-        let handle = tokio::spawn(run(store, rx, stop_rx, flushes, Arc::clone(&counters)));
-        (
-            RequestLogSink {
-                tx,
-                flush,
-                counters,
-            },
-            RequestLogTask {
-                stop: Some(stop_tx),
-                handle,
-            },
-        )
+        spawn_writer(store, (), capacity)
     }
 }
 
-async fn run(
+/// Spawns a batched writer of `T` rows with a queue of `capacity`.
+pub fn spawn_writer<T: Rows>(
     store: Store,
-    mut rx: mpsc::Receiver<RequestRecord>,
+    ctx: T::Ctx,
+    capacity: usize,
+) -> (BatchSink<T>, RequestLogTask) {
+    let (tx, rx) = mpsc::channel(capacity.max(1));
+    let (stop_tx, stop_rx) = oneshot::channel();
+    let (flush, flushes) = mpsc::unbounded_channel();
+    let counters = Arc::new(Counters::default());
+    let w = Writer {
+        store,
+        ctx,
+        counters: Arc::clone(&counters),
+    };
+    let handle = tokio::spawn(run(w, rx, stop_rx, flushes));
+    (
+        BatchSink {
+            tx,
+            flush,
+            counters,
+        },
+        RequestLogTask {
+            stop: Some(stop_tx),
+            handle,
+        },
+    )
+}
+
+struct Writer<T: Rows> {
+    store: Store,
+    ctx: T::Ctx,
+    counters: Arc<Counters>,
+}
+
+async fn run<T: Rows>(
+    w: Writer<T>,
+    mut rx: mpsc::Receiver<T>,
     mut stop: oneshot::Receiver<()>,
     mut flushes: mpsc::UnboundedReceiver<oneshot::Sender<()>>,
-    counters: Arc<Counters>,
 ) {
-    let mut batch: Vec<RequestRecord> = Vec::with_capacity(BATCH_ROWS);
+    let mut batch: Vec<T> = Vec::with_capacity(BATCH_ROWS);
     let mut acks: Vec<oneshot::Sender<()>> = Vec::new();
     let mut stopping = false;
     while !stopping {
@@ -158,7 +227,7 @@ async fn run(
                 }
             }
         }
-        write_queued(&store, &mut rx, &mut batch, &counters).await;
+        write_queued(&w, &mut rx, &mut batch).await;
         for ack in acks.drain(..) {
             let _ = ack.send(());
         }
@@ -166,18 +235,13 @@ async fn run(
     // Refuse new records, then write everything already queued.
     rx.close();
     while rx.recv_many(&mut batch, BATCH_ROWS).await > 0 {
-        write(&store, &mut batch, &counters).await;
+        write(&w, &mut batch).await;
     }
-    write(&store, &mut batch, &counters).await;
+    write(&w, &mut batch).await;
 }
 
 /// Writes `batch` and everything waiting in the queue, [`BATCH_ROWS`] per transaction.
-async fn write_queued(
-    store: &Store,
-    rx: &mut mpsc::Receiver<RequestRecord>,
-    batch: &mut Vec<RequestRecord>,
-    counters: &Counters,
-) {
+async fn write_queued<T: Rows>(w: &Writer<T>, rx: &mut mpsc::Receiver<T>, batch: &mut Vec<T>) {
     loop {
         while batch.len() < BATCH_ROWS {
             match rx.try_recv() {
@@ -188,28 +252,28 @@ async fn write_queued(
         if batch.is_empty() {
             return;
         }
-        write(store, batch, counters).await;
+        write(w, batch).await;
     }
 }
 
-async fn write(store: &Store, batch: &mut Vec<RequestRecord>, counters: &Counters) {
+async fn write<T: Rows>(w: &Writer<T>, batch: &mut Vec<T>) {
     if batch.is_empty() {
         return;
     }
     let n = batch.len() as u64;
-    let mut result = store.insert_requests(batch).await;
+    let mut result = T::write(&w.store, &w.ctx, batch).await;
     if let Err(e) = &result {
-        tracing::warn!(rows = n, error = %e, "writing the request log failed; retrying once");
+        tracing::warn!(rows = n, what = T::WHAT, error = %e, "writing failed; retrying once");
         tokio::time::sleep(Duration::from_millis(200)).await;
-        result = store.insert_requests(batch).await;
+        result = T::write(&w.store, &w.ctx, batch).await;
     }
     match result {
-        Ok(_) => {
-            counters.written.fetch_add(n, Ordering::Relaxed);
+        Ok(()) => {
+            w.counters.written.fetch_add(n, Ordering::Relaxed);
         }
         Err(e) => {
-            counters.failed.fetch_add(n, Ordering::Relaxed);
-            tracing::error!(rows = n, error = %e, "request log rows lost");
+            w.counters.failed.fetch_add(n, Ordering::Relaxed);
+            tracing::error!(rows = n, what = T::WHAT, error = %e, "rows lost");
         }
     }
     batch.clear();

@@ -38,6 +38,57 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/captures": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Stored captures, newest first (those past their retention are deleted first). */
+        get: operations["list_captures"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/captures/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A request's capture, redacted, with how to replay it (the access key as a placeholder). */
+        get: operations["get_capture"];
+        put?: never;
+        post?: never;
+        delete: operations["delete_capture"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/captures/{id}/report": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The request's record and capture as one redacted JSON file. */
+        get: operations["capture_report"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/clients": {
         parameters: {
             query?: never;
@@ -203,6 +254,39 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/inspector": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["get_inspector"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/inspector/capture": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Captures the next minutes of requests (15 by default), globally or for one route. */
+        post: operations["start_capture"];
+        delete: operations["stop_capture"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/integrations": {
         parameters: {
             query?: never;
@@ -211,6 +295,22 @@ export interface paths {
             cookie?: never;
         };
         get: operations["list_tools"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/integrations/limits/{model}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["route_limits"];
         put?: never;
         post?: never;
         delete?: never;
@@ -974,6 +1074,15 @@ export interface components {
          * @enum {string}
          */
         BudgetPeriod: "daily" | "monthly";
+        /** @description A redacted bug report: the request's log record and its capture, in one JSON file. */
+        BugReport: {
+            /** @description `switchboard-bug-report/1`. */
+            format: string;
+            /** @description The Switchboard version that made it. */
+            version: string;
+            request?: null | components["schemas"]["RequestRecord"];
+            capture: components["schemas"]["Capture"];
+        };
         /** @description One provider's prompt-cache use over the window. */
         CacheHit: {
             provider: string;
@@ -992,6 +1101,117 @@ export interface components {
              * @description `tokens_cached / tokens_in`, 0 to 1; absent when no input tokens were counted.
              */
             hit_rate?: number | null;
+        };
+        /** @description Everything captured of one client request. */
+        Capture: {
+            /** @description The request log id of the request. */
+            request_id: string;
+            /** Format: int64 */
+            started_at_ms: number;
+            /**
+             * Format: int64
+             * @description When it was captured, on the router's clock (what retention is measured by).
+             */
+            captured_at_ms: number;
+            /** @description The client's dialect (`anthropic`, `openai_chat`, …). */
+            dialect: string;
+            /** @description The model name the client asked for. */
+            model: string;
+            stream: boolean;
+            /** @description The client's request as the engine received it (its credential is never kept). */
+            client_request: components["schemas"]["CapturedMessage"];
+            attempts: components["schemas"]["CapturedAttempt"][];
+            client_response?: null | components["schemas"]["CapturedMessage"];
+        };
+        /** @description A stored capture as listed (not opened). */
+        CaptureInfo: {
+            request_id: string;
+            /** Format: int64 */
+            started_at_ms: number;
+            /**
+             * Format: int64
+             * @description When it was captured (the router's clock).
+             */
+            captured_at_ms: number;
+            /**
+             * Format: int64
+             * @description Size of the (scrubbed) capture in bytes.
+             */
+            size_bytes: number;
+        };
+        /** @description The inspector's setting. */
+        CaptureSettings: {
+            /** @description Open capture windows (closed ones are dropped when the setting is next read). */
+            windows: components["schemas"]["CaptureWindow"][];
+            /**
+             * Format: int64
+             * @description Bytes kept of each body (and of each stream's events).
+             */
+            body_cap_bytes: number;
+            /**
+             * Format: int32
+             * @description Hours captures are kept.
+             */
+            retention_hours: number;
+        };
+        /** @description A capture opened: what was kept (redacted), and how to replay it. */
+        CaptureView: {
+            capture: components["schemas"]["Capture"];
+            replay: components["schemas"]["Replay"];
+        };
+        /** @description One open capture window. */
+        CaptureWindow: {
+            /** @description The route (alias) whose requests are captured; none: every request. */
+            route?: string | null;
+            /**
+             * Format: int64
+             * @description Unix milliseconds (the router's clock) when the window closes.
+             */
+            until_ms: number;
+        };
+        /** @description One upstream call of the request. */
+        CapturedAttempt: {
+            provider: string;
+            model: string;
+            /** Format: int64 */
+            key_id: number;
+            /** @description The upstream request after translation. */
+            request: components["schemas"]["CapturedMessage"];
+            response?: null | components["schemas"]["CapturedMessage"];
+            /** @description This attempt's answer is the one the client got. */
+            committed: boolean;
+        };
+        /** @description One server-sent event and when it passed, in ms after the request arrived. */
+        CapturedEvent: {
+            /** Format: int64 */
+            at_ms: number;
+            event?: string | null;
+            data: string;
+        };
+        /** @description A header as captured (auth values masked). */
+        CapturedHeader: {
+            name: string;
+            value: string;
+        };
+        /** @description One request or response: a whole body, or a stream's events. */
+        CapturedMessage: {
+            method?: string | null;
+            /** @description The path (client side) or URL (upstream side). */
+            url?: string | null;
+            /** Format: int32 */
+            status?: number | null;
+            headers: components["schemas"]["CapturedHeader"][];
+            /** @description The body as text (lossy UTF-8), cut at the size cap. */
+            body?: string | null;
+            /** @description A stream's events, until the size cap. */
+            events?: components["schemas"]["CapturedEvent"][];
+            /** @description Something was left out: the body or the events went past the size cap. */
+            truncated?: boolean;
+            /**
+             * Format: int64
+             * @description When it was sent or began (ms after the request arrived).
+             */
+            at_ms?: number;
         };
         /**
          * @description What importing does to one item.
@@ -1306,6 +1526,14 @@ export interface components {
              *     and accepts them; without it such an import is refused with 409.
              */
             accept_new_hosts?: boolean;
+        };
+        /** @description The inspector as the dashboard shows it. */
+        InspectorView: components["schemas"]["CaptureSettings"] & {
+            /**
+             * Format: int64
+             * @description Captures dropped because the write queue was full.
+             */
+            dropped: number;
         };
         /** @description Argon2id parameters and salt, stored beside the ciphertext. */
         Kdf: {
@@ -1648,6 +1876,43 @@ export interface components {
             /** @description Same-key retries of transient failures. */
             retry?: components["schemas"]["RetryPolicy"];
             balance?: null | components["schemas"]["BalanceCheck"];
+            proxy?: null | components["schemas"]["ProxySetting"];
+            /**
+             * @description Extra trusted roots for this provider's TLS: a PEM file (one or more certificates) on
+             *     the machine Switchboard runs on. The system's roots stay trusted.
+             */
+            ca_file?: string | null;
+            /** @description The same, the PEM text itself. */
+            ca_pem?: string | null;
+        };
+        /**
+         * @description How upstream connections reach the network.
+         * @enum {string}
+         */
+        ProxyMode: "system" | "direct" | "url";
+        /** @description A proxy setting: the global one (in [`Settings`]) or a provider's own. */
+        ProxySetting: {
+            /** @default system */
+            mode: components["schemas"]["ProxyMode"];
+            /**
+             * @description `http://`, `https://`, `socks5://` or `socks5h://` (names resolved by the proxy),
+             *     host and port. Credentials written into it (`user:password@`) are moved to the secret
+             *     store when the setting is saved: the URL kept and shown never carries them.
+             * @default null
+             */
+            url: string | null;
+            /**
+             * @description The secret-store entry holding the proxy's credentials, set when they are saved.
+             *     Send it back unchanged to keep them; leave it out to drop them.
+             * @default null
+             */
+            credential_ref: string | null;
+            /**
+             * @description Hosts reached directly rather than through `url`: a name (its subdomains too, a
+             *     leading dot is allowed), an IP address, a CIDR block (`10.0.0.0/8`) or `*`.
+             * @default []
+             */
+            no_proxy: string[];
         };
         /**
          * @description Known provider quirks, as data (DESIGN.md "Translation"): what a provider needs that its
@@ -1706,6 +1971,17 @@ export interface components {
              */
             reset_ms: number;
         };
+        /** @description How to send a captured client request again. */
+        Replay: {
+            /** @description The client's dialect. */
+            dialect: string;
+            /** @description The path on this router. */
+            path: string;
+            /** @description The client's body. */
+            body: string;
+            /** @description The same request as a cURL command; the access key is `$SWITCHBOARD_ACCESS_KEY`. */
+            curl: string;
+        };
         /** @description One client request as the log shows it. */
         RequestRecord: {
             /** @description Server-assigned id (ULID-like, time ordered); 0-length until stored. */
@@ -1747,6 +2023,16 @@ export interface components {
              *     recorded; `None` when the model has no price.
              */
             cost_micros?: number | null;
+            /**
+             * Format: int64
+             * @description Audio transcribed or translated, in milliseconds (media requests whose answer says).
+             */
+            audio_ms?: number | null;
+            /**
+             * Format: int64
+             * @description Images made (image requests).
+             */
+            images?: number | null;
             /** @description The client (named access key) that sent the request, when known. */
             client?: string | null;
             /** @description Short reason when the request failed (never containing a secret). */
@@ -1808,6 +2094,18 @@ export interface components {
              *     answer wins and the other is cancelled. It can spend tokens twice.
              */
             hedge_after_ms?: number | null;
+        };
+        /**
+         * @description What the route serving a model can take: the smallest context window and output limit
+         *     among its targets (`null` where none states one). Tools configured elsewhere (onboarding
+         *     under another user) write these into their configs.
+         */
+        RouteLimitsView: {
+            model: string;
+            /** Format: int64 */
+            context_window?: number | null;
+            /** Format: int64 */
+            max_output?: number | null;
         };
         Routing: {
             enabled: boolean;
@@ -1902,6 +2200,12 @@ export interface components {
              * @default true
              */
             quota_aware: boolean;
+            /**
+             * @default {
+             *       "mode": "system"
+             *     }
+             */
+            proxy: components["schemas"]["ProxySetting"];
         };
         SignIn: {
             name: string;
@@ -1930,6 +2234,26 @@ export interface components {
          * @enum {string}
          */
         StandingScope: "key" | "key_model" | "provider";
+        /** @description A request to capture ("the next 15 minutes", globally or for one route). */
+        StartCapture: {
+            /** @description The route (alias) to capture; none: every request. */
+            route?: string | null;
+            /**
+             * Format: int32
+             * @description How long to capture (default 15, at most 1440).
+             */
+            minutes?: number | null;
+            /**
+             * Format: int64
+             * @description Bytes kept per body (1 KiB … 8 MiB); unchanged when absent.
+             */
+            body_cap_bytes?: number | null;
+            /**
+             * Format: int32
+             * @description Hours captures are kept (1 … 2160); unchanged when absent.
+             */
+            retention_hours?: number | null;
+        };
         Status: {
             version: string;
             /** @description Base URL tools use (`…/v1`). */
@@ -1992,7 +2316,7 @@ export interface components {
         Timeouts: {
             /**
              * Format: int64
-             * @description TCP + TLS connect.
+             * @description TCP connect, the proxy's handshake (when one is set) and TLS.
              * @default 10000
              */
             connect_ms: number;
@@ -2045,7 +2369,10 @@ export interface components {
         };
         /** @description One AI tool: what is installed, and whether Switchboard configured it. */
         ToolView: {
-            /** @description `codex`, `claude-code`, `opencode`, `gemini-cli`, `aider`. */
+            /**
+             * @description `codex`, `claude-code`, `opencode`, `gemini-cli`, `aider`, `qwen-code`, `crush`,
+             *     `kilo-code`, `cline`, `roo-code`, `continue`, `goose`, `zed`, `openclaw`, `pi`.
+             */
             id: string;
             name: string;
             installed: boolean;
@@ -2213,6 +2540,114 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AccessKey"];
+                };
+            };
+        };
+    };
+    list_captures: {
+        parameters: {
+            query?: {
+                /** @description Only the capture of this request. */
+                request_id?: string | null;
+                limit?: number | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CaptureInfo"][];
+                };
+            };
+        };
+    };
+    get_capture: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CaptureView"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_capture: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    capture_report: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BugReport"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -2595,6 +3030,80 @@ export interface operations {
             };
         };
     };
+    get_inspector: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InspectorView"];
+                };
+            };
+        };
+    };
+    start_capture: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StartCapture"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InspectorView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    stop_capture: {
+        parameters: {
+            query?: {
+                /** @description The route whose window closes; none: the global window. */
+                route?: string | null;
+                /** @description Close every window. */
+                all?: boolean;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InspectorView"];
+                };
+            };
+        };
+    };
     list_tools: {
         parameters: {
             query?: never;
@@ -2610,6 +3119,27 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ToolsView"];
+                };
+            };
+        };
+    };
+    route_limits: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                model: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RouteLimitsView"];
                 };
             };
         };

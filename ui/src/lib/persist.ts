@@ -3,6 +3,11 @@ import { useCallback, useState } from "react";
 
 const mem = new Map<string, unknown>();
 
+/** Sets what `usePersistent(key, …)` starts with the next time a page using it opens. */
+export function remember<T>(key: string, value: T): void {
+  mem.set(key, value);
+}
+
 export function usePersistent<T>(key: string, initial: T): [T, (u: T | ((old: T) => T)) => void] {
   const [value, setValue] = useState<T>(() => (mem.has(key) ? (mem.get(key) as T) : initial));
   const set = useCallback(

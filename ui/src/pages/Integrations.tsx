@@ -37,6 +37,16 @@ const SLOTS: Record<string, (keyof ModelMap)[]> = {
   opencode: ["main", "small"],
   "gemini-cli": ["main"],
   aider: ["main", "small"],
+  "qwen-code": ["main"],
+  crush: ["main", "small"],
+  "kilo-code": ["main", "small"],
+  cline: ["main"],
+  "roo-code": ["main"],
+  continue: ["main"],
+  goose: ["main"],
+  zed: ["main", "small"],
+  openclaw: ["main", "small"],
+  pi: ["main", "small"],
 };
 
 const SLOT_LABEL: Record<keyof ModelMap, string> = {

@@ -12,6 +12,8 @@ import { readSse } from "../lib/sse";
 import { subscribeRequests } from "../lib/live";
 import { formatMs } from "../lib/format";
 import { Link } from "../lib/router";
+import { type PlaygroundReplay, REPLAY_KEY } from "../components/Inspector";
+import { prettyJson } from "../lib/jsondiff";
 
 type Phase = "idle" | "waiting" | "streaming" | "done" | "error";
 
@@ -31,8 +33,18 @@ export function Playground() {
   const [error, setError] = usePersistent<string | null>("pg.error", null);
   const [timing, setTiming] = usePersistent<{ ttfb?: number; total?: number }>("pg.timing", {});
   const [record, setRecord] = usePersistent<RequestRecord | null>("pg.record", null);
+  // A captured client request opened from the request log ("Replay in Playground"): sent as
+  // it is (editable), instead of a request built from the prompt.
+  const [replay, setReplay] = usePersistent<PlaygroundReplay | null>(REPLAY_KEY, null);
   const abort = useRef<AbortController | null>(null);
   const got = useRef(false);
+
+  useEffect(() => {
+    if (!replay) return;
+    setAlias(replay.model);
+    if (CLIENT_DIALECTS.some((d) => d.id === replay.dialect)) setDialect(replay.dialect as Dialect);
+    setDialectTouched(true);
+  }, [replay?.path, replay?.model, replay?.dialect]);
 
   const aliases = [...new Set([...(routes.data ?? []).map((r) => r.alias), ...(providers.data ?? []).flatMap((p) => (p.models ?? []).map((m) => m.id))])];
   useEffect(() => {
@@ -70,18 +82,24 @@ export function Playground() {
         unsubscribe();
       }
     });
-    const req = buildRequest(dialect, alias.trim(), prompt, system);
+    const built = buildRequest(dialect, alias.trim(), prompt, system);
+    const req = replay ? { path: replay.path, headers: built.headers, body: replay.body } : { ...built, body: JSON.stringify(built.body) };
     try {
       const resp = await fetch(apiBase() + req.path, {
         method: "POST",
         headers: { "Content-Type": "application/json", Authorization: `Bearer ${access.data.access_key}`, Accept: "text/event-stream", ...req.headers },
-        body: JSON.stringify(req.body),
+        body: req.body,
         signal: ctl.signal,
       });
       setTiming({ ttfb: performance.now() - t0 });
       if (!resp.ok || !resp.body) {
         setError(`${resp.status}: ${errorOfBody(await resp.text())}`);
         setPhase("error");
+      } else if (!(resp.headers.get("content-type") ?? "").includes("text/event-stream")) {
+        // A replayed request that did not ask for a stream: its whole answer.
+        setAnswer(prettyJson(await resp.text()));
+        setTiming((t) => ({ ...t, total: performance.now() - t0 }));
+        setPhase("done");
       } else {
         setPhase("streaming");
         let failed = false;
@@ -165,32 +183,47 @@ export function Playground() {
                       </option>
                     ))}
                   </select>
-                  <span className="hint mono">POST {CLIENT_DIALECTS.find((d) => d.id === dialect)?.path.replace("{model}", alias || "…")}</span>
+                  <span className="hint mono">POST {replay ? replay.path : CLIENT_DIALECTS.find((d) => d.id === dialect)?.path.replace("{model}", alias || "…")}</span>
                 </div>
-                <label className="field">
-                  <span>System prompt (optional)</span>
-                  <input className="input" value={system} onChange={(e) => setSystem(e.target.value)} />
-                </label>
-                <label className="field">
-                  <span>Prompt</span>
-                  <textarea
-                    className="textarea"
-                    rows={5}
-                    value={prompt}
-                    onChange={(e) => setPrompt(e.target.value)}
-                    onKeyDown={(e) => {
-                      if (e.key === "Enter" && (e.metaKey || e.ctrlKey)) (e.currentTarget.form as HTMLFormElement | null)?.requestSubmit();
-                    }}
-                  />
-                  <span className="hint">Ctrl/⌘ + Enter sends.</span>
-                </label>
+                {replay ? (
+                  <label className="field">
+                    <span>Captured request body</span>
+                    <textarea className="textarea mono small" rows={14} value={replay.body} onChange={(e) => setReplay({ ...replay, body: e.target.value })} data-testid="pg-replay-body" />
+                    <span className="hint">
+                      Replaying a captured request as its client sent it.{" "}
+                      <button type="button" className="btn ghost sm" onClick={() => setReplay(null)}>
+                        Write a prompt instead
+                      </button>
+                    </span>
+                  </label>
+                ) : (
+                  <>
+                  <label className="field">
+                    <span>System prompt (optional)</span>
+                    <input className="input" value={system} onChange={(e) => setSystem(e.target.value)} />
+                  </label>
+                  <label className="field">
+                    <span>Prompt</span>
+                    <textarea
+                      className="textarea"
+                      rows={5}
+                      value={prompt}
+                      onChange={(e) => setPrompt(e.target.value)}
+                      onKeyDown={(e) => {
+                        if (e.key === "Enter" && (e.metaKey || e.ctrlKey)) (e.currentTarget.form as HTMLFormElement | null)?.requestSubmit();
+                      }}
+                    />
+                    <span className="hint">Ctrl/⌘ + Enter sends.</span>
+                  </label>
+                  </>
+                )}
                 <div className="row">
                   {busy ? (
                     <button type="button" className="btn" onClick={() => abort.current?.abort()}>
                       <Square size={13} /> Stop
                     </button>
                   ) : (
-                    <button type="submit" className="btn primary" disabled={!access.data || !alias.trim() || !prompt.trim()}>
+                    <button type="submit" className="btn primary" disabled={!access.data || !alias.trim() || !(replay ? replay.body.trim() : prompt.trim())}>
                       <Send size={14} /> Send
                     </button>
                   )}

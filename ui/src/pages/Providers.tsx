@@ -10,6 +10,7 @@ import { api, must } from "../api/client";
 import { useKeys, usePresets, useProviders } from "../api/queries";
 import { CacheHitRate } from "../components/CacheHitRate";
 import { DEFAULT_QUIRKS, QuirksFields } from "../components/QuirksFields";
+import { type ProviderNetwork, ProviderNetworkFields } from "../components/NetworkFields";
 import type { KeyView, Preset, Provider } from "../api/types";
 import { invalidate } from "../lib/query";
 import { keyShown } from "../lib/format";
@@ -521,6 +522,13 @@ function EditProviderDialog({ p, onClose }: { p: Provider; onClose: () => void }
   const [priority, setPriority] = useState(p.priority ?? 0);
   const [dropParams, setDropParams] = useState((p.drop_params ?? []).join(", "));
   const [quirks, setQuirks] = useState(p.quirks ?? DEFAULT_QUIRKS);
+  const [network, setNetwork] = useState<ProviderNetwork>({
+    proxy: p.proxy ?? null,
+    ca_file: p.ca_file ?? null,
+    ca_pem: p.ca_pem ?? null,
+    connect_ms: p.timeouts?.connect_ms ?? 10_000,
+    first_byte_ms: p.timeouts?.first_byte_ms ?? 120_000,
+  });
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const submit = async (e: FormEvent) => {
@@ -532,7 +540,9 @@ function EditProviderDialog({ p, onClose }: { p: Provider; onClose: () => void }
         .split(",")
         .map((x) => x.trim())
         .filter(Boolean);
-      await must(api.PUT("/api/v1/providers/{name}", { params: { path: { name: p.name } }, body: { ...p, kind, base_url: baseUrl.trim(), priority, drop_params, quirks } }));
+      const { connect_ms, first_byte_ms, ...net } = network;
+      const timeouts = p.timeouts ? { ...p.timeouts, connect_ms, first_byte_ms } : { connect_ms, first_byte_ms, idle_ms: 120_000, total_ms: 900_000 };
+      await must(api.PUT("/api/v1/providers/{name}", { params: { path: { name: p.name } }, body: { ...p, kind, base_url: baseUrl.trim(), priority, drop_params, quirks, timeouts, ...net } }));
       invalidate("providers", "plan", "status");
       toast.ok(`Saved ${p.name}`);
       onClose();
@@ -585,6 +595,7 @@ function EditProviderDialog({ p, onClose }: { p: Provider; onClose: () => void }
           </label>
         </div>
         <QuirksFields value={quirks} onChange={setQuirks} />
+        <ProviderNetworkFields value={network} onChange={setNetwork} />
         {error && (
           <p className="field-error" role="alert">
             {error}

@@ -3,6 +3,7 @@ import { Activity, ArrowRightLeft, Pause, Play, X } from "lucide-react";
 import { PageHeader } from "../components/PageHeader";
 import { Card, EmptyState, ErrorNote, Pill, SkeletonRows } from "../components/ui";
 import { RequestDetail, statusColor } from "../components/RequestDetail";
+import { CaptureControl, CapturePanel } from "../components/Inspector";
 import { api, must } from "../api/client";
 import { useClients, useKeys, useProviders, useRecent, useRoutes } from "../api/queries";
 import type { RequestRecord } from "../api/types";
@@ -104,6 +105,7 @@ export function Requests() {
   return (
     <>
       <PageHeader title="Requests">
+        <CaptureControl />
         <button type="button" className={`btn ${live ? "" : "primary"}`} onClick={() => setLive((v) => !v)} aria-pressed={live}>
           {live ? <Pause size={14} /> : <Play size={14} />} {live ? "Pause live tail" : "Resume live tail"}
         </button>
@@ -254,6 +256,10 @@ export function Requests() {
           >
             <div className="card-body" data-testid="request-detail">
               {shown ? <RequestDetail r={shown} keys={keys.data} /> : detail.loading ? <SkeletonRows rows={6} /> : <p className="faint small">This request is no longer in the log.</p>}
+              <div className="col" style={{ marginTop: 16 }}>
+                <h3>Capture</h3>
+                <CapturePanel key={selectedId} requestId={selectedId} />
+              </div>
             </div>
           </Card>
           )}

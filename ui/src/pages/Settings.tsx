@@ -1,11 +1,12 @@
 import { type FormEvent, useEffect, useState } from "react";
-import { LogOut, RotateCw, Server, ShieldCheck, Timer, Wrench } from "lucide-react";
+import { Globe, LogOut, RotateCw, Server, ShieldCheck, Timer, Wrench } from "lucide-react";
 import { PageHeader } from "../components/PageHeader";
 import { Card, CopyButton, SecretStoreNote, SkeletonRows } from "../components/ui";
 import { Dialog } from "../components/Dialog";
 import { ExportImport } from "../components/ExportImport";
 import { AlertSettings } from "../components/AlertSettings";
 import { PriceSettings } from "../components/PriceSettings";
+import { NO_PROXY_SET, ProxyFields } from "../components/NetworkFields";
 import { useToast } from "../components/Toasts";
 import { api, getAdminToken, must } from "../api/client";
 import { useAccessKey, useStatus } from "../api/queries";
@@ -24,6 +25,7 @@ export function SettingsPage() {
           <AccessCard />
         </div>
         <RoutingSettings />
+        <NetworkSettings />
         <CooldownSettings />
         <AlertSettings />
         <PriceSettings />
@@ -153,6 +155,51 @@ function NumberField({ label, value, onChange, hint, min = 0, unit }: { label: s
       <input className="input tnum" type="number" min={min} value={Number.isFinite(value) ? value : ""} onChange={(e) => onChange(Number(e.target.value))} />
       {hint && <span className="hint">{hint}</span>}
     </label>
+  );
+}
+
+/** The global proxy: how upstream connections reach the network unless a provider sets its own. */
+function NetworkSettings() {
+  const q = useQuery<Settings>("settings", () => must(api.GET("/api/v1/settings")));
+  const toast = useToast();
+  const [proxy, setProxy] = useState<Settings["proxy"] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    if (q.data) setProxy(q.data.proxy ?? NO_PROXY_SET);
+  }, [q.data]);
+  const save = async (e: FormEvent) => {
+    e.preventDefault();
+    if (!q.data || !proxy) return;
+    setError(null);
+    try {
+      const saved = await must(api.PUT("/api/v1/settings", { body: { ...q.data, proxy } }));
+      setQueryData<Settings>("settings", () => saved);
+      toast.ok("Network settings saved");
+    } catch (err) {
+      setError(err instanceof Error ? err.message : String(err));
+    }
+  };
+  return (
+    <Card title="Upstream network" icon={<Globe size={16} />}>
+      {!proxy ? (
+        <SkeletonRows rows={2} />
+      ) : (
+        <form className="card-body stack" onSubmit={save} aria-label="Upstream network">
+          <ProxyFields key={proxy.credential_ref ?? "none"} value={proxy} onChange={(p) => setProxy(p ?? NO_PROXY_SET)} inherit={false} />
+          <p className="small faint">A provider can set its own proxy, custom CA and timeouts in its editor.</p>
+          {error && (
+            <p className="field-error" role="alert">
+              {error}
+            </p>
+          )}
+          <div>
+            <button type="submit" className="btn primary">
+              Save
+            </button>
+          </div>
+        </form>
+      )}
+    </Card>
   );
 }
 

@@ -2,6 +2,7 @@
 //! the admin API takes), its keys, and a refusal of fields nobody knows.
 
 use switchboard_control::config_file::{ConfigFileError, FileConfig};
+use switchboard_router::ProxyMode;
 
 use crate::common::*;
 
@@ -59,4 +60,63 @@ async fn a_misspelt_provider_field_is_refused_with_its_name() {
         Err(ConfigFileError::Invalid { field, .. }) => assert_eq!(field, "providers[0].priorty"),
         other => panic!("{other:?}"),
     }
+}
+
+#[tokio::test]
+async fn the_file_sets_the_global_proxy_and_a_providers_network() {
+    let mut ctl = Ctl::start().await;
+    let path = ctl.dir.path().join("switchboard.toml");
+    let ca = ctl.dir.path().join("ca.pem");
+    std::fs::write(&ca, include_str!("../../../router/testdata/ca.pem")).unwrap();
+    let file = format!(
+        r#"
+[server]
+proxy = {{ mode = "url", url = "http://proxy.corp.example:3128", no_proxy = ["localhost", "10.0.0.0/8"] }}
+
+[[providers]]
+name = "intranet"
+kind = "openai_chat"
+base_url = "https://llm.corp.example/v1"
+proxy = {{ mode = "direct" }}
+ca_file = {ca:?}
+timeouts = {{ connect_ms = 2500, first_byte_ms = 30000 }}
+keys = ["sk-file-000000000000"]
+"#,
+        ca = ca.display().to_string()
+    );
+    std::fs::write(&path, &file).unwrap();
+    let loaded = FileConfig::load(&path).unwrap();
+    loaded.apply(ctl.control.store(), &path).await.unwrap();
+    ctl.restart().await;
+
+    let settings = ctl.control.settings().await.unwrap();
+    assert_eq!(settings.proxy.mode, ProxyMode::Url);
+    assert_eq!(
+        settings.proxy.url.as_deref(),
+        Some("http://proxy.corp.example:3128")
+    );
+    assert_eq!(settings.proxy.no_proxy, ["localhost", "10.0.0.0/8"]);
+    let p = ctl.control.provider("intranet").await.unwrap();
+    assert_eq!(p.proxy.map(|x| x.mode), Some(ProxyMode::Direct));
+    assert_eq!(p.ca_file, Some(ca.display().to_string()));
+    assert_eq!(
+        (p.timeouts.connect_ms, p.timeouts.first_byte_ms),
+        (2_500, 30_000)
+    );
+
+    // A proxy URL that does not parse stops the load with the field and the reason.
+    let bad = file.replace(
+        "http://proxy.corp.example:3128",
+        "http//proxy.corp.example:3128",
+    );
+    std::fs::write(&path, bad).unwrap();
+    let store = ctl.control.store();
+    match FileConfig::load(&path).unwrap().apply(store, &path).await {
+        Err(ConfigFileError::Invalid { field, message, .. }) => {
+            assert_eq!(field, "server.proxy.url");
+            assert!(message.contains("relative URL without a base"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    ctl.stop().await;
 }

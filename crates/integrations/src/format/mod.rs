@@ -5,6 +5,7 @@ mod dotenv;
 mod jsonc;
 mod toml;
 mod yaml;
+mod yaml_item;
 
 use serde_json::Value;
 
@@ -19,6 +20,8 @@ pub(crate) enum Format {
     FlatYaml,
     /// `KEY=value` lines.
     Dotenv,
+    /// One item of a top-level YAML block list, owned whole (Continue's `models:`).
+    YamlListItem,
 }
 
 #[derive(Debug)]
@@ -37,6 +40,7 @@ impl Format {
             Format::Jsonc => jsonc::check(text),
             Format::FlatYaml => yaml::check(text),
             Format::Dotenv => dotenv::check(text),
+            Format::YamlListItem => yaml_item::check(text),
         }
     }
 
@@ -46,6 +50,7 @@ impl Format {
             Format::Jsonc => jsonc::get(text, path),
             Format::FlatYaml => yaml::get(text, single(path)?),
             Format::Dotenv => dotenv::get(text, single(path)?),
+            Format::YamlListItem => yaml_item::get(text, path),
         }
     }
 
@@ -60,6 +65,7 @@ impl Format {
             Format::Jsonc => jsonc::set(text, path, value)?,
             Format::FlatYaml => yaml::set(text, single(path)?, scalar(value)?)?,
             Format::Dotenv => dotenv::set(text, single(path)?, scalar(value)?)?,
+            Format::YamlListItem => yaml_item::set(text, path, value)?,
         };
         Ok(Text::keep_layout(text, out))
     }
@@ -70,6 +76,7 @@ impl Format {
             Format::Jsonc => jsonc::remove(text, path)?,
             Format::FlatYaml => yaml::remove(text, single(path)?)?,
             Format::Dotenv => dotenv::remove(text, single(path)?)?,
+            Format::YamlListItem => yaml_item::remove(text, path)?,
         };
         Ok(Text::keep_layout(text, out))
     }

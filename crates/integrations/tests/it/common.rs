@@ -116,10 +116,30 @@ pub fn full_cycle(
     ours: &[&str],
     user_edit: impl Fn(&str) -> String,
 ) -> String {
+    full_cycle_with(tool, rel, original, ours, user_edit, &plan())
+}
+
+/// The file's permission bits (Unix).
+pub fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// [`full_cycle`] with a given plan; also checks the file's mode is kept.
+pub fn full_cycle_with(
+    tool: ToolId,
+    rel: &str,
+    original: &[u8],
+    ours: &[&str],
+    user_edit: impl Fn(&str) -> String,
+    plan: &Plan,
+) -> String {
+    use std::os::unix::fs::PermissionsExt;
     let sb = Sandbox::new();
     let path = sb.put(rel, original);
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o640)).unwrap();
     let it = sb.integrations();
-    let plan = plan();
+    let plan = plan.clone();
 
     assert_eq!(it.status(tool).unwrap(), Status::NotConfigured);
     let applied = it.apply(tool, &plan).unwrap();
@@ -131,6 +151,7 @@ pub fn full_cycle(
         "backup holds the original"
     );
     let after = sb.get(rel);
+    assert_eq!(mode(&path), 0o640, "file mode kept");
     only_ours_changed(&text(original), &text(&after), ours);
     if text(original).contains("\r\n") {
         assert_eq!(

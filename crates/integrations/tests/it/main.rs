@@ -9,5 +9,7 @@ mod codex;
 mod common;
 mod gemini;
 mod jsonc_props;
+mod limits;
+mod new_tools;
 mod opencode;
 mod safety;

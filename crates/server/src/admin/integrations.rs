@@ -13,10 +13,11 @@ use axum::extract::{Path, State};
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
 use switchboard_integrations::{
-    AccessKey, Endpoint, Integrations, KeyDelivery, Models, Plan, Restored, RouterStatus, Status,
-    ToolId,
+    AccessKey, Endpoint, Integrations, KeyDelivery, Limits, Models, Plan, Restored, RouterStatus,
+    Status, ToolId,
 };
 use switchboard_router::Secret;
+use switchboard_router::snapshot::Snapshot;
 use utoipa::ToSchema;
 
 use super::{AdminError, ApiResult, Body400, ErrorBody};
@@ -42,7 +43,8 @@ async fn blocking<T: Send + 'static>(
 /// One AI tool: what is installed, and whether Switchboard configured it.
 #[derive(Serialize, ToSchema)]
 pub struct ToolView {
-    /// `codex`, `claude-code`, `opencode`, `gemini-cli`, `aider`.
+    /// `codex`, `claude-code`, `opencode`, `gemini-cli`, `aider`, `qwen-code`, `crush`,
+    /// `kilo-code`, `cline`, `roo-code`, `continue`, `goose`, `zed`, `openclaw`, `pi`.
     id: String,
     name: String,
     installed: bool,
@@ -66,9 +68,19 @@ pub struct ToolsView {
     tools: Vec<ToolView>,
 }
 
-fn tool_view(ix: &Integrations, tool: ToolId) -> Result<ToolView, AdminError> {
+/// The limits of the route serving `model` now, as the tools' configs take them.
+fn limits_of(snap: &Snapshot, model: &str) -> Limits {
+    let l = snap.limits(model);
+    Limits {
+        context_window: l.context_window,
+        max_output: l.max_output,
+    }
+}
+
+fn tool_view(ix: &Integrations, tool: ToolId, snap: &Snapshot) -> Result<ToolView, AdminError> {
     let d = ix.detect(tool)?;
-    let status = ix.status(tool)?;
+    // A route whose targets changed since the tool was configured shows as drift.
+    let status = ix.status_with_limits(tool, |model| limits_of(snap, model))?;
     let (status, changed_files, changed_keys) = match status {
         Status::NotInstalled => ("not_installed", vec![], vec![]),
         Status::NotConfigured => ("not_configured", vec![], vec![]),
@@ -124,10 +136,11 @@ fn bound(s: &AppState) -> Result<SocketAddr, AdminError> {
 pub async fn list_tools(State(s): St) -> ApiResult<ToolsView> {
     let (endpoint, _) = endpoint_root(bound(&s)?);
     let ix = s.tools.integrations();
+    let snap = s.engine.snapshot();
     let tools = blocking(move || {
         switchboard_integrations::tools()
             .iter()
-            .map(|t| tool_view(&ix, *t))
+            .map(|t| tool_view(&ix, *t, &snap))
             .collect::<Result<Vec<_>, _>>()
     })
     .await?;
@@ -186,8 +199,10 @@ fn plan_for(s: &AppState, body: ToolPlan) -> Result<Plan, AdminError> {
         }
         Some(known)
     };
+    let main = body.models.main.trim().to_owned();
+    let limits = limits_of(&snap, &main);
     let models = Models {
-        main: body.models.main.trim().to_owned(),
+        main,
         small: nonempty(body.models.small),
         opus: nonempty(body.models.opus),
         sonnet: nonempty(body.models.sonnet),
@@ -200,6 +215,7 @@ fn plan_for(s: &AppState, body: ToolPlan) -> Result<Plan, AdminError> {
         },
         models,
     );
+    plan.limits = limits;
     plan.key_delivery = match nonempty(body.key_env) {
         Some(var) => KeyDelivery::EnvVar(var),
         None => KeyDelivery::Inline,
@@ -212,6 +228,26 @@ fn plan_for(s: &AppState, body: ToolPlan) -> Result<Plan, AdminError> {
     plan.allow_remote = remote;
     plan.replace_existing = body.replace_existing;
     Ok(plan)
+}
+
+/// What the route serving a model can take: the smallest context window and output limit
+/// among its targets (`null` where none states one). Tools configured elsewhere (onboarding
+/// under another user) write these into their configs.
+#[derive(Serialize, ToSchema)]
+pub struct RouteLimitsView {
+    model: String,
+    context_window: Option<u64>,
+    max_output: Option<u64>,
+}
+
+#[utoipa::path(get, path = "/api/v1/integrations/limits/{model}", responses((status = 200, body = RouteLimitsView)))]
+pub async fn route_limits(State(s): St, Path(model): Path<String>) -> ApiResult<RouteLimitsView> {
+    let l = limits_of(&s.engine.snapshot(), &model);
+    Ok(Json(RouteLimitsView {
+        model,
+        context_window: l.context_window,
+        max_output: l.max_output,
+    }))
 }
 
 fn tool_of(slug: &str) -> Result<ToolId, AdminError> {
@@ -293,9 +329,10 @@ pub async fn apply_tool(
         plan.endpoint.access_key = AccessKey::new(&issued.key);
     }
     let ix = s.tools.integrations();
+    let snap = s.engine.snapshot();
     let applied = blocking(move || {
         let applied = ix.apply(tool, &plan)?;
-        Ok((applied, tool_view(&ix, tool)?))
+        Ok((applied, tool_view(&ix, tool, &snap)?))
     })
     .await;
     let (applied, view) = match applied {
@@ -350,9 +387,10 @@ pub struct ToolUndone {
 pub async fn undo_tool(State(s): St, Path(tool): Path<String>) -> ApiResult<ToolUndone> {
     let tool = tool_of(&tool)?;
     let ix = s.tools.integrations();
+    let snap = s.engine.snapshot();
     let (undone, view) = blocking(move || {
         let undone = ix.undo(tool)?;
-        Ok((undone, tool_view(&ix, tool)?))
+        Ok((undone, tool_view(&ix, tool, &snap)?))
     })
     .await?;
     tracing::info!(tool = tool.slug(), "tool configuration undone");

@@ -2,14 +2,16 @@
 //! write-only), clients (named access keys, limits, budgets), routes, settings (with
 //! cooldowns, routing and the access key), health (with its live events), prices (the price
 //! table and per-provider overrides), webhooks (alert receivers), requests (the log, its live
-//! tail, usage), status, users (named sign-ins) and the session (signing in and out).
-//! Handlers translate HTTP to [`Control`](switchboard_control::Control) calls and back; the
-//! decisions are made there. Behind the admin token or a signed-in user's session cookie
-//! (see `guard`). Documented as OpenAPI for the dashboard.
+//! tail, usage), inspector (capture windows and captured requests), status, users (named
+//! sign-ins) and the session (signing in and out). Handlers translate HTTP to
+//! [`Control`](switchboard_control::Control) calls and back; the decisions are made there.
+//! Behind the admin token or a signed-in user's session cookie (see `guard`). Documented as
+//! OpenAPI for the dashboard.
 
 mod clients;
 mod error;
 mod health;
+mod inspector;
 mod integrations;
 mod keys;
 pub mod oidc;
@@ -31,18 +33,26 @@ use switchboard_control::{
     ModelPricing, NewClientSecret, NewKey, NewUser, NewWebhook, OverallState, PriceTableView,
     StandingChanged, Summary, UserUpdate, UserView, WebhookFormat, WebhookView,
 };
+use switchboard_control::{
+    BugReport, CaptureSettings, CaptureView, InspectorView, Replay, StartCapture,
+};
 use switchboard_router::engine::ProbeAnswer;
 use switchboard_router::health::{
     CooldownPolicy, HealthEntry, HealthEvent, KeyStanding, StandingClass, StandingScope,
 };
+use switchboard_router::inspect::{
+    Capture, CaptureWindow, CapturedAttempt, CapturedEvent, CapturedHeader, CapturedMessage,
+};
 use switchboard_router::log::RequestRecord;
 use switchboard_router::{KeyInfo, Provider, Route, Settings};
+use switchboard_store::CaptureInfo;
 use utoipa::OpenApi;
 
 pub use error::{AdminError, ApiResult, Body400, ErrorBody, ErrorDetail};
 // Handlers are named without their module in the document (its operation ids and tags).
 pub use clients::*;
 pub use health::*;
+pub use inspector::*;
 pub use integrations::*;
 pub use keys::*;
 pub use oidc::{
@@ -135,12 +145,20 @@ pub fn openapi_json() -> String {
         requests,
         request,
         requests_live,
+        get_inspector,
+        start_capture,
+        stop_capture,
+        list_captures,
+        get_capture,
+        capture_report,
+        delete_capture,
         usage,
         usage_summary,
         cache_hits,
         usage_by_key,
         presets,
         list_tools,
+        route_limits,
         preview_tool,
         apply_tool,
         undo_tool,
@@ -204,6 +222,19 @@ pub fn openapi_json() -> String {
         HealthEntry,
         HealthEvent,
         RequestRecord,
+        InspectorView,
+        CaptureSettings,
+        CaptureWindow,
+        StartCapture,
+        CaptureInfo,
+        CaptureView,
+        Replay,
+        BugReport,
+        Capture,
+        CapturedAttempt,
+        CapturedMessage,
+        CapturedHeader,
+        CapturedEvent,
         UsagePoint,
         UsageSummary,
         CacheHit,

@@ -9,15 +9,22 @@ use crate::common::*;
 const A: &str = "sk-key-a-aaaaaaaaaaaaaaaa";
 const B: &str = "sk-key-b-bbbbbbbbbbbbbbbb";
 
-/// A Gemini provider with a route `gem` and a directly served model with a known window.
+/// A Gemini provider (two keys) with a route `gem` and a directly served model with a known
+/// window.
 fn gemini_upstream(mock: &MockUpstream) -> String {
     format!(
         "[[providers]]\nname = \"g\"\nkind = \"gemini\"\nbase_url = {:?}\n\
          models = [{{ id = \"gemini-direct\", context_window = 1048576, source = \"manual\" }}]\n\
-         keys = [{A:?}]\n\n\
-         [[routes]]\nalias = \"gem\"\ntargets = [{{ provider = \"g\", model = \"gemini-direct\" }}]\n",
+         keys = [{A:?}, {B:?}]\n\n\
+         [[routes]]\nalias = \"gem\"\ntargets = [{{ provider = \"g\", model = \"gemini-direct\" }}]\n\n",
         mock.base_url(MockDialect::Gemini)
     )
+}
+
+/// A route `local` to a Chat provider: no Gemini target, so token counts are estimated.
+fn chat_upstream(mock: &MockUpstream) -> String {
+    provider_toml("oa", mock, &["sk-key-oa-cccccccccccccccc"])
+        + "[[routes]]\nalias = \"local\"\ntargets = [{ provider = \"oa\", model = \"x\" }]\n"
 }
 
 /// A Responses provider with two keys behind the alias `codex`.
@@ -44,14 +51,14 @@ async fn goog(sb: &Sb, method: reqwest::Method, path: &str, body: Option<Value>)
 const PROMPT: &str = "Summarise the design of a local router for language models in two lines.";
 
 #[tokio::test]
-async fn gemini_count_tokens_is_the_local_estimate() {
-    let sb = Sb::start(gemini_upstream).await;
+async fn gemini_count_tokens_is_the_local_estimate_without_a_gemini_target() {
+    let sb = Sb::start(chat_upstream).await;
     // What `google-genai`'s `models.count_tokens` sends: the contents only.
     let contents = json!({"contents": [{"role": "user", "parts": [{"text": PROMPT}]}]});
     let (status, v) = goog(
         &sb,
         reqwest::Method::POST,
-        "/v1beta/models/gem:countTokens",
+        "/v1beta/models/local:countTokens",
         Some(contents.clone()),
     )
     .await;
@@ -63,7 +70,7 @@ async fn gemini_count_tokens_is_the_local_estimate() {
     let anthropic: Value = sb
         .post(
             "/v1/messages/count_tokens",
-            &json!({"model": "gem", "messages": [{"role": "user", "content": PROMPT}]}),
+            &json!({"model": "local", "messages": [{"role": "user", "content": PROMPT}]}),
         )
         .await
         .json()
@@ -74,9 +81,12 @@ async fn gemini_count_tokens_is_the_local_estimate() {
     // Under /v1 with `?key=`, and a whole generateContentRequest (system prompt counted too).
     let resp = sb
         .http
-        .post(format!("{}/v1/models/gem:countTokens?key={ACCESS}", sb.url))
+        .post(format!(
+            "{}/v1/models/local:countTokens?key={ACCESS}",
+            sb.url
+        ))
         .json(&json!({"generateContentRequest": {
-            "model": "models/gem",
+            "model": "models/local",
             "systemInstruction": {"parts": [{"text": "Answer as a senior engineer would."}]},
             "contents": contents["contents"],
         }}))
@@ -93,7 +103,7 @@ async fn gemini_count_tokens_is_the_local_estimate() {
     // No key: 401 in Gemini's error shape; a malformed body: 400 in it.
     let resp = sb
         .http
-        .post(format!("{}/v1beta/models/gem:countTokens", sb.url))
+        .post(format!("{}/v1beta/models/local:countTokens", sb.url))
         .json(&contents)
         .send()
         .await
@@ -104,12 +114,57 @@ async fn gemini_count_tokens_is_the_local_estimate() {
     let (status, v) = goog(
         &sb,
         reqwest::Method::POST,
-        "/v1beta/models/gem:countTokens",
+        "/v1beta/models/local:countTokens",
         Some(json!({"contents": "nope"})),
     )
     .await;
     assert_eq!(status, 400, "{v}");
     assert_eq!(v["error"]["status"], "INVALID_ARGUMENT", "{v}");
+}
+
+#[tokio::test]
+async fn gemini_count_tokens_goes_to_gemini_targets_with_failover() {
+    let sb = Sb::start(gemini_upstream).await;
+    sb.mock
+        .push_fault_for_key(A, "fault=429,retry_after=30".parse::<Fault>().unwrap());
+    let contents = json!({"contents": [{"role": "user", "parts": [{"text": PROMPT}]}]});
+    let (status, v) = goog(
+        &sb,
+        reqwest::Method::POST,
+        "/v1beta/models/gem:countTokens",
+        Some(contents.clone()),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    // The mock counts a quarter of the body's bytes: the upstream answered, not the estimate.
+    let sent = sb.mock.requests().pop().unwrap();
+    assert_eq!(
+        v["totalTokens"].as_u64(),
+        Some((sent.body.len() / 4) as u64),
+        "{v}"
+    );
+    assert!(
+        sent.path.ends_with("/models/gemini-direct:countTokens"),
+        "{}",
+        sent.path
+    );
+    assert_eq!(sent.json().unwrap(), contents);
+    assert_eq!((sb.mock.count_for_key(A), sb.mock.count_for_key(B)), (1, 1));
+
+    // A whole generateContentRequest names the upstream model.
+    let (status, _) = goog(
+        &sb,
+        reqwest::Method::POST,
+        "/v1/models/gem:countTokens",
+        Some(json!({"generateContentRequest": {"model": "models/gem", "contents": contents["contents"]}})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let sent = sb.mock.requests().pop().unwrap().json().unwrap();
+    assert_eq!(
+        sent["generateContentRequest"]["model"],
+        "models/gemini-direct"
+    );
 }
 
 #[tokio::test]

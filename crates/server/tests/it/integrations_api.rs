@@ -69,7 +69,23 @@ async fn preview_apply_and_undo_claude_code_through_the_admin_api() {
         .collect();
     assert_eq!(
         ids,
-        ["codex", "claude-code", "opencode", "gemini-cli", "aider"]
+        [
+            "codex",
+            "claude-code",
+            "opencode",
+            "gemini-cli",
+            "aider",
+            "qwen-code",
+            "crush",
+            "kilo-code",
+            "cline",
+            "roo-code",
+            "continue",
+            "goose",
+            "zed",
+            "openclaw",
+            "pi"
+        ]
     );
     let claude = &list["tools"][1];
     assert_eq!(claude["status"], "not_configured");
@@ -215,5 +231,101 @@ async fn routing_off_warns_and_unparseable_configs_are_left_alone() {
         std::fs::read_to_string(&config).unwrap(),
         "model = [unclosed\n"
     );
+    s.handle.shutdown().await;
+}
+
+/// A route of two targets: the tools get the smaller window (one target's own) and the smaller
+/// output limit (the price table's for the models), and a changed target shows as drift.
+#[tokio::test]
+async fn context_windows_written_for_codex_opencode_and_claude_match_the_smallest_target() {
+    let s = start().await;
+    let (status, body) = call(
+        &s,
+        Method::POST,
+        "/api/v1/providers",
+        Some(json!({"name": "up", "kind": "openai_chat", "base_url": "http://127.0.0.1:9/v1"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let route = |window: u64| {
+        json!({"alias": "big", "targets": [
+            {"provider": "up", "model": "gpt-4o", "context_window": 200_000},
+            {"provider": "up", "model": "gpt-4o-mini", "context_window": window},
+        ]})
+    };
+    let (status, body) = call(&s, Method::POST, "/api/v1/routes", Some(route(65_536))).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, limits) = call(&s, Method::GET, "/api/v1/integrations/limits/big", None).await;
+    assert_eq!(status, 200, "{limits}");
+    assert_eq!(limits["context_window"], 65_536);
+    let output = limits["max_output"]
+        .as_u64()
+        .expect("the price table knows gpt-4o's output");
+
+    let plan = json!({ "models": { "main": "big" } });
+    for tool in ["codex", "opencode", "claude-code"] {
+        let (status, body) = call(
+            &s,
+            Method::POST,
+            &format!("/api/v1/integrations/{tool}/apply"),
+            Some(plan.clone()),
+        )
+        .await;
+        assert_eq!(status, 200, "{tool}: {body}");
+        assert_eq!(body["tool"]["status"], "configured", "{body}");
+    }
+    let codex = std::fs::read_to_string(s.home.join(".codex/config.toml")).unwrap();
+    assert!(codex.contains("model_context_window = 65536\n"), "{codex}");
+    assert!(
+        codex.contains(&format!("model_max_output_tokens = {output}\n")),
+        "{codex}"
+    );
+    let opencode: Value = serde_json::from_str(
+        &std::fs::read_to_string(s.home.join(".config/opencode/opencode.json")).unwrap(),
+    )
+    .unwrap();
+    let limit = &opencode["provider"]["switchboard"]["models"]["big"]["limit"];
+    assert_eq!(limit["context"], 65_536, "{opencode}");
+    assert_eq!(limit["output"], output);
+    let claude: Value = serde_json::from_str(
+        &std::fs::read_to_string(s.home.join(".claude/settings.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claude["env"]["CLAUDE_CODE_AUTO_COMPACT_WINDOW"], "65536");
+    assert_eq!(
+        claude["env"]["CLAUDE_CODE_MAX_OUTPUT_TOKENS"],
+        output.to_string()
+    );
+
+    // The route's smaller target grows: the tools are out of step until applied again.
+    let (status, _) = call(&s, Method::POST, "/api/v1/routes", Some(route(100_000))).await;
+    assert_eq!(status, 200);
+    let (_, list) = call(&s, Method::GET, "/api/v1/integrations", None).await;
+    let codex_view = list["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == "codex")
+        .unwrap()
+        .clone();
+    assert_eq!(codex_view["status"], "drifted", "{codex_view}");
+    assert!(
+        codex_view["changed_keys"][0]
+            .as_str()
+            .unwrap()
+            .contains("context window"),
+        "{codex_view}"
+    );
+    let (status, body) = call(
+        &s,
+        Method::POST,
+        "/api/v1/integrations/codex/apply",
+        Some(plan),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["tool"]["status"], "configured", "{body}");
+    let codex = std::fs::read_to_string(s.home.join(".codex/config.toml")).unwrap();
+    assert!(codex.contains("model_context_window = 100000\n"), "{codex}");
     s.handle.shutdown().await;
 }

@@ -425,7 +425,7 @@ fn admin_routes(id: i64) -> Vec<(String, String)> {
             .replace("{name}", "mock")
             .replace("{alias}", "m");
         // Any other parameter: a plausible value (the guard answers before the handler).
-        let path = path.replace("{tool}", "codex");
+        let path = path.replace("{tool}", "codex").replace("{model}", "m");
         assert!(!path.contains('{'), "unfilled parameter in {path}");
         for method in ops.as_object().unwrap().keys() {
             // Signing in is open: its credential is the body, or comes from the identity

@@ -60,6 +60,25 @@ pub async fn scalar(store: &Store, sql: &str) -> i64 {
     n
 }
 
+/// The first column of every row `sql` answers, as bytes, on either backend.
+pub async fn blobs(store: &Store, sql: &str) -> Vec<Vec<u8>> {
+    let rows: Vec<(Vec<u8>,)> = match (store.sqlite_pool(), store.pg_pool()) {
+        (Some(p), _) => sqlx::query_as(sql).fetch_all(p).await.unwrap(),
+        (_, Some(p)) => sqlx::query_as(sql).fetch_all(p).await.unwrap(),
+        _ => unreachable!(),
+    };
+    rows.into_iter().map(|(b,)| b).collect()
+}
+
+/// Runs a statement on either backend.
+pub async fn execute(store: &Store, sql: &str) {
+    match (store.sqlite_pool(), store.pg_pool()) {
+        (Some(p), _) => drop(sqlx::query(sql).execute(p).await.unwrap()),
+        (_, Some(p)) => drop(sqlx::query(sql).execute(p).await.unwrap()),
+        _ => unreachable!(),
+    }
+}
+
 /// Turns `#[test attr] async fn name(backend) { … }` into the module `name` with two tests,
 /// `sqlite` and `postgres`, running the body against each backend.
 macro_rules! both {
@@ -101,6 +120,9 @@ pub fn provider(name: &str) -> Provider {
         max_concurrency_per_key: None,
         retry: Default::default(),
         balance: None,
+        proxy: None,
+        ca_file: None,
+        ca_pem: None,
     }
 }
 
@@ -122,6 +144,8 @@ pub fn record(started_at_ms: i64, alias: &str, provider: &str, status: u16) -> R
         tokens_cached: 0,
         tokens_reasoning: 0,
         cost_micros: None,
+        audio_ms: None,
+        images: None,
         client: None,
         error: (status >= 400).then(|| "upstream error".to_string()),
         affinity: None,

@@ -7,6 +7,7 @@
 #[macro_use]
 mod common;
 mod backends;
+mod captures;
 mod clients;
 mod config;
 mod logs;

@@ -1,6 +1,7 @@
 //! Request ids: 48 bits of Unix milliseconds then 80 random bits, written as 26 characters of
 //! Crockford base32 (the ULID layout). They sort by time as strings, which the request log's
-//! cursor paging relies on.
+//! cursor paging relies on. The store assigns one when it writes a record; the engine assigns
+//! one up front to a captured request, so its capture names it.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
