@@ -1,5 +1,5 @@
 import { type ReactNode, useEffect, useState } from "react";
-import { Activity, BarChart3, Blocks, Users, FlaskConical, KeyRound, LayoutDashboard, Moon, Route as RouteIcon, Settings as SettingsIcon, Sun, Waypoints } from "lucide-react";
+import { Activity, BarChart3, Blocks, Users, FlaskConical, KeyRound, LayoutDashboard, LogOut, Moon, Route as RouteIcon, Settings as SettingsIcon, Sun, Waypoints } from "lucide-react";
 import { ToastProvider } from "./components/Toasts";
 import { UpdateBanner } from "./components/UpdateBanner";
 import { RoutingBanner } from "./components/RoutingBanner";
@@ -18,7 +18,7 @@ import { Usage } from "./pages/Usage";
 import { Clients } from "./pages/Clients";
 import { Integrations } from "./pages/Integrations";
 import { SettingsPage } from "./pages/Settings";
-import { TokenGate } from "./pages/TokenGate";
+import { currentSession, type SessionUser, signOut, TokenGate } from "./pages/TokenGate";
 
 interface Page {
   path: string;
@@ -46,14 +46,30 @@ function pageFor(path: string): Page | undefined {
 
 export function App() {
   const [token, setToken] = useState<string | null>(getAdminToken());
+  // A signed-in user (the cookie is the credential); `undefined` while it is being checked.
+  const [user, setUser] = useState<SessionUser | null | undefined>(token ? null : undefined);
   useEffect(() => {
     setUnauthorizedHandler(() => {
       clearToken();
       setAdminToken(null);
       resetQueries();
       setToken(null);
+      setUser(null);
     });
   }, []);
+  useEffect(() => {
+    if (token || user !== undefined) return;
+    void currentSession().then(setUser);
+  }, [token, user]);
+  const onSession = (u: SessionUser) => {
+    resetQueries();
+    setUser(u);
+  };
+  const leave = async () => {
+    await signOut();
+    resetQueries();
+    setUser(null);
+  };
   const signIn = (t: string) => {
     saveToken(t);
     setAdminToken(t);
@@ -73,7 +89,12 @@ export function App() {
     window.addEventListener("hashchange", onHash);
     return () => window.removeEventListener("hashchange", onHash);
   });
-  return <ToastProvider>{token ? <Shell key={token} /> : <TokenGate onToken={signIn} />}</ToastProvider>;
+  let body: ReactNode;
+  if (token) body = <Shell key={token} />;
+  else if (user) body = <Shell key={`user:${user.name ?? ""}`} user={user} onSignOut={leave} />;
+  else if (user === undefined) body = null;
+  else body = <TokenGate onToken={signIn} onSession={onSession} />;
+  return <ToastProvider>{body}</ToastProvider>;
 }
 
 function ThemeToggle() {
@@ -99,7 +120,7 @@ function ThemeToggle() {
   );
 }
 
-function Shell() {
+function Shell({ user, onSignOut }: { user?: SessionUser; onSignOut?: () => void }) {
   const { path } = useLocation();
   const { live } = useLive();
   useEffect(() => startLive(), []);
@@ -129,11 +150,27 @@ function Shell() {
             <span className="label">{live ? "Live" : "Connecting"}</span>
           </span>
           <ThemeToggle />
+          {user && (
+            <div className="signed-in" data-testid="signed-in">
+              <span className="label" title={`Signed in as ${user.name ?? ""} (${user.role})`}>
+                {user.name} · {user.role}
+              </span>
+              <button type="button" className="nav-link btn ghost" onClick={onSignOut} data-testid="sign-out">
+                <LogOut size={17} />
+                <span className="label">Sign out</span>
+              </button>
+            </div>
+          )}
         </div>
       </nav>
-      <main className="main" id="main">
+      <main className={user?.role === "viewer" ? "main viewer" : "main"} id="main">
         <UpdateBanner />
         <RoutingBanner />
+        {user?.role === "viewer" && (
+          <div className="viewer-banner" role="status" data-testid="viewer-banner">
+            Read-only: you are signed in as a viewer. Changes and secrets need an admin.
+          </div>
+        )}
         {page ? (
           page.render()
         ) : (

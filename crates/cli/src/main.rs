@@ -5,6 +5,7 @@ mod doctor;
 mod onboard;
 mod prices;
 mod transfer;
+mod users;
 
 use std::io::IsTerminal;
 use std::net::IpAddr;
@@ -98,6 +99,20 @@ enum Command {
     Prices {
         #[command(subcommand)]
         action: prices::PricesAction,
+    },
+    /// Named users of the dashboard and admin API (admin or viewer).
+    Users {
+        #[command(subcommand)]
+        action: users::UsersAction,
+        /// Team mode: the shared PostgreSQL database (with `SWITCHBOARD_MASTER_KEY`) instead
+        /// of the data directory's SQLite file.
+        #[arg(
+            long,
+            env = "SWITCHBOARD_DATABASE_URL",
+            value_name = "URL",
+            global = true
+        )]
+        database: Option<String>,
     },
     /// Show or rotate the local credentials.
     Keys {
@@ -335,6 +350,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Onboard(args) => onboard::run(args).await,
         Command::Config { action } => transfer::run(action).await,
         Command::Prices { action } => prices::run(action).await,
+        Command::Users { action, database } => users::run(action, database).await,
     }
 }
 

@@ -40,6 +40,33 @@ pub struct ServerSection {
     /// `mode = "system"` or `"direct"`); providers may set their own `proxy`.
     #[serde(default)]
     pub proxy: Option<ProxySetting>,
+    /// Single sign-on through an OpenID Connect provider (`[server.oidc]`).
+    pub oidc: Option<OidcSection>,
+}
+
+/// `[server.oidc]`: who the identity provider is, and who may sign in with which role.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcSection {
+    /// The issuer URL (`https://accounts.example.com`); its discovery document is read from
+    /// `<issuer>/.well-known/openid-configuration`.
+    pub issuer: String,
+    pub client_id: String,
+    /// `env:NAME` (the secret is never written in the file); default
+    /// `env:SWITCHBOARD_OIDC_CLIENT_SECRET` when that variable is set.
+    pub client_secret: Option<String>,
+    /// This dashboard's callback: `https://switchboard.example.com/api/v1/session/oidc/callback`.
+    pub redirect_url: String,
+    /// A claim of the ID token (`groups`, `roles`) whose values choose the role.
+    pub role_claim: Option<String>,
+    #[serde(default)]
+    pub admin_values: Vec<String>,
+    #[serde(default)]
+    pub viewer_values: Vec<String>,
+    /// Emails that may sign in with `default_role` (`*`: any verified email).
+    #[serde(default)]
+    pub allowed_emails: Vec<String>,
+    pub default_role: Option<switchboard_store::Role>,
 }
 
 /// A provider as the file writes it: the one provider definition ([`Provider`], the same

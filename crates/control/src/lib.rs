@@ -27,6 +27,7 @@ mod settings;
 mod standing;
 mod sync;
 pub mod transfer;
+pub mod users;
 mod webhooks;
 
 use std::collections::HashMap;
@@ -60,6 +61,7 @@ pub use plan::{FlowPlan, FlowStep};
 pub use prices::{ModelPrice, ModelPricing, PriceTableView};
 pub use standing::{Counts, KeyView, OverallState, StandingChanged, Summary};
 pub use sync::CONFIG_CHECK_EVERY;
+pub use users::{NewUser, OpenedSession, UserUpdate, UserView};
 pub use webhooks::{
     CreatedWebhook, Deliverer, DeliveryReport, NewWebhook, SIGNATURE_HEADER, WebhookFormat,
     WebhookView, signature,

@@ -77,6 +77,8 @@ pub struct Options {
     /// What the hosting app (the desktop shell) reports to the dashboard; shared so it
     /// outlives an engine restart.
     pub host_app: Arc<HostApp>,
+    /// Single sign-on through OpenID Connect; `None`: the config file's `[server.oidc]`.
+    pub oidc: Option<switchboard_control::config_file::OidcSection>,
 }
 
 impl Options {
@@ -106,6 +108,7 @@ impl Options {
             open_metrics: false,
             tool_env: None,
             host_app: Arc::default(),
+            oidc: None,
         }
     }
 }
@@ -127,6 +130,8 @@ pub enum StartError {
     InstanceId(String),
     #[error(transparent)]
     ConfigFile(#[from] ConfigFileError),
+    #[error(transparent)]
+    Oidc(#[from] crate::admin::oidc::OidcError),
     #[error(transparent)]
     Control(#[from] ControlError),
     #[error("cannot listen on {addr}: {source}{hint}")]
@@ -236,6 +241,14 @@ impl Switchboard {
         if let Some((f, _)) = &file {
             allowed_hosts.extend(f.server.allowed_hosts.iter().cloned());
         }
+        let oidc = match opts
+            .oidc
+            .clone()
+            .or_else(|| file.as_ref().and_then(|(f, _)| f.server.oidc.clone()))
+        {
+            Some(cfg) => Some(Arc::new(crate::admin::oidc::Oidc::new(cfg)?)),
+            None => None,
+        };
         let (log_sink, log_task) = RequestLogWriter::spawn(store.clone());
         let (live, _) = broadcast::channel(1024);
         let metrics = Arc::new(crate::metrics::Metrics::new());
@@ -279,6 +292,8 @@ impl Switchboard {
             host_app: opts.host_app.clone(),
             log: log_sink,
             refused,
+            sign_ins: Default::default(),
+            oidc,
             captures,
         });
         let background = CancellationToken::new();
@@ -484,6 +499,23 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/config/export", post(admin::export_config))
         .route("/api/v1/config/import/plan", post(admin::import_plan))
         .route("/api/v1/config/import/apply", post(admin::import_apply))
+        .route(
+            "/api/v1/session",
+            get(admin::whoami)
+                .post(admin::sign_in)
+                .delete(admin::sign_out),
+        )
+        .route("/api/v1/session/oidc/options", get(admin::oidc_options))
+        .route("/api/v1/session/oidc/start", get(admin::oidc_start))
+        .route("/api/v1/session/oidc/callback", get(admin::oidc_callback))
+        .route(
+            "/api/v1/users",
+            get(admin::list_users).post(admin::add_user),
+        )
+        .route(
+            "/api/v1/users/{name}",
+            axum::routing::patch(admin::update_user).delete(admin::delete_user),
+        )
         .route("/api/v1/openapi.json", get(admin::openapi));
     Router::new()
         .merge(public)

@@ -6,10 +6,19 @@
 //!    case, any port; `[::1]` bare or with the port we listen on) or a configured extra name;
 //!    otherwise 403 (DNS rebinding, T1).
 //! 3. **Origin** — a foreign `Origin` or `Sec-Fetch-Site: cross-site` is refused (CSRF, T2).
-//!    No response ever carries CORS headers (T3).
+//!    No response ever carries CORS headers (T3). A state-changing request carrying the
+//!    session cookie must also *show* it is same-origin (an `Origin` that passed, or
+//!    `Sec-Fetch-Site: same-origin`): a request without either is refused, so a cookie
+//!    never authorises a request whose origin is unknown.
 //! 4. **Credential** — `/v1/*` needs the access key (`Authorization: Bearer`, `x-api-key`,
 //!    `x-goog-api-key` or `?key=`); `/api/*` and `/metrics` need the admin token, as
-//!    `Authorization: Bearer` only (`/metrics` is open when `Options.open_metrics` says so).
+//!    `Authorization: Bearer` only (`/metrics` is open when `Options.open_metrics` says so);
+//!    `/api/*` also accepts a signed-in user's session cookie (see `admin::session`; only
+//!    `POST /api/v1/session`, signing in, is open). The request carries its [`Caller`]. A
+//!    viewer's request that is not a read (`GET`/`HEAD`), or a read that reveals a secret
+//!    (the access key), is refused with 403 in the admin API's error shape. Single sign-on's
+//!    start and callback are open too (the callback alone may arrive cross-site: the
+//!    identity provider's redirect; its one-time `state` is what it is checked by).
 //!    Compared in constant time. `GET /health`, `HEAD /` and the dashboard's static files
 //!    are open. A request that passes marks its connection authenticated (the listener never
 //!    sheds it), and an access-key request carries its holder's [`Owner`] and client to the
@@ -30,7 +39,10 @@ use axum::response::Response;
 use http::{HeaderMap, Method, header};
 use switchboard_protocol::{ClientError, Dialect, ErrorKind};
 use switchboard_router::conversations::Owner;
+use switchboard_store::Role;
 
+use crate::admin::AdminError;
+use crate::admin::session::{Caller, session_cookie};
 use crate::listener::{Connection, LocalAddr, PeerAddr};
 use crate::refused::Refusal;
 use crate::state::{AppState, GuardConfig};
@@ -110,7 +122,12 @@ enum Needs {
 }
 
 fn needs(method: &Method, path: &str) -> Needs {
-    if path.starts_with("/v1/") || path.starts_with("/v1beta/") {
+    if (path == "/api/v1/session" && method == Method::POST)
+        || (path.starts_with("/api/v1/session/oidc/") && method == Method::GET)
+    {
+        // Signing in: the credential is in the body, or comes from the identity provider.
+        Needs::Nothing
+    } else if path.starts_with("/v1/") || path.starts_with("/v1beta/") {
         Needs::AccessKey
     } else if path.starts_with("/api/") || path == "/metrics" {
         Needs::AdminToken
@@ -119,6 +136,26 @@ fn needs(method: &Method, path: &str) -> Needs {
     } else {
         Needs::AdminToken
     }
+}
+
+/// Where the identity provider sends the browser back after single sign-on.
+const OIDC_CALLBACK: &str = "/api/v1/session/oidc/callback";
+
+/// Admin API reads that reveal a secret: refused to viewers.
+fn reveals_secret(path: &str) -> bool {
+    path == "/api/v1/access-key"
+}
+
+/// A request that may change state (anything but a read).
+fn is_read(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// A refusal of the admin API (its `{error: {message}}` shape), marked for the request log.
+fn deny_admin(status: http::StatusCode, message: &str) -> Response {
+    let mut resp = axum::response::IntoResponse::into_response(AdminError::new(status, message));
+    resp.extensions_mut().insert(Refusal(message.to_owned()));
+    resp
 }
 
 /// The credential a client presented, in any of the ways the four dialects send it. An empty
@@ -184,9 +221,12 @@ pub async fn guard(State(state): State<Arc<AppState>>, mut req: Request, next: N
     }
     // 3. Origin.
     let headers = req.headers();
-    if headers
-        .get("sec-fetch-site")
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site"))
+    // The identity provider sends the browser back across sites; its `state` is the check.
+    let sso_return = path == OIDC_CALLBACK && req.method() == Method::GET;
+    if !sso_return
+        && headers
+            .get("sec-fetch-site")
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site"))
     {
         return deny(
             &path,
@@ -214,8 +254,28 @@ pub async fn guard(State(state): State<Arc<AppState>>, mut req: Request, next: N
             );
         }
     }
-    // 4. Credential.
     let method = req.method().clone();
+    let cookie = if path.starts_with("/api/") && presented_bearer(headers).is_none() {
+        session_cookie(headers)
+    } else {
+        None
+    };
+    if cookie.is_some() && !is_read(&method) {
+        // The Origin (if any) passed above; without one, the fetch metadata must say so.
+        let shown_same_origin = headers.contains_key(header::ORIGIN)
+            || headers
+                .get("sec-fetch-site")
+                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"same-origin"));
+        if !shown_same_origin {
+            return deny(
+                &path,
+                ErrorKind::PermissionDenied,
+                "Cross-site requests are not allowed.",
+            );
+        }
+    }
+    // 4. Credential.
+    let mut caller = None;
     // The access key's holder, for what is theirs alone (stored conversations).
     let mut owner = None;
     // The client holding the key (an unknown, disabled or expired one is no client).
@@ -230,9 +290,27 @@ pub async fn guard(State(state): State<Arc<AppState>>, mut req: Request, next: N
             owner = client.is_some().then(|| Owner::of(&p));
             client.is_some()
         })),
-        Needs::AdminToken => {
-            Some(presented_bearer(headers).is_some_and(|p| state.admin_token.read().ct_eq(&p)))
-        }
+        Needs::AdminToken => match (presented_bearer(headers), &cookie) {
+            (Some(p), _) => {
+                let ok = state.admin_token.read().ct_eq(&p);
+                caller = ok.then_some(Caller::Token);
+                Some(ok)
+            }
+            (None, Some(c)) => match state.control.session(c).await {
+                Ok(user) => {
+                    caller = user.map(Caller::User);
+                    Some(caller.is_some())
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read sessions");
+                    return deny_admin(
+                        http::StatusCode::SERVICE_UNAVAILABLE,
+                        "Sessions cannot be checked right now (the database is unreachable).",
+                    );
+                }
+            },
+            (None, None) => Some(false),
+        },
     };
     if verified == Some(true) {
         // Its connection is no longer a candidate for shedding when the server is full.
@@ -243,12 +321,30 @@ pub async fn guard(State(state): State<Arc<AppState>>, mut req: Request, next: N
     let ok = verified != Some(false);
     if !ok {
         let message = match needs(&method, &path) {
+            Needs::AdminToken if cookie.is_some() => "Not signed in, or the session has ended.",
             Needs::AdminToken => "Missing or wrong admin token.",
             _ => {
                 "Missing or wrong access key. Send the Switchboard access key as `Authorization: Bearer …` or `x-api-key`."
             }
         };
         return deny(&path, ErrorKind::Authentication, message);
+    }
+    if let Some(c) = &caller
+        && c.role() == Role::Viewer
+        && path != "/api/v1/session"
+    {
+        if !is_read(&method) {
+            return deny_admin(
+                http::StatusCode::FORBIDDEN,
+                "Viewers cannot change anything; ask an admin.",
+            );
+        }
+        if reveals_secret(&path) {
+            return deny_admin(
+                http::StatusCode::FORBIDDEN,
+                "Viewers cannot see secrets; ask an admin.",
+            );
+        }
     }
     // 5. Content type.
     if matches!(method, Method::POST | Method::PUT | Method::PATCH) {
@@ -295,6 +391,9 @@ pub async fn guard(State(state): State<Arc<AppState>>, mut req: Request, next: N
     }
     if let Some(client) = client {
         req.extensions_mut().insert(client);
+    }
+    if let Some(caller) = caller {
+        req.extensions_mut().insert(caller);
     }
     next.run(req).await
 }

@@ -36,6 +36,10 @@ pub struct AppState {
     pub log: RequestLogSink,
     /// Requests refused before routing, logged at a bounded rate.
     pub refused: crate::refused::RefusedLog,
+    /// Failed password sign-ins per name and address (see `admin::session`).
+    pub sign_ins: crate::admin::session::SignInLimiter,
+    /// Single sign-on, when `[server.oidc]` configures it.
+    pub oidc: Option<Arc<crate::admin::oidc::Oidc>>,
     /// The inspector's capture queue; the capture views flush it.
     pub captures: switchboard_store::CaptureQueue,
 }

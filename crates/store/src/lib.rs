@@ -1,7 +1,8 @@
 //! Switchboard's persistence: the database (providers, keys, routes, settings, key health,
 //! the request log) through sqlx with embedded migrations — a SQLite file by default, or a
 //! PostgreSQL server shared by a team's instances, behind one API — and the secret stores
-//! that hold API keys and the local credentials.
+//! that hold API keys and the local credentials, and the named users who sign in to the
+//! dashboard (password hashes and session digests only).
 //!
 //! The database never holds a secret: a key row refers to the secret store or to an
 //! environment variable. Every SQL statement binds its inputs.
@@ -22,6 +23,7 @@ mod sync;
 #[cfg(any(test, feature = "test-util"))]
 pub mod testing;
 mod tokens;
+mod users;
 mod webhooks;
 mod writer;
 
@@ -46,6 +48,7 @@ pub use switchboard_router::id::{
 };
 pub use sync::{CONFIG_CHANNEL, ConfigListener};
 pub use tokens::LocalToken;
+pub use users::{Role, SessionUser, UserRow, hash_password, session_digest, verify_password};
 pub use webhooks::{WebhookRow, WebhookTarget};
 pub use writer::{
     BATCH_ROWS, BATCH_WINDOW, BatchSink, DEFAULT_CAPACITY, RequestLogSink, RequestLogTask,

@@ -697,6 +697,83 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/session": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Who the caller is and their role. */
+        get: operations["whoami"];
+        put?: never;
+        /**
+         * Signs in with a name and password; the answer sets the session cookie. A wrong name and
+         *     a wrong password get the same 401; too many failures for a name or from an address get
+         *     429 for a while.
+         */
+        post: operations["sign_in"];
+        /** Signs out: the session ends and the cookie is cleared. */
+        delete: operations["sign_out"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/session/oidc/callback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Where the identity provider sends the browser back: the code is exchanged, the ID token
+         *     verified, and a session opened.
+         */
+        get: operations["oidc_callback"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/session/oidc/options": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Whether single sign-on is configured (open: the sign-in page asks before signing in). */
+        get: operations["oidc_options"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/session/oidc/start": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Starts a single sign-on: a redirect to the identity provider. */
+        get: operations["oidc_start"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/settings": {
         parameters: {
             query?: never;
@@ -833,6 +910,44 @@ export interface paths {
         options?: never;
         head?: never;
         patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["list_users"];
+        put?: never;
+        /**
+         * Adds a user (name: letters, digits, `.`, `_`, `-`, `@`; password: at least 12
+         *     characters, or none for a single-sign-on user).
+         */
+        post: operations["add_user"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Deletes a user and their sessions. */
+        delete: operations["delete_user"];
+        options?: never;
+        head?: never;
+        /** Changes a user's role, password or disabled flag; their sessions end. */
+        patch: operations["update_user"];
         trace?: never;
     };
     "/api/v1/webhooks": {
@@ -1645,6 +1760,16 @@ export interface components {
             weight?: number;
             enabled?: boolean;
         };
+        /**
+         * @description A new user. Without a password the user signs in only through OpenID Connect. (No
+         *     `Debug`: it holds a password.)
+         */
+        NewUser: {
+            name: string;
+            /** @example viewer */
+            role: string;
+            password?: string | null;
+        };
         NewWebhook: {
             label?: string;
             /** @description `https://…` (or `http://`); kept in the secret store, shown only as a hint. */
@@ -2002,6 +2127,20 @@ export interface components {
             /** @enum {string} */
             scope: "provider";
         };
+        /** @description Who is calling: a signed-in user, or the admin token. */
+        SessionView: {
+            /** @description The user's name; `null` for the admin token. */
+            name?: string | null;
+            /** @example viewer */
+            role: string;
+            /** @description `session` (a password or single sign-on), or `token` for the admin token. */
+            via: string;
+            /**
+             * Format: int64
+             * @description When the session ends (Unix ms); `null` for the admin token.
+             */
+            expires_at_ms?: number | null;
+        };
         /** @description Engine-wide settings the admin API edits. */
         Settings: {
             /**
@@ -2067,6 +2206,14 @@ export interface components {
              *     }
              */
             proxy: components["schemas"]["ProxySetting"];
+        };
+        SignIn: {
+            name: string;
+            password: string;
+        };
+        /** @description Whether single sign-on is offered (the sign-in page shows its button). */
+        SsoOptions: {
+            enabled: boolean;
         };
         /** @description A key's standing changed (`event: standing` on `/api/v1/health/events`). */
         StandingChanged: {
@@ -2315,6 +2462,23 @@ export interface components {
             per_minute: number[];
             /** @description The newest few requests of the window that failed over, newest first. */
             recent_failovers: components["schemas"]["RequestRecord"][];
+        };
+        /** @description A change to a user; absent fields stay. (No `Debug`: it may hold a password.) */
+        UserUpdate: {
+            role?: string | null;
+            disabled?: boolean | null;
+            password?: string | null;
+        };
+        /** @description A user as listed: never a password or its hash. */
+        UserView: {
+            name: string;
+            /** @example viewer */
+            role: string;
+            disabled: boolean;
+            /** @description Whether the user can sign in with a password (else only single sign-on). */
+            has_password: boolean;
+            /** Format: int64 */
+            created_at_ms: number;
         };
         /** @enum {string} */
         WebhookFormat: "json" | "slack";
@@ -3803,6 +3967,159 @@ export interface operations {
             };
         };
     };
+    whoami: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionView"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    sign_in: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SignIn"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionView"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    sign_out: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    oidc_callback: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Signed in; the page continues to the dashboard */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    oidc_options: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SsoOptions"];
+                };
+            };
+        };
+    };
+    oidc_start: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     get_settings: {
         parameters: {
             query?: never;
@@ -4035,6 +4352,132 @@ export interface operations {
                 };
             };
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_users: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserView"][];
+                };
+            };
+        };
+    };
+    add_user: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewUser"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_user: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    update_user: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UserUpdate"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

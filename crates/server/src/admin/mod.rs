@@ -2,9 +2,11 @@
 //! write-only), clients (named access keys, limits, budgets), routes, settings (with
 //! cooldowns, routing and the access key), health (with its live events), prices (the price
 //! table and per-provider overrides), webhooks (alert receivers), requests (the log, its live
-//! tail, usage), inspector (capture windows and captured requests) and status. Handlers translate
-//! HTTP to [`Control`](switchboard_control::Control) calls and back; the decisions are made
-//! there. Behind the admin token (see `guard`). Documented as OpenAPI for the dashboard.
+//! tail, usage), inspector (capture windows and captured requests), status, users (named
+//! sign-ins) and the session (signing in and out). Handlers translate HTTP to
+//! [`Control`](switchboard_control::Control) calls and back; the decisions are made there.
+//! Behind the admin token or a signed-in user's session cookie (see `guard`). Documented as
+//! OpenAPI for the dashboard.
 
 mod clients;
 mod error;
@@ -12,12 +14,15 @@ mod health;
 mod inspector;
 mod integrations;
 mod keys;
+pub mod oidc;
 mod prices;
 mod providers;
 mod requests;
 mod routes;
+pub mod session;
 mod settings;
 mod status;
+mod users;
 mod webhooks;
 
 use axum::body::Body;
@@ -25,8 +30,8 @@ use axum::response::Response;
 use switchboard_control::{
     BudgetEvent, BudgetLevel, BudgetPeriod, ClientInput, ClientKeyView, ClientView, Counts,
     CreatedWebhook, DeliveryReport, FlowPlan, FlowStep, KeyTest, KeyUpdate, KeyView, ModelPrice,
-    ModelPricing, NewClientSecret, NewKey, NewWebhook, OverallState, PriceTableView,
-    StandingChanged, Summary, WebhookFormat, WebhookView,
+    ModelPricing, NewClientSecret, NewKey, NewUser, NewWebhook, OverallState, PriceTableView,
+    StandingChanged, Summary, UserUpdate, UserView, WebhookFormat, WebhookView,
 };
 use switchboard_control::{
     BugReport, CaptureSettings, CaptureView, InspectorView, Replay, StartCapture,
@@ -50,12 +55,20 @@ pub use health::*;
 pub use inspector::*;
 pub use integrations::*;
 pub use keys::*;
+pub use oidc::{
+    __path_oidc_callback, __path_oidc_options, __path_oidc_start, SsoOptions, oidc_callback,
+    oidc_options, oidc_start,
+};
 pub use prices::*;
 pub use providers::*;
 pub use requests::*;
 pub use routes::*;
+pub use session::{
+    __path_sign_in, __path_sign_out, __path_whoami, SessionView, SignIn, sign_in, sign_out, whoami,
+};
 pub use settings::*;
 pub use status::*;
+pub use users::*;
 pub use webhooks::*;
 
 use crate::host::UpdateNotice;
@@ -152,6 +165,16 @@ pub fn openapi_json() -> String {
         export_config,
         import_plan,
         import_apply,
+        sign_in,
+        sign_out,
+        whoami,
+        oidc_options,
+        oidc_start,
+        oidc_callback,
+        list_users,
+        add_user,
+        update_user,
+        delete_user,
     ),
     components(schemas(
         ErrorBody,
@@ -216,7 +239,13 @@ pub fn openapi_json() -> String {
         UsageSummary,
         CacheHit,
         KeyUsage,
-        Preset
+        Preset,
+        SignIn,
+        SessionView,
+        SsoOptions,
+        UserView,
+        NewUser,
+        UserUpdate
     ))
 )]
 pub struct ApiDoc;

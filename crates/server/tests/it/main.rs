@@ -27,6 +27,7 @@ mod quota;
 mod routing;
 mod scheduling;
 mod security;
+mod signin;
 mod standing;
 mod structured;
 mod team;

@@ -428,6 +428,13 @@ fn admin_routes(id: i64) -> Vec<(String, String)> {
         let path = path.replace("{tool}", "codex").replace("{model}", "m");
         assert!(!path.contains('{'), "unfilled parameter in {path}");
         for method in ops.as_object().unwrap().keys() {
+            // Signing in is open: its credential is the body, or comes from the identity
+            // provider (single sign-on).
+            if (path == "/api/v1/session" && method == "post")
+                || path.starts_with("/api/v1/session/oidc/")
+            {
+                continue;
+            }
             out.push((method.to_uppercase(), path.clone()));
         }
     }

@@ -14,4 +14,5 @@ mod logs;
 mod open;
 mod requests;
 mod secrets;
+mod users;
 mod writer;
