@@ -7,9 +7,9 @@
 #   scripts/bench.sh --quick    # shorter load runs, for trying the script out
 #   scripts/bench.sh --no-criterion   # skip the criterion micro-benchmarks
 #   scripts/bench.sh --no-quota       # skip the quota simulation (2 × 30 s)
-#   scripts/bench.sh --team     # only team mode: one instance on SQLite vs one on PostgreSQL
+#   scripts/bench.sh --team     # only team mode: one instance on SQLite vs one on PostgreSQL + Redis
 #                               # (added latency), and 1 vs 3 instances behind HAProxy; writes
-#                               # docs/benchmarks-team.md (PostgreSQL from scripts/services.sh)
+#                               # docs/benchmarks-team.md (PostgreSQL, Redis from scripts/services.sh)
 #
 # Needs: a Rust toolchain, python3, curl, and a load generator: `wrk` (installed with apt-get
 # when missing and possible) or `oha` (installed with `cargo install oha --locked` into
@@ -50,7 +50,7 @@ for arg in "$@"; do
     esac
 done
 
-# Team mode needs a PostgreSQL: a private one, started for this run.
+# Team mode needs PostgreSQL and Redis: private ones, started for this run.
 if [ "$TEAM" = 1 ] && [ -z "${SWITCHBOARD_TEST_DATABASE_URL:-}" ]; then
     exec bash "$ROOT/scripts/services.sh" bash "$0" "$@"
 fi
@@ -265,6 +265,7 @@ if [ "$TEAM" = 1 ]; then
         SWITCHBOARD_ACCESS_KEY=$ACCESS SWITCHBOARD_ADMIN_TOKEN=$ADMIN SWITCHBOARD_INSTANCE_ID=$2 \
             SWITCHBOARD_MASTER_KEY=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef \
             "$SB" serve --port "$1" --data-dir "$WORK/team-$2" --database "$DB_URL" \
+            --redis "$SWITCHBOARD_TEST_REDIS_URL" \
             --config "$WORK/switchboard.toml" --log-level warn >"$WORK/team-$2.out" 2>"$WORK/team-$2.err" &
         TEAM_PIDS+=($!)
         PIDS+=($!)
@@ -277,7 +278,7 @@ if [ "$TEAM" = 1 ]; then
     start_team "$T1" bench-1
     BODY=$(body "$CHAT" bench)
     SQLITE_PID=$ROUTER_PID
-    log "one instance: SQLite vs PostgreSQL"
+    log "one instance: SQLite vs PostgreSQL + Redis"
     measure team_sqlite_c1 "$ROUTER/v1/chat/completions" "$BODY" "$ACCESS" 1
     measure team_sqlite_c64 "$ROUTER/v1/chat/completions" "$BODY" "$ACCESS" 64
     ROUTER_PID=${TEAM_PIDS[0]}

@@ -66,6 +66,10 @@ enum Command {
         /// with secrets sealed by SWITCHBOARD_MASTER_KEY. Default: SQLite in the data directory.
         #[arg(long, env = DATABASE_URL_ENV, value_name = "URL")]
         database: Option<String>,
+        /// Team mode: a Redis server the instances share key health through (redis://host:port);
+        /// needs --database.
+        #[arg(long, env = "SWITCHBOARD_REDIS_URL", value_name = "URL")]
+        redis: Option<String>,
         /// Declarative TOML file of providers, keys and routes, applied at start.
         #[arg(long)]
         config: Option<PathBuf>,
@@ -309,6 +313,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             port,
             data_dir,
             database,
+            redis,
             config,
             log_level,
             log_json,
@@ -334,6 +339,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             opts.database_url = database
                 .filter(|d| !d.is_empty())
                 .or_else(|| file_server.and_then(|s| s.database_url.clone()));
+            opts.redis_url = redis
+                .filter(|r| !r.is_empty())
+                .or_else(|| file_server.and_then(|s| s.redis_url.clone()));
             opts.instance_id = std::env::var("SWITCHBOARD_INSTANCE_ID")
                 .ok()
                 .filter(|v| !v.is_empty());

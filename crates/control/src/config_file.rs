@@ -36,6 +36,9 @@ pub struct ServerSection {
     /// Team mode: the PostgreSQL server every instance shares (`postgres://…`); the
     /// `--database` flag and `SWITCHBOARD_DATABASE_URL` take precedence.
     pub database_url: Option<String>,
+    /// Team mode: the Redis server sharing key health between instances (`redis://…`);
+    /// needs `database_url`. The `--redis` flag and `SWITCHBOARD_REDIS_URL` take precedence.
+    pub redis_url: Option<String>,
     /// The global upstream proxy (`{ mode = "url", url = "socks5h://…", no_proxy = […] }`,
     /// `mode = "system"` or `"direct"`); providers may set their own `proxy`.
     #[serde(default)]

@@ -794,6 +794,54 @@ impl HealthBoard {
         }
     }
 
+    /// Applies a transition another instance observed (team mode's shared health): a
+    /// cooldown until its absolute end, an auth error, or a recovery. It is not a local
+    /// failure (no failure is counted beyond what the origin reported) and it is not published
+    /// on this board's bus, so it never travels back to where it came from. Other states
+    /// (probing, untested, disabled) stay local.
+    pub fn apply_remote(&self, e: &HealthEvent) {
+        let now = self.clock.now_ms();
+        let mut inner = self.inner.lock();
+        match e.state {
+            HealthState::Cooling if e.until_ms.is_some_and(|until| until > now) => {
+                let failures = inner.entries.get(&e.scope).map_or(1, |x| x.failures.max(1));
+                inner.entries.insert(
+                    e.scope.clone(),
+                    Entry {
+                        provider: e.provider.clone(),
+                        state: HealthState::Cooling,
+                        reason: e.reason,
+                        until_ms: e.until_ms,
+                        failures,
+                        probe_in_flight: false,
+                    },
+                );
+            }
+            HealthState::AuthError => {
+                inner.entries.insert(
+                    e.scope.clone(),
+                    Entry {
+                        provider: e.provider.clone(),
+                        state: HealthState::AuthError,
+                        reason: None,
+                        until_ms: None,
+                        failures: 1,
+                        probe_in_flight: false,
+                    },
+                );
+            }
+            HealthState::Healthy
+                if inner
+                    .entries
+                    .get(&e.scope)
+                    .is_some_and(|x| x.state != HealthState::Untested) =>
+            {
+                inner.entries.remove(&e.scope);
+            }
+            _ => {}
+        }
+    }
+
     /// The earliest time any of `scopes`' blocks end, for "retry after" answers.
     pub fn earliest_recovery(until: impl IntoIterator<Item = Option<i64>>) -> Option<i64> {
         until.into_iter().flatten().min()
@@ -1231,6 +1279,51 @@ mod tests {
         b.report("p", 1, "m", &Outcome::Success);
         b.report("p", 1, "n", &Outcome::Success);
         assert_eq!(b.standing("p", 1), KeyStanding::healthy());
+    }
+
+    #[test]
+    fn a_remote_cooldown_blocks_until_its_end_without_an_event() {
+        let (b, clock) = board();
+        let mut rx = b.subscribe();
+        let now = b.now_ms();
+        let cooled = HealthEvent {
+            scope: Scope::KeyModel {
+                key_id: 1,
+                model: "m".into(),
+            },
+            provider: "p".into(),
+            state: HealthState::Cooling,
+            reason: Some(CoolReason::RateLimited),
+            until_ms: Some(now + 30_000),
+            at_ms: now,
+        };
+        b.apply_remote(&cooled);
+        assert_eq!(
+            b.check("p", 1, "m"),
+            Availability::Blocked {
+                until_ms: Some(now + 30_000)
+            }
+        );
+        assert_eq!(b.check("p", 1, "other"), Availability::Usable);
+        assert!(rx.try_recv().is_err(), "a remote change is not republished");
+        // An ended remote cooldown is ignored; a recovery clears the scope.
+        let mut stale = cooled.clone();
+        stale.scope = Scope::Key { key_id: 2 };
+        stale.until_ms = Some(now - 1);
+        b.apply_remote(&stale);
+        assert_eq!(b.check("p", 2, "m"), Availability::Usable);
+        b.apply_remote(&HealthEvent {
+            state: HealthState::Healthy,
+            reason: None,
+            until_ms: None,
+            ..cooled.clone()
+        });
+        assert_eq!(b.check("p", 1, "m"), Availability::Usable);
+        // Applied again and left to run out, it is probed like a local one.
+        b.apply_remote(&cooled);
+        clock.advance_ms(31_000);
+        assert_eq!(b.check("p", 1, "m"), Availability::Probe);
+        assert_eq!(b.entry(&cooled.scope).map(|e| e.failures), Some(1));
     }
 
     #[test]

@@ -37,6 +37,9 @@ pub struct Options {
     /// Team mode: the PostgreSQL server every instance shares (`--database`,
     /// `SWITCHBOARD_DATABASE_URL`, `[server] database_url`); `None`: SQLite in `data_dir`.
     pub database_url: Option<String>,
+    /// Team mode: the Redis server key health is shared through (`--redis`,
+    /// `SWITCHBOARD_REDIS_URL`, `[server] redis_url`); needs `database_url`.
+    pub redis_url: Option<String>,
     /// Team mode's master key, sealing the secrets in the database; `None`:
     /// `SWITCHBOARD_MASTER_KEY`. Ignored when `secrets` is given.
     pub team_master_key: Option<Secret>,
@@ -88,6 +91,7 @@ impl Options {
             port: 9911,
             data_dir: data_dir.into(),
             database_url: None,
+            redis_url: None,
             team_master_key: None,
             instance_id: None,
             config_check_every: switchboard_control::CONFIG_CHECK_EVERY,
@@ -128,6 +132,13 @@ pub enum StartError {
         "instance id {0:?} (SWITCHBOARD_INSTANCE_ID) must be 1 to 64 letters, digits, `.`, `_` or `-`"
     )]
     InstanceId(String),
+    #[error(
+        "--redis (SWITCHBOARD_REDIS_URL) shares key health between team instances: it needs a \
+         PostgreSQL database too (--database or SWITCHBOARD_DATABASE_URL)"
+    )]
+    RedisWithoutDatabase,
+    #[error(transparent)]
+    RedisUrl(#[from] crate::health_bus::RedisUrlError),
     #[error(transparent)]
     ConfigFile(#[from] ConfigFileError),
     #[error(transparent)]
@@ -209,6 +220,9 @@ impl Switchboard {
             Some(id) => return Err(StartError::InstanceId(id.chars().take(80).collect())),
             None => Arc::from(switchboard_store::new_instance_id()),
         };
+        if opts.redis_url.is_some() && opts.database_url.is_none() {
+            return Err(StartError::RedisWithoutDatabase);
+        }
         let store = open_store(&opts).await?;
         let file = match &opts.config_file {
             Some(path) => {
@@ -296,8 +310,26 @@ impl Switchboard {
             oidc,
             captures,
         });
+        let health_bus = opts
+            .redis_url
+            .as_deref()
+            .zip(opts.database_url.as_deref())
+            .map(|(url, database)| {
+                crate::health_bus::HealthBus::new(
+                    url,
+                    database,
+                    instance.clone(),
+                    engine.health.clone(),
+                    state.metrics.clone(),
+                )
+            })
+            .transpose()?;
         let background = CancellationToken::new();
         let mut tasks = tokio::task::JoinSet::new();
+        if let Some(bus) = health_bus {
+            tasks.spawn(bus.clone().run_publisher(background.clone()));
+            tasks.spawn(bus.run_subscriber(background.clone()));
+        }
         tasks.spawn(engine.clone().run_prober(background.clone()));
         tasks.spawn(engine.clone().run_balance_checker(background.clone()));
         tasks.spawn(control.clone().run_standings(background.clone()));

@@ -10,6 +10,7 @@ mod admin;
 mod app;
 mod dashboard;
 mod guard;
+mod health_bus;
 mod host;
 mod ingress;
 mod listener;

@@ -107,6 +107,7 @@ pub struct Metrics {
     quota_limit: Family<QuotaLabels, Gauge>,
     quota_reset: Family<QuotaLabels, FloatGauge>,
     balance: Family<BalanceLabels, FloatGauge>,
+    redis_errors: Counter,
     /// One scrape at a time refreshes the gauges and encodes, so two scrapes never interleave
     /// a refresh with an encode.
     scrape: Mutex<()>,
@@ -125,6 +126,11 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    /// Counts one failed exchange with Redis.
+    pub fn redis_error(&self) {
+        self.redis_errors.inc();
+    }
+
     pub fn new() -> Metrics {
         let mut registry = Registry::with_prefix("switchboard");
         let requests = Family::<RequestLabels, Counter>::default();
@@ -140,6 +146,12 @@ impl Metrics {
         let quota_limit = Family::<QuotaLabels, Gauge>::default();
         let quota_reset = Family::<QuotaLabels, FloatGauge>::default();
         let balance = Family::<BalanceLabels, FloatGauge>::default();
+        let redis_errors = Counter::default();
+        registry.register(
+            "redis_errors",
+            "Team mode: failed exchanges with Redis (shared key health falls back to local)",
+            redis_errors.clone(),
+        );
         registry.register(
             "requests",
             "Client requests finished, by alias, serving provider and the status sent to the client",
@@ -213,6 +225,7 @@ impl Metrics {
             quota_remaining,
             quota_limit,
             quota_reset,
+            redis_errors,
             balance,
             scrape: Mutex::new(()),
         }

@@ -1,6 +1,7 @@
-//! Team mode: instances sharing one PostgreSQL database (`scripts/services.sh` starts it).
-//! An edit through one instance's admin API reaches the others' snapshots; every request
-//! record names the instance that served it.
+//! Team mode: instances sharing one PostgreSQL database and one Redis (`scripts/services.sh`
+//! starts both). An edit through one instance's admin API reaches the others' snapshots; every
+//! request record names the instance that served it; a cooldown one instance observes holds
+//! on all of them.
 
 use std::time::Duration;
 
@@ -8,6 +9,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use switchboard_mock_upstream::{Dialect as MockDialect, MockUpstream};
 use switchboard_router::Secret;
+use switchboard_router::health::{HealthEntry, HealthState};
 use switchboard_server::{Options, Switchboard, SwitchboardHandle};
 use switchboard_store::testing::fresh_postgres_url;
 use tempfile::TempDir;
@@ -24,10 +26,25 @@ struct Instance {
 
 impl Instance {
     async fn start(database: &str, id: &str, dir: &TempDir, check_every: Duration) -> Instance {
+        Instance::launch(database, None, id, dir, check_every).await
+    }
+
+    async fn with_redis(database: &str, redis: &str, id: &str, dir: &TempDir) -> Instance {
+        Instance::launch(database, Some(redis), id, dir, Duration::from_secs(3600)).await
+    }
+
+    async fn launch(
+        database: &str,
+        redis: Option<&str>,
+        id: &str,
+        dir: &TempDir,
+        check_every: Duration,
+    ) -> Instance {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let mut o = Options::new(dir.path().join(id));
         o.port = 0;
         o.database_url = Some(database.to_owned());
+        o.redis_url = redis.map(str::to_owned);
         o.team_master_key = Some(Secret::new(MASTER));
         o.instance_id = Some(id.to_owned());
         o.access_key = Some(Secret::new(ACCESS));
@@ -68,6 +85,18 @@ impl Instance {
             .unwrap()
             .status()
             .as_u16()
+    }
+
+    /// The scopes cooling on this instance's own health board.
+    fn cooling(&self) -> Vec<HealthEntry> {
+        self.handle
+            .control()
+            .engine()
+            .health
+            .entries()
+            .into_iter()
+            .filter(|e| e.state == HealthState::Cooling)
+            .collect()
     }
 
     async fn stop(self) {
@@ -217,4 +246,136 @@ async fn a_missed_notification_is_healed_by_the_version_check() {
 
     one.stop().await;
     two.stop().await;
+}
+
+#[allow(clippy::panic)]
+fn redis_url() -> String {
+    std::env::var("SWITCHBOARD_TEST_REDIS_URL").unwrap_or_else(|_| {
+        panic!("set SWITCHBOARD_TEST_REDIS_URL (`bash scripts/services.sh cargo test …` starts a Redis)")
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limited_key_rests_on_every_instance_until_its_reset() {
+    let database = fresh_postgres_url().await;
+    let redis = redis_url();
+    let dir = tempfile::tempdir().unwrap();
+    let mock = MockUpstream::start().await.unwrap();
+    let one = Instance::with_redis(&database, &redis, "one", &dir).await;
+    let two = Instance::with_redis(&database, &redis, "two", &dir).await;
+    let three = Instance::with_redis(&database, &redis, "three", &dir).await;
+    add_provider_and_route(&one, &mock, "shared", "team-model").await;
+    for i in [&two, &three] {
+        assert!(
+            eventually(10_000, async || i.chat("team-model").await == 200).await,
+            "the route never reached every instance"
+        );
+    }
+    assert_eq!(one.chat("team-model").await, 200);
+    // Every instance has used the key; nothing cools yet.
+    for i in [&one, &two, &three] {
+        assert!(i.cooling().is_empty());
+    }
+
+    let secret = "sk-team-shared-0123456789";
+    mock.push_fault_for_key(secret, "fault=429,retry_after=30".parse().unwrap());
+    assert_ne!(one.chat("team-model").await, 200, "the key answered 429");
+    let cooled = one.cooling();
+    assert_eq!(cooled.len(), 1, "{cooled:?}");
+    let until = cooled[0].until_ms;
+    for (name, i) in [("two", &two), ("three", &three)] {
+        assert!(
+            eventually(10_000, async || i
+                .cooling()
+                .iter()
+                .any(|e| e.until_ms == until))
+            .await,
+            "the cooldown never reached instance {name}"
+        );
+    }
+    let calls = mock.count_for_key(secret);
+    for _ in 0..3 {
+        assert_ne!(two.chat("team-model").await, 200);
+        assert_ne!(three.chat("team-model").await, 200);
+    }
+    assert_eq!(
+        mock.count_for_key(secret),
+        calls,
+        "instances two and three sent requests to a key resting until its reset"
+    );
+
+    // An instance started during the cooldown loads it from Redis.
+    let four = Instance::with_redis(&database, &redis, "four", &dir).await;
+    assert!(
+        eventually(10_000, async || four
+            .cooling()
+            .iter()
+            .any(|e| e.until_ms == until))
+        .await,
+        "a new instance did not load the shared cooldown"
+    );
+    assert_ne!(four.chat("team-model").await, 200);
+    assert_eq!(mock.count_for_key(secret), calls);
+
+    for i in [one, two, three, four] {
+        i.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_redis_the_instances_serve_on_local_health() {
+    let database = fresh_postgres_url().await;
+    // Nothing listens on port 1: Redis is down from the start.
+    let redis = "redis://127.0.0.1:1";
+    let dir = tempfile::tempdir().unwrap();
+    let mock = MockUpstream::start().await.unwrap();
+    let one = Instance::with_redis(&database, redis, "one", &dir).await;
+    let two = Instance::with_redis(&database, redis, "two", &dir).await;
+    add_provider_and_route(&one, &mock, "shared", "local-health").await;
+    assert_eq!(one.chat("local-health").await, 200);
+    assert!(
+        eventually(10_000, async || two.chat("local-health").await == 200).await,
+        "instance two does not serve while Redis is down"
+    );
+    // Local health still works: a 429 rests the key on the instance that saw it.
+    mock.push_fault_for_key(
+        "sk-team-shared-0123456789",
+        "fault=429,retry_after=30".parse().unwrap(),
+    );
+    assert_ne!(one.chat("local-health").await, 200);
+    assert_eq!(one.cooling().len(), 1);
+    // The failures are counted.
+    let counted = eventually(10_000, async || {
+        let resp = one
+            .http
+            .get(format!("{}/metrics", one.url))
+            .bearer_auth(ADMIN)
+            .send()
+            .await
+            .unwrap();
+        let text = resp.text().await.unwrap_or_default();
+        text.lines().any(|l| {
+            l.strip_prefix("switchboard_redis_errors_total ")
+                .and_then(|n| n.trim().parse::<f64>().ok())
+                .is_some_and(|n| n >= 1.0)
+        })
+    })
+    .await;
+    assert!(counted, "Redis failures are not counted in the metrics");
+    one.stop().await;
+    two.stop().await;
+}
+
+#[tokio::test]
+async fn redis_without_a_database_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = Options::new(dir.path());
+    o.port = 0;
+    o.redis_url = Some("redis://127.0.0.1:6379".into());
+    let err = Switchboard::start(o).await.err().map(|e| e.to_string());
+    assert!(
+        err.as_deref()
+            .is_some_and(|e| e.contains("needs a PostgreSQL database")),
+        "{err:?}"
+    );
 }
