@@ -12,6 +12,7 @@ mod dashboard;
 mod guard;
 mod host;
 mod ingress;
+mod instances;
 mod listener;
 mod metrics;
 mod refused;

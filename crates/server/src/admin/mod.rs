@@ -10,6 +10,7 @@ mod clients;
 mod error;
 mod health;
 mod inspector;
+mod instances;
 mod integrations;
 mod keys;
 mod prices;
@@ -48,6 +49,7 @@ pub use error::{AdminError, ApiResult, Body400, ErrorBody, ErrorDetail};
 pub use clients::*;
 pub use health::*;
 pub use inspector::*;
+pub use instances::*;
 pub use integrations::*;
 pub use keys::*;
 pub use prices::*;
@@ -84,6 +86,7 @@ pub fn openapi_json() -> String {
     ),
     paths(
         status,
+        list_instances,
         set_routing,
         install_update,
         list_providers,
@@ -154,6 +157,7 @@ pub fn openapi_json() -> String {
         import_apply,
     ),
     components(schemas(
+        InstanceView,
         ErrorBody,
         ErrorDetail,
         Status,
