@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { instanceUptimeMs, sortInstances } from "./instances";
+import { instanceUptimeMs, servedByMany, sortInstances } from "./instances";
 
 describe("instances", () => {
   it("counts an alive instance's uptime to now and a dead one's to its last heartbeat", () => {
@@ -18,5 +18,11 @@ describe("instances", () => {
       { id: "a", alive: true, current: false },
     ];
     expect(sortInstances(rows).map((r) => r.id)).toEqual(["z", "a", "c", "d"]);
+  });
+
+  it("notices requests served by more than one instance", () => {
+    expect(servedByMany([])).toBe(false);
+    expect(servedByMany([{ instance: "a" }, { instance: null }, { instance: "a" }])).toBe(false);
+    expect(servedByMany([{ instance: null }, { instance: "a" }, { instance: "b" }])).toBe(true);
   });
 });

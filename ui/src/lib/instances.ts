@@ -12,3 +12,10 @@ export function sortInstances<T extends Pick<InstanceView, "id" | "alive" | "cur
   const rank = (i: T) => (i.current ? 0 : i.alive ? 1 : 2);
   return [...rows].sort((a, b) => rank(a) - rank(b) || a.id.localeCompare(b.id));
 }
+
+/** Whether request records were served by more than one instance (team mode): the request
+ * list then shows which. */
+export function servedByMany(rows: { instance?: string | null }[]): boolean {
+  const first = rows.find((r) => r.instance)?.instance;
+  return rows.some((r) => r.instance && r.instance !== first);
+}
