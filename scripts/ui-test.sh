@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The dashboard's tests: installs Chromium if missing, builds the UI from its lockfile, runs
 # the unit/component tests (Vitest), builds the router and the mock upstream, and runs the
-# browser end-to-end tests in headless Chromium against a real `switchboard serve`.
+# browser end-to-end tests in headless Chromium against a real `switchboard serve` (and, for
+# team mode, three of them on a private PostgreSQL that scripts/services.sh starts).
 # Screenshots of every page (light and dark) are saved to artifacts/screenshots/.
 # Exits non-zero on any failure.
 #
@@ -41,4 +42,4 @@ echo "--- browser end-to-end"
 mkdir -p artifacts/screenshots
 SWITCHBOARD_BIN="$CARGO_TARGET_DIR/debug/switchboard" \
 MOCK_BIN="$CARGO_TARGET_DIR/debug/switchboard-mock-upstream" \
-    npm --prefix ui run e2e
+    bash scripts/services.sh npm --prefix ui run e2e

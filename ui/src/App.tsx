@@ -1,5 +1,5 @@
 import { type ReactNode, useEffect, useState } from "react";
-import { Activity, BarChart3, Blocks, Users, FlaskConical, KeyRound, LayoutDashboard, LogOut, Moon, Route as RouteIcon, Settings as SettingsIcon, Sun, Waypoints } from "lucide-react";
+import { Activity, BarChart3, Blocks, Users, FlaskConical, KeyRound, LayoutDashboard, LogOut, Moon, Route as RouteIcon, Server, Settings as SettingsIcon, Sun, Waypoints } from "lucide-react";
 import { ToastProvider } from "./components/Toasts";
 import { UpdateBanner } from "./components/UpdateBanner";
 import { RoutingBanner } from "./components/RoutingBanner";
@@ -17,6 +17,7 @@ import { Requests } from "./pages/Requests";
 import { Usage } from "./pages/Usage";
 import { Clients } from "./pages/Clients";
 import { Integrations } from "./pages/Integrations";
+import { Instances } from "./pages/Instances";
 import { SettingsPage } from "./pages/Settings";
 import { currentSession, type SessionUser, signOut, TokenGate } from "./pages/TokenGate";
 
@@ -36,6 +37,7 @@ const PAGES: Page[] = [
   { path: "/clients", title: "Clients", icon: <Users size={17} />, render: () => <Clients /> },
   { path: "/usage", title: "Usage", icon: <BarChart3 size={17} />, render: () => <Usage /> },
   { path: "/integrations", title: "Integrations", icon: <Blocks size={17} />, render: () => <Integrations /> },
+  { path: "/instances", title: "Instances", icon: <Server size={17} />, render: () => <Instances /> },
   { path: "/settings", title: "Settings", icon: <SettingsIcon size={17} />, render: () => <SettingsPage /> },
 ];
 

@@ -49,6 +49,8 @@ pub struct Options {
     /// Team mode: how often the shared configuration's version is compared, healing a missed
     /// change notification.
     pub config_check_every: Duration,
+    /// How often this instance writes its row in the instances table.
+    pub heartbeat_every: Duration,
     pub config_file: Option<PathBuf>,
     /// Overrides the stored access key (`SWITCHBOARD_ACCESS_KEY`).
     pub access_key: Option<Secret>,
@@ -95,6 +97,7 @@ impl Options {
             team_master_key: None,
             instance_id: None,
             config_check_every: switchboard_control::CONFIG_CHECK_EVERY,
+            heartbeat_every: crate::instances::HEARTBEAT_EVERY,
             config_file: None,
             access_key: None,
             admin_token: None,
@@ -296,6 +299,7 @@ impl Switchboard {
             live,
             started_at_ms: switchboard_store::now_ms(),
             instance: instance.clone(),
+            heartbeat_every: opts.heartbeat_every,
             metrics,
             tools: ToolsConfig::new(
                 opts.tool_env
@@ -353,6 +357,11 @@ impl Switchboard {
         let bound = listener.addr;
         let _ = state.tools.bound.set(bound);
         state.control.set_listen_addr(bound);
+        tasks.spawn(crate::instances::run_heartbeat(
+            state.clone(),
+            bound,
+            background.clone(),
+        ));
         tracing::info!(addr = %bound, data_dir = %opts.data_dir.display(), instance = %instance, database = %store.location(), secret_store = store.secret_store_kind().as_str(), "Switchboard listening");
         Ok(SwitchboardHandle {
             state,
@@ -418,6 +427,7 @@ fn router(state: Arc<AppState>) -> Router {
         ));
     let admin = Router::new()
         .route("/api/v1/status", get(admin::status))
+        .route("/api/v1/instances", get(admin::list_instances))
         .route("/api/v1/routing", axum::routing::put(admin::set_routing))
         .route("/api/v1/update/install", post(admin::install_update))
         .route(

@@ -13,6 +13,7 @@ mod guard;
 mod health_bus;
 mod host;
 mod ingress;
+mod instances;
 mod listener;
 mod metrics;
 mod refused;

@@ -28,6 +28,8 @@ pub struct AppState {
     /// This instance's id (`SWITCHBOARD_INSTANCE_ID` or generated at start), stamped on every
     /// request record it serves.
     pub instance: Arc<str>,
+    /// How often this instance writes its heartbeat (and so when a row stops being alive).
+    pub heartbeat_every: std::time::Duration,
     pub metrics: Arc<Metrics>,
     /// Where the Integrations API finds AI tools and keeps their backups.
     pub tools: ToolsConfig,

@@ -16,6 +16,7 @@ mod clients;
 mod config;
 mod db;
 mod error;
+mod instances;
 mod prices;
 mod requests;
 pub mod secrets;
@@ -32,6 +33,7 @@ pub use clients::{ClientKeyRow, ClientRow, ClientSettings, DEFAULT_CLIENT, NewCl
 pub use config::{HealthRow, KeyPatch, KeyProblem, KeySecret};
 pub use db::{Backend, DB_FILE, Store, redact_url};
 pub use error::StoreError;
+pub use instances::InstanceRow;
 pub use prices::PriceTableInfo;
 pub use requests::{
     Bucket, CacheHits, GroupBy, KeyAttempts, MAX_PAGE, MAX_SUMMARY_WINDOW_MS, RequestFilter,

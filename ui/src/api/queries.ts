@@ -1,9 +1,10 @@
 // The queries the pages share, keyed for invalidation.
 import { api, must } from "./client";
 import { useQuery } from "../lib/query";
-import type { ClientView, FlowPlan, KeyView, Preset, Provider, RequestRecord, Route, Status, UsageSummary } from "./types";
+import type { ClientView, FlowPlan, InstanceView, KeyView, Preset, Provider, RequestRecord, Route, Status, UsageSummary } from "./types";
 
 export const useStatus = () => useQuery<Status>("status", () => must(api.GET("/api/v1/status")));
+export const useInstances = () => useQuery<InstanceView[]>("instances", () => must(api.GET("/api/v1/instances")));
 export const useProviders = () => useQuery<Provider[]>("providers", () => must(api.GET("/api/v1/providers")));
 export const useKeys = () => useQuery<KeyView[]>("keys", () => must(api.GET("/api/v1/keys", { params: { query: {} } })));
 export const useClients = () => useQuery<ClientView[]>("clients", () => must(api.GET("/api/v1/clients")));

@@ -287,6 +287,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/instances": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["list_instances"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/integrations": {
         parameters: {
             query?: never;
@@ -1534,6 +1550,30 @@ export interface components {
              * @description Captures dropped because the write queue was full.
              */
             dropped: number;
+        };
+        InstanceView: {
+            id: string;
+            version: string;
+            /** @description The address it listens on (`host:port`). */
+            address: string;
+            /** Format: int64 */
+            started_at_ms: number;
+            /**
+             * Format: int64
+             * @description From its start to its last heartbeat.
+             */
+            uptime_ms: number;
+            /** Format: int64 */
+            last_heartbeat_ms: number;
+            /**
+             * Format: int64
+             * @description Requests it was serving at its last heartbeat.
+             */
+            in_flight: number;
+            /** @description Its last heartbeat is at most three heartbeat periods old. */
+            alive: boolean;
+            /** @description The instance answering this request. */
+            current: boolean;
         };
         /** @description Argon2id parameters and salt, stored beside the ciphertext. */
         Kdf: {
@@ -3100,6 +3140,25 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["InspectorView"];
+                };
+            };
+        };
+    };
+    list_instances: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InstanceView"][];
                 };
             };
         };

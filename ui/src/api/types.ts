@@ -3,6 +3,7 @@ import type { components } from "./schema";
 
 type S = components["schemas"];
 export type Status = S["Status"];
+export type InstanceView = S["InstanceView"];
 export type UsageSummary = S["UsageSummary"];
 export type Provider = S["Provider"];
 export type Preset = S["Preset"];

@@ -37,4 +37,12 @@ describe("RequestDetail", () => {
     render(<RequestDetail r={record(null)} />);
     expect(screen.queryByTestId("request-affinity")).toBeNull();
   });
+
+  it("names the instance that served the request, when the record has one", () => {
+    const { unmount } = render(<RequestDetail r={{ ...record(null), instance: "sb-eu-1" }} />);
+    expect(screen.getByTestId("request-instance").textContent).toBe("sb-eu-1");
+    unmount();
+    render(<RequestDetail r={record(null)} />);
+    expect(screen.queryByTestId("request-instance")).toBeNull();
+  });
 });

@@ -122,6 +122,14 @@ export function RequestDetail({ r, keys }: { r: RequestRecord; keys?: KeyView[] 
           {r.tokens_cached ? ` · ${r.tokens_cached.toLocaleString()} cached` : ""}
           {r.tokens_reasoning ? ` · ${r.tokens_reasoning.toLocaleString()} reasoning` : ""}
         </dd>
+        {r.instance && (
+          <>
+            <dt>Instance</dt>
+            <dd className="mono" data-testid="request-instance" title="The Switchboard instance that served this request">
+              {r.instance}
+            </dd>
+          </>
+        )}
         <dt>ID</dt>
         <dd className="mono faint">{r.id}</dd>
       </dl>

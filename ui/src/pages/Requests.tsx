@@ -10,6 +10,7 @@ import type { RequestRecord } from "../api/types";
 import { useQuery } from "../lib/query";
 import { subscribeRequests } from "../lib/live";
 import { formatMs, formatTime } from "../lib/format";
+import { servedByMany } from "../lib/instances";
 import { isError } from "../lib/metrics";
 import { setQuery, useLocation } from "../lib/router";
 
@@ -81,6 +82,7 @@ export function Requests() {
       .sort((a, b) => b.started_at_ms - a.started_at_ms || (a.id < b.id ? 1 : -1));
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [extra, list.data, older, recent.data, key]);
+  const manyInstances = servedByMany(rows);
   const loadOlder = async () => {
     const last = rows[rows.length - 1];
     if (!last) return;
@@ -183,6 +185,7 @@ export function Requests() {
                       <th>Alias</th>
                       <th>Client</th>
                       <th>Served by</th>
+                      {manyInstances && <th>Instance</th>}
                       <th className="num">TTFB</th>
                       <th className="num">Total</th>
                       <th className="num">Tokens</th>
@@ -225,6 +228,11 @@ export function Requests() {
                             )}
                           </div>
                         </td>
+                        {manyInstances && (
+                          <td className="mono faint" data-testid="request-row-instance">
+                            {r.instance ?? "—"}
+                          </td>
+                        )}
                         <td className="num">{formatMs(r.ttfb_ms)}</td>
                         <td className="num">{formatMs(r.latency_ms)}</td>
                         <td className="num">{(r.tokens_in + r.tokens_out).toLocaleString()}</td>

@@ -12,6 +12,7 @@ mod clients;
 mod error;
 mod health;
 mod inspector;
+mod instances;
 mod integrations;
 mod keys;
 pub mod oidc;
@@ -53,6 +54,7 @@ pub use error::{AdminError, ApiResult, Body400, ErrorBody, ErrorDetail};
 pub use clients::*;
 pub use health::*;
 pub use inspector::*;
+pub use instances::*;
 pub use integrations::*;
 pub use keys::*;
 pub use oidc::{
@@ -97,6 +99,7 @@ pub fn openapi_json() -> String {
     ),
     paths(
         status,
+        list_instances,
         set_routing,
         install_update,
         list_providers,
@@ -177,6 +180,7 @@ pub fn openapi_json() -> String {
         delete_user,
     ),
     components(schemas(
+        InstanceView,
         ErrorBody,
         ErrorDetail,
         Status,

@@ -379,3 +379,76 @@ async fn redis_without_a_database_is_refused() {
         "{err:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_instance_lists_all_instances_and_their_requests() {
+    let database = fresh_postgres_url().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mock = MockUpstream::start().await.unwrap();
+    let check = Duration::from_millis(200);
+    let one = Instance::start(&database, "one", &dir, check).await;
+    let two = Instance::start(&database, "two", &dir, check).await;
+    let three = Instance::start(&database, "three", &dir, check).await;
+
+    // Each instance writes its row as soon as it listens.
+    let listed = async |via: &Instance| -> Vec<Value> {
+        let (status, rows) = via.admin(Method::GET, "/api/v1/instances", None).await;
+        assert_eq!(status, 200, "{rows}");
+        rows.as_array().cloned().unwrap_or_default()
+    };
+    assert!(
+        eventually(10_000, async || listed(&two).await.len() == 3).await,
+        "instance two does not list three instances: {:?}",
+        listed(&two).await
+    );
+    let rows = listed(&two).await;
+    let ids: Vec<&str> = rows.iter().filter_map(|r| r["id"].as_str()).collect();
+    assert_eq!(ids, ["one", "three", "two"]);
+    for (row, inst) in rows.iter().zip([&one, &three, &two]) {
+        assert_eq!(row["alive"], true, "{row}");
+        assert_eq!(row["version"], env!("CARGO_PKG_VERSION"));
+        assert_eq!(
+            format!("http://{}", row["address"].as_str().unwrap()),
+            inst.url
+        );
+        assert_eq!(row["current"], row["id"] == "two", "{row}");
+        assert!(row["in_flight"].as_i64().is_some_and(|n| n >= 0), "{row}");
+    }
+
+    // Requests served by instances one and three appear in instance two's log, naming them.
+    add_provider_and_route(&one, &mock, "shared", "team-model").await;
+    for inst in [&one, &three] {
+        assert!(
+            eventually(10_000, async || inst.chat("team-model").await == 200).await,
+            "the route never served on {}",
+            inst.url
+        );
+    }
+    let served = eventually(10_000, async || {
+        let (_, rows) = two
+            .admin(Method::GET, "/api/v1/requests?limit=100", None)
+            .await;
+        let instances: Vec<&str> = rows
+            .as_array()
+            .map(|r| r.iter().filter_map(|r| r["instance"].as_str()).collect())
+            .unwrap_or_default();
+        instances.contains(&"one") && instances.contains(&"three") && !instances.contains(&"two")
+    })
+    .await;
+    assert!(
+        served,
+        "instance two's log does not name instances one and three"
+    );
+
+    // A graceful stop removes the instance's row.
+    one.stop().await;
+    let ids = listed(&two).await;
+    assert_eq!(
+        ids.iter()
+            .filter_map(|r| r["id"].as_str())
+            .collect::<Vec<_>>(),
+        ["three", "two"]
+    );
+    two.stop().await;
+    three.stop().await;
+}

@@ -10,6 +10,7 @@ mod backends;
 mod captures;
 mod clients;
 mod config;
+mod instances;
 mod logs;
 mod open;
 mod requests;

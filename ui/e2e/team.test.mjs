@@ -1,0 +1,158 @@
+// End-to-end, team mode: three `switchboard serve --database …` on one PostgreSQL
+// (SWITCHBOARD_TEST_DATABASE_URL, from scripts/services.sh); requests sent through instances
+// one and three appear on instance two's dashboard, naming them, and its Instances page lists
+// all three. Needs SWITCHBOARD_BIN and MOCK_BIN (built binaries); builds nothing.
+
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+const ADMIN = "sb-admin-e2e-team-0123456789abcdef";
+const ACCESS = "sk-sb-e2e-team-access-0123456789";
+const CHROMIUM = process.env.CHROMIUM_BIN ?? "/usr/bin/chromium";
+const TIMEOUT = 20_000;
+const IDS = ["one", "two", "three"];
+
+const procs = [];
+const bases = {};
+let tmp;
+let context;
+let page;
+
+function freePort() {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once("error", rej);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => res(port));
+    });
+  });
+}
+
+function start(bin, args, env, name) {
+  const child = spawn(bin, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  child.stdout.on("data", (d) => (out += d));
+  child.stderr.on("data", (d) => (out += d));
+  child.on("exit", (code) => {
+    if (code !== null && code !== 0) process.stderr.write(`${name} exited with ${code}:\n${out}\n`);
+  });
+  procs.push(child);
+  return { child, output: () => out };
+}
+
+async function waitFor(what, check, ms = 30_000) {
+  const end = Date.now() + ms;
+  let last;
+  while (Date.now() < end) {
+    try {
+      if (await check()) return;
+    } catch (e) {
+      last = e;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${last.message}` : ""}`);
+}
+
+async function admin(id, path, body) {
+  const resp = await fetch(bases[id] + path, {
+    method: body ? "POST" : "GET",
+    headers: { Authorization: `Bearer ${ADMIN}`, "Content-Type": "application/json" },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  assert.ok(resp.ok, `${path}: ${resp.status} ${await resp.clone().text()}`);
+  return resp.json();
+}
+
+async function chat(id) {
+  const resp = await fetch(`${bases[id]}/v1/chat/completions`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${ACCESS}`, "Content-Type": "application/json" },
+    body: JSON.stringify({ model: "team-model", messages: [{ role: "user", content: `hello from ${id}` }] }),
+  });
+  return resp.status;
+}
+
+before(async () => {
+  assert.ok(process.env.SWITCHBOARD_BIN, "set SWITCHBOARD_BIN to the built switchboard binary");
+  assert.ok(process.env.MOCK_BIN, "set MOCK_BIN to the built switchboard-mock-upstream binary");
+  const database = process.env.SWITCHBOARD_TEST_DATABASE_URL;
+  assert.ok(database, "run under scripts/services.sh (SWITCHBOARD_TEST_DATABASE_URL)");
+  tmp = mkdtempSync(join(tmpdir(), "switchboard-ui-team-"));
+  const mockPort = await freePort();
+  const mock = start(process.env.MOCK_BIN, ["--port", String(mockPort)], {}, "mock upstream");
+  await waitFor("the mock upstream", async () => mock.output().includes(`127.0.0.1:${mockPort}`));
+  for (const id of IDS) {
+    const port = await freePort();
+    const env = {
+      SWITCHBOARD_ADMIN_TOKEN: ADMIN,
+      SWITCHBOARD_ACCESS_KEY: ACCESS,
+      SWITCHBOARD_MASTER_KEY: "e2e-team-master-passphrase-not-secret",
+      SWITCHBOARD_INSTANCE_ID: id,
+      HOME: join(tmp, id),
+      XDG_CONFIG_HOME: join(tmp, id, "config"),
+      XDG_DATA_HOME: join(tmp, id, "data"),
+      DBUS_SESSION_BUS_ADDRESS: "disabled:",
+    };
+    start(process.env.SWITCHBOARD_BIN, ["serve", "--port", String(port), "--data-dir", join(tmp, id, "sb"), "--database", database], env, `switchboard serve (${id})`);
+    bases[id] = `http://127.0.0.1:${port}`;
+    await waitFor(`switchboard serve (${id})`, async () => (await fetch(`${bases[id]}/health`)).ok);
+  }
+  await admin("one", "/api/v1/providers", { name: "shared", kind: "openai_chat", base_url: `http://127.0.0.1:${mockPort}/v1` });
+  await admin("one", "/api/v1/keys", { provider: "shared", label: "k", secret: "sk-team-shared-0123456789" });
+  await admin("one", "/api/v1/routes", { alias: "team-model", targets: [{ provider: "shared", model: "m" }] });
+  for (const id of ["one", "three"]) await waitFor(`the route on instance ${id}`, async () => (await chat(id)) === 200);
+  // The log is written in batches: wait until instance two's log has both.
+  await waitFor("both requests in instance two's log", async () => {
+    const served = (await admin("two", "/api/v1/requests?limit=100")).map((r) => r.instance);
+    return served.includes("one") && served.includes("three");
+  });
+
+  context = await chromium.launchPersistentContext(join(tmp, "chromium-profile"), {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic"],
+    viewport: { width: 1360, height: 900 },
+  });
+  page = context.pages()[0] ?? (await context.newPage());
+  page.setDefaultTimeout(TIMEOUT);
+});
+
+after(async () => {
+  await context?.close().catch(() => {});
+  for (const p of procs) p.kill("SIGTERM");
+  await Promise.all(procs.map((p) => (p.exitCode !== null ? null : new Promise((r) => p.once("exit", r)))));
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+
+test("instance two's dashboard shows the whole team", async (t) => {
+  await t.test("lists the requests served by instances one and three, naming them", async () => {
+    await page.goto(`${bases.two}/requests#token=${ADMIN}`);
+    await page.getByRole("heading", { name: "Requests" }).waitFor();
+    const cells = page.getByTestId("request-row-instance");
+    await cells.filter({ hasText: "one" }).first().waitFor();
+    await cells.filter({ hasText: "three" }).first().waitFor();
+    await page.locator("tr[data-request-id]").filter({ has: cells.filter({ hasText: "three" }) }).first().click();
+    await page.getByTestId("request-instance").getByText("three", { exact: true }).waitFor();
+  });
+
+  await t.test("shows three alive instances, itself marked", async () => {
+    await page.getByRole("navigation", { name: "Main" }).locator('a[href="/instances"]').click();
+    await page.getByRole("heading", { name: "Instances", exact: true }).waitFor();
+    await waitFor("three instance rows", async () => (await page.getByTestId("instance-row").count()) === 3);
+    for (const id of IDS) {
+      const row = page.locator(`tr[data-instance="${id}"]`);
+      await row.getByText("alive", { exact: true }).waitFor();
+      await row.getByText(bases[id].replace("http://", ""), { exact: true }).waitFor();
+    }
+    await page.locator('tr[data-instance="two"]').getByText("this instance").waitFor();
+    assert.equal(await page.getByText("this instance").count(), 1);
+  });
+});
