@@ -138,7 +138,7 @@ updater_fixtures() (
     head -c 200000 /dev/urandom > "$UPD/artifact.good" &&
     npx --no-install tauri signer sign -f "$UPD/test.key" -p '' --app-version 9.9.9 "$UPD/artifact.good" &&
     cp "$UPD/artifact.good" "$UPD/artifact.flipped" &&
-    printf '\x5a' | dd of="$UPD/artifact.flipped" bs=1 seek=1000 conv=notrunc status=none &&
+    python3 -c 'import sys; b = bytearray(open(sys.argv[1], "rb").read()); b[1000] ^= 0xFF; open(sys.argv[1], "wb").write(b)' "$UPD/artifact.flipped" &&
     cp "$UPD/artifact.good" "$UPD/artifact.foreign" &&
     npx --no-install tauri signer sign -f "$UPD/foreign.key" -p '' --app-version 9.9.9 "$UPD/artifact.foreign" &&
     mv "$UPD/artifact.foreign.sig" "$UPD/artifact.foreign.sig.tmp" && rm -f "$UPD/artifact.foreign" &&
