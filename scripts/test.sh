@@ -54,10 +54,11 @@ as_root() {
 }
 
 # Debian packages the engine tests need: a C compiler (SQLite is compiled in), pkg-config,
+# PostgreSQL and Redis (team mode; scripts/services.sh starts private instances),
 # Python's venv module for the SDK tests.
 install_base() {
     local need=()
-    for p in build-essential pkg-config python3-venv python3-pip curl ca-certificates; do
+    for p in build-essential pkg-config python3-venv python3-pip curl ca-certificates postgresql redis-server; do
         dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
     done
     if [ ${#need[@]} -gt 0 ]; then
