@@ -24,6 +24,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import urllib3
+
 from common import alive, free_port, health, pid_on_port, port_closed, wait_for, x11_request_close, x11_windows
 from selenium import webdriver
 from selenium.webdriver.common.by import By
@@ -67,11 +69,20 @@ class App:
             [TAURI_DRIVER, "--port", str(self.wd_port), "--native-port", str(self.native_port)],
             env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
-        wait_for(lambda: not port_closed(self.wd_port), 20)
+        # tauri-driver listens before the WebKitWebDriver it spawns does; a session asked for in
+        # between is dropped without an answer. Wait for both, and ask again if dropped.
+        wait_for(lambda: not port_closed(self.wd_port) and not port_closed(self.native_port), 20)
         opts = ArgOptions()
         opts.set_capability("browserName", "wry")
         opts.set_capability("tauri:options", {"application": BIN})
-        self.driver = webdriver.Remote(command_executor=f"http://127.0.0.1:{self.wd_port}", options=opts)
+        for attempt in range(3):
+            try:
+                self.driver = webdriver.Remote(command_executor=f"http://127.0.0.1:{self.wd_port}", options=opts)
+                break
+            except (ConnectionError, urllib3.exceptions.ProtocolError):
+                if attempt == 2:
+                    raise
+                time.sleep(2)
         self.driver.set_page_load_timeout(30)
         return self.driver
 
