@@ -60,31 +60,32 @@ class App:
         self.env = env
         self.driver_proc = None
         self.driver = None
-        self.wd_port = free_port()
-        self.native_port = free_port()
+        self.wd_port = self.native_port = None
 
     def start(self):
-        log = open(WORK / f"tauri-driver-{self.wd_port}.log", "w")
-        self.driver_proc = subprocess.Popen(
-            [TAURI_DRIVER, "--port", str(self.wd_port), "--native-port", str(self.native_port)],
-            env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-        # tauri-driver listens before the WebKitWebDriver it spawns does; a session asked for in
-        # between is dropped without an answer. Wait for both, and ask again if dropped.
-        wait_for(lambda: not port_closed(self.wd_port) and not port_closed(self.native_port), 20)
-        opts = ArgOptions()
-        opts.set_capability("browserName", "wry")
-        opts.set_capability("tauri:options", {"application": BIN})
+        # tauri-driver listens before the WebKitWebDriver it spawns does, and a session asked for
+        # while that one starts can be dropped without an answer. Wait for both ports; if the
+        # session is dropped anyway, end that driver (and whatever it launched) and start afresh.
         for attempt in range(3):
+            self.wd_port, self.native_port = free_port(), free_port()
+            log = open(WORK / f"tauri-driver-{self.wd_port}.log", "w")
+            self.driver_proc = subprocess.Popen(
+                [TAURI_DRIVER, "--port", str(self.wd_port), "--native-port", str(self.native_port)],
+                env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+            wait_for(lambda: not port_closed(self.wd_port) and not port_closed(self.native_port), 20)
+            opts = ArgOptions()
+            opts.set_capability("browserName", "wry")
+            opts.set_capability("tauri:options", {"application": BIN})
             try:
                 self.driver = webdriver.Remote(command_executor=f"http://127.0.0.1:{self.wd_port}", options=opts)
-                break
             except (ConnectionError, urllib3.exceptions.ProtocolError):
+                self.stop()
                 if attempt == 2:
                     raise
-                time.sleep(2)
-        self.driver.set_page_load_timeout(30)
-        return self.driver
+                continue
+            self.driver.set_page_load_timeout(30)
+            return self.driver
 
     def stop(self):
         if self.driver is not None:
