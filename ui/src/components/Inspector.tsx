@@ -77,7 +77,10 @@ export function CaptureControl() {
           </option>
         ))}
       </select>
-      <input className="input" style={{ width: 70 }} type="number" min={1} max={1440} aria-label="Capture minutes" value={minutes} onChange={(e) => setMinutes(Math.max(1, Number(e.target.value) || 15))} />
+      <label className="row" style={{ gap: 6 }} title="How long the capture window stays open">
+        <input className="input" style={{ width: 64 }} type="number" min={1} max={1440} aria-label="Capture minutes" value={minutes} onChange={(e) => setMinutes(Math.max(1, Number(e.target.value) || 15))} />
+        <span className="faint small">min</span>
+      </label>
       <button type="button" className="btn" onClick={start} disabled={busy}>
         <ScanSearch size={14} /> Capture
       </button>
