@@ -10,8 +10,8 @@ use axum::Router;
 use axum::routing::{get, post};
 use switchboard_control::config_file::{ConfigFileError, FileConfig};
 use switchboard_control::{Control, ControlError};
-use switchboard_router::Secret;
 use switchboard_router::clock::{SharedClock, SystemClock};
+use switchboard_router::{Media, Secret};
 use switchboard_store::{
     EncryptedFileStore, LocalToken, MASTER_KEY_ENV, RequestLogTask, RequestLogWriter, SecretStore,
     Store, StoreError,
@@ -405,12 +405,6 @@ fn router(state: Arc<AppState>) -> Router {
             "/v1/responses/{id}",
             get(ingress::get_response).delete(ingress::delete_response),
         )
-        .route("/v1/embeddings", post(ingress::embeddings))
-        .route("/v1/audio/transcriptions", post(ingress::transcriptions))
-        .route("/v1/audio/translations", post(ingress::translations))
-        .route("/v1/audio/speech", post(ingress::speech))
-        .route("/v1/images/generations", post(ingress::image_generations))
-        .route("/v1/images/edits", post(ingress::image_edits))
         .route(
             "/v1beta/models/{model_action}",
             get(ingress::model).post(ingress::gemini),
@@ -420,7 +414,12 @@ fn router(state: Arc<AppState>) -> Router {
             get(ingress::model).post(ingress::gemini),
         )
         .route("/v1/models", get(ingress::models))
-        .route("/v1beta/models", get(ingress::models))
+        .route("/v1beta/models", get(ingress::models));
+    let public = Media::ALL
+        .into_iter()
+        .fold(public, |r, m| {
+            r.route(&format!("/v1/{}", m.path()), ingress::media_route(m))
+        })
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             routing_on,

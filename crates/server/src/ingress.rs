@@ -8,6 +8,7 @@ use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, post};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, StatusCode, header};
 use serde::Deserialize;
@@ -557,58 +558,13 @@ pub fn takes_form(path: &str) -> bool {
         .is_some_and(Media::multipart)
 }
 
-pub async fn embeddings(
-    State(s): State<Arc<AppState>>,
-    owner: Holder,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    media(s, Media::Embeddings, owner, headers, body).await
-}
-
-pub async fn transcriptions(
-    State(s): State<Arc<AppState>>,
-    owner: Holder,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    media(s, Media::Transcriptions, owner, headers, body).await
-}
-
-pub async fn translations(
-    State(s): State<Arc<AppState>>,
-    owner: Holder,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    media(s, Media::Translations, owner, headers, body).await
-}
-
-pub async fn speech(
-    State(s): State<Arc<AppState>>,
-    owner: Holder,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    media(s, Media::Speech, owner, headers, body).await
-}
-
-pub async fn image_generations(
-    State(s): State<Arc<AppState>>,
-    owner: Holder,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    media(s, Media::ImageGenerations, owner, headers, body).await
-}
-
-pub async fn image_edits(
-    State(s): State<Arc<AppState>>,
-    owner: Holder,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    media(s, Media::ImageEdits, owner, headers, body).await
+/// The handler of one media endpoint, `POST /v1/<media.path()>`.
+pub fn media_route(media: Media) -> MethodRouter<Arc<AppState>> {
+    post(
+        move |State(s): State<Arc<AppState>>, owner: Holder, headers: HeaderMap, body: Body| {
+            self::media(s, media, owner, headers, body)
+        },
+    )
 }
 
 /// A media request (OpenAI's shapes): JSON, or for uploads a multipart form read within the
