@@ -4,72 +4,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
-use switchboard_mock_upstream::{Dialect, MockUpstream};
+use switchboard_mock_upstream::MockUpstream;
 
-const ACCESS: &str = "sk-sb-onboard-live-access-000000";
-const ADMIN: &str = "sbadm-onboard-live-admin-000000";
-const MASTER: &str = "onboard-live-test-passphrase";
+mod common;
 
-/// A `switchboard serve` on a free port with a route `m` to the mock; its data directory is
-/// `data` and its HOME is the test's, so another HOME has neither its master key nor tokens.
-struct Served {
-    child: std::process::Child,
-    url: String,
-    port: String,
-    data: std::path::PathBuf,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(dir: &std::path::Path, mock: &MockUpstream) -> Served {
-    let data = dir.join("data");
-    let config = dir.join("switchboard.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[[providers]]\nname = \"mock\"\nkind = \"openai_chat\"\nbase_url = {:?}\nkeys = [\"sk-onboard-upstream-key\"]\n[[routes]]\nalias = \"m\"\ntargets = [{{ provider = \"mock\", model = \"x\", context_window = 64000 }}]\n",
-            mock.base_url(Dialect::OpenAiChat)
-        ),
-    )
-    .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args(["serve", "--port", "0", "--log-level", "warn", "--data-dir"])
-        .arg(&data)
-        .arg("--config")
-        .arg(&config)
-        .env("HOME", dir.join("router-home"))
-        .env("SWITCHBOARD_MASTER_KEY", MASTER)
-        .env("SWITCHBOARD_ACCESS_KEY", ACCESS)
-        .env("SWITCHBOARD_ADMIN_TOKEN", ADMIN)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let url = loop {
-        let line = lines.next().expect("serve printed its banner").unwrap();
-        if let Some(rest) = line.trim().strip_prefix("Endpoint:") {
-            break rest.trim().trim_end_matches("/v1").to_owned();
-        }
-    };
-    drop(lines);
-    let port = url.rsplit(':').next().unwrap().to_owned();
-    Served {
-        child,
-        url,
-        port,
-        data,
-    }
-}
+use common::{ACCESS, ADMIN, MASTER, serve};
 
 /// `switchboard onboard --tool codex` under another HOME (no master key there), with only
 /// the given variables.
@@ -207,37 +149,8 @@ async fn onboarding_next_to_a_running_router_gives_the_tool_a_working_key_of_its
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("home");
     std::fs::create_dir_all(&home).unwrap();
-    let data = dir.path().join("data");
-    let config = dir.path().join("switchboard.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[[providers]]\nname = \"mock\"\nkind = \"openai_chat\"\nbase_url = {:?}\nkeys = [\"sk-onboard-upstream-key\"]\n[[routes]]\nalias = \"m\"\ntargets = [{{ provider = \"mock\", model = \"x\" }}]\n",
-            mock.base_url(Dialect::OpenAiChat)
-        ),
-    )
-    .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args(["serve", "--port", "0", "--log-level", "warn", "--data-dir"])
-        .arg(&data)
-        .arg("--config")
-        .arg(&config)
-        .env("SWITCHBOARD_MASTER_KEY", MASTER)
-        .env("SWITCHBOARD_ACCESS_KEY", ACCESS)
-        .env("SWITCHBOARD_ADMIN_TOKEN", ADMIN)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let url = loop {
-        let line = lines.next().expect("serve printed its banner").unwrap();
-        if let Some(rest) = line.trim().strip_prefix("Endpoint:") {
-            break rest.trim().trim_end_matches("/v1").to_owned();
-        }
-    };
-    drop(lines);
-    let port = url.rsplit(':').next().unwrap().to_owned();
+    let served = serve(dir.path(), &mock);
+    let (url, port, data) = (served.url.clone(), served.port.clone(), served.data.clone());
 
     let out = Command::new(env!("CARGO_BIN_EXE_switchboard"))
         .args([
@@ -290,8 +203,7 @@ async fn onboarding_next_to_a_running_router_gives_the_tool_a_working_key_of_its
         .json()
         .await
         .unwrap();
-    child.kill().unwrap();
-    let _ = child.wait();
+    drop(served);
 
     assert!(out.status.success(), "{stdout}\n{stderr}");
     let key = key.unwrap_or_else(|| panic!("no key written: {written}"));

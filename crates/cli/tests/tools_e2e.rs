@@ -7,16 +7,17 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use switchboard_mock_upstream::{Dialect, MockUpstream};
+use switchboard_mock_upstream::MockUpstream;
 
-const ACCESS: &str = "sk-sb-tools-e2e-access-00000000";
-const ADMIN: &str = "sbadm-tools-e2e-admin-00000000";
-const MASTER: &str = "tools-e2e-test-passphrase";
+mod common;
+
+use common::{ADMIN, UPSTREAM_KEY, serve};
+
 const REPLY: &str = "Hello from mock model x.";
 
 /// A tool pinned to a version whose `engines` accept Node 20.
@@ -76,51 +77,6 @@ fn install(tool: &Pinned) -> PathBuf {
     );
     assert!(bin.exists(), "{} installed", bin.display());
     bin
-}
-
-struct Served {
-    child: Child,
-    port: String,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(dir: &Path, mock: &MockUpstream) -> Served {
-    let config = dir.join("switchboard.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[[providers]]\nname = \"mock\"\nkind = \"openai_chat\"\nbase_url = {:?}\nkeys = [\"sk-tools-e2e-upstream\"]\n[[routes]]\nalias = \"m\"\ntargets = [{{ provider = \"mock\", model = \"x\" }}]\n",
-            mock.base_url(Dialect::OpenAiChat)
-        ),
-    )
-    .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args(["serve", "--port", "0", "--log-level", "warn", "--data-dir"])
-        .arg(dir.join("data"))
-        .arg("--config")
-        .arg(&config)
-        .env("SWITCHBOARD_MASTER_KEY", MASTER)
-        .env("SWITCHBOARD_ACCESS_KEY", ACCESS)
-        .env("SWITCHBOARD_ADMIN_TOKEN", ADMIN)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let url = loop {
-        let line = lines.next().expect("serve printed its banner").unwrap();
-        if let Some(rest) = line.trim().strip_prefix("Endpoint:") {
-            break rest.trim().trim_end_matches("/v1").to_owned();
-        }
-    };
-    let port = url.rsplit(':').next().unwrap().to_owned();
-    Served { child, port }
 }
 
 /// Runs `cmd` to completion, killing it after `limit`; returns (success, stdout, stderr).
@@ -203,7 +159,7 @@ async fn answers_through_switchboard(tool: Pinned) {
         tool.version
     );
     assert!(
-        mock.count_for_key("sk-tools-e2e-upstream") >= 1,
+        mock.count_for_key(UPSTREAM_KEY) >= 1,
         "the answer came from the mock, through Switchboard"
     );
 }
