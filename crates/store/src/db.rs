@@ -331,9 +331,13 @@ impl Store {
         on_pool!(&self.pool, |p| p.close().await)
     }
 
+    /// Begins a write transaction. On SQLite it takes the write lock at once (`BEGIN
+    /// IMMEDIATE`), waiting out the busy timeout for it: a deferred transaction that reads
+    /// first and writes later cannot wait for the lock, and fails with "database is locked"
+    /// when another connection writes in between.
     pub(crate) async fn begin(&self, action: &'static str) -> Result<Tx, StoreError> {
         match &self.pool {
-            Pool::Sqlite(p) => p.begin().await.map(Tx::Sqlite),
+            Pool::Sqlite(p) => p.begin_with("BEGIN IMMEDIATE").await.map(Tx::Sqlite),
             Pool::Postgres(p) => p.begin().await.map(Tx::Postgres),
         }
         .map_err(StoreError::db(action))

@@ -42,10 +42,8 @@ async fn clients_keep_their_settings_and_key_digests(backend) {
         Err(StoreError::Conflict { .. })
     ));
     // A digest is one client's only.
-    assert!(matches!(
-        store.add_client_key(DEFAULT_CLIENT, &key(1)).await,
-        Err(StoreError::Conflict { .. })
-    ));
+    let r = store.add_client_key(DEFAULT_CLIENT, &key(1)).await;
+    assert!(matches!(r, Err(StoreError::Conflict { .. })), "{r:?}");
     let second = store.add_client_key("codex", &key(3)).await.unwrap();
     let codex = store
         .list_clients()
