@@ -25,8 +25,13 @@ type St = State<Arc<AppState>>;
 
 /// The session cookie's name.
 pub const COOKIE: &str = "sb_session";
-/// Failed sign-ins allowed per name and per peer address within [`FAIL_WINDOW_MS`].
+/// Failed sign-ins allowed per name from one peer address, and per peer address for any
+/// name, within [`FAIL_WINDOW_MS`].
 pub const MAX_FAILURES: u32 = 10;
+/// Failed sign-ins allowed per name from all addresses together within [`FAIL_WINDOW_MS`]:
+/// high enough that one address cannot lock a user out (its own limit stops it first), low
+/// enough to slow guessing spread over many addresses.
+pub const MAX_NAME_FAILURES: u32 = 100;
 pub const FAIL_WINDOW_MS: i64 = 15 * 60 * 1000;
 /// Names and addresses tracked at most (the table cannot grow without bound).
 const TRACKED_MAX: usize = 10_000;
@@ -95,26 +100,31 @@ pub fn signed_in(headers: &HeaderMap, token: &Secret, user: &SessionUser) -> Res
     resp
 }
 
-/// Failed sign-ins per name and per peer, in fixed windows.
+/// Failed sign-ins per name and peer, per peer, and per name, in fixed windows. A name is
+/// refused to everyone only after [`MAX_NAME_FAILURES`], so failing on purpose from one
+/// address locks out that address, not the user.
 #[derive(Default)]
 pub struct SignInLimiter {
     failures: Mutex<HashMap<String, (i64, u32)>>,
 }
 
 impl SignInLimiter {
-    fn keys(name: &str, peer: Option<IpAddr>) -> [String; 2] {
+    /// The windows an attempt counts in, each with its limit.
+    fn keys(name: &str, peer: Option<IpAddr>) -> [(String, u32); 3] {
+        let peer = peer.map_or_else(|| "-".to_owned(), |p| p.to_string());
         [
-            format!("name:{name}"),
-            peer.map_or_else(|| "peer:-".to_owned(), |p| format!("peer:{p}")),
+            (format!("name:{name} peer:{peer}"), MAX_FAILURES),
+            (format!("peer:{peer}"), MAX_FAILURES),
+            (format!("name:{name}"), MAX_NAME_FAILURES),
         ]
     }
 
     /// Whether another attempt for `name` from `peer` may be checked now.
     fn allows(&self, name: &str, peer: Option<IpAddr>, now_ms: i64) -> bool {
         let f = self.failures.lock();
-        Self::keys(name, peer).iter().all(|k| {
+        Self::keys(name, peer).iter().all(|(k, max)| {
             f.get(k)
-                .is_none_or(|(start, n)| now_ms - start >= FAIL_WINDOW_MS || *n < MAX_FAILURES)
+                .is_none_or(|(start, n)| now_ms - start >= FAIL_WINDOW_MS || n < max)
         })
     }
 
@@ -123,9 +133,9 @@ impl SignInLimiter {
         if f.len() >= TRACKED_MAX {
             f.retain(|_, (start, _)| now_ms - *start < FAIL_WINDOW_MS);
         }
-        for k in Self::keys(name, peer) {
+        for (k, _) in Self::keys(name, peer) {
             if f.len() >= TRACKED_MAX && !f.contains_key(&k) {
-                // Full of live windows: the peer's own entry (or the name's) still counts.
+                // Full of live windows: the entries already tracked still count.
                 continue;
             }
             let e = f.entry(k).or_insert((now_ms, 0));
@@ -136,8 +146,10 @@ impl SignInLimiter {
         }
     }
 
-    fn succeeded(&self, name: &str) {
-        self.failures.lock().remove(&format!("name:{name}"));
+    /// A right password from `peer` clears that name's failures from there.
+    fn succeeded(&self, name: &str, peer: Option<IpAddr>) {
+        let [(own, _), ..] = Self::keys(name, peer);
+        self.failures.lock().remove(&own);
     }
 }
 
@@ -202,7 +214,7 @@ pub async fn sign_in(
             "Wrong name or password.",
         ));
     };
-    s.sign_ins.succeeded(&body.name);
+    s.sign_ins.succeeded(&body.name, peer);
     Ok(signed_in(&headers, &opened.token, &opened.user))
 }
 
@@ -280,12 +292,34 @@ mod tests {
             l.failed("alice", Some(a), 0);
         }
         assert!(!l.allows("alice", Some(a), 1));
-        assert!(!l.allows("alice", Some(b), 1), "per name, from any address");
         assert!(!l.allows("bob", Some(a), 1), "per address, for any name");
+        assert!(
+            l.allows("alice", Some(b), 1),
+            "failures from one address do not lock the user out elsewhere"
+        );
         assert!(l.allows("bob", Some(b), 1));
         assert!(
             l.allows("alice", Some(a), FAIL_WINDOW_MS),
             "the window passes"
         );
+    }
+
+    #[test]
+    fn failures_spread_over_many_addresses_stop_at_the_names_limit() {
+        let l = SignInLimiter::default();
+        let mut n = 0;
+        for host in 0..=255u8 {
+            let peer: IpAddr = [10, 1, 0, host].into();
+            for _ in 0..MAX_FAILURES / 2 {
+                if n < MAX_NAME_FAILURES {
+                    assert!(l.allows("alice", Some(peer), 0));
+                    l.failed("alice", Some(peer), 0);
+                    n += 1;
+                }
+            }
+        }
+        let fresh: IpAddr = [10, 2, 0, 1].into();
+        assert!(!l.allows("alice", Some(fresh), 1), "the name's own limit");
+        assert!(l.allows("bob", Some(fresh), 1));
     }
 }

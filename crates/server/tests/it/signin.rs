@@ -245,7 +245,8 @@ async fn wrong_credentials_get_one_answer_and_failures_are_limited() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 401);
-    // Failures for one name are limited (then even the right password waits).
+    // Failures for one name from one address are limited (then even the right password
+    // waits there).
     let mut failures = 2;
     while attempt("vera", "wrong-password-123").await.0 == 401 {
         failures += 1;
