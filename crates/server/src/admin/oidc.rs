@@ -5,8 +5,9 @@
 //! maps it to a role and opens a session like a password sign-in does.
 //!
 //! The endpoints not configured are read from the issuer's discovery document, kept for
-//! [`DISCOVERY_TTL_MS`]. The JWKS is kept too, and read again when an ID token names a key it
-//! does not hold (the provider rotated its keys), so a sign-in costs no JWKS fetch otherwise.
+//! [`KEEP_MS`]. The JWKS is kept as long, and read sooner when an ID token names a key it does
+//! not hold (the provider rotated its keys); a key the provider withdrew is no longer trusted
+//! once the kept JWKS is that old.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -35,8 +36,8 @@ pub const PENDING_TTL_MS: i64 = 10 * 60 * 1000;
 const PENDING_MAX: usize = 1000;
 /// Leeway for the ID token's `exp` against this machine's clock.
 const LEEWAY_MS: i64 = 60 * 1000;
-/// How long a discovery document is used before it is read again.
-pub const DISCOVERY_TTL_MS: i64 = 60 * 60 * 1000;
+/// How long a discovery document or a JWKS is used before it is read again.
+pub const KEEP_MS: i64 = 60 * 60 * 1000;
 
 /// The OpenID Connect provider in use, and the sign-ins in progress.
 pub struct Oidc {
@@ -46,8 +47,8 @@ pub struct Oidc {
     pending: Mutex<HashMap<String, Pending>>,
     /// The endpoints last discovered, and when (unused when all three are configured).
     discovered: Mutex<Option<(Endpoints, i64)>>,
-    /// The provider's signing keys (the JWKS's `keys`) as last read.
-    jwks: Mutex<Option<Arc<Vec<Value>>>>,
+    /// The provider's signing keys (the JWKS's `keys`) as last read, and when.
+    jwks: Mutex<Option<(Arc<Vec<Value>>, i64)>>,
 }
 
 /// Where the provider's endpoints are.
@@ -152,7 +153,7 @@ impl Oidc {
     }
 
     /// The provider's endpoints: the configured ones, the rest discovered (kept for
-    /// [`DISCOVERY_TTL_MS`] after `now_ms`'s reading).
+    /// [`KEEP_MS`]).
     async fn endpoints(&self, now_ms: i64) -> Result<Endpoints, AdminError> {
         let configured = (
             self.cfg.authorization_endpoint.clone(),
@@ -168,7 +169,7 @@ impl Oidc {
         }
         let kept = self.discovered.lock().clone();
         let found = match kept {
-            Some((e, at)) if (0..DISCOVERY_TTL_MS).contains(&(now_ms - at)) => e,
+            Some((e, at)) if (0..KEEP_MS).contains(&(now_ms - at)) => e,
             _ => {
                 let d = self.discovery().await?;
                 let e = Endpoints {
@@ -187,12 +188,18 @@ impl Oidc {
         })
     }
 
-    /// Verifies `token` against the kept JWKS, reading it again first when the token names a
-    /// key the kept one lacks (or names none that verifies): a rotation.
-    async fn verify(&self, token: &str, jwks_uri: &str) -> Result<Value, &'static str> {
+    /// Verifies `token` against the kept JWKS, reading it again first when it is
+    /// [`KEEP_MS`] old or the token names a key it lacks (or names none that verifies): a
+    /// rotation.
+    async fn verify(
+        &self,
+        token: &str,
+        jwks_uri: &str,
+        now_ms: i64,
+    ) -> Result<Value, &'static str> {
         let kid = token_kid(token)?;
         let kept = self.jwks.lock().clone();
-        if let Some(keys) = kept {
+        if let Some((keys, _)) = kept.filter(|(_, at)| (0..KEEP_MS).contains(&(now_ms - at))) {
             let known = kid
                 .as_deref()
                 .is_none_or(|k| keys.iter().any(|x| x["kid"].as_str() == Some(k)));
@@ -216,7 +223,7 @@ impl Oidc {
             .await
             .map_err(|_| "unreadable JWKS")?;
         let keys = Arc::new(jwks["keys"].as_array().cloned().ok_or("no keys")?);
-        *self.jwks.lock() = Some(keys.clone());
+        *self.jwks.lock() = Some((keys.clone(), now_ms));
         verify_rs256(token, &keys)
     }
 
@@ -463,7 +470,10 @@ pub async fn oidc_callback(
     let id_token = tokens["id_token"]
         .as_str()
         .ok_or_else(|| refused("no ID token"))?;
-    let claims = oidc.verify(id_token, &d.jwks_uri).await.map_err(refused)?;
+    let claims = oidc
+        .verify(id_token, &d.jwks_uri, now)
+        .await
+        .map_err(refused)?;
     if claims["iss"].as_str().map(|i| i.trim_end_matches('/'))
         != Some(oidc.cfg.issuer.trim_end_matches('/'))
     {

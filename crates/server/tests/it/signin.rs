@@ -798,10 +798,10 @@ async fn single_sign_on_keeps_the_discovery_and_the_jwks_and_follows_a_key_rotat
     assert_eq!(sso(&sb, false).await.0, 200);
     assert_eq!(idp.reads(), (1, 2));
 
-    // The discovery document is read again once it is an hour old.
+    // Both are read again once they are an hour old.
     sb.clock.advance_ms(61 * 60 * 1000);
     assert_eq!(sso(&sb, false).await.0, 200);
-    assert_eq!(idp.reads(), (2, 2));
+    assert_eq!(idp.reads(), (2, 3));
 }
 
 #[tokio::test]
