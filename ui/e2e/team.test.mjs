@@ -1,7 +1,8 @@
 // End-to-end, team mode: three `switchboard serve --database …` on one PostgreSQL
 // (SWITCHBOARD_TEST_DATABASE_URL, from scripts/services.sh); requests sent through instances
-// one and three appear on instance two's dashboard, naming them, and its Instances page lists
-// all three. Needs SWITCHBOARD_BIN and MOCK_BIN (built binaries); builds nothing.
+// one and three appear on instance two's dashboard, naming them (live too, and filtered by
+// instance), and its Instances page lists all three, then one killed as stale. Needs
+// SWITCHBOARD_BIN and MOCK_BIN (built binaries); builds nothing.
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -128,7 +129,7 @@ before(async () => {
 after(async () => {
   await context?.close().catch(() => {});
   for (const p of procs) p.kill("SIGTERM");
-  await Promise.all(procs.map((p) => (p.exitCode !== null ? null : new Promise((r) => p.once("exit", r)))));
+  await Promise.all(procs.map((p) => (p.exitCode !== null || p.signalCode !== null ? null : new Promise((r) => p.once("exit", r)))));
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -143,6 +144,28 @@ test("instance two's dashboard shows the whole team", async (t) => {
     await page.getByTestId("request-instance").getByText("three", { exact: true }).waitFor();
   });
 
+  await t.test("shows a request served by instance one as it happens", async () => {
+    await page.goto(`${bases.two}/requests#token=${ADMIN}`);
+    await page.getByRole("heading", { name: "Requests" }).waitFor();
+    const fromOne = page.getByTestId("request-row-instance").filter({ hasText: "one" });
+    await fromOne.first().waitFor();
+    const before = await fromOne.count();
+    assert.equal(await chat("one"), 200);
+    // No reload: the live feed of instance two brings it.
+    await waitFor("instance one's new request on instance two's page", async () => (await fromOne.count()) === before + 1);
+  });
+
+  await t.test("filters the requests by instance", async () => {
+    await page.getByRole("combobox", { name: "Instance" }).selectOption("three");
+    await waitFor("only instance three's requests", async () => {
+      const shown = await page.getByTestId("request-row-instance").allInnerTexts();
+      return shown.length > 0 && shown.every((s) => s.trim() === "three");
+    });
+    assert.match(page.url(), /[?&]instance=three/);
+    await page.getByRole("button", { name: "Clear filters" }).click();
+    await page.getByTestId("request-row-instance").filter({ hasText: "one" }).first().waitFor();
+  });
+
   await t.test("shows three alive instances, itself marked", async () => {
     await page.getByRole("navigation", { name: "Main" }).locator('a[href="/instances"]').click();
     await page.getByRole("heading", { name: "Instances", exact: true }).waitFor();
@@ -154,5 +177,19 @@ test("instance two's dashboard shows the whole team", async (t) => {
     }
     await page.locator('tr[data-instance="two"]').getByText("this instance").waitFor();
     assert.equal(await page.getByText("this instance").count(), 1);
+  });
+
+  await t.test("shows an instance that stopped beating as stale", async () => {
+    const three = procs.find((p) => p.spawnargs.includes(bases.three.split(":").pop()));
+    assert.ok(three, "instance three's process");
+    const gone = new Promise((r) => three.once("exit", r));
+    three.kill("SIGKILL");
+    await gone;
+    // Three heartbeats (5 s each) missed, then the page's next read.
+    const row = page.locator('tr[data-instance="three"]');
+    await waitFor("instance three shown as stale", async () => (await row.getByTestId("instance-stale").count()) === 1, 60_000);
+    await row.getByText("stale", { exact: true }).waitFor();
+    await row.getByText(/missed \d+ heartbeats · removed in 23h/).waitFor();
+    await page.locator('tr[data-instance="one"]').getByText("alive", { exact: true }).waitFor();
   });
 });

@@ -52,8 +52,13 @@ pub struct ServerSection {
 #[serde(deny_unknown_fields)]
 pub struct OidcSection {
     /// The issuer URL (`https://accounts.example.com`); its discovery document is read from
-    /// `<issuer>/.well-known/openid-configuration`.
+    /// `<issuer>/.well-known/openid-configuration` for the endpoints not given below.
     pub issuer: String,
+    /// The provider's endpoints, for one without a discovery document (each defaults to
+    /// the discovered one).
+    pub authorization_endpoint: Option<String>,
+    pub token_endpoint: Option<String>,
+    pub jwks_uri: Option<String>,
     pub client_id: String,
     /// `env:NAME` (the secret is never written in the file); default
     /// `env:SWITCHBOARD_OIDC_CLIENT_SECRET` when that variable is set.

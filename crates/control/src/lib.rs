@@ -99,6 +99,9 @@ pub struct Control {
     said: Arc<standing::KeySaid>,
     /// The request inspector's queue and key, once the host has attached them.
     captures: std::sync::OnceLock<inspector::Captures>,
+    /// Team mode: the shared configuration's version read just before the snapshot in use was
+    /// loaded (`None` on SQLite); see [`Control::config_version`].
+    synced: Mutex<Option<i64>>,
 }
 
 /// The health writer's bus receiver (taken by [`Control::run_health_writer`]) and counters.
@@ -130,6 +133,7 @@ impl Control {
         // One TLS crypto provider for every upstream client in the process (probes, model
         // discovery, requests); a second install (e.g. by the desktop shell) is harmless.
         let _ = rustls::crypto::ring::default_provider().install_default();
+        let synced = store.config_version().await?;
         let config = load_config(&store).await?;
         let policy = settings::cooldowns(&store).await?;
         let clients = Arc::new(Clients::new(clock.clone()));
@@ -174,6 +178,7 @@ impl Control {
             said,
             deliverer: Deliverer::new(std::time::Duration::from_millis(500)),
             captures: std::sync::OnceLock::new(),
+            synced: Mutex::new(synced),
         };
         control.restand(None);
         Ok(Arc::new(control))
@@ -300,6 +305,8 @@ impl Control {
     /// Re-reads the configuration from the store, swaps the engine's snapshot and cooldown
     /// policy, and refreshes the key list and standings. Only called with the edit lock held.
     async fn swap_snapshot(&self) -> Result<(), StoreError> {
+        // Read first: a change committed while loading makes the version differ next time.
+        let version = self.store.config_version().await?;
         let mut config = load_config(&self.store).await?;
         config.system_proxy = self.system_proxy.read().clone();
         let keys: Arc<[KeyInfo]> = self.store.list_keys(None).await?.into();
@@ -308,8 +315,15 @@ impl Control {
         self.engine.reload(&config);
         self.engine.health.set_policy(policy);
         *self.keys.write() = keys;
+        *self.synced.lock() = version;
         self.restand(None);
         Ok(())
+    }
+
+    /// Team mode: the shared configuration's version the routing snapshot in use was loaded
+    /// at (every version up to it is in the snapshot); `None` on SQLite.
+    pub fn config_version(&self) -> Option<i64> {
+        *self.synced.lock()
     }
 
     /// The one way configuration changes: under the edit lock, `write` the store, then swap

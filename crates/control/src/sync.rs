@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use switchboard_store::ConfigListener;
+use switchboard_store::{Backend, ConfigListener};
 use tokio_util::sync::CancellationToken;
 
 use crate::Control;
@@ -13,20 +13,21 @@ pub const CONFIG_CHECK_EVERY: Duration = Duration::from_secs(5);
 
 impl Control {
     /// Reloads the snapshot whenever the shared configuration changes (team mode): on each
-    /// PostgreSQL notification, and whenever the version read every `check_every` differs from
-    /// the one last loaded (which heals notifications missed while the listening connection
-    /// was down). Returns at once on SQLite, where every edit goes through this process.
-    /// Runs until `stop` is cancelled.
-    pub async fn run_config_sync(self: Arc<Self>, stop: CancellationToken, check_every: Duration) {
-        let mut seen = match self.store.config_version().await {
-            Ok(None) => return,
-            Ok(Some(v)) => Some(v),
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot read the configuration version");
-                None
-            }
-        };
-        let mut listener: Option<ConfigListener> = None;
+    /// PostgreSQL notification `listener` brings ([`switchboard_store::Store::listen_config`],
+    /// subscribed before the instance serves so no later edit goes unnoticed), and whenever the version read every
+    /// `check_every` (and once at once) differs from the one the snapshot was loaded at,
+    /// which heals notifications missed while the listening connection was down (it is
+    /// opened again then). Returns at once on SQLite, where every edit goes through this
+    /// process. Runs until `stop` is cancelled.
+    pub async fn run_config_sync(
+        self: Arc<Self>,
+        stop: CancellationToken,
+        mut listener: Option<ConfigListener>,
+        check_every: Duration,
+    ) {
+        if self.store.backend() == Backend::Sqlite {
+            return;
+        }
         let mut tick = tokio::time::interval(check_every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -39,11 +40,11 @@ impl Control {
             tokio::select! {
                 () = stop.cancelled() => break,
                 got = notice => match got {
-                    // Notifications queued while a reload ran may be older than what it
-                    // loaded (this instance's own edits notify it too): those are skipped.
-                    Ok(Some(v)) if seen.is_some_and(|s| v <= s) => {}
+                    // Notifications queued while a reload ran may be for versions it loaded
+                    // (this instance's own edits notify it too): those are skipped.
+                    Ok(Some(v)) if self.config_version().is_some_and(|s| v <= s) => {}
                     // A newer version, or a lost connection that may have hidden one.
-                    Ok(_) => self.resync(&mut seen).await,
+                    Ok(_) => self.resync().await,
                     Err(e) => {
                         tracing::warn!(error = %e, "lost the configuration change feed");
                         listener = None;
@@ -57,7 +58,7 @@ impl Control {
                         }
                     }
                     match self.store.config_version().await {
-                        Ok(v) if v != seen => self.resync(&mut seen).await,
+                        Ok(v) if v != self.config_version() => self.resync().await,
                         Ok(_) => {}
                         Err(e) => tracing::warn!(error = %e, "cannot read the configuration version"),
                     }
@@ -66,21 +67,13 @@ impl Control {
         }
     }
 
-    /// Reloads the snapshot from the store under the edit lock; `seen` becomes the version
-    /// read before loading, so a change committed during the load is loaded again next time.
-    async fn resync(&self, seen: &mut Option<i64>) {
-        let version = match self.store.config_version().await {
-            Ok(v) => v,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot read the configuration version");
-                return;
-            }
-        };
+    /// Reloads the snapshot from the store under the edit lock (which records the version it
+    /// loaded, so a change committed during the load is loaded again next time).
+    async fn resync(&self) {
         let _edit = self.edits.lock().await;
         match self.swap_snapshot().await {
             Ok(()) => {
-                tracing::debug!(version = ?version, "configuration reloaded after a change elsewhere");
-                *seen = version;
+                tracing::debug!(version = ?self.config_version(), "configuration reloaded after a change elsewhere");
             }
             Err(e) => tracing::warn!(error = %e, "cannot reload the configuration"),
         }

@@ -285,23 +285,33 @@ pub struct HealthBoard {
     pub quota: QuotaBoard,
     policy: Mutex<CooldownPolicy>,
     events: broadcast::Sender<HealthEvent>,
+    /// Transitions other instances observed and this board applied (team mode), for the
+    /// dashboard's feed only: nothing that persists, alerts or republishes listens here.
+    remote: broadcast::Sender<HealthEvent>,
     clock: SharedClock,
 }
 
 impl HealthBoard {
     pub fn new(clock: SharedClock, policy: CooldownPolicy) -> Self {
         let (events, _) = broadcast::channel(1024);
+        let (remote, _) = broadcast::channel(1024);
         HealthBoard {
             inner: Mutex::new(Inner::default()),
             quota: QuotaBoard::default(),
             policy: Mutex::new(policy),
             events,
+            remote,
             clock,
         }
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<HealthEvent> {
         self.events.subscribe()
+    }
+
+    /// The transitions [`HealthBoard::apply_remote`] applied (another instance observed them).
+    pub fn subscribe_remote(&self) -> broadcast::Receiver<HealthEvent> {
+        self.remote.subscribe()
     }
 
     pub fn set_policy(&self, policy: CooldownPolicy) {
@@ -798,11 +808,12 @@ impl HealthBoard {
     /// cooldown until its absolute end, an auth error, or a recovery. It is not a local
     /// failure (no failure is counted beyond what the origin reported) and it is not published
     /// on this board's bus, so it never travels back to where it came from. Other states
-    /// (probing, untested, disabled) stay local.
+    /// (probing, untested, disabled) stay local. What changed the board is announced on
+    /// [`HealthBoard::subscribe_remote`].
     pub fn apply_remote(&self, e: &HealthEvent) {
         let now = self.clock.now_ms();
         let mut inner = self.inner.lock();
-        match e.state {
+        let applied = match e.state {
             HealthState::Cooling if e.until_ms.is_some_and(|until| until > now) => {
                 let failures = inner.entries.get(&e.scope).map_or(1, |x| x.failures.max(1));
                 inner.entries.insert(
@@ -816,6 +827,7 @@ impl HealthBoard {
                         probe_in_flight: false,
                     },
                 );
+                true
             }
             HealthState::AuthError => {
                 inner.entries.insert(
@@ -829,6 +841,7 @@ impl HealthBoard {
                         probe_in_flight: false,
                     },
                 );
+                true
             }
             HealthState::Healthy
                 if inner
@@ -837,8 +850,14 @@ impl HealthBoard {
                     .is_some_and(|x| x.state != HealthState::Untested) =>
             {
                 inner.entries.remove(&e.scope);
+                true
             }
-            _ => {}
+            _ => false,
+        };
+        drop(inner);
+        if applied {
+            // No subscriber is fine: the dashboard may not be open.
+            let _ = self.remote.send(e.clone());
         }
     }
 
@@ -1285,6 +1304,7 @@ mod tests {
     fn a_remote_cooldown_blocks_until_its_end_without_an_event() {
         let (b, clock) = board();
         let mut rx = b.subscribe();
+        let mut remote = b.subscribe_remote();
         let now = b.now_ms();
         let cooled = HealthEvent {
             scope: Scope::KeyModel {
@@ -1306,12 +1326,21 @@ mod tests {
         );
         assert_eq!(b.check("p", 1, "other"), Availability::Usable);
         assert!(rx.try_recv().is_err(), "a remote change is not republished");
+        assert_eq!(
+            remote.try_recv().ok(),
+            Some(cooled.clone()),
+            "but it is announced"
+        );
         // An ended remote cooldown is ignored; a recovery clears the scope.
         let mut stale = cooled.clone();
         stale.scope = Scope::Key { key_id: 2 };
         stale.until_ms = Some(now - 1);
         b.apply_remote(&stale);
         assert_eq!(b.check("p", 2, "m"), Availability::Usable);
+        assert!(
+            remote.try_recv().is_err(),
+            "an ended cooldown changed nothing"
+        );
         b.apply_remote(&HealthEvent {
             state: HealthState::Healthy,
             reason: None,

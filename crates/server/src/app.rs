@@ -340,11 +340,13 @@ impl Switchboard {
         tasks.spawn(control.clone().run_health_writer(background.clone()));
         tasks.spawn(control.clone().run_alerts(background.clone()));
         tasks.spawn(control.clone().run_capture_retention(background.clone()));
-        tasks.spawn(
-            control
-                .clone()
-                .run_config_sync(background.clone(), opts.config_check_every),
-        );
+        // Subscribed before serving: no edit made elsewhere after the start is missed.
+        let config_feed = store.listen_config().await?;
+        tasks.spawn(control.clone().run_config_sync(
+            background.clone(),
+            config_feed,
+            opts.config_check_every,
+        ));
         let app = router(state.clone());
         let limits = ListenLimits {
             header_read_timeout: opts.header_read_timeout,
@@ -357,6 +359,7 @@ impl Switchboard {
         let bound = listener.addr;
         let _ = state.tools.bound.set(bound);
         state.control.set_listen_addr(bound);
+        tasks.spawn(crate::cluster_feed::run(state.clone(), background.clone()));
         tasks.spawn(crate::instances::run_heartbeat(
             state.clone(),
             bound,

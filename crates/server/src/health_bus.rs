@@ -5,7 +5,7 @@
 //! (`switchboard:<database>:health:<provider>:<scope>`) that expires with the cooldown,
 //! so an instance that starts later loads the shared view. Every instance subscribes and
 //! applies what the others observed to its own board ([`HealthBoard::apply_remote`]), which
-//! does not republish it: no echo. The hot path never waits on Redis: publishing reads the
+//! does not republish it (no echo) but shows it on the dashboard's health feed. The hot path never waits on Redis: publishing reads the
 //! board's bounded event bus in a background task. When Redis is down the instance keeps
 //! routing on its local health, warns once, counts each failure
 //! (`switchboard_redis_errors_total`), and reloads the shared view when Redis answers again.

@@ -372,7 +372,9 @@ async fn connect_postgres(url: &str) -> Result<(PgPool, Location), StoreError> {
         cause: source,
     })?;
     let pool = PgPoolOptions::new()
-        .max_connections(8)
+        // Two are held by the listeners (configuration changes, new requests); the other
+        // eight serve queries.
+        .max_connections(10)
         .acquire_timeout(Duration::from_secs(10))
         .connect_with(options)
         .await

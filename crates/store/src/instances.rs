@@ -1,6 +1,6 @@
 //! The running instances: each writes its own row on every heartbeat (upsert) and removes it
 //! on a graceful stop; the dashboard lists them all. An instance that was killed keeps its
-//! row, with a heartbeat that grows old.
+//! row, with a heartbeat that grows old, until the others prune it.
 
 use crate::db::{Store, on_pool};
 use crate::error::StoreError;
@@ -51,6 +51,20 @@ impl Store {
         .await
         .map(|_| ()))
         .map_err(StoreError::db("removing a stopped instance"))
+    }
+
+    /// Removes the rows whose last heartbeat is before `older_than_ms` (instances killed or
+    /// lost without a clean stop); their ids, sorted.
+    pub async fn prune_instances(&self, older_than_ms: i64) -> Result<Vec<String>, StoreError> {
+        let mut ids: Vec<String> = on_pool!(&self.pool, |p| sqlx::query_scalar(
+            "DELETE FROM instances WHERE last_heartbeat_ms < $1 RETURNING id"
+        )
+        .bind(older_than_ms)
+        .fetch_all(p)
+        .await)
+        .map_err(StoreError::db("removing silent instances"))?;
+        ids.sort();
+        Ok(ids)
     }
 
     /// Every instance's row, by id.

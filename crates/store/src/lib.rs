@@ -48,7 +48,7 @@ pub use secrets::{
 pub use switchboard_router::id::{
     new_instance_id, new_request_id, now_ms, request_id_at, request_id_time_ms,
 };
-pub use sync::{CONFIG_CHANNEL, ConfigListener};
+pub use sync::{CONFIG_CHANNEL, ConfigListener, REQUESTS_CHANNEL, RequestListener, RequestNotice};
 pub use tokens::LocalToken;
 pub use users::{Role, SessionUser, UserRow, hash_password, session_digest, verify_password};
 pub use webhooks::{WebhookRow, WebhookTarget};

@@ -60,6 +60,8 @@ pub struct RequestFilter {
     pub provider: Option<String>,
     /// The client that sent the request.
     pub client: Option<String>,
+    /// The instance that served the request (team mode).
+    pub instance: Option<String>,
     pub status: Option<StatusFilter>,
     /// Inclusive lower bound on `started_at_ms`.
     pub since_ms: Option<i64>,
@@ -368,10 +370,41 @@ impl Store {
             })
             .map_err(StoreError::db("writing the request log"))?;
         }
+        // Team mode: the other instances' live feeds learn of the new rows when this commits.
+        if let crate::db::Tx::Postgres(t) = &mut tx {
+            for payload in crate::sync::request_notices(records, &ids) {
+                sqlx::query("SELECT pg_notify($1, $2)")
+                    .bind(crate::sync::REQUESTS_CHANNEL)
+                    .bind(payload)
+                    .execute(&mut **t)
+                    .await
+                    .map_err(StoreError::db("writing the request log"))?;
+            }
+        }
         tx.commit()
             .await
             .map_err(StoreError::db("writing the request log"))?;
         Ok(ids)
+    }
+
+    /// The requests among `ids` that are in the log, oldest first (the live feed's order).
+    pub async fn requests_by_ids(&self, ids: &[String]) -> Result<Vec<RequestRecord>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<RequestRow> = on_pool!(&self.pool, |p| {
+            let mut q = QueryBuilder::new(format!(
+                "SELECT {REQUEST_COLUMNS} FROM request_log WHERE id IN ("
+            ));
+            let mut list = q.separated(", ");
+            for id in ids.iter().take(MAX_PAGE as usize) {
+                list.push_bind(id.clone());
+            }
+            q.push(") ORDER BY id");
+            q.build_query_as().persistent(false).fetch_all(p).await
+        })
+        .map_err(StoreError::db("reading requests"))?;
+        rows.into_iter().map(RequestRow::into_record).collect()
     }
 
     /// A page of the request log, newest first. Page on with `before_id` set to the last id
@@ -392,6 +425,9 @@ impl Store {
             }
             if let Some(c) = &filter.client {
                 q.push(" AND client = ").push_bind(c.clone());
+            }
+            if let Some(i) = &filter.instance {
+                q.push(" AND instance = ").push_bind(i.clone());
             }
             match filter.status {
                 Some(StatusFilter::Exact(c)) => {

@@ -242,8 +242,9 @@ export interface paths {
         };
         /**
          * Health as server-sent events: `event: health` (data: a `HealthEvent`, one scope's
-         *     transition), `event: standing` (data: a `StandingChanged`, a key's standing before and
-         *     after, as `/api/v1/keys` shows it), and `event: lagged` (events were missed: refetch).
+         *     transition — in team mode with Redis, those other instances observed too), `event:
+         *     standing` (data: a `StandingChanged`, a key's standing before and after, as
+         *     `/api/v1/keys` shows it), and `event: lagged` (events were missed: refetch).
          */
         get: operations["health_events"];
         put?: never;
@@ -621,7 +622,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Finished requests as they happen (`event: request`, data: a `RequestRecord`). */
+        /**
+         * Finished requests as they happen (`event: request`, data: a `RequestRecord`); in team
+         *     mode, those every instance of the cluster serves.
+         */
         get: operations["requests_live"];
         put?: never;
         post?: never;
@@ -1570,8 +1574,18 @@ export interface components {
              * @description Requests it was serving at its last heartbeat.
              */
             in_flight: number;
-            /** @description Its last heartbeat is at most three heartbeat periods old. */
+            /** @description Its last heartbeat is at most three heartbeat periods old; otherwise it is stale. */
             alive: boolean;
+            /**
+             * Format: int64
+             * @description Heartbeat periods since its last heartbeat (0 while it keeps beating).
+             */
+            missed_heartbeats: number;
+            /**
+             * Format: int64
+             * @description When its row is removed unless it beats again (a day after its last heartbeat).
+             */
+            removed_at_ms: number;
             /** @description The instance answering this request. */
             current: boolean;
         };
@@ -2302,6 +2316,12 @@ export interface components {
             providers: number;
             keys: number;
             routes: number;
+            /**
+             * Format: int64
+             * @description Team mode: the shared configuration's version this instance's routing was loaded at
+             *     (instances showing the same have the same configuration).
+             */
+            config_version?: number | null;
             /** Format: int64 */
             in_flight: number;
             /** @description Where secrets are kept: `os_keychain`, `encrypted_file`, `database` (team mode). */
@@ -3807,6 +3827,8 @@ export interface operations {
                 provider?: string | null;
                 /** @description The client (named access key) that sent the request. */
                 client?: string | null;
+                /** @description The instance that served the request (team mode; `/api/v1/instances` lists them). */
+                instance?: string | null;
                 /** @description Exact status (`429`) or class (`5xx`, `4xx`, `error`). */
                 status?: string | null;
                 since_ms?: number | null;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { instanceUptimeMs, servedByMany, sortInstances } from "./instances";
+import { instanceUptimeMs, servedByMany, sortInstances, staleNote } from "./instances";
 
 describe("instances", () => {
   it("counts an alive instance's uptime to now and a dead one's to its last heartbeat", () => {
@@ -24,5 +24,11 @@ describe("instances", () => {
     expect(servedByMany([])).toBe(false);
     expect(servedByMany([{ instance: "a" }, { instance: null }, { instance: "a" }])).toBe(false);
     expect(servedByMany([{ instance: null }, { instance: "a" }, { instance: "b" }])).toBe(true);
+  });
+
+  it("says how many heartbeats a stale instance missed and when its row goes", () => {
+    expect(staleNote({ missed_heartbeats: 1, removed_at_ms: 3_600_000 }, 0)).toBe("missed 1 heartbeat · removed in 1h 00m");
+    expect(staleNote({ missed_heartbeats: 12, removed_at_ms: 86_400_000 }, 1_000)).toBe("missed 12 heartbeats · removed in 23h 59m");
+    expect(staleNote({ missed_heartbeats: 17_280, removed_at_ms: 5 }, 10)).toBe("missed 17280 heartbeats · being removed");
   });
 });

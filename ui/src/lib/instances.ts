@@ -1,10 +1,18 @@
 // The Instances view's derived numbers.
 import type { InstanceView } from "../api/types";
+import { formatCountdown } from "./format";
 
 /** How long an instance has been up: until now while it is alive, else until its last
  * heartbeat (when it was last seen). */
 export function instanceUptimeMs(i: Pick<InstanceView, "alive" | "started_at_ms" | "uptime_ms">, nowMs: number): number {
   return i.alive ? Math.max(i.uptime_ms, nowMs - i.started_at_ms) : i.uptime_ms;
+}
+
+/** What a stale row says: the heartbeats it missed and how long until its row is removed. */
+export function staleNote(i: Pick<InstanceView, "missed_heartbeats" | "removed_at_ms">, nowMs: number): string {
+  const missed = `missed ${i.missed_heartbeats} heartbeat${i.missed_heartbeats === 1 ? "" : "s"}`;
+  const left = i.removed_at_ms - nowMs;
+  return left > 0 ? `${missed} · removed in ${formatCountdown(left)}` : `${missed} · being removed`;
 }
 
 /** The current instance first, then the alive ones, then by id. */

@@ -4,7 +4,7 @@ import { PageHeader } from "../components/PageHeader";
 import { Card, EmptyState, ErrorNote, Pill, SkeletonRows } from "../components/ui";
 import { useInstances } from "../api/queries";
 import { formatAgo, formatCountdown, formatDateTime } from "../lib/format";
-import { instanceUptimeMs, sortInstances } from "../lib/instances";
+import { instanceUptimeMs, sortInstances, staleNote } from "../lib/instances";
 import { useNow } from "../lib/now";
 
 /** How often the list is read again (instances write their heartbeat every few seconds). */
@@ -23,8 +23,8 @@ export function Instances() {
       <PageHeader title="Instances" />
       <div className="content">
         <p className="muted small">
-          Every Switchboard sharing this database, from the heartbeat each writes every few seconds. An instance that stopped cleanly leaves the list; one whose heartbeat is more than three periods old
-          is shown as not responding.
+          Every Switchboard sharing this database, from the heartbeat each writes every few seconds. An instance that stopped cleanly leaves the list; one that missed three heartbeats is shown as
+          stale, and its row is removed once it has been silent for a day.
         </p>
         {instances.error && !instances.data ? (
           <Card>
@@ -68,7 +68,18 @@ export function Instances() {
                       <td className="tnum" title={formatDateTime(i.last_heartbeat_ms)}>
                         {formatAgo(i.last_heartbeat_ms, now)}
                       </td>
-                      <td>{i.alive ? <Pill color="green">alive</Pill> : <Pill color="red">not responding</Pill>}</td>
+                      <td>
+                        {i.alive ? (
+                          <Pill color="green">alive</Pill>
+                        ) : (
+                          <span className="row" data-testid="instance-stale">
+                            <Pill color="amber" title={`Removed at ${formatDateTime(i.removed_at_ms)} unless it beats again`}>
+                              stale
+                            </Pill>
+                            <span className="faint small">{staleNote(i, now)}</span>
+                          </span>
+                        )}
+                      </td>
                     </tr>
                   ))}
                 </tbody>

@@ -5,7 +5,7 @@ import { Card, EmptyState, ErrorNote, Pill, SkeletonRows } from "../components/u
 import { RequestDetail, statusColor } from "../components/RequestDetail";
 import { CaptureControl, CapturePanel } from "../components/Inspector";
 import { api, must } from "../api/client";
-import { useClients, useKeys, useProviders, useRecent, useRoutes } from "../api/queries";
+import { useClients, useInstances, useKeys, useProviders, useRecent, useRoutes } from "../api/queries";
 import type { RequestRecord } from "../api/types";
 import { useQuery } from "../lib/query";
 import { subscribeRequests } from "../lib/live";
@@ -22,8 +22,9 @@ const RANGES: { id: string; label: string; ms: number | null }[] = [
   { id: "all", label: "All", ms: null },
 ];
 
-function matches(r: RequestRecord, f: { alias: string; provider: string; client: string; status: string }): boolean {
+function matches(r: RequestRecord, f: { alias: string; provider: string; client: string; instance: string; status: string }): boolean {
   if (f.alias && r.alias !== f.alias) return false;
+  if (f.instance && r.instance !== f.instance) return false;
   if (f.client && r.client !== f.client) return false;
   if (f.provider && r.provider !== f.provider) return false;
   if (f.status) {
@@ -36,7 +37,7 @@ function matches(r: RequestRecord, f: { alias: string; provider: string; client:
 
 export function Requests() {
   const { query } = useLocation();
-  const f = { alias: query.get("alias") ?? "", provider: query.get("provider") ?? "", client: query.get("client") ?? "", status: query.get("status") ?? "", range: query.get("range") ?? "24h" };
+  const f = { alias: query.get("alias") ?? "", provider: query.get("provider") ?? "", client: query.get("client") ?? "", instance: query.get("instance") ?? "", status: query.get("status") ?? "", range: query.get("range") ?? "24h" };
   const selectedId = query.get("id");
   const [live, setLive] = useState(true);
   const [extra, setExtra] = useState<RequestRecord[]>([]);
@@ -45,11 +46,11 @@ export function Requests() {
   const [moreBusy, setMoreBusy] = useState(false);
   const [exhausted, setExhausted] = useState(false);
   const range = RANGES.find((r) => r.id === f.range) ?? RANGES[2];
-  const key = `requests?${f.alias}|${f.provider}|${f.client}|${f.status}|${f.range}`;
+  const key = `requests?${f.alias}|${f.provider}|${f.client}|${f.instance}|${f.status}|${f.range}`;
   const list = useQuery<RequestRecord[]>(key, () =>
     must(
       api.GET("/api/v1/requests", {
-        params: { query: { alias: f.alias || undefined, provider: f.provider || undefined, client: f.client || undefined, status: f.status || undefined, since_ms: range.ms ? Date.now() - range.ms : undefined, limit: 200 } },
+        params: { query: { alias: f.alias || undefined, provider: f.provider || undefined, client: f.client || undefined, instance: f.instance || undefined, status: f.status || undefined, since_ms: range.ms ? Date.now() - range.ms : undefined, limit: 200 } },
       }),
     ),
   );
@@ -58,6 +59,7 @@ export function Requests() {
   const routes = useRoutes();
   const providers = useProviders();
   const clients = useClients();
+  const instances = useInstances();
   useEffect(() => {
     setExtra([]);
     setOlder([]);
@@ -82,7 +84,10 @@ export function Requests() {
       .sort((a, b) => b.started_at_ms - a.started_at_ms || (a.id < b.id ? 1 : -1));
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [extra, list.data, older, recent.data, key]);
-  const manyInstances = servedByMany(rows);
+  // The serving instance's column: when several served the rows shown, or one is filtered on.
+  const manyInstances = servedByMany(rows) || f.instance !== "";
+  // Team mode: the instances listed now, and those whose requests are shown (stopped ones too).
+  const instanceIds = [...new Set([...(instances.data ?? []).map((i) => i.id), ...rows.flatMap((r) => (r.instance ? [r.instance] : [])), ...(f.instance ? [f.instance] : [])])].sort();
   const loadOlder = async () => {
     const last = rows[rows.length - 1];
     if (!last) return;
@@ -90,7 +95,7 @@ export function Requests() {
     try {
       const page = await must(
         api.GET("/api/v1/requests", {
-          params: { query: { alias: f.alias || undefined, provider: f.provider || undefined, client: f.client || undefined, status: f.status || undefined, since_ms: range.ms ? Date.now() - range.ms : undefined, before: last.id, limit: 200 } },
+          params: { query: { alias: f.alias || undefined, provider: f.provider || undefined, client: f.client || undefined, instance: f.instance || undefined, status: f.status || undefined, since_ms: range.ms ? Date.now() - range.ms : undefined, before: last.id, limit: 200 } },
         }),
       );
       setOlder((o) => [...o, ...page]);
@@ -103,7 +108,7 @@ export function Requests() {
   const selected = rows.find((r) => r.id === selectedId) ?? null;
   const detail = useQuery<RequestRecord>(selectedId && !selected ? `request:${selectedId}` : null, () => must(api.GET("/api/v1/requests/{id}", { params: { path: { id: selectedId ?? "" } } })));
   const shown = selected ?? detail.data ?? null;
-  const filtered = f.alias || f.provider || f.client || f.status;
+  const filtered = f.alias || f.provider || f.client || f.instance || f.status;
   return (
     <>
       <PageHeader title="Requests">
@@ -140,6 +145,16 @@ export function Requests() {
                   </option>
                 ))}
               </select>
+              {instanceIds.length > 1 && (
+                <select className="select" aria-label="Instance" value={f.instance} onChange={(e) => setQuery({ instance: e.target.value })}>
+                  <option value="">All instances</option>
+                  {instanceIds.map((i) => (
+                    <option key={i} value={i}>
+                      {i}
+                    </option>
+                  ))}
+                </select>
+              )}
               <select className="select" aria-label="Status" value={f.status} onChange={(e) => setQuery({ status: e.target.value })}>
                 <option value="">Any status</option>
                 <option value="2xx">Success (2xx)</option>
@@ -156,7 +171,7 @@ export function Requests() {
                 ))}
               </div>
               {filtered && (
-                <button type="button" className="btn ghost sm" onClick={() => setQuery({ alias: null, provider: null, client: null, status: null })}>
+                <button type="button" className="btn ghost sm" onClick={() => setQuery({ alias: null, provider: null, client: null, instance: null, status: null })}>
                   <X size={13} /> Clear filters
                 </button>
               )}

@@ -33,13 +33,15 @@ pub async fn health(State(s): St) -> Json<HealthView> {
 }
 
 /// Health as server-sent events: `event: health` (data: a `HealthEvent`, one scope's
-/// transition), `event: standing` (data: a `StandingChanged`, a key's standing before and
-/// after, as `/api/v1/keys` shows it), and `event: lagged` (events were missed: refetch).
+/// transition — in team mode with Redis, those other instances observed too), `event:
+/// standing` (data: a `StandingChanged`, a key's standing before and after, as
+/// `/api/v1/keys` shows it), and `event: lagged` (events were missed: refetch).
 #[utoipa::path(get, path = "/api/v1/health/events", responses((status = 200, description = "text/event-stream: `health` events (HealthEvent) and `standing` events (StandingChanged)", body = HealthEvent)))]
 pub async fn health_events(State(s): St) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let health = sse_events(
-        BroadcastStream::new(s.control.engine().health.subscribe()),
-        "health",
+    let board = &s.control.engine().health;
+    let health = futures_util::stream::select(
+        sse_events(BroadcastStream::new(board.subscribe()), "health"),
+        sse_events(BroadcastStream::new(board.subscribe_remote()), "health"),
     );
     let standing = sse_events(
         BroadcastStream::new(s.control.subscribe_standings()),

@@ -8,7 +8,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::ApiResult;
-use crate::instances::alive;
+use crate::instances::{alive, missed_heartbeats, removed_at_ms};
 use crate::state::AppState;
 
 #[derive(Serialize, ToSchema)]
@@ -23,8 +23,12 @@ pub struct InstanceView {
     last_heartbeat_ms: i64,
     /// Requests it was serving at its last heartbeat.
     in_flight: i64,
-    /// Its last heartbeat is at most three heartbeat periods old.
+    /// Its last heartbeat is at most three heartbeat periods old; otherwise it is stale.
     alive: bool,
+    /// Heartbeat periods since its last heartbeat (0 while it keeps beating).
+    missed_heartbeats: i64,
+    /// When its row is removed unless it beats again (a day after its last heartbeat).
+    removed_at_ms: i64,
     /// The instance answering this request.
     current: bool,
 }
@@ -38,6 +42,8 @@ pub async fn list_instances(State(s): State<Arc<AppState>>) -> ApiResult<Vec<Ins
             .map(|r| InstanceView {
                 uptime_ms: r.last_heartbeat_ms.saturating_sub(r.started_at_ms).max(0),
                 alive: alive(r.last_heartbeat_ms, now, s.heartbeat_every),
+                missed_heartbeats: missed_heartbeats(r.last_heartbeat_ms, now, s.heartbeat_every),
+                removed_at_ms: removed_at_ms(r.last_heartbeat_ms),
                 current: r.id == *s.instance,
                 id: r.id,
                 version: r.version,

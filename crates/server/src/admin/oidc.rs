@@ -3,6 +3,11 @@
 //! kept here for [`PENDING_TTL_MS`]); `GET /api/v1/session/oidc/callback` exchanges the code,
 //! verifies the ID token (RS256 against the issuer's JWKS; `iss`, `aud`, `exp`, `nonce`),
 //! maps it to a role and opens a session like a password sign-in does.
+//!
+//! The endpoints not configured are read from the issuer's discovery document, kept for
+//! [`KEEP_MS`]. The JWKS is kept as long, and read sooner when an ID token names a key it does
+//! not hold (the provider rotated its keys); a key the provider withdrew is no longer trusted
+//! once the kept JWKS is that old.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -31,6 +36,8 @@ pub const PENDING_TTL_MS: i64 = 10 * 60 * 1000;
 const PENDING_MAX: usize = 1000;
 /// Leeway for the ID token's `exp` against this machine's clock.
 const LEEWAY_MS: i64 = 60 * 1000;
+/// How long a discovery document or a JWKS is used before it is read again.
+pub const KEEP_MS: i64 = 60 * 60 * 1000;
 
 /// The OpenID Connect provider in use, and the sign-ins in progress.
 pub struct Oidc {
@@ -38,6 +45,18 @@ pub struct Oidc {
     client_secret: Option<Secret>,
     http: reqwest::Client,
     pending: Mutex<HashMap<String, Pending>>,
+    /// The endpoints last discovered, and when (unused when all three are configured).
+    discovered: Mutex<Option<(Endpoints, i64)>>,
+    /// The provider's signing keys (the JWKS's `keys`) as last read, and when.
+    jwks: Mutex<Option<(Arc<Vec<Value>>, i64)>>,
+}
+
+/// Where the provider's endpoints are.
+#[derive(Clone)]
+struct Endpoints {
+    authorization_endpoint: String,
+    token_endpoint: String,
+    jwks_uri: String,
 }
 
 struct Pending {
@@ -94,8 +113,19 @@ impl Oidc {
                 .filter(|v| !v.is_empty())
                 .map(Secret::new),
         };
-        for (field, v) in [("issuer", &cfg.issuer), ("redirect_url", &cfg.redirect_url)] {
-            url::Url::parse(v).map_err(|e| OidcError::Config(format!("{field}: {e}")))?;
+        for (field, v) in [
+            ("issuer", Some(&cfg.issuer)),
+            ("redirect_url", Some(&cfg.redirect_url)),
+            (
+                "authorization_endpoint",
+                cfg.authorization_endpoint.as_ref(),
+            ),
+            ("token_endpoint", cfg.token_endpoint.as_ref()),
+            ("jwks_uri", cfg.jwks_uri.as_ref()),
+        ] {
+            if let Some(v) = v {
+                url::Url::parse(v).map_err(|e| OidcError::Config(format!("{field}: {e}")))?;
+            }
         }
         if cfg.role_claim.is_none() && cfg.allowed_emails.is_empty() {
             return Err(OidcError::Config(
@@ -117,7 +147,84 @@ impl Oidc {
             client_secret,
             http,
             pending: Mutex::default(),
+            discovered: Mutex::default(),
+            jwks: Mutex::default(),
         })
+    }
+
+    /// The provider's endpoints: the configured ones, the rest discovered (kept for
+    /// [`KEEP_MS`]).
+    async fn endpoints(&self, now_ms: i64) -> Result<Endpoints, AdminError> {
+        let configured = (
+            self.cfg.authorization_endpoint.clone(),
+            self.cfg.token_endpoint.clone(),
+            self.cfg.jwks_uri.clone(),
+        );
+        if let (Some(a), Some(t), Some(j)) = configured.clone() {
+            return Ok(Endpoints {
+                authorization_endpoint: a,
+                token_endpoint: t,
+                jwks_uri: j,
+            });
+        }
+        let kept = self.discovered.lock().clone();
+        let found = match kept {
+            Some((e, at)) if (0..KEEP_MS).contains(&(now_ms - at)) => e,
+            _ => {
+                let d = self.discovery().await?;
+                let e = Endpoints {
+                    authorization_endpoint: d.authorization_endpoint,
+                    token_endpoint: d.token_endpoint,
+                    jwks_uri: d.jwks_uri,
+                };
+                *self.discovered.lock() = Some((e.clone(), now_ms));
+                e
+            }
+        };
+        Ok(Endpoints {
+            authorization_endpoint: configured.0.unwrap_or(found.authorization_endpoint),
+            token_endpoint: configured.1.unwrap_or(found.token_endpoint),
+            jwks_uri: configured.2.unwrap_or(found.jwks_uri),
+        })
+    }
+
+    /// Verifies `token` against the kept JWKS, reading it again first when it is
+    /// [`KEEP_MS`] old or the token names a key it lacks (or names none that verifies): a
+    /// rotation.
+    async fn verify(
+        &self,
+        token: &str,
+        jwks_uri: &str,
+        now_ms: i64,
+    ) -> Result<Value, &'static str> {
+        let kid = token_kid(token)?;
+        let kept = self.jwks.lock().clone();
+        if let Some((keys, _)) = kept.filter(|(_, at)| (0..KEEP_MS).contains(&(now_ms - at))) {
+            let known = kid
+                .as_deref()
+                .is_none_or(|k| keys.iter().any(|x| x["kid"].as_str() == Some(k)));
+            if known {
+                match verify_rs256(token, &keys) {
+                    Ok(claims) => return Ok(claims),
+                    // The named key is held: a bad signature, not a rotation.
+                    Err(e) if kid.is_some() => return Err(e),
+                    Err(_) => {}
+                }
+            }
+        }
+        let jwks: Value = self
+            .http
+            .get(jwks_uri)
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(|_| "cannot read the JWKS")?
+            .json()
+            .await
+            .map_err(|_| "unreadable JWKS")?;
+        let keys = Arc::new(jwks["keys"].as_array().cloned().ok_or("no keys")?);
+        *self.jwks.lock() = Some((keys.clone(), now_ms));
+        verify_rs256(token, &keys)
     }
 
     async fn discovery(&self) -> Result<Discovery, AdminError> {
@@ -179,26 +286,39 @@ impl Oidc {
     }
 }
 
-/// Verifies an RS256 JWT against the keys of `jwks`; its claims.
-fn verify_rs256(token: &str, jwks: &Value) -> Result<Value, &'static str> {
+/// A JWT's header.
+fn jwt_header(token: &str) -> Result<Value, &'static str> {
+    let h = token.split('.').next().ok_or("not a JWT")?;
+    B64.decode(h)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .ok_or("unreadable header")
+}
+
+/// The key id an RS256 JWT's header names, if any.
+fn token_kid(token: &str) -> Result<Option<String>, &'static str> {
+    let header = jwt_header(token)?;
+    if header["alg"] != "RS256" {
+        return Err("not RS256");
+    }
+    Ok(header["kid"].as_str().map(str::to_owned))
+}
+
+/// Verifies an RS256 JWT against `keys` (a JWKS's); its claims.
+fn verify_rs256(token: &str, keys: &[Value]) -> Result<Value, &'static str> {
     let mut parts = token.split('.');
     let (Some(h), Some(p), Some(s), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err("not a JWT");
     };
-    let header: Value = B64
-        .decode(h)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .ok_or("unreadable header")?;
+    let header = jwt_header(token)?;
     if header["alg"] != "RS256" {
         return Err("not RS256");
     }
     let kid = header["kid"].as_str();
     let sig = B64.decode(s).map_err(|_| "unreadable signature")?;
     let signed = &token.as_bytes()[..h.len() + 1 + p.len()];
-    let keys = jwks["keys"].as_array().ok_or("no keys")?;
     let ok = keys
         .iter()
         .filter(|k| k["kty"] == "RSA" && (kid.is_none() || k["kid"].as_str() == kid))
@@ -246,12 +366,12 @@ pub async fn oidc_options(State(s): State<Arc<AppState>>) -> axum::Json<SsoOptio
 #[utoipa::path(get, path = "/api/v1/session/oidc/start", responses((status = 303), (status = 404, body = super::ErrorBody)))]
 pub async fn oidc_start(State(s): State<Arc<AppState>>) -> Result<Response, AdminError> {
     let oidc = oidc_of(&s)?;
-    let d = oidc.discovery().await?;
+    let now = s.engine.health.now_ms();
+    let d = oidc.endpoints(now).await?;
     let state = random(32);
     let nonce = random(32);
     let verifier = random(64);
     let challenge = B64.encode(Sha256::digest(verifier.as_bytes()));
-    let now = s.engine.health.now_ms();
     {
         let mut p = oidc.pending.lock();
         p.retain(|_, v| now - v.created_ms < PENDING_TTL_MS);
@@ -321,7 +441,7 @@ pub async fn oidc_callback(
         .remove(&state)
         .filter(|p| now - p.created_ms < PENDING_TTL_MS)
         .ok_or_else(|| refused("unknown or expired state"))?;
-    let d = oidc.discovery().await?;
+    let d = oidc.endpoints(now).await?;
     // Built in a block: the serializer is not `Send` and must not live across an await.
     let form = {
         let mut form = url::form_urlencoded::Serializer::new(String::new());
@@ -350,17 +470,10 @@ pub async fn oidc_callback(
     let id_token = tokens["id_token"]
         .as_str()
         .ok_or_else(|| refused("no ID token"))?;
-    let jwks: Value = oidc
-        .http
-        .get(&d.jwks_uri)
-        .send()
+    let claims = oidc
+        .verify(id_token, &d.jwks_uri, now)
         .await
-        .and_then(reqwest::Response::error_for_status)
-        .map_err(|_| refused("cannot read the JWKS"))?
-        .json()
-        .await
-        .map_err(|_| refused("unreadable JWKS"))?;
-    let claims = verify_rs256(id_token, &jwks).map_err(refused)?;
+        .map_err(refused)?;
     if claims["iss"].as_str().map(|i| i.trim_end_matches('/'))
         != Some(oidc.cfg.issuer.trim_end_matches('/'))
     {

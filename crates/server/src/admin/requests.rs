@@ -27,6 +27,8 @@ pub struct RequestsQuery {
     provider: Option<String>,
     /// The client (named access key) that sent the request.
     client: Option<String>,
+    /// The instance that served the request (team mode; `/api/v1/instances` lists them).
+    instance: Option<String>,
     /// Exact status (`429`) or class (`5xx`, `4xx`, `error`).
     status: Option<String>,
     since_ms: Option<i64>,
@@ -52,6 +54,7 @@ pub async fn requests(
         alias: q.alias.filter(|v| !v.is_empty()),
         provider: q.provider.filter(|v| !v.is_empty()),
         client: q.client.filter(|v| !v.is_empty()),
+        instance: q.instance.filter(|v| !v.is_empty()),
         status,
         since_ms: q.since_ms,
         until_ms: q.until_ms,
@@ -73,7 +76,8 @@ pub async fn request(State(s): St, Path(id): Path<String>) -> ApiResult<RequestR
         .ok_or_else(|| AdminError::not_found(format!("request {id}")))
 }
 
-/// Finished requests as they happen (`event: request`, data: a `RequestRecord`).
+/// Finished requests as they happen (`event: request`, data: a `RequestRecord`); in team
+/// mode, those every instance of the cluster serves.
 #[utoipa::path(get, path = "/api/v1/requests/live", responses((status = 200, description = "text/event-stream of RequestRecord", body = RequestRecord)))]
 pub async fn requests_live(State(s): St) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     sse(sse_events(

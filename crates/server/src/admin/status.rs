@@ -23,6 +23,9 @@ pub struct Status {
     providers: usize,
     keys: usize,
     routes: usize,
+    /// Team mode: the shared configuration's version this instance's routing was loaded at
+    /// (instances showing the same have the same configuration).
+    config_version: Option<i64>,
     in_flight: u64,
     /// Where secrets are kept: `os_keychain`, `encrypted_file`, `database` (team mode).
     secret_store: String,
@@ -59,6 +62,7 @@ pub async fn status(State(s): State<Arc<AppState>>, headers: http::HeaderMap) ->
         providers: snap.providers.len(),
         keys: c.key_views(None).len(),
         routes: snap.routes.len(),
+        config_version: c.config_version(),
         in_flight: c.engine().in_flight(),
         secret_store: c.store().secret_store_kind().as_str().to_owned(),
         secret_store_note: s.host_app.secret_store_note(),

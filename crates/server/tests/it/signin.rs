@@ -418,6 +418,7 @@ async fn no_password_or_session_token_in_a_log_line_or_the_database() {
 mod idp {
     use std::collections::HashMap;
     use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
     use axum::extract::{Query, State};
     use axum::response::{IntoResponse, Response};
@@ -443,7 +444,29 @@ mod idp {
     pub struct Idp {
         pub url: String,
         pub twist: Arc<Mutex<Twist>>,
+        st: Arc<St>,
         _task: tokio::task::JoinHandle<()>,
+    }
+
+    impl Idp {
+        /// How often the discovery document and the JWKS were read.
+        pub fn reads(&self) -> (usize, usize) {
+            (
+                self.st.discoveries.load(Ordering::SeqCst),
+                self.st.jwks_reads.load(Ordering::SeqCst),
+            )
+        }
+
+        /// Rotates the signing key: tokens are signed with the next one (`k2`), and the
+        /// JWKS publishes only it.
+        pub fn rotate(&self) {
+            self.st.active.store(1, Ordering::SeqCst);
+        }
+
+        /// Takes the discovery document away (a provider without one answers 404).
+        pub fn without_discovery(&self) {
+            self.st.no_discovery.store(true, Ordering::SeqCst);
+        }
     }
 
     impl Drop for Idp {
@@ -454,7 +477,12 @@ mod idp {
 
     struct St {
         url: String,
-        key: RsaKeyPair,
+        /// The signing keys (`k1`, `k2`); `active` indexes the one in use.
+        keys: [RsaKeyPair; 2],
+        active: AtomicUsize,
+        discoveries: AtomicUsize,
+        jwks_reads: AtomicUsize,
+        no_discovery: AtomicBool,
         twist: Arc<Mutex<Twist>>,
         /// code → (nonce, PKCE challenge)
         codes: Mutex<HashMap<String, (String, String)>>,
@@ -463,18 +491,25 @@ mod idp {
     }
 
     pub async fn start(exp: i64) -> Idp {
-        let der = std::fs::read(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("tests/testdata/oidc-test-key.der"),
-        )
-        .unwrap();
-        let key = RsaKeyPair::from_der(&der).unwrap();
+        let key = |file: &str| {
+            let der = std::fs::read(
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("tests/testdata")
+                    .join(file),
+            )
+            .unwrap();
+            RsaKeyPair::from_der(&der).unwrap()
+        };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let twist = Arc::new(Mutex::new(Twist::default()));
         let st = Arc::new(St {
             url: url.clone(),
-            key,
+            keys: [key("oidc-test-key.der"), key("oidc-test-key-2.der")],
+            active: AtomicUsize::new(0),
+            discoveries: AtomicUsize::new(0),
+            jwks_reads: AtomicUsize::new(0),
+            no_discovery: AtomicBool::new(false),
             twist: twist.clone(),
             codes: Mutex::default(),
             exp,
@@ -484,31 +519,44 @@ mod idp {
             .route("/jwks", get(jwks))
             .route("/authorize", get(authorize))
             .route("/token", post(token))
-            .with_state(st);
+            .with_state(st.clone());
         let task = tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
         });
         Idp {
             url,
             twist,
+            st,
             _task: task,
         }
     }
 
-    async fn discovery(State(s): State<Arc<St>>) -> axum::Json<Value> {
+    /// The key in use and its id.
+    fn active(s: &St) -> (&RsaKeyPair, String) {
+        let i = s.active.load(Ordering::SeqCst);
+        (&s.keys[i], format!("k{}", i + 1))
+    }
+
+    async fn discovery(State(s): State<Arc<St>>) -> Response {
+        if s.no_discovery.load(Ordering::SeqCst) {
+            return http::StatusCode::NOT_FOUND.into_response();
+        }
+        s.discoveries.fetch_add(1, Ordering::SeqCst);
         axum::Json(json!({
             "issuer": s.url,
             "authorization_endpoint": format!("{}/authorize", s.url),
             "token_endpoint": format!("{}/token", s.url),
             "jwks_uri": format!("{}/jwks", s.url),
         }))
+        .into_response()
     }
 
     async fn jwks(State(s): State<Arc<St>>) -> axum::Json<Value> {
-        let RsaPublicKeyComponents { n, e } =
-            RsaPublicKeyComponents::<Vec<u8>>::from(s.key.public());
+        s.jwks_reads.fetch_add(1, Ordering::SeqCst);
+        let (key, kid) = active(&s);
+        let RsaPublicKeyComponents { n, e } = RsaPublicKeyComponents::<Vec<u8>>::from(key.public());
         axum::Json(json!({"keys": [
-            {"kty": "RSA", "kid": "k1", "alg": "RS256", "use": "sig", "n": B64.encode(n), "e": B64.encode(e)}
+            {"kty": "RSA", "kid": kid, "alg": "RS256", "use": "sig", "n": B64.encode(n), "e": B64.encode(e)}
         ]}))
     }
 
@@ -553,21 +601,21 @@ mod idp {
             "nonce": t.nonce.unwrap_or(nonce),
             "groups": t.groups,
         });
-        let header = json!({"alg": "RS256", "kid": "k1", "typ": "JWT"});
+        let (key, kid) = active(&s);
+        let header = json!({"alg": "RS256", "kid": kid, "typ": "JWT"});
         let signing = format!(
             "{}.{}",
             B64.encode(header.to_string()),
             B64.encode(claims.to_string())
         );
-        let mut sig = vec![0; s.key.public().modulus_len()];
-        s.key
-            .sign(
-                &RSA_PKCS1_SHA256,
-                &ring::rand::SystemRandom::new(),
-                signing.as_bytes(),
-                &mut sig,
-            )
-            .unwrap();
+        let mut sig = vec![0; key.public().modulus_len()];
+        key.sign(
+            &RSA_PKCS1_SHA256,
+            &ring::rand::SystemRandom::new(),
+            signing.as_bytes(),
+            &mut sig,
+        )
+        .unwrap();
         let id_token = format!("{signing}.{}", B64.encode(sig));
         axum::Json(json!({"access_token": "at", "token_type": "Bearer", "id_token": id_token}))
             .into_response()
@@ -722,6 +770,58 @@ async fn single_sign_on_refuses_an_expired_id_token_and_answers_404_when_not_con
         .await
         .unwrap();
     assert_eq!(resp.status(), 404);
+}
+
+#[tokio::test]
+async fn single_sign_on_keeps_the_discovery_and_the_jwks_and_follows_a_key_rotation() {
+    // Valid for two days of the server's clock.
+    let idp = idp::start(T0 / 1000 + 2 * 86_400).await;
+    let issuer = idp.url.clone();
+    let sb = Sb::start(move |mock| {
+        format!(
+            "[server.oidc]\nissuer = {issuer:?}\nclient_id = {:?}\nredirect_url = \"http://localhost/api/v1/session/oidc/callback\"\nallowed_emails = [\"*\"]\ndefault_role = \"viewer\"\n\n{}",
+            idp::CLIENT_ID,
+            one_provider(mock)
+        )
+    })
+    .await;
+    assert_eq!(sso(&sb, false).await.0, 200);
+    assert_eq!(idp.reads(), (1, 1), "(discovery documents, JWKS) read");
+    // Both are kept: the next sign-in reads neither.
+    assert_eq!(sso(&sb, false).await.0, 200);
+    assert_eq!(idp.reads(), (1, 1));
+
+    // The provider rotates its key: a token naming the new key makes the JWKS read again,
+    // once.
+    idp.rotate();
+    assert_eq!(sso(&sb, false).await.0, 200);
+    assert_eq!(idp.reads(), (1, 2));
+    assert_eq!(sso(&sb, false).await.0, 200);
+    assert_eq!(idp.reads(), (1, 2));
+
+    // Both are read again once they are an hour old.
+    sb.clock.advance_ms(61 * 60 * 1000);
+    assert_eq!(sso(&sb, false).await.0, 200);
+    assert_eq!(idp.reads(), (2, 3));
+}
+
+#[tokio::test]
+async fn single_sign_on_with_configured_endpoints_needs_no_discovery_document() {
+    let idp = idp::start(T0 / 1000 + 3600).await;
+    idp.without_discovery();
+    let base = idp.url.clone();
+    let sb = Sb::start(move |mock| {
+        format!(
+            "[server.oidc]\nissuer = {base:?}\nauthorization_endpoint = \"{base}/authorize\"\ntoken_endpoint = \"{base}/token\"\njwks_uri = \"{base}/jwks\"\nclient_id = {:?}\nredirect_url = \"http://localhost/api/v1/session/oidc/callback\"\nallowed_emails = [\"*\"]\ndefault_role = \"viewer\"\n\n{}",
+            idp::CLIENT_ID,
+            one_provider(mock)
+        )
+    })
+    .await;
+    let (status, cookie) = sso(&sb, false).await;
+    assert_eq!(status, 200);
+    assert!(cookie.is_some());
+    assert_eq!(idp.reads(), (0, 1));
 }
 
 // ---------------------------------------------------------------------------------------

@@ -31,3 +31,17 @@ async fn heartbeats_upsert_one_row_per_instance(backend) {
     store.remove_instance("a").await.unwrap();
 }
 }
+
+both! {
+#[tokio::test]
+async fn pruning_removes_only_the_rows_silent_since_before_the_bound(backend) {
+    let db = Db::new(backend).await;
+    let store = db.mem_store().await;
+    store.heartbeat_instance(&row("dead", 1_000, 0)).await.unwrap();
+    store.heartbeat_instance(&row("gone", 4_999, 1)).await.unwrap();
+    store.heartbeat_instance(&row("live", 5_000, 2)).await.unwrap();
+    assert_eq!(store.prune_instances(5_000).await.unwrap(), ["dead", "gone"]);
+    assert_eq!(store.list_instances().await.unwrap(), vec![row("live", 5_000, 2)]);
+    assert!(store.prune_instances(5_000).await.unwrap().is_empty());
+}
+}

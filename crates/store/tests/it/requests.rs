@@ -416,3 +416,88 @@ async fn cache_hits_per_provider_over_the_window_with_affinity_kept(backend) {
     );
 }
 }
+
+both! {
+#[tokio::test]
+async fn new_requests_are_announced_to_listeners_by_instance(backend) {
+    let db = Db::new(backend).await;
+    let store = db.mem_store().await;
+    let Some(mut listener) = store.listen_requests().await.unwrap() else {
+        assert_eq!(store.backend(), switchboard_store::Backend::Sqlite);
+        return;
+    };
+    // 450 records from instance "a" (three notifications' worth) and one from "b".
+    let mut recs: Vec<_> = (0..450)
+        .map(|i| {
+            let mut r = record(T0 + i, "gpt", "mimo", 200);
+            r.instance = Some("a".into());
+            r
+        })
+        .collect();
+    let mut from_b = record(T0 + 999, "gpt", "mimo", 429);
+    from_b.instance = Some("b".into());
+    recs.push(from_b);
+    let ids = store.insert_requests(&recs).await.unwrap();
+
+    let mut announced: Vec<(String, Vec<String>)> = Vec::new();
+    while announced.iter().map(|(_, ids)| ids.len()).sum::<usize>() < ids.len() {
+        let n = tokio::time::timeout(std::time::Duration::from_secs(10), listener.next())
+            .await
+            .expect("a batch was not announced")
+            .unwrap()
+            .expect("the listening connection dropped");
+        announced.push((n.instance, n.ids));
+    }
+    let sizes: Vec<(&str, usize)> = announced
+        .iter()
+        .map(|(i, ids)| (i.as_str(), ids.len()))
+        .collect();
+    assert_eq!(sizes, [("a", 200), ("a", 200), ("a", 50), ("b", 1)]);
+    let all: Vec<String> = announced.into_iter().flat_map(|(_, ids)| ids).collect();
+    assert_eq!(all, ids);
+
+    // The announced ids read back, oldest first; unknown ids are left out.
+    let mut wanted = vec![ids[450].clone(), "nope".into(), ids[3].clone()];
+    let got = store.requests_by_ids(&wanted).await.unwrap();
+    assert_eq!(
+        got.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+        [ids[3].as_str(), ids[450].as_str()]
+    );
+    assert_eq!(got[1].instance.as_deref(), Some("b"));
+    wanted.clear();
+    assert!(store.requests_by_ids(&wanted).await.unwrap().is_empty());
+}
+}
+
+both! {
+#[tokio::test]
+async fn the_log_filters_by_serving_instance(backend) {
+    let db = Db::new(backend).await;
+    let store = db.mem_store().await;
+    let recs: Vec<_> = ["a", "b", "a"]
+        .iter()
+        .enumerate()
+        .map(|(i, inst)| {
+            let mut r = record(T0 + i as i64, "gpt", "mimo", 200);
+            r.instance = Some((*inst).into());
+            r
+        })
+        .collect();
+    store.insert_requests(&recs).await.unwrap();
+    let of = async |instance: &str| {
+        store
+            .query_requests(&RequestFilter {
+                instance: Some(instance.into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.started_at_ms - T0)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(of("a").await, [2, 0]);
+    assert_eq!(of("b").await, [1]);
+    assert!(of("c").await.is_empty());
+}
+}
