@@ -70,7 +70,7 @@ impl Shared {
             .entry(format!("{}\n{}", key.unwrap_or(""), model.unwrap_or("")))
             .or_default();
         *count += 1;
-        *count % n == 0
+        count.is_multiple_of(n)
     }
 }
 
@@ -293,9 +293,7 @@ async fn answer(shared: &Shared, req: Request) -> Response {
     let (base_model, _) = directive::split_name(model.as_deref().unwrap_or("mock"))
         .unwrap_or(("mock", Directives::default()));
     let chosen = match directives.every {
-        Some(n) if directives.fault.is_some() => {
-            shared.nth(key.as_deref(), model.as_deref(), n)
-        }
+        Some(n) if directives.fault.is_some() => shared.nth(key.as_deref(), model.as_deref(), n),
         _ => true,
     };
     let fault = directives.fault.clone().filter(|_| chosen).or(fault);
