@@ -234,6 +234,8 @@ async fn run<T: Rows>(
     // While the database is unreachable the batch that failed is held (and the queue fills
     // behind it, up to its capacity); it is written again after each wait.
     let mut wait = HOLD_FIRST_WAIT;
+    // When the held rows are tried next (flushes answered meanwhile do not postpone it).
+    let mut retry_at: Option<tokio::time::Instant> = None;
     while !stopping {
         if batch.is_empty() {
             tokio::select! {
@@ -256,13 +258,18 @@ async fn run<T: Rows>(
             }
         } else {
             // Held rows: a flush has nothing to wait for until the database is back.
+            let at = *retry_at.get_or_insert_with(|| tokio::time::Instant::now() + wait);
             tokio::select! {
-                _ = &mut stop => stopping = true,
+                // The drain below tries the held rows once more.
+                _ = &mut stop => break,
                 Some(ack) = flushes.recv() => {
                     let _ = ack.send(());
                     continue;
                 }
-                _ = tokio::time::sleep(wait) => wait = (wait * 2).min(HOLD_MAX_WAIT),
+                _ = tokio::time::sleep_until(at) => {
+                    retry_at = None;
+                    wait = (wait * 2).min(HOLD_MAX_WAIT);
+                }
             }
         }
         let was_held = w.counters.held.load(Ordering::Relaxed) > 0;
