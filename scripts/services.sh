@@ -9,7 +9,8 @@
 #   SWITCHBOARD_TEST_DATABASE_URL=postgres://switchboard@127.0.0.1:PORT/postgres
 #   SWITCHBOARD_TEST_REDIS_URL=redis://127.0.0.1:PORT
 # runs COMMAND with them, stops both servers and removes the directory whatever happens, and
-# exits with COMMAND's status. Sourced instead, it only defines services_start/services_stop.
+# exits with COMMAND's status. Sourced instead, it only defines the functions: services_start
+# and services_stop, and services_restart_pg/services_restart_redis (scripts/chaos.sh).
 
 services_as_root() {
     if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else "$@"; fi
@@ -48,9 +49,8 @@ services_start() {
     chmod 755 "$SERVICES_DIR"
     mkdir -p "$SERVICES_DIR/pg"
     [ "$(id -u)" = 0 ] && chown postgres: "$SERVICES_DIR/pg"
-    local pg_port redis_port
-    pg_port="$(services_free_port)" || return 1
-    redis_port="$(services_free_port)" || return 1
+    SERVICES_PG_PORT="$(services_free_port)" || return 1
+    SERVICES_REDIS_PORT="$(services_free_port)" || return 1
 
     services_pg "$bin/initdb" -D "$SERVICES_DIR/pg/data" -U switchboard --auth=trust -E UTF8 \
         --no-sync >"$SERVICES_DIR/initdb.log" 2>&1 || {
@@ -58,25 +58,58 @@ services_start() {
         return 1
     }
     SERVICES_PG_CTL="$bin/pg_ctl"
-    services_pg "$bin/pg_ctl" -D "$SERVICES_DIR/pg/data" -l "$SERVICES_DIR/pg/server.log" -w -t 60 \
-        -o "-h 127.0.0.1 -p $pg_port -k $SERVICES_DIR/pg -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=400" \
+    services_pg_up || return 1
+    services_redis_up || return 1
+
+    export SWITCHBOARD_TEST_DATABASE_URL="postgres://switchboard@127.0.0.1:$SERVICES_PG_PORT/postgres"
+    export SWITCHBOARD_TEST_REDIS_URL="redis://127.0.0.1:$SERVICES_REDIS_PORT"
+    echo "services: PostgreSQL on 127.0.0.1:$SERVICES_PG_PORT, Redis on 127.0.0.1:$SERVICES_REDIS_PORT"
+}
+
+# Starts the PostgreSQL server of services_start (again) on its data directory and port.
+services_pg_up() {
+    services_pg "$SERVICES_PG_CTL" -D "$SERVICES_DIR/pg/data" -l "$SERVICES_DIR/pg/server.log" -w -t 60 \
+        -o "-h 127.0.0.1 -p $SERVICES_PG_PORT -k $SERVICES_DIR/pg -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=400" \
         start >/dev/null || {
         cat "$SERVICES_DIR/pg/server.log" >&2
         return 1
     }
+}
 
-    redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
+# Starts the Redis server of services_start (again) on its port, and waits until it answers.
+services_redis_up() {
+    redis-server --port "$SERVICES_REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
         --pidfile "$SERVICES_DIR/redis.pid" --logfile "$SERVICES_DIR/redis.log" --dir "$SERVICES_DIR" || return 1
     local i
     for i in $(seq 1 100); do
-        redis-cli -p "$redis_port" ping 2>/dev/null | grep -q PONG && break
+        redis-cli -p "$SERVICES_REDIS_PORT" ping 2>/dev/null | grep -q PONG && return 0
         sleep 0.1
     done
-    SERVICES_REDIS_PORT="$redis_port"
+    echo "services: Redis on port $SERVICES_REDIS_PORT does not answer" >&2
+    return 1
+}
 
-    export SWITCHBOARD_TEST_DATABASE_URL="postgres://switchboard@127.0.0.1:$pg_port/postgres"
-    export SWITCHBOARD_TEST_REDIS_URL="redis://127.0.0.1:$redis_port"
-    echo "services: PostgreSQL on 127.0.0.1:$pg_port, Redis on 127.0.0.1:$redis_port"
+# Stops PostgreSQL (`-m fast`: open transactions are aborted and every connection is cut, but
+# what was committed is on disk — the servers run with synchronous_commit=off, so a crash
+# could lose the last commits), leaves it down SECONDS (default 0), and starts it again on the
+# same port and data.
+services_restart_pg() {
+    services_pg "$SERVICES_PG_CTL" -D "$SERVICES_DIR/pg/data" -m fast -w stop >/dev/null || return 1
+    sleep "${1:-0}"
+    services_pg_up
+}
+
+# Stops Redis (its data with it: it keeps none), leaves it down SECONDS (default 0), and
+# starts it again on the same port.
+services_restart_redis() {
+    redis-cli -p "$SERVICES_REDIS_PORT" shutdown nosave >/dev/null 2>&1
+    local i
+    for i in $(seq 1 100); do
+        redis-cli -p "$SERVICES_REDIS_PORT" ping >/dev/null 2>&1 || break
+        sleep 0.1
+    done
+    sleep "${1:-0}"
+    services_redis_up
 }
 
 services_stop() {

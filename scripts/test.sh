@@ -7,11 +7,13 @@
 #      integrations, mock-upstream) against SQLite and a private PostgreSQL and Redis
 #      (scripts/services.sh); the network tests start pproxy from the venv; and
 #      `cargo bench --no-run`
-#   3. the fuzz targets' build and their properties for a bounded time
-#   4. end-to-end tests with the official OpenAI, Anthropic and Google SDKs
-#   5. the dashboard: unit tests and browser end-to-end tests in headless Chromium
-#   6. real AI tools (Qwen Code, Gemini CLI, pinned, from npm) answering through Switchboard
-#   7. the desktop app: build, .deb, and end-to-end tests under Xvfb
+#   3. chaos in team mode (scripts/chaos.sh): three instances under load on a private
+#      PostgreSQL and Redis while one is killed and both servers restart
+#   4. the fuzz targets' build and their properties for a bounded time
+#   5. end-to-end tests with the official OpenAI, Anthropic and Google SDKs
+#   6. the dashboard: unit tests and browser end-to-end tests in headless Chromium
+#   7. real AI tools (Qwen Code, Gemini CLI, pinned, from npm) answering through Switchboard
+#   8. the desktop app: build, .deb, and end-to-end tests under Xvfb
 # Each stage prints its result; the last line is "N passed, M failed".
 #
 # Env: CARGO_TARGET_DIR (default ~/.cache/switchboard-target/main, reused as a cache)
@@ -91,6 +93,7 @@ stage "install" install_base
 stage "fmt + clippy" lint
 stage "workspace tests" workspace_tests
 stage "run.sh checks Node before building" bash scripts/run-check-test.sh
+stage "team chaos" bash scripts/chaos.sh
 [ -f fuzz/Cargo.toml ] && stage "fuzz targets" fuzz
 if [ -z "${SB_SKIP_SDK:-}" ] && [ -x tests/sdk/run.sh ]; then stage "SDK end-to-end" bash tests/sdk/run.sh; fi
 if [ -z "${SB_SKIP_UI:-}" ] && [ -x scripts/ui-test.sh ]; then stage "dashboard" bash scripts/ui-test.sh; fi

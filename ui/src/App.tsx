@@ -3,6 +3,7 @@ import { Activity, BarChart3, Blocks, Users, FlaskConical, KeyRound, LayoutDashb
 import { ToastProvider } from "./components/Toasts";
 import { UpdateBanner } from "./components/UpdateBanner";
 import { RoutingBanner } from "./components/RoutingBanner";
+import { DegradedBanner } from "./components/DegradedBanner";
 import { Link, navigate, useLocation } from "./lib/router";
 import { getAdminToken, setAdminToken, setUnauthorizedHandler } from "./api/client";
 import { bootstrapToken, clearToken, saveToken } from "./lib/token";
@@ -168,6 +169,7 @@ function Shell({ user, onSignOut }: { user?: SessionUser; onSignOut?: () => void
       <main className={user?.role === "viewer" ? "main viewer" : "main"} id="main">
         <UpdateBanner />
         <RoutingBanner />
+        <DegradedBanner />
         {user?.role === "viewer" && (
           <div className="viewer-banner" role="status" data-testid="viewer-banner">
             Read-only: you are signed in as a viewer. Changes and secrets need an admin.

@@ -60,7 +60,7 @@ pub use persist::PersistStats;
 pub use plan::{FlowPlan, FlowStep};
 pub use prices::{ModelPrice, ModelPricing, PriceTableView};
 pub use standing::{Counts, KeyView, OverallState, StandingChanged, Summary};
-pub use sync::CONFIG_CHECK_EVERY;
+pub use sync::{CONFIG_CHECK_EVERY, DATABASE_CHECK_EVERY};
 pub use users::{NewUser, OpenedSession, UserUpdate, UserView};
 pub use webhooks::{
     CreatedWebhook, Deliverer, DeliveryReport, NewWebhook, SIGNATURE_HEADER, WebhookFormat,
@@ -102,6 +102,9 @@ pub struct Control {
     /// Team mode: the shared configuration's version read just before the snapshot in use was
     /// loaded (`None` on SQLite); see [`Control::config_version`].
     synced: Mutex<Option<i64>>,
+    /// Signalled when the shared database answers again after an outage
+    /// ([`Control::run_database_watch`]), so the configuration sync checks for changes.
+    database_back: tokio::sync::Notify,
 }
 
 /// The health writer's bus receiver (taken by [`Control::run_health_writer`]) and counters.
@@ -179,6 +182,7 @@ impl Control {
             deliverer: Deliverer::new(std::time::Duration::from_millis(500)),
             captures: std::sync::OnceLock::new(),
             synced: Mutex::new(synced),
+            database_back: tokio::sync::Notify::new(),
         };
         control.restand(None);
         Ok(Arc::new(control))

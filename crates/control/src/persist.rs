@@ -80,7 +80,12 @@ impl Control {
                 }
             }
             if let Err(e) = self.flush(&mut pending).await {
-                tracing::warn!(error = %e, "could not persist key health; retrying");
+                match e {
+                    ControlError::Store(e) => self
+                        .store
+                        .log_failure("could not persist key health; retrying", &e),
+                    e => tracing::warn!(error = %e, "could not persist key health; retrying"),
+                }
                 tokio::select! {
                     () = stop.cancelled() => break,
                     () = tokio::time::sleep(RETRY) => {}

@@ -148,6 +148,9 @@ pub(crate) struct Directives {
     pub limit: crate::limits::Limit,
     /// The account balance the balance endpoints report, in cents.
     pub balance_cents: Option<u64>,
+    /// The fault applies to one request in this many (the Nth, 2Nth, …), counted per key
+    /// and model name.
+    pub every: Option<u64>,
 }
 
 impl Directives {
@@ -168,6 +171,7 @@ impl Directives {
                 window: over.limit.window.or(self.limit.window),
             },
             balance_cents: over.balance_cents.or(self.balance_cents),
+            every: over.every.or(self.every),
         }
     }
 }
@@ -290,6 +294,7 @@ pub(crate) fn parse(spec: &str) -> Result<Directives, DirectiveError> {
             }
             "anthropic_reset" => hints.anthropic_reset = Some(num()?),
             "retry_delay" => hints.retry_delay = Some(num()?),
+            "every" => out.every = Some(num()?.max(1)),
             "latency_ms" => out.latency = Some(millis()?),
             "chunks" => {
                 out.chunks = Some(usize::try_from(num()?.max(1)).map_err(|_| bad("too many"))?)

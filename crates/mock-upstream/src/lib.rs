@@ -100,6 +100,7 @@
 //! | `fault=endless_event` | 200 `text/event-stream` (JSON requests too), then 1 MiB `data:` lines forever with no blank line ending the event |
 //! | `fault=model_not_found` | the dialect's real "model not found" error (404, e.g. OpenAI `model_not_found`, Anthropic `not_found_error`, Gemini `NOT_FOUND`) |
 //! | `fault=context_length` | the dialect's real context-length error (400, e.g. OpenAI `context_length_exceeded`, Anthropic "prompt is too long", Gemini "input token count … exceeds") |
+//! | `every=N` | with a fault: it applies to one request in N (the Nth, 2Nth, …, counted per key and model name); the others are answered normally |
 //! | `latency_ms=MS` | wait MS before sending headers |
 //! | `chunks=N` | split text, reasoning and tool arguments into N deltas |
 //! | `chunk_delay_ms=MS` | wait MS between stream events |

@@ -41,6 +41,8 @@ pub(crate) struct Shared {
     anthropic_models: Bytes,
     gemini_models: Bytes,
     pub limits: crate::limits::Limits,
+    /// Requests counted per key and model name for the `every` directive.
+    every: std::sync::Mutex<std::collections::HashMap<String, u64>>,
 }
 
 impl Shared {
@@ -54,7 +56,21 @@ impl Shared {
             anthropic_models: dialect::anthropic_models(),
             gemini_models: dialect::gemini_models(),
             limits: crate::limits::Limits::default(),
+            every: Default::default(),
         }
+    }
+
+    /// Counts a request of `key` for `model`; whether it is an `n`th one.
+    fn nth(&self, key: Option<&str>, model: Option<&str>, n: u64) -> bool {
+        let mut counts = self
+            .every
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let count = counts
+            .entry(format!("{}\n{}", key.unwrap_or(""), model.unwrap_or("")))
+            .or_default();
+        *count += 1;
+        count.is_multiple_of(n)
     }
 }
 
@@ -276,7 +292,11 @@ async fn answer(shared: &Shared, req: Request) -> Response {
     };
     let (base_model, _) = directive::split_name(model.as_deref().unwrap_or("mock"))
         .unwrap_or(("mock", Directives::default()));
-    let fault = directives.fault.clone().or(fault);
+    let chosen = match directives.every {
+        Some(n) if directives.fault.is_some() => shared.nth(key.as_deref(), model.as_deref(), n),
+        _ => true,
+    };
+    let fault = directives.fault.clone().filter(|_| chosen).or(fault);
 
     let latency = directives.latency.unwrap_or(shared.opts.latency);
     if !latency.is_zero() {

@@ -51,6 +51,9 @@ pub struct Options {
     pub config_check_every: Duration,
     /// How often this instance writes its row in the instances table.
     pub heartbeat_every: Duration,
+    /// Request records queued for the writer (and held while team mode's database is
+    /// unreachable) before new ones are dropped and counted.
+    pub request_log_capacity: usize,
     pub config_file: Option<PathBuf>,
     /// Overrides the stored access key (`SWITCHBOARD_ACCESS_KEY`).
     pub access_key: Option<Secret>,
@@ -98,6 +101,7 @@ impl Options {
             instance_id: None,
             config_check_every: switchboard_control::CONFIG_CHECK_EVERY,
             heartbeat_every: crate::instances::HEARTBEAT_EVERY,
+            request_log_capacity: switchboard_store::DEFAULT_CAPACITY,
             config_file: None,
             access_key: None,
             admin_token: None,
@@ -266,7 +270,8 @@ impl Switchboard {
             Some(cfg) => Some(Arc::new(crate::admin::oidc::Oidc::new(cfg)?)),
             None => None,
         };
-        let (log_sink, log_task) = RequestLogWriter::spawn(store.clone());
+        let (log_sink, log_task) =
+            RequestLogWriter::spawn_with_capacity(store.clone(), opts.request_log_capacity);
         let (live, _) = broadcast::channel(1024);
         let metrics = Arc::new(crate::metrics::Metrics::new());
         let sink = Arc::new(Sink {
@@ -286,6 +291,20 @@ impl Switchboard {
             .await?;
         let engine = control.engine().clone();
         engine.set_conversation_budget(opts.conversation_store_bytes);
+        let health_bus = opts
+            .redis_url
+            .as_deref()
+            .zip(opts.database_url.as_deref())
+            .map(|(url, database)| {
+                crate::health_bus::HealthBus::new(
+                    url,
+                    database,
+                    instance.clone(),
+                    engine.health.clone(),
+                    metrics.clone(),
+                )
+            })
+            .transpose()?;
         let state = Arc::new(AppState {
             control: control.clone(),
             engine: engine.clone(),
@@ -313,21 +332,8 @@ impl Switchboard {
             sign_ins: Default::default(),
             oidc,
             captures,
+            health_bus: health_bus.clone(),
         });
-        let health_bus = opts
-            .redis_url
-            .as_deref()
-            .zip(opts.database_url.as_deref())
-            .map(|(url, database)| {
-                crate::health_bus::HealthBus::new(
-                    url,
-                    database,
-                    instance.clone(),
-                    engine.health.clone(),
-                    state.metrics.clone(),
-                )
-            })
-            .transpose()?;
         let background = CancellationToken::new();
         let mut tasks = tokio::task::JoinSet::new();
         if let Some(bus) = health_bus {
@@ -346,6 +352,10 @@ impl Switchboard {
             background.clone(),
             config_feed,
             opts.config_check_every,
+        ));
+        tasks.spawn(control.clone().run_database_watch(
+            background.clone(),
+            switchboard_control::DATABASE_CHECK_EVERY,
         ));
         let app = router(state.clone());
         let limits = ListenLimits {
@@ -560,7 +570,11 @@ fn router(state: Arc<AppState>) -> Router {
             "/api/v1/users/{name}",
             axum::routing::patch(admin::update_user).delete(admin::delete_user),
         )
-        .route("/api/v1/openapi.json", get(admin::openapi));
+        .route("/api/v1/openapi.json", get(admin::openapi))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            admin::refuse_edits_while_database_down,
+        ));
     Router::new()
         .merge(public)
         .merge(admin)
@@ -618,10 +632,16 @@ async fn scrape(
     axum::extract::State(s): axum::extract::State<Arc<AppState>>,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
+    let storage = crate::metrics::Storage {
+        database_up: s.control.store().reachable(),
+        log_waiting: s.log.waiting(),
+        log_dropped: s.log.dropped(),
+    };
     match s.metrics.encode(
         s.engine.in_flight(),
         &s.control.key_views(None),
         s.engine.health.now_ms(),
+        storage,
     ) {
         Ok(body) => (
             [(

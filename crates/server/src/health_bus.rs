@@ -76,6 +76,11 @@ impl HealthBus {
         }))
     }
 
+    /// Whether Redis answered the last exchange (the status and the dashboard's banner).
+    pub fn reachable(&self) -> bool {
+        !self.down.load(Ordering::Relaxed)
+    }
+
     /// Publishes this instance's health changes until `stop` is cancelled.
     pub async fn run_publisher(self: Arc<Self>, stop: CancellationToken) {
         let mut events = self.health.subscribe();

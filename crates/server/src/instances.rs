@@ -64,7 +64,7 @@ pub(crate) async fn run_heartbeat(state: Arc<AppState>, addr: SocketAddr, stop: 
             in_flight: i64::try_from(state.engine.in_flight()).unwrap_or(i64::MAX),
         };
         if let Err(e) = store.heartbeat_instance(&row).await {
-            tracing::warn!(error = %e, "could not write this instance's heartbeat");
+            store.log_failure("could not write this instance's heartbeat", &e);
         }
         match store
             .prune_instances(now.saturating_sub(ms(PRUNE_AFTER)))

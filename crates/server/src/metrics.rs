@@ -92,6 +92,13 @@ fn latency_histogram() -> Histogram {
     Histogram::new(LATENCY_BUCKETS)
 }
 
+/// The database and the request log's writer as a scrape finds them.
+pub struct Storage {
+    pub database_up: bool,
+    pub log_waiting: u64,
+    pub log_dropped: u64,
+}
+
 /// The registry and the series the record sink updates.
 pub struct Metrics {
     registry: Registry,
@@ -108,6 +115,9 @@ pub struct Metrics {
     quota_reset: Family<QuotaLabels, FloatGauge>,
     balance: Family<BalanceLabels, FloatGauge>,
     redis_errors: Counter,
+    database_up: Gauge,
+    log_waiting: Gauge,
+    log_dropped: Counter,
     /// One scrape at a time refreshes the gauges and encodes, so two scrapes never interleave
     /// a refresh with an encode.
     scrape: Mutex<()>,
@@ -147,6 +157,24 @@ impl Metrics {
         let quota_reset = Family::<QuotaLabels, FloatGauge>::default();
         let balance = Family::<BalanceLabels, FloatGauge>::default();
         let redis_errors = Counter::default();
+        let database_up = Gauge::default();
+        let log_waiting = Gauge::default();
+        let log_dropped = Counter::default();
+        registry.register(
+            "database_up",
+            "Whether the database answers (team mode's PostgreSQL; 1 on SQLite)",
+            database_up.clone(),
+        );
+        registry.register(
+            "request_log_waiting",
+            "Request records waiting to be written (queued, or held while the database is unreachable)",
+            log_waiting.clone(),
+        );
+        registry.register(
+            "request_log_dropped",
+            "Request records dropped because the write queue was full",
+            log_dropped.clone(),
+        );
         registry.register(
             "redis_errors",
             "Team mode: failed exchanges with Redis (shared key health falls back to local)",
@@ -226,6 +254,9 @@ impl Metrics {
             quota_limit,
             quota_reset,
             redis_errors,
+            database_up,
+            log_waiting,
+            log_dropped,
             balance,
             scrape: Mutex::new(()),
         }
@@ -290,16 +321,24 @@ impl Metrics {
         }
     }
 
-    /// Encodes every series, after setting the gauges to `in_flight` and `keys`.
-    /// Sets the gauges of the present (requests in flight, keys by standing) and encodes
-    /// everything.
+    /// Sets the gauges of the present (requests in flight, keys by standing, the database
+    /// and the request log's queue) and encodes everything.
     pub fn encode(
         &self,
         in_flight: u64,
         keys: &[KeyView],
         now_ms: i64,
+        storage: Storage,
     ) -> Result<String, std::fmt::Error> {
         let _one = self.scrape.lock();
+        self.database_up.set(i64::from(storage.database_up));
+        self.log_waiting
+            .set(i64::try_from(storage.log_waiting).unwrap_or(i64::MAX));
+        // The writer counts drops itself; the counter catches up with it.
+        let counted = self.log_dropped.get();
+        if storage.log_dropped > counted {
+            self.log_dropped.inc_by(storage.log_dropped - counted);
+        }
         self.in_flight
             .set(i64::try_from(in_flight).unwrap_or(i64::MAX));
         self.key_states.clear();

@@ -44,6 +44,8 @@ pub struct AppState {
     pub oidc: Option<Arc<crate::admin::oidc::Oidc>>,
     /// The inspector's capture queue; the capture views flush it.
     pub captures: switchboard_store::CaptureQueue,
+    /// Team mode's shared key health over Redis, when configured.
+    pub health_bus: Option<Arc<crate::health_bus::HealthBus>>,
 }
 
 impl AppState {

@@ -117,6 +117,7 @@ pub struct Store {
     pub(crate) secrets: Arc<dyn SecretStore>,
     location: Arc<Location>,
     pub(crate) prices: Arc<crate::prices::PriceCache>,
+    pub(crate) reach: Arc<crate::reach::Reach>,
 }
 
 impl std::fmt::Debug for Store {
@@ -253,6 +254,7 @@ impl Store {
             secrets,
             location: Arc::new(location),
             prices: Arc::default(),
+            reach: Arc::default(),
         };
         tracing::debug!(database = %store.location(), secrets = store.secrets.kind().as_str(), "store opened");
         store

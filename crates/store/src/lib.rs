@@ -18,6 +18,7 @@ mod db;
 mod error;
 mod instances;
 mod prices;
+mod reach;
 mod requests;
 pub mod secrets;
 mod sync;
@@ -35,6 +36,7 @@ pub use db::{Backend, DB_FILE, Store, redact_url};
 pub use error::StoreError;
 pub use instances::InstanceRow;
 pub use prices::PriceTableInfo;
+pub use reach::DATABASE_UNREACHABLE;
 pub use requests::{
     Bucket, CacheHits, GroupBy, KeyAttempts, MAX_PAGE, MAX_SUMMARY_WINDOW_MS, RequestFilter,
     RequestSummary, StatusFilter, UsageQuery, UsageRow,

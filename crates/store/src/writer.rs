@@ -3,6 +3,12 @@
 //! after the first row of a window and writes what arrived in transactions of up to
 //! [`BATCH_ROWS`] rows. Readers that must see their own requests ([`BatchSink::flush`]) end
 //! the window early.
+//!
+//! When the database is unreachable (team mode's PostgreSQL restarting, a lost network) the
+//! batch that failed is held and written again after a growing wait (at most
+//! 2 s) until the database answers; new rows wait in the queue meanwhile, and once it is full
+//! they are dropped and counted ([`BatchSink::dropped`]). A row is written with its id, so a
+//! batch written again after a lost commit reply is not stored twice.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -42,14 +48,20 @@ impl Rows for RequestRecord {
 pub const BATCH_ROWS: usize = 256;
 /// How long the writer waits for more rows after the first of a batch.
 pub const BATCH_WINDOW: Duration = Duration::from_millis(100);
-/// Records queued before new ones are dropped.
+/// Records queued before new ones are dropped (while the database is unreachable too: the
+/// queue is the buffer that holds them).
 pub const DEFAULT_CAPACITY: usize = 8192;
+/// How long held rows wait before they are written again, at first and at most (doubling).
+const HOLD_FIRST_WAIT: Duration = Duration::from_millis(250);
+const HOLD_MAX_WAIT: Duration = Duration::from_secs(2);
 
 #[derive(Default)]
 struct Counters {
     dropped: AtomicU64,
     written: AtomicU64,
     failed: AtomicU64,
+    /// Rows of the batch held while the database is unreachable.
+    held: AtomicU64,
 }
 
 /// The sending side: cheap to clone, never blocks.
@@ -108,7 +120,8 @@ impl<T: Rows> BatchSink<T> {
     }
 
     /// Returns once every record queued before the call is written (or the writer has
-    /// stopped): read-your-writes for the request log views, without waiting out the window.
+    /// stopped, or holds rows for an unreachable database): read-your-writes for the request
+    /// log views, without waiting out the window.
     pub async fn flush(&self) {
         let (ack, done) = oneshot::channel();
         if self.flush.send(ack).is_ok() {
@@ -126,9 +139,16 @@ impl<T: Rows> BatchSink<T> {
         self.counters.written.load(Ordering::Relaxed)
     }
 
-    /// Records lost because the database refused the batch (after one retry).
+    /// Records lost because the database refused the batch (after one retry), or could not
+    /// be reached when the writer stopped.
     pub fn failed(&self) -> u64 {
         self.counters.failed.load(Ordering::Relaxed)
+    }
+
+    /// Records waiting to be written: queued, and held while the database is unreachable.
+    pub fn waiting(&self) -> u64 {
+        let queued = self.tx.max_capacity().saturating_sub(self.tx.capacity()) as u64;
+        queued + self.counters.held.load(Ordering::Relaxed)
     }
 }
 
@@ -179,6 +199,7 @@ pub fn spawn_writer<T: Rows>(
         store,
         ctx,
         counters: Arc::clone(&counters),
+        capacity,
     };
     let handle = tokio::spawn(run(w, rx, stop_rx, flushes));
     (
@@ -198,6 +219,7 @@ struct Writer<T: Rows> {
     store: Store,
     ctx: T::Ctx,
     counters: Arc<Counters>,
+    capacity: usize,
 }
 
 async fn run<T: Rows>(
@@ -209,39 +231,82 @@ async fn run<T: Rows>(
     let mut batch: Vec<T> = Vec::with_capacity(BATCH_ROWS);
     let mut acks: Vec<oneshot::Sender<()>> = Vec::new();
     let mut stopping = false;
+    // While the database is unreachable the batch that failed is held (and the queue fills
+    // behind it, up to its capacity); it is written again after each wait.
+    let mut wait = HOLD_FIRST_WAIT;
+    // When the held rows are tried next (flushes answered meanwhile do not postpone it).
+    let mut retry_at: Option<tokio::time::Instant> = None;
     while !stopping {
-        tokio::select! {
-            _ = &mut stop => stopping = true,
-            Some(ack) = flushes.recv() => acks.push(ack),
-            n = rx.recv_many(&mut batch, BATCH_ROWS) => {
-                if n == 0 {
-                    // Every sink is gone and the queue is empty.
-                    break;
+        if batch.is_empty() {
+            tokio::select! {
+                _ = &mut stop => stopping = true,
+                Some(ack) = flushes.recv() => acks.push(ack),
+                n = rx.recv_many(&mut batch, BATCH_ROWS) => {
+                    if n == 0 {
+                        // Every sink is gone and the queue is empty.
+                        break;
+                    }
+                    // Let the window fill without listening: records sent meanwhile wake
+                    // nobody (one wake-up per window, not one per request). A flush ends it
+                    // early.
+                    tokio::select! {
+                        _ = &mut stop => stopping = true,
+                        Some(ack) = flushes.recv() => acks.push(ack),
+                        _ = tokio::time::sleep(BATCH_WINDOW) => {}
+                    }
                 }
-                // Let the window fill without listening: records sent meanwhile wake
-                // nobody (one wake-up per window, not one per request). A flush ends it early.
-                tokio::select! {
-                    _ = &mut stop => stopping = true,
-                    Some(ack) = flushes.recv() => acks.push(ack),
-                    _ = tokio::time::sleep(BATCH_WINDOW) => {}
+            }
+        } else {
+            // Held rows: a flush has nothing to wait for until the database is back.
+            let at = *retry_at.get_or_insert_with(|| tokio::time::Instant::now() + wait);
+            tokio::select! {
+                // The drain below tries the held rows once more.
+                _ = &mut stop => break,
+                Some(ack) = flushes.recv() => {
+                    let _ = ack.send(());
+                    continue;
+                }
+                _ = tokio::time::sleep_until(at) => {
+                    retry_at = None;
+                    wait = (wait * 2).min(HOLD_MAX_WAIT);
                 }
             }
         }
-        write_queued(&w, &mut rx, &mut batch).await;
+        let was_held = w.counters.held.load(Ordering::Relaxed) > 0;
+        // Held rows are written as they were held (the queue behind them stays the bound of
+        // what more is kept), then the queue.
+        let written = if was_held && write(&w, &mut batch).await == Written::Held {
+            Written::Held
+        } else {
+            write_queued(&w, &mut rx, &mut batch).await
+        };
+        match written {
+            Written::All if was_held => {
+                wait = HOLD_FIRST_WAIT;
+                tracing::info!(
+                    what = T::WHAT,
+                    "the database answers again; held rows written"
+                );
+            }
+            Written::All => {}
+            // The outage itself is warned about once by the database watch.
+            Written::Held if !was_held => tracing::info!(
+                what = T::WHAT,
+                held = batch.len(),
+                queue = w.capacity,
+                "the database is unreachable; holding rows in memory and writing them when it is \
+                 back (rows beyond the queue are dropped and counted)"
+            ),
+            Written::Held => {}
+        }
         for ack in acks.drain(..) {
             let _ = ack.send(());
         }
     }
-    // Refuse new records, then write everything already queued.
+    // Refuse new records, then write everything already queued. Once the database proves
+    // unreachable, what is left is lost (and counted) rather than waited for.
     rx.close();
-    while rx.recv_many(&mut batch, BATCH_ROWS).await > 0 {
-        write(&w, &mut batch).await;
-    }
-    write(&w, &mut batch).await;
-}
-
-/// Writes `batch` and everything waiting in the queue, [`BATCH_ROWS`] per transaction.
-async fn write_queued<T: Rows>(w: &Writer<T>, rx: &mut mpsc::Receiver<T>, batch: &mut Vec<T>) {
+    let mut reachable = true;
     loop {
         while batch.len() < BATCH_ROWS {
             match rx.try_recv() {
@@ -250,19 +315,61 @@ async fn write_queued<T: Rows>(w: &Writer<T>, rx: &mut mpsc::Receiver<T>, batch:
             }
         }
         if batch.is_empty() {
-            return;
+            break;
         }
-        write(w, batch).await;
+        if !reachable || write(&w, &mut batch).await == Written::Held {
+            reachable = false;
+            lose(&w, &mut batch, "the database is unreachable at shutdown");
+        }
     }
 }
 
-async fn write<T: Rows>(w: &Writer<T>, batch: &mut Vec<T>) {
+/// What became of a batch.
+#[derive(Debug, PartialEq, Eq)]
+enum Written {
+    /// Written, or refused by the database and counted lost.
+    All,
+    /// The database was unreachable: the batch is kept to be written again.
+    Held,
+}
+
+/// Writes `batch` and everything waiting in the queue, [`BATCH_ROWS`] per transaction, until
+/// the queue is empty or the database is unreachable (the batch then stays held).
+async fn write_queued<T: Rows>(
+    w: &Writer<T>,
+    rx: &mut mpsc::Receiver<T>,
+    batch: &mut Vec<T>,
+) -> Written {
+    loop {
+        while batch.len() < BATCH_ROWS {
+            match rx.try_recv() {
+                Ok(r) => batch.push(r),
+                Err(_) => break,
+            }
+        }
+        if batch.is_empty() {
+            return Written::All;
+        }
+        if write(w, batch).await == Written::Held {
+            return Written::Held;
+        }
+    }
+}
+
+/// Writes `batch` in one transaction and empties it, unless the database is unreachable
+/// (then the batch is left as it is, counted as held). Another failure is retried once; if
+/// it fails again, the rows are lost and counted.
+async fn write<T: Rows>(w: &Writer<T>, batch: &mut Vec<T>) -> Written {
     if batch.is_empty() {
-        return;
+        return Written::All;
     }
     let n = batch.len() as u64;
     let mut result = T::write(&w.store, &w.ctx, batch).await;
     if let Err(e) = &result {
+        if e.is_unreachable() {
+            w.counters.held.store(n, Ordering::Relaxed);
+            return Written::Held;
+        }
         tracing::warn!(rows = n, what = T::WHAT, error = %e, "writing failed; retrying once");
         tokio::time::sleep(Duration::from_millis(200)).await;
         result = T::write(&w.store, &w.ctx, batch).await;
@@ -270,11 +377,25 @@ async fn write<T: Rows>(w: &Writer<T>, batch: &mut Vec<T>) {
     match result {
         Ok(()) => {
             w.counters.written.fetch_add(n, Ordering::Relaxed);
+            w.counters.held.store(0, Ordering::Relaxed);
+            batch.clear();
+            Written::All
+        }
+        Err(e) if e.is_unreachable() => {
+            w.counters.held.store(n, Ordering::Relaxed);
+            Written::Held
         }
         Err(e) => {
-            w.counters.failed.fetch_add(n, Ordering::Relaxed);
-            tracing::error!(rows = n, what = T::WHAT, error = %e, "rows lost");
+            lose(w, batch, &e.to_string());
+            Written::All
         }
     }
+}
+
+fn lose<T: Rows>(w: &Writer<T>, batch: &mut Vec<T>, why: &str) {
+    let n = batch.len() as u64;
+    w.counters.failed.fetch_add(n, Ordering::Relaxed);
+    w.counters.held.store(0, Ordering::Relaxed);
+    tracing::error!(rows = n, what = T::WHAT, error = why, "rows lost");
     batch.clear();
 }

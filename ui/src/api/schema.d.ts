@@ -2025,6 +2025,11 @@ export interface components {
              */
             reset_ms: number;
         };
+        /**
+         * @description Whether a server this instance depends on answers.
+         * @enum {string}
+         */
+        Reachability: "ok" | "unreachable";
         /** @description How to send a captured client request again. */
         Replay: {
             /** @description The client's dialect. */
@@ -2341,6 +2346,24 @@ export interface components {
             keys_failed: number;
             /** @description Counts by standing, the overall state (as the tray shows it), unusable aliases. */
             summary: components["schemas"]["Summary"];
+            /**
+             * @description Whether the database answers: always `ok` on SQLite; in team mode `unreachable` while
+             *     the shared PostgreSQL is out of reach (routing goes on, edits answer 503).
+             */
+            database: components["schemas"]["Reachability"];
+            redis?: null | components["schemas"]["Reachability"];
+            /**
+             * Format: int64
+             * @description Request records waiting to be written (queued, or held while the database is
+             *     unreachable).
+             */
+            request_log_waiting: number;
+            /**
+             * Format: int64
+             * @description Request records dropped since start because the queue was full (also
+             *     `switchboard_request_log_dropped_total`).
+             */
+            request_log_dropped: number;
         };
         /**
          * @description How a route picks among its targets.

@@ -298,3 +298,24 @@ async fn programmatic_faults_one_shot_and_persistent() {
     mock.reset();
     assert_eq!(chat(&mock, "sk-c", "mock-small", false).await.status(), 200);
 }
+
+#[tokio::test]
+async fn every_nth_request_gets_the_fault_counted_per_key() {
+    let mock = MockUpstream::start().await.unwrap();
+    let flaky = "sk-flaky@fault=429,retry_after=2,every=3";
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        statuses.push(chat(&mock, flaky, "m", false).await.status().as_u16());
+    }
+    assert_eq!(statuses, [200, 200, 429, 200, 200, 429]);
+    // The 429s carry their reset hint.
+    for _ in 0..2 {
+        assert_eq!(chat(&mock, flaky, "m", false).await.status(), 200);
+    }
+    let res = chat(&mock, flaky, "m", false).await;
+    assert_eq!(res.status(), 429);
+    assert_eq!(res.headers()["retry-after"], "2");
+    // Another key with the same directive has its own count.
+    let other = "sk-other@fault=429,every=3";
+    assert_eq!(chat(&mock, other, "m", false).await.status(), 200);
+}

@@ -46,6 +46,14 @@ impl AdminError {
         AdminError::new(StatusCode::NOT_FOUND, format!("{what} not found"))
     }
 
+    /// 503: team mode's database is out of reach (the request needed it).
+    pub fn database_unreachable() -> Self {
+        AdminError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            switchboard_store::DATABASE_UNREACHABLE,
+        )
+    }
+
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
         let field = field.into();
         AdminError {
@@ -66,6 +74,7 @@ impl From<ControlError> for AdminError {
             }
             ControlError::Refused(m) => AdminError::new(StatusCode::CONFLICT, m),
             ControlError::Upstream(m) => AdminError::new(StatusCode::BAD_GATEWAY, m),
+            ControlError::Store(e) if e.is_unreachable() => AdminError::database_unreachable(),
             ControlError::Store(other) => {
                 tracing::error!(error = %other, "store error in admin API");
                 AdminError::new(StatusCode::INTERNAL_SERVER_ERROR, other.to_string())
@@ -83,6 +92,9 @@ impl From<StoreError> for AdminError {
 impl From<TransferError> for AdminError {
     fn from(e: TransferError) -> Self {
         let status = match &e {
+            TransferError::Store(inner) if inner.is_unreachable() => {
+                return AdminError::database_unreachable();
+            }
             TransferError::Store(inner) => {
                 tracing::error!(error = %inner, "store error during export/import");
                 StatusCode::INTERNAL_SERVER_ERROR

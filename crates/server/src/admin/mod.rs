@@ -75,6 +75,26 @@ pub use webhooks::*;
 
 use crate::host::UpdateNotice;
 
+/// While team mode's database is unreachable, every change through the admin API (any method
+/// but GET, HEAD and OPTIONS) answers 503 at once, saying why, instead of waiting for a
+/// connection that will not come. Reads go on (those that need the database answer 503 when
+/// they fail).
+pub async fn refuse_edits_while_database_down(
+    axum::extract::State(s): axum::extract::State<std::sync::Arc<crate::state::AppState>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    use axum::response::IntoResponse;
+    let read = matches!(
+        *req.method(),
+        http::Method::GET | http::Method::HEAD | http::Method::OPTIONS
+    );
+    if read || s.control.store().reachable() {
+        return next.run(req).await;
+    }
+    AdminError::database_unreachable().into_response()
+}
+
 pub async fn openapi() -> Response {
     let mut resp = Response::new(Body::from(openapi_json()));
     resp.headers_mut().insert(
@@ -184,6 +204,7 @@ pub fn openapi_json() -> String {
         ErrorBody,
         ErrorDetail,
         Status,
+        Reachability,
         Summary,
         Counts,
         OverallState,

@@ -44,6 +44,36 @@ pub struct Status {
     keys_failed: usize,
     /// Counts by standing, the overall state (as the tray shows it), unusable aliases.
     summary: Summary,
+    /// Whether the database answers: always `ok` on SQLite; in team mode `unreachable` while
+    /// the shared PostgreSQL is out of reach (routing goes on, edits answer 503).
+    database: Reachability,
+    /// Team mode's Redis: `unreachable` while key health stays local to this instance;
+    /// `null` without Redis.
+    redis: Option<Reachability>,
+    /// Request records waiting to be written (queued, or held while the database is
+    /// unreachable).
+    request_log_waiting: u64,
+    /// Request records dropped since start because the queue was full (also
+    /// `switchboard_request_log_dropped_total`).
+    request_log_dropped: u64,
+}
+
+/// Whether a server this instance depends on answers.
+#[derive(Serialize, ToSchema, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Reachability {
+    Ok,
+    Unreachable,
+}
+
+impl Reachability {
+    pub fn of(up: bool) -> Reachability {
+        if up {
+            Reachability::Ok
+        } else {
+            Reachability::Unreachable
+        }
+    }
 }
 
 #[utoipa::path(get, path = "/api/v1/status", responses((status = 200, body = Status)))]
@@ -73,6 +103,13 @@ pub async fn status(State(s): State<Arc<AppState>>, headers: http::HeaderMap) ->
         keys_cooling: summary.counts.cooling,
         keys_failed: summary.counts.down,
         summary,
+        database: Reachability::of(c.store().reachable()),
+        redis: s
+            .health_bus
+            .as_ref()
+            .map(|b| Reachability::of(b.reachable())),
+        request_log_waiting: s.log.waiting(),
+        request_log_dropped: s.log.dropped(),
     }))
 }
 

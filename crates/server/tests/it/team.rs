@@ -731,3 +731,326 @@ async fn stale_instances_are_marked_and_silent_ones_removed_after_a_day() {
     );
     one.stop().await;
 }
+
+/// Degradation: the shared PostgreSQL or Redis out of reach. The test cuts the network
+/// between one instance and the server (a TCP link it controls), so the servers themselves
+/// stay up for the other tests; `scripts/chaos.sh` restarts real servers under load.
+mod degradation {
+    use std::net::SocketAddr;
+    use std::sync::Arc;
+
+    use tokio::net::{TcpListener, TcpStream};
+    use tokio::sync::watch;
+
+    use super::*;
+
+    /// A TCP link to a server that can be cut (open connections closed, new ones closed as
+    /// soon as they are accepted) and restored: the network failing between an instance and
+    /// the server.
+    struct Link {
+        addr: SocketAddr,
+        up: Arc<watch::Sender<bool>>,
+        task: tokio::task::JoinHandle<()>,
+    }
+
+    impl Link {
+        async fn to(target: SocketAddr) -> Link {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let up = Arc::new(watch::channel(true).0);
+            let state = up.clone();
+            let task = tokio::spawn(async move {
+                let mut conns = tokio::task::JoinSet::new();
+                loop {
+                    let Ok((mut inbound, _)) = listener.accept().await else {
+                        continue;
+                    };
+                    while conns.try_join_next().is_some() {}
+                    if !*state.borrow() {
+                        continue;
+                    }
+                    let mut cut = state.subscribe();
+                    conns.spawn(async move {
+                        let Ok(mut outbound) = TcpStream::connect(target).await else {
+                            return;
+                        };
+                        tokio::select! {
+                            _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                            _ = cut.wait_for(|up| !up) => {}
+                        }
+                    });
+                }
+            });
+            Link { addr, up, task }
+        }
+
+        fn cut(&self) {
+            self.up.send_replace(false);
+        }
+
+        fn restore(&self) {
+            self.up.send_replace(true);
+        }
+    }
+
+    impl Drop for Link {
+        fn drop(&mut self) {
+            self.task.abort();
+        }
+    }
+
+    /// `scheme://[user@]host:port/rest` → its `host:port`, and the URL with `addr` there.
+    fn through(url: &str, addr: SocketAddr) -> (SocketAddr, String) {
+        let (scheme, rest) = url.split_once("://").unwrap();
+        let (user, rest) = match rest.split_once('@') {
+            Some((u, r)) => (format!("{u}@"), r),
+            None => (String::new(), rest),
+        };
+        let end = rest.find(['/', '?']).unwrap_or(rest.len());
+        let target = rest[..end].parse().unwrap();
+        (target, format!("{scheme}://{user}{addr}{}", &rest[end..]))
+    }
+
+    /// Starts an instance on `database` (and `redis`) with `tweak` applied to its options.
+    async fn launch(
+        database: &str,
+        redis: Option<&str>,
+        id: &str,
+        dir: &TempDir,
+        tweak: impl FnOnce(&mut Options),
+    ) -> Instance {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut o = Options::new(dir.path().join(id));
+        o.port = 0;
+        o.database_url = Some(database.to_owned());
+        o.redis_url = redis.map(str::to_owned);
+        o.team_master_key = Some(Secret::new(MASTER));
+        o.instance_id = Some(id.to_owned());
+        o.access_key = Some(Secret::new(ACCESS));
+        o.admin_token = Some(Secret::new(ADMIN));
+        // Only the return of the database (or a notification) brings changes made elsewhere.
+        o.config_check_every = Duration::from_secs(3600);
+        o.shutdown_grace = Duration::from_secs(2);
+        tweak(&mut o);
+        let handle = Switchboard::start(o).await.unwrap();
+        Instance {
+            url: format!("http://{}", handle.local_addr()),
+            handle,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap(),
+        }
+    }
+
+    async fn status(i: &Instance) -> Value {
+        let (code, body) = i.admin(Method::GET, "/api/v1/status", None).await;
+        assert_eq!(code, 200, "{body}");
+        body
+    }
+
+    /// The value of an unlabelled series on `/metrics`.
+    async fn metric(i: &Instance, name: &str) -> Option<f64> {
+        let text = i
+            .http
+            .get(format!("{}/metrics", i.url))
+            .bearer_auth(ADMIN)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+    }
+
+    async fn stored_requests(i: &Instance, instance: &str) -> i64 {
+        let pool = i.handle.control().store().pg_pool().unwrap();
+        let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM request_log WHERE instance = $1")
+            .bind(instance)
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        n
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn without_the_database_requests_are_served_records_wait_and_edits_are_refused() {
+        let database = fresh_postgres_url().await;
+        let dir = tempfile::tempdir().unwrap();
+        let mock = MockUpstream::start().await.unwrap();
+        let (server, _) = through(&database, "127.0.0.1:1".parse().unwrap());
+        let link = Link::to(server).await;
+        let (_, linked) = through(&database, link.addr);
+        // A queue of 4: the requests sent during the outage overflow it.
+        let capacity = 4;
+        let one = launch(&linked, None, "one", &dir, |o| {
+            o.request_log_capacity = capacity
+        })
+        .await;
+        let two = launch(&database, None, "two", &dir, |_| {}).await;
+        add_provider_and_route(&one, &mock, "shared", "team-model").await;
+        assert_eq!(one.chat("team-model").await, 200);
+        assert_eq!(status(&one).await["database"], "ok");
+        assert_eq!(metric(&one, "switchboard_database_up").await, Some(1.0));
+
+        link.cut();
+        assert!(
+            eventually(10_000, async || status(&one).await["database"]
+                == "unreachable")
+            .await,
+            "the status never said the database is unreachable"
+        );
+        assert_eq!(metric(&one, "switchboard_database_up").await, Some(0.0));
+
+        // Routing goes on from the last snapshot. More requests than the writer can hold
+        // (one batch of at most BATCH_ROWS, then the queue) are answered all the same.
+        let during = switchboard_store::BATCH_ROWS + capacity + 20;
+        for n in 0..during {
+            assert_eq!(
+                one.chat("team-model").await,
+                200,
+                "request {n} of the outage"
+            );
+        }
+        let st = status(&one).await;
+        let dropped = st["request_log_dropped"].as_u64().unwrap();
+        assert!(dropped >= 20, "{st}");
+        assert!(st["request_log_waiting"].as_u64().unwrap() >= 1, "{st}");
+        assert_eq!(
+            metric(&one, "switchboard_request_log_dropped_total").await,
+            Some(dropped as f64)
+        );
+
+        // Edits answer 503 at once, in the admin API's format, saying why.
+        let (code, body) = one
+            .admin(
+                Method::POST,
+                "/api/v1/routes",
+                Some(
+                    json!({"alias": "refused", "targets": [{"provider": "shared", "model": "m"}]}),
+                ),
+            )
+            .await;
+        assert_eq!(code, 503, "{body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("database is unreachable") && message.contains("edits are refused"),
+            "{message}"
+        );
+        // A read that needs the database says the same instead of failing with 500.
+        let (code, body) = one
+            .admin(Method::GET, "/api/v1/requests?limit=5", None)
+            .await;
+        assert_eq!(code, 503, "{body}");
+
+        // Meanwhile an instance that reaches the database adds a route.
+        let (code, body) = two
+            .admin(
+                Method::POST,
+                "/api/v1/routes",
+                Some(json!({"alias": "added-meanwhile", "targets": [{"provider": "shared", "model": "m"}]})),
+            )
+            .await;
+        assert_eq!(code, 200, "{body}");
+
+        link.restore();
+        assert!(
+            eventually(10_000, async || status(&one).await["database"] == "ok").await,
+            "the status never said the database is back"
+        );
+        // Every record held or queued is written: what was answered and not dropped is stored.
+        let answered = 1 + during as i64;
+        assert!(
+            eventually(15_000, async || {
+                stored_requests(&two, "one").await + dropped as i64 == answered
+            })
+            .await,
+            "stored {} of {answered} requests, {dropped} dropped",
+            stored_requests(&two, "one").await
+        );
+        assert_eq!(status(&one).await["request_log_waiting"], 0);
+        // The configuration is checked when the database is back (the hourly check would not
+        // have come yet, and the notification was sent while the link was cut).
+        assert!(
+            eventually(10_000, async || one.chat("added-meanwhile").await == 200).await,
+            "the route added during the outage never reached instance one"
+        );
+        // And edits are accepted again.
+        let (code, body) = one
+            .admin(
+                Method::POST,
+                "/api/v1/routes",
+                Some(json!({"alias": "after", "targets": [{"provider": "shared", "model": "m"}]})),
+            )
+            .await;
+        assert_eq!(code, 200, "{body}");
+        one.stop().await;
+        two.stop().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn without_redis_the_status_says_so_and_the_shared_view_returns_with_it() {
+        let database = fresh_postgres_url().await;
+        let redis = redis_url();
+        let dir = tempfile::tempdir().unwrap();
+        let mock = MockUpstream::start().await.unwrap();
+        let (server, _) = through(&redis, "127.0.0.1:1".parse().unwrap());
+        let link = Link::to(server).await;
+        let (_, linked) = through(&redis, link.addr);
+        let one = launch(&database, Some(&linked), "one", &dir, |_| {}).await;
+        let two = launch(&database, Some(&redis), "two", &dir, |o| {
+            o.config_check_every = Duration::from_millis(200)
+        })
+        .await;
+        add_provider_and_route(&one, &mock, "shared", "team-model").await;
+        assert!(
+            eventually(10_000, async || two.chat("team-model").await == 200).await,
+            "the route never reached instance two"
+        );
+        assert_eq!(status(&one).await["redis"], "ok");
+        let plain = launch(&database, None, "plain", &dir, |_| {}).await;
+        let without = status(&plain).await;
+        assert_eq!(
+            without["redis"],
+            Value::Null,
+            "no Redis configured: {without}"
+        );
+        plain.stop().await;
+
+        link.cut();
+        assert!(
+            eventually(10_000, async || status(&one).await["redis"]
+                == "unreachable")
+            .await,
+            "the status never said Redis is unreachable"
+        );
+        assert_eq!(one.chat("team-model").await, 200, "serving on local health");
+        // Instance two sees the key rate limited; instance one cannot hear of it yet.
+        mock.push_fault_for_key(
+            "sk-team-shared-0123456789",
+            "fault=429,retry_after=30".parse().unwrap(),
+        );
+        assert_ne!(two.chat("team-model").await, 200);
+        let until = two.cooling()[0].until_ms;
+        assert!(one.cooling().is_empty());
+
+        link.restore();
+        assert!(
+            eventually(10_000, async || status(&one).await["redis"] == "ok").await,
+            "the status never said Redis is back"
+        );
+        // Back on Redis it reloads the shared view: the cooldown seen meanwhile applies.
+        assert!(
+            eventually(10_000, async || one
+                .cooling()
+                .iter()
+                .any(|e| e.until_ms == until))
+            .await,
+            "instance one did not load the cooldown stored while Redis was out of reach"
+        );
+        one.stop().await;
+        two.stop().await;
+    }
+}
