@@ -339,6 +339,23 @@ pub struct Admission {
     clients: Arc<Clients>,
     client: Arc<str>,
     estimate: u64,
+    /// When it was counted in the requests-per-minute window, if the client has one.
+    admitted_at: Option<i64>,
+}
+
+impl Admission {
+    /// Takes the request back out of the requests-per-minute window: it was refused after
+    /// all (team mode: the cluster-wide window was full).
+    pub fn withdraw(self) {
+        let Some(at) = self.admitted_at else {
+            return;
+        };
+        if let Some(u) = self.clients.usage.lock().get_mut(&self.client)
+            && let Some(i) = u.admitted.iter().rposition(|t| *t == at)
+        {
+            u.admitted.remove(i);
+        }
+    }
 }
 
 impl Drop for Admission {
@@ -445,6 +462,7 @@ impl Clients {
                 clients: self.clone(),
                 client: client.name.clone(),
                 estimate: 0,
+                admitted_at: None,
             });
         }
         let now = self.now_ms();
@@ -500,6 +518,7 @@ impl Clients {
             clients: self.clone(),
             client: client.name.clone(),
             estimate,
+            admitted_at: s.rpm.is_some().then_some(now),
         })
     }
 

@@ -8,6 +8,7 @@
 //! on a broadcast bus.
 
 use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use parking_lot::Mutex;
@@ -16,6 +17,7 @@ use tokio::sync::broadcast;
 use utoipa::ToSchema;
 
 use crate::clock::SharedClock;
+use crate::cluster::Cluster;
 use crate::quota::QuotaBoard;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
@@ -286,6 +288,8 @@ pub struct HealthBoard {
     policy: Mutex<CooldownPolicy>,
     events: broadcast::Sender<HealthEvent>,
     clock: SharedClock,
+    /// Team mode: the instances' shared probe leases and key slots (see [`crate::cluster`]).
+    cluster: OnceLock<Arc<dyn Cluster>>,
 }
 
 impl HealthBoard {
@@ -297,7 +301,18 @@ impl HealthBoard {
             policy: Mutex::new(policy),
             events,
             clock,
+            cluster: OnceLock::new(),
         }
+    }
+
+    /// Installs team mode's coordination (once, before the prober starts); later calls are
+    /// ignored.
+    pub fn set_cluster(&self, cluster: Arc<dyn Cluster>) {
+        let _ = self.cluster.set(cluster);
+    }
+
+    pub fn cluster(&self) -> Option<&Arc<dyn Cluster>> {
+        self.cluster.get()
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<HealthEvent> {
@@ -360,6 +375,12 @@ impl HealthBoard {
             }
         }
         if let Some(scope) = probe_scope.filter(|_| claim) {
+            // Leased probes are the prober's: a live request comes back shortly instead.
+            if self.cluster.get().is_some_and(|c| c.leases_probes()) {
+                return Availability::Blocked {
+                    until_ms: Some(now.saturating_add(PROBE_PENDING_MS)),
+                };
+            }
             let events = self.mark_probing(&mut inner, &scope, now);
             drop(inner);
             self.publish(events);
@@ -753,6 +774,15 @@ impl HealthBoard {
         out
     }
 
+    /// Another instance holds the lease of `scope`'s probe: it stays probing here, without a
+    /// probe in flight, until the outcome arrives from the other instance (or the prober takes
+    /// the lease once it has expired).
+    pub fn defer_probe(&self, scope: &Scope) {
+        if let Some(entry) = self.inner.lock().entries.get_mut(scope) {
+            entry.probe_in_flight = false;
+        }
+    }
+
     /// The entry of one scope, `None` when it is healthy.
     pub fn entry(&self, scope: &Scope) -> Option<HealthEntry> {
         self.inner
@@ -975,8 +1005,6 @@ fn backoff(base_ms: u64, max_ms: u64, failures: u32) -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
     use crate::clock::{Clock, ManualClock};
 

@@ -11,13 +11,14 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, StatusCode, header};
 use serde::Deserialize;
-use switchboard_control::{Admission, ClientEntry, Refusal};
+use switchboard_control::{Admission, ClientEntry, Limit, Refusal};
 use switchboard_protocol::passthrough::{top_level_bool, top_level_str, top_level_value};
 use switchboard_protocol::{ClientError, Dialect, ErrorKind};
 use switchboard_router::affinity::session_id;
 use switchboard_router::conversations::Owner;
 use switchboard_router::{ByteStream, Endpoint, IngressRequest, Media, Reply, ReplyBody};
 
+use crate::cluster::Window;
 use crate::guard::error_response;
 use crate::state::AppState;
 
@@ -316,9 +317,9 @@ async fn generate_at(
         } else {
             0
         };
-        match state.control.clients().admit(client, estimate) {
+        match admit(&state, client, estimate, dialect).await {
             Ok(a) => admission = Some(a),
-            Err(refusal) => return over_limit(dialect, &refusal),
+            Err(refused) => return refused,
         }
     }
     let forward_headers = headers
@@ -360,6 +361,41 @@ fn admitted(reply: Reply, admission: Option<Admission>) -> Response {
             ..reply
         }),
         (body, _) => into_response(Reply { body, ..reply }),
+    }
+}
+
+/// Checks a request against its client's limits: this instance's view of them, then in team
+/// mode the cluster-wide requests-per-minute window (only a client with an rpm limit asks
+/// Redis; when Redis does not answer, the local window alone applies).
+async fn admit(
+    state: &AppState,
+    client: &ClientEntry,
+    estimate: u64,
+    dialect: Dialect,
+) -> Result<Admission, Response> {
+    let admission = state
+        .control
+        .clients()
+        .admit(client, estimate)
+        .map_err(|refusal| over_limit(dialect, &refusal))?;
+    let (Some(cluster), Some(rpm)) = (&state.cluster, client.settings.rpm) else {
+        return Ok(admission);
+    };
+    match cluster.admit_rpm(&client.name, rpm).await {
+        Window::Admitted | Window::Unavailable => Ok(admission),
+        Window::Full { resets_in_ms } => {
+            admission.withdraw();
+            let now = state.engine.clock().now_ms();
+            let refusal = Refusal {
+                client: client.name.to_string(),
+                limit: Limit::Rpm,
+                value: u64::from(rpm),
+                resets_at_ms: now.saturating_add(resets_in_ms),
+                now_ms: now,
+                too_large: None,
+            };
+            Err(over_limit(dialect, &refusal))
+        }
     }
 }
 
@@ -676,9 +712,9 @@ async fn media(
         if !client.allows(&model) {
             return error_response(DIALECT, &client.not_allowed(&model));
         }
-        match state.control.clients().admit(client, 0) {
+        match admit(&state, client, 0, DIALECT).await {
             Ok(a) => admission = Some(a),
-            Err(refusal) => return over_limit(DIALECT, &refusal),
+            Err(refused) => return refused,
         }
     }
     let req = IngressRequest {

@@ -8,6 +8,7 @@
 
 mod admin;
 mod app;
+mod cluster;
 mod dashboard;
 mod guard;
 mod health_bus;

@@ -1,0 +1,324 @@
+//! Team mode's cluster-wide coordination over Redis: probe leases, per-key concurrency slots
+//! and per-client requests-per-minute windows (see `switchboard_router::cluster`).
+//!
+//! Every decision is one Lua script, so two instances can never both take the last slot or
+//! the last request of a window. Keys live under `switchboard:<database>:` beside the shared
+//! health:
+//!
+//! - `…:probe:<provider>:<scope>` — the instance probing that scope (`SET NX PX`, or extended
+//!   by its holder); shortened to a grace period once the probe has settled, so its outcome
+//!   reaches the others through the health bus before anyone may probe again.
+//! - `…:slots:<provider>:<key id>` — a sorted set of the attempts holding the key, each
+//!   scored with its expiry: a killed instance's slots run out instead of leaking.
+//! - `…:rpm:<client>` — a sorted set of the admissions of the last minute.
+//!
+//! Only these rare paths touch Redis: a probe, an attempt on a key whose provider limits
+//! concurrency, a request of a client with an rpm limit. When Redis does not answer, the
+//! caller falls back to what the instance does alone; the failure is counted
+//! (`switchboard_redis_errors_total`), warned about once per outage, and Redis is left alone
+//! for a second before it is asked again, so requests do not wait on a dead server.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+use parking_lot::Mutex;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use switchboard_router::cluster::{Cluster, Lease, Slot};
+use switchboard_router::health::HealthEntry;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::health_bus::{RedisUrlError, namespace, open};
+use crate::metrics::Metrics;
+
+/// How long a silent Redis is left alone before it is asked again.
+const RETRY: Duration = Duration::from_secs(1);
+/// Requests must not wait long on Redis: beyond this the instance decides alone.
+const TIMEOUT: Duration = Duration::from_secs(1);
+/// A probe lease outlives the longest probe.
+const LEASE_MS: u64 = switchboard_router::engine::PROBE_TIMEOUT.as_millis() as u64 + 10_000;
+/// After its probe settles, the lease is kept this long: the outcome travels on the health
+/// bus meanwhile, so no other instance probes the scope again before hearing it.
+const LEASE_GRACE_MS: u64 = 3_000;
+/// The requests-per-minute window.
+const MINUTE_MS: i64 = 60_000;
+
+/// Takes the lease (or extends it for its holder). KEYS[1] lease; ARGV instance, ttl ms.
+const LEASE: &str = r"
+local v = redis.call('GET', KEYS[1])
+if not v then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+if v == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+";
+
+/// Shortens the lease to its grace, if this instance still holds it.
+const END_LEASE: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+";
+
+/// Takes one of ARGV[1] slots as member ARGV[2] expiring in ARGV[3] ms; 1 when taken.
+const SLOT: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then
+  return 0
+end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+";
+
+/// Admits member ARGV[2] if fewer than ARGV[1] were admitted in the last ARGV[3] ms.
+/// Returns {admitted, now, oldest admission} (Redis's clock).
+const WINDOW: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[3]))
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  return {0, now, tonumber(oldest[2])}
+end
+redis.call('ZADD', KEYS[1], now, ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return {1, now, now}
+";
+
+/// A client's requests-per-minute window, counted over every instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Window {
+    Admitted,
+    /// Full: the oldest admission leaves the window in this many milliseconds.
+    Full {
+        resets_in_ms: i64,
+    },
+    /// Redis did not answer: the local window alone applies.
+    Unavailable,
+}
+
+pub struct RedisCluster {
+    conn: ConnectionManager,
+    instance: Arc<str>,
+    /// `switchboard:<database>:`
+    prefix: String,
+    metrics: Arc<Metrics>,
+    /// Set while Redis does not answer, so the warning is logged once per outage.
+    down: AtomicBool,
+    /// When Redis last failed: it is not asked again before [`RETRY`] has passed.
+    failed_at: Mutex<Option<Instant>>,
+    /// Numbers this instance's slot and window members.
+    next: AtomicU64,
+    releases: mpsc::UnboundedSender<(String, String)>,
+}
+
+impl std::fmt::Debug for RedisCluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisCluster")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Slots given back, for [`RedisCluster::run_releases`].
+pub struct Releases(mpsc::UnboundedReceiver<(String, String)>);
+
+/// One held slot; dropping it gives it back.
+struct Held {
+    key: String,
+    member: String,
+    releases: mpsc::UnboundedSender<(String, String)>,
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        // A closed channel (the instance is stopping): the slot runs out with its expiry.
+        let _ = self.releases.send((
+            std::mem::take(&mut self.key),
+            std::mem::take(&mut self.member),
+        ));
+    }
+}
+
+impl RedisCluster {
+    /// Team mode with `redis_url` (beside `database_url`, which names the namespace). Connects
+    /// lazily: an unreachable Redis does not stop the instance from starting.
+    pub fn new(
+        redis_url: &str,
+        database_url: &str,
+        instance: Arc<str>,
+        metrics: Arc<Metrics>,
+    ) -> Result<(Arc<RedisCluster>, Releases), RedisUrlError> {
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(TIMEOUT))
+            .set_response_timeout(Some(TIMEOUT))
+            .set_number_of_retries(1);
+        let conn = ConnectionManager::new_lazy_with_config(open(redis_url)?, config)
+            .map_err(|e| RedisUrlError(e.to_string()))?;
+        let namespace = namespace(database_url);
+        let (tx, rx) = mpsc::unbounded_channel();
+        Ok((
+            Arc::new(RedisCluster {
+                conn,
+                instance,
+                prefix: format!("{namespace}:"),
+                metrics,
+                down: AtomicBool::new(false),
+                failed_at: Mutex::new(None),
+                next: AtomicU64::new(0),
+                releases: tx,
+            }),
+            Releases(rx),
+        ))
+    }
+
+    /// Gives back released slots until `stop` is cancelled (the rest expire on their own).
+    pub async fn run_releases(self: Arc<Self>, mut releases: Releases, stop: CancellationToken) {
+        loop {
+            let (key, member) = tokio::select! {
+                () = stop.cancelled() => return,
+                r = releases.0.recv() => match r {
+                    Some(r) => r,
+                    None => return,
+                },
+            };
+            let mut cmd = redis::cmd("ZREM");
+            cmd.arg(&key).arg(&member);
+            let _: Option<i64> = self.run(cmd).await;
+        }
+    }
+
+    /// Counts one request of `client` against its requests-per-minute limit, over every
+    /// instance.
+    pub async fn admit_rpm(&self, client: &str, rpm: u32) -> Window {
+        let mut cmd = self.script(WINDOW, &format!("{}rpm:{client}", self.prefix));
+        cmd.arg(rpm).arg(self.member()).arg(MINUTE_MS);
+        match self.run::<(i64, i64, i64)>(cmd).await {
+            Some((1, _, _)) => Window::Admitted,
+            Some((_, now, oldest)) => Window::Full {
+                resets_in_ms: (oldest + MINUTE_MS - now).max(1),
+            },
+            None => Window::Unavailable,
+        }
+    }
+
+    fn script(&self, source: &str, key: &str) -> redis::Cmd {
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(source).arg(1).arg(key);
+        cmd
+    }
+
+    fn member(&self) -> String {
+        format!(
+            "{}:{}",
+            self.instance,
+            self.next.fetch_add(1, Ordering::Relaxed)
+        )
+    }
+
+    fn lease_key(&self, entry: &HealthEntry) -> String {
+        let scope = serde_json::to_string(&entry.scope).unwrap_or_default();
+        format!("{}probe:{}:{scope}", self.prefix, entry.provider)
+    }
+
+    /// Runs one command; `None` when Redis did not answer (or is being left alone).
+    async fn run<T: redis::FromRedisValue>(&self, cmd: redis::Cmd) -> Option<T> {
+        if self.resting() {
+            return None;
+        }
+        let mut conn = self.conn.clone();
+        let answer = tokio::time::timeout(TIMEOUT, cmd.query_async::<T>(&mut conn)).await;
+        match answer {
+            Ok(Ok(v)) => {
+                if self.down.swap(false, Ordering::Relaxed) {
+                    tracing::info!("Redis answers again: probes and limits are cluster-wide again");
+                }
+                Some(v)
+            }
+            Ok(Err(e)) => {
+                self.failed(&e.to_string());
+                None
+            }
+            Err(_) => {
+                self.failed("no answer in time");
+                None
+            }
+        }
+    }
+
+    fn resting(&self) -> bool {
+        self.failed_at.lock().is_some_and(|t| t.elapsed() < RETRY)
+    }
+
+    fn failed(&self, error: &str) {
+        self.metrics.redis_error();
+        *self.failed_at.lock() = Some(Instant::now());
+        if !self.down.swap(true, Ordering::Relaxed) {
+            tracing::warn!(%error, "Redis is unreachable: probes and limits are per instance until it returns");
+        }
+    }
+}
+
+impl Cluster for RedisCluster {
+    fn leases_probes(&self) -> bool {
+        !self.down.load(Ordering::Relaxed)
+    }
+
+    fn lease_probe<'a>(&'a self, entry: &'a HealthEntry) -> BoxFuture<'a, Lease> {
+        async move {
+            let mut cmd = self.script(LEASE, &self.lease_key(entry));
+            cmd.arg(&*self.instance).arg(LEASE_MS);
+            match self.run::<i64>(cmd).await {
+                Some(1) => Lease::Held,
+                Some(_) => Lease::Taken,
+                None => Lease::Unavailable,
+            }
+        }
+        .boxed()
+    }
+
+    fn end_probe<'a>(&'a self, entry: &'a HealthEntry) -> BoxFuture<'a, ()> {
+        async move {
+            let mut cmd = self.script(END_LEASE, &self.lease_key(entry));
+            cmd.arg(&*self.instance).arg(LEASE_GRACE_MS);
+            let _: Option<i64> = self.run(cmd).await;
+        }
+        .boxed()
+    }
+
+    fn key_slot<'a>(
+        &'a self,
+        provider: &'a str,
+        key_id: i64,
+        limit: u32,
+        ttl_ms: u64,
+    ) -> BoxFuture<'a, Slot> {
+        async move {
+            let key = format!("{}slots:{provider}:{key_id}", self.prefix);
+            let member = self.member();
+            let mut cmd = self.script(SLOT, &key);
+            cmd.arg(limit).arg(&member).arg(ttl_ms);
+            match self.run::<i64>(cmd).await {
+                Some(1) => Slot::Granted(Arc::new(Held {
+                    key,
+                    member,
+                    releases: self.releases.clone(),
+                })),
+                Some(_) => Slot::Busy,
+                None => Slot::Unavailable,
+            }
+        }
+        .boxed()
+    }
+}
