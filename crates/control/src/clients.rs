@@ -14,7 +14,7 @@
 //!   level.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use arc_swap::ArcSwap;
 use parking_lot::{Mutex, RwLock};
@@ -53,6 +53,11 @@ impl ClientEntry {
                 .map(|m| m.iter().cloned().collect()),
             settings,
         }
+    }
+
+    /// Whether a daily or monthly budget limits this client.
+    pub fn has_budget(&self) -> bool {
+        self.settings.daily_budget_micros.is_some() || self.settings.monthly_budget_micros.is_some()
     }
 
     /// Whether the client may ask for `model` (an alias or a provider's model).
@@ -292,6 +297,19 @@ struct Usage {
 }
 
 impl Usage {
+    /// Marks the budget thresholds the spend has reached as alerted.
+    fn mark_alerted(&mut self, s: &ClientSettings) {
+        for (p, budget) in [
+            (&mut self.day, s.daily_budget_micros),
+            (&mut self.month, s.monthly_budget_micros),
+        ] {
+            if let Some(b) = budget {
+                p.soft_sent |= p.spent >= soft_of(b, s.soft_limit_pct);
+                p.hard_sent |= p.spent >= b;
+            }
+        }
+    }
+
     fn roll(&mut self, now: i64) {
         while self.admitted.front().is_some_and(|t| *t <= now - MINUTE_MS) {
             self.admitted.pop_front();
@@ -315,6 +333,14 @@ pub struct Spend {
     pub month_micros: u64,
 }
 
+/// Team mode: where a budgeted client's spend is shared with the other instances
+/// ([`Clients::set_spend_share`]); what they spent comes back through
+/// [`Clients::note_shared_spend`].
+pub trait SpendShare: Send + Sync {
+    /// `client` spent `cost_micros` at `at_ms`. Called on the record path: must not block.
+    fn spent(&self, client: &str, cost_micros: u64, at_ms: i64);
+}
+
 /// The clients, their usage and their budget alerts.
 pub struct Clients {
     clock: SharedClock,
@@ -324,6 +350,8 @@ pub struct Clients {
     local_keys: RwLock<Arc<[Secret]>>,
     usage: Mutex<HashMap<Arc<str>, Usage>>,
     events: broadcast::Sender<BudgetEvent>,
+    /// Team mode: budgeted spend is shared with the other instances.
+    share: OnceLock<Arc<dyn SpendShare>>,
 }
 
 impl std::fmt::Debug for Clients {
@@ -378,6 +406,7 @@ impl Clients {
             local_keys: RwLock::new(Arc::from(Vec::new())),
             usage: Mutex::new(HashMap::new()),
             events,
+            share: OnceLock::new(),
         }
     }
 
@@ -431,18 +460,28 @@ impl Clients {
         // Thresholds already crossed before a restart were alerted then.
         for (name, u) in usage.iter_mut() {
             if let Some(c) = table.get(name) {
-                let s = &c.settings;
-                for (p, budget) in [
-                    (&mut u.day, s.daily_budget_micros),
-                    (&mut u.month, s.monthly_budget_micros),
-                ] {
-                    if let Some(b) = budget {
-                        p.soft_sent = p.spent >= soft_of(b, s.soft_limit_pct);
-                        p.hard_sent = p.spent >= b;
-                    }
-                }
+                u.mark_alerted(&c.settings);
             }
         }
+    }
+
+    /// Team mode: shares every budgeted client's spend from now on (once; later calls are
+    /// ignored).
+    pub fn set_spend_share(&self, share: Arc<dyn SpendShare>) {
+        let _ = self.share.set(share);
+    }
+
+    /// Team mode: what `client` has spent over every instance in the current day and month,
+    /// as the shared counters say. Spend this instance knows of is never lowered; thresholds
+    /// reached this way were alerted by the instance whose request reached them.
+    pub fn note_shared_spend(&self, client: &ClientEntry, day_micros: u64, month_micros: u64) {
+        let now = self.now_ms();
+        let mut usage = self.usage.lock();
+        let u = usage.entry(client.name.clone()).or_default();
+        u.roll(now);
+        u.day.spent = u.day.spent.max(day_micros);
+        u.month.spent = u.month.spent.max(month_micros);
+        u.mark_alerted(&client.settings);
     }
 
     /// Checks a request of `client` estimated at `estimate` input tokens against its limits
@@ -538,6 +577,12 @@ impl Clients {
             return;
         }
         let now = self.now_ms();
+        if cost > 0
+            && let Some(share) = self.share.get()
+            && client.is_some_and(|c| c.has_budget())
+        {
+            share.spent(name, cost, now);
+        }
         let mut usage = self.usage.lock();
         let u = match usage.get_mut(name) {
             Some(u) => u,
@@ -635,8 +680,9 @@ impl RecordSink for MeteredSink {
     }
 }
 
-/// The start of the current UTC day and month (for seeding spend from the log).
-pub(crate) fn period_starts(now_ms: i64) -> (i64, i64) {
+/// The start of the current UTC day and month (for seeding spend from the log, and naming
+/// team mode's shared spend counters).
+pub fn period_starts(now_ms: i64) -> (i64, i64) {
     (day_bounds(now_ms).0, month_bounds(now_ms).0)
 }
 

@@ -343,9 +343,9 @@ impl Switchboard {
             tasks.spawn(bus.clone().run_publisher(background.clone()));
             tasks.spawn(bus.run_subscriber(background.clone()));
         }
-        if let Some((cluster, releases)) = cluster {
-            engine.health.set_cluster(cluster.clone());
-            tasks.spawn(cluster.run_releases(releases, background.clone()));
+        if let Some((cluster, writes)) = cluster {
+            cluster.install(&control);
+            tasks.spawn(cluster.run_writes(writes, background.clone()));
         }
         tasks.spawn(engine.clone().run_prober(background.clone()));
         tasks.spawn(engine.clone().run_balance_checker(background.clone()));

@@ -11,9 +11,12 @@
 //! - `…:slots:<provider>:<key id>` — a sorted set of the attempts holding the key, each
 //!   scored with its expiry: a killed instance's slots run out instead of leaking.
 //! - `…:rpm:<client>` — a sorted set of the admissions of the last minute.
+//! - `…:spend:<client>:day:<start>` and `…:spend:<client>:month:<start>` — a budgeted
+//!   client's spend in micro-dollars (`INCRBY` as its requests are recorded, in the
+//!   background); read before admitting its next request, on any instance.
 //!
 //! Only these rare paths touch Redis: a probe, an attempt on a key whose provider limits
-//! concurrency, a request of a client with an rpm limit. When Redis does not answer, the
+//! concurrency, a request of a client with an rpm limit or a budget. When Redis does not answer, the
 //! caller falls back to what the instance does alone; the failure is counted
 //! (`switchboard_redis_errors_total`), warned about once per outage, and Redis is left alone
 //! for a second before it is asked again, so requests do not wait on a dead server.
@@ -26,6 +29,7 @@ use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use parking_lot::Mutex;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use switchboard_control::{Control, SpendShare, period_starts};
 use switchboard_router::cluster::{Cluster, Lease, Slot};
 use switchboard_router::health::HealthEntry;
 use tokio::sync::mpsc;
@@ -45,6 +49,7 @@ const LEASE_MS: u64 = switchboard_router::engine::PROBE_TIMEOUT.as_millis() as u
 const LEASE_GRACE_MS: u64 = 3_000;
 /// The requests-per-minute window.
 const MINUTE_MS: i64 = 60_000;
+const DAY_MS: u64 = 86_400_000;
 
 /// Takes the lease (or extends it for its holder). KEYS[1] lease; ARGV instance, ttl ms.
 const LEASE: &str = r"
@@ -120,7 +125,19 @@ pub struct RedisCluster {
     failed_at: Mutex<Option<Instant>>,
     /// Numbers this instance's slot and window members.
     next: AtomicU64,
-    releases: mpsc::UnboundedSender<(String, String)>,
+    writes: mpsc::UnboundedSender<Write>,
+}
+
+/// What is written to Redis in the background, off the request path.
+enum Write {
+    /// A key slot given back.
+    Release { key: String, member: String },
+    /// A budgeted client's recorded spend.
+    Spend {
+        client: String,
+        cost_micros: u64,
+        at_ms: i64,
+    },
 }
 
 impl std::fmt::Debug for RedisCluster {
@@ -131,23 +148,23 @@ impl std::fmt::Debug for RedisCluster {
     }
 }
 
-/// Slots given back, for [`RedisCluster::run_releases`].
-pub struct Releases(mpsc::UnboundedReceiver<(String, String)>);
+/// The background writes, for [`RedisCluster::run_writes`].
+pub struct Writes(mpsc::UnboundedReceiver<Write>);
 
 /// One held slot; dropping it gives it back.
 struct Held {
     key: String,
     member: String,
-    releases: mpsc::UnboundedSender<(String, String)>,
+    writes: mpsc::UnboundedSender<Write>,
 }
 
 impl Drop for Held {
     fn drop(&mut self) {
         // A closed channel (the instance is stopping): the slot runs out with its expiry.
-        let _ = self.releases.send((
-            std::mem::take(&mut self.key),
-            std::mem::take(&mut self.member),
-        ));
+        let _ = self.writes.send(Write::Release {
+            key: std::mem::take(&mut self.key),
+            member: std::mem::take(&mut self.member),
+        });
     }
 }
 
@@ -159,7 +176,7 @@ impl RedisCluster {
         database_url: &str,
         instance: Arc<str>,
         metrics: Arc<Metrics>,
-    ) -> Result<(Arc<RedisCluster>, Releases), RedisUrlError> {
+    ) -> Result<(Arc<RedisCluster>, Writes), RedisUrlError> {
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(TIMEOUT))
             .set_response_timeout(Some(TIMEOUT))
@@ -177,26 +194,74 @@ impl RedisCluster {
                 down: AtomicBool::new(false),
                 failed_at: Mutex::new(None),
                 next: AtomicU64::new(0),
-                releases: tx,
+                writes: tx,
             }),
-            Releases(rx),
+            Writes(rx),
         ))
     }
 
-    /// Gives back released slots until `stop` is cancelled (the rest expire on their own).
-    pub async fn run_releases(self: Arc<Self>, mut releases: Releases, stop: CancellationToken) {
+    /// Installs the hooks through which the engine and the clients' limits reach the
+    /// cluster.
+    pub fn install(self: &Arc<Self>, control: &Control) {
+        control.engine().health.set_cluster(self.clone());
+        control.clients().set_spend_share(self.clone());
+    }
+
+    /// Writes given-back slots and recorded spend until `stop` is cancelled (slots left
+    /// behind expire on their own).
+    pub async fn run_writes(self: Arc<Self>, mut writes: Writes, stop: CancellationToken) {
         loop {
-            let (key, member) = tokio::select! {
+            let write = tokio::select! {
                 () = stop.cancelled() => return,
-                r = releases.0.recv() => match r {
-                    Some(r) => r,
+                w = writes.0.recv() => match w {
+                    Some(w) => w,
                     None => return,
                 },
             };
-            let mut cmd = redis::cmd("ZREM");
-            cmd.arg(&key).arg(&member);
-            let _: Option<i64> = self.run(cmd).await;
+            let mut pipe = redis::pipe();
+            match write {
+                Write::Release { key, member } => {
+                    pipe.cmd("ZREM").arg(key).arg(member).ignore();
+                }
+                Write::Spend {
+                    client,
+                    cost_micros,
+                    at_ms,
+                } => {
+                    for (key, keep_ms) in self.spend_keys(&client, at_ms) {
+                        pipe.cmd("INCRBY").arg(&key).arg(cost_micros).ignore();
+                        pipe.cmd("PEXPIRE").arg(&key).arg(keep_ms).ignore();
+                    }
+                }
+            }
+            let _: Option<()> = self.run_pipe(pipe).await;
         }
+    }
+
+    /// What `client` has spent over every instance in the current day and month (as far as
+    /// Redis has counted), or `None` when Redis does not answer.
+    pub async fn shared_spend(&self, client: &str, now_ms: i64) -> Option<(u64, u64)> {
+        let [(day, _), (month, _)] = self.spend_keys(client, now_ms);
+        let mut cmd = redis::cmd("MGET");
+        cmd.arg(day).arg(month);
+        let (day, month): (Option<u64>, Option<u64>) = self.run(cmd).await?;
+        Some((day.unwrap_or(0), month.unwrap_or(0)))
+    }
+
+    /// The day's and the month's spend counters of `client` at `at_ms`, with how long each
+    /// is kept (beyond its period's end).
+    fn spend_keys(&self, client: &str, at_ms: i64) -> [(String, u64); 2] {
+        let (day, month) = period_starts(at_ms);
+        [
+            (
+                format!("{}spend:{client}:day:{day}", self.prefix),
+                2 * DAY_MS,
+            ),
+            (
+                format!("{}spend:{client}:month:{month}", self.prefix),
+                32 * DAY_MS,
+            ),
+        ]
     }
 
     /// Counts one request of `client` against its requests-per-minute limit, over every
@@ -239,6 +304,22 @@ impl RedisCluster {
         }
         let mut conn = self.conn.clone();
         let answer = tokio::time::timeout(TIMEOUT, cmd.query_async::<T>(&mut conn)).await;
+        self.answered(answer)
+    }
+
+    async fn run_pipe<T: redis::FromRedisValue>(&self, pipe: redis::Pipeline) -> Option<T> {
+        if self.resting() {
+            return None;
+        }
+        let mut conn = self.conn.clone();
+        let answer = tokio::time::timeout(TIMEOUT, pipe.query_async::<T>(&mut conn)).await;
+        self.answered(answer)
+    }
+
+    fn answered<T>(
+        &self,
+        answer: Result<redis::RedisResult<T>, tokio::time::error::Elapsed>,
+    ) -> Option<T> {
         match answer {
             Ok(Ok(v)) => {
                 if self.down.swap(false, Ordering::Relaxed) {
@@ -267,6 +348,16 @@ impl RedisCluster {
         if !self.down.swap(true, Ordering::Relaxed) {
             tracing::warn!(%error, "Redis is unreachable: probes and limits are per instance until it returns");
         }
+    }
+}
+
+impl SpendShare for RedisCluster {
+    fn spent(&self, client: &str, cost_micros: u64, at_ms: i64) {
+        let _ = self.writes.send(Write::Spend {
+            client: client.to_owned(),
+            cost_micros,
+            at_ms,
+        });
     }
 }
 
@@ -313,7 +404,7 @@ impl Cluster for RedisCluster {
                 Some(1) => Slot::Granted(Arc::new(Held {
                     key,
                     member,
-                    releases: self.releases.clone(),
+                    writes: self.writes.clone(),
                 })),
                 Some(_) => Slot::Busy,
                 None => Slot::Unavailable,

@@ -364,18 +364,26 @@ fn admitted(reply: Reply, admission: Option<Admission>) -> Response {
     }
 }
 
-/// Checks a request against its client's limits: this instance's view of them, then in team
-/// mode the cluster-wide requests-per-minute window (only a client with an rpm limit asks
-/// Redis; when Redis does not answer, the local window alone applies).
+/// Checks a request against its client's limits. In team mode a budgeted client's spend is
+/// first brought up to what every instance has recorded, and a client with an rpm limit is
+/// counted in the cluster-wide window after this instance's own checks (only such clients
+/// ask Redis; when Redis does not answer, this instance's view alone applies).
 async fn admit(
     state: &AppState,
     client: &ClientEntry,
     estimate: u64,
     dialect: Dialect,
 ) -> Result<Admission, Response> {
-    let admission = state
-        .control
-        .clients()
+    let clients = state.control.clients();
+    if let Some(cluster) = &state.cluster
+        && client.has_budget()
+        && let Some((day, month)) = cluster
+            .shared_spend(&client.name, state.engine.clock().now_ms())
+            .await
+    {
+        clients.note_shared_spend(client, day, month);
+    }
+    let admission = clients
         .admit(client, estimate)
         .map_err(|refusal| over_limit(dialect, &refusal))?;
     let (Some(cluster), Some(rpm)) = (&state.cluster, client.settings.rpm) else {

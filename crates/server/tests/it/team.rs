@@ -710,3 +710,71 @@ async fn a_client_rpm_limit_counts_every_instance() {
     one.stop().await;
     two.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spend_recorded_on_one_instance_counts_against_the_budget_on_another() {
+    let database = fresh_postgres_url().await;
+    let redis = redis_url();
+    let dir = tempfile::tempdir().unwrap();
+    let mock = MockUpstream::start().await.unwrap();
+    let one = Instance::with_redis(&database, &redis, "one", &dir).await;
+    let two = Instance::with_redis(&database, &redis, "two", &dir).await;
+    // $1 per input token and $2 per output token: one request spends more than $1.
+    add_provider_with(
+        &one,
+        &mock,
+        (
+            "priced",
+            "sk-team-priced-0123456789",
+            json!({"models": [{"id": "m", "source": "manual", "input_price": 1_000_000.0, "output_price": 2_000_000.0}]}),
+        ),
+        ("priced-model", "m"),
+    )
+    .await;
+    let (status, created) = one
+        .admin(
+            Method::POST,
+            "/api/v1/clients",
+            Some(json!({"name": "capped", "daily_budget_usd": 1.0})),
+        )
+        .await;
+    assert_eq!(status, 200, "{created}");
+    let key = created["key"].as_str().unwrap().to_owned();
+    let chat_as = async |i: &Instance, model: &str| {
+        let resp = i
+            .http
+            .post(format!("{}/v1/chat/completions", i.url))
+            .bearer_auth(&key)
+            .json(&json!({"model": model, "messages": [{"role": "user", "content": "hi"}]}))
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json::<Value>().await.unwrap_or(Value::Null))
+    };
+    assert!(
+        eventually(10_000, async || chat_as(&one, "priced-model").await.0
+            == 200)
+        .await,
+        "instance one never served the client"
+    );
+    // Instance two has recorded nothing for the client: only the shared spend can stop it.
+    // A request for an unknown route costs nothing, and is refused by the budget first.
+    let refused = eventually(10_000, async || {
+        let (status, v) = chat_as(&two, "no-such-route").await;
+        status == 429 && v["error"]["code"] == "client_daily_budget"
+    })
+    .await;
+    assert!(
+        refused,
+        "instance two never saw the spend recorded on instance one"
+    );
+    let calls = mock.request_count();
+    let (status, v) = chat_as(&two, "priced-model").await;
+    assert_eq!(status, 429, "{v}");
+    assert_eq!(v["error"]["code"], "client_daily_budget", "{v}");
+    assert_eq!(mock.request_count(), calls);
+
+    one.stop().await;
+    two.stop().await;
+}
