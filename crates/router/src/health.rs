@@ -4,8 +4,10 @@
 //! auth and balance errors per key; rate limits and model errors per key × upstream model;
 //! outages per provider (a circuit breaker fed by consecutive temporary errors). When a
 //! cooldown ends the entry becomes `probing`: the background prober or one live request (never
-//! two at once) decides between healthy and a longer cooldown. Every transition is published
-//! on a broadcast bus.
+//! two at once) decides between healthy and a longer cooldown. In team mode, with probe leases
+//! in force ([`crate::cluster`]), only the prober of the instance holding a scope's lease
+//! probes it; live requests are told to come back shortly. Every transition is published on a
+//! broadcast bus.
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};

@@ -778,3 +778,76 @@ async fn spend_recorded_on_one_instance_counts_against_the_budget_on_another() {
     one.stop().await;
     two.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_redis_each_instance_enforces_the_limits_on_its_own_traffic() {
+    let database = fresh_postgres_url().await;
+    // Nothing listens on port 1: Redis is down from the start.
+    let redis = "redis://127.0.0.1:1";
+    let dir = tempfile::tempdir().unwrap();
+    let mock = MockUpstream::start().await.unwrap();
+    let one = Instance::with_redis(&database, redis, "one", &dir).await;
+    let two = Instance::with_redis(&database, redis, "two", &dir).await;
+    add_provider_with(
+        &one,
+        &mock,
+        (
+            "narrow",
+            "sk-team-narrow-0123456789",
+            json!({"max_concurrency_per_key": 1}),
+        ),
+        ("narrow-model", "m"),
+    )
+    .await;
+    let (status, created) = one
+        .admin(
+            Method::POST,
+            "/api/v1/clients",
+            Some(json!({"name": "codex", "rpm": 2})),
+        )
+        .await;
+    assert_eq!(status, 200, "{created}");
+    let key = created["key"].as_str().unwrap().to_owned();
+    let chat_as = async |i: &Instance| {
+        let resp = i
+            .http
+            .post(format!("{}/v1/chat/completions", i.url))
+            .bearer_auth(&key)
+            .json(
+                &json!({"model": "narrow-model", "messages": [{"role": "user", "content": "hi"}]}),
+            )
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json::<Value>().await.unwrap_or(Value::Null))
+    };
+    assert!(
+        eventually(10_000, async || two.chat("narrow-model").await == 200).await,
+        "the route never reached instance two"
+    );
+    let known = async |i: &Instance| {
+        i.http
+            .get(format!("{}/v1/models", i.url))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+            == 200
+    };
+    assert!(eventually(10_000, async || known(&two).await).await);
+    // Each instance admits the client's two requests a minute on its own, then refuses.
+    for i in [&one, &two] {
+        for n in 0..2 {
+            let (status, v) = chat_as(i).await;
+            assert_eq!(status, 200, "request {n} on {}: {v}", i.url);
+        }
+        let (status, v) = chat_as(i).await;
+        assert_eq!(status, 429, "{v}");
+        assert_eq!(v["error"]["code"], "client_rpm_limit", "{v}");
+    }
+    one.stop().await;
+    two.stop().await;
+}
