@@ -517,7 +517,9 @@ async fn a_cooled_key_is_probed_once_for_the_whole_cluster() {
         &one,
         &mock,
         ("probed", secret, json!({"retry": {"max_retries": 0}})),
-        ("probed-model", "m"),
+        // Answers (probes too) take a second: every instance's prober finds the scope due
+        // while the first probe is still out.
+        ("probed-model", "m@latency_ms=1000"),
     )
     .await;
     for i in [&one, &two, &three] {
