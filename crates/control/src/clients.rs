@@ -292,6 +292,8 @@ struct Usage {
     tokens_sum: u64,
     /// Estimated input tokens of admitted requests not yet recorded.
     pending: u64,
+    /// Team mode: when the cluster's token count was last read, and what it was.
+    shared_tokens: Option<(i64, u64)>,
     day: Period,
     month: Period,
 }
@@ -333,13 +335,19 @@ pub struct Spend {
     pub month_micros: u64,
 }
 
-/// Team mode: where a budgeted client's spend is shared with the other instances
-/// ([`Clients::set_spend_share`]); what they spent comes back through
-/// [`Clients::note_shared_spend`].
-pub trait SpendShare: Send + Sync {
+/// Team mode: where a limited client's usage is shared with the other instances
+/// ([`Clients::set_usage_share`]): a budgeted client's spend, and the tokens of a client with a
+/// tokens-per-minute limit. What every instance used comes back through
+/// [`Clients::note_shared_spend`] and [`Clients::note_shared_tokens`].
+pub trait UsageShare: Send + Sync {
     /// `client` spent `cost_micros` at `at_ms`. Called on the record path: must not block.
     fn spent(&self, client: &str, cost_micros: u64, at_ms: i64);
+    /// `client`'s request used `tokens`. Called on the record path: must not block.
+    fn used_tokens(&self, client: &str, tokens: u64);
 }
+
+/// How long the cluster's token count read before an admission is trusted.
+const SHARED_TOKENS_FRESH_MS: i64 = 1_000;
 
 /// The clients, their usage and their budget alerts.
 pub struct Clients {
@@ -351,7 +359,7 @@ pub struct Clients {
     usage: Mutex<HashMap<Arc<str>, Usage>>,
     events: broadcast::Sender<BudgetEvent>,
     /// Team mode: budgeted spend is shared with the other instances.
-    share: OnceLock<Arc<dyn SpendShare>>,
+    share: OnceLock<Arc<dyn UsageShare>>,
 }
 
 impl std::fmt::Debug for Clients {
@@ -465,9 +473,8 @@ impl Clients {
         }
     }
 
-    /// Team mode: shares every budgeted client's spend from now on (once; later calls are
-    /// ignored).
-    pub fn set_spend_share(&self, share: Arc<dyn SpendShare>) {
+    /// Team mode: shares limited clients' usage from now on (once; later calls are ignored).
+    pub fn set_usage_share(&self, share: Arc<dyn UsageShare>) {
         let _ = self.share.set(share);
     }
 
@@ -482,6 +489,16 @@ impl Clients {
         u.day.spent = u.day.spent.max(day_micros);
         u.month.spent = u.month.spent.max(month_micros);
         u.mark_alerted(&client.settings);
+    }
+
+    /// Team mode: the tokens `client` used in the last minute over every instance (this one's
+    /// included), as the shared window says; counted by the next admission in place of this
+    /// instance's own figure when larger.
+    pub fn note_shared_tokens(&self, client: &ClientEntry, tokens: u64) {
+        let now = self.now_ms();
+        let mut usage = self.usage.lock();
+        let u = usage.entry(client.name.clone()).or_default();
+        u.shared_tokens = Some((now, tokens));
     }
 
     /// Checks a request of `client` estimated at `estimate` input tokens against its limits
@@ -540,8 +557,12 @@ impl Clients {
                 ..refuse(Limit::Tpm, tpm, now + MINUTE_MS)
             });
         }
+        let recorded = match u.shared_tokens {
+            Some((at, n)) if now - at < SHARED_TOKENS_FRESH_MS => u.tokens_sum.max(n),
+            _ => u.tokens_sum,
+        };
         if let Some(tpm) = s.tpm
-            && u.tokens_sum + u.pending + estimate > tpm
+            && recorded + u.pending + estimate > tpm
         {
             // The window frees as recorded tokens age out; tokens in flight free when their
             // requests end.
@@ -577,11 +598,13 @@ impl Clients {
             return;
         }
         let now = self.now_ms();
-        if cost > 0
-            && let Some(share) = self.share.get()
-            && client.is_some_and(|c| c.has_budget())
-        {
-            share.spent(name, cost, now);
+        if let Some(share) = self.share.get() {
+            if cost > 0 && client.is_some_and(|c| c.has_budget()) {
+                share.spent(name, cost, now);
+            }
+            if count_tokens {
+                share.used_tokens(name, tokens);
+            }
         }
         let mut usage = self.usage.lock();
         let u = match usage.get_mut(name) {

@@ -11,12 +11,15 @@
 //! - `…:slots:<provider>:<key id>` — a sorted set of the attempts holding the key, each
 //!   scored with its expiry: a killed instance's slots run out instead of leaking.
 //! - `…:rpm:<client>` — a sorted set of the admissions of the last minute.
+//! - `…:tokens:<client>` — a sorted set of the tokens a client with a tokens-per-minute limit
+//!   used in the last minute (one member per recorded request), added in the background and
+//!   summed before admitting its next request.
 //! - `…:spend:<client>:day:<start>` and `…:spend:<client>:month:<start>` — a budgeted
 //!   client's spend in micro-dollars (`INCRBY` as its requests are recorded, in the
 //!   background); read before admitting its next request, on any instance.
 //!
 //! Only these rare paths touch Redis: a probe, an attempt on a key whose provider limits
-//! concurrency, a request of a client with an rpm limit or a budget. When Redis does not answer, the
+//! concurrency, a request of a client with an rpm or tpm limit or a budget. When Redis does not answer, the
 //! caller falls back to what the instance does alone; the failure is counted
 //! (`switchboard_redis_errors_total`), warned about once per outage, and Redis is left alone
 //! for a second before it is asked again, so requests do not wait on a dead server.
@@ -29,7 +32,7 @@ use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use parking_lot::Mutex;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use switchboard_control::{Control, SpendShare, period_starts};
+use switchboard_control::{Control, UsageShare, period_starts};
 use switchboard_router::cluster::{Cluster, Lease, Slot};
 use switchboard_router::health::HealthEntry;
 use tokio::sync::mpsc;
@@ -101,6 +104,28 @@ redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return {1, now, now}
 ";
 
+/// Adds member ARGV[1] (ending in `:<tokens>`) to the minute's window.
+const ADD_TOKENS: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]))
+redis.call('ZADD', KEYS[1], now, ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+";
+
+/// The tokens recorded in the last ARGV[1] ms.
+const SUM_TOKENS: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[1]))
+local sum = 0
+for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  sum = sum + (tonumber(string.match(m, ':(%d+)$')) or 0)
+end
+return sum
+";
+
 /// A client's requests-per-minute window, counted over every instance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Window {
@@ -132,6 +157,8 @@ pub struct RedisCluster {
 enum Write {
     /// A key slot given back.
     Release { key: String, member: String },
+    /// Tokens a client with a tokens-per-minute limit used.
+    Tokens { client: String, tokens: u64 },
     /// A budgeted client's recorded spend.
     Spend {
         client: String,
@@ -204,7 +231,7 @@ impl RedisCluster {
     /// cluster.
     pub fn install(self: &Arc<Self>, control: &Control) {
         control.engine().health.set_cluster(self.clone());
-        control.clients().set_spend_share(self.clone());
+        control.clients().set_usage_share(self.clone());
     }
 
     /// Writes given-back slots and recorded spend until `stop` is cancelled (slots left
@@ -223,6 +250,14 @@ impl RedisCluster {
                 Write::Release { key, member } => {
                     pipe.cmd("ZREM").arg(key).arg(member).ignore();
                 }
+                Write::Tokens { client, tokens } => {
+                    let key = format!("{}tokens:{client}", self.prefix);
+                    let member = format!("{}:{tokens}", self.member());
+                    pipe.add_command(self.script(ADD_TOKENS, &key))
+                        .arg(member)
+                        .arg(MINUTE_MS)
+                        .ignore();
+                }
                 Write::Spend {
                     client,
                     cost_micros,
@@ -236,6 +271,14 @@ impl RedisCluster {
             }
             let _: Option<()> = self.run_pipe(pipe).await;
         }
+    }
+
+    /// The tokens `client` used in the last minute over every instance, or `None` when Redis
+    /// does not answer.
+    pub async fn shared_tokens(&self, client: &str) -> Option<u64> {
+        let mut cmd = self.script(SUM_TOKENS, &format!("{}tokens:{client}", self.prefix));
+        cmd.arg(MINUTE_MS);
+        self.run(cmd).await
     }
 
     /// What `client` has spent over every instance in the current day and month (as far as
@@ -351,12 +394,19 @@ impl RedisCluster {
     }
 }
 
-impl SpendShare for RedisCluster {
+impl UsageShare for RedisCluster {
     fn spent(&self, client: &str, cost_micros: u64, at_ms: i64) {
         let _ = self.writes.send(Write::Spend {
             client: client.to_owned(),
             cost_micros,
             at_ms,
+        });
+    }
+
+    fn used_tokens(&self, client: &str, tokens: u64) {
+        let _ = self.writes.send(Write::Tokens {
+            client: client.to_owned(),
+            tokens,
         });
     }
 }

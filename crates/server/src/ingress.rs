@@ -364,8 +364,9 @@ fn admitted(reply: Reply, admission: Option<Admission>) -> Response {
     }
 }
 
-/// Checks a request against its client's limits. In team mode a budgeted client's spend is
-/// first brought up to what every instance has recorded, and a client with an rpm limit is
+/// Checks a request against its client's limits. In team mode a budgeted client's spend and
+/// a tpm-limited client's tokens of the last minute are first brought up to what every
+/// instance has recorded, and a client with an rpm limit is
 /// counted in the cluster-wide window after this instance's own checks (only such clients
 /// ask Redis; when Redis does not answer, this instance's view alone applies).
 async fn admit(
@@ -382,6 +383,12 @@ async fn admit(
             .await
     {
         clients.note_shared_spend(client, day, month);
+    }
+    if let Some(cluster) = &state.cluster
+        && client.settings.tpm.is_some()
+        && let Some(tokens) = cluster.shared_tokens(&client.name).await
+    {
+        clients.note_shared_tokens(client, tokens);
     }
     let admission = clients
         .admit(client, estimate)

@@ -853,3 +853,71 @@ async fn without_redis_each_instance_enforces_the_limits_on_its_own_traffic() {
     one.stop().await;
     two.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_used_on_one_instance_count_against_the_tpm_limit_on_another() {
+    let database = fresh_postgres_url().await;
+    let redis = redis_url();
+    let dir = tempfile::tempdir().unwrap();
+    let mock = MockUpstream::start().await.unwrap();
+    let one = Instance::with_redis(&database, &redis, "one", &dir).await;
+    let two = Instance::with_redis(&database, &redis, "two", &dir).await;
+    add_provider_and_route(&one, &mock, "shared", "team-model").await;
+    let (status, created) = one
+        .admin(
+            Method::POST,
+            "/api/v1/clients",
+            Some(json!({"name": "wordy", "tpm": 60})),
+        )
+        .await;
+    assert_eq!(status, 200, "{created}");
+    let key = created["key"].as_str().unwrap().to_owned();
+    let chat_as = async |i: &Instance, model: &str| {
+        let resp = i
+            .http
+            .post(format!("{}/v1/chat/completions", i.url))
+            .bearer_auth(&key)
+            .json(&json!({"model": model, "messages": [{"role": "user", "content": "hi"}]}))
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json::<Value>().await.unwrap_or(Value::Null))
+    };
+    assert!(
+        eventually(10_000, async || two.chat("team-model").await == 200).await,
+        "the route never reached instance two"
+    );
+    // Instance one serves the client until its minute's tokens are used up.
+    let mut served = 0;
+    loop {
+        let (status, v) = chat_as(&one, "team-model").await;
+        if status == 429 {
+            assert_eq!(v["error"]["code"], "client_tpm_limit", "{v}");
+            break;
+        }
+        assert_eq!(status, 200, "{v}");
+        served += 1;
+        assert!(served < 60, "the tokens-per-minute limit never applied");
+    }
+    assert!(served > 0);
+    // Instance two has served the client nothing: only the shared window can refuse it. A
+    // request for an unknown route uses no tokens, and is refused by the limit first.
+    let refused = eventually(10_000, async || {
+        let (status, v) = chat_as(&two, "no-such-route").await;
+        status == 429 && v["error"]["code"] == "client_tpm_limit"
+    })
+    .await;
+    assert!(
+        refused,
+        "instance two never counted the tokens used on instance one"
+    );
+    let calls = mock.request_count();
+    let (status, v) = chat_as(&two, "team-model").await;
+    assert_eq!(status, 429, "{v}");
+    assert_eq!(v["error"]["code"], "client_tpm_limit", "{v}");
+    assert_eq!(mock.request_count(), calls);
+
+    one.stop().await;
+    two.stop().await;
+}
