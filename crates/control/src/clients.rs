@@ -1001,6 +1001,45 @@ mod tests {
     }
 
     #[test]
+    fn shared_usage_counts_and_a_withdrawn_admission_frees_its_place() {
+        let clock = ManualClock::new(LATE);
+        let (c, e) = clients(
+            ClientSettings {
+                rpm: Some(2),
+                tpm: Some(100),
+                daily_budget_micros: Some(1_000),
+                ..ClientSettings::default()
+            },
+            &clock,
+        );
+        // A place taken back is free again.
+        c.admit(&e, 0).unwrap().withdraw();
+        drop(c.admit(&e, 0).unwrap());
+        drop(c.admit(&e, 0).unwrap());
+        assert_eq!(c.admit(&e, 0).err().map(|r| r.limit), Some(Limit::Rpm));
+        clock.advance_ms(60_000);
+
+        // Tokens other instances used count while the count is fresh.
+        c.note_shared_tokens(&e, 95);
+        let r = c.admit(&e, 10).err().unwrap();
+        assert_eq!(r.limit, Limit::Tpm);
+        clock.advance_ms(SHARED_TOKENS_FRESH_MS);
+        drop(c.admit(&e, 10).unwrap());
+
+        // Spend recorded elsewhere reaches the budget; it is never lowered, and not alerted here.
+        let mut rx = c.subscribe();
+        c.note_shared_spend(&e, 1_000, 1_000);
+        assert_eq!(
+            c.admit(&e, 0).err().map(|r| r.limit),
+            Some(Limit::DailyBudget)
+        );
+        c.note_shared_spend(&e, 10, 10);
+        assert_eq!(c.spend("codex").today_micros, 1_000);
+        c.record(&rec("codex", 0, Some(5)));
+        assert!(rx.try_recv().is_err(), "no alert for others' spend");
+    }
+
+    #[test]
     fn rpm_refuses_exactly_the_first_request_over() {
         let clock = ManualClock::new(LATE);
         let (c, e) = clients(
