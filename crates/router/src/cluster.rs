@@ -58,13 +58,7 @@ pub trait Cluster: Send + Sync + std::fmt::Debug {
     /// The probe of `entry`, held under its lease, has settled (and its outcome was published).
     fn end_probe<'a>(&'a self, entry: &'a HealthEntry) -> BoxFuture<'a, ()>;
 
-    /// Takes one of `limit` slots of `key_id` of `provider`, held at most `ttl_ms` (so a
-    /// stopped instance cannot hold it forever).
-    fn key_slot<'a>(
-        &'a self,
-        provider: &'a str,
-        key_id: i64,
-        limit: u32,
-        ttl_ms: u64,
-    ) -> BoxFuture<'a, Slot>;
+    /// Takes one of `limit` slots of `key_id` of `provider`, until the [`SlotHold`] is dropped
+    /// (the implementation makes sure a stopped instance cannot hold it for ever).
+    fn key_slot<'a>(&'a self, provider: &'a str, key_id: i64, limit: u32) -> BoxFuture<'a, Slot>;
 }

@@ -32,10 +32,6 @@ use crate::snapshot::{
 };
 use crate::upstream::has_looped;
 
-/// How much longer than a provider's total timeout a cluster-wide key slot is kept before it
-/// expires on its own.
-const SLOT_MARGIN_MS: u64 = 30_000;
-
 impl Engine {
     /// Serves one client request.
     pub async fn dispatch(self: &Arc<Self>, req: IngressRequest) -> Reply {
@@ -475,10 +471,8 @@ impl Engine {
         else {
             return true;
         };
-        // Longer than any attempt may last, so only a stopped instance's slot runs out.
-        let ttl_ms = provider.timeouts.total_ms.saturating_add(SLOT_MARGIN_MS);
         match cluster
-            .key_slot(&provider.name, pick.key.info.id, limit, ttl_ms)
+            .key_slot(&provider.name, pick.key.info.id, limit)
             .await
         {
             Slot::Granted(hold) => {

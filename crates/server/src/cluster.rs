@@ -9,7 +9,8 @@
 //!   by its holder); shortened to a grace period once the probe has settled, so its outcome
 //!   reaches the others through the health bus before anyone may probe again.
 //! - `…:slots:<provider>:<key id>` — a sorted set of the attempts holding the key, each
-//!   scored with its expiry: a killed instance's slots run out instead of leaking.
+//!   scored with its expiry: the instance holding a slot renews it every few seconds, so a
+//!   killed instance's slots run out within [`SLOT_TTL_MS`] instead of leaking.
 //! - `…:rpm:<client>` — a sorted set of the admissions of the last minute.
 //! - `…:tokens:<client>` — a sorted set of the tokens a client with a tokens-per-minute limit
 //!   used in the last minute (one member per recorded request), added in the background and
@@ -24,6 +25,7 @@
 //! (`switchboard_redis_errors_total`), warned about once per outage, and Redis is left alone
 //! for a second before it is asked again, so requests do not wait on a dead server.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -53,6 +55,11 @@ const LEASE_GRACE_MS: u64 = 3_000;
 /// The requests-per-minute window.
 const MINUTE_MS: i64 = 60_000;
 const DAY_MS: u64 = 86_400_000;
+/// How long a key slot lives unless its instance renews it, and how often it is renewed.
+const SLOT_TTL_MS: u64 = 30_000;
+const SLOT_RENEW: Duration = Duration::from_secs(10);
+/// Most background writes sent in one round trip.
+const WRITE_BATCH: usize = 256;
 
 /// Takes the lease (or extends it for its holder). KEYS[1] lease; ARGV instance, ttl ms.
 const LEASE: &str = r"
@@ -74,6 +81,20 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end
 return 0
+";
+
+/// Pushes back the expiry of held slots: KEYS[i] holds member ARGV[i + 1]; ARGV[1] ttl ms.
+/// A slot that has already expired is not taken again.
+const RENEW: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local ttl = tonumber(ARGV[1])
+for i, k in ipairs(KEYS) do
+  if redis.call('ZADD', k, 'XX', 'CH', now + ttl, ARGV[i + 1]) == 1 then
+    redis.call('PEXPIRE', k, ttl)
+  end
+end
+return 1
 ";
 
 /// Takes one of ARGV[1] slots as member ARGV[2] expiring in ARGV[3] ms; 1 when taken.
@@ -151,6 +172,8 @@ pub struct RedisCluster {
     /// Numbers this instance's slot and window members.
     next: AtomicU64,
     writes: mpsc::UnboundedSender<Write>,
+    /// The slots this instance holds (member → key), renewed until given back.
+    held: Arc<Mutex<HashMap<String, String>>>,
 }
 
 /// What is written to Redis in the background, off the request path.
@@ -183,10 +206,12 @@ struct Held {
     key: String,
     member: String,
     writes: mpsc::UnboundedSender<Write>,
+    held: Arc<Mutex<HashMap<String, String>>>,
 }
 
 impl Drop for Held {
     fn drop(&mut self) {
+        self.held.lock().remove(&self.member);
         // A closed channel (the instance is stopping): the slot runs out with its expiry.
         let _ = self.writes.send(Write::Release {
             key: std::mem::take(&mut self.key),
@@ -222,6 +247,7 @@ impl RedisCluster {
                 failed_at: Mutex::new(None),
                 next: AtomicU64::new(0),
                 writes: tx,
+                held: Arc::default(),
             }),
             Writes(rx),
         ))
@@ -234,42 +260,91 @@ impl RedisCluster {
         control.clients().set_usage_share(self.clone());
     }
 
-    /// Writes given-back slots and recorded spend until `stop` is cancelled (slots left
-    /// behind expire on their own).
+    /// Writes given-back slots and recorded usage until `stop` is cancelled, then what is
+    /// still queued (slots whose write is lost expire on their own).
+    /// Every [`SLOT_RENEW`] it also renews the slots this instance holds.
     pub async fn run_writes(self: Arc<Self>, mut writes: Writes, stop: CancellationToken) {
+        let mut renew = tokio::time::interval(SLOT_RENEW);
+        renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let write = tokio::select! {
-                () = stop.cancelled() => return,
+                () = stop.cancelled() => break,
+                _ = renew.tick() => {
+                    self.renew_slots().await;
+                    continue;
+                }
                 w = writes.0.recv() => match w {
                     Some(w) => w,
                     None => return,
                 },
             };
+            // What queued meanwhile goes in the same round trip.
             let mut pipe = redis::pipe();
-            match write {
-                Write::Release { key, member } => {
-                    pipe.cmd("ZREM").arg(key).arg(member).ignore();
-                }
-                Write::Tokens { client, tokens } => {
-                    let key = format!("{}tokens:{client}", self.prefix);
-                    let member = format!("{}:{tokens}", self.member());
-                    pipe.add_command(self.script(ADD_TOKENS, &key))
-                        .arg(member)
-                        .arg(MINUTE_MS)
-                        .ignore();
-                }
-                Write::Spend {
-                    client,
-                    cost_micros,
-                    at_ms,
-                } => {
-                    for (key, keep_ms) in self.spend_keys(&client, at_ms) {
-                        pipe.cmd("INCRBY").arg(&key).arg(cost_micros).ignore();
-                        pipe.cmd("PEXPIRE").arg(&key).arg(keep_ms).ignore();
-                    }
-                }
+            self.add_write(&mut pipe, write);
+            for _ in 1..WRITE_BATCH {
+                let Ok(w) = writes.0.try_recv() else { break };
+                self.add_write(&mut pipe, w);
             }
             let _: Option<()> = self.run_pipe(pipe).await;
+        }
+        // Stopping: the requests drained last gave their slots back just now.
+        writes.0.close();
+        let mut pipe = redis::pipe();
+        let mut any = false;
+        while let Ok(write) = writes.0.try_recv() {
+            self.add_write(&mut pipe, write);
+            any = true;
+        }
+        if any {
+            let _: Option<()> = self.run_pipe(pipe).await;
+        }
+    }
+
+    async fn renew_slots(&self) {
+        let held: Vec<(String, String)> = self
+            .held
+            .lock()
+            .iter()
+            .map(|(m, k)| (m.clone(), k.clone()))
+            .collect();
+        if held.is_empty() {
+            return;
+        }
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(RENEW).arg(held.len());
+        for (_, key) in &held {
+            cmd.arg(key);
+        }
+        cmd.arg(SLOT_TTL_MS);
+        for (member, _) in &held {
+            cmd.arg(member);
+        }
+        let _: Option<i64> = self.run(cmd).await;
+    }
+
+    fn add_write(&self, pipe: &mut redis::Pipeline, write: Write) {
+        match write {
+            Write::Release { key, member } => {
+                pipe.cmd("ZREM").arg(key).arg(member).ignore();
+            }
+            Write::Tokens { client, tokens } => {
+                let key = format!("{}tokens:{client}", self.prefix);
+                let member = format!("{}:{tokens}", self.member());
+                pipe.add_command(self.script(ADD_TOKENS, &key))
+                    .arg(member)
+                    .arg(MINUTE_MS)
+                    .ignore();
+            }
+            Write::Spend {
+                client,
+                cost_micros,
+                at_ms,
+            } => {
+                for (key, keep_ms) in self.spend_keys(&client, at_ms) {
+                    pipe.cmd("INCRBY").arg(&key).arg(cost_micros).ignore();
+                    pipe.cmd("PEXPIRE").arg(&key).arg(keep_ms).ignore();
+                }
+            }
         }
     }
 
@@ -438,24 +513,22 @@ impl Cluster for RedisCluster {
         .boxed()
     }
 
-    fn key_slot<'a>(
-        &'a self,
-        provider: &'a str,
-        key_id: i64,
-        limit: u32,
-        ttl_ms: u64,
-    ) -> BoxFuture<'a, Slot> {
+    fn key_slot<'a>(&'a self, provider: &'a str, key_id: i64, limit: u32) -> BoxFuture<'a, Slot> {
         async move {
             let key = format!("{}slots:{provider}:{key_id}", self.prefix);
             let member = self.member();
             let mut cmd = self.script(SLOT, &key);
-            cmd.arg(limit).arg(&member).arg(ttl_ms);
+            cmd.arg(limit).arg(&member).arg(SLOT_TTL_MS);
             match self.run::<i64>(cmd).await {
-                Some(1) => Slot::Granted(Arc::new(Held {
-                    key,
-                    member,
-                    writes: self.writes.clone(),
-                })),
+                Some(1) => {
+                    self.held.lock().insert(member.clone(), key.clone());
+                    Slot::Granted(Arc::new(Held {
+                        key,
+                        member,
+                        writes: self.writes.clone(),
+                        held: self.held.clone(),
+                    }))
+                }
                 Some(_) => Slot::Busy,
                 None => Slot::Unavailable,
             }
