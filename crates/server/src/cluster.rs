@@ -1,5 +1,6 @@
-//! Team mode's cluster-wide coordination over Redis: probe leases, per-key concurrency slots
-//! and per-client requests-per-minute windows (see `switchboard_router::cluster`).
+//! Team mode's cluster-wide coordination over Redis: probe leases and per-key concurrency
+//! slots (the router's hook, `switchboard_router::cluster`), and the clients' limits: request
+//! and token windows, shared budget spend.
 //!
 //! Every decision is one Lua script, so two instances can never both take the last slot or
 //! the last request of a window. Keys live under `switchboard:<database>:` beside the shared
@@ -20,8 +21,8 @@
 //!   background); read before admitting its next request, on any instance.
 //!
 //! Only these rare paths touch Redis: a probe, an attempt on a key whose provider limits
-//! concurrency, a request of a client with an rpm or tpm limit or a budget. When Redis does not answer, the
-//! caller falls back to what the instance does alone; the failure is counted
+//! concurrency, a request of a client with an rpm or tpm limit or a budget. When Redis does
+//! not answer, the caller falls back to what the instance does alone; the failure is counted
 //! (`switchboard_redis_errors_total`), warned about once per outage, and Redis is left alone
 //! for a second before it is asked again, so requests do not wait on a dead server.
 
