@@ -1066,6 +1066,81 @@ mod tests {
         assert_eq!(rx.try_recv().unwrap().state, HealthState::Healthy);
     }
 
+    /// Team mode with probe leases in force (the answers do not matter here: the board only
+    /// asks whether leases are in force).
+    #[derive(Debug)]
+    struct Leasing(std::sync::atomic::AtomicBool);
+
+    impl Cluster for Leasing {
+        fn leases_probes(&self) -> bool {
+            self.0.load(std::sync::atomic::Ordering::Relaxed)
+        }
+        fn lease_probe<'a>(
+            &'a self,
+            _: &'a HealthEntry,
+        ) -> futures_util::future::BoxFuture<'a, crate::cluster::Lease> {
+            Box::pin(async { crate::cluster::Lease::Taken })
+        }
+        fn end_probe<'a>(&'a self, _: &'a HealthEntry) -> futures_util::future::BoxFuture<'a, ()> {
+            Box::pin(async {})
+        }
+        fn key_slot<'a>(
+            &'a self,
+            _: &'a str,
+            _: i64,
+            _: u32,
+        ) -> futures_util::future::BoxFuture<'a, crate::cluster::Slot> {
+            Box::pin(async { crate::cluster::Slot::Busy })
+        }
+    }
+
+    #[test]
+    fn with_leased_probes_only_the_prober_probes_and_a_deferred_scope_comes_back_due() {
+        let (b, clock) = board();
+        let leasing = Arc::new(Leasing(std::sync::atomic::AtomicBool::new(true)));
+        b.set_cluster(leasing.clone());
+        b.report(
+            "p",
+            1,
+            "m",
+            &Outcome::RateLimited {
+                retry_after: Some(Duration::from_secs(5)),
+            },
+        );
+        clock.advance_ms(5_000);
+        let now = clock.now_ms();
+        assert_eq!(
+            b.check("p", 1, "m"),
+            Availability::Blocked {
+                until_ms: Some(now + PROBE_PENDING_MS)
+            },
+            "a live request does not probe a leased scope; it comes back shortly"
+        );
+        let due = b.due_probes();
+        assert_eq!(due.len(), 1, "the prober gets it");
+        assert!(b.due_probes().is_empty(), "once");
+        // Another instance holds the lease: the scope stays probing and is due again.
+        b.defer_probe(&due[0].scope);
+        assert_eq!(b.standing("p", 1).state, HealthState::Probing);
+        assert_eq!(b.due_probes().len(), 1);
+        // The holder's outcome arrives.
+        b.apply_remote(&HealthEvent {
+            scope: due[0].scope.clone(),
+            provider: "p".into(),
+            state: HealthState::Healthy,
+            reason: None,
+            until_ms: None,
+            at_ms: now,
+        });
+        assert_eq!(b.check("p", 1, "m"), Availability::Usable);
+
+        // Leases not in force (the shared server is down): a live request probes as alone.
+        leasing.0.store(false, std::sync::atomic::Ordering::Relaxed);
+        b.report("p", 1, "m", &Outcome::RateLimited { retry_after: None });
+        clock.advance_ms(i64::try_from(b.policy().rate_limited_ms).unwrap());
+        assert_eq!(b.check("p", 1, "m"), Availability::Probe);
+    }
+
     #[test]
     fn auth_error_blocks_until_cleared() {
         let (b, clock) = board();
