@@ -14,7 +14,7 @@
 //!   level.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use arc_swap::ArcSwap;
 use parking_lot::{Mutex, RwLock};
@@ -53,6 +53,11 @@ impl ClientEntry {
                 .map(|m| m.iter().cloned().collect()),
             settings,
         }
+    }
+
+    /// Whether a daily or monthly budget limits this client.
+    pub fn has_budget(&self) -> bool {
+        self.settings.daily_budget_micros.is_some() || self.settings.monthly_budget_micros.is_some()
     }
 
     /// Whether the client may ask for `model` (an alias or a provider's model).
@@ -287,11 +292,26 @@ struct Usage {
     tokens_sum: u64,
     /// Estimated input tokens of admitted requests not yet recorded.
     pending: u64,
+    /// Team mode: when the cluster's token count was last read, and what it was.
+    shared_tokens: Option<(i64, u64)>,
     day: Period,
     month: Period,
 }
 
 impl Usage {
+    /// Marks the budget thresholds the spend has reached as alerted.
+    fn mark_alerted(&mut self, s: &ClientSettings) {
+        for (p, budget) in [
+            (&mut self.day, s.daily_budget_micros),
+            (&mut self.month, s.monthly_budget_micros),
+        ] {
+            if let Some(b) = budget {
+                p.soft_sent |= p.spent >= soft_of(b, s.soft_limit_pct);
+                p.hard_sent |= p.spent >= b;
+            }
+        }
+    }
+
     fn roll(&mut self, now: i64) {
         while self.admitted.front().is_some_and(|t| *t <= now - MINUTE_MS) {
             self.admitted.pop_front();
@@ -315,6 +335,20 @@ pub struct Spend {
     pub month_micros: u64,
 }
 
+/// Team mode: where a limited client's usage is shared with the other instances
+/// ([`Clients::set_usage_share`]): a budgeted client's spend, and the tokens of a client with a
+/// tokens-per-minute limit. What every instance used comes back through
+/// [`Clients::note_shared_spend`] and [`Clients::note_shared_tokens`].
+pub trait UsageShare: Send + Sync {
+    /// `client` spent `cost_micros` at `at_ms`. Called on the record path: must not block.
+    fn spent(&self, client: &str, cost_micros: u64, at_ms: i64);
+    /// `client`'s request used `tokens`. Called on the record path: must not block.
+    fn used_tokens(&self, client: &str, tokens: u64);
+}
+
+/// How long the cluster's token count read before an admission is trusted.
+const SHARED_TOKENS_FRESH_MS: i64 = 1_000;
+
 /// The clients, their usage and their budget alerts.
 pub struct Clients {
     clock: SharedClock,
@@ -324,6 +358,8 @@ pub struct Clients {
     local_keys: RwLock<Arc<[Secret]>>,
     usage: Mutex<HashMap<Arc<str>, Usage>>,
     events: broadcast::Sender<BudgetEvent>,
+    /// Team mode: budgeted spend is shared with the other instances.
+    share: OnceLock<Arc<dyn UsageShare>>,
 }
 
 impl std::fmt::Debug for Clients {
@@ -339,6 +375,23 @@ pub struct Admission {
     clients: Arc<Clients>,
     client: Arc<str>,
     estimate: u64,
+    /// When it was counted in the requests-per-minute window, if the client has one.
+    admitted_at: Option<i64>,
+}
+
+impl Admission {
+    /// Takes the request back out of the requests-per-minute window: it was refused after
+    /// all (team mode: the cluster-wide window was full).
+    pub fn withdraw(self) {
+        let Some(at) = self.admitted_at else {
+            return;
+        };
+        if let Some(u) = self.clients.usage.lock().get_mut(&self.client)
+            && let Some(i) = u.admitted.iter().rposition(|t| *t == at)
+        {
+            u.admitted.remove(i);
+        }
+    }
 }
 
 impl Drop for Admission {
@@ -361,6 +414,7 @@ impl Clients {
             local_keys: RwLock::new(Arc::from(Vec::new())),
             usage: Mutex::new(HashMap::new()),
             events,
+            share: OnceLock::new(),
         }
     }
 
@@ -414,18 +468,37 @@ impl Clients {
         // Thresholds already crossed before a restart were alerted then.
         for (name, u) in usage.iter_mut() {
             if let Some(c) = table.get(name) {
-                let s = &c.settings;
-                for (p, budget) in [
-                    (&mut u.day, s.daily_budget_micros),
-                    (&mut u.month, s.monthly_budget_micros),
-                ] {
-                    if let Some(b) = budget {
-                        p.soft_sent = p.spent >= soft_of(b, s.soft_limit_pct);
-                        p.hard_sent = p.spent >= b;
-                    }
-                }
+                u.mark_alerted(&c.settings);
             }
         }
+    }
+
+    /// Team mode: shares limited clients' usage from now on (once; later calls are ignored).
+    pub fn set_usage_share(&self, share: Arc<dyn UsageShare>) {
+        let _ = self.share.set(share);
+    }
+
+    /// Team mode: what `client` has spent over every instance in the current day and month,
+    /// as the shared counters say. Spend this instance knows of is never lowered; thresholds
+    /// reached this way were alerted by the instance whose request reached them.
+    pub fn note_shared_spend(&self, client: &ClientEntry, day_micros: u64, month_micros: u64) {
+        let now = self.now_ms();
+        let mut usage = self.usage.lock();
+        let u = usage.entry(client.name.clone()).or_default();
+        u.roll(now);
+        u.day.spent = u.day.spent.max(day_micros);
+        u.month.spent = u.month.spent.max(month_micros);
+        u.mark_alerted(&client.settings);
+    }
+
+    /// Team mode: the tokens `client` used in the last minute over every instance (this one's
+    /// included), as the shared window says; counted by the next admission in place of this
+    /// instance's own figure when larger.
+    pub fn note_shared_tokens(&self, client: &ClientEntry, tokens: u64) {
+        let now = self.now_ms();
+        let mut usage = self.usage.lock();
+        let u = usage.entry(client.name.clone()).or_default();
+        u.shared_tokens = Some((now, tokens));
     }
 
     /// Checks a request of `client` estimated at `estimate` input tokens against its limits
@@ -445,6 +518,7 @@ impl Clients {
                 clients: self.clone(),
                 client: client.name.clone(),
                 estimate: 0,
+                admitted_at: None,
             });
         }
         let now = self.now_ms();
@@ -483,8 +557,12 @@ impl Clients {
                 ..refuse(Limit::Tpm, tpm, now + MINUTE_MS)
             });
         }
+        let recorded = match u.shared_tokens {
+            Some((at, n)) if now - at < SHARED_TOKENS_FRESH_MS => u.tokens_sum.max(n),
+            _ => u.tokens_sum,
+        };
         if let Some(tpm) = s.tpm
-            && u.tokens_sum + u.pending + estimate > tpm
+            && recorded + u.pending + estimate > tpm
         {
             // The window frees as recorded tokens age out; tokens in flight free when their
             // requests end.
@@ -500,6 +578,7 @@ impl Clients {
             clients: self.clone(),
             client: client.name.clone(),
             estimate,
+            admitted_at: s.rpm.is_some().then_some(now),
         })
     }
 
@@ -519,6 +598,14 @@ impl Clients {
             return;
         }
         let now = self.now_ms();
+        if let Some(share) = self.share.get() {
+            if cost > 0 && client.is_some_and(|c| c.has_budget()) {
+                share.spent(name, cost, now);
+            }
+            if count_tokens {
+                share.used_tokens(name, tokens);
+            }
+        }
         let mut usage = self.usage.lock();
         let u = match usage.get_mut(name) {
             Some(u) => u,
@@ -616,8 +703,9 @@ impl RecordSink for MeteredSink {
     }
 }
 
-/// The start of the current UTC day and month (for seeding spend from the log).
-pub(crate) fn period_starts(now_ms: i64) -> (i64, i64) {
+/// The start of the current UTC day and month (for seeding spend from the log, and naming
+/// team mode's shared spend counters).
+pub fn period_starts(now_ms: i64) -> (i64, i64) {
     (day_bounds(now_ms).0, month_bounds(now_ms).0)
 }
 
@@ -910,6 +998,45 @@ mod tests {
         let (m0, m1) = month_bounds(LATE);
         assert_eq!(rfc3339(m0), "2026-12-01T00:00:00Z");
         assert_eq!(rfc3339(m1), "2027-01-01T00:00:00Z");
+    }
+
+    #[test]
+    fn shared_usage_counts_and_a_withdrawn_admission_frees_its_place() {
+        let clock = ManualClock::new(LATE);
+        let (c, e) = clients(
+            ClientSettings {
+                rpm: Some(2),
+                tpm: Some(100),
+                daily_budget_micros: Some(1_000),
+                ..ClientSettings::default()
+            },
+            &clock,
+        );
+        // A place taken back is free again.
+        c.admit(&e, 0).unwrap().withdraw();
+        drop(c.admit(&e, 0).unwrap());
+        drop(c.admit(&e, 0).unwrap());
+        assert_eq!(c.admit(&e, 0).err().map(|r| r.limit), Some(Limit::Rpm));
+        clock.advance_ms(60_000);
+
+        // Tokens other instances used count while the count is fresh.
+        c.note_shared_tokens(&e, 95);
+        let r = c.admit(&e, 10).err().unwrap();
+        assert_eq!(r.limit, Limit::Tpm);
+        clock.advance_ms(SHARED_TOKENS_FRESH_MS);
+        drop(c.admit(&e, 10).unwrap());
+
+        // Spend recorded elsewhere reaches the budget; it is never lowered, and not alerted here.
+        let mut rx = c.subscribe();
+        c.note_shared_spend(&e, 1_000, 1_000);
+        assert_eq!(
+            c.admit(&e, 0).err().map(|r| r.limit),
+            Some(Limit::DailyBudget)
+        );
+        c.note_shared_spend(&e, 10, 10);
+        assert_eq!(c.spend("codex").today_micros, 1_000);
+        c.record(&rec("codex", 0, Some(5)));
+        assert!(rx.try_recv().is_err(), "no alert for others' spend");
     }
 
     #[test]

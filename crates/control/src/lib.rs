@@ -48,7 +48,7 @@ use tokio::sync::broadcast;
 
 pub use clients::{
     Admission, BudgetEvent, BudgetLevel, BudgetPeriod, ClientEntry, ClientInput, ClientKeyView,
-    ClientView, Limit, NewClientSecret, Refusal,
+    ClientView, Limit, NewClientSecret, Refusal, UsageShare, period_starts,
 };
 pub use edits::{KeyTest, KeyUpdate, NewKey};
 pub use error::ControlError;

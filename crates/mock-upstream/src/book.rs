@@ -101,6 +101,8 @@ pub(crate) struct Book {
     record: bool,
     ledger: Mutex<Ledger>,
     in_flight: AtomicUsize,
+    /// The most requests ever in flight at once (since the last reset).
+    peak_in_flight: AtomicUsize,
     connections: AtomicUsize,
 }
 
@@ -110,6 +112,7 @@ impl Book {
             record,
             ledger: Mutex::default(),
             in_flight: AtomicUsize::new(0),
+            peak_in_flight: AtomicUsize::new(0),
             connections: AtomicUsize::new(0),
         }
     }
@@ -182,10 +185,16 @@ impl Book {
 
     pub fn reset(&self) {
         *self.ledger() = Ledger::default();
+        self.peak_in_flight
+            .store(self.in_flight.load(Ordering::SeqCst), Ordering::SeqCst);
     }
 
     pub fn in_flight(&self) -> usize {
         self.in_flight.load(Ordering::SeqCst)
+    }
+
+    pub fn peak_in_flight(&self) -> usize {
+        self.peak_in_flight.load(Ordering::SeqCst)
     }
 
     pub fn connections(&self) -> usize {
@@ -199,7 +208,8 @@ pub(crate) struct InFlight(Arc<Book>);
 
 impl InFlight {
     pub fn enter(book: &Arc<Book>) -> InFlight {
-        book.in_flight.fetch_add(1, Ordering::SeqCst);
+        let now = book.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        book.peak_in_flight.fetch_max(now, Ordering::SeqCst);
         InFlight(Arc::clone(book))
     }
 }

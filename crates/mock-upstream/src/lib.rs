@@ -282,6 +282,11 @@ impl MockUpstream {
         self.shared.book.in_flight()
     }
 
+    /// The most requests that were ever in flight at once (since the last [`reset`](Self::reset)).
+    pub fn peak_in_flight(&self) -> usize {
+        self.shared.book.peak_in_flight()
+    }
+
     /// Accepted TCP connections not yet closed (idle pooled connections included).
     pub fn open_connections(&self) -> usize {
         self.shared.book.connections()

@@ -19,13 +19,17 @@ use tokio::time::Instant;
 use crate::affinity::{Moved, Pin, pin_first};
 use crate::attempt::AttemptEnd;
 use crate::classify::Refusal;
+use crate::cluster::Slot;
 use crate::engine::Engine;
+use crate::health::Outcome;
 use crate::hedge::Hedged;
 use crate::log::{CLIENT_STR_MAX, RequestRecord, truncated};
 use crate::record::Recorder;
 use crate::reply::Reply;
 use crate::request::{Endpoint, IngressRequest};
-use crate::snapshot::{Snapshot, Unroutable, order_targets, pick_key, target_window};
+use crate::snapshot::{
+    BUSY_RETRY_MS, Pick, ProviderRt, Snapshot, Unroutable, order_targets, pick_key, target_window,
+};
 use crate::upstream::has_looped;
 
 impl Engine {
@@ -260,11 +264,13 @@ impl Engine {
                     continue;
                 }
                 let mut tried = Vec::new();
+                // When a key found busy on other instances may be tried again.
+                let mut busy_until: Option<i64> = None;
                 'keys: loop {
                     if attempts >= budget || Instant::now() >= deadline {
                         break 'targets;
                     }
-                    let pick = match pick_key(
+                    let mut pick = match pick_key(
                         prov,
                         &target.model,
                         &self.health,
@@ -274,6 +280,10 @@ impl Engine {
                     ) {
                         Ok(p) => p,
                         Err(until) => {
+                            let until = match (until, busy_until) {
+                                (Some(a), Some(b)) => Some(a.min(b)),
+                                (a, b) => a.or(b),
+                            };
                             if on_pin {
                                 moved = moved.or(Some(if until.is_some() {
                                     Moved::Cooling
@@ -291,6 +301,12 @@ impl Engine {
                             break;
                         }
                     };
+                    if !self.claim_slot(prov, &target.model, &mut pick).await {
+                        // Busy on other instances: skipped like a key at its local limit.
+                        busy_until = Some(self.clock.now_ms() + BUSY_RETRY_MS);
+                        tried.push(pick.key.info.id);
+                        continue;
+                    }
                     if on_pin && preferred != Some(pick.key.info.id) {
                         moved = moved.or(Some(Moved::Cooling));
                     }
@@ -441,6 +457,40 @@ impl Engine {
                 return Reply::error(req.dialect, &err);
             }
             return self.no_usable_key(req, &mut rec, earliest, blocked_by_rate_limit_only, now);
+        }
+    }
+
+    /// Team mode: takes the cluster-wide concurrency slot of `pick`'s key when its provider
+    /// limits concurrency per key (the only case that asks the shared server). `false` when
+    /// every slot is taken: the key is busy, and a probe it was picked for is given back.
+    /// When the shared server does not answer, the local limit alone applies.
+    pub(crate) async fn claim_slot(&self, prov: &ProviderRt, model: &str, pick: &mut Pick) -> bool {
+        let provider = &prov.provider;
+        let (Some(limit), Some(cluster)) =
+            (provider.max_concurrency_per_key, self.health.cluster())
+        else {
+            return true;
+        };
+        match cluster
+            .key_slot(&provider.name, pick.key.info.id, limit)
+            .await
+        {
+            Slot::Granted(hold) => {
+                pick.slot = Some(hold);
+                true
+            }
+            Slot::Unavailable => true,
+            Slot::Busy => {
+                if pick.probe {
+                    self.health.report(
+                        &provider.name,
+                        pick.key.info.id,
+                        model,
+                        &Outcome::Cancelled,
+                    );
+                }
+                false
+            }
         }
     }
 

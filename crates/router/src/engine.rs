@@ -16,6 +16,7 @@ use crate::affinity::AffinityTable;
 use crate::balance::{BalanceBoard, BalanceCheck, KeyBalance, Reading};
 use crate::classify::{classify_status, provider_message};
 use crate::clock::SharedClock;
+use crate::cluster::Lease;
 use crate::conversations::{Owner, ResponseStore};
 use crate::health::{CooldownPolicy, HealthBoard, HealthEntry, Outcome, Scope};
 use crate::log::AttemptOutcome;
@@ -56,7 +57,7 @@ const BALANCE_TICK: Duration = Duration::from_secs(5);
 /// How often the prober looks for cooldowns that have ended.
 const PROBE_TICK: Duration = Duration::from_millis(500);
 /// A probe that takes longer than this counts as a temporary error.
-const PROBE_TIMEOUT: Duration = Duration::from_secs(30);
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl Engine {
     pub fn new(
@@ -168,7 +169,7 @@ impl Engine {
             // owned here: stopping the prober aborts them.
             for entry in self.health.due_probes() {
                 let engine = self.clone();
-                probes.spawn(async move { engine.probe(&entry).await });
+                probes.spawn(async move { engine.probe_due(&entry).await });
             }
             while probes.try_join_next().is_some() {}
         }
@@ -278,6 +279,25 @@ impl Engine {
             }
         }
         failed("no balance published for this key".into())
+    }
+
+    /// Probes a scope whose cooldown has ended: in team mode only under its lease (another
+    /// instance holding it probes for the cluster, and its outcome arrives through the shared
+    /// health).
+    async fn probe_due(&self, entry: &HealthEntry) {
+        let cluster = self.health.cluster();
+        let lease = match cluster {
+            Some(c) => c.lease_probe(entry).await,
+            None => Lease::Unavailable,
+        };
+        if lease == Lease::Taken {
+            self.health.defer_probe(&entry.scope);
+            return;
+        }
+        self.probe(entry).await;
+        if let (Some(c), Lease::Held) = (cluster, lease) {
+            c.end_probe(entry).await;
+        }
     }
 
     /// Probes one scope now (also used by the admin API's "probe now" and "test

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use crate::cluster::SlotHold;
 use crate::health::{HealthBoard, Outcome};
 use crate::snapshot::Pick;
 
@@ -15,6 +16,9 @@ pub(crate) struct AttemptGuard {
     key_id: i64,
     in_flight: Arc<AtomicU32>,
     reported: bool,
+    /// Team mode: the key's cluster-wide slot, given back when the attempt (and its stream)
+    /// ends.
+    _slot: Option<SlotHold>,
 }
 
 impl AttemptGuard {
@@ -27,6 +31,7 @@ impl AttemptGuard {
             key_id: pick.key.info.id,
             in_flight: pick.key.in_flight.clone(),
             reported: false,
+            _slot: pick.slot.clone(),
         }
     }
 

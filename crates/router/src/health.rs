@@ -4,10 +4,13 @@
 //! auth and balance errors per key; rate limits and model errors per key × upstream model;
 //! outages per provider (a circuit breaker fed by consecutive temporary errors). When a
 //! cooldown ends the entry becomes `probing`: the background prober or one live request (never
-//! two at once) decides between healthy and a longer cooldown. Every transition is published
-//! on a broadcast bus.
+//! two at once) decides between healthy and a longer cooldown. In team mode, with probe leases
+//! in force ([`crate::cluster`]), only the prober of the instance holding a scope's lease
+//! probes it; live requests are told to come back shortly. Every transition is published on a
+//! broadcast bus.
 
 use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use parking_lot::Mutex;
@@ -16,6 +19,7 @@ use tokio::sync::broadcast;
 use utoipa::ToSchema;
 
 use crate::clock::SharedClock;
+use crate::cluster::Cluster;
 use crate::quota::QuotaBoard;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
@@ -289,6 +293,8 @@ pub struct HealthBoard {
     /// dashboard's feed only: nothing that persists, alerts or republishes listens here.
     remote: broadcast::Sender<HealthEvent>,
     clock: SharedClock,
+    /// Team mode: the instances' shared probe leases and key slots (see [`crate::cluster`]).
+    cluster: OnceLock<Arc<dyn Cluster>>,
 }
 
 impl HealthBoard {
@@ -302,7 +308,18 @@ impl HealthBoard {
             events,
             remote,
             clock,
+            cluster: OnceLock::new(),
         }
+    }
+
+    /// Installs team mode's coordination (once, before the prober starts); later calls are
+    /// ignored.
+    pub fn set_cluster(&self, cluster: Arc<dyn Cluster>) {
+        let _ = self.cluster.set(cluster);
+    }
+
+    pub fn cluster(&self) -> Option<&Arc<dyn Cluster>> {
+        self.cluster.get()
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<HealthEvent> {
@@ -370,6 +387,12 @@ impl HealthBoard {
             }
         }
         if let Some(scope) = probe_scope.filter(|_| claim) {
+            // Leased probes are the prober's: a live request comes back shortly instead.
+            if self.cluster.get().is_some_and(|c| c.leases_probes()) {
+                return Availability::Blocked {
+                    until_ms: Some(now.saturating_add(PROBE_PENDING_MS)),
+                };
+            }
             let events = self.mark_probing(&mut inner, &scope, now);
             drop(inner);
             self.publish(events);
@@ -763,6 +786,15 @@ impl HealthBoard {
         out
     }
 
+    /// Another instance holds the lease of `scope`'s probe: it stays probing here, without a
+    /// probe in flight, until the outcome arrives from the other instance (or the prober takes
+    /// the lease once it has expired).
+    pub fn defer_probe(&self, scope: &Scope) {
+        if let Some(entry) = self.inner.lock().entries.get_mut(scope) {
+            entry.probe_in_flight = false;
+        }
+    }
+
     /// The entry of one scope, `None` when it is healthy.
     pub fn entry(&self, scope: &Scope) -> Option<HealthEntry> {
         self.inner
@@ -994,8 +1026,6 @@ fn backoff(base_ms: u64, max_ms: u64, failures: u32) -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
     use crate::clock::{Clock, ManualClock};
 
@@ -1053,6 +1083,81 @@ mod tests {
         b.report("p", 1, "m", &Outcome::Success);
         assert_eq!(b.check("p", 1, "m"), Availability::Usable);
         assert_eq!(rx.try_recv().unwrap().state, HealthState::Healthy);
+    }
+
+    /// Team mode with probe leases in force (the answers do not matter here: the board only
+    /// asks whether leases are in force).
+    #[derive(Debug)]
+    struct Leasing(std::sync::atomic::AtomicBool);
+
+    impl Cluster for Leasing {
+        fn leases_probes(&self) -> bool {
+            self.0.load(std::sync::atomic::Ordering::Relaxed)
+        }
+        fn lease_probe<'a>(
+            &'a self,
+            _: &'a HealthEntry,
+        ) -> futures_util::future::BoxFuture<'a, crate::cluster::Lease> {
+            Box::pin(async { crate::cluster::Lease::Taken })
+        }
+        fn end_probe<'a>(&'a self, _: &'a HealthEntry) -> futures_util::future::BoxFuture<'a, ()> {
+            Box::pin(async {})
+        }
+        fn key_slot<'a>(
+            &'a self,
+            _: &'a str,
+            _: i64,
+            _: u32,
+        ) -> futures_util::future::BoxFuture<'a, crate::cluster::Slot> {
+            Box::pin(async { crate::cluster::Slot::Busy })
+        }
+    }
+
+    #[test]
+    fn with_leased_probes_only_the_prober_probes_and_a_deferred_scope_comes_back_due() {
+        let (b, clock) = board();
+        let leasing = Arc::new(Leasing(std::sync::atomic::AtomicBool::new(true)));
+        b.set_cluster(leasing.clone());
+        b.report(
+            "p",
+            1,
+            "m",
+            &Outcome::RateLimited {
+                retry_after: Some(Duration::from_secs(5)),
+            },
+        );
+        clock.advance_ms(5_000);
+        let now = clock.now_ms();
+        assert_eq!(
+            b.check("p", 1, "m"),
+            Availability::Blocked {
+                until_ms: Some(now + PROBE_PENDING_MS)
+            },
+            "a live request does not probe a leased scope; it comes back shortly"
+        );
+        let due = b.due_probes();
+        assert_eq!(due.len(), 1, "the prober gets it");
+        assert!(b.due_probes().is_empty(), "once");
+        // Another instance holds the lease: the scope stays probing and is due again.
+        b.defer_probe(&due[0].scope);
+        assert_eq!(b.standing("p", 1).state, HealthState::Probing);
+        assert_eq!(b.due_probes().len(), 1);
+        // The holder's outcome arrives.
+        b.apply_remote(&HealthEvent {
+            scope: due[0].scope.clone(),
+            provider: "p".into(),
+            state: HealthState::Healthy,
+            reason: None,
+            until_ms: None,
+            at_ms: now,
+        });
+        assert_eq!(b.check("p", 1, "m"), Availability::Usable);
+
+        // Leases not in force (the shared server is down): a live request probes as alone.
+        leasing.0.store(false, std::sync::atomic::Ordering::Relaxed);
+        b.report("p", 1, "m", &Outcome::RateLimited { retry_after: None });
+        clock.advance_ms(i64::try_from(b.policy().rate_limited_ms).unwrap());
+        assert_eq!(b.check("p", 1, "m"), Availability::Probe);
     }
 
     #[test]

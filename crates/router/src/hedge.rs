@@ -75,7 +75,14 @@ impl Engine {
         let preferred = pin
             .filter(|p| p.provider == first_target.provider && p.model == first_target.model)
             .map(|p| p.key_id);
-        let first = racer(first_target, preferred)?;
+        let mut first = racer(first_target, preferred)?;
+        if !self
+            .claim_slot(first.prov, first.model, &mut first.pick)
+            .await
+        {
+            // Busy across the cluster: the dispatcher goes on without hedging.
+            return None;
+        }
         let affinity = |by: &Racer<'_>, moved: Moved| {
             pin.map(|p| crate::affinity::describe(p, &by.pin(), Some(moved)).to_owned())
         };
@@ -106,7 +113,15 @@ impl Engine {
             return Some(settle(end, rec, &first, 1));
         }
         // The first is slow: start the next target that has a usable key.
-        let Some(second) = targets[1..].iter().find_map(|t| racer(t, None)) else {
+        let mut second = targets[1..].iter().find_map(|t| racer(t, None));
+        let busy = match second.as_mut() {
+            Some(s) => !self.claim_slot(s.prov, s.model, &mut s.pick).await,
+            None => false,
+        };
+        if busy {
+            second = None;
+        }
+        let Some(second) = second else {
             let end = a.await;
             rec.absorb(vec![fa], 0);
             return Some(settle(end, rec, &first, 1));

@@ -10,6 +10,7 @@ mod attempt;
 pub mod balance;
 pub mod classify;
 pub mod clock;
+pub mod cluster;
 pub mod conversations;
 pub mod dispatch;
 pub mod engine;

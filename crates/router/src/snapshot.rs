@@ -446,7 +446,7 @@ fn key_schedule(keys: &[Arc<KeyRt>]) -> Vec<u32> {
 }
 
 /// When every key is at its concurrency limit, the "retry after" given to the client.
-const BUSY_RETRY_MS: i64 = 1_000;
+pub(crate) const BUSY_RETRY_MS: i64 = 1_000;
 
 /// Is `key` at its provider's per-key concurrency limit? Busy, not broken: it is skipped
 /// without any health transition.
@@ -484,6 +484,9 @@ pub struct Pick {
     pub key: Arc<KeyRt>,
     /// This attempt is the one live probe of a scope whose cooldown ended.
     pub probe: bool,
+    /// Team mode: the key's cluster-wide concurrency slot, held by the attempts on this key
+    /// (see [`crate::cluster`]).
+    pub slot: Option<crate::cluster::SlotHold>,
 }
 
 /// Chooses a usable key of `provider` for `model`: the affinity key if it is usable, else the
@@ -535,6 +538,7 @@ pub fn pick_key(
                     return Ok(Pick {
                         key: provider.keys[i].clone(),
                         probe: a == Availability::Probe,
+                        slot: None,
                     });
                 }
             }
@@ -565,6 +569,7 @@ pub fn pick_key(
                 return Ok(Pick {
                     key: key.clone(),
                     probe: a == Availability::Probe,
+                    slot: None,
                 });
             }
         }
@@ -631,6 +636,7 @@ fn pick_key_scan(
             a => Some(Pick {
                 key: key.clone(),
                 probe: a == Availability::Probe,
+                slot: None,
             }),
         }
     };

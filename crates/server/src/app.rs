@@ -305,7 +305,16 @@ impl Switchboard {
                 )
             })
             .transpose()?;
+        let cluster = opts
+            .redis_url
+            .as_deref()
+            .zip(opts.database_url.as_deref())
+            .map(|(url, database)| {
+                crate::cluster::RedisCluster::new(url, database, instance.clone(), metrics.clone())
+            })
+            .transpose()?;
         let state = Arc::new(AppState {
+            cluster: cluster.as_ref().map(|(c, _)| c.clone()),
             control: control.clone(),
             engine: engine.clone(),
             admin_token: parking_lot::RwLock::new(admin_token),
@@ -339,6 +348,10 @@ impl Switchboard {
         if let Some(bus) = health_bus {
             tasks.spawn(bus.clone().run_publisher(background.clone()));
             tasks.spawn(bus.run_subscriber(background.clone()));
+        }
+        if let Some((cluster, writes)) = cluster {
+            cluster.install(&control);
+            tasks.spawn(cluster.run_writes(writes, background.clone()));
         }
         tasks.spawn(engine.clone().run_prober(background.clone()));
         tasks.spawn(engine.clone().run_balance_checker(background.clone()));

@@ -29,7 +29,7 @@ const TIMEOUT: Duration = Duration::from_secs(2);
 
 #[derive(Debug, thiserror::Error)]
 #[error("invalid Redis URL (expected redis://host:port): {0}")]
-pub struct RedisUrlError(String);
+pub struct RedisUrlError(pub(crate) String);
 
 /// One change as it travels between instances.
 #[derive(Debug, Serialize, Deserialize)]
@@ -63,8 +63,8 @@ impl HealthBus {
         health: Arc<HealthBoard>,
         metrics: Arc<Metrics>,
     ) -> Result<Arc<HealthBus>, RedisUrlError> {
-        let client = redis::Client::open(url).map_err(|e| RedisUrlError(e.to_string()))?;
-        let channel = format!("switchboard:{}:health", database_name(database_url));
+        let client = open(url)?;
+        let channel = format!("{}:health", namespace(database_url));
         Ok(Arc::new(HealthBus {
             client,
             instance,
@@ -260,6 +260,17 @@ fn shared(e: &HealthEvent) -> bool {
         e.state,
         HealthState::Cooling | HealthState::AuthError | HealthState::Healthy
     )
+}
+
+/// A Redis client for `url` (connecting happens on first use).
+pub(crate) fn open(url: &str) -> Result<redis::Client, RedisUrlError> {
+    redis::Client::open(url).map_err(|e| RedisUrlError(e.to_string()))
+}
+
+/// Where a team's keys live in Redis: `switchboard:<database>`, so teams (or tests) sharing
+/// one Redis stay apart.
+pub(crate) fn namespace(database_url: &str) -> String {
+    format!("switchboard:{}", database_name(database_url))
 }
 
 /// The database a `postgres://…/name?…` URL names (its credentials never leave here).

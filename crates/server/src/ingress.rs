@@ -12,13 +12,14 @@ use axum::routing::{MethodRouter, post};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, StatusCode, header};
 use serde::Deserialize;
-use switchboard_control::{Admission, ClientEntry, Refusal};
+use switchboard_control::{Admission, ClientEntry, Limit, Refusal};
 use switchboard_protocol::passthrough::{top_level_bool, top_level_str, top_level_value};
 use switchboard_protocol::{ClientError, Dialect, ErrorKind};
 use switchboard_router::affinity::session_id;
 use switchboard_router::conversations::Owner;
 use switchboard_router::{ByteStream, Endpoint, IngressRequest, Media, Reply, ReplyBody};
 
+use crate::cluster::Window;
 use crate::guard::error_response;
 use crate::state::AppState;
 
@@ -317,9 +318,9 @@ async fn generate_at(
         } else {
             0
         };
-        match state.control.clients().admit(client, estimate) {
+        match admit(&state, client, estimate, dialect).await {
             Ok(a) => admission = Some(a),
-            Err(refusal) => return over_limit(dialect, &refusal),
+            Err(refused) => return refused,
         }
     }
     let forward_headers = headers
@@ -361,6 +362,56 @@ fn admitted(reply: Reply, admission: Option<Admission>) -> Response {
             ..reply
         }),
         (body, _) => into_response(Reply { body, ..reply }),
+    }
+}
+
+/// Checks a request against its client's limits. In team mode a budgeted client's spend and
+/// a tpm-limited client's tokens of the last minute are first brought up to what every
+/// instance has recorded, and a client with an rpm limit is
+/// counted in the cluster-wide window after this instance's own checks (only such clients
+/// ask Redis; when Redis does not answer, this instance's view alone applies).
+async fn admit(
+    state: &AppState,
+    client: &ClientEntry,
+    estimate: u64,
+    dialect: Dialect,
+) -> Result<Admission, Response> {
+    let clients = state.control.clients();
+    if let Some(cluster) = &state.cluster
+        && client.has_budget()
+        && let Some((day, month)) = cluster
+            .shared_spend(&client.name, state.engine.clock().now_ms())
+            .await
+    {
+        clients.note_shared_spend(client, day, month);
+    }
+    if let Some(cluster) = &state.cluster
+        && client.settings.tpm.is_some()
+        && let Some(tokens) = cluster.shared_tokens(&client.name).await
+    {
+        clients.note_shared_tokens(client, tokens);
+    }
+    let admission = clients
+        .admit(client, estimate)
+        .map_err(|refusal| over_limit(dialect, &refusal))?;
+    let (Some(cluster), Some(rpm)) = (&state.cluster, client.settings.rpm) else {
+        return Ok(admission);
+    };
+    match cluster.admit_rpm(&client.name, rpm).await {
+        Window::Admitted | Window::Unavailable => Ok(admission),
+        Window::Full { resets_in_ms } => {
+            admission.withdraw();
+            let now = state.engine.clock().now_ms();
+            let refusal = Refusal {
+                client: client.name.to_string(),
+                limit: Limit::Rpm,
+                value: u64::from(rpm),
+                resets_at_ms: now.saturating_add(resets_in_ms),
+                now_ms: now,
+                too_large: None,
+            };
+            Err(over_limit(dialect, &refusal))
+        }
     }
 }
 
@@ -632,9 +683,9 @@ async fn media(
         if !client.allows(&model) {
             return error_response(DIALECT, &client.not_allowed(&model));
         }
-        match state.control.clients().admit(client, 0) {
+        match admit(&state, client, 0, DIALECT).await {
             Ok(a) => admission = Some(a),
-            Err(refusal) => return over_limit(DIALECT, &refusal),
+            Err(refused) => return refused,
         }
     }
     let req = IngressRequest {

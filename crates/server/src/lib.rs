@@ -8,6 +8,7 @@
 
 mod admin;
 mod app;
+mod cluster;
 mod cluster_feed;
 mod dashboard;
 mod guard;

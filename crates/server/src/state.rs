@@ -21,6 +21,8 @@ pub struct AppState {
     pub control: Arc<Control>,
     /// The engine, for the request path (the same one `control` steers).
     pub engine: Arc<Engine>,
+    /// Team mode with Redis: probe leases, key slots and client windows over the cluster.
+    pub cluster: Option<Arc<crate::cluster::RedisCluster>>,
     pub admin_token: RwLock<Secret>,
     pub guard: GuardConfig,
     pub live: broadcast::Sender<RequestRecord>,

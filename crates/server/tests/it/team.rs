@@ -732,6 +732,475 @@ async fn stale_instances_are_marked_and_silent_ones_removed_after_a_day() {
     one.stop().await;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Cluster-wide probes and limits (Redis): one probe per cooled scope for the whole cluster, and
+// per-key concurrency and per-client rpm limits counted over every instance.
+// ---------------------------------------------------------------------------------------------
+
+/// Adds provider `name` (one key, `secret`, with `extra` provider fields) and the route
+/// `alias` → its `model` through `via`'s admin API.
+async fn add_provider_with(
+    via: &Instance,
+    mock: &MockUpstream,
+    (name, secret, extra): (&str, &str, Value),
+    (alias, model): (&str, &str),
+) {
+    let mut provider = json!({"name": name, "kind": "openai_chat", "base_url": mock.base_url(MockDialect::OpenAiChat)});
+    if let (Some(p), Some(e)) = (provider.as_object_mut(), extra.as_object()) {
+        p.extend(e.clone());
+    }
+    let (status, body) = via
+        .admin(Method::POST, "/api/v1/providers", Some(provider))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = via
+        .admin(
+            Method::POST,
+            "/api/v1/keys",
+            Some(json!({"provider": name, "label": "k", "secret": secret})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = via
+        .admin(
+            Method::POST,
+            "/api/v1/routes",
+            Some(json!({"alias": alias, "targets": [{"provider": name, "model": model}]})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+}
+
+#[allow(clippy::unwrap_used)]
+fn unix_ms() -> i64 {
+    i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis(),
+    )
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cooled_key_is_probed_once_for_the_whole_cluster() {
+    let database = fresh_postgres_url().await;
+    let redis = redis_url();
+    let dir = tempfile::tempdir().unwrap();
+    let mock = MockUpstream::start().await.unwrap();
+    let one = Instance::with_redis(&database, &redis, "one", &dir).await;
+    let two = Instance::with_redis(&database, &redis, "two", &dir).await;
+    let three = Instance::with_redis(&database, &redis, "three", &dir).await;
+    let secret = "sk-team-probed-0123456789";
+    add_provider_with(
+        &one,
+        &mock,
+        ("probed", secret, json!({"retry": {"max_retries": 0}})),
+        // Answers (probes too) take a second: every instance's prober finds the scope due
+        // while the first probe is still out.
+        ("probed-model", "m@latency_ms=1000"),
+    )
+    .await;
+    for i in [&one, &two, &three] {
+        assert!(
+            eventually(10_000, async || i.chat("probed-model").await == 200).await,
+            "the route never reached every instance"
+        );
+    }
+
+    // A 429 whose reset is longer than the single-key wait (3 s): answered at once, not held.
+    mock.push_fault_for_key(secret, "fault=429,retry_after=8".parse().unwrap());
+    assert_eq!(one.chat("probed-model").await, 429);
+    let cooled = one.cooling();
+    assert_eq!(cooled.len(), 1, "{cooled:?}");
+    let until = cooled[0].until_ms.unwrap();
+    for (name, i) in [("two", &two), ("three", &three)] {
+        assert!(
+            eventually(10_000, async || i
+                .cooling()
+                .iter()
+                .any(|e| e.until_ms == Some(until)))
+            .await,
+            "the cooldown never reached instance {name}"
+        );
+    }
+    let calls = mock.count_for_key(secret);
+    // Requests well before the reset (later ones would wait for the key) go nowhere.
+    if unix_ms() < until - 4_000 {
+        assert_eq!(two.chat("probed-model").await, 429);
+        assert_eq!(three.chat("probed-model").await, 429);
+    }
+    assert_eq!(
+        mock.count_for_key(secret),
+        calls,
+        "instances two and three sent requests to a key resting until its reset"
+    );
+
+    // After the reset each instance's prober finds the scope due; one of them probes it, and
+    // its outcome clears the key everywhere.
+    for (name, i) in [("one", &one), ("two", &two), ("three", &three)] {
+        assert!(
+            eventually(30_000, async || i
+                .handle
+                .control()
+                .engine()
+                .health
+                .entries()
+                .is_empty())
+            .await,
+            "the key never recovered on instance {name}"
+        );
+    }
+    assert_eq!(
+        mock.count_for_key(secret),
+        calls + 1,
+        "the cluster sent exactly one probe"
+    );
+    // Nobody probes late either: a few prober ticks later it is still one.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert_eq!(mock.count_for_key(secret), calls + 1);
+    for i in [&one, &two, &three] {
+        assert_eq!(i.chat("probed-model").await, 200);
+    }
+    assert_eq!(mock.count_for_key(secret), calls + 4);
+
+    for i in [one, two, three] {
+        i.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_concurrency_limit_holds_across_instances() {
+    let database = fresh_postgres_url().await;
+    let redis = redis_url();
+    let dir = tempfile::tempdir().unwrap();
+    let mock = MockUpstream::start().await.unwrap();
+    let one = Instance::with_redis(&database, &redis, "one", &dir).await;
+    let two = Instance::with_redis(&database, &redis, "two", &dir).await;
+    let secret = "sk-team-narrow-0123456789";
+    add_provider_with(
+        &one,
+        &mock,
+        (
+            "narrow",
+            secret,
+            json!({"max_concurrency_per_key": 1, "retry": {"max_retries": 0}}),
+        ),
+        // Every answer takes two seconds.
+        ("narrow-model", "m@latency_ms=2000"),
+    )
+    .await;
+    for i in [&one, &two] {
+        assert!(
+            eventually(20_000, async || i.chat("narrow-model").await == 200).await,
+            "the route never reached every instance"
+        );
+    }
+    assert_eq!(mock.peak_in_flight(), 1);
+
+    // One request through each instance at once: the key takes one at a time; the other
+    // waits for it (or is told the key is busy), it never runs beside the first.
+    let (a, b) = tokio::join!(one.chat("narrow-model"), two.chat("narrow-model"));
+    assert!(a == 200 || b == 200, "{a} {b}");
+    for s in [a, b] {
+        assert!(s == 200 || s == 429, "{a} {b}");
+    }
+    assert_eq!(
+        mock.peak_in_flight(),
+        1,
+        "two instances used the key at once"
+    );
+    // The slots were given back: each instance serves again.
+    assert_eq!(one.chat("narrow-model").await, 200);
+    assert_eq!(two.chat("narrow-model").await, 200);
+    assert_eq!(mock.peak_in_flight(), 1);
+
+    one.stop().await;
+    two.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_rpm_limit_counts_every_instance() {
+    let database = fresh_postgres_url().await;
+    let redis = redis_url();
+    let dir = tempfile::tempdir().unwrap();
+    let mock = MockUpstream::start().await.unwrap();
+    let one = Instance::with_redis(&database, &redis, "one", &dir).await;
+    let two = Instance::with_redis(&database, &redis, "two", &dir).await;
+    add_provider_and_route(&one, &mock, "shared", "team-model").await;
+    let (status, created) = one
+        .admin(
+            Method::POST,
+            "/api/v1/clients",
+            Some(json!({"name": "codex", "rpm": 3})),
+        )
+        .await;
+    assert_eq!(status, 200, "{created}");
+    let key = created["key"].as_str().unwrap().to_owned();
+    let chat_as = async |i: &Instance| {
+        i.http
+            .post(format!("{}/v1/chat/completions", i.url))
+            .bearer_auth(&key)
+            .json(&json!({"model": "team-model", "messages": [{"role": "user", "content": "hi"}]}))
+            .send()
+            .await
+            .unwrap()
+    };
+    // The client and the route reach instance two (listing models is not a request the
+    // limit counts).
+    let known = async |i: &Instance| {
+        i.http
+            .get(format!("{}/v1/models", i.url))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+            == 200
+    };
+    assert!(eventually(10_000, async || known(&two).await).await);
+    assert!(eventually(10_000, async || two.chat("team-model").await == 200).await);
+
+    // Three requests, spread over both instances, are served; the fourth is refused on
+    // either, in the client's dialect, with when to come back.
+    for (n, i) in [&one, &two, &one].into_iter().enumerate() {
+        assert_eq!(chat_as(i).await.status(), 200, "request {n}");
+    }
+    for i in [&two, &one] {
+        let resp = chat_as(i).await;
+        assert_eq!(resp.status(), 429);
+        let retry: u64 = resp.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=60).contains(&retry), "{retry}");
+        let v: Value = resp.json().await.unwrap();
+        assert_eq!(v["error"]["code"], "client_rpm_limit", "{v}");
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("3 requests per minute")),
+            "{v}"
+        );
+    }
+    // Other clients are not limited by it.
+    assert_eq!(two.chat("team-model").await, 200);
+
+    one.stop().await;
+    two.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spend_recorded_on_one_instance_counts_against_the_budget_on_another() {
+    let database = fresh_postgres_url().await;
+    let redis = redis_url();
+    let dir = tempfile::tempdir().unwrap();
+    let mock = MockUpstream::start().await.unwrap();
+    let one = Instance::with_redis(&database, &redis, "one", &dir).await;
+    let two = Instance::with_redis(&database, &redis, "two", &dir).await;
+    // $1 per input token and $2 per output token: one request spends more than $1.
+    add_provider_with(
+        &one,
+        &mock,
+        (
+            "priced",
+            "sk-team-priced-0123456789",
+            json!({"models": [{"id": "m", "source": "manual", "input_price": 1_000_000.0, "output_price": 2_000_000.0}]}),
+        ),
+        ("priced-model", "m"),
+    )
+    .await;
+    let (status, created) = one
+        .admin(
+            Method::POST,
+            "/api/v1/clients",
+            Some(json!({"name": "capped", "daily_budget_usd": 1.0})),
+        )
+        .await;
+    assert_eq!(status, 200, "{created}");
+    let key = created["key"].as_str().unwrap().to_owned();
+    let chat_as = async |i: &Instance, model: &str| {
+        let resp = i
+            .http
+            .post(format!("{}/v1/chat/completions", i.url))
+            .bearer_auth(&key)
+            .json(&json!({"model": model, "messages": [{"role": "user", "content": "hi"}]}))
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json::<Value>().await.unwrap_or(Value::Null))
+    };
+    assert!(
+        eventually(10_000, async || chat_as(&one, "priced-model").await.0
+            == 200)
+        .await,
+        "instance one never served the client"
+    );
+    // Instance two has recorded nothing for the client: only the shared spend can stop it.
+    // A request for an unknown route costs nothing, and is refused by the budget first.
+    let refused = eventually(10_000, async || {
+        let (status, v) = chat_as(&two, "no-such-route").await;
+        status == 429 && v["error"]["code"] == "client_daily_budget"
+    })
+    .await;
+    assert!(
+        refused,
+        "instance two never saw the spend recorded on instance one"
+    );
+    let calls = mock.request_count();
+    let (status, v) = chat_as(&two, "priced-model").await;
+    assert_eq!(status, 429, "{v}");
+    assert_eq!(v["error"]["code"], "client_daily_budget", "{v}");
+    assert_eq!(mock.request_count(), calls);
+
+    one.stop().await;
+    two.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_redis_each_instance_enforces_the_limits_on_its_own_traffic() {
+    let database = fresh_postgres_url().await;
+    // Nothing listens on port 1: Redis is down from the start.
+    let redis = "redis://127.0.0.1:1";
+    let dir = tempfile::tempdir().unwrap();
+    let mock = MockUpstream::start().await.unwrap();
+    let one = Instance::with_redis(&database, redis, "one", &dir).await;
+    let two = Instance::with_redis(&database, redis, "two", &dir).await;
+    add_provider_with(
+        &one,
+        &mock,
+        (
+            "narrow",
+            "sk-team-narrow-0123456789",
+            json!({"max_concurrency_per_key": 1}),
+        ),
+        ("narrow-model", "m"),
+    )
+    .await;
+    let (status, created) = one
+        .admin(
+            Method::POST,
+            "/api/v1/clients",
+            Some(json!({"name": "codex", "rpm": 2})),
+        )
+        .await;
+    assert_eq!(status, 200, "{created}");
+    let key = created["key"].as_str().unwrap().to_owned();
+    let chat_as = async |i: &Instance| {
+        let resp = i
+            .http
+            .post(format!("{}/v1/chat/completions", i.url))
+            .bearer_auth(&key)
+            .json(
+                &json!({"model": "narrow-model", "messages": [{"role": "user", "content": "hi"}]}),
+            )
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json::<Value>().await.unwrap_or(Value::Null))
+    };
+    assert!(
+        eventually(10_000, async || two.chat("narrow-model").await == 200).await,
+        "the route never reached instance two"
+    );
+    let known = async |i: &Instance| {
+        i.http
+            .get(format!("{}/v1/models", i.url))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+            == 200
+    };
+    assert!(eventually(10_000, async || known(&two).await).await);
+    // Each instance admits the client's two requests a minute on its own, then refuses.
+    for i in [&one, &two] {
+        for n in 0..2 {
+            let (status, v) = chat_as(i).await;
+            assert_eq!(status, 200, "request {n} on {}: {v}", i.url);
+        }
+        let (status, v) = chat_as(i).await;
+        assert_eq!(status, 429, "{v}");
+        assert_eq!(v["error"]["code"], "client_rpm_limit", "{v}");
+    }
+    one.stop().await;
+    two.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_used_on_one_instance_count_against_the_tpm_limit_on_another() {
+    let database = fresh_postgres_url().await;
+    let redis = redis_url();
+    let dir = tempfile::tempdir().unwrap();
+    let mock = MockUpstream::start().await.unwrap();
+    let one = Instance::with_redis(&database, &redis, "one", &dir).await;
+    let two = Instance::with_redis(&database, &redis, "two", &dir).await;
+    add_provider_and_route(&one, &mock, "shared", "team-model").await;
+    let (status, created) = one
+        .admin(
+            Method::POST,
+            "/api/v1/clients",
+            Some(json!({"name": "wordy", "tpm": 60})),
+        )
+        .await;
+    assert_eq!(status, 200, "{created}");
+    let key = created["key"].as_str().unwrap().to_owned();
+    let chat_as = async |i: &Instance, model: &str| {
+        let resp = i
+            .http
+            .post(format!("{}/v1/chat/completions", i.url))
+            .bearer_auth(&key)
+            .json(&json!({"model": model, "messages": [{"role": "user", "content": "hi"}]}))
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json::<Value>().await.unwrap_or(Value::Null))
+    };
+    assert!(
+        eventually(10_000, async || two.chat("team-model").await == 200).await,
+        "the route never reached instance two"
+    );
+    // Instance one serves the client until its minute's tokens are used up.
+    let mut served = 0;
+    loop {
+        let (status, v) = chat_as(&one, "team-model").await;
+        if status == 429 {
+            assert_eq!(v["error"]["code"], "client_tpm_limit", "{v}");
+            break;
+        }
+        assert_eq!(status, 200, "{v}");
+        served += 1;
+        assert!(served < 60, "the tokens-per-minute limit never applied");
+    }
+    assert!(served > 0);
+    // Instance two has served the client nothing: only the shared window can refuse it. A
+    // request for an unknown route uses no tokens, and is refused by the limit first.
+    let refused = eventually(10_000, async || {
+        let (status, v) = chat_as(&two, "no-such-route").await;
+        status == 429 && v["error"]["code"] == "client_tpm_limit"
+    })
+    .await;
+    assert!(
+        refused,
+        "instance two never counted the tokens used on instance one"
+    );
+    let calls = mock.request_count();
+    let (status, v) = chat_as(&two, "team-model").await;
+    assert_eq!(status, 429, "{v}");
+    assert_eq!(v["error"]["code"], "client_tpm_limit", "{v}");
+    assert_eq!(mock.request_count(), calls);
+
+    one.stop().await;
+    two.stop().await;
+}
+
 /// Degradation: the shared PostgreSQL or Redis out of reach. The test cuts the network
 /// between one instance and the server (a TCP link it controls), so the servers themselves
 /// stay up for the other tests; `scripts/chaos.sh` restarts real servers under load.
