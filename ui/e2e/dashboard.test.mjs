@@ -7,15 +7,14 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { createServer as createHttpServer } from "node:http";
 import { createHmac } from "node:crypto";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+import { Processes, freePort, waitFor } from "./processes.mjs";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, "../..");
@@ -26,7 +25,7 @@ const EVIL = "<img src=x onerror=alert(1)>";
 const CHROMIUM = process.env.CHROMIUM_BIN ?? "/usr/bin/chromium";
 const TIMEOUT = 20_000;
 
-const procs = [];
+const procs = new Processes();
 let tmp;
 let base;
 let mockUrl;
@@ -34,43 +33,6 @@ let context;
 let page;
 const pageErrors = [];
 const dialogs = [];
-
-function freePort() {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once("error", rej);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => res(port));
-    });
-  });
-}
-
-function start(bin, args, env, name) {
-  const child = spawn(bin, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  child.stdout.on("data", (d) => (out += d));
-  child.stderr.on("data", (d) => (out += d));
-  child.on("exit", (code) => {
-    if (code !== null && code !== 0) process.stderr.write(`${name} exited with ${code}:\n${out}\n`);
-  });
-  procs.push(child);
-  return { child, output: () => out };
-}
-
-async function waitFor(what, check, ms = 30_000) {
-  const end = Date.now() + ms;
-  let last;
-  while (Date.now() < end) {
-    try {
-      if (await check()) return;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${last.message}` : ""}`);
-}
 
 async function admin(path, init = {}) {
   const resp = await fetch(base + path, { ...init, headers: { Authorization: `Bearer ${ADMIN}`, "Content-Type": "application/json", ...(init.headers ?? {}) } });
@@ -97,9 +59,7 @@ before(async () => {
   assert.ok(process.env.MOCK_BIN, "set MOCK_BIN to the built switchboard-mock-upstream binary");
   mkdirSync(SHOTS, { recursive: true });
   tmp = mkdtempSync(join(tmpdir(), "switchboard-ui-e2e-"));
-  const mockPort = await freePort();
-  const mock = start(process.env.MOCK_BIN, ["--port", String(mockPort)], {}, "mock upstream");
-  await waitFor("the mock upstream", async () => mock.output().includes(`127.0.0.1:${mockPort}`));
+  const mockPort = await procs.mock();
   mockUrl = `http://127.0.0.1:${mockPort}/v1`;
   const port = await freePort();
   const env = {
@@ -111,7 +71,7 @@ before(async () => {
     XDG_DATA_HOME: join(tmp, "data"),
     DBUS_SESSION_BUS_ADDRESS: "disabled:",
   };
-  const sb = start(process.env.SWITCHBOARD_BIN, ["serve", "--port", String(port), "--data-dir", join(tmp, "sb")], env, "switchboard serve");
+  const sb = procs.start(process.env.SWITCHBOARD_BIN, ["serve", "--port", String(port), "--data-dir", join(tmp, "sb")], env, "switchboard serve");
   base = `http://127.0.0.1:${port}`;
   await waitFor("switchboard serve", async () => (await fetch(`${base}/health`)).ok);
   // Its stdout is a pipe, not a terminal: the banner names the commands that show the
@@ -141,8 +101,7 @@ before(async () => {
 
 after(async () => {
   await context?.close().catch(() => {});
-  for (const p of procs) p.kill("SIGTERM");
-  await Promise.all(procs.map((p) => (p.exitCode !== null ? null : new Promise((r) => p.once("exit", r)))));
+  await procs.stop();
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 

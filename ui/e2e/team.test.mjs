@@ -6,12 +6,11 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
+import { Processes, freePort, waitFor } from "./processes.mjs";
 
 const ADMIN = "sb-admin-e2e-team-0123456789abcdef";
 const ACCESS = "sk-sb-e2e-team-access-0123456789";
@@ -19,48 +18,11 @@ const CHROMIUM = process.env.CHROMIUM_BIN ?? "/usr/bin/chromium";
 const TIMEOUT = 20_000;
 const IDS = ["one", "two", "three"];
 
-const procs = [];
+const procs = new Processes();
 const bases = {};
 let tmp;
 let context;
 let page;
-
-function freePort() {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once("error", rej);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => res(port));
-    });
-  });
-}
-
-function start(bin, args, env, name) {
-  const child = spawn(bin, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  child.stdout.on("data", (d) => (out += d));
-  child.stderr.on("data", (d) => (out += d));
-  child.on("exit", (code) => {
-    if (code !== null && code !== 0) process.stderr.write(`${name} exited with ${code}:\n${out}\n`);
-  });
-  procs.push(child);
-  return { child, output: () => out };
-}
-
-async function waitFor(what, check, ms = 30_000) {
-  const end = Date.now() + ms;
-  let last;
-  while (Date.now() < end) {
-    try {
-      if (await check()) return;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${last.message}` : ""}`);
-}
 
 async function admin(id, path, body) {
   const resp = await fetch(bases[id] + path, {
@@ -87,9 +49,7 @@ before(async () => {
   const database = process.env.SWITCHBOARD_TEST_DATABASE_URL;
   assert.ok(database, "run under scripts/services.sh (SWITCHBOARD_TEST_DATABASE_URL)");
   tmp = mkdtempSync(join(tmpdir(), "switchboard-ui-team-"));
-  const mockPort = await freePort();
-  const mock = start(process.env.MOCK_BIN, ["--port", String(mockPort)], {}, "mock upstream");
-  await waitFor("the mock upstream", async () => mock.output().includes(`127.0.0.1:${mockPort}`));
+  const mockPort = await procs.mock();
   for (const id of IDS) {
     const port = await freePort();
     const env = {
@@ -102,7 +62,7 @@ before(async () => {
       XDG_DATA_HOME: join(tmp, id, "data"),
       DBUS_SESSION_BUS_ADDRESS: "disabled:",
     };
-    start(process.env.SWITCHBOARD_BIN, ["serve", "--port", String(port), "--data-dir", join(tmp, id, "sb"), "--database", database], env, `switchboard serve (${id})`);
+    procs.start(process.env.SWITCHBOARD_BIN, ["serve", "--port", String(port), "--data-dir", join(tmp, id, "sb"), "--database", database], env, `switchboard serve (${id})`);
     bases[id] = `http://127.0.0.1:${port}`;
     await waitFor(`switchboard serve (${id})`, async () => (await fetch(`${bases[id]}/health`)).ok);
   }
@@ -128,8 +88,7 @@ before(async () => {
 
 after(async () => {
   await context?.close().catch(() => {});
-  for (const p of procs) p.kill("SIGTERM");
-  await Promise.all(procs.map((p) => (p.exitCode !== null || p.signalCode !== null ? null : new Promise((r) => p.once("exit", r)))));
+  await procs.stop();
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -180,7 +139,7 @@ test("instance two's dashboard shows the whole team", async (t) => {
   });
 
   await t.test("shows an instance that stopped beating as stale", async () => {
-    const three = procs.find((p) => p.spawnargs.includes(bases.three.split(":").pop()));
+    const three = procs.list.find((p) => p.spawnargs.includes(bases.three.split(":").pop()));
     assert.ok(three, "instance three's process");
     const gone = new Promise((r) => three.once("exit", r));
     three.kill("SIGKILL");
