@@ -308,18 +308,23 @@ async fn run<T: Rows>(
     rx.close();
     let mut reachable = true;
     loop {
-        while batch.len() < BATCH_ROWS {
-            match rx.try_recv() {
-                Ok(r) => batch.push(r),
-                Err(_) => break,
-            }
-        }
+        fill(&mut rx, &mut batch);
         if batch.is_empty() {
             break;
         }
         if !reachable || write(&w, &mut batch).await == Written::Held {
             reachable = false;
             lose(&w, &mut batch, "the database is unreachable at shutdown");
+        }
+    }
+}
+
+/// Tops `batch` up to [`BATCH_ROWS`] with what is waiting in the queue, without waiting.
+fn fill<T>(rx: &mut mpsc::Receiver<T>, batch: &mut Vec<T>) {
+    while batch.len() < BATCH_ROWS {
+        match rx.try_recv() {
+            Ok(r) => batch.push(r),
+            Err(_) => break,
         }
     }
 }
@@ -341,12 +346,7 @@ async fn write_queued<T: Rows>(
     batch: &mut Vec<T>,
 ) -> Written {
     loop {
-        while batch.len() < BATCH_ROWS {
-            match rx.try_recv() {
-                Ok(r) => batch.push(r),
-                Err(_) => break,
-            }
-        }
+        fill(rx, batch);
         if batch.is_empty() {
             return Written::All;
         }

@@ -76,15 +76,48 @@ impl Instance {
     }
 
     async fn chat(&self, model: &str) -> u16 {
+        self.chat_as(ACCESS, model).await.status().as_u16()
+    }
+
+    /// A chat request for `model` with `key` (a client's key).
+    async fn chat_as(&self, key: &str, model: &str) -> reqwest::Response {
         self.http
             .post(format!("{}/v1/chat/completions", self.url))
-            .bearer_auth(ACCESS)
+            .bearer_auth(key)
             .json(&json!({"model": model, "messages": [{"role": "user", "content": "hi"}]}))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// [`Instance::chat_as`]'s status and JSON body.
+    async fn chat_answer(&self, key: &str, model: &str) -> (u16, Value) {
+        let resp = self.chat_as(key, model).await;
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Creates the client `body` describes through the admin API; its access key.
+    async fn new_client(&self, body: Value) -> String {
+        let (status, created) = self
+            .admin(Method::POST, "/api/v1/clients", Some(body))
+            .await;
+        assert_eq!(status, 200, "{created}");
+        created["key"].as_str().unwrap().to_owned()
+    }
+
+    /// Whether this instance knows the client `key` yet (listing models is not a request
+    /// the limits count).
+    async fn knows(&self, key: &str) -> bool {
+        self.http
+            .get(format!("{}/v1/models", self.url))
+            .bearer_auth(key)
             .send()
             .await
             .unwrap()
             .status()
             .as_u16()
+            == 200
     }
 
     /// The scopes cooling on this instance's own health board.
@@ -928,38 +961,11 @@ async fn a_client_rpm_limit_counts_every_instance() {
     let one = Instance::with_redis(&database, &redis, "one", &dir).await;
     let two = Instance::with_redis(&database, &redis, "two", &dir).await;
     add_provider_and_route(&one, &mock, "shared", "team-model").await;
-    let (status, created) = one
-        .admin(
-            Method::POST,
-            "/api/v1/clients",
-            Some(json!({"name": "codex", "rpm": 3})),
-        )
-        .await;
-    assert_eq!(status, 200, "{created}");
-    let key = created["key"].as_str().unwrap().to_owned();
-    let chat_as = async |i: &Instance| {
-        i.http
-            .post(format!("{}/v1/chat/completions", i.url))
-            .bearer_auth(&key)
-            .json(&json!({"model": "team-model", "messages": [{"role": "user", "content": "hi"}]}))
-            .send()
-            .await
-            .unwrap()
-    };
+    let key = one.new_client(json!({"name": "codex", "rpm": 3})).await;
+    let chat_as = async |i: &Instance| i.chat_as(&key, "team-model").await;
     // The client and the route reach instance two (listing models is not a request the
     // limit counts).
-    let known = async |i: &Instance| {
-        i.http
-            .get(format!("{}/v1/models", i.url))
-            .bearer_auth(&key)
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16()
-            == 200
-    };
-    assert!(eventually(10_000, async || known(&two).await).await);
+    assert!(eventually(10_000, async || two.knows(&key).await).await);
     assert!(eventually(10_000, async || two.chat("team-model").await == 200).await);
 
     // Three requests, spread over both instances, are served; the fourth is refused on
@@ -1012,27 +1018,10 @@ async fn spend_recorded_on_one_instance_counts_against_the_budget_on_another() {
         ("priced-model", "m"),
     )
     .await;
-    let (status, created) = one
-        .admin(
-            Method::POST,
-            "/api/v1/clients",
-            Some(json!({"name": "capped", "daily_budget_usd": 1.0})),
-        )
+    let key = one
+        .new_client(json!({"name": "capped", "daily_budget_usd": 1.0}))
         .await;
-    assert_eq!(status, 200, "{created}");
-    let key = created["key"].as_str().unwrap().to_owned();
-    let chat_as = async |i: &Instance, model: &str| {
-        let resp = i
-            .http
-            .post(format!("{}/v1/chat/completions", i.url))
-            .bearer_auth(&key)
-            .json(&json!({"model": model, "messages": [{"role": "user", "content": "hi"}]}))
-            .send()
-            .await
-            .unwrap();
-        let status = resp.status().as_u16();
-        (status, resp.json::<Value>().await.unwrap_or(Value::Null))
-    };
+    let chat_as = async |i: &Instance, model: &str| i.chat_answer(&key, model).await;
     assert!(
         eventually(10_000, async || chat_as(&one, "priced-model").await.0
             == 200)
@@ -1080,45 +1069,13 @@ async fn without_redis_each_instance_enforces_the_limits_on_its_own_traffic() {
         ("narrow-model", "m"),
     )
     .await;
-    let (status, created) = one
-        .admin(
-            Method::POST,
-            "/api/v1/clients",
-            Some(json!({"name": "codex", "rpm": 2})),
-        )
-        .await;
-    assert_eq!(status, 200, "{created}");
-    let key = created["key"].as_str().unwrap().to_owned();
-    let chat_as = async |i: &Instance| {
-        let resp = i
-            .http
-            .post(format!("{}/v1/chat/completions", i.url))
-            .bearer_auth(&key)
-            .json(
-                &json!({"model": "narrow-model", "messages": [{"role": "user", "content": "hi"}]}),
-            )
-            .send()
-            .await
-            .unwrap();
-        let status = resp.status().as_u16();
-        (status, resp.json::<Value>().await.unwrap_or(Value::Null))
-    };
+    let key = one.new_client(json!({"name": "codex", "rpm": 2})).await;
+    let chat_as = async |i: &Instance| i.chat_answer(&key, "narrow-model").await;
     assert!(
         eventually(10_000, async || two.chat("narrow-model").await == 200).await,
         "the route never reached instance two"
     );
-    let known = async |i: &Instance| {
-        i.http
-            .get(format!("{}/v1/models", i.url))
-            .bearer_auth(&key)
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16()
-            == 200
-    };
-    assert!(eventually(10_000, async || known(&two).await).await);
+    assert!(eventually(10_000, async || two.knows(&key).await).await);
     // Each instance admits the client's two requests a minute on its own, then refuses.
     for i in [&one, &two] {
         for n in 0..2 {
@@ -1142,27 +1099,8 @@ async fn tokens_used_on_one_instance_count_against_the_tpm_limit_on_another() {
     let one = Instance::with_redis(&database, &redis, "one", &dir).await;
     let two = Instance::with_redis(&database, &redis, "two", &dir).await;
     add_provider_and_route(&one, &mock, "shared", "team-model").await;
-    let (status, created) = one
-        .admin(
-            Method::POST,
-            "/api/v1/clients",
-            Some(json!({"name": "wordy", "tpm": 60})),
-        )
-        .await;
-    assert_eq!(status, 200, "{created}");
-    let key = created["key"].as_str().unwrap().to_owned();
-    let chat_as = async |i: &Instance, model: &str| {
-        let resp = i
-            .http
-            .post(format!("{}/v1/chat/completions", i.url))
-            .bearer_auth(&key)
-            .json(&json!({"model": model, "messages": [{"role": "user", "content": "hi"}]}))
-            .send()
-            .await
-            .unwrap();
-        let status = resp.status().as_u16();
-        (status, resp.json::<Value>().await.unwrap_or(Value::Null))
-    };
+    let key = one.new_client(json!({"name": "wordy", "tpm": 60})).await;
+    let chat_as = async |i: &Instance, model: &str| i.chat_answer(&key, model).await;
     assert!(
         eventually(10_000, async || two.chat("team-model").await == 200).await,
         "the route never reached instance two"
