@@ -45,4 +45,14 @@ describe("RequestDetail", () => {
     render(<RequestDetail r={record(null)} />);
     expect(screen.queryByTestId("request-instance")).toBeNull();
   });
+
+  it("shows the audio and images of a media request, and nothing for a chat", () => {
+    const { unmount } = render(<RequestDetail r={{ ...record(null), audio_ms: 95_000, images: 2 }} />);
+    expect(screen.getByTestId("request-audio").textContent).toBe("1m 35s");
+    expect(screen.getByTestId("request-images").textContent).toBe("2");
+    unmount();
+    render(<RequestDetail r={record(null)} />);
+    expect(screen.queryByTestId("request-audio")).toBeNull();
+    expect(screen.queryByTestId("request-images")).toBeNull();
+  });
 });

@@ -122,6 +122,22 @@ export function RequestDetail({ r, keys }: { r: RequestRecord; keys?: KeyView[] 
           {r.tokens_cached ? ` · ${r.tokens_cached.toLocaleString()} cached` : ""}
           {r.tokens_reasoning ? ` · ${r.tokens_reasoning.toLocaleString()} reasoning` : ""}
         </dd>
+        {(r.audio_ms ?? 0) > 0 && (
+          <>
+            <dt>Audio</dt>
+            <dd className="tnum" data-testid="request-audio" title="Audio transcribed or translated, as the provider's answer says">
+              {formatMs(r.audio_ms ?? 0)}
+            </dd>
+          </>
+        )}
+        {(r.images ?? 0) > 0 && (
+          <>
+            <dt>Images</dt>
+            <dd className="tnum" data-testid="request-images">
+              {(r.images ?? 0).toLocaleString()}
+            </dd>
+          </>
+        )}
         {r.instance && (
           <>
             <dt>Instance</dt>
