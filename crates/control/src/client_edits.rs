@@ -1,27 +1,47 @@
 //! Client edits (create, change, delete, add and revoke keys), through the one edit path,
 //! and the views the admin API shows.
 
-use switchboard_store::DEFAULT_CLIENT;
+use switchboard_store::{Backend, DEFAULT_CLIENT};
 
 use crate::Control;
-use crate::clients::{ClientInput, ClientView, NewClientSecret, new_key, validate_name};
+use crate::clients::{
+    ClientInput, ClientView, LoggedSpend, NewClientSecret, new_key, period_starts, validate_name,
+};
 use crate::error::ControlError;
 
 impl Control {
     /// Every client, with its keys (fingerprints only) and its spend.
     pub async fn client_views(&self) -> Result<Vec<ClientView>, ControlError> {
         let rows = self.store.list_clients().await?;
-        Ok(rows.iter().map(|r| self.clients.view(r)).collect())
+        let logged = self.logged_spend().await?;
+        Ok(rows
+            .iter()
+            .map(|r| self.clients.view(r, logged.as_ref()))
+            .collect())
     }
 
     pub async fn client_view(&self, name: &str) -> Result<ClientView, ControlError> {
+        let logged = self.logged_spend().await?;
         self.store
             .list_clients()
             .await?
             .iter()
             .find(|r| r.name == name)
-            .map(|r| self.clients.view(r))
+            .map(|r| self.clients.view(r, logged.as_ref()))
             .ok_or_else(|| ControlError::not_found(format!("client {name}")))
+    }
+
+    /// Team mode: what every instance has logged for each client this day and this month
+    /// (`None` on SQLite, where this process counts every request itself).
+    async fn logged_spend(&self) -> Result<Option<LoggedSpend>, ControlError> {
+        if self.store.backend() != Backend::Postgres {
+            return Ok(None);
+        }
+        let (day, month) = period_starts(self.clients.now_ms());
+        Ok(Some(LoggedSpend {
+            day: self.store.client_spend_since(day).await?,
+            month: self.store.client_spend_since(month).await?,
+        }))
     }
 
     /// Creates a client with one new access key, returned this once.

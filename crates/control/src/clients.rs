@@ -881,11 +881,25 @@ pub(crate) fn new_key() -> (Secret, NewClientKey) {
     (key, stored)
 }
 
+/// Each client's spend as every instance has logged it (team mode), in micro-dollars.
+pub(crate) struct LoggedSpend {
+    pub day: HashMap<String, u64>,
+    pub month: HashMap<String, u64>,
+}
+
 impl Clients {
-    pub(crate) fn view(&self, row: &ClientRow) -> ClientView {
+    /// The client's view. Its spend is this instance's count, or in team mode what every
+    /// instance has logged when that is more (this instance's latest requests may not be
+    /// written yet; the others' only reach it through the log).
+    pub(crate) fn view(&self, row: &ClientRow, logged: Option<&LoggedSpend>) -> ClientView {
         let now = self.now_ms();
         let s = &row.settings;
-        let spend = self.spend(&row.name);
+        let mut spend = self.spend(&row.name);
+        if let Some(l) = logged {
+            let of = |m: &HashMap<String, u64>| m.get(&row.name).copied().unwrap_or(0);
+            spend.today_micros = spend.today_micros.max(of(&l.day));
+            spend.month_micros = spend.month_micros.max(of(&l.month));
+        }
         let builtin = row.name == DEFAULT_CLIENT;
         let mut keys: Vec<ClientKeyView> = Vec::new();
         if builtin {

@@ -999,6 +999,62 @@ async fn a_client_rpm_limit_counts_every_instance() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_instance_shows_what_a_client_spent_on_all_of_them() {
+    let database = fresh_postgres_url().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mock = MockUpstream::start().await.unwrap();
+    let one = Instance::start(&database, "one", &dir, Duration::from_secs(3600)).await;
+    let two = Instance::start(&database, "two", &dir, Duration::from_secs(3600)).await;
+    add_provider_with(
+        &one,
+        &mock,
+        (
+            "priced",
+            "sk-team-priced-0123456789",
+            json!({"models": [{"id": "m", "source": "manual", "input_price": 1_000_000.0, "output_price": 2_000_000.0}]}),
+        ),
+        ("priced-model", "m"),
+    )
+    .await;
+    // No budget: nothing is shared through Redis (there is none here); the log is shared.
+    let key = one.new_client(json!({"name": "spender"})).await;
+    assert!(
+        eventually(10_000, async || one
+            .chat_answer(&key, "priced-model")
+            .await
+            .0
+            == 200)
+        .await,
+        "instance one never served the client"
+    );
+    let spent = async |i: &Instance| {
+        let (status, c) = i.admin(Method::GET, "/api/v1/clients/spender", None).await;
+        assert_eq!(status, 200, "{c}");
+        (
+            c["spent_today_usd"].as_f64().unwrap_or(0.0),
+            c["spent_month_usd"].as_f64().unwrap_or(0.0),
+        )
+    };
+    let (day, month) = spent(&one).await;
+    assert!(day > 0.0 && month >= day, "{day} {month}");
+    // Instance two served the client nothing, yet shows what it spent on instance one.
+    assert!(
+        eventually(10_000, async || spent(&two).await == (day, month)).await,
+        "instance two shows {:?}, instance one {:?}",
+        spent(&two).await,
+        (day, month)
+    );
+    let (_, all) = two.admin(Method::GET, "/api/v1/clients", None).await;
+    let listed = all
+        .as_array()
+        .and_then(|a| a.iter().find(|c| c["name"] == "spender"))
+        .map(|c| c["spent_today_usd"].as_f64().unwrap_or(0.0));
+    assert_eq!(listed, Some(day), "{all}");
+    one.stop().await;
+    two.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spend_recorded_on_one_instance_counts_against_the_budget_on_another() {
     let database = fresh_postgres_url().await;
     let redis = redis_url();
