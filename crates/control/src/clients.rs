@@ -380,16 +380,24 @@ pub struct Admission {
 }
 
 impl Admission {
-    /// Takes the request back out of the requests-per-minute window: it was refused after
-    /// all (team mode: the cluster-wide window was full).
-    pub fn withdraw(self) {
-        let Some(at) = self.admitted_at else {
-            return;
-        };
-        if let Some(u) = self.clients.usage.lock().get_mut(&self.client)
+    /// Takes the request back out of the requests-per-minute window, refused after all: team
+    /// mode's cluster-wide window of `rpm` requests was full, with room again in
+    /// `resets_in_ms`. The refusal says so like this instance's own window would.
+    pub fn refuse_rpm(self, rpm: u32, resets_in_ms: i64) -> Refusal {
+        let now = self.clients.now_ms();
+        if let Some(at) = self.admitted_at
+            && let Some(u) = self.clients.usage.lock().get_mut(&self.client)
             && let Some(i) = u.admitted.iter().rposition(|t| *t == at)
         {
             u.admitted.remove(i);
+        }
+        Refusal {
+            client: self.client.to_string(),
+            limit: Limit::Rpm,
+            value: u64::from(rpm),
+            resets_at_ms: now.saturating_add(resets_in_ms),
+            now_ms: now,
+            too_large: None,
         }
     }
 }
@@ -1027,7 +1035,7 @@ mod tests {
             &clock,
         );
         // A place taken back is free again.
-        c.admit(&e, 0).unwrap().withdraw();
+        c.admit(&e, 0).unwrap().refuse_rpm(2, 1_000);
         drop(c.admit(&e, 0).unwrap());
         drop(c.admit(&e, 0).unwrap());
         assert_eq!(c.admit(&e, 0).err().map(|r| r.limit), Some(Limit::Rpm));

@@ -12,7 +12,7 @@ use axum::routing::{MethodRouter, post};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, StatusCode, header};
 use serde::Deserialize;
-use switchboard_control::{Admission, ClientEntry, Limit, Refusal};
+use switchboard_control::{Admission, ClientEntry, Refusal};
 use switchboard_protocol::passthrough::{top_level_bool, top_level_str, top_level_value};
 use switchboard_protocol::{ClientError, Dialect, ErrorKind};
 use switchboard_router::affinity::session_id;
@@ -399,19 +399,10 @@ async fn admit(
     };
     match cluster.admit_rpm(&client.name, rpm).await {
         Window::Admitted | Window::Unavailable => Ok(admission),
-        Window::Full { resets_in_ms } => {
-            admission.withdraw();
-            let now = state.engine.clock().now_ms();
-            let refusal = Refusal {
-                client: client.name.to_string(),
-                limit: Limit::Rpm,
-                value: u64::from(rpm),
-                resets_at_ms: now.saturating_add(resets_in_ms),
-                now_ms: now,
-                too_large: None,
-            };
-            Err(over_limit(dialect, &refusal))
-        }
+        Window::Full { resets_in_ms } => Err(over_limit(
+            dialect,
+            &admission.refuse_rpm(rpm, resets_in_ms),
+        )),
     }
 }
 
