@@ -104,6 +104,8 @@ pub(crate) struct Book {
     /// The most requests ever in flight at once (since the last reset).
     peak_in_flight: AtomicUsize,
     connections: AtomicUsize,
+    /// Connections accepted (since the last reset).
+    accepted: AtomicUsize,
 }
 
 impl Book {
@@ -114,6 +116,7 @@ impl Book {
             in_flight: AtomicUsize::new(0),
             peak_in_flight: AtomicUsize::new(0),
             connections: AtomicUsize::new(0),
+            accepted: AtomicUsize::new(0),
         }
     }
 
@@ -187,6 +190,7 @@ impl Book {
         *self.ledger() = Ledger::default();
         self.peak_in_flight
             .store(self.in_flight.load(Ordering::SeqCst), Ordering::SeqCst);
+        self.accepted.store(0, Ordering::SeqCst);
     }
 
     pub fn in_flight(&self) -> usize {
@@ -195,6 +199,10 @@ impl Book {
 
     pub fn peak_in_flight(&self) -> usize {
         self.peak_in_flight.load(Ordering::SeqCst)
+    }
+
+    pub fn accepted(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
     }
 
     pub fn connections(&self) -> usize {
@@ -226,6 +234,7 @@ pub(crate) struct OpenConnection(Arc<Book>);
 impl OpenConnection {
     pub fn open(book: &Arc<Book>) -> OpenConnection {
         book.connections.fetch_add(1, Ordering::SeqCst);
+        book.accepted.fetch_add(1, Ordering::SeqCst);
         OpenConnection(Arc::clone(book))
     }
 }

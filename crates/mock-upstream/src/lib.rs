@@ -176,6 +176,9 @@ pub struct MockOptions {
     /// Keep every request for [`MockUpstream::requests`]. Benchmarks turn it off so memory
     /// stays flat; counters are kept either way.
     pub record: bool,
+    /// Close a keep-alive connection that waits this long for its next request, without
+    /// announcing it (as providers' load balancers do). Hyper's default is 30 s.
+    pub idle_close: Option<Duration>,
 }
 
 impl Default for MockOptions {
@@ -186,6 +189,7 @@ impl Default for MockOptions {
             chunks: 4,
             chunk_delay: Duration::ZERO,
             record: true,
+            idle_close: None,
         }
     }
 }
@@ -290,6 +294,11 @@ impl MockUpstream {
     /// Accepted TCP connections not yet closed (idle pooled connections included).
     pub fn open_connections(&self) -> usize {
         self.shared.book.connections()
+    }
+
+    /// TCP connections accepted since the start (or the last [`reset`](Self::reset)).
+    pub fn accepted_connections(&self) -> usize {
+        self.shared.book.accepted()
     }
 
     /// Polls until no request is in flight; false if `timeout` passed first.

@@ -90,10 +90,16 @@ pub(crate) async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
                     let _ = tcp.set_nodelay(true);
                     let open = OpenConnection::open(&shared.book);
                     let service = TowerToHyperService::new(app.clone());
+                    let mut builder = http1::Builder::new();
+                    builder.timer(TokioTimer::new());
+                    if let Some(idle) = shared.opts.idle_close {
+                        // Hyper's header timeout also runs while the connection waits for
+                        // its next request.
+                        builder.header_read_timeout(idle);
+                    }
                     conns.spawn(async move {
                         let _open = open;
-                        let _ = http1::Builder::new()
-                            .timer(TokioTimer::new())
+                        let _ = builder
                             .serve_connection(TokioIo::new(tcp), service)
                             .await;
                     });

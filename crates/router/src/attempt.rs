@@ -25,13 +25,16 @@ use crate::inspect::Tap;
 use crate::log::AttemptOutcome;
 use crate::model::Provider;
 use crate::pipe::{InBandError, Pipe};
-use crate::pump::{Pump, RawPump, UpstreamStream, next_read};
+use crate::pump::{Pump, RawPump, next_read};
 use crate::record::{Recorder, millis};
 use crate::reply::{Reply, ReplyBody};
 use crate::request::{Endpoint, IngressRequest, Media};
 use crate::scrub::Scrubber;
 use crate::snapshot::{Pick, ProviderRt};
-use crate::upstream::{HOP_HEADER, compact_url, endpoint_url, hop_chain, request_headers};
+use crate::upstream::{
+    HOP_HEADER, Transport, UpstreamResponse, UpstreamStream, compact_url, endpoint_url, hop_chain,
+    request_headers,
+};
 
 /// Upstream error bodies read for classification are capped: we only need the message.
 const ERROR_BODY_CAP: usize = 256 * 1024;
@@ -122,14 +125,11 @@ impl Failure {
         )
     }
 
-    fn transport(provider: &Provider, e: &reqwest::Error) -> Failure {
-        // reqwest's messages carry the URL, never the key (keys travel in headers).
-        let what = if e.is_connect() {
-            "could not be reached"
-        } else if e.is_timeout() {
-            "timed out"
-        } else {
-            "broke the connection"
+    fn transport(provider: &Provider, e: Transport) -> Failure {
+        let what = match e {
+            Transport::Connect => "could not be reached",
+            Transport::Timeout => "timed out",
+            Transport::Broken => "broke the connection",
         };
         Failure::temporary(
             ErrorKind::BadGateway,
@@ -212,18 +212,18 @@ impl ReadFailure {
 /// Reads a whole body, failing when it grows past `cap`, stalls for `idle`, or outlives
 /// `total`.
 async fn read_capped(
-    mut resp: reqwest::Response,
+    mut resp: UpstreamResponse,
     cap: usize,
     idle: Duration,
     total: Instant,
 ) -> Result<Bytes, ReadFailure> {
     let mut buf = BytesMut::new();
     loop {
-        match tokio::time::timeout_at(next_read(idle, total), resp.chunk()).await {
+        match tokio::time::timeout_at(next_read(idle, total), resp.body.next()).await {
             Err(_) => return Err(ReadFailure::Timeout),
-            Ok(Err(_)) => return Err(ReadFailure::Broken),
-            Ok(Ok(None)) => return Ok(buf.freeze()),
-            Ok(Ok(Some(chunk))) => {
+            Ok(Some(Err(_))) => return Err(ReadFailure::Broken),
+            Ok(None) => return Ok(buf.freeze()),
+            Ok(Some(Ok(chunk))) => {
                 if buf.len() + chunk.len() > cap {
                     return Err(ReadFailure::TooLarge);
                 }
@@ -255,7 +255,7 @@ enum Ready {
     Whole(Reply),
     Stream(ReadAhead),
     /// Bytes streamed as they come (synthesised speech): nothing to read ahead.
-    Raw(reqwest::Response),
+    Raw(UpstreamResponse),
 }
 
 /// The state of one attempt.
@@ -342,12 +342,12 @@ impl Attempt<'_> {
         self.engine.health.quota.observe(
             self.pick.key.info.id,
             self.model,
-            resp.headers(),
+            &resp.headers,
             self.engine.clock.now_ms(),
         );
-        let status = resp.status().as_u16();
+        let status = resp.status;
         if let Some((tap, i)) = &self.capture {
-            tap.upstream_response(*i, status, resp.headers());
+            tap.upstream_response(*i, status, &resp.headers);
         }
         if !(200..300).contains(&status) {
             return Err(self.upstream_error(resp, rec).await);
@@ -364,7 +364,7 @@ impl Attempt<'_> {
     }
 
     /// Step 1: the request goes out; the response headers come back.
-    async fn send(&mut self, rec: &mut Recorder) -> Result<reqwest::Response, Stop> {
+    async fn send(&mut self, rec: &mut Recorder) -> Result<UpstreamResponse, Stop> {
         let (req, provider, model) = (self.req, self.provider, self.model);
         let prepared = match crate::media::call(req, provider, model) {
             Some(call) => call.map(|c| {
@@ -439,12 +439,12 @@ impl Attempt<'_> {
             self.capture = Some((tap.clone(), i));
         }
         tracing::debug!(provider = %provider.name, model, key_id = self.pick.key.info.id, probe = self.pick.probe, "upstream attempt");
-        let send = client.post(url).headers(headers).body(body).send();
+        let send = client.send(http::Method::POST, &url, headers, body);
         match tokio::time::timeout_at(self.first_byte_deadline, send).await {
             Err(_) => Err(Failure::timeout(provider, "response headers")
                 .transient()
                 .into()),
-            Ok(Err(e)) => Err(Failure::transport(provider, &e).transient().into()),
+            Ok(Err(e)) => Err(Failure::transport(provider, e).transient().into()),
             Ok(Ok(r)) => Ok(r),
         }
     }
@@ -452,15 +452,15 @@ impl Attempt<'_> {
     /// A non-2xx answer: classified, reported, and relayed (scrubbed) if nothing else works.
     /// A redirect is the provider's error: it is never followed (it would carry the key
     /// elsewhere) nor relayed.
-    async fn upstream_error(&mut self, resp: reqwest::Response, rec: &mut Recorder) -> Stop {
+    async fn upstream_error(&mut self, mut resp: UpstreamResponse, rec: &mut Recorder) -> Stop {
         let provider = self.provider;
-        let status = resp.status().as_u16();
+        let status = resp.status;
         if status < 400 {
             return Failure::malformed(provider, &format!("an HTTP {status} answer"))
                 .with_status(status)
                 .into();
         }
-        let resp_headers = resp.headers().clone();
+        let resp_headers = std::mem::take(&mut resp.headers);
         let body = read_capped(resp, ERROR_BODY_CAP, self.idle, self.total_deadline)
             .await
             .unwrap_or_default();
@@ -535,11 +535,11 @@ impl Attempt<'_> {
     /// a valid response of the provider's dialect.
     async fn read_whole(
         &mut self,
-        resp: reqwest::Response,
+        resp: UpstreamResponse,
         rec: &mut Recorder,
     ) -> Result<Reply, Stop> {
         let provider = self.provider;
-        let status = resp.status().as_u16();
+        let status = resp.status;
         let body = read_capped(resp, BODY_CAP, self.idle, self.total_deadline)
             .await
             .map_err(|f| f.at(provider))?;
@@ -582,10 +582,10 @@ impl Attempt<'_> {
     /// Step 2, streaming: events up to the first content event, so an empty stream or an
     /// in-band error still fails over. Bounded by [`READ_AHEAD_CAP`] and the first-byte
     /// deadline.
-    async fn read_ahead(&mut self, resp: reqwest::Response) -> Result<ReadAhead, Stop> {
+    async fn read_ahead(&mut self, resp: UpstreamResponse) -> Result<ReadAhead, Stop> {
         let provider = self.provider;
-        let status = resp.status().as_u16();
-        let mut upstream = resp.bytes_stream();
+        let status = resp.status;
+        let mut upstream = resp.body;
         let mut decoder = SseDecoder::default();
         let mut events = Vec::new();
         let mut out = Vec::new();
@@ -601,7 +601,7 @@ impl Attempt<'_> {
                         .into());
                 }
                 Ok(Some(Err(e))) => {
-                    return Err(Failure::transport(provider, &e).transient().into());
+                    return Err(Failure::transport(provider, e).transient().into());
                 }
                 Ok(None) => {
                     decoder.finish(&mut events);
@@ -640,11 +640,7 @@ impl Attempt<'_> {
         if !self.pipe.saw_content() {
             return Err(Failure::empty(provider).into());
         }
-        let upstream: Option<UpstreamStream> = if ended {
-            None
-        } else {
-            Some(Box::pin(upstream))
-        };
+        let upstream: Option<UpstreamStream> = if ended { None } else { Some(upstream) };
         Ok(ReadAhead {
             status,
             upstream,
@@ -682,12 +678,12 @@ impl Attempt<'_> {
     /// client (OpenAI's shape) and counted.
     async fn read_media(
         &mut self,
-        resp: reqwest::Response,
+        resp: UpstreamResponse,
         rec: &mut Recorder,
     ) -> Result<Reply, Stop> {
         let provider = self.provider;
-        let status = resp.status().as_u16();
-        let content_type = resp.headers().get(http::header::CONTENT_TYPE).cloned();
+        let status = resp.status;
+        let content_type = resp.headers.get(http::header::CONTENT_TYPE).cloned();
         let body = read_capped(resp, BODY_CAP, self.idle, self.total_deadline)
             .await
             .map_err(|f| f.at(provider))?;
@@ -739,16 +735,16 @@ impl Attempt<'_> {
 
     /// Step 3 for bytes that are not events (synthesised audio): committed at the headers,
     /// each chunk scrubbed on its way; the upstream's content type goes with them.
-    fn commit_raw(mut self, rec: &mut Recorder, resp: reqwest::Response) -> AttemptEnd {
-        let status = resp.status().as_u16();
+    fn commit_raw(mut self, rec: &mut Recorder, resp: UpstreamResponse) -> AttemptEnd {
+        let status = resp.status;
         self.succeeded(rec, status);
         let content_type = resp
-            .headers()
+            .headers
             .get(http::header::CONTENT_TYPE)
             .cloned()
             .unwrap_or(HeaderValue::from_static("application/octet-stream"));
         let pump = RawPump {
-            upstream: Box::pin(resp.bytes_stream()),
+            upstream: resp.body,
             held: BytesMut::new(),
             idle: self.idle,
             total_deadline: self.total_deadline,

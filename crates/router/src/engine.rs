@@ -24,7 +24,9 @@ use crate::model::{Config, ModelInfo, ModelSource};
 use crate::record::RecordSink;
 use crate::scrub::Scrubber;
 use crate::snapshot::{KeyRt, LatencyBook, ProviderRt, Snapshot};
-use crate::upstream::{ClientBuildError, Clients, endpoint_url, models_url, request_headers};
+use crate::upstream::{
+    ClientBuildError, Clients, Transport, Upstream, endpoint_url, models_url, request_headers,
+};
 
 #[derive(Debug)]
 pub struct Engine {
@@ -110,7 +112,7 @@ impl Engine {
     }
 
     /// The pooled HTTP client of `prov`'s network setting: looked up once per snapshot.
-    pub(crate) fn client(&self, prov: &ProviderRt) -> Result<reqwest::Client, ClientBuildError> {
+    pub(crate) fn client(&self, prov: &ProviderRt) -> Result<Upstream, ClientBuildError> {
         prov.client
             .get_or_init(|| self.clients.get(&prov.network))
             .clone()
@@ -247,17 +249,19 @@ impl Engine {
             return failed("no HTTP client".into());
         };
         for url in check.urls(&provider.base_url) {
-            let request = client
-                .get(&url)
-                .headers(request_headers(provider, &key.secret, &[]))
-                .send();
+            let request = client.send(
+                http::Method::GET,
+                &url,
+                request_headers(provider, &key.secret, &[]),
+                Bytes::new(),
+            );
             let resp = match tokio::time::timeout(PROBE_TIMEOUT, request).await {
                 Ok(Ok(r)) => r,
                 _ => return failed("the balance endpoint did not answer".into()),
             };
-            let status = resp.status();
-            if !status.is_success() {
-                return failed(format!("the balance endpoint answered {}", status.as_u16()));
+            let status = resp.status;
+            if !(200..300).contains(&status) {
+                return failed(format!("the balance endpoint answered {status}"));
             }
             let body = tokio::time::timeout(PROBE_TIMEOUT, resp.bytes())
                 .await
@@ -336,20 +340,23 @@ impl Engine {
         let client = self
             .client(prov)
             .map_err(|_| ListModelsError::Unreachable(p.name.clone()))?;
-        let request = client
-            .get(models_url(p))
-            .headers(request_headers(p, &key.secret, &[]))
-            .send();
+        let url = models_url(p);
+        let request = client.send(
+            http::Method::GET,
+            &url,
+            request_headers(p, &key.secret, &[]),
+            Bytes::new(),
+        );
         let resp = tokio::time::timeout(PROBE_TIMEOUT, request)
             .await
             .ok()
             .and_then(Result::ok)
             .ok_or_else(|| ListModelsError::Unreachable(p.name.clone()))?;
-        let status = resp.status();
-        if !status.is_success() {
+        let status = resp.status;
+        if !(200..300).contains(&status) {
             return Err(ListModelsError::Refused {
                 provider: p.name.clone(),
-                status: status.as_u16(),
+                status,
             });
         }
         let body = tokio::time::timeout(PROBE_TIMEOUT, resp.bytes())
@@ -382,21 +389,23 @@ impl Engine {
             return unreachable("no HTTP client for this provider");
         };
         let headers = request_headers(provider, &key.secret, &[]);
-        let request = match model {
-            Some(m) => client
-                .post(endpoint_url(provider, m, false))
-                .headers(headers)
-                .body(probe_body(provider.kind, m)),
-            None => client.get(models_url(provider)).headers(headers),
+        let (method, url, body) = match model {
+            Some(m) => (
+                http::Method::POST,
+                endpoint_url(provider, m, false),
+                probe_body(provider.kind, m),
+            ),
+            None => (http::Method::GET, models_url(provider), Bytes::new()),
         };
-        let resp = match tokio::time::timeout(PROBE_TIMEOUT, request.send()).await {
+        let request = client.send(method, &url, headers, body);
+        let mut resp = match tokio::time::timeout(PROBE_TIMEOUT, request).await {
             Ok(Ok(resp)) => resp,
-            Ok(Err(e)) if e.is_connect() => return unreachable("could not connect"),
+            Ok(Err(Transport::Connect)) => return unreachable("could not connect"),
             Ok(Err(_)) => return unreachable("the request failed before an answer"),
             Err(_) => return unreachable("no answer within 30 s"),
         };
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
+        let status = resp.status;
+        let headers = std::mem::take(&mut resp.headers);
         let body = tokio::time::timeout(PROBE_TIMEOUT, resp.bytes())
             .await
             .ok()

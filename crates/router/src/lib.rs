@@ -15,6 +15,7 @@ pub mod conversations;
 pub mod dispatch;
 pub mod engine;
 mod guard;
+mod h1;
 pub mod health;
 mod hedge;
 pub mod id;

@@ -312,8 +312,11 @@ fn check_no_proxy(entry: &str) -> Result<(), &'static str> {
 
 /// Reads extra trusted roots: every certificate in a PEM bundle. An empty or unreadable bundle
 /// is an error (a CA that silently trusts nothing would fail every request later).
-pub fn parse_ca_bundle(pem: &[u8]) -> Result<Vec<reqwest::Certificate>, &'static str> {
-    match reqwest::Certificate::from_pem_bundle(pem) {
+pub fn parse_ca_bundle(
+    pem: &[u8],
+) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>, &'static str> {
+    use rustls::pki_types::pem::PemObject;
+    match rustls::pki_types::CertificateDer::pem_slice_iter(pem).collect::<Result<Vec<_>, _>>() {
         Ok(certs) if !certs.is_empty() => Ok(certs),
         _ => Err("holds no PEM certificate (-----BEGIN CERTIFICATE-----)"),
     }

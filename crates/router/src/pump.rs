@@ -3,12 +3,11 @@
 //! records the request when it ends.
 
 use std::collections::VecDeque;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use futures_util::{Stream, StreamExt};
+use futures_util::StreamExt;
 use switchboard_protocol::sse::{SseDecoder, SseEvent};
 use switchboard_protocol::{ClientError, ErrorKind};
 use tokio::time::Instant;
@@ -21,8 +20,7 @@ use crate::pipe::{InBandError, Pipe};
 use crate::record::Recorder;
 use crate::reply::ByteStream;
 use crate::scrub::Scrubber;
-
-pub(crate) type UpstreamStream = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
+use crate::upstream::UpstreamStream;
 
 /// The deadline of the next read: `idle` from now (0 = no idle timeout), never after `total`.
 pub(crate) fn next_read(idle: Duration, total: Instant) -> Instant {

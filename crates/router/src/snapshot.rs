@@ -41,7 +41,7 @@ pub struct ProviderRt {
     /// How this provider reaches the network (its proxy resolved against the global one).
     pub network: Network,
     /// The pooled client for `network`, taken from the engine's pools once per snapshot.
-    pub(crate) client: OnceLock<Result<reqwest::Client, ClientBuildError>>,
+    pub(crate) client: OnceLock<Result<crate::upstream::Upstream, ClientBuildError>>,
     /// Enabled keys only.
     pub keys: Vec<Arc<KeyRt>>,
     /// One full cycle of smooth weighted round robin over `keys` (indexes into `keys`),

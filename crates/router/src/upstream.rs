@@ -1,14 +1,20 @@
-//! The upstream HTTP client: one pooled reqwest client per network setting (connect timeout,
-//! proxy, extra trusted roots), URLs and auth per provider dialect. Redirects are never
-//! followed (a redirect would carry the key elsewhere).
+//! The upstream HTTP client: one pooled client per network setting (connect timeout,
+//! proxy, extra trusted roots), URLs and auth per provider dialect. A network without a proxy
+//! gets the direct HTTP/1.1 client (`h1.rs`); one with a proxy gets reqwest. Redirects are
+//! never followed (a redirect would carry the key elsewhere).
 
 use std::collections::{HashMap, HashSet};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::{HeaderMap, HeaderName, HeaderValue};
+use bytes::{Bytes, BytesMut};
+use futures_util::{Stream, StreamExt, TryStreamExt};
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use parking_lot::Mutex;
 use switchboard_protocol::Dialect;
+
+use rustls::pki_types::CertificateDer;
 
 use crate::model::{Config, Provider, ProxyMode, ProxySetting, parse_ca_bundle};
 use crate::secret::Secret;
@@ -63,14 +69,65 @@ impl Network {
         }
     }
 
-    fn build(&self) -> Result<reqwest::Client, ClientBuildError> {
+    /// Whether calls on this network go through a proxy (reqwest's environment variables
+    /// included, as reqwest would read them).
+    fn proxied(&self) -> bool {
+        match self.key.proxy.mode {
+            ProxyMode::Direct => false,
+            ProxyMode::Url => true,
+            ProxyMode::System => [
+                "ALL_PROXY",
+                "all_proxy",
+                "HTTP_PROXY",
+                "http_proxy",
+                "HTTPS_PROXY",
+                "https_proxy",
+            ]
+            .iter()
+            .any(|v| std::env::var_os(v).is_some_and(|v| !v.is_empty())),
+        }
+    }
+
+    /// The extra trusted roots, DER.
+    fn extra_roots(&self) -> Result<Vec<CertificateDer<'static>>, ClientBuildError> {
+        let key = &self.key;
+        let pem = match (&key.ca_file, &key.ca_pem) {
+            (Some(path), _) => Some(std::fs::read(path.trim()).map_err(|e| {
+                ClientBuildError(format!("the CA file {path} cannot be read: {e}"))
+            })?),
+            (None, Some(pem)) => Some(pem.as_bytes().to_vec()),
+            (None, None) => None,
+        };
+        match pem {
+            Some(pem) => parse_ca_bundle(&pem).map_err(|m| ClientBuildError(format!("the CA {m}"))),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// This network's client: the direct one unless a proxy is in the way. This is where
+    /// that is decided.
+    fn build(&self) -> Result<Upstream, ClientBuildError> {
+        if self.proxied() {
+            return self.build_reqwest().map(Upstream::Proxied);
+        }
+        let roots = self.extra_roots()?;
+        let tls = tls_config(&roots)?;
+        let connect = (self.key.connect_ms > 0).then(|| Duration::from_millis(self.key.connect_ms));
+        Ok(Upstream::Direct(Arc::new(crate::h1::Client::new(
+            connect,
+            tls,
+            HeaderValue::from_static(USER_AGENT),
+        ))))
+    }
+
+    fn build_reqwest(&self) -> Result<reqwest::Client, ClientBuildError> {
         let key = &self.key;
         let mut builder = reqwest::Client::builder()
             .tcp_nodelay(true)
             .redirect(reqwest::redirect::Policy::none())
             .pool_idle_timeout(Duration::from_secs(90))
             .pool_max_idle_per_host(256)
-            .user_agent(concat!("switchboard/", env!("CARGO_PKG_VERSION")));
+            .user_agent(USER_AGENT);
         if key.connect_ms > 0 {
             builder = builder.connect_timeout(Duration::from_millis(key.connect_ms));
         }
@@ -82,16 +139,13 @@ impl Network {
             // case-sensitively (HTTP itself does not care).
             ProxyMode::Url => builder.proxy(self.proxy()?).http1_title_case_headers(),
         };
-        let pem = match (&key.ca_file, &key.ca_pem) {
-            (Some(path), _) => Some(std::fs::read(path.trim()).map_err(|e| {
-                ClientBuildError(format!("the CA file {path} cannot be read: {e}"))
-            })?),
-            (None, Some(pem)) => Some(pem.as_bytes().to_vec()),
-            (None, None) => None,
-        };
-        if let Some(pem) = pem {
-            let certs =
-                parse_ca_bundle(&pem).map_err(|m| ClientBuildError(format!("the CA {m}")))?;
+        let certs = self.extra_roots()?;
+        if !certs.is_empty() {
+            let certs = certs
+                .iter()
+                .map(|der| reqwest::Certificate::from_der(der))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| ClientBuildError(format!("the CA cannot be used: {e}")))?;
             builder = builder.tls_certs_merge(certs);
         }
         builder.build().map_err(|e| ClientBuildError(e.to_string()))
@@ -127,15 +181,126 @@ impl Network {
     }
 }
 
+const USER_AGENT: &str = concat!("switchboard/", env!("CARGO_PKG_VERSION"));
+
+/// The TLS setup of direct connections, as reqwest's: the process's crypto provider, the
+/// platform's verifier with the extra roots added, HTTP/1.1 by ALPN.
+fn tls_config(
+    extra_roots: &[CertificateDer<'static>],
+) -> Result<Arc<rustls::ClientConfig>, ClientBuildError> {
+    let provider = rustls::crypto::CryptoProvider::get_default()
+        .cloned()
+        .unwrap_or_else(|| Arc::new(rustls::crypto::ring::default_provider()));
+    let verifier = if extra_roots.is_empty() {
+        rustls_platform_verifier::Verifier::new(provider.clone())
+    } else {
+        rustls_platform_verifier::Verifier::new_with_extra_roots(
+            extra_roots.iter().cloned(),
+            provider.clone(),
+        )
+    }
+    .map_err(|e| ClientBuildError(format!("the TLS verifier cannot be set up: {e}")))?;
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ClientBuildError(format!("the TLS setup failed: {e}")))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// How an upstream call failed before or while its answer was read. Never carries a URL or
+/// a credential.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Transport {
+    #[error("could not connect")]
+    Connect,
+    #[error("timed out")]
+    Timeout,
+    #[error("the connection broke")]
+    Broken,
+}
+
+impl From<reqwest::Error> for Transport {
+    fn from(e: reqwest::Error) -> Transport {
+        if e.is_connect() {
+            Transport::Connect
+        } else if e.is_timeout() {
+            Transport::Timeout
+        } else {
+            Transport::Broken
+        }
+    }
+}
+
+/// An answer's body, chunk by chunk.
+pub(crate) type UpstreamStream = Pin<Box<dyn Stream<Item = Result<Bytes, Transport>> + Send>>;
+
+/// An upstream answer: its head, and its body to read.
+pub(crate) struct UpstreamResponse {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: UpstreamStream,
+}
+
+impl UpstreamResponse {
+    /// The whole body.
+    pub(crate) async fn bytes(mut self) -> Result<Bytes, Transport> {
+        let mut buf = BytesMut::new();
+        while let Some(chunk) = self.body.try_next().await? {
+            buf.extend_from_slice(&chunk);
+        }
+        Ok(buf.freeze())
+    }
+}
+
+/// The client of one network setting.
+#[derive(Debug, Clone)]
+pub enum Upstream {
+    /// Straight to the provider: the exchange runs on the caller's task.
+    Direct(Arc<crate::h1::Client>),
+    /// Through a proxy.
+    Proxied(reqwest::Client),
+}
+
+impl Upstream {
+    /// Sends one request; the answer's body is read from the answer.
+    pub(crate) async fn send(
+        &self,
+        method: Method,
+        url: &str,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> Result<UpstreamResponse, Transport> {
+        match self {
+            Upstream::Direct(c) => c.send(method, url, headers, body).await,
+            Upstream::Proxied(c) => {
+                let mut resp = c
+                    .request(method, url)
+                    .headers(headers)
+                    .body(body)
+                    .send()
+                    .await?;
+                Ok(UpstreamResponse {
+                    status: resp.status().as_u16(),
+                    headers: std::mem::take(resp.headers_mut()),
+                    body: Box::pin(resp.bytes_stream().map(|r| r.map_err(Transport::from))),
+                })
+            }
+        }
+    }
+}
+
 /// Pooled clients by network setting. Providers that share a setting share a pool; a client
 /// is built the first time a snapshot needs it and dropped once no provider uses its setting.
 #[derive(Debug, Clone, Default)]
 pub struct Clients {
-    by_network: Arc<Mutex<HashMap<NetworkKey, reqwest::Client>>>,
+    by_network: Arc<Mutex<HashMap<NetworkKey, Upstream>>>,
 }
 
 impl Clients {
-    pub fn get(&self, network: &Network) -> Result<reqwest::Client, ClientBuildError> {
+    pub fn get(&self, network: &Network) -> Result<Upstream, ClientBuildError> {
         let mut map = self.by_network.lock();
         if let Some(c) = map.get(&network.key) {
             return Ok(c.clone());
@@ -348,8 +513,18 @@ mod network_tests {
         let mut net = network.clone();
         net.key.proxy.url = Some(format!("http://127.0.0.1:{port}"));
         let client = net.build().unwrap();
-        let send =
-            tokio::spawn(async move { client.get("http://upstream.example/v1").send().await });
+        assert!(matches!(client, Upstream::Proxied(_)));
+        let send = tokio::spawn(async move {
+            client
+                .send(
+                    Method::GET,
+                    "http://upstream.example/v1",
+                    HeaderMap::new(),
+                    Bytes::new(),
+                )
+                .await
+                .map(|r| r.status)
+        });
         let (mut s, _) = listener.accept().await.unwrap();
         let mut buf = vec![0u8; 4096];
         let n = s.read(&mut buf).await.unwrap();
@@ -442,11 +617,18 @@ mod network_tests {
         let get = |p: Provider| {
             let url = url.clone();
             let net = Network::of(&p, &config);
-            async move { net.build().unwrap().get(url).send().await }
+            async move {
+                let client = net.build().unwrap();
+                assert!(matches!(client, Upstream::Direct(_)));
+                let r = client
+                    .send(Method::GET, &url, HeaderMap::new(), Bytes::new())
+                    .await?;
+                Ok::<_, Transport>((r.status, r.bytes().await?))
+            }
         };
         // Inline PEM.
         let r = get(tls_provider(port, None, Some(ca))).await.unwrap();
-        assert_eq!(r.status(), 200);
+        assert_eq!(r, (200, Bytes::from_static(b"ok")));
         // A PEM file.
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("ca.pem");
@@ -454,10 +636,10 @@ mod network_tests {
         let with_file = tls_provider(port, Some(file.display().to_string()), None);
         assert!(with_file.validate().is_ok());
         let r = get(with_file).await.unwrap();
-        assert_eq!(r.status(), 200);
+        assert_eq!(r.0, 200);
         // Without it the certificate is not trusted.
         let err = get(tls_provider(port, None, None)).await.unwrap_err();
-        assert!(err.is_connect(), "{err:?}");
+        assert_eq!(err, Transport::Connect);
         // A CA file gone since it was saved: the client cannot be built, and says why.
         std::fs::remove_file(&file).unwrap();
         let gone = Network::of(

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use switchboard_mock_upstream::{Dialect as MockDialect, MockUpstream};
+use switchboard_mock_upstream::{Dialect as MockDialect, MockOptions, MockUpstream};
 use switchboard_router::clock::{ManualClock, SharedClock};
 use switchboard_router::log::RequestRecord;
 use switchboard_server::{Options, Switchboard, SwitchboardHandle};
@@ -48,9 +48,18 @@ impl Sb {
         toml: impl FnOnce(&MockUpstream) -> String,
         tweak: fn(&mut Options),
     ) -> Sb {
+        Sb::start_with_mock(MockOptions::default(), toml, tweak).await
+    }
+
+    /// As [`Sb::start_with`], with a mock started with `opts`.
+    pub async fn start_with_mock(
+        opts: MockOptions,
+        toml: impl FnOnce(&MockUpstream) -> String,
+        tweak: fn(&mut Options),
+    ) -> Sb {
         // The server installs the same provider; tests build clients before it starts.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let mock = MockUpstream::start().await.unwrap();
+        let mock = MockUpstream::start_with(opts).await.unwrap();
         let toml = toml(&mock);
         let dir = tempfile::tempdir().unwrap();
         let mut sb = Sb {

@@ -33,3 +33,4 @@ mod structured;
 mod team;
 mod thinking;
 mod transfer;
+mod upstream_conns;
