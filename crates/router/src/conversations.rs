@@ -43,47 +43,69 @@ pub struct Conversation {
 }
 
 impl Conversation {
-    /// The memory it holds, approximately: every string's bytes plus the fixed size of the
-    /// values around them.
+    /// The memory it holds, approximately: every string and vector as allocated (capacity
+    /// plus the allocator's own header) and the fixed size of the values around them.
     fn bytes(&self) -> usize {
-        let strings: usize = self
-            .system
-            .iter()
-            .map(|s| s.len() + size_of::<String>())
-            .sum();
-        let messages: usize = self
-            .messages
-            .iter()
-            .map(|m| size_of::<Message>() + parts_bytes(&m.content))
-            .sum();
-        size_of::<Conversation>() + strings + messages
+        let strings: usize = self.system.iter().map(string_bytes).sum();
+        let messages: usize = self.messages.iter().map(|m| parts_bytes(&m.content)).sum();
+        size_of::<Conversation>()
+            + vec_bytes(&self.system)
+            + strings
+            + vec_bytes(&self.messages)
+            + messages
     }
 }
 
-fn parts_bytes(parts: &[Part]) -> usize {
-    parts
-        .iter()
-        .map(|p| {
-            size_of::<Part>()
-                + match p {
-                    Part::Text(t) => t.len(),
-                    Part::Image(Image::Url(u)) => u.len(),
-                    Part::Image(Image::Base64 { media_type, data }) => {
-                        media_type.len() + data.len()
-                    }
-                    Part::ToolCall(c) => c.id.len() + c.name.len() + c.arguments.len(),
-                    Part::ToolResult(r) => {
-                        r.call_id.len()
-                            + r.name.as_ref().map_or(0, String::len)
-                            + parts_bytes(&r.content)
-                    }
-                    Part::Reasoning(r) => {
-                        r.text.len() + r.signature.as_ref().map_or(0, |s| s.value.len())
-                    }
-                }
-        })
-        .sum()
+/// What the allocator adds to every allocation (glibc: an 8-byte header, 16-byte rounding).
+const ALLOCATION_OVERHEAD: usize = 16;
+
+/// The heap block of a string (its fixed part is counted where it is held).
+fn string_bytes(s: &String) -> usize {
+    match s.capacity() {
+        0 => 0,
+        n => n + ALLOCATION_OVERHEAD,
+    }
 }
+
+/// The heap block of a vector's elements.
+fn vec_bytes<T>(v: &Vec<T>) -> usize {
+    match v.capacity() * size_of::<T>() {
+        0 => 0,
+        n => n + ALLOCATION_OVERHEAD,
+    }
+}
+
+fn parts_bytes(parts: &Vec<Part>) -> usize {
+    vec_bytes(parts)
+        + parts
+            .iter()
+            .map(|p| match p {
+                Part::Text(t) => string_bytes(t),
+                Part::Image(Image::Url(u)) => string_bytes(u),
+                Part::Image(Image::Base64 { media_type, data }) => {
+                    string_bytes(media_type) + string_bytes(data)
+                }
+                Part::ToolCall(c) => {
+                    string_bytes(&c.id) + string_bytes(&c.name) + string_bytes(&c.arguments)
+                }
+                Part::ToolResult(r) => {
+                    string_bytes(&r.call_id)
+                        + r.name.as_ref().map_or(0, string_bytes)
+                        + parts_bytes(&r.content)
+                }
+                Part::Reasoning(r) => {
+                    string_bytes(&r.text)
+                        + r.signature.as_ref().map_or(0, |s| string_bytes(&s.value))
+                }
+            })
+            .sum::<usize>()
+}
+
+/// What one stored conversation costs besides its own [`Conversation::bytes`] and its
+/// strings: its slot in the map (up to half of a hash table's slots are empty right after it
+/// grows) and its key again in the eviction order (a deque, up to half empty likewise).
+const ENTRY_OVERHEAD: usize =
+    2 * (size_of::<Key>() + size_of::<Entry>() + 1) + 2 * size_of::<Key>();
 
 #[derive(Debug)]
 struct Entry {
@@ -213,7 +235,9 @@ impl ResponseStore {
                 content: output,
             });
         }
-        let bytes = conversation.bytes() + id.len() + response.len();
+        // The id is held twice: in the map's key and in the eviction order.
+        let bytes =
+            conversation.bytes() + 2 * string_bytes(&id) + string_bytes(&response) + ENTRY_OVERHEAD;
         let budget = self.budget.load(Ordering::Relaxed);
         let key = (owner, id);
         let mut inner = self.inner.lock();
@@ -283,7 +307,44 @@ mod tests {
         // Expired conversations give their bytes back at the next store.
         s.put(alice(), "b".into(), conv("2"), vec![], String::new(), 1000);
         assert!(s.get(&alice(), "b", 1001).is_some());
-        assert_eq!(s.bytes(), conv("2").bytes() + 1);
+        assert_eq!(
+            s.bytes(),
+            conv("2").bytes() + 2 * string_bytes(&"b".to_owned()) + ENTRY_OVERHEAD
+        );
+    }
+
+    #[test]
+    fn small_conversations_are_charged_what_holding_them_costs() {
+        // A chat turn of a few words costs the store far more than its text: the map's slot,
+        // the key held twice, the allocator's header on every block. Charged only the text,
+        // a 1 MiB budget would hold tens of thousands of them in several times that memory.
+        let budget = 1 << 20;
+        let s = ResponseStore::new(budget, 1000);
+        let id = |i: usize| format!("resp_{i:032}");
+        let n = 20_000;
+        for i in 0..n {
+            s.put(
+                alice(),
+                id(i),
+                conv("hi"),
+                vec![Part::Text("hello there".into())],
+                r#"{"id":"resp_x","output":[]}"#.into(),
+                0,
+            );
+        }
+        let kept = (0..n)
+            .filter(|&i| s.get(&alice(), &id(i), 1).is_some())
+            .count();
+        // Per conversation at least: the key in the map and in the order, the entry, and
+        // six blocks (two ids, the response, the messages, two texts with their parts).
+        let floor = 2 * size_of::<Key>() + size_of::<Entry>() + 6 * ALLOCATION_OVERHEAD + 2 * 37;
+        assert!(kept > 0, "the newest are kept");
+        assert!(
+            kept <= budget / floor,
+            "{kept} conversations kept in a {budget}-byte budget"
+        );
+        assert!(s.get(&alice(), &id(n - 1), 1).is_some(), "the newest stay");
+        assert!(s.bytes() <= budget);
     }
 
     #[test]
