@@ -246,10 +246,13 @@ measure() { # name url body key concurrency
 
 CHAT='{"model":"%s","messages":[{"role":"user","content":"hi"}]}'
 ANTH='{"model":"%s","max_tokens":64,"messages":[{"role":"user","content":"hi"}]}'
-RESP='{"model":"%s","input":"hi"}'
+# Responses requests say `store: false`: a stored one is kept for `previous_response_id` (the
+# conversation store, bounded by its own byte budget, 64 MiB by default), which would count in
+# the RSS measured with 1,000 open streams below instead of the streams themselves.
+RESP='{"model":"%s","input":"hi","store":false}'
 CHAT_S='{"model":"%s","stream":true,"messages":[{"role":"user","content":"hi"}]}'
 ANTH_S='{"model":"%s","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"hi"}]}'
-RESP_S='{"model":"%s","input":"hi","stream":true}'
+RESP_S='{"model":"%s","input":"hi","stream":true,"store":false}'
 body() { printf "$1" "$2"; }
 
 # ---------------------------------------------------------------------------------------
