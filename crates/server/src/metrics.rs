@@ -10,7 +10,10 @@
 //! (status, outcome, state). A model name no route serves is counted under the alias
 //! `unrouted`, so clients cannot grow the series without bound.
 
-use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+
+use parking_lot::{Mutex, RwLock};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -19,7 +22,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use switchboard_control::KeyView;
 use switchboard_router::health::HealthState;
-use switchboard_router::log::RequestRecord;
+use switchboard_router::log::{AttemptOutcome, RequestRecord};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -92,6 +95,58 @@ fn latency_histogram() -> Histogram {
     Histogram::new(LATENCY_BUCKETS)
 }
 
+/// Token kinds, in the order of [`Series::tokens`].
+const TOKEN_KINDS: [&str; 4] = ["input", "output", "cached", "reasoning"];
+
+/// Where an outcome's counter is in [`AttemptSeries`].
+fn outcome_index(o: AttemptOutcome) -> usize {
+    match o {
+        AttemptOutcome::Ok => 0,
+        AttemptOutcome::RateLimited => 1,
+        AttemptOutcome::AuthError => 2,
+        AttemptOutcome::InsufficientBalance => 3,
+        AttemptOutcome::TemporaryError => 4,
+        AttemptOutcome::ClientError => 5,
+        AttemptOutcome::Cancelled => 6,
+        AttemptOutcome::StreamError => 7,
+    }
+}
+
+/// The series one (alias, provider) pair updates, taken from the families the first time
+/// the pair is seen: a finished request then updates them without building a label set (and
+/// its strings) and looking it up per series. A series is created in its family when first
+/// counted, as before, so a scrape shows the same series.
+struct Series {
+    /// By the status sent to the client (a few per pair).
+    requests: RwLock<Vec<(u16, Counter)>>,
+    latency: Histogram,
+    ttfb: OnceLock<Histogram>,
+    /// By [`TOKEN_KINDS`].
+    tokens: [OnceLock<Counter>; 4],
+}
+
+impl Series {
+    /// Counts a request answered with `status`; its counter is taken from `create` the
+    /// first time.
+    fn count_request(&self, status: u16, create: impl FnOnce() -> Counter) {
+        if let Some((_, c)) = self.requests.read().iter().find(|(s, _)| *s == status) {
+            c.inc();
+            return;
+        }
+        let mut by_status = self.requests.write();
+        if let Some((_, c)) = by_status.iter().find(|(s, _)| *s == status) {
+            c.inc();
+            return;
+        }
+        let c = create();
+        c.inc();
+        by_status.push((status, c));
+    }
+}
+
+/// One provider's attempt counters, by [`outcome_index`]; created when first counted.
+type AttemptSeries = [OnceLock<Counter>; 8];
+
 /// The database and the request log's writer as a scrape finds them.
 pub struct Storage {
     pub database_up: bool,
@@ -118,6 +173,10 @@ pub struct Metrics {
     database_up: Gauge,
     log_waiting: Gauge,
     log_dropped: Counter,
+    /// Resolved series by alias, then provider (never removed: the families keep theirs too).
+    series: RwLock<HashMap<String, HashMap<String, Arc<Series>>>>,
+    /// Resolved attempt counters by provider.
+    attempt_series: RwLock<HashMap<String, Arc<AttemptSeries>>>,
     /// One scrape at a time refreshes the gauges and encodes, so two scrapes never interleave
     /// a refresh with an encode.
     scrape: Mutex<()>,
@@ -258,6 +317,8 @@ impl Metrics {
             log_waiting,
             log_dropped,
             balance,
+            series: RwLock::new(HashMap::new()),
+            attempt_series: RwLock::new(HashMap::new()),
             scrape: Mutex::new(()),
         }
     }
@@ -271,20 +332,18 @@ impl Metrics {
             r.alias.as_str()
         };
         let provider = r.provider.as_deref().unwrap_or("");
-        self.requests
-            .get_or_create(&RequestLabels {
-                alias: alias.to_owned(),
-                provider: provider.to_owned(),
-                status: r.status.to_string(),
-            })
-            .inc();
-        for a in &r.attempts {
-            self.attempts
-                .get_or_create(&AttemptLabels {
-                    provider: a.provider.clone(),
-                    outcome: a.outcome.as_str().to_owned(),
+        let series = self.series_of(alias, provider);
+        series.count_request(r.status, || {
+            self.requests
+                .get_or_create(&RequestLabels {
+                    alias: alias.to_owned(),
+                    provider: provider.to_owned(),
+                    status: r.status.to_string(),
                 })
-                .inc();
+                .clone()
+        });
+        for a in &r.attempts {
+            self.count_attempt(&a.provider, a.outcome);
         }
         if r.attempts.len() > 1 {
             self.failovers
@@ -293,32 +352,89 @@ impl Metrics {
                 })
                 .inc_by((r.attempts.len() - 1) as u64);
         }
-        let timing = TimingLabels {
-            alias: alias.to_owned(),
-            provider: provider.to_owned(),
-        };
-        self.latency
-            .get_or_create(&timing)
-            .observe(r.latency_ms as f64 / 1000.0);
+        series.latency.observe(r.latency_ms as f64 / 1000.0);
         if let Some(t) = r.ttfb_ms {
-            self.ttfb.get_or_create(&timing).observe(t as f64 / 1000.0);
+            series
+                .ttfb
+                .get_or_init(|| {
+                    self.ttfb
+                        .get_or_create(&TimingLabels {
+                            alias: alias.to_owned(),
+                            provider: provider.to_owned(),
+                        })
+                        .clone()
+                })
+                .observe(t as f64 / 1000.0);
         }
-        for (kind, n) in [
-            ("input", r.tokens_in),
-            ("output", r.tokens_out),
-            ("cached", r.tokens_cached),
-            ("reasoning", r.tokens_reasoning),
-        ] {
+        let counts = [
+            r.tokens_in,
+            r.tokens_out,
+            r.tokens_cached,
+            r.tokens_reasoning,
+        ];
+        for ((kind, n), counter) in TOKEN_KINDS.into_iter().zip(counts).zip(&series.tokens) {
             if n > 0 {
-                self.tokens
-                    .get_or_create(&TokenLabels {
-                        alias: timing.alias.clone(),
-                        provider: timing.provider.clone(),
-                        kind,
+                counter
+                    .get_or_init(|| {
+                        self.tokens
+                            .get_or_create(&TokenLabels {
+                                alias: alias.to_owned(),
+                                provider: provider.to_owned(),
+                                kind,
+                            })
+                            .clone()
                     })
                     .inc_by(n);
             }
         }
+    }
+
+    /// The series of (alias, provider), resolved once.
+    fn series_of(&self, alias: &str, provider: &str) -> Arc<Series> {
+        if let Some(s) = self.series.read().get(alias).and_then(|p| p.get(provider)) {
+            return Arc::clone(s);
+        }
+        let mut all = self.series.write();
+        let by_provider = all.entry(alias.to_owned()).or_default();
+        if let Some(s) = by_provider.get(provider) {
+            return Arc::clone(s);
+        }
+        let labels = TimingLabels {
+            alias: alias.to_owned(),
+            provider: provider.to_owned(),
+        };
+        let s = Arc::new(Series {
+            requests: RwLock::new(Vec::new()),
+            latency: self.latency.get_or_create(&labels).clone(),
+            ttfb: OnceLock::new(),
+            tokens: Default::default(),
+        });
+        by_provider.insert(provider.to_owned(), Arc::clone(&s));
+        s
+    }
+
+    /// Counts an attempt; its counter is resolved once.
+    fn count_attempt(&self, provider: &str, outcome: AttemptOutcome) {
+        let found = self.attempt_series.read().get(provider).map(Arc::clone);
+        let series = match found {
+            Some(s) => s,
+            None => Arc::clone(
+                self.attempt_series
+                    .write()
+                    .entry(provider.to_owned())
+                    .or_default(),
+            ),
+        };
+        series[outcome_index(outcome)]
+            .get_or_init(|| {
+                self.attempts
+                    .get_or_create(&AttemptLabels {
+                        provider: provider.to_owned(),
+                        outcome: outcome.as_str().to_owned(),
+                    })
+                    .clone()
+            })
+            .inc();
     }
 
     /// Sets the gauges of the present (requests in flight, keys by standing, the database
@@ -409,5 +525,100 @@ fn state_name(s: HealthState) -> &'static str {
         HealthState::AuthError => "auth_error",
         HealthState::Probing => "probing",
         HealthState::Disabled => "disabled",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use switchboard_router::log::AttemptRecord;
+
+    fn attempt(outcome: AttemptOutcome) -> AttemptRecord {
+        AttemptRecord {
+            provider: "p1".into(),
+            model: "m".into(),
+            key_id: Some(1),
+            outcome,
+            status: None,
+            duration_ms: 5,
+            message: None,
+            retry_after_ms: None,
+        }
+    }
+
+    fn record(status: u16, attempts: Vec<AttemptRecord>, tokens_in: u64) -> RequestRecord {
+        RequestRecord {
+            alias: "fast".into(),
+            provider: Some("p1".into()),
+            status,
+            latency_ms: 20,
+            tokens_in,
+            attempts,
+            ..RequestRecord::default()
+        }
+    }
+
+    fn lines(m: &Metrics) -> Vec<String> {
+        let storage = Storage {
+            database_up: true,
+            log_waiting: 0,
+            log_dropped: 0,
+        };
+        let text = m.encode(0, &[], 0, storage).unwrap();
+        text.lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// Series are resolved once and then counted in place: counts add up across the first
+    /// and later requests of a series, and only what was counted appears.
+    #[test]
+    fn resolved_series_count_like_the_families() {
+        let m = Metrics::new();
+        for _ in 0..3 {
+            m.observe(&record(200, vec![attempt(AttemptOutcome::Ok)], 7));
+        }
+        let failed = vec![
+            attempt(AttemptOutcome::TemporaryError),
+            attempt(AttemptOutcome::Ok),
+        ];
+        m.observe(&RequestRecord {
+            ttfb_ms: Some(3),
+            ..record(502, failed, 0)
+        });
+        m.observe(&RequestRecord {
+            alias: "never-routed".into(),
+            provider: None,
+            status: 404,
+            ..RequestRecord::default()
+        });
+        let got = lines(&m);
+        for want in [
+            r#"switchboard_requests_total{alias="fast",provider="p1",status="200"} 3"#,
+            r#"switchboard_requests_total{alias="fast",provider="p1",status="502"} 1"#,
+            r#"switchboard_requests_total{alias="unrouted",provider="",status="404"} 1"#,
+            r#"switchboard_attempts_total{provider="p1",outcome="ok"} 4"#,
+            r#"switchboard_attempts_total{provider="p1",outcome="temporary_error"} 1"#,
+            r#"switchboard_failovers_total{alias="fast"} 1"#,
+            r#"switchboard_tokens_total{alias="fast",provider="p1",kind="input"} 21"#,
+            r#"switchboard_request_duration_seconds_count{alias="fast",provider="p1"} 4"#,
+            r#"switchboard_ttfb_seconds_count{alias="fast",provider="p1"} 1"#,
+        ] {
+            assert!(got.iter().any(|l| l == want), "{want} missing in {got:#?}");
+        }
+        // Never counted: no series (no zero-valued token kinds, no ttfb for the unrouted).
+        for absent in [
+            r#"kind="output""#,
+            r#"kind="cached""#,
+            r#"outcome="rate_limited""#,
+            r#"switchboard_ttfb_seconds_count{alias="unrouted""#,
+            "never-routed",
+        ] {
+            assert!(
+                !got.iter().any(|l| l.contains(absent)),
+                "{absent} present in {got:#?}"
+            );
+        }
     }
 }
