@@ -12,8 +12,10 @@ use utoipa::ToSchema;
 
 use crate::model::{ModelInfo, Provider};
 
-/// The bundled table: one entry per line, only the fields Switchboard reads.
-const BUNDLED: &str = include_str!("../data/model_prices.json");
+/// The bundled table (`data/model_prices.json`: one entry per line, only the fields
+/// Switchboard reads), deflated by the build script: a sixteenth of the JSON's size.
+const BUNDLED_DEFLATED: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/model_prices.json.deflate"));
 /// Where the bundled table comes from and when it was taken.
 pub const BUNDLED_SOURCE: &str = "LiteLLM model_prices_and_context_window.json (litellm 1.110.2)";
 pub const BUNDLED_DATE: &str = "2026-12-06";
@@ -142,6 +144,12 @@ const COUNT_FIELDS: [&str; 2] = ["max_input_tokens", "max_output_tokens"];
 /// input tokens).
 const TOKEN_MODES: [&str; 4] = ["chat", "responses", "completion", "embedding"];
 
+/// The bundled table's JSON, inflated; empty (so unpriced routing) if it does not inflate,
+/// which a test rules out.
+fn bundled_json() -> Vec<u8> {
+    miniz_oxide::inflate::decompress_to_vec(BUNDLED_DEFLATED).unwrap_or_default()
+}
+
 impl PriceTable {
     /// The bundled snapshot, parsed once.
     pub fn bundled() -> Arc<PriceTable> {
@@ -151,7 +159,7 @@ impl PriceTable {
                 // The bundled file is checked by a test; a broken one routes unpriced.
                 Arc::new(
                     PriceTable::parse(
-                        BUNDLED.as_bytes(),
+                        &bundled_json(),
                         &format!("{BUNDLED_SOURCE}, {BUNDLED_DATE}"),
                     )
                     .unwrap_or_default(),
@@ -479,7 +487,13 @@ mod tests {
 
     #[test]
     fn the_bundled_table_parses_and_prices_known_models() {
-        let t = PriceTable::parse(BUNDLED.as_bytes(), "bundled").unwrap();
+        let json = bundled_json();
+        assert_eq!(
+            json,
+            include_bytes!("../data/model_prices.json"),
+            "the embedded table inflates to the data file"
+        );
+        let t = PriceTable::parse(&json, "bundled").unwrap();
         assert!(t.len() > 1000, "{}", t.len());
         let ds = provider("ds", "https://api.deepseek.com/v1");
         let card = t.card(&ds, "deepseek-chat").unwrap();
