@@ -258,7 +258,7 @@ if "rss_streams_kb" in RAW:
           int(RAW["rss_streams_kb"]) <= 80 * 1024 and opened == "1000")
 if "rss_long_kb" in RAW:
     s = [int(x) for x in RAW["rss_long_kb"].split()]
-    w("| RSS every 10 s over 5 minutes at concurrency 64 | %s |" % ", ".join("%.0f" % (x / 1024) for x in s) + " MB")
+    w("| RSS every 10 s over 5 minutes at concurrency 64, MB | %s |" % ", ".join("%.0f" % (x / 1024) for x in s))
     # Growth after warm-up: the last minute against the second.
     first, last = max(s[6:12]), max(s[-6:])
     check("RSS growth over a 5-minute run (last minute vs second minute)",
