@@ -349,7 +349,7 @@ impl Attempt<'_> {
         if let Some((tap, i)) = &self.capture {
             tap.upstream_response(*i, status, &resp.headers);
         }
-        if !(200..300).contains(&status) {
+        if !resp.is_success() {
             return Err(self.upstream_error(resp, rec).await);
         }
         if self.req.endpoint == Endpoint::Media(Media::Speech) {

@@ -260,7 +260,7 @@ impl Engine {
                 _ => return failed("the balance endpoint did not answer".into()),
             };
             let status = resp.status;
-            if !(200..300).contains(&status) {
+            if !resp.is_success() {
                 return failed(format!("the balance endpoint answered {status}"));
             }
             let body = tokio::time::timeout(PROBE_TIMEOUT, resp.bytes())
@@ -353,7 +353,7 @@ impl Engine {
             .and_then(Result::ok)
             .ok_or_else(|| ListModelsError::Unreachable(p.name.clone()))?;
         let status = resp.status;
-        if !(200..300).contains(&status) {
+        if !resp.is_success() {
             return Err(ListModelsError::Refused {
                 provider: p.name.clone(),
                 status,

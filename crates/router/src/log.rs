@@ -35,7 +35,8 @@ pub enum AttemptOutcome {
     TemporaryError,
     ClientError,
     Cancelled,
-    /// A committed stream broke after bytes reached the client.
+    /// A committed stream broke after bytes reached the client. The last variant: per-outcome
+    /// tables are sized by it.
     StreamError,
 }
 

@@ -245,6 +245,11 @@ pub(crate) struct UpstreamResponse {
 }
 
 impl UpstreamResponse {
+    /// A 2xx answer.
+    pub(crate) fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
     /// The whole body.
     pub(crate) async fn bytes(mut self) -> Result<Bytes, Transport> {
         let mut buf = BytesMut::new();

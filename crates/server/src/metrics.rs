@@ -98,20 +98,6 @@ fn latency_histogram() -> Histogram {
 /// Token kinds, in the order of [`Series::tokens`].
 const TOKEN_KINDS: [&str; 4] = ["input", "output", "cached", "reasoning"];
 
-/// Where an outcome's counter is in [`AttemptSeries`].
-fn outcome_index(o: AttemptOutcome) -> usize {
-    match o {
-        AttemptOutcome::Ok => 0,
-        AttemptOutcome::RateLimited => 1,
-        AttemptOutcome::AuthError => 2,
-        AttemptOutcome::InsufficientBalance => 3,
-        AttemptOutcome::TemporaryError => 4,
-        AttemptOutcome::ClientError => 5,
-        AttemptOutcome::Cancelled => 6,
-        AttemptOutcome::StreamError => 7,
-    }
-}
-
 /// The series one (alias, provider) pair updates, taken from the families the first time
 /// the pair is seen: a finished request then updates them without building a label set (and
 /// its strings) and looking it up per series. A series is created in its family when first
@@ -144,8 +130,9 @@ impl Series {
     }
 }
 
-/// One provider's attempt counters, by [`outcome_index`]; created when first counted.
-type AttemptSeries = [OnceLock<Counter>; 8];
+/// One provider's attempt counters, by outcome (its discriminant); created when first
+/// counted.
+type AttemptSeries = [OnceLock<Counter>; AttemptOutcome::StreamError as usize + 1];
 
 /// The database and the request log's writer as a scrape finds them.
 pub struct Storage {
@@ -425,7 +412,7 @@ impl Metrics {
                     .or_default(),
             ),
         };
-        series[outcome_index(outcome)]
+        series[outcome as usize]
             .get_or_init(|| {
                 self.attempts
                     .get_or_create(&AttemptLabels {
