@@ -27,6 +27,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
+use crate::shard;
 use crate::upstream::{Transport, UpstreamResponse};
 
 /// An idle connection unused this long is closed (not reused) when next seen.
@@ -107,6 +108,8 @@ struct Conn {
     /// The connection future has ended (closed, or failed).
     done: bool,
     idle_since: Instant,
+    /// The shard of the thread that opened it, whose idle list it goes back to.
+    shard: usize,
 }
 
 impl Conn {
@@ -130,7 +133,8 @@ struct Origin {
     port: u16,
     /// The `host` header of its requests.
     host_header: HeaderValue,
-    idle: Mutex<Vec<Conn>>,
+    /// Idle connections per [`shard`]: a serving thread reuses the ones its own reactor reads.
+    idle: Box<[Mutex<Vec<Conn>>]>,
 }
 
 impl Origin {
@@ -140,7 +144,7 @@ impl Origin {
         let now = Instant::now();
         loop {
             let mut c = {
-                let mut idle = self.idle.lock();
+                let mut idle = self.idle.get(shard::current())?.lock();
                 let c = idle.pop()?;
                 if now.duration_since(c.idle_since) >= IDLE_TIMEOUT {
                     // The rest are older still.
@@ -159,7 +163,10 @@ impl Origin {
     fn checkin(&self, mut conn: Conn) {
         let now = Instant::now();
         conn.idle_since = now;
-        let mut idle = self.idle.lock();
+        let Some(idle) = self.idle.get(conn.shard) else {
+            return;
+        };
+        let mut idle = idle.lock();
         let expired = idle
             .iter()
             .take_while(|c| now.duration_since(c.idle_since) >= IDLE_TIMEOUT)
@@ -221,7 +228,7 @@ impl Client {
             host: host.into(),
             port,
             host_header,
-            idle: Mutex::new(Vec::new()),
+            idle: (0..shard::count()).map(|_| Mutex::default()).collect(),
         });
         origins.push(o.clone());
         Ok(o)
@@ -322,6 +329,7 @@ impl Client {
                 conn,
                 done: false,
                 idle_since: Instant::now(),
+                shard: shard::current(),
             })
         };
         match self.connect_timeout {

@@ -32,6 +32,7 @@ pub mod reply;
 pub mod request;
 pub mod scrub;
 pub mod secret;
+pub mod shard;
 pub mod snapshot;
 pub mod upstream;
 

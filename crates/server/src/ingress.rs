@@ -202,39 +202,113 @@ pub async fn read_body(state: &AppState, dialect: Dialect, body: Body) -> Result
     let limit =
         usize::try_from(state.engine.snapshot().settings.body_limit_bytes).unwrap_or(usize::MAX);
     let deadline = state.guard.body_read_timeout;
-    let read = tokio::time::timeout(deadline, axum::body::to_bytes(body, limit)).await;
-    let Ok(read) = read else {
-        let err = ClientError::new(
-            ErrorKind::RequestTimeout,
-            format!(
-                "The request body was not received within {} seconds.",
-                deadline.as_secs_f64()
-            ),
-        )
-        .with_code("request_timeout");
-        let mut resp = error_response(dialect, &err);
-        // The rest of the body may still be coming: do not keep reading it.
-        resp.headers_mut()
-            .insert(header::CONNECTION, http::HeaderValue::from_static("close"));
-        return Err(resp);
-    };
-    read.map_err(|e| {
-        let too_large = std::error::Error::source(&e)
-            .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
-            || e.to_string().contains("length limit");
-        let err = if too_large {
+    let read = tokio::time::timeout(deadline, read_limited(body, limit)).await;
+    let (err, close) = match read {
+        Ok(Read::Whole(bytes)) => return Ok(bytes),
+        Ok(Read::TooLarge { drained }) => (
             ClientError::new(
                 ErrorKind::PayloadTooLarge,
                 format!("Request body is larger than the limit of {limit} bytes."),
-            )
-        } else {
+            ),
+            !drained,
+        ),
+        Ok(Read::Broken) => (
             ClientError::new(
                 ErrorKind::InvalidRequest,
                 "Could not read the request body.",
+            ),
+            false,
+        ),
+        Err(_) => (
+            ClientError::new(
+                ErrorKind::RequestTimeout,
+                format!(
+                    "The request body was not received within {} seconds.",
+                    deadline.as_secs_f64()
+                ),
             )
+            .with_code("request_timeout"),
+            true,
+        ),
+    };
+    let mut resp = error_response(dialect, &err);
+    if close {
+        // The rest of the body may still be coming: do not keep reading it.
+        resp.headers_mut()
+            .insert(header::CONNECTION, http::HeaderValue::from_static("close"));
+    }
+    Err(resp)
+}
+
+/// What reading a request body came to.
+enum Read {
+    Whole(Bytes),
+    /// Past the limit; `drained` if the rest of it was read (and discarded) to its end.
+    TooLarge {
+        drained: bool,
+    },
+    Broken,
+}
+
+/// How much of a body past the limit is read and discarded so the client, still sending,
+/// reads the 413 (closing a socket with unread data resets it, and the answer with it).
+const DRAIN_BYTES: usize = 1 << 20;
+/// How long that may take.
+const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(1);
+
+async fn read_limited(mut body: Body, limit: usize) -> Read {
+    use http_body_util::BodyExt;
+    // A body in one frame is kept as it came; more are joined.
+    let mut first: Option<Bytes> = None;
+    let mut joined: Option<bytes::BytesMut> = None;
+    let mut len = 0usize;
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else {
+            return Read::Broken;
         };
-        error_response(dialect, &err)
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        len = len.saturating_add(data.len());
+        if len > limit {
+            let drained = tokio::time::timeout(DRAIN_TIME, drain(body))
+                .await
+                .unwrap_or(false);
+            return Read::TooLarge { drained };
+        }
+        match (&mut first, &mut joined) {
+            (None, None) => first = Some(data),
+            (Some(f), None) => {
+                let mut j = bytes::BytesMut::with_capacity(len);
+                j.extend_from_slice(f);
+                j.extend_from_slice(&data);
+                first = None;
+                joined = Some(j);
+            }
+            (_, Some(j)) => j.extend_from_slice(&data),
+        }
+    }
+    Read::Whole(match joined {
+        Some(j) => j.freeze(),
+        None => first.unwrap_or_default(),
     })
+}
+
+/// Reads and discards the rest of `body`, up to [`DRAIN_BYTES`]; whether it ended.
+async fn drain(mut body: Body) -> bool {
+    use http_body_util::BodyExt;
+    let mut left = DRAIN_BYTES;
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else {
+            return false;
+        };
+        let n = frame.data_ref().map_or(0, Bytes::len);
+        let Some(rest) = left.checked_sub(n) else {
+            return false;
+        };
+        left = rest;
+    }
+    true
 }
 
 async fn generate(
@@ -745,4 +819,47 @@ fn response_not_found(id: &str) -> Response {
         ),
     );
     error_response(Dialect::OpenaiResponses, &err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunked(chunks: usize, size: usize) -> Body {
+        let frames =
+            (0..chunks).map(move |i| Ok::<_, std::io::Error>(Bytes::from(vec![i as u8; size])));
+        Body::from_stream(futures_util::stream::iter(frames))
+    }
+
+    #[tokio::test]
+    async fn a_body_up_to_the_limit_is_read_whole_in_order() {
+        let Read::Whole(b) = read_limited(chunked(4, 1024), 4096).await else {
+            panic!("within the limit");
+        };
+        assert_eq!(b.len(), 4096);
+        assert!(
+            b.chunks(1024)
+                .enumerate()
+                .all(|(i, c)| c.iter().all(|&x| x == i as u8))
+        );
+        let Read::Whole(one) = read_limited(Body::from("{}"), 2).await else {
+            panic!("one frame");
+        };
+        assert_eq!(&one[..], b"{}");
+    }
+
+    #[tokio::test]
+    async fn past_the_limit_the_rest_is_drained_up_to_a_bound() {
+        // The rest fits the drain: read to its end, so the client reads the 413.
+        assert!(matches!(
+            read_limited(chunked(17, 1024), 4096).await,
+            Read::TooLarge { drained: true }
+        ));
+        // Too much to drain: left unread (the connection closes).
+        let big = DRAIN_BYTES / 1024 + 16;
+        assert!(matches!(
+            read_limited(chunked(big, 1024), 4096).await,
+            Read::TooLarge { drained: false }
+        ));
+    }
 }

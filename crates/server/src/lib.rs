@@ -20,6 +20,7 @@ mod listener;
 mod metrics;
 mod refused;
 mod state;
+mod workers;
 
 pub use admin::openapi_json;
 pub use app::{Options, StartError, Switchboard, SwitchboardHandle, open_store};

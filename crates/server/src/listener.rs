@@ -1,10 +1,13 @@
 //! The TCP listener: HTTP/1.1 via hyper with a header-read timeout (axum's `serve` has none:
 //! SECURITY.md T11), fair connection limits, TCP_NODELAY, and graceful shutdown that lets
-//! requests in flight finish up to a deadline. Every connection task is owned by a `JoinSet`
-//! that shutdown drains or aborts — no detached work.
+//! requests in flight finish up to a deadline. Every connection task is owned by a `TaskTracker`
+//! that shutdown drains, then ends — no detached work.
 //!
 //! Connection limits are fair (SECURITY.md T11): idle connections that never authenticated
 //! cannot starve anyone.
+//!
+//! Accepting happens here; each admitted connection is then served wholly on one of the
+//! serving threads (`workers.rs`).
 //! - A peer beyond loopback holds at most `max_connections_per_peer` connections.
 //! - Once three quarters of the slots are taken, new connections get a short header timeout.
 //! - At the cap, a new connection takes the slot of the oldest connection that has no request
@@ -23,13 +26,16 @@ use std::time::Duration;
 
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use hyper_util::service::TowerToHyperService;
 use parking_lot::Mutex;
-use tokio::net::TcpListener;
-use tokio::task::JoinSet;
+use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
+use tracing::instrument::WithSubscriber;
+
+use crate::workers::Workers;
 
 /// The peer address of a connection, as a request extension.
 #[derive(Debug, Clone, Copy)]
@@ -250,9 +256,9 @@ async fn accept_loop(
     let graceful = GracefulShutdown::new();
     let table = Arc::new(Mutex::new(Table::default()));
     let local = listener.local_addr().ok();
-    let mut conns = JoinSet::new();
+    let tracker = TaskTracker::new();
+    let halt = CancellationToken::new();
     loop {
-        while conns.try_join_next().is_some() {}
         let accepted = tokio::select! {
             () = stop.cancelled() => break,
             a = listener.accept() => a,
@@ -298,17 +304,87 @@ async fn accept_loop(
             tracing::debug!(error = %e, "TCP_NODELAY not set");
         }
         let local = socket.local_addr().ok().or(local);
+        // Off this runtime's reactor, onto the serving thread's.
+        let socket = match socket.into_std() {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::debug!(error = %e, "accepted connection lost");
+                continue;
+            }
+        };
+        let serve = Serve {
+            app: app.clone(),
+            peer,
+            local,
+            state,
+            header_timeout,
+            slot,
+            graceful: graceful.watcher(),
+            halt: halt.clone(),
+            logs: tracing::dispatcher::get_default(Clone::clone),
+        };
+        let tracker = tracker.clone();
+        Workers::get().run(Box::new(move || serve.spawn(socket, &tracker)));
+    }
+    drop(listener);
+    tracker.close();
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(limits.shutdown_grace) => {
+            tracing::warn!("shutdown grace period over; closing remaining connections");
+        }
+    }
+    halt.cancel();
+    tracker.wait().await;
+}
+
+/// An admitted connection, to be served on a serving thread.
+struct Serve {
+    app: axum::Router,
+    peer: SocketAddr,
+    local: Option<SocketAddr>,
+    state: Arc<ConnState>,
+    header_timeout: Duration,
+    slot: Slot,
+    graceful: Watcher,
+    /// Cancelled when the shutdown grace period is over.
+    halt: CancellationToken,
+    /// Where the accepting task logs (a scoped subscriber too): the connection logs there.
+    logs: tracing::Dispatch,
+}
+
+impl Serve {
+    /// Serves the connection on a task of the calling thread's runtime, owned by `tracker`.
+    fn spawn(self, socket: std::net::TcpStream, tracker: &TaskTracker) {
+        let Serve {
+            app,
+            peer,
+            local,
+            state,
+            header_timeout,
+            slot,
+            graceful,
+            halt,
+            logs,
+        } = self;
+        let socket = match TcpStream::from_std(socket) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::dispatcher::with_default(&logs, || {
+                    tracing::debug!(error = %e, "accepted connection lost");
+                });
+                return;
+            }
+        };
         let conn_state = state.clone();
-        let svc = app
-            .clone()
-            .map_request(move |mut req: http::Request<hyper::body::Incoming>| {
-                req.extensions_mut().insert(PeerAddr(peer));
-                if let Some(local) = local {
-                    req.extensions_mut().insert(LocalAddr(local));
-                }
-                req.extensions_mut().insert(Connection(conn_state.clone()));
-                req
-            });
+        let svc = app.map_request(move |mut req: http::Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(PeerAddr(peer));
+            if let Some(local) = local {
+                req.extensions_mut().insert(LocalAddr(local));
+            }
+            req.extensions_mut().insert(Connection(conn_state.clone()));
+            req
+        });
         let busy_state = state.clone();
         let svc = svc.map_future(move |fut| {
             let busy = Busy::new(busy_state.clone());
@@ -325,7 +401,7 @@ async fn accept_loop(
             .serve_connection(TokioIo::new(socket), TowerToHyperService::new(svc));
         let conn = graceful.watch(conn);
         let shed = state.shed.clone();
-        conns.spawn(async move {
+        let serve = async move {
             tokio::select! {
                 r = conn => {
                     if let Err(e) = r {
@@ -335,18 +411,12 @@ async fn accept_loop(
                 () = shed.cancelled() => {
                     tracing::debug!(%peer, "idle unauthenticated connection shed to make room");
                 }
+                () = halt.cancelled() => {}
             }
             drop(slot);
-        });
+        };
+        tracker.spawn(serve.with_subscriber(logs));
     }
-    drop(listener);
-    tokio::select! {
-        () = graceful.shutdown() => {}
-        () = tokio::time::sleep(limits.shutdown_grace) => {
-            tracing::warn!("shutdown grace period over; closing remaining connections");
-        }
-    }
-    conns.shutdown().await;
 }
 
 #[cfg(test)]
