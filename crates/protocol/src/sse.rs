@@ -2,7 +2,7 @@
 //! split (events or UTF-8 sequences across chunks, CRLF / CR / LF line ends, `data:x` and
 //! `data: x`), and an encoder that always writes complete frames.
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 
 /// One dispatched event. `event` is `None` when the stream gave no `event:` field.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -33,17 +33,26 @@ impl SseEvent {
 
     /// Writes this event as one complete frame.
     pub fn encode_into(&self, out: &mut BytesMut) {
-        if let Some(event) = &self.event {
-            out.put_slice(b"event: ");
-            out.put_slice(event.as_bytes());
-            out.put_u8(b'\n');
+        let data = self.data.as_bytes();
+        // One reservation for an event of one line (nearly all are: JSON on one line).
+        let name = self.event.as_deref().map_or(0, |e| e.len() + 8);
+        out.reserve(name + data.len() + 8);
+        match &self.event {
+            Some(event) => {
+                out.extend_from_slice(b"event: ");
+                out.extend_from_slice(event.as_bytes());
+                out.extend_from_slice(b"\ndata: ");
+            }
+            None => out.extend_from_slice(b"data: "),
         }
-        for line in self.data.split('\n') {
-            out.put_slice(b"data: ");
-            out.put_slice(line.as_bytes());
-            out.put_u8(b'\n');
+        let mut rest = data;
+        while let Some(i) = memchr::memchr(b'\n', rest) {
+            out.extend_from_slice(&rest[..=i]);
+            out.extend_from_slice(b"data: ");
+            rest = &rest[i + 1..];
         }
-        out.put_u8(b'\n');
+        out.extend_from_slice(rest);
+        out.extend_from_slice(b"\n\n");
     }
 
     pub fn encode(&self) -> Bytes {
@@ -325,6 +334,21 @@ mod tests {
             decode_all(&[b"data: a\xffb\n\n"]),
             vec![SseEvent::data("a\u{fffd}b")]
         );
+    }
+
+    #[test]
+    fn an_event_is_encoded_one_data_line_per_line() {
+        let wire = |e: SseEvent| String::from_utf8(e.encode().to_vec()).unwrap();
+        assert_eq!(wire(SseEvent::data("{}")), "data: {}\n\n");
+        assert_eq!(wire(SseEvent::data("")), "data: \n\n");
+        assert_eq!(
+            wire(SseEvent::named("ping", "a\nb\n")),
+            "event: ping\ndata: a\ndata: b\ndata: \n\n"
+        );
+        let mut out = BytesMut::new();
+        SseEvent::data("1").encode_into(&mut out);
+        SseEvent::named("e", "2").encode_into(&mut out);
+        assert_eq!(&out[..], b"data: 1\n\nevent: e\ndata: 2\n\n");
     }
 
     #[test]
