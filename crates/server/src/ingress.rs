@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, post};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, StatusCode, header};
+use http_body_util::BodyExt;
 use serde::Deserialize;
 use switchboard_control::{Admission, ClientEntry, Refusal};
 use switchboard_protocol::passthrough::{top_level_bool, top_level_str, top_level_value};
@@ -257,10 +258,9 @@ const DRAIN_BYTES: usize = 1 << 20;
 const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(1);
 
 async fn read_limited(mut body: Body, limit: usize) -> Read {
-    use http_body_util::BodyExt;
     // A body in one frame is kept as it came; more are joined.
     let mut first: Option<Bytes> = None;
-    let mut joined: Option<bytes::BytesMut> = None;
+    let mut joined = bytes::BytesMut::new();
     let mut len = 0usize;
     while let Some(frame) = body.frame().await {
         let Ok(frame) = frame else {
@@ -276,27 +276,20 @@ async fn read_limited(mut body: Body, limit: usize) -> Read {
                 .unwrap_or(false);
             return Read::TooLarge { drained };
         }
-        match (&mut first, &mut joined) {
-            (None, None) => first = Some(data),
-            (Some(f), None) => {
-                let mut j = bytes::BytesMut::with_capacity(len);
-                j.extend_from_slice(f);
-                j.extend_from_slice(&data);
-                first = None;
-                joined = Some(j);
+        match first.take() {
+            None if joined.is_empty() => first = Some(data),
+            earlier => {
+                joined.reserve(len - joined.len());
+                joined.extend_from_slice(&earlier.unwrap_or_default());
+                joined.extend_from_slice(&data);
             }
-            (_, Some(j)) => j.extend_from_slice(&data),
         }
     }
-    Read::Whole(match joined {
-        Some(j) => j.freeze(),
-        None => first.unwrap_or_default(),
-    })
+    Read::Whole(first.unwrap_or_else(|| joined.freeze()))
 }
 
 /// Reads and discards the rest of `body`, up to [`DRAIN_BYTES`]; whether it ended.
 async fn drain(mut body: Body) -> bool {
-    use http_body_util::BodyExt;
     let mut left = DRAIN_BYTES;
     while let Some(frame) = body.frame().await {
         let Ok(frame) = frame else {
