@@ -1,12 +1,46 @@
 """Helpers shared by the desktop end-to-end tests (e2e.py, tray.py): ports, polling, the
 router's /health, processes, and X11 windows under Xvfb (there is no window manager)."""
 
+import http.server
 import os
 import re
 import socket
 import subprocess
+import threading
 import time
 import urllib.request
+from pathlib import Path
+
+
+def start_mock(mock_bin, log_path):
+    """Starts the mock upstream on a port the kernel picks (a port chosen first and bound later
+    can be taken in between, by any socket on the machine); returns (process, port)."""
+    log = open(log_path, "w")
+    proc = subprocess.Popen([mock_bin, "--port", "0"], stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    # Its first line on stdout is the address it listens on.
+    addr = wait_for(lambda: Path(log_path).read_text().partition("\n")[0].strip() or None, 20)
+    if not addr:
+        raise RuntimeError(f"the mock upstream did not start (see {log_path})")
+    return proc, int(addr.rsplit(":", 1)[1])
+
+
+def serve_directory(directory, log_path):
+    """Serves `directory` over HTTP on 127.0.0.1, on a port the kernel picks, from a thread
+    of this process; returns (server, port). `server.shutdown()` stops it."""
+    log = open(log_path, "w")
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(directory), **kwargs)
+
+        def log_message(self, fmt, *args):
+            log.write("%s %s\n" % (self.address_string(), fmt % args))
+            log.flush()
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, server.server_address[1]
 
 
 def free_port():

@@ -26,7 +26,8 @@ from pathlib import Path
 
 import urllib3
 
-from common import alive, free_port, health, pid_on_port, port_closed, wait_for, x11_request_close, x11_windows
+from common import (alive, free_port, health, pid_on_port, port_closed, serve_directory, start_mock, wait_for,
+                    x11_request_close, x11_windows)
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.options import ArgOptions
@@ -156,22 +157,6 @@ targets = [{{ provider = "mock", model = "mock-small" }}]
     return cfg
 
 
-def start_mock():
-    port = free_port()
-    log = open(WORK / "mock-upstream.log", "w")
-    proc = subprocess.Popen([MOCK_BIN, "--port", str(port)], stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    wait_for(lambda: not port_closed(port), 20)
-    return proc, port
-
-
-def start_update_server(port):
-    log = open(WORK / "update-server.log", "w")
-    return subprocess.Popen(["/usr/bin/python3", "-m", "http.server", str(port), "--bind", "127.0.0.1",
-                             "--directory", str(UPDATES)], stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
-
-
 def serve_manifest(variant, update_port):
     """variant: good | flipped (artifact byte flipped) | foreign (signed with another key)."""
     art = UPDATES / "switchboard-9.9.9.tar.gz"
@@ -200,10 +185,9 @@ def run_update_check(driver):
 
 
 def main_keychain():
-    mock, mock_port = start_mock()
+    mock, mock_port = start_mock(MOCK_BIN, WORK / "mock-upstream.log")
     port = free_port()
-    update_port = free_port()
-    updates = start_update_server(update_port)
+    updates, update_port = serve_directory(UPDATES, WORK / "update-server.log")
     serve_manifest("good", update_port)
     access_key = "sk-sb-e2e-" + os.urandom(8).hex()
     env = dict(os.environ)
@@ -269,6 +253,16 @@ def main_keychain():
         el(driver, "#autostart-toggle").click()
         check("autostart: disabling removes it", wait_for(lambda: not autostart.exists(), 10), str(autostart))
 
+        # The app's own update check (10 s after start) shows "9.9.9 is available". Wait for
+        # it and close it, so that the one notification on screen is the one clicked below
+        # (`dunstctl action` picks by position, not by id).
+        announced = wait_for(lambda: "9.9.9 is available" in monitor_log.read_text(), 90)
+        subprocess.run(["dunstctl", "close-all"], capture_output=True, timeout=10)
+        shown = wait_for(lambda: subprocess.run(["dunstctl", "count", "displayed"], capture_output=True,
+                                                text=True, timeout=10).stdout.strip() == "0", 10)
+        check("notifications: the startup update check announced 9.9.9 (then closed)",
+              announced and shown, f"announced={announced} closed={shown}")
+
         # Three keys, every one answering 429: one request walks them all (or a few do).
         for _ in range(3):
             try:
@@ -316,11 +310,11 @@ def main_keychain():
         serve_manifest("flipped", update_port)
         state, text = run_update_check(driver)
         check("updater: an artifact with a flipped byte is refused",
-              state == "error" and "refused" in text.lower(), f"{state}: {text}")
+              state == "error" and "9.9.9 refused" in text, f"{state}: {text}")
         serve_manifest("foreign", update_port)
         state, text = run_update_check(driver)
         check("updater: a foreign signature is refused",
-              state == "error" and "refused" in text.lower(), f"{state}: {text}")
+              state == "error" and "9.9.9 refused" in text, f"{state}: {text}")
         check("updater: the app keeps running after refusals",
               app_pid is not None and alive(app_pid) and health(port), f"pid={app_pid}")
 
@@ -342,7 +336,8 @@ def main_keychain():
               wait_for(lambda: any(v for _, v in x11_windows("Switchboard")), 15), str(x11_windows("Switchboard")))
     finally:
         app.stop()
-        for p in (mock, updates, monitor):
+        updates.shutdown()
+        for p in (mock, monitor):
             if p.poll() is None:
                 os.killpg(p.pid, signal.SIGTERM)
 

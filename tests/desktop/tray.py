@@ -41,7 +41,8 @@ import gi
 gi.require_version("Gio", "2.0")
 from gi.repository import Gio, GLib  # noqa: E402
 
-from common import free_port, health, memory, port_closed, wait_for, x11_request_close, x11_windows  # noqa: E402
+from common import (free_port, health, memory, port_closed, start_mock, wait_for,  # noqa: E402
+                    x11_request_close, x11_windows)
 
 BIN = os.environ.get("SB_DESKTOP_BIN", "")
 MOCK_BIN = os.environ.get("SB_MOCK_BIN", "")
@@ -294,15 +295,6 @@ def chat(port, access_key, model):
         return e.code
 
 
-def start_mock():
-    port = free_port()
-    log = open(WORK / "tray-mock-upstream.log", "w")
-    proc = subprocess.Popen([MOCK_BIN, "--port", str(port)], stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    wait_for(lambda: not port_closed(port), 20)
-    return proc, port
-
-
 def write_config(mock_port):
     """Two providers with one key each. `steady` tries `one` (its key always answers 429 for
     ten minutes: cooling) then `three`; `doomed` asks `three` for a model whose name makes the
@@ -339,7 +331,7 @@ def icon_shows(item, state, timeout=20):
 
 
 def main_tray():
-    mock, mock_port = start_mock()
+    mock, mock_port = start_mock(MOCK_BIN, WORK / "tray-mock-upstream.log")
     port = free_port()
     access_key = "sk-sb-tray-" + os.urandom(8).hex()
     env, home = profile_env("tray", port, {"onboarded": True, "free_webview_after_secs": 3}, {
