@@ -338,8 +338,11 @@ enum Written {
     Held,
 }
 
-/// Writes `batch` and everything waiting in the queue, [`BATCH_ROWS`] per transaction, until
-/// the queue is empty or the database is unreachable (the batch then stays held).
+/// Writes `batch` and what is waiting in the queue, [`BATCH_ROWS`] per transaction, until a
+/// transaction was not full (the queue was empty when it was filled) or the database is
+/// unreachable (the batch then stays held). Rows that arrive while the last one is written
+/// wait for the next window: under steady traffic a write of a row or two per round trip
+/// would otherwise follow each write, with its statement, commit and wake-ups.
 async fn write_queued<T: Rows>(
     w: &Writer<T>,
     rx: &mut mpsc::Receiver<T>,
@@ -347,11 +350,12 @@ async fn write_queued<T: Rows>(
 ) -> Written {
     loop {
         fill(rx, batch);
-        if batch.is_empty() {
-            return Written::All;
-        }
+        let full = batch.len() >= BATCH_ROWS;
         if write(w, batch).await == Written::Held {
             return Written::Held;
+        }
+        if !full {
+            return Written::All;
         }
     }
 }

@@ -150,3 +150,47 @@ async fn flush_writes_what_is_queued_without_waiting_out_the_window(backend) {
         .unwrap();
 }
 }
+
+/// Rows that record the size of each batch written, each write taking 20 ms.
+struct Slow;
+
+impl switchboard_store::Rows for Slow {
+    const WHAT: &'static str = "slow rows";
+    type Ctx = std::sync::Arc<std::sync::Mutex<Vec<usize>>>;
+    async fn write(
+        _: &switchboard_store::Store,
+        sizes: &Self::Ctx,
+        batch: &[Self],
+    ) -> Result<(), switchboard_store::StoreError> {
+        sizes.lock().unwrap().push(batch.len());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn steady_traffic_is_written_once_per_window_not_once_per_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = crate::common::mem_store(dir.path()).await;
+    tokio::time::pause();
+    let sizes = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (sink, task) = switchboard_store::spawn_writer::<Slow>(store, sizes.clone(), 8192);
+    // A row every millisecond or two, while each write takes 20 ms.
+    let started = tokio::time::Instant::now();
+    for _ in 0..1000 {
+        sink.send(Slow);
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let windows = started.elapsed().as_millis() / 100;
+    sink.flush().await;
+    assert_eq!(sink.written(), 1000);
+    task.shutdown().await;
+    let sizes = sizes.lock().unwrap();
+    // One write per 100 ms window (plus its 20 ms) and the flush's, not one per 20 ms of
+    // rows that arrived during the write before (five times as many).
+    assert!(
+        sizes.len() as u128 <= windows + 1 && sizes.len() as u128 >= windows / 2,
+        "{} writes in {windows} windows: {sizes:?}",
+        sizes.len()
+    );
+}
