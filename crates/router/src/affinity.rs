@@ -35,12 +35,21 @@ impl AffinityTable {
             .map(|(p, _)| p.clone())
     }
 
-    pub fn set(&self, session: u64, pin: Pin, now_ms: i64, ttl_ms: i64) {
+    /// Pins `session` to `pin` until `ttl_ms` from now. A conversation served where it was
+    /// pinned only has its expiry moved (nothing is copied).
+    pub fn set(&self, session: u64, pin: &Pin, now_ms: i64, ttl_ms: i64) {
+        let expires = now_ms.saturating_add(ttl_ms);
         let mut map = self.map.lock();
+        if let Some((held, exp)) = map.get_mut(&session)
+            && held == pin
+        {
+            *exp = expires;
+            return;
+        }
         if map.len() >= SWEEP_AT {
             map.retain(|_, (_, exp)| *exp > now_ms);
         }
-        map.insert(session, (pin, now_ms.saturating_add(ttl_ms)));
+        map.insert(session, (pin.clone(), expires));
     }
 }
 
@@ -123,10 +132,26 @@ mod tests {
     fn expires_after_ttl() {
         let t = AffinityTable::default();
         let s = session_id(&[b"abc"]);
-        t.set(s, pin("a", "m", 7), 1000, 500);
+        t.set(s, &pin("a", "m", 7), 1000, 500);
         assert_eq!(t.get(s, 1499), Some(pin("a", "m", 7)));
         assert_eq!(t.get(s, 1500), None);
         assert_ne!(session_id(&[b"abc"]), session_id(&[b"abd"]));
+    }
+
+    #[test]
+    fn serving_again_extends_the_pin_and_serving_elsewhere_replaces_it() {
+        let t = AffinityTable::default();
+        let s = session_id(&[b"conversation"]);
+        t.set(s, &pin("a", "m", 7), 1000, 500);
+        t.set(s, &pin("a", "m", 7), 1400, 500);
+        assert_eq!(
+            t.get(s, 1800),
+            Some(pin("a", "m", 7)),
+            "expiry moved to 1900"
+        );
+        t.set(s, &pin("b", "m", 3), 1800, 500);
+        assert_eq!(t.get(s, 1850), Some(pin("b", "m", 3)));
+        assert_eq!(t.get(s, 2300), None);
     }
 
     #[test]

@@ -298,7 +298,7 @@ impl Engine {
         let provider = &prov.provider;
         let started = Instant::now();
         let scrubber = pick.key.scrubber();
-        rec.begin(&provider.name, model, pick.key.info.id);
+        rec.begin(&provider.name, model, pick.key.info.id, started);
         let mut a = Attempt {
             engine: self,
             req,

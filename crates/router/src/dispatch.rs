@@ -504,8 +504,7 @@ impl Engine {
         if let Some(s) = session {
             let ttl =
                 i64::try_from(settings.affinity_ttl_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
-            self.affinity
-                .set(s, served.clone(), self.clock.now_ms(), ttl);
+            self.affinity.set(s, served, self.clock.now_ms(), ttl);
         }
     }
 

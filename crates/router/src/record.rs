@@ -35,9 +35,9 @@ pub(crate) struct Recorder {
     sink: Option<Arc<dyn RecordSink>>,
     received_at: Instant,
     pub(crate) first_byte: Option<Instant>,
-    /// The attempt under way (provider, model, key, start), recorded as cancelled if the
-    /// request is dropped before it ends.
-    open_attempt: Option<(String, String, i64, Instant)>,
+    /// When the attempt under way started: it is the last of `rec.attempts`, recorded as
+    /// cancelled until it ends (and so if the request is dropped first).
+    open_attempt: Option<Instant>,
     pub(crate) done: bool,
     in_flight: Arc<AtomicU64>,
     /// The snapshot the request was routed by: its prices price the usage.
@@ -69,13 +69,32 @@ impl Recorder {
         }
     }
 
-    pub(crate) fn begin(&mut self, provider: &str, model: &str, key_id: i64) {
-        self.open_attempt = Some((
-            provider.to_owned(),
-            model.to_owned(),
-            key_id,
-            Instant::now(),
-        ));
+    pub(crate) fn begin(&mut self, provider: &str, model: &str, key_id: i64, started: Instant) {
+        self.end_open(AttemptOutcome::Cancelled, None);
+        self.rec.attempts.push(AttemptRecord {
+            provider: provider.to_owned(),
+            model: model.to_owned(),
+            key_id: Some(key_id),
+            outcome: AttemptOutcome::Cancelled,
+            status: None,
+            duration_ms: 0,
+            message: None,
+            retry_after_ms: None,
+        });
+        self.open_attempt = Some(started);
+    }
+
+    /// Ends the attempt under way, if there is one, with `outcome`; whether there was one.
+    fn end_open(&mut self, outcome: AttemptOutcome, status: Option<u16>) -> bool {
+        let Some(started) = self.open_attempt.take() else {
+            return false;
+        };
+        if let Some(last) = self.rec.attempts.last_mut() {
+            last.outcome = outcome;
+            last.status = status;
+            last.duration_ms = millis(started.elapsed());
+        }
+        true
     }
 
     pub(crate) fn attempt(
@@ -87,7 +106,9 @@ impl Recorder {
         status: Option<u16>,
         started: Instant,
     ) {
-        self.open_attempt = None;
+        if self.end_open(outcome, status) {
+            return;
+        }
         self.rec.attempts.push(AttemptRecord {
             provider: provider.to_owned(),
             model: model.to_owned(),
@@ -191,16 +212,7 @@ impl Recorder {
         let mut attempts = std::mem::take(&mut self.rec.attempts);
         let mut ended = false;
         for (i, fork) in forks.iter_mut().enumerate() {
-            if let Some((provider, model, key_id, started)) = fork.open_attempt.take() {
-                fork.attempt(
-                    &provider,
-                    &model,
-                    key_id,
-                    AttemptOutcome::Cancelled,
-                    None,
-                    started,
-                );
-            }
+            fork.end_open(AttemptOutcome::Cancelled, None);
             let from = base.min(fork.rec.attempts.len());
             attempts.extend(fork.rec.attempts.drain(from..));
             if i == winner {
@@ -224,16 +236,9 @@ impl Recorder {
 impl Drop for Recorder {
     fn drop(&mut self) {
         if !self.done {
-            if let Some((provider, model, key_id, started)) = self.open_attempt.take() {
-                self.attempt(
-                    &provider,
-                    &model,
-                    key_id,
-                    AttemptOutcome::Cancelled,
-                    None,
-                    started,
-                );
-            } else if let Some(last) = self.rec.attempts.last_mut()
+            // The attempt under way, or one that had succeeded, was cut off.
+            if !self.end_open(AttemptOutcome::Cancelled, None)
+                && let Some(last) = self.rec.attempts.last_mut()
                 && last.outcome == AttemptOutcome::Ok
             {
                 last.outcome = AttemptOutcome::Cancelled;

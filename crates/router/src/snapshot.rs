@@ -77,16 +77,28 @@ pub struct RouteRt {
     pub inferred: bool,
     rr: AtomicUsize,
     swrr: Mutex<Vec<i64>>,
+    /// The targets' weights, and which of them the weighted rotation picks among (the top
+    /// priority tier under `priority`, all of them under `weighted`): fixed per snapshot.
+    weights: Vec<i64>,
+    eligible: Vec<bool>,
 }
 
 impl RouteRt {
     fn new(route: Route, inferred: bool) -> Self {
-        let n = route.targets.len();
+        let targets = &route.targets;
+        let top = targets.iter().map(|t| t.priority).min().unwrap_or(0);
+        let eligible = targets
+            .iter()
+            .map(|t| route.strategy != Strategy::Priority || t.priority == top)
+            .collect();
+        let weights = targets.iter().map(|t| i64::from(t.weight)).collect();
         RouteRt {
+            swrr: Mutex::new(vec![0; targets.len()]),
+            rr: AtomicUsize::new(0),
+            weights,
+            eligible,
             route,
             inferred,
-            rr: AtomicUsize::new(0),
-            swrr: Mutex::new(vec![0; n]),
         }
     }
 }
@@ -295,27 +307,33 @@ pub fn known_window(target: &Target, provider: &ProviderRt, prices: &PriceTable)
     target_window(target, provider).or_else(|| provider.card(&target.model, prices).context_window)
 }
 
-/// Per-target latency memory for the `fastest` strategy; outlives snapshots.
+/// Per-target latency memory for the `fastest` strategy; outlives snapshots. Keyed by
+/// provider, then model: a request's observation looks its entry up without allocating.
 #[derive(Debug, Default)]
 pub struct LatencyBook {
-    ewma_ms: Mutex<HashMap<(String, String), f64>>,
+    ewma_ms: Mutex<HashMap<String, HashMap<String, f64>>>,
 }
 
 impl LatencyBook {
     const ALPHA: f64 = 0.2;
 
     pub fn observe(&self, provider: &str, model: &str, ttfb_ms: u64) {
+        let ms = ttfb_ms as f64;
         let mut map = self.ewma_ms.lock();
-        let v = map
-            .entry((provider.to_owned(), model.to_owned()))
-            .or_insert(ttfb_ms as f64);
-        *v = Self::ALPHA * ttfb_ms as f64 + (1.0 - Self::ALPHA) * *v;
+        if let Some(v) = map.get_mut(provider).and_then(|m| m.get_mut(model)) {
+            *v = Self::ALPHA * ms + (1.0 - Self::ALPHA) * *v;
+            return;
+        }
+        map.entry(provider.to_owned())
+            .or_default()
+            .insert(model.to_owned(), ms);
     }
 
     fn get(&self, provider: &str, model: &str) -> Option<f64> {
         self.ewma_ms
             .lock()
-            .get(&(provider.to_owned(), model.to_owned()))
+            .get(provider)
+            .and_then(|m| m.get(model))
             .copied()
     }
 }
@@ -353,15 +371,18 @@ pub fn order_targets(
     explore: bool,
 ) -> Vec<Target> {
     let targets = &route.route.targets;
+    if let [only] = targets.as_slice() {
+        return vec![only.clone()];
+    }
     let mut order: Vec<usize> = (0..targets.len()).collect();
     match route.route.strategy {
         Strategy::Priority => {
             // Tiers in order; within a tier, smooth weighted rotation.
-            let first = weighted_first(route, targets);
+            let first = weighted_first(route);
             order.sort_by_key(|&i| (targets[i].priority, i != first, i));
         }
         Strategy::Weighted => {
-            let first = weighted_first(route, targets);
+            let first = weighted_first(route);
             order.sort_by_key(|&i| (i != first, std::cmp::Reverse(targets[i].weight), i));
         }
         Strategy::RoundRobin => {
@@ -406,15 +427,9 @@ pub fn order_targets(
     order.into_iter().map(|i| targets[i].clone()).collect()
 }
 
-fn weighted_first(route: &RouteRt, targets: &[Target]) -> usize {
-    let top = targets.iter().map(|t| t.priority).min().unwrap_or(0);
-    let eligible: Vec<bool> = targets
-        .iter()
-        .map(|t| route.route.strategy != Strategy::Priority || t.priority == top)
-        .collect();
-    let weights: Vec<i64> = targets.iter().map(|t| i64::from(t.weight)).collect();
+fn weighted_first(route: &RouteRt) -> usize {
     let mut cur = route.swrr.lock();
-    swrr_pick(&mut cur, &weights, &eligible).unwrap_or(0)
+    swrr_pick(&mut cur, &route.weights, &route.eligible).unwrap_or(0)
 }
 
 /// Longest key schedule kept per provider (weights are divided by their common divisor

@@ -185,7 +185,7 @@ const USER_AGENT: &str = concat!("switchboard/", env!("CARGO_PKG_VERSION"));
 
 /// The TLS setup of direct connections, as reqwest's: the process's crypto provider, the
 /// platform's verifier with the extra roots added, HTTP/1.1 by ALPN.
-fn tls_config(
+pub(crate) fn tls_config(
     extra_roots: &[CertificateDer<'static>],
 ) -> Result<Arc<rustls::ClientConfig>, ClientBuildError> {
     let provider = rustls::crypto::CryptoProvider::get_default()

@@ -21,7 +21,6 @@ use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 use crate::admin;
-use crate::guard::guard;
 use crate::host::HostApp;
 use crate::ingress;
 use crate::listener::{ListenLimits, Listener};
@@ -441,15 +440,9 @@ fn router(state: Arc<AppState>) -> Router {
         )
         .route("/v1/models", get(ingress::models))
         .route("/v1beta/models", get(ingress::models));
-    let public = Media::ALL
-        .into_iter()
-        .fold(public, |r, m| {
-            r.route(&format!("/v1/{}", m.path()), ingress::media_route(m))
-        })
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            routing_on,
-        ));
+    let public = Media::ALL.into_iter().fold(public, |r, m| {
+        r.route(&format!("/v1/{}", m.path()), ingress::media_route(m))
+    });
     let admin = Router::new()
         .route("/api/v1/status", get(admin::status))
         .route("/api/v1/instances", get(admin::list_instances))
@@ -598,7 +591,6 @@ fn router(state: Arc<AppState>) -> Router {
             get(|| async { crate::dashboard::page("/") }).head(|| async {}),
         )
         .fallback(fallback)
-        .layer(axum::middleware::from_fn_with_state(state.clone(), guard))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::refused::log_refused,
@@ -617,26 +609,6 @@ async fn fallback(method: http::Method, uri: http::Uri) -> axum::response::Respo
             switchboard_protocol::ErrorKind::NotFound,
             format!("No such endpoint: {}", uri.path()),
         ),
-    )
-}
-
-/// `/v1/*` while routing is switched off in the dashboard: a clear 503, nothing upstream.
-async fn routing_on(
-    axum::extract::State(state): axum::extract::State<Arc<AppState>>,
-    req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    if state.control.routing_enabled() {
-        return next.run(req).await;
-    }
-    let dialect = crate::guard::dialect_of_path(req.uri().path());
-    crate::guard::error_response(
-        dialect,
-        &switchboard_protocol::ClientError::new(
-            switchboard_protocol::ErrorKind::Unavailable,
-            "Routing is switched off in Switchboard.",
-        )
-        .with_code("routing_off"),
     )
 }
 

@@ -27,13 +27,13 @@
 //!    `text/plain` POST never reaches a handler.
 //! 6. **Body size** — a declared `Content-Length` over the limit is refused with 413 without
 //!    reading it; handlers cap undeclared (chunked) bodies while reading.
+//! 7. **Routing switch** — `/v1/*` while routing is switched off in the dashboard is a 503
+//!    (`routing_off`) after the checks above; nothing goes upstream.
 //!
 //! Errors are written in the dialect of the path, so every client can read them.
 
-use std::sync::Arc;
-
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::Response;
 use http::{HeaderMap, Method, header};
@@ -115,6 +115,7 @@ fn host_allowed(host: &str, cfg: &GuardConfig, our_port: Option<u16>) -> bool {
 }
 
 /// Which credential a path needs.
+#[derive(Clone, Copy)]
 enum Needs {
     Nothing,
     AccessKey,
@@ -196,8 +197,9 @@ fn presented_any(headers: &HeaderMap, query: Option<&str>) -> Option<Vec<u8>> {
         .map(|k| k.as_bytes().to_vec())
 }
 
-pub async fn guard(State(state): State<Arc<AppState>>, mut req: Request, next: Next) -> Response {
-    let path = req.uri().path().to_owned();
+/// The checks this module lists, in order, then `next`. `path` is the request's path, read
+/// once by the refusal log that calls this.
+pub async fn guard(state: &AppState, path: &str, mut req: Request, next: Next) -> Response {
     // 1. Peer.
     let peer_ok = req
         .extensions()
@@ -205,7 +207,7 @@ pub async fn guard(State(state): State<Arc<AppState>>, mut req: Request, next: N
         .is_none_or(|p| p.0.ip().is_loopback() || state.guard.remote);
     if !peer_ok {
         return deny(
-            &path,
+            path,
             ErrorKind::PermissionDenied,
             "Remote clients are not accepted: remote mode is off.",
         );
@@ -217,7 +219,7 @@ pub async fn guard(State(state): State<Arc<AppState>>, mut req: Request, next: N
         .and_then(|h| h.to_str().ok());
     let our_port = req.extensions().get::<LocalAddr>().map(|a| a.0.port());
     if !host.is_some_and(|h| host_allowed(h, &state.guard, our_port)) {
-        return deny(&path, ErrorKind::PermissionDenied, "Host not allowed.");
+        return deny(path, ErrorKind::PermissionDenied, "Host not allowed.");
     }
     // 3. Origin.
     let headers = req.headers();
@@ -229,7 +231,7 @@ pub async fn guard(State(state): State<Arc<AppState>>, mut req: Request, next: N
             .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site"))
     {
         return deny(
-            &path,
+            path,
             ErrorKind::PermissionDenied,
             "Cross-site requests are not allowed.",
         );
@@ -248,7 +250,7 @@ pub async fn guard(State(state): State<Arc<AppState>>, mut req: Request, next: N
             || origin.as_bytes() == b"http://tauri.localhost";
         if !same && !desktop {
             return deny(
-                &path,
+                path,
                 ErrorKind::PermissionDenied,
                 "Requests from other origins are not allowed.",
             );
@@ -268,7 +270,7 @@ pub async fn guard(State(state): State<Arc<AppState>>, mut req: Request, next: N
                 .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"same-origin"));
         if !shown_same_origin {
             return deny(
-                &path,
+                path,
                 ErrorKind::PermissionDenied,
                 "Cross-site requests are not allowed.",
             );
@@ -281,7 +283,8 @@ pub async fn guard(State(state): State<Arc<AppState>>, mut req: Request, next: N
     // The client holding the key (an unknown, disabled or expired one is no client).
     let mut client = None;
     // `Some(true)`: a credential was checked and matched; `None`: none was needed.
-    let verified = match needs(&method, &path) {
+    let need = needs(&method, path);
+    let verified = match need {
         Needs::Nothing => None,
         Needs::AdminToken if state.guard.open_metrics && path == "/metrics" => None,
         Needs::AccessKey => Some(presented(headers, req.uri().query()).is_some_and(|p| {
@@ -320,14 +323,14 @@ pub async fn guard(State(state): State<Arc<AppState>>, mut req: Request, next: N
     }
     let ok = verified != Some(false);
     if !ok {
-        let message = match needs(&method, &path) {
+        let message = match need {
             Needs::AdminToken if cookie.is_some() => "Not signed in, or the session has ended.",
             Needs::AdminToken => "Missing or wrong admin token.",
             _ => {
                 "Missing or wrong access key. Send the Switchboard access key as `Authorization: Bearer …` or `x-api-key`."
             }
         };
-        return deny(&path, ErrorKind::Authentication, message);
+        return deny(path, ErrorKind::Authentication, message);
     }
     if let Some(c) = &caller
         && c.role() == Role::Viewer
@@ -339,7 +342,7 @@ pub async fn guard(State(state): State<Arc<AppState>>, mut req: Request, next: N
                 "Viewers cannot change anything; ask an admin.",
             );
         }
-        if reveals_secret(&path) {
+        if reveals_secret(path) {
             return deny_admin(
                 http::StatusCode::FORBIDDEN,
                 "Viewers cannot see secrets; ask an admin.",
@@ -367,11 +370,11 @@ pub async fn guard(State(state): State<Arc<AppState>>, mut req: Request, next: N
                     .to_ascii_lowercase();
                 mime == "application/json"
                     || mime.ends_with("+json")
-                    || (mime == "multipart/form-data" && crate::ingress::takes_form(&path))
+                    || (mime == "multipart/form-data" && crate::ingress::takes_form(path))
             });
         if has_body && !json {
             return deny(
-                &path,
+                path,
                 ErrorKind::UnsupportedMediaType,
                 "Request bodies must be JSON (Content-Type: application/json).",
             );
@@ -380,11 +383,23 @@ pub async fn guard(State(state): State<Arc<AppState>>, mut req: Request, next: N
         let limit = state.engine.snapshot().settings.body_limit_bytes;
         if declared_len.is_some_and(|n| n > limit) {
             return deny(
-                &path,
+                path,
                 ErrorKind::PayloadTooLarge,
                 &format!("Request body is larger than the limit of {limit} bytes."),
             );
         }
+    }
+    // 7. The routing switch: `/v1/*` while routing is switched off in the dashboard is a clear
+    // 503, and nothing goes upstream.
+    if matches!(need, Needs::AccessKey) && !state.control.routing_enabled() {
+        return error_response(
+            dialect_of_path(path),
+            &ClientError::new(
+                ErrorKind::Unavailable,
+                "Routing is switched off in Switchboard.",
+            )
+            .with_code("routing_off"),
+        );
     }
     if let Some(owner) = owner {
         req.extensions_mut().insert(owner);

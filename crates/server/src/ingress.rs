@@ -24,11 +24,13 @@ use crate::cluster::Window;
 use crate::guard::error_response;
 use crate::state::AppState;
 
-/// The access key's holder and its client, as the guard found them.
-#[derive(Clone)]
+/// The access key's holder and its client, as the guard found them, and the request's
+/// headers, taken from the request rather than copied (no extractor after this one reads
+/// them: only the body follows).
 pub struct Holder {
     owner: Option<Owner>,
     client: Option<Arc<ClientEntry>>,
+    headers: HeaderMap,
 }
 
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Holder {
@@ -41,6 +43,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Holder {
         Ok(Holder {
             owner: parts.extensions.get::<Owner>().cloned(),
             client: parts.extensions.get::<Arc<ClientEntry>>().cloned(),
+            headers: std::mem::take(&mut parts.headers),
         })
     }
 }
@@ -48,49 +51,32 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Holder {
 pub async fn chat_completions(
     State(s): State<Arc<AppState>>,
     owner: Holder,
-    headers: HeaderMap,
     body: Body,
 ) -> Response {
-    generate(s, Dialect::OpenaiChat, None, owner, headers, body).await
+    generate(s, Dialect::OpenaiChat, None, owner, body).await
 }
 
-pub async fn responses(
-    State(s): State<Arc<AppState>>,
-    owner: Holder,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    generate(s, Dialect::OpenaiResponses, None, owner, headers, body).await
+pub async fn responses(State(s): State<Arc<AppState>>, owner: Holder, body: Body) -> Response {
+    generate(s, Dialect::OpenaiResponses, None, owner, body).await
 }
 
 /// `POST /v1/responses/compact` (Codex compacts long sessions with it), with the same keys,
 /// health and failover as `/v1/responses`: passed to Responses upstreams, run as a summary
 /// turn on the others. Always a JSON reply.
-pub async fn compact(
-    State(s): State<Arc<AppState>>,
-    owner: Holder,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
+pub async fn compact(State(s): State<Arc<AppState>>, owner: Holder, body: Body) -> Response {
     generate_at(
         s,
         Dialect::OpenaiResponses,
         Endpoint::Compact,
         None,
         owner,
-        headers,
         body,
     )
     .await
 }
 
-pub async fn messages(
-    State(s): State<Arc<AppState>>,
-    owner: Holder,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    generate(s, Dialect::Anthropic, None, owner, headers, body).await
+pub async fn messages(State(s): State<Arc<AppState>>, owner: Holder, body: Body) -> Response {
+    generate(s, Dialect::Anthropic, None, owner, body).await
 }
 
 /// `POST /v1/messages/count_tokens`, answered locally with a token estimate of the whole
@@ -125,7 +111,6 @@ pub async fn gemini(
     Path(model_action): Path<String>,
     Query(q): Query<GeminiQuery>,
     owner: Holder,
-    headers: HeaderMap,
     body: Body,
 ) -> Response {
     let Some((model, action)) = model_action.rsplit_once(':') else {
@@ -141,7 +126,6 @@ pub async fn gemini(
                 Endpoint::CountTokens,
                 Some((model.to_owned(), false)),
                 owner,
-                headers,
                 body,
             )
             .await;
@@ -156,7 +140,6 @@ pub async fn gemini(
                 },
                 Some((model.to_owned(), false)),
                 owner,
-                headers,
                 body,
             )
             .await;
@@ -171,7 +154,6 @@ pub async fn gemini(
         Dialect::Gemini,
         Some((model.to_owned(), stream)),
         owner,
-        headers,
         body,
     )
     .await
@@ -309,19 +291,9 @@ async fn generate(
     dialect: Dialect,
     from_path: Option<(String, bool)>,
     owner: Holder,
-    headers: HeaderMap,
     body: Body,
 ) -> Response {
-    generate_at(
-        state,
-        dialect,
-        Endpoint::Generate,
-        from_path,
-        owner,
-        headers,
-        body,
-    )
-    .await
+    generate_at(state, dialect, Endpoint::Generate, from_path, owner, body).await
 }
 
 async fn generate_at(
@@ -330,11 +302,11 @@ async fn generate_at(
     endpoint: Endpoint,
     from_path: Option<(String, bool)>,
     owner: Holder,
-    headers: HeaderMap,
     body: Body,
 ) -> Response {
     let received_at = tokio::time::Instant::now();
     let received_at_ms = switchboard_store::now_ms();
+    let headers = &owner.headers;
     let body = match read_body(&state, dialect, body).await {
         Ok(b) => b,
         Err(r) => return r,
@@ -398,7 +370,7 @@ async fn generate_at(
     let req = IngressRequest {
         dialect,
         endpoint,
-        session: Some(session_of(&headers, &body)),
+        session: Some(session_of(headers, &body)),
         // The guard sets it on every route that reaches here.
         owner: owner.owner.unwrap_or_else(|| Owner::of(b"")),
         client: owner.client.as_ref().map(|c| c.name.to_string()),
@@ -670,8 +642,8 @@ pub fn takes_form(path: &str) -> bool {
 /// The handler of one media endpoint, `POST /v1/<media.path()>`.
 pub fn media_route(media: Media) -> MethodRouter<Arc<AppState>> {
     post(
-        move |State(s): State<Arc<AppState>>, owner: Holder, headers: HeaderMap, body: Body| {
-            self::media(s, media, owner, headers, body)
+        move |State(s): State<Arc<AppState>>, owner: Holder, body: Body| {
+            self::media(s, media, owner, body)
         },
     )
 }
@@ -680,16 +652,11 @@ pub fn media_route(media: Media) -> MethodRouter<Arc<AppState>> {
 /// body limit (the guard has already refused a larger declared length with 413 before any
 /// of it was read; a chunked upload is cut off at the limit) and kept whole so failover can
 /// send it again. Only its `model` field is read.
-async fn media(
-    state: Arc<AppState>,
-    media: Media,
-    owner: Holder,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
+async fn media(state: Arc<AppState>, media: Media, owner: Holder, body: Body) -> Response {
     const DIALECT: Dialect = Dialect::OpenaiChat;
     let received_at = tokio::time::Instant::now();
     let received_at_ms = switchboard_store::now_ms();
+    let headers = &owner.headers;
     let content_type = headers.get(header::CONTENT_TYPE).cloned();
     let boundary = content_type
         .as_ref()

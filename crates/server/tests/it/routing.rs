@@ -214,6 +214,63 @@ async fn the_access_key_is_required_and_never_echoed() {
 }
 
 #[tokio::test]
+async fn routing_switched_off_is_a_503_in_the_clients_dialect_after_the_access_check() {
+    async fn switch_routing(sb: &Sb, enabled: bool) {
+        let (status, v) = sb
+            .admin(
+                reqwest::Method::PUT,
+                "/api/v1/routing",
+                Some(json!({ "enabled": enabled })),
+            )
+            .await;
+        assert_eq!(status, 200, "{v}");
+    }
+    let sb = Sb::start(one_route).await;
+    switch_routing(&sb, false).await;
+
+    let chat = sb.chat("gpt-5.5").await;
+    assert_eq!(chat.status(), 503);
+    let v: Value = chat.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "routing_off", "{v}");
+    let body = json!({"model": "gpt-5.5", "max_tokens": 8, "messages": [{"role": "user", "content": "hi"}]});
+    let messages = sb.post("/v1/messages", &body).await;
+    assert_eq!(messages.status(), 503);
+    assert_eq!(messages.json::<Value>().await.unwrap()["type"], "error");
+    // The access key is checked first: a caller without it learns nothing of the switch.
+    let anonymous = sb
+        .http
+        .post(format!("{}/v1/chat/completions", sb.url))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+    assert_eq!(sb.mock.request_count(), 0, "nothing went upstream");
+    // The rest of the server answers; the refusals are in the request log.
+    let health = sb
+        .http
+        .get(format!("{}/health", sb.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    assert_eq!(sb.get("/api/v1/status").await["routing"], false);
+    let logged = sb.logged(3).await;
+    assert_eq!(
+        logged
+            .iter()
+            .filter(|r| r.status == 503
+                && r.error.as_deref() == Some("Routing is switched off in Switchboard."))
+            .count(),
+        2,
+        "{logged:?}"
+    );
+
+    switch_routing(&sb, true).await;
+    assert_eq!(sb.chat("gpt-5.5").await.status(), 200);
+}
+
+#[tokio::test]
 async fn bad_input_gets_clear_errors_in_the_client_dialect() {
     let sb = Sb::start(one_route).await;
     let raw = |body: &'static str| {
