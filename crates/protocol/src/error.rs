@@ -17,6 +17,8 @@ pub enum ErrorKind {
     PermissionDenied,
     /// Unknown model or path (404).
     NotFound,
+    /// A path served for another method (405).
+    MethodNotAllowed,
     /// Request body over the limit (413).
     PayloadTooLarge,
     /// The client did not send its request body in time (408).
@@ -44,6 +46,7 @@ impl ErrorKind {
             ErrorKind::Authentication => 401,
             ErrorKind::PermissionDenied => 403,
             ErrorKind::NotFound => 404,
+            ErrorKind::MethodNotAllowed => 405,
             ErrorKind::PayloadTooLarge => 413,
             ErrorKind::RequestTimeout => 408,
             ErrorKind::UnsupportedMediaType => 415,
@@ -80,6 +83,7 @@ impl ErrorKind {
         match self {
             ErrorKind::InvalidRequest
             | ErrorKind::NotFound
+            | ErrorKind::MethodNotAllowed
             | ErrorKind::PayloadTooLarge
             | ErrorKind::RequestTimeout
             | ErrorKind::UnsupportedMediaType => "invalid_request_error",
@@ -96,6 +100,7 @@ impl ErrorKind {
     fn anthropic_type(self) -> &'static str {
         match self {
             ErrorKind::InvalidRequest
+            | ErrorKind::MethodNotAllowed
             | ErrorKind::UnsupportedMediaType
             | ErrorKind::RequestTimeout => "invalid_request_error",
             ErrorKind::Authentication => "authentication_error",
@@ -113,7 +118,9 @@ impl ErrorKind {
 
     fn gemini_status(self) -> &'static str {
         match self {
-            ErrorKind::InvalidRequest | ErrorKind::UnsupportedMediaType => "INVALID_ARGUMENT",
+            ErrorKind::InvalidRequest
+            | ErrorKind::MethodNotAllowed
+            | ErrorKind::UnsupportedMediaType => "INVALID_ARGUMENT",
             ErrorKind::Authentication => "UNAUTHENTICATED",
             ErrorKind::PermissionDenied => "PERMISSION_DENIED",
             ErrorKind::NotFound => "NOT_FOUND",

@@ -465,10 +465,18 @@ impl HealthBoard {
 
     /// Records how an attempt went and applies the transition it implies.
     pub fn report(&self, provider: &str, key_id: i64, model: &str, outcome: &Outcome) {
+        let mut inner = self.inner.lock();
+        // A success while no scope has an entry or an error streak clears nothing: the usual
+        // case, answered without building the scopes it would look up.
+        if matches!(outcome, Outcome::Success)
+            && inner.entries.is_empty()
+            && inner.streaks.is_empty()
+        {
+            return;
+        }
         let now = self.clock.now_ms();
         let policy = self.policy();
         let mut events = Vec::new();
-        let mut inner = self.inner.lock();
         let key_scope = Scope::Key { key_id };
         let model_scope = Scope::KeyModel {
             key_id,

@@ -21,6 +21,7 @@ use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 use crate::admin;
+use crate::front::Front;
 use crate::host::HostApp;
 use crate::ingress;
 use crate::listener::{ListenLimits, Listener};
@@ -209,7 +210,7 @@ pub async fn open_store(opts: &Options) -> Result<Store, StartError> {
 /// A running Switchboard.
 pub struct SwitchboardHandle {
     state: Arc<AppState>,
-    app: Router,
+    front: Front,
     listener: tokio::sync::Mutex<Option<Listener>>,
     bind: SocketAddr,
     limits: ListenLimits,
@@ -369,7 +370,7 @@ impl Switchboard {
             background.clone(),
             switchboard_control::DATABASE_CHECK_EVERY,
         ));
-        let app = router(state.clone());
+        let front = Front::new(state.clone(), router(state.clone()));
         let limits = ListenLimits {
             header_read_timeout: opts.header_read_timeout,
             max_connections: opts.max_connections,
@@ -377,7 +378,7 @@ impl Switchboard {
             shutdown_grace: opts.shutdown_grace,
         };
         let bind = SocketAddr::new(opts.host, opts.port);
-        let listener = listen(bind, app.clone(), limits).await?;
+        let listener = listen(bind, front.clone(), limits).await?;
         let bound = listener.addr;
         let _ = state.tools.bound.set(bound);
         state.control.set_listen_addr(bound);
@@ -390,7 +391,7 @@ impl Switchboard {
         tracing::info!(addr = %bound, data_dir = %opts.data_dir.display(), instance = %instance, database = %store.location(), secret_store = store.secret_store_kind().as_str(), "Switchboard listening");
         Ok(SwitchboardHandle {
             state,
-            app,
+            front,
             listener: tokio::sync::Mutex::new(Some(listener)),
             bind: bound,
             limits,
@@ -404,7 +405,7 @@ impl Switchboard {
 
 async fn listen(
     addr: SocketAddr,
-    app: Router,
+    front: Front,
     limits: ListenLimits,
 ) -> Result<Listener, StartError> {
     let bind_err = |source: std::io::Error| {
@@ -416,14 +417,12 @@ async fn listen(
         StartError::Bind { addr, source, hint }
     };
     let tcp = TcpListener::bind(addr).await.map_err(bind_err)?;
-    Listener::start(tcp, app, limits).map_err(bind_err)
+    Listener::start(tcp, front, limits).map_err(bind_err)
 }
 
+/// Every route but the generation routes the front serves itself (`front.rs`).
 fn router(state: Arc<AppState>) -> Router {
     let public = Router::new()
-        .route("/v1/chat/completions", post(ingress::chat_completions))
-        .route("/v1/responses", post(ingress::responses))
-        .route("/v1/messages", post(ingress::messages))
         .route("/v1/messages/count_tokens", post(ingress::count_tokens))
         .route("/v1/responses/compact", post(ingress::compact))
         .route(
@@ -672,7 +671,9 @@ impl SwitchboardHandle {
     pub async fn set_listening(&self, on: bool) -> Result<(), StartError> {
         let mut guard = self.listener.lock().await;
         match (on, guard.take()) {
-            (true, None) => *guard = Some(listen(self.bind, self.app.clone(), self.limits).await?),
+            (true, None) => {
+                *guard = Some(listen(self.bind, self.front.clone(), self.limits).await?)
+            }
             (true, Some(l)) => *guard = Some(l),
             (false, Some(l)) => l.stop().await,
             (false, None) => {}

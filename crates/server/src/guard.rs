@@ -32,18 +32,20 @@
 //!
 //! Errors are written in the dialect of the path, so every client can read them.
 
+use std::sync::Arc;
+
 use axum::body::Body;
 use axum::extract::Request;
-use axum::middleware::Next;
 use axum::response::Response;
 use http::{HeaderMap, Method, header};
+use switchboard_control::ClientEntry;
 use switchboard_protocol::{ClientError, Dialect, ErrorKind};
 use switchboard_router::conversations::Owner;
 use switchboard_store::Role;
 
 use crate::admin::AdminError;
 use crate::admin::session::{Caller, session_cookie};
-use crate::listener::{Connection, LocalAddr, PeerAddr};
+use crate::listener::Conn;
 use crate::refused::Refusal;
 use crate::state::{AppState, GuardConfig};
 
@@ -197,14 +199,46 @@ fn presented_any(headers: &HeaderMap, query: Option<&str>) -> Option<Vec<u8>> {
         .map(|k| k.as_bytes().to_vec())
 }
 
-/// The checks this module lists, in order, then `next`. `path` is the request's path, read
-/// once by the refusal log that calls this.
-pub async fn guard(state: &AppState, path: &str, mut req: Request, next: Next) -> Response {
+/// What the credential check found, for the handler: the access key's holder and its
+/// client, or the admin API's caller.
+#[derive(Default)]
+pub struct Checked {
+    pub owner: Option<Owner>,
+    pub client: Option<Arc<ClientEntry>>,
+    pub caller: Option<Caller>,
+}
+
+impl Checked {
+    /// Into the request's extensions, where the handlers axum serves read them.
+    pub fn into_extensions(self, req: &mut Request) {
+        if let Some(owner) = self.owner {
+            req.extensions_mut().insert(owner);
+        }
+        if let Some(client) = self.client {
+            req.extensions_mut().insert(client);
+        }
+        if let Some(caller) = self.caller {
+            req.extensions_mut().insert(caller);
+        }
+    }
+}
+
+/// The checks this module lists, in order, then `next` with what they found. `conn` is the
+/// connection the request arrived on; `path` the request's path, read once by the refusal
+/// log that calls this.
+pub async fn guard<F, Fut>(
+    state: &AppState,
+    conn: Option<&Conn>,
+    path: &str,
+    req: Request,
+    next: F,
+) -> Response
+where
+    F: FnOnce(Request, Checked) -> Fut,
+    Fut: Future<Output = Response>,
+{
     // 1. Peer.
-    let peer_ok = req
-        .extensions()
-        .get::<PeerAddr>()
-        .is_none_or(|p| p.0.ip().is_loopback() || state.guard.remote);
+    let peer_ok = conn.is_none_or(|c| c.peer.ip().is_loopback() || state.guard.remote);
     if !peer_ok {
         return deny(
             path,
@@ -217,7 +251,7 @@ pub async fn guard(state: &AppState, path: &str, mut req: Request, next: Next) -
         .headers()
         .get(header::HOST)
         .and_then(|h| h.to_str().ok());
-    let our_port = req.extensions().get::<LocalAddr>().map(|a| a.0.port());
+    let our_port = conn.and_then(|c| c.local).map(|a| a.port());
     if !host.is_some_and(|h| host_allowed(h, &state.guard, our_port)) {
         return deny(path, ErrorKind::PermissionDenied, "Host not allowed.");
     }
@@ -317,7 +351,7 @@ pub async fn guard(state: &AppState, path: &str, mut req: Request, next: Next) -
     };
     if verified == Some(true) {
         // Its connection is no longer a candidate for shedding when the server is full.
-        if let Some(conn) = req.extensions().get::<Connection>() {
+        if let Some(conn) = conn {
             conn.mark_authenticated();
         }
     }
@@ -361,17 +395,7 @@ pub async fn guard(state: &AppState, path: &str, mut req: Request, next: Next) -
         let json = headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|ct| {
-                let mime = ct
-                    .split(';')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_ascii_lowercase();
-                mime == "application/json"
-                    || mime.ends_with("+json")
-                    || (mime == "multipart/form-data" && crate::ingress::takes_form(path))
-            });
+            .is_some_and(|ct| accepted_content_type(ct, path));
         if has_body && !json {
             return deny(
                 path,
@@ -401,21 +425,58 @@ pub async fn guard(state: &AppState, path: &str, mut req: Request, next: Next) -
             .with_code("routing_off"),
         );
     }
-    if let Some(owner) = owner {
-        req.extensions_mut().insert(owner);
-    }
-    if let Some(client) = client {
-        req.extensions_mut().insert(client);
-    }
-    if let Some(caller) = caller {
-        req.extensions_mut().insert(caller);
-    }
-    next.run(req).await
+    next(
+        req,
+        Checked {
+            owner,
+            client,
+            caller,
+        },
+    )
+    .await
+}
+
+/// Whether a body of content type `ct` may be sent to `path`: JSON (`application/json` or a
+/// `+json` type, any case, any parameters), or a form where the path takes one.
+fn accepted_content_type(ct: &str, path: &str) -> bool {
+    let mime = ct.split(';').next().unwrap_or("").trim().as_bytes();
+    mime.eq_ignore_ascii_case(b"application/json")
+        || mime
+            .len()
+            .checked_sub(5)
+            .is_some_and(|at| mime[at..].eq_ignore_ascii_case(b"+json"))
+        || (mime.eq_ignore_ascii_case(b"multipart/form-data") && crate::ingress::takes_form(path))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_and_forms_where_taken_are_the_accepted_content_types() {
+        let chat = "/v1/chat/completions";
+        assert!(accepted_content_type("application/json", chat));
+        assert!(accepted_content_type(
+            " Application/JSON ; charset=utf-8",
+            chat
+        ));
+        assert!(accepted_content_type("application/merge-patch+JSON", chat));
+        assert!(!accepted_content_type("text/plain", chat));
+        assert!(!accepted_content_type("json", chat));
+        assert!(!accepted_content_type("application/jsonx", chat));
+        assert!(!accepted_content_type(
+            "multipart/form-data; boundary=x",
+            chat
+        ));
+        assert!(accepted_content_type(
+            "Multipart/Form-Data; boundary=x",
+            "/v1/audio/transcriptions"
+        ));
+        assert!(!accepted_content_type(
+            "text/plain",
+            "/v1/audio/transcriptions"
+        ));
+    }
 
     #[test]
     fn loopback_names() {

@@ -21,7 +21,7 @@ use switchboard_router::conversations::Owner;
 use switchboard_router::{ByteStream, Endpoint, IngressRequest, Media, Reply, ReplyBody};
 
 use crate::cluster::Window;
-use crate::guard::error_response;
+use crate::guard::{Checked, error_response};
 use crate::state::AppState;
 
 /// The access key's holder and its client, as the guard found them, and the request's
@@ -48,16 +48,33 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Holder {
     }
 }
 
-pub async fn chat_completions(
-    State(s): State<Arc<AppState>>,
-    owner: Holder,
-    body: Body,
+/// `POST /v1/chat/completions`, `/v1/responses` and `/v1/messages`, in `dialect`, served by
+/// the front (`front.rs`) after the guard admitted them.
+pub async fn generation(
+    state: Arc<AppState>,
+    dialect: Dialect,
+    req: axum::extract::Request,
+    checked: Checked,
 ) -> Response {
-    generate(s, Dialect::OpenaiChat, None, owner, body).await
-}
-
-pub async fn responses(State(s): State<Arc<AppState>>, owner: Holder, body: Body) -> Response {
-    generate(s, Dialect::OpenaiResponses, None, owner, body).await
+    if req.method() != http::Method::POST {
+        let mut resp = error_response(
+            dialect,
+            &ClientError::new(
+                ErrorKind::MethodNotAllowed,
+                format!("{} is not served here: send POST.", req.method()),
+            ),
+        );
+        resp.headers_mut()
+            .insert(header::ALLOW, http::HeaderValue::from_static("POST"));
+        return resp;
+    }
+    let (mut parts, body) = req.into_parts();
+    let holder = Holder {
+        owner: checked.owner,
+        client: checked.client,
+        headers: std::mem::take(&mut parts.headers),
+    };
+    generate(state, dialect, None, holder, body).await
 }
 
 /// `POST /v1/responses/compact` (Codex compacts long sessions with it), with the same keys,
@@ -73,10 +90,6 @@ pub async fn compact(State(s): State<Arc<AppState>>, owner: Holder, body: Body) 
         body,
     )
     .await
-}
-
-pub async fn messages(State(s): State<Arc<AppState>>, owner: Holder, body: Body) -> Response {
-    generate(s, Dialect::Anthropic, None, owner, body).await
 }
 
 /// `POST /v1/messages/count_tokens`, answered locally with a token estimate of the whole

@@ -11,6 +11,7 @@ mod app;
 mod cluster;
 mod cluster_feed;
 mod dashboard;
+mod front;
 mod guard;
 mod health_bus;
 mod host;

@@ -27,32 +27,29 @@ use std::time::Duration;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
-use hyper_util::service::TowerToHyperService;
 use parking_lot::Mutex;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tower::ServiceExt;
 use tracing::instrument::WithSubscriber;
 
+use crate::front::Front;
 use crate::workers::Workers;
 
-/// The peer address of a connection, as a request extension.
-#[derive(Debug, Clone, Copy)]
-pub struct PeerAddr(pub SocketAddr);
-
-/// The local address a connection reached (so the port we listen on), as a request extension.
-#[derive(Debug, Clone, Copy)]
-pub struct LocalAddr(pub SocketAddr);
-
-/// The connection a request arrived on, as a request extension: the guard marks it
-/// authenticated once a request on it passed the credential check.
+/// What a request knows of the connection it arrived on: the peer, the local address it
+/// reached (so the port we listen on) and the connection's standing, which the guard marks
+/// authenticated once a request on it passed the credential check. Handed to the front with
+/// each request (`front.rs`), and a request extension on the routes axum serves.
 #[derive(Debug, Clone)]
-pub struct Connection(Arc<ConnState>);
+pub struct Conn {
+    pub peer: SocketAddr,
+    pub local: Option<SocketAddr>,
+    state: Arc<ConnState>,
+}
 
-impl Connection {
+impl Conn {
     pub fn mark_authenticated(&self) {
-        self.0.authenticated.store(true, Ordering::Relaxed);
+        self.state.authenticated.store(true, Ordering::Relaxed);
     }
 }
 
@@ -85,12 +82,12 @@ pub struct Listener {
 impl Listener {
     pub fn start(
         listener: TcpListener,
-        app: axum::Router,
+        front: Front,
         limits: ListenLimits,
     ) -> std::io::Result<Listener> {
         let addr = listener.local_addr()?;
         let stop = CancellationToken::new();
-        let task = tokio::spawn(accept_loop(listener, app, limits, stop.clone()));
+        let task = tokio::spawn(accept_loop(listener, front, limits, stop.clone()));
         Ok(Listener { addr, stop, task })
     }
 
@@ -249,7 +246,7 @@ impl Drop for Busy {
 
 async fn accept_loop(
     listener: TcpListener,
-    app: axum::Router,
+    front: Front,
     limits: ListenLimits,
     stop: CancellationToken,
 ) {
@@ -313,7 +310,7 @@ async fn accept_loop(
             }
         };
         let serve = Serve {
-            app: app.clone(),
+            front: front.clone(),
             peer,
             local,
             state,
@@ -340,7 +337,7 @@ async fn accept_loop(
 
 /// An admitted connection, to be served on a serving thread.
 struct Serve {
-    app: axum::Router,
+    front: Front,
     peer: SocketAddr,
     local: Option<SocketAddr>,
     state: Arc<ConnState>,
@@ -357,7 +354,7 @@ impl Serve {
     /// Serves the connection on a task of the calling thread's runtime, owned by `tracker`.
     fn spawn(self, socket: std::net::TcpStream, tracker: &TaskTracker) {
         let Serve {
-            app,
+            front,
             peer,
             local,
             state,
@@ -376,31 +373,23 @@ impl Serve {
                 return;
             }
         };
-        let conn_state = state.clone();
-        let svc = app.map_request(move |mut req: http::Request<hyper::body::Incoming>| {
-            req.extensions_mut().insert(PeerAddr(peer));
-            if let Some(local) = local {
-                req.extensions_mut().insert(LocalAddr(local));
-            }
-            req.extensions_mut().insert(Connection(conn_state.clone()));
-            req
-        });
-        let busy_state = state.clone();
-        let svc = svc.map_future(move |fut| {
-            let busy = Busy::new(busy_state.clone());
+        let shed = state.shed.clone();
+        let info = Conn { peer, local, state };
+        let svc = hyper::service::service_fn(move |req| {
+            let busy = Busy::new(info.state.clone());
+            let answer = front.call(info.clone(), req);
             async move {
-                let resp = fut.await;
+                let resp = answer.await;
                 drop(busy);
-                resp
+                Ok::<_, std::convert::Infallible>(resp)
             }
         });
         let conn = http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(header_timeout)
             .keep_alive(true)
-            .serve_connection(TokioIo::new(socket), TowerToHyperService::new(svc));
+            .serve_connection(TokioIo::new(socket), svc);
         let conn = graceful.watch(conn);
-        let shed = state.shed.clone();
         let serve = async move {
             tokio::select! {
                 r = conn => {

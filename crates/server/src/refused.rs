@@ -1,7 +1,7 @@
 //! Requests refused before routing — a wrong access key, a body that is not JSON, a path
 //! that does not exist, routing switched off — are logged too, so "my tool gets 401" has an
 //! answer in the request log. Every such answer is made by `guard::error_response`, which
-//! marks it [`Refusal`]; the outermost layer turns the mark into a record: the method and
+//! marks it [`Refusal`]; [`screen`], around every route, turns the mark into a record: the method and
 //! path (never the query string, which may hold a key), the status and the reason, no body.
 //! A flood cannot fill the log: at most [`PER_MINUTE`] refusals are logged a minute.
 
@@ -14,7 +14,8 @@ use parking_lot::Mutex;
 use switchboard_router::RecordSink;
 use switchboard_router::log::{CLIENT_STR_MAX, RequestRecord, truncated};
 
-use crate::guard::dialect_of_path;
+use crate::guard::{Checked, dialect_of_path};
+use crate::listener::Conn;
 use crate::state::AppState;
 
 /// The most refusals logged per minute; the rest are counted and dropped.
@@ -83,16 +84,35 @@ fn worth_logging(method: &http::Method, path: &str) -> bool {
         || *method == http::Method::HEAD)
 }
 
-/// The outermost layer: runs the guard (one layer, not two: each layer costs a request a
-/// boxed service and future) and logs the refusals it or the routes inside answered.
+/// The outermost layer of the routes axum serves: [`screen`], then the route.
 pub async fn log_refused(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let conn = req.extensions().get::<Conn>().cloned();
+    screen(&state, conn.as_ref(), req, |mut req, checked| {
+        checked.into_extensions(&mut req);
+        next.run(req)
+    })
+    .await
+}
+
+/// Runs the guard (`conn` is the connection the request arrived on), then `next` with what
+/// it found, and logs the refusals the guard or `next` answered.
+pub async fn screen<F, Fut>(
+    state: &AppState,
+    conn: Option<&Conn>,
+    req: Request,
+    next: F,
+) -> Response
+where
+    F: FnOnce(Request, Checked) -> Fut,
+    Fut: Future<Output = Response>,
+{
     let method = req.method().clone();
     // Shares the request's bytes: nothing is copied unless a refusal is logged.
     let uri = req.uri().clone();
     let started_at_ms = switchboard_store::now_ms();
     let started = tokio::time::Instant::now();
     let path = uri.path();
-    let resp = crate::guard::guard(&state, path, req, next).await;
+    let resp = crate::guard::guard(state, conn, path, req, next).await;
     let Some(Refusal(reason)) = resp.extensions().get::<Refusal>() else {
         return resp;
     };

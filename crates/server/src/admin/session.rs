@@ -18,7 +18,7 @@ use switchboard_store::{Role, SessionUser};
 use utoipa::ToSchema;
 
 use super::{AdminError, Body400, ErrorBody};
-use crate::listener::PeerAddr;
+use crate::listener::Conn;
 use crate::state::AppState;
 
 type St = State<Arc<AppState>>;
@@ -190,11 +190,11 @@ impl SessionView {
 #[utoipa::path(post, path = "/api/v1/session", request_body = SignIn, responses((status = 200, body = SessionView), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn sign_in(
     State(s): St,
-    peer: Option<Extension<PeerAddr>>,
+    conn: Option<Extension<Conn>>,
     headers: HeaderMap,
     Body400(body): Body400<SignIn>,
 ) -> Result<Response, AdminError> {
-    let peer = peer.map(|Extension(p)| p.0.ip());
+    let peer = conn.map(|Extension(c)| c.peer.ip());
     let now = s.engine.health.now_ms();
     if !s.sign_ins.allows(&body.name, peer, now) {
         return Err(AdminError::new(

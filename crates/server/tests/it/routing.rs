@@ -289,6 +289,29 @@ async fn bad_input_gets_clear_errors_in_the_client_dialect() {
     assert_eq!(v["error"]["code"], "invalid_json");
     assert_eq!(v["error"]["type"], "invalid_request_error");
 
+    // A generation path with another method: 405 in the path's dialect, after the access check.
+    let wrong_method = |path: &'static str, key: bool| {
+        let req = sb.http.get(format!("{}{path}", sb.url));
+        if key { req.bearer_auth(ACCESS) } else { req }.send()
+    };
+    let r = wrong_method("/v1/chat/completions", true).await.unwrap();
+    assert_eq!(r.status(), 405);
+    assert_eq!(r.headers()["allow"], "POST");
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["type"], "invalid_request_error", "{v}");
+    let r = wrong_method("/v1/messages", true).await.unwrap();
+    assert_eq!(r.status(), 405);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(
+        (&v["type"], &v["error"]["type"]),
+        (&json!("error"), &json!("invalid_request_error")),
+        "{v}"
+    );
+    assert_eq!(
+        wrong_method("/v1/responses", false).await.unwrap().status(),
+        401
+    );
+
     let r = raw("{\"messages\": []}").await.unwrap();
     assert_eq!(r.status(), 400);
     assert_eq!(r.json::<Value>().await.unwrap()["error"]["param"], "model");
