@@ -236,7 +236,18 @@ impl Engine {
                 None => {}
             }
         }
+        // The route's turn, while this request is held and first in its line.
+        let mut turn: Option<crate::line::Turn<'_>> = None;
         loop {
+            // A held request, or one arriving while others are held, waits for its turn
+            // before it looks for a key (see `crate::line`).
+            if turn.is_none() && (held_since.is_some() || route.line.queued() > 0) {
+                let since = *held_since.get_or_insert_with(Instant::now);
+                let left = Duration::from_millis(wait_limit)
+                    .saturating_sub(since.elapsed())
+                    .min(deadline.saturating_duration_since(Instant::now()));
+                turn = route.line.turn(left).await;
+            }
             let mut earliest: Option<i64> = None;
             let mut blocked_by_rate_limit_only = true;
             'targets: for (ti, target) in targets.iter().enumerate() {
@@ -278,7 +289,10 @@ impl Engine {
                         preferred,
                         quota_need,
                     ) {
-                        Ok(p) => p,
+                        Ok(p) => {
+                            turn = None;
+                            p
+                        }
                         Err(until) => {
                             let until = match (until, busy_until) {
                                 (Some(a), Some(b)) => Some(a.min(b)),
@@ -403,6 +417,7 @@ impl Engine {
             // cooldown or quota ends within the wait): hold and try it rather than relay.
             if last_failure.as_ref().is_some_and(|r| r.status == 429)
                 && hold(
+                    turn.is_some(),
                     &mut held_since,
                     earliest,
                     self.clock.now_ms(),
@@ -440,7 +455,16 @@ impl Engine {
             }
             // Nothing was tried: every candidate is blocked.
             let now = self.clock.now_ms();
-            if hold(&mut held_since, earliest, now, wait_limit, deadline).await {
+            if hold(
+                turn.is_some(),
+                &mut held_since,
+                earliest,
+                now,
+                wait_limit,
+                deadline,
+            )
+            .await
+            {
                 continue;
             }
             if oversize && earliest.is_none() {
@@ -565,8 +589,10 @@ impl Engine {
 /// Holds the request until `earliest` (when the first blocked candidate recovers) if that is
 /// within `wait_limit` of when it started waiting (`held_since`) and before the deadline: it
 /// may wait more than once (keys short of quota come back a request at a time). `false`
-/// (without waiting) otherwise.
+/// (without waiting) otherwise. Only the request with the route's turn waits for `earliest`;
+/// another returns at once to wait for the turn first (see [`crate::line`]).
 async fn hold(
+    has_turn: bool,
     held_since: &mut Option<Instant>,
     earliest: Option<i64>,
     now_ms: i64,
@@ -580,6 +606,9 @@ async fn hold(
     let held = held_since.get_or_insert_with(Instant::now).elapsed();
     if held + wait > Duration::from_millis(wait_limit) || Instant::now() + wait >= deadline {
         return false;
+    }
+    if !has_turn {
+        return true;
     }
     // At least a millisecond: a recovery due now must not spin.
     tokio::time::sleep(wait.max(Duration::from_millis(1))).await;

@@ -20,6 +20,7 @@ pub mod health;
 mod hedge;
 pub mod id;
 pub mod inspect;
+pub mod line;
 pub mod log;
 pub mod media;
 pub mod model;

@@ -81,6 +81,9 @@ pub struct RouteRt {
     /// priority tier under `priority`, all of them under `weighted`): fixed per snapshot.
     weights: Vec<i64>,
     eligible: Vec<bool>,
+    /// Where its held requests wait their turn (a snapshot's routes start with empty lines:
+    /// requests held across a configuration change finish in the old one).
+    pub line: crate::line::Line,
 }
 
 impl RouteRt {
@@ -99,6 +102,7 @@ impl RouteRt {
             eligible,
             route,
             inferred,
+            line: crate::line::Line::default(),
         }
     }
 }

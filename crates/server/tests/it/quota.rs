@@ -123,6 +123,76 @@ async fn quota_aware_choice_keeps_upstream_429s_rare_under_overload() {
     );
 }
 
+/// Requests held while the route's one key is short are sent on in the order they arrived, one
+/// per refill, even though each refill wakes all of them at once; and a request arriving while
+/// others are held queues behind them instead of taking the refill.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn held_requests_go_on_in_arrival_order() {
+    /// The bucket: three requests, one back every 150 ms.
+    const SIZE: usize = 3;
+    const HELD: usize = 5;
+    let sb = Arc::new(
+        Sb::start_with(
+            |mock| {
+                provider_toml("p1", mock, &["sk-quota-line-aaaaaaaa@rpm=3,window_ms=450"])
+                    + "[[routes]]\nalias = \"m\"\ntargets = [{ provider = \"p1\", model = \"x\" }]\n"
+            },
+            |o| o.clock = Arc::new(switchboard_router::clock::SystemClock),
+        )
+        .await,
+    );
+    let mut settings = sb.get("/api/v1/settings").await;
+    settings["max_wait_ms"] = json!(5_000);
+    let (status, body) = sb
+        .admin(reqwest::Method::PUT, "/api/v1/settings", Some(settings))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let ask = async |sb: Arc<Sb>, n: usize| {
+        let r = sb
+            .post(
+                "/v1/chat/completions",
+                &json!({"model": "m", "messages": [{"role": "user", "content": format!("question {n}")}]}),
+            )
+            .await;
+        r.status()
+    };
+    // The first ones empty the bucket, and the router learns it from their answers.
+    for n in 0..SIZE {
+        assert_eq!(ask(sb.clone(), n).await, 200);
+    }
+    let mut held = Vec::new();
+    for n in SIZE..SIZE + HELD {
+        held.push(tokio::spawn(ask(sb.clone(), n)));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut statuses = Vec::new();
+    for h in held {
+        statuses.push(h.await.unwrap().as_u16());
+    }
+    assert!(
+        statuses.iter().all(|s| *s == 200),
+        "{statuses:?}, {} upstream 429s",
+        sb.mock.rate_limited_count()
+    );
+    let order: Vec<String> = sb
+        .mock
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/v1/chat/completions")
+        .map(|r| {
+            let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+            body["messages"][0]["content"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    let expected: Vec<String> = (0..SIZE + HELD).map(|n| format!("question {n}")).collect();
+    assert_eq!(
+        order,
+        expected,
+        "{} upstream 429s",
+        sb.mock.rate_limited_count()
+    );
+}
+
 /// The comparison `scripts/bench.sh` reports: the same load with the quota ranking on and off,
 /// for `QUOTA_SIM_SECS` seconds each (default 30).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -307,7 +377,9 @@ async fn balances_are_checked_shown_and_a_low_one_cools_its_key_before_requests_
 /// Anthropic announces its windows with RFC 3339 resets, input tokens apart.
 #[tokio::test]
 async fn anthropic_rate_limit_headers_are_read_too() {
-    const KEY: &str = "sk-ant-quota-aaaaaaaaaaa@rpm=50,tpm=40000";
+    // Few tokens a minute: the request's tokens take seconds to come back, so the token
+    // windows are still in force when the view is read, however busy the machine.
+    const KEY: &str = "sk-ant-quota-aaaaaaaaaaa@rpm=50,tpm=300";
     let sb = Sb::start_with(
         |mock| {
             format!(
