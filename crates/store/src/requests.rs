@@ -15,8 +15,24 @@ use switchboard_router::id::request_id_at;
 /// Largest page [`Store::query_requests`] returns.
 pub const MAX_PAGE: u32 = 1000;
 
-/// Rows per INSERT statement (23 parameters each, far below SQLite's 32,766).
-const ROWS_PER_INSERT: usize = 256;
+/// Rows per INSERT statement at most (24 parameters each, far below SQLite's 32,766).
+const ROWS_PER_INSERT: usize = 64;
+
+/// The INSERT statements a batch of `n` rows is written in, by their rows: full statements of
+/// [`ROWS_PER_INSERT`], then the rest by its binary digits. Only these seven statement texts
+/// ever exist, so each is prepared once per connection and kept rather than parsed again for
+/// every batch (a statement's text is one per batch size otherwise).
+fn insert_sizes(mut n: usize) -> impl Iterator<Item = usize> {
+    std::iter::from_fn(move || {
+        let size = match n {
+            0 => return None,
+            n if n >= ROWS_PER_INSERT => ROWS_PER_INSERT,
+            n => 1 << n.ilog2(),
+        };
+        n -= size;
+        Some(size)
+    })
+}
 
 /// Which statuses to show: one code, a class such as `5xx`, or every failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -326,13 +342,14 @@ impl Store {
             rows.push((r, attempts));
             ids.push(id);
         }
-        // One statement per chunk: every statement is a round trip to the connection's
+        // A statement per chunk of rows: every statement is a round trip to the connection's
         // worker thread, so a row each would cost a thread hand-off per request.
         let mut tx = self.begin("writing the request log").await?;
-        for (chunk, chunk_ids) in rows
-            .chunks(ROWS_PER_INSERT)
-            .zip(ids.chunks(ROWS_PER_INSERT))
-        {
+        let (mut rows_left, mut ids_left) = (&rows[..], &ids[..]);
+        for size in insert_sizes(rows.len()) {
+            let (chunk, rest) = rows_left.split_at(size);
+            let (chunk_ids, rest_ids) = ids_left.split_at(size);
+            (rows_left, ids_left) = (rest, rest_ids);
             on_tx!(&mut tx, |c| {
                 let mut q =
                     QueryBuilder::new(format!("INSERT INTO request_log ({REQUEST_COLUMNS}) "));
@@ -364,9 +381,7 @@ impl Store {
                 });
                 q.push(" ON CONFLICT (id) DO UPDATE SET ");
                 q.push(REPLACE_ALL);
-                // Not cached: every batch size is another statement text, and each keeps a prepared
-                // statement of up to 6,144 parameters alive per connection.
-                q.build().persistent(false).execute(c).await.map(drop)
+                q.build().execute(c).await.map(drop)
             })
             .map_err(StoreError::db("writing the request log"))?;
         }
@@ -767,6 +782,24 @@ mod tests {
         assert_eq!(StatusFilter::parse("x"), None);
         assert_eq!(StatusFilter::parse("error"), Some(StatusFilter::Error));
         assert_eq!(StatusFilter::parse(" Error "), Some(StatusFilter::Error));
+    }
+
+    #[test]
+    fn a_batch_is_written_in_statements_of_seven_sizes() {
+        let sizes = |n| insert_sizes(n).collect::<Vec<_>>();
+        assert_eq!(sizes(0), Vec::<usize>::new());
+        assert_eq!(sizes(1), [1]);
+        assert_eq!(sizes(64), [64]);
+        assert_eq!(sizes(200), [64, 64, 64, 8]);
+        assert_eq!(sizes(63), [32, 16, 8, 4, 2, 1]);
+        for n in 0..=1000 {
+            let s = sizes(n);
+            assert_eq!(s.iter().sum::<usize>(), n);
+            assert!(
+                s.iter()
+                    .all(|k| k.is_power_of_two() && *k <= ROWS_PER_INSERT)
+            );
+        }
     }
 
     #[test]
