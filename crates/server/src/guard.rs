@@ -201,7 +201,6 @@ fn presented_any(headers: &HeaderMap, query: Option<&str>) -> Option<Vec<u8>> {
 
 /// What the credential check found, for the handler: the access key's holder and its
 /// client, or the admin API's caller.
-#[derive(Default)]
 pub struct Checked {
     pub owner: Option<Owner>,
     pub client: Option<Arc<ClientEntry>>,
