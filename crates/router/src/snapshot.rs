@@ -242,6 +242,18 @@ impl Snapshot {
             .ok_or(Unroutable::UnknownModel)
     }
 
+    /// The routes with requests waiting in their line (see [`crate::line`]), by alias or model,
+    /// and how many.
+    pub fn waiting(&self) -> Vec<(String, usize)> {
+        self.routes
+            .iter()
+            .chain(&self.direct)
+            .map(|(name, r)| (name, r.line.queued()))
+            .filter(|(_, n)| *n > 0)
+            .map(|(name, n)| (name.clone(), n))
+            .collect()
+    }
+
     /// Every model name a client may send: aliases first, then directly served models.
     pub fn model_names(&self) -> Vec<(String, Option<u64>)> {
         let mut aliases: Vec<_> = self.routes.keys().cloned().collect();

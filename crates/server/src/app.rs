@@ -623,6 +623,7 @@ async fn scrape(
     };
     match s.metrics.encode(
         s.engine.in_flight(),
+        &s.engine.snapshot().waiting(),
         &s.control.key_views(None),
         s.engine.health.now_ms(),
         storage,

@@ -151,6 +151,7 @@ pub struct Metrics {
     ttfb: HistogramFamily<TimingLabels>,
     tokens: Family<TokenLabels, Counter>,
     in_flight: Gauge,
+    waiting: Family<AliasLabels, Gauge>,
     key_states: Family<KeyStateLabels, Gauge>,
     quota_remaining: Family<QuotaLabels, Gauge>,
     quota_limit: Family<QuotaLabels, Gauge>,
@@ -197,6 +198,7 @@ impl Metrics {
         let ttfb: HistogramFamily<TimingLabels> = Family::new_with_constructor(latency_histogram);
         let tokens = Family::<TokenLabels, Counter>::default();
         let in_flight = Gauge::default();
+        let waiting = Family::<AliasLabels, Gauge>::default();
         let key_states = Family::<KeyStateLabels, Gauge>::default();
         let quota_remaining = Family::<QuotaLabels, Gauge>::default();
         let quota_limit = Family::<QuotaLabels, Gauge>::default();
@@ -262,6 +264,11 @@ impl Metrics {
             in_flight.clone(),
         );
         registry.register(
+            "requests_waiting",
+            "Client requests waiting their turn for a key (every key of the route short of quota, cooling or busy), by alias",
+            waiting.clone(),
+        );
+        registry.register(
             "key_states",
             "API keys by health state and cooldown reason",
             key_states.clone(),
@@ -295,6 +302,7 @@ impl Metrics {
             ttfb,
             tokens,
             in_flight,
+            waiting,
             key_states,
             quota_remaining,
             quota_limit,
@@ -424,11 +432,12 @@ impl Metrics {
             .inc();
     }
 
-    /// Sets the gauges of the present (requests in flight, keys by standing, the database
-    /// and the request log's queue) and encodes everything.
+    /// Sets the gauges of the present (requests in flight and waiting by alias, keys by
+    /// standing, the database and the request log's queue) and encodes everything.
     pub fn encode(
         &self,
         in_flight: u64,
+        waiting: &[(String, usize)],
         keys: &[KeyView],
         now_ms: i64,
         storage: Storage,
@@ -444,6 +453,14 @@ impl Metrics {
         }
         self.in_flight
             .set(i64::try_from(in_flight).unwrap_or(i64::MAX));
+        self.waiting.clear();
+        for (alias, n) in waiting {
+            self.waiting
+                .get_or_create(&AliasLabels {
+                    alias: alias.clone(),
+                })
+                .set(i64::try_from(*n).unwrap_or(i64::MAX));
+        }
         self.key_states.clear();
         for k in keys {
             self.key_states
@@ -551,7 +568,7 @@ mod tests {
             log_waiting: 0,
             log_dropped: 0,
         };
-        let text = m.encode(0, &[], 0, storage).unwrap();
+        let text = m.encode(0, &[], &[], 0, storage).unwrap();
         text.lines()
             .filter(|l| !l.starts_with('#'))
             .map(str::to_owned)

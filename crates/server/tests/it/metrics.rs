@@ -31,7 +31,8 @@ fn parse(text: &str) -> HashMap<String, f64> {
         .collect()
 }
 
-async fn scrape(sb: &Sb) -> HashMap<String, f64> {
+/// `/metrics` as the admin reads it, by series.
+pub async fn scrape(sb: &Sb) -> HashMap<String, f64> {
     let resp = sb
         .http
         .get(format!("{}/metrics", sb.url))

@@ -165,6 +165,15 @@ async fn held_requests_go_on_in_arrival_order() {
         held.push(tokio::spawn(ask(sb.clone(), n)));
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // Meanwhile they wait in the route's line, and `/metrics` shows how many do.
+    const WAITING: &str = "switchboard_requests_waiting{alias=\"m\"}";
+    let metrics = crate::metrics::scrape(&sb).await;
+    assert!(
+        metrics
+            .get(WAITING)
+            .is_some_and(|n| (1.0..=HELD as f64).contains(n)),
+        "{metrics:?}"
+    );
     let mut statuses = Vec::new();
     for h in held {
         statuses.push(h.await.unwrap().as_u16());
@@ -190,6 +199,11 @@ async fn held_requests_go_on_in_arrival_order() {
         expected,
         "{} upstream 429s",
         sb.mock.rate_limited_count()
+    );
+    assert_eq!(
+        crate::metrics::scrape(&sb).await.get(WAITING),
+        None,
+        "the line is empty again"
     );
 }
 
