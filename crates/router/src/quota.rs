@@ -16,7 +16,9 @@
 //! cheap estimate that never decodes the body) for each of them. [`crate::snapshot::pick_key`]
 //! skips short keys while another key can serve, and reports when the first of them will have
 //! room again, so the request waits for it (within the route's wait) instead of provoking a
-//! 429. After `reset` a window says nothing until the next answer.
+//! 429. After `reset` a window of known size is full again, less what was sent since the last
+//! answer (for one more refill period; then, and for a window of unknown size, it says nothing
+//! until the next answer).
 //!
 //! Cheap on the hot path: a few header lookups per answer (no allocation when none is
 //! present), and one short lock per pick only once some provider has sent limits.
@@ -108,9 +110,12 @@ impl Window {
         })
     }
 
-    /// When `need` fits (`None`: it fits now).
-    fn ready_at(&self, need: u64, now: i64) -> Option<i64> {
-        let left = self.left(now)?;
+    /// When `need` fits (`None`: it fits now). `one` is what a single request needs: a request
+    /// larger than the whole window is tried once the window is full.
+    fn ready_at(&self, need: u64, one: u64, now: i64) -> Option<i64> {
+        let Some(left) = self.left(now) else {
+            return self.past_reset(need, one, now);
+        };
         if left >= need {
             return None;
         }
@@ -128,6 +133,25 @@ impl Window {
             }
             _ => self.reset_ms,
         })
+    }
+
+    /// Past the reset a window of known size is full again, and what was sent since the last
+    /// answer (in `need`) still counts against it: beyond its size, more comes back at the
+    /// announced rate from the reset on. Otherwise (a window of unknown size, or one refill period after the
+    /// reset, when requests counted as sent may never have reached the provider) it says
+    /// nothing until the next answer. Without this, every request held for a small bucket
+    /// would be sent the moment it resets, and all but the first few refused.
+    fn past_reset(&self, need: u64, one: u64, now: i64) -> Option<i64> {
+        let limit = self.limit?;
+        let span = self.reset_ms - self.seen_ms;
+        if need <= limit || one > limit || span <= 0 || now >= self.reset_ms + span {
+            return None;
+        }
+        let refill = i128::from(limit.saturating_sub(self.remaining).max(1));
+        let missing = i128::from(need - limit);
+        let after =
+            i64::try_from((missing * i128::from(span) + refill - 1) / refill).unwrap_or(span);
+        Some(self.reset_ms + after.min(span))
     }
 }
 
@@ -225,14 +249,17 @@ impl QuotaBoard {
             .iter()
             .filter_map(|kind| {
                 let w = quota.windows[kind.index()].as_ref()?;
+                let one = match kind {
+                    QuotaKind::Tokens | QuotaKind::InputTokens => tokens.max(1),
+                    _ => 1,
+                };
                 let need = match kind {
-                    QuotaKind::Requests => pending + 1,
-                    QuotaKind::Tokens | QuotaKind::InputTokens => {
-                        tokens.max(1).saturating_mul(pending + 1)
+                    QuotaKind::Requests | QuotaKind::Tokens | QuotaKind::InputTokens => {
+                        one.saturating_mul(pending + 1)
                     }
                     QuotaKind::OutputTokens | QuotaKind::FiveHour | QuotaKind::SevenDay => 1,
                 };
-                w.ready_at(need, now)
+                w.ready_at(need, one, now)
             })
             .max();
         if short.is_none() && claim {
@@ -473,6 +500,46 @@ mod tests {
     }
 
     #[test]
+    fn past_the_reset_requests_sent_since_the_last_answer_still_count() {
+        let b = QuotaBoard::default();
+        // One request a second, none left: full again in 1 s.
+        let h = headers(&[
+            ("x-ratelimit-limit-requests", "1"),
+            ("x-ratelimit-remaining-requests", "0"),
+            ("x-ratelimit-reset-requests", "1s"),
+        ]);
+        b.observe(1, "m", &h, NOW);
+        let at = NOW + 1_000;
+        assert_eq!(b.short_until(1, "m", 1, 0, false, || NOW), Some(at));
+        // At the reset one goes (and is counted as sent); the next waits a refill for it.
+        assert_eq!(b.short_until(1, "m", 1, 0, true, || at), None);
+        assert_eq!(b.short_until(1, "m", 1, 0, true, || at), Some(at + 1_000));
+        assert_eq!(
+            b.short_until(1, "m", 1, 0, false, || at + 500),
+            Some(at + 1_000)
+        );
+        // Its answer brings the provider's own count.
+        b.observe(1, "m", &h, at + 20);
+        assert_eq!(
+            b.short_until(1, "m", 1, 0, false, || at + 20),
+            Some(at + 1_020)
+        );
+        // A request sent that never reached the provider stops counting a refill period
+        // after the reset.
+        b.short_until(1, "m", 1, 0, true, || at + 1_020);
+        assert!(b.short_until(1, "m", 1, 0, false, || at + 1_020).is_some());
+        assert_eq!(b.short_until(1, "m", 1, 0, false, || at + 2_020), None);
+        // A window of unknown size says nothing past its reset.
+        let h = headers(&[
+            ("x-ratelimit-remaining-requests", "0"),
+            ("x-ratelimit-reset-requests", "1s"),
+        ]);
+        b.observe(2, "m", &h, NOW);
+        assert_eq!(b.short_until(2, "m", 1, 0, true, || at), None);
+        assert_eq!(b.short_until(2, "m", 1, 0, true, || at), None);
+    }
+
+    #[test]
     fn anthropic_headers_with_rfc3339_resets() {
         let b = QuotaBoard::default();
         let at = rfc3339(NOW + 30_000);
@@ -503,7 +570,7 @@ mod tests {
             b.short_until(3, "claude", 400, 0, false, || NOW),
             Some(NOW + 10_000)
         );
-        // After the reset the windows say nothing.
+        // After the reset the windows are full again (and the views show none).
         assert_eq!(
             b.short_until(3, "claude", 400, 0, false, || NOW + 30_000),
             None

@@ -128,13 +128,26 @@ async fn quota_aware_choice_keeps_upstream_429s_rare_under_overload() {
 /// others are held queues behind them instead of taking the refill.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn held_requests_go_on_in_arrival_order() {
-    /// The bucket: three requests, one back every 150 ms.
-    const SIZE: usize = 3;
+    served_one_per_refill_in_arrival_order(3).await;
+}
+
+/// A bucket of one request: the held requests are not all sent the moment it is full again
+/// (the router counts what it sent since the provider's last answer), so none is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_one_request_bucket_sends_held_requests_one_per_refill() {
+    served_one_per_refill_in_arrival_order(1).await;
+}
+
+/// `size` requests empty a bucket of that size, refilled one every 150 ms; five more sent 50 ms
+/// apart are held, and reach the provider one per refill in the order they were sent, none
+/// refused.
+async fn served_one_per_refill_in_arrival_order(size: usize) {
     const HELD: usize = 5;
+    let key = format!("sk-quota-line-aaaaaaaa@rpm={size},window_ms={}", 150 * size);
     let sb = Arc::new(
         Sb::start_with(
             |mock| {
-                provider_toml("p1", mock, &["sk-quota-line-aaaaaaaa@rpm=3,window_ms=450"])
+                provider_toml("p1", mock, &[key.as_str()])
                     + "[[routes]]\nalias = \"m\"\ntargets = [{ provider = \"p1\", model = \"x\" }]\n"
             },
             |o| o.clock = Arc::new(switchboard_router::clock::SystemClock),
@@ -157,11 +170,11 @@ async fn held_requests_go_on_in_arrival_order() {
         r.status()
     };
     // The first ones empty the bucket, and the router learns it from their answers.
-    for n in 0..SIZE {
+    for n in 0..size {
         assert_eq!(ask(sb.clone(), n).await, 200);
     }
     let mut held = Vec::new();
-    for n in SIZE..SIZE + HELD {
+    for n in size..size + HELD {
         held.push(tokio::spawn(ask(sb.clone(), n)));
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -193,7 +206,7 @@ async fn held_requests_go_on_in_arrival_order() {
             body["messages"][0]["content"].as_str().unwrap().to_owned()
         })
         .collect();
-    let expected: Vec<String> = (0..SIZE + HELD).map(|n| format!("question {n}")).collect();
+    let expected: Vec<String> = (0..size + HELD).map(|n| format!("question {n}")).collect();
     assert_eq!(
         order,
         expected,
