@@ -137,7 +137,7 @@ impl Window {
 
     /// Past the reset a window of known size is full again, and what was sent since the last
     /// answer (in `need`) still counts against it: beyond its size, more comes back at the
-    /// announced rate from the reset on. Otherwise (a window of unknown size, or one refill period after the
+    /// announced rate from the reset on (`need` fits once enough has). Otherwise (a window of unknown size, or one refill period after the
     /// reset, when requests counted as sent may never have reached the provider) it says
     /// nothing until the next answer. Without this, every request held for a small bucket
     /// would be sent the moment it resets, and all but the first few refused.
@@ -151,7 +151,8 @@ impl Window {
         let missing = i128::from(need - limit);
         let after =
             i64::try_from((missing * i128::from(span) + refill - 1) / refill).unwrap_or(span);
-        Some(self.reset_ms + after.min(span))
+        let at = self.reset_ms + after.min(span);
+        (at > now).then_some(at)
     }
 }
 
@@ -529,6 +530,18 @@ mod tests {
         b.short_until(1, "m", 1, 0, true, || at + 1_020);
         assert!(b.short_until(1, "m", 1, 0, false, || at + 1_020).is_some());
         assert_eq!(b.short_until(1, "m", 1, 0, false, || at + 2_020), None);
+        // Two a second: past the reset, a third sent since the last answer fits half a second
+        // later (the window refills at the announced rate).
+        let h2 = headers(&[
+            ("x-ratelimit-limit-requests", "2"),
+            ("x-ratelimit-remaining-requests", "0"),
+            ("x-ratelimit-reset-requests", "1s"),
+        ]);
+        b.observe(3, "m", &h2, NOW);
+        assert_eq!(b.short_until(3, "m", 1, 0, true, || at), None);
+        assert_eq!(b.short_until(3, "m", 1, 0, true, || at), None);
+        assert_eq!(b.short_until(3, "m", 1, 0, true, || at), Some(at + 500));
+        assert_eq!(b.short_until(3, "m", 1, 0, true, || at + 500), None);
         // A window of unknown size says nothing past its reset.
         let h = headers(&[
             ("x-ratelimit-remaining-requests", "0"),
