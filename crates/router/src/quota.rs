@@ -123,12 +123,8 @@ impl Window {
             Some(limit)
                 if limit > self.remaining && need <= limit && self.reset_ms > self.seen_ms =>
             {
-                let span = i128::from(self.reset_ms - self.seen_ms);
-                let missing = i128::from(need - self.remaining);
-                let refill = i128::from(limit - self.remaining);
-                let at = i128::from(self.seen_ms) + (missing * span + refill - 1) / refill;
-                i64::try_from(at)
-                    .unwrap_or(self.reset_ms)
+                self.seen_ms
+                    .saturating_add(self.refill_ms(limit, need - self.remaining))
                     .min(self.reset_ms)
             }
             _ => self.reset_ms,
@@ -137,22 +133,27 @@ impl Window {
 
     /// Past the reset a window of known size is full again, and what was sent since the last
     /// answer (in `need`) still counts against it: beyond its size, more comes back at the
-    /// announced rate from the reset on (`need` fits once enough has). Otherwise (a window of unknown size, or one refill period after the
-    /// reset, when requests counted as sent may never have reached the provider) it says
-    /// nothing until the next answer. Without this, every request held for a small bucket
-    /// would be sent the moment it resets, and all but the first few refused.
+    /// announced rate from the reset on (`need` fits once enough has). Otherwise (a window of
+    /// unknown size, or one refill period after the reset, when requests counted as sent may
+    /// never have reached the provider) it says nothing until the next answer. Without this,
+    /// every request held for a small bucket would be sent the moment it resets, and all but
+    /// the first few refused.
     fn past_reset(&self, need: u64, one: u64, now: i64) -> Option<i64> {
         let limit = self.limit?;
         let span = self.reset_ms - self.seen_ms;
         if need <= limit || one > limit || span <= 0 || now >= self.reset_ms + span {
             return None;
         }
-        let refill = i128::from(limit.saturating_sub(self.remaining).max(1));
-        let missing = i128::from(need - limit);
-        let after =
-            i64::try_from((missing * i128::from(span) + refill - 1) / refill).unwrap_or(span);
-        let at = self.reset_ms + after.min(span);
+        let at = self.reset_ms + self.refill_ms(limit, need - limit).min(span);
         (at > now).then_some(at)
+    }
+
+    /// How long `units` take to come back at the announced rate (`limit - remaining` of them
+    /// between the answer and the reset), rounded up.
+    fn refill_ms(&self, limit: u64, units: u64) -> i64 {
+        let span = i128::from(self.reset_ms - self.seen_ms);
+        let refill = i128::from(limit.saturating_sub(self.remaining).max(1));
+        i64::try_from((i128::from(units) * span + refill - 1) / refill).unwrap_or(i64::MAX)
     }
 }
 
@@ -250,15 +251,14 @@ impl QuotaBoard {
             .iter()
             .filter_map(|kind| {
                 let w = quota.windows[kind.index()].as_ref()?;
-                let one = match kind {
-                    QuotaKind::Tokens | QuotaKind::InputTokens => tokens.max(1),
-                    _ => 1,
-                };
-                let need = match kind {
-                    QuotaKind::Requests | QuotaKind::Tokens | QuotaKind::InputTokens => {
-                        one.saturating_mul(pending + 1)
+                // What one request needs, and this one with those already sent.
+                let (one, need) = match kind {
+                    QuotaKind::Requests => (1, pending + 1),
+                    QuotaKind::Tokens | QuotaKind::InputTokens => {
+                        let one = tokens.max(1);
+                        (one, one.saturating_mul(pending + 1))
                     }
-                    QuotaKind::OutputTokens | QuotaKind::FiveHour | QuotaKind::SevenDay => 1,
+                    QuotaKind::OutputTokens | QuotaKind::FiveHour | QuotaKind::SevenDay => (1, 1),
                 };
                 w.ready_at(need, one, now)
             })

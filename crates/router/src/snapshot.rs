@@ -248,9 +248,10 @@ impl Snapshot {
         self.routes
             .iter()
             .chain(&self.direct)
-            .map(|(name, r)| (name, r.line.queued()))
-            .filter(|(_, n)| *n > 0)
-            .map(|(name, n)| (name.clone(), n))
+            .filter_map(|(name, r)| {
+                let n = r.line.queued();
+                (n > 0).then(|| (name.clone(), n))
+            })
             .collect()
     }
 

@@ -345,11 +345,10 @@ impl Store {
         // A statement per chunk of rows: every statement is a round trip to the connection's
         // worker thread, so a row each would cost a thread hand-off per request.
         let mut tx = self.begin("writing the request log").await?;
-        let (mut rows_left, mut ids_left) = (&rows[..], &ids[..]);
+        let mut at = 0;
         for size in insert_sizes(rows.len()) {
-            let (chunk, rest) = rows_left.split_at(size);
-            let (chunk_ids, rest_ids) = ids_left.split_at(size);
-            (rows_left, ids_left) = (rest, rest_ids);
+            let (chunk, chunk_ids) = (&rows[at..at + size], &ids[at..at + size]);
+            at += size;
             on_tx!(&mut tx, |c| {
                 let mut q =
                     QueryBuilder::new(format!("INSERT INTO request_log ({REQUEST_COLUMNS}) "));
